@@ -1,0 +1,133 @@
+# Liaison — build, generate, test and run.
+#
+# Every tool the project needs is installed here, at a pinned version, into
+# .bin/ (git-ignored). Nothing has to be installed by hand besides Go, gcc
+# and make.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := build
+
+# ---- pinned tool versions --------------------------------------------------
+BUF_VERSION                := v1.75.0
+PROTOC_GEN_GO_VERSION      := v1.36.12   # keep equal to google.golang.org/protobuf in go.mod
+PROTOC_GEN_GO_GRPC_VERSION := v1.6.2
+SQLC_VERSION               := v1.31.1
+GRPCURL_VERSION            := v1.9.4
+# protovalidate's .proto files, read from the Go module cache at generate time.
+PROTOVALIDATE_PROTO_VERSION := v1.2.2
+
+# FTS5 is compiled into mattn/go-sqlite3 only with this tag; every go command
+# below passes it.
+GOTAGS := sqlite_fts5
+GO     := go
+
+BIN    := $(CURDIR)/.bin
+export PATH := $(BIN):$(PATH)
+
+# ---- demo nodes: checked-in configs, addresses overridable -----------------
+# (make run ALPHA_ADDR=127.0.0.1:19443 BRAVO_ADDR=127.0.0.1:19444)
+ALPHA_ADDR   ?= 127.0.0.1:9443
+BRAVO_ADDR   ?= 127.0.0.1:9444
+DEV_CONFIG   := server/config/dev
+ALPHA_FLAGS   = --config $(DEV_CONFIG)/alpha.yaml --listen $(ALPHA_ADDR) --partner-addr bravo=$(BRAVO_ADDR)
+BRAVO_FLAGS   = --config $(DEV_CONFIG)/bravo.yaml --listen $(BRAVO_ADDR) --partner-addr alpha=$(ALPHA_ADDR)
+
+# ---- fuzzing in CI: bounded per target -------------------------------------
+FUZZTIME ?= 10s
+
+.PHONY: build generate generate-check lint certs run run-alpha run-bravo test fuzz bench demo tools clean
+
+# ---- tools -----------------------------------------------------------------
+# A stamp per tool and version: changing a version reinstalls that tool.
+$(BIN)/.buf-$(BUF_VERSION):
+	@mkdir -p $(BIN)
+	GOBIN=$(BIN) $(GO) install github.com/bufbuild/buf/cmd/buf@$(BUF_VERSION)
+	@touch $@
+$(BIN)/.protoc-gen-go-$(strip $(PROTOC_GEN_GO_VERSION)):
+	@mkdir -p $(BIN)
+	GOBIN=$(BIN) $(GO) install google.golang.org/protobuf/cmd/protoc-gen-go@$(strip $(PROTOC_GEN_GO_VERSION))
+	@touch $@
+$(BIN)/.protoc-gen-go-grpc-$(PROTOC_GEN_GO_GRPC_VERSION):
+	@mkdir -p $(BIN)
+	GOBIN=$(BIN) $(GO) install google.golang.org/grpc/cmd/protoc-gen-go-grpc@$(PROTOC_GEN_GO_GRPC_VERSION)
+	@touch $@
+# sqlc without cgo uses its WebAssembly parser: a much faster install.
+$(BIN)/.sqlc-$(SQLC_VERSION):
+	@mkdir -p $(BIN)
+	CGO_ENABLED=0 GOBIN=$(BIN) $(GO) install github.com/sqlc-dev/sqlc/cmd/sqlc@$(SQLC_VERSION)
+	@touch $@
+$(BIN)/.grpcurl-$(GRPCURL_VERSION):
+	@mkdir -p $(BIN)
+	GOBIN=$(BIN) $(GO) install github.com/fullstorydev/grpcurl/cmd/grpcurl@$(GRPCURL_VERSION)
+	@touch $@
+
+GEN_TOOLS := $(BIN)/.buf-$(BUF_VERSION) $(BIN)/.protoc-gen-go-$(strip $(PROTOC_GEN_GO_VERSION)) \
+	$(BIN)/.protoc-gen-go-grpc-$(PROTOC_GEN_GO_GRPC_VERSION) $(BIN)/.sqlc-$(SQLC_VERSION)
+TEST_TOOLS := $(BIN)/.grpcurl-$(GRPCURL_VERSION)
+
+tools: $(GEN_TOOLS) $(TEST_TOOLS)
+
+# ---- code generation -------------------------------------------------------
+.build/protovalidate: Makefile
+	@mkdir -p .build
+	$(GO) mod download github.com/bufbuild/protovalidate@$(PROTOVALIDATE_PROTO_VERSION)
+	ln -sfn "$$($(GO) env GOMODCACHE)/github.com/bufbuild/protovalidate@$(PROTOVALIDATE_PROTO_VERSION)/proto/protovalidate" .build/protovalidate
+
+generate: $(GEN_TOOLS) .build/protovalidate
+	buf generate
+	sqlc generate
+
+# Regenerates and fails if gen/ differs from what is committed (CI).
+generate-check: generate
+	@if ! git diff --quiet -- gen/ || [ -n "$$(git ls-files --others --exclude-standard -- gen/)" ]; then \
+		echo "gen/ is out of date: run 'make generate' and commit the result" >&2; \
+		git status --short -- gen/ >&2; exit 1; fi
+	@echo "gen/ is up to date"
+
+lint: $(GEN_TOOLS) .build/protovalidate
+	buf lint
+	$(GO) vet -tags '$(GOTAGS)' ./...
+
+# ---- build and run ---------------------------------------------------------
+build:
+	$(GO) build -tags '$(GOTAGS)' -o bin/liaison ./server/cmd/liaison
+	$(GO) build -tags '$(GOTAGS)' -o bin/liaisonctl ./client/cmd/liaisonctl
+
+# The dev PKI is created once; delete certs/dev to make a new one.
+certs: certs/dev/alpha/ca.crt
+certs/dev/alpha/ca.crt:
+	$(GO) run ./certs/cmd/devpki --out certs/dev --agencies alpha,bravo
+
+# Both nodes in the foreground; Ctrl-C (SIGINT to the process group) stops both.
+run: build certs
+	@mkdir -p .data
+	@echo "starting alpha on $(ALPHA_ADDR) and bravo on $(BRAVO_ADDR); Ctrl-C stops both"
+	@trap 'kill -INT $$a $$b 2>/dev/null; wait' INT TERM; \
+	bin/liaison serve $(ALPHA_FLAGS) & a=$$!; \
+	bin/liaison serve $(BRAVO_FLAGS) & b=$$!; \
+	wait -n $$a $$b; status=$$?; kill -INT $$a $$b 2>/dev/null || true; wait; exit $$status
+
+run-alpha: build certs
+	@mkdir -p .data
+	bin/liaison serve $(ALPHA_FLAGS)
+
+run-bravo: build certs
+	@mkdir -p .data
+	bin/liaison serve $(BRAVO_FLAGS)
+
+# ---- tests -----------------------------------------------------------------
+test: $(TEST_TOOLS)
+	$(GO) test -tags '$(GOTAGS)' -count=1 -timeout 15m ./...
+	$(MAKE) fuzz
+
+# Each fuzz target for a bounded time (go test -fuzz takes one target at a time).
+fuzz:
+	$(GO) test -tags '$(GOTAGS)' -run '^$$' -fuzz '^FuzzValidateRequests$$' -fuzztime $(FUZZTIME) ./server/validate
+	$(GO) test -tags '$(GOTAGS)' -run '^$$' -fuzz '^FuzzDecodeLeadJSON$$' -fuzztime $(FUZZTIME) ./server/validate
+
+bench: build
+	$(GO) run -tags '$(GOTAGS)' ./client/cmd/liaisonbench
+
+clean:
+	rm -rf bin .build

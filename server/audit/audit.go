@@ -1,0 +1,209 @@
+// Package audit defines the tamper-evident audit log: its events, their
+// canonical encoding, the hash chain over them, and the record of an API
+// call under way that the store turns into an event.
+//
+// hash(n) = SHA-256(hash(n-1) || canonical(event n)), hash(0) = 32 zero
+// bytes. canonical(e) is the ASCII tag "liaison-audit-v1", then the sequence
+// and the time (Unix microseconds) as 8-byte big-endian integers, then the
+// agency, principal, role, action, resource, outcome, request id and detail,
+// each as a 4-byte big-endian length followed by its UTF-8 bytes. Anyone can
+// re-implement the check from this paragraph.
+package audit
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/binary"
+	"fmt"
+	"sync"
+	"time"
+)
+
+// Event is one entry of the audit log.
+type Event struct {
+	Seq       int64
+	Time      time.Time
+	Agency    string
+	Principal string
+	Role      string
+	Action    string
+	Resource  string
+	Outcome   string
+	RequestID string
+	Detail    string
+	Hash      []byte
+}
+
+// Genesis is the previous hash of the first event.
+var Genesis = make([]byte, sha256.Size)
+
+const tag = "liaison-audit-v1"
+
+// Canonical is the encoding the hash is computed over.
+func Canonical(e *Event) []byte {
+	n := len(tag) + 16 + 8*4 + len(e.Agency) + len(e.Principal) + len(e.Role) + len(e.Action) +
+		len(e.Resource) + len(e.Outcome) + len(e.RequestID) + len(e.Detail)
+	b := make([]byte, 0, n)
+	b = append(b, tag...)
+	b = binary.BigEndian.AppendUint64(b, uint64(e.Seq))
+	b = binary.BigEndian.AppendUint64(b, uint64(e.Time.UnixMicro()))
+	for _, s := range []string{e.Agency, e.Principal, e.Role, e.Action, e.Resource, e.Outcome, e.RequestID, e.Detail} {
+		b = binary.BigEndian.AppendUint32(b, uint32(len(s)))
+		b = append(b, s...)
+	}
+	return b
+}
+
+// ChainHash is the hash of e given the hash of the event before it.
+func ChainHash(prev []byte, e *Event) []byte {
+	h := sha256.New()
+	h.Write(prev)
+	h.Write(Canonical(e))
+	return h.Sum(nil)
+}
+
+// Result is the outcome of verifying a chain.
+type Result struct {
+	OK      bool
+	Checked int64
+	// FirstBad is the first sequence that does not verify (0 when OK).
+	FirstBad int64
+	Problem  string
+	HeadSeq  int64
+	HeadHash []byte
+}
+
+// Verifier checks events fed to it in sequence order.
+type Verifier struct {
+	prev []byte
+	next int64
+	res  Result
+}
+
+// NewVerifier starts a verification at the first event.
+func NewVerifier() *Verifier {
+	return &Verifier{prev: Genesis, next: 1, res: Result{OK: true, HeadHash: Genesis}}
+}
+
+// Add checks the next stored event; it returns false once the chain is
+// broken (later events are not checked).
+func (v *Verifier) Add(e *Event) bool {
+	if !v.res.OK {
+		return false
+	}
+	switch {
+	case e.Seq != v.next:
+		v.fail(v.next, fmt.Sprintf("event %d is missing (next stored event is %d)", v.next, e.Seq))
+	case !bytes.Equal(ChainHash(v.prev, e), e.Hash):
+		v.fail(e.Seq, fmt.Sprintf("event %d does not match its hash: it was changed, or an earlier event was", e.Seq))
+	default:
+		v.prev, v.next = e.Hash, v.next+1
+		v.res.Checked++
+		v.res.HeadSeq, v.res.HeadHash = e.Seq, e.Hash
+		return true
+	}
+	return false
+}
+
+// Finish checks the chain against the head the store recorded (the last
+// sequence and hash it committed), which catches deleted trailing events.
+func (v *Verifier) Finish(headSeq int64, headHash []byte) Result {
+	if v.res.OK && (headSeq != v.res.HeadSeq || !bytes.Equal(headHash, v.res.HeadHash)) {
+		if headSeq > v.res.HeadSeq {
+			v.fail(v.res.HeadSeq+1, fmt.Sprintf("events %d to %d are missing", v.res.HeadSeq+1, headSeq))
+		} else {
+			v.fail(headSeq, fmt.Sprintf("the recorded head (event %d) does not match the chain", headSeq))
+		}
+	}
+	return v.res
+}
+
+func (v *Verifier) fail(seq int64, problem string) {
+	v.res.OK = false
+	v.res.FirstBad = seq
+	v.res.Problem = problem
+}
+
+// Call is the audit record of an API call under way. The interceptors
+// create it; handlers name the resource they touched; the store appends it
+// as an event in the same transaction as the call's changes (or, for reads
+// and refused calls, on its own) before the reply is sent.
+type Call struct {
+	Agency    string
+	Principal string
+	Role      string
+	Action    string
+	RequestID string
+
+	mu       sync.Mutex
+	resource string
+	detail   string
+	recorded bool
+}
+
+// SetResource names what the call touched ("leads/<id>").
+func (c *Call) SetResource(r string) {
+	c.mu.Lock()
+	c.resource = r
+	c.mu.Unlock()
+}
+
+// SetDetail records further facts (a reason, the terms of a search).
+func (c *Call) SetDetail(d string) {
+	c.mu.Lock()
+	c.detail = d
+	c.mu.Unlock()
+}
+
+// Event is the event recording this call with an outcome.
+func (c *Call) Event(outcome string) Event {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return Event{
+		Agency: c.Agency, Principal: c.Principal, Role: c.Role, Action: c.Action,
+		Resource: c.resource, Outcome: outcome, RequestID: c.RequestID, Detail: c.detail,
+	}
+}
+
+// Recorded says whether the call's event has been committed.
+func (c *Call) Recorded() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.recorded
+}
+
+// SetRecorded marks the call's event as written (or, after a failed
+// commit, as not written).
+func (c *Call) SetRecorded(v bool) {
+	c.mu.Lock()
+	c.recorded = v
+	c.mu.Unlock()
+}
+
+type ctxKey struct{}
+
+// NewContext returns ctx carrying the call record.
+func NewContext(ctx context.Context, c *Call) context.Context {
+	return context.WithValue(ctx, ctxKey{}, c)
+}
+
+// FromContext returns the call record, or nil outside an API call.
+func FromContext(ctx context.Context) *Call {
+	c, _ := ctx.Value(ctxKey{}).(*Call)
+	return c
+}
+
+// SetResource names the resource of the call in ctx, if any.
+func SetResource(ctx context.Context, r string) {
+	if c := FromContext(ctx); c != nil {
+		c.SetResource(r)
+	}
+}
+
+// SetDetail sets the detail of the call in ctx, if any.
+func SetDetail(ctx context.Context, d string) {
+	if c := FromContext(ctx); c != nil {
+		c.SetDetail(d)
+	}
+}

@@ -1,0 +1,86 @@
+// Package authz is who may call what: one declarative table from gRPC
+// method to the roles of the own agency allowed to call it, and whether a
+// partner agency's node may. A method missing from the table is refused.
+package authz
+
+import (
+	"strings"
+
+	"google.golang.org/grpc/health/grpc_health_v1"
+
+	liaisonv1 "github.com/liaison-exchange/liaison/gen/liaison/v1"
+	"github.com/liaison-exchange/liaison/server/errs"
+	"github.com/liaison-exchange/liaison/server/identity"
+)
+
+// Rule says who may call a method.
+type Rule struct {
+	// Own lists the roles of the node's own agency that may call.
+	Own []identity.Role
+	// PartnerNode allows the node of a partner agency (and no other
+	// principal of a partner).
+	PartnerNode bool
+	// AnyAuthenticated allows every caller whose certificate verified
+	// (health checks, reflection).
+	AnyAuthenticated bool
+}
+
+const (
+	an = identity.Analyst
+	su = identity.Supervisor
+	au = identity.Auditor
+	se = identity.Service
+)
+
+// Table is the authorization table. Service-wide entries end in "/*".
+var Table = map[string]Rule{
+	liaisonv1.LeadService_CreateLead_FullMethodName:   {Own: []identity.Role{an, su, se}},
+	liaisonv1.LeadService_GetLead_FullMethodName:      {Own: []identity.Role{an, su, se}},
+	liaisonv1.LeadService_ListLeads_FullMethodName:    {Own: []identity.Role{an, su, se}},
+	liaisonv1.LeadService_UpdateLead_FullMethodName:   {Own: []identity.Role{an, su}},
+	liaisonv1.LeadService_ReleaseLead_FullMethodName:  {Own: []identity.Role{su}},
+	liaisonv1.LeadService_WithdrawLead_FullMethodName: {Own: []identity.Role{su}},
+
+	liaisonv1.AuditService_ListAuditEvents_FullMethodName: {Own: []identity.Role{au}},
+	liaisonv1.AuditService_VerifyAuditLog_FullMethodName:  {Own: []identity.Role{au}},
+
+	"/" + grpc_health_v1.Health_ServiceDesc.ServiceName + "/*": {AnyAuthenticated: true},
+	"/grpc.reflection.v1.ServerReflection/*":                  {AnyAuthenticated: true},
+	"/grpc.reflection.v1alpha.ServerReflection/*":             {AnyAuthenticated: true},
+}
+
+// Lookup returns the rule of a full method name ("/pkg.Service/Method").
+func Lookup(method string) (Rule, bool) {
+	if r, ok := Table[method]; ok {
+		return r, true
+	}
+	if i := strings.LastIndexByte(method, '/'); i > 0 {
+		r, ok := Table[method[:i]+"/*"]
+		return r, ok
+	}
+	return Rule{}, false
+}
+
+// Check returns nil if id may call method, else PERMISSION_DENIED saying
+// why.
+func Check(method string, id identity.Identity) error {
+	r, ok := Lookup(method)
+	if !ok {
+		return errs.New(errs.PermissionDenied, "%s is not open to any caller", method)
+	}
+	if r.AnyAuthenticated {
+		return nil
+	}
+	if id.Partner {
+		if r.PartnerNode && id.Role == identity.Node {
+			return nil
+		}
+		return errs.New(errs.PermissionDenied, "%s (agency %s) may not call %s: partner agencies reach this node only through the federation API", id.ID, id.Agency, method)
+	}
+	for _, role := range r.Own {
+		if role == id.Role {
+			return nil
+		}
+	}
+	return errs.New(errs.PermissionDenied, "role %q may not call %s", id.Role, method)
+}

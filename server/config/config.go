@@ -1,0 +1,354 @@
+// Package config is a node's configuration: one YAML file per node, with
+// defaults, a few flag overrides, and validation at start-up whose errors
+// name the bad key.
+//
+// Relative paths in the file are relative to the working directory the
+// node is started from (the repository root for `make run`).
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// Config is a node's configuration.
+type Config struct {
+	// Agency is the code of the agency this node serves (e.g. "alpha").
+	Agency string `yaml:"agency"`
+	// TrustDomain is the SPIFFE trust domain of the agency's certificates;
+	// default "<agency>.liaison.test".
+	TrustDomain string `yaml:"trust_domain"`
+	// Listen is the gRPC (mTLS) listen address.
+	Listen   string    `yaml:"listen"`
+	TLS      TLS       `yaml:"tls"`
+	Database Database  `yaml:"database"`
+	Partners []Partner `yaml:"partners"`
+	Limits   Limits    `yaml:"limits"`
+	Log      Log       `yaml:"log"`
+	// Retention sets review dates of records.
+	Retention Retention `yaml:"retention"`
+}
+
+// TLS is the node's own certificate material.
+type TLS struct {
+	// CA is the PEM bundle of the own agency's CA.
+	CA string `yaml:"ca"`
+	// Cert and Key are the node certificate (server and client use) and key.
+	Cert string `yaml:"cert"`
+	Key  string `yaml:"key"`
+	// RevokedSerials are certificate serial numbers (hex) refused even
+	// though their chain verifies. Reloaded on SIGHUP.
+	RevokedSerials []string `yaml:"revoked_serials"`
+}
+
+// Database is the node's SQLite file.
+type Database struct {
+	Path string `yaml:"path"`
+	// Synchronous is SQLite's synchronous setting in WAL mode: "full"
+	// (default; every commit is fsynced) or "normal" (survives a process
+	// crash, may lose the last commits on power loss).
+	Synchronous string `yaml:"synchronous"`
+	// MaxBatch is the most write operations committed in one transaction
+	// by the group-commit writer (default 512).
+	MaxBatch int `yaml:"max_batch"`
+	// ReadConnections is the size of the reader pool (default 4).
+	ReadConnections int `yaml:"read_connections"`
+}
+
+// Partner is another agency this node exchanges records with.
+type Partner struct {
+	Agency string `yaml:"agency"`
+	// TrustDomain defaults to "<agency>.liaison.test".
+	TrustDomain string `yaml:"trust_domain"`
+	// CA is the PEM bundle of the partner agency's CA.
+	CA string `yaml:"ca"`
+	// Address is the partner node's gRPC address.
+	Address string `yaml:"address"`
+}
+
+// Limits protect the node from its callers.
+type Limits struct {
+	// RatePerSecond is the sustained request rate allowed per principal
+	// (default 200); Burst is the bucket size (default 400).
+	RatePerSecond float64 `yaml:"rate_per_second"`
+	Burst         int     `yaml:"burst"`
+	// MaxMessageBytes bounds a received message (default 4 MiB).
+	MaxMessageBytes int `yaml:"max_message_bytes"`
+	// ShutdownGrace is how long in-flight calls may run after a stop signal
+	// (default 10s).
+	ShutdownGrace Duration `yaml:"shutdown_grace"`
+}
+
+// Log configures the structured log on stderr.
+type Log struct {
+	// Level: debug, info (default), warn, error.
+	Level string `yaml:"level"`
+	// Format: text (default) or json.
+	Format string `yaml:"format"`
+}
+
+// Retention configures how long records are kept before review.
+type Retention struct {
+	// ReviewAfter is the default time from creation to a lead's review
+	// date (default 1095d, three years).
+	ReviewAfter Duration `yaml:"review_after"`
+}
+
+// Duration is a time.Duration that also accepts a number of days ("90d").
+type Duration struct{ time.Duration }
+
+// UnmarshalYAML reads "1h30m" or "90d".
+func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
+	v, err := ParseDuration(n.Value)
+	if err != nil {
+		return err
+	}
+	d.Duration = v
+	return nil
+}
+
+// ParseDuration parses a Go duration or a whole number of days ("90d").
+func ParseDuration(s string) (time.Duration, error) {
+	if days, ok := strings.CutSuffix(s, "d"); ok {
+		n, err := strconv.Atoi(days)
+		if err != nil || n < 0 {
+			return 0, fmt.Errorf("invalid duration %q", s)
+		}
+		return time.Duration(n) * 24 * time.Hour, nil
+	}
+	v, err := time.ParseDuration(s)
+	if err != nil {
+		return 0, fmt.Errorf("invalid duration %q", s)
+	}
+	return v, nil
+}
+
+// Load reads, defaults and validates a config file.
+func Load(path string, o Overrides) (*Config, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	c, err := Parse(b)
+	if err != nil {
+		return nil, fmt.Errorf("config %s: %w", path, err)
+	}
+	if err := o.apply(c); err != nil {
+		return nil, fmt.Errorf("config %s: %w", path, err)
+	}
+	if err := c.Validate(); err != nil {
+		return nil, fmt.Errorf("config %s: %w", path, err)
+	}
+	return c, nil
+}
+
+// Parse decodes YAML strictly (an unknown key is an error naming it) and
+// fills defaults. It does not validate.
+func Parse(b []byte) (*Config, error) {
+	var c Config
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	dec.KnownFields(true)
+	if err := dec.Decode(&c); err != nil {
+		return nil, err
+	}
+	c.SetDefaults()
+	return &c, nil
+}
+
+// SetDefaults fills every unset value with its default.
+func (c *Config) SetDefaults() {
+	if c.TrustDomain == "" && c.Agency != "" {
+		c.TrustDomain = c.Agency + ".liaison.test"
+	}
+	for i := range c.Partners {
+		if c.Partners[i].TrustDomain == "" && c.Partners[i].Agency != "" {
+			c.Partners[i].TrustDomain = c.Partners[i].Agency + ".liaison.test"
+		}
+	}
+	if c.Database.Synchronous == "" {
+		c.Database.Synchronous = "full"
+	}
+	if c.Database.MaxBatch == 0 {
+		c.Database.MaxBatch = 512
+	}
+	if c.Database.ReadConnections == 0 {
+		c.Database.ReadConnections = 4
+	}
+	if c.Limits.RatePerSecond == 0 {
+		c.Limits.RatePerSecond = 200
+	}
+	if c.Limits.Burst == 0 {
+		c.Limits.Burst = 400
+	}
+	if c.Limits.MaxMessageBytes == 0 {
+		c.Limits.MaxMessageBytes = 4 << 20
+	}
+	if c.Limits.ShutdownGrace.Duration == 0 {
+		c.Limits.ShutdownGrace.Duration = 10 * time.Second
+	}
+	if c.Log.Level == "" {
+		c.Log.Level = "info"
+	}
+	if c.Log.Format == "" {
+		c.Log.Format = "text"
+	}
+	if c.Retention.ReviewAfter.Duration == 0 {
+		c.Retention.ReviewAfter.Duration = 3 * 365 * 24 * time.Hour
+	}
+}
+
+// AgencyPattern is what an agency code looks like.
+var AgencyPattern = regexp.MustCompile(`^[a-z][a-z0-9-]{1,30}$`)
+
+// Validate checks every key and reports all problems, each naming its key.
+func (c *Config) Validate() error {
+	var errs []error
+	bad := func(key, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%s: "+format, append([]any{key}, args...)...))
+	}
+	if !AgencyPattern.MatchString(c.Agency) {
+		bad("agency", "must match %s, got %q", AgencyPattern, c.Agency)
+	}
+	if c.TrustDomain == "" {
+		bad("trust_domain", "required")
+	}
+	checkAddr := func(key, addr string) {
+		if _, _, err := net.SplitHostPort(addr); err != nil {
+			bad(key, "must be host:port, got %q", addr)
+		}
+	}
+	checkAddr("listen", c.Listen)
+	checkFile := func(key, path string) {
+		if path == "" {
+			bad(key, "required")
+			return
+		}
+		if _, err := os.Stat(path); err != nil {
+			bad(key, "%v", err)
+		}
+	}
+	checkFile("tls.ca", c.TLS.CA)
+	checkFile("tls.cert", c.TLS.Cert)
+	checkFile("tls.key", c.TLS.Key)
+	for i, s := range c.TLS.RevokedSerials {
+		if _, ok := parseHex(s); !ok {
+			bad(fmt.Sprintf("tls.revoked_serials[%d]", i), "not a hex serial number: %q", s)
+		}
+	}
+	if c.Database.Path == "" {
+		bad("database.path", "required")
+	}
+	switch c.Database.Synchronous {
+	case "full", "normal":
+	default:
+		bad("database.synchronous", `must be "full" or "normal", got %q`, c.Database.Synchronous)
+	}
+	if c.Database.MaxBatch < 1 || c.Database.MaxBatch > 10000 {
+		bad("database.max_batch", "must be 1..10000, got %d", c.Database.MaxBatch)
+	}
+	if c.Database.ReadConnections < 1 || c.Database.ReadConnections > 64 {
+		bad("database.read_connections", "must be 1..64, got %d", c.Database.ReadConnections)
+	}
+	seen := map[string]bool{c.Agency: true}
+	for i, p := range c.Partners {
+		key := fmt.Sprintf("partners[%d]", i)
+		if !AgencyPattern.MatchString(p.Agency) {
+			bad(key+".agency", "must match %s, got %q", AgencyPattern, p.Agency)
+		} else if seen[p.Agency] {
+			bad(key+".agency", "%q appears twice (or is the own agency)", p.Agency)
+		}
+		seen[p.Agency] = true
+		if p.TrustDomain == c.TrustDomain {
+			bad(key+".trust_domain", "must differ from the own trust domain %q", c.TrustDomain)
+		}
+		checkFile(key+".ca", p.CA)
+		checkAddr(key+".address", p.Address)
+	}
+	if c.Limits.RatePerSecond < 0 {
+		bad("limits.rate_per_second", "must be positive")
+	}
+	if c.Limits.Burst < 1 {
+		bad("limits.burst", "must be at least 1")
+	}
+	if c.Limits.MaxMessageBytes < 64<<10 || c.Limits.MaxMessageBytes > 256<<20 {
+		bad("limits.max_message_bytes", "must be 64 KiB..256 MiB, got %d", c.Limits.MaxMessageBytes)
+	}
+	if c.Limits.ShutdownGrace.Duration < 0 || c.Limits.ShutdownGrace.Duration > 10*time.Minute {
+		bad("limits.shutdown_grace", "must be 0..10m")
+	}
+	switch c.Log.Level {
+	case "debug", "info", "warn", "error":
+	default:
+		bad("log.level", "must be debug, info, warn or error, got %q", c.Log.Level)
+	}
+	switch c.Log.Format {
+	case "text", "json":
+	default:
+		bad("log.format", `must be "text" or "json", got %q`, c.Log.Format)
+	}
+	if c.Retention.ReviewAfter.Duration < 24*time.Hour {
+		bad("retention.review_after", "must be at least 1d")
+	}
+	return errors.Join(errs...)
+}
+
+// Partner returns the partner with the agency code, if configured.
+func (c *Config) Partner(agency string) (Partner, bool) {
+	for _, p := range c.Partners {
+		if p.Agency == agency {
+			return p, true
+		}
+	}
+	return Partner{}, false
+}
+
+// Overrides are values given on the command line, applied over the file.
+type Overrides struct {
+	Listen string
+	DBPath string
+	// PartnerAddrs maps a partner agency to its address.
+	PartnerAddrs map[string]string
+}
+
+func (o Overrides) apply(c *Config) error {
+	if o.Listen != "" {
+		c.Listen = o.Listen
+	}
+	if o.DBPath != "" {
+		c.Database.Path = o.DBPath
+	}
+	for agency, addr := range o.PartnerAddrs {
+		found := false
+		for i := range c.Partners {
+			if c.Partners[i].Agency == agency {
+				c.Partners[i].Address, found = addr, true
+			}
+		}
+		if !found {
+			return fmt.Errorf("--partner-addr: %q is not a partner in the config", agency)
+		}
+	}
+	return nil
+}
+
+func parseHex(s string) (string, bool) {
+	s = strings.ReplaceAll(strings.TrimPrefix(strings.ToLower(s), "0x"), ":", "")
+	if s == "" {
+		return "", false
+	}
+	for _, r := range s {
+		if !strings.ContainsRune("0123456789abcdef", r) {
+			return "", false
+		}
+	}
+	return s, true
+}

@@ -1,0 +1,166 @@
+// Package node wires a Liaison node together — config → TLS material →
+// store → services → gRPC server — so that main and the end-to-end tests
+// start exactly the same thing.
+package node
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/health"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/keepalive"
+	"google.golang.org/grpc/reflection"
+
+	liaisonv1 "github.com/liaison-exchange/liaison/gen/liaison/v1"
+	"github.com/liaison-exchange/liaison/server/auditsvc"
+	"github.com/liaison-exchange/liaison/server/config"
+	"github.com/liaison-exchange/liaison/server/identity"
+	"github.com/liaison-exchange/liaison/server/interceptors"
+	"github.com/liaison-exchange/liaison/server/leads"
+	"github.com/liaison-exchange/liaison/server/mtls"
+	"github.com/liaison-exchange/liaison/server/store"
+	"github.com/liaison-exchange/liaison/server/validate"
+)
+
+// Node is a running node.
+type Node struct {
+	Config   *config.Config
+	Log      *slog.Logger
+	Store    *store.Store
+	Material *mtls.Material
+
+	grpc   *grpc.Server
+	health *health.Server
+	lis    net.Listener
+	served chan error
+}
+
+// NewLogger builds the node's logger from its config.
+func NewLogger(c config.Log) *slog.Logger {
+	var lvl slog.Level
+	_ = lvl.UnmarshalText([]byte(c.Level))
+	opts := &slog.HandlerOptions{Level: lvl}
+	if c.Format == "json" {
+		return slog.New(slog.NewJSONHandler(os.Stderr, opts))
+	}
+	return slog.New(slog.NewTextHandler(os.Stderr, opts))
+}
+
+// Start opens everything the config names, listens, and serves in the
+// background until Shutdown.
+func Start(ctx context.Context, cfg *config.Config, log *slog.Logger) (n *Node, err error) {
+	if log == nil {
+		log = NewLogger(cfg.Log)
+	}
+	log = log.With("agency", cfg.Agency)
+	n = &Node{Config: cfg, Log: log, served: make(chan error, 1)}
+	defer func() {
+		if err != nil {
+			n.closeAll()
+		}
+	}()
+
+	partners := make([]mtls.Agency, 0, len(cfg.Partners))
+	partnerCodes := make([]string, 0, len(cfg.Partners))
+	for _, p := range cfg.Partners {
+		partners = append(partners, mtls.Agency{Code: p.Agency, TrustDomain: p.TrustDomain, CAFile: p.CA})
+		partnerCodes = append(partnerCodes, p.Agency)
+	}
+	n.Material, err = mtls.New(mtls.Options{
+		Own:      mtls.Agency{Code: cfg.Agency, TrustDomain: cfg.TrustDomain, CAFile: cfg.TLS.CA},
+		Partners: partners, CertFile: cfg.TLS.Cert, KeyFile: cfg.TLS.Key,
+		RevokedSerials: cfg.TLS.RevokedSerials, Logger: log,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("tls: %w", err)
+	}
+	n.Store, err = store.Open(ctx, cfg.Database.Path, store.Options{
+		Synchronous: cfg.Database.Synchronous, MaxBatch: cfg.Database.MaxBatch,
+		ReadConns: cfg.Database.ReadConnections, Agency: cfg.Agency, Logger: log,
+	})
+	if err != nil {
+		return nil, err
+	}
+	v, err := validate.New()
+	if err != nil {
+		return nil, err
+	}
+
+	opts := interceptors.Chain(interceptors.Options{
+		Logger: log,
+		Identify: func(ti credentials.TLSInfo) (identity.Identity, error) {
+			return n.Material.Identify(ti.State)
+		},
+		Recorder:      n.Store,
+		Validator:     v,
+		RatePerSecond: cfg.Limits.RatePerSecond,
+		Burst:         cfg.Limits.Burst,
+	})
+	opts = append(opts,
+		grpc.Creds(credentials.NewTLS(n.Material.ServerConfig())),
+		grpc.MaxRecvMsgSize(cfg.Limits.MaxMessageBytes),
+		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 10 * time.Second, PermitWithoutStream: true}),
+	)
+	n.grpc = grpc.NewServer(opts...)
+	liaisonv1.RegisterLeadServiceServer(n.grpc, leads.New(leads.Options{
+		Store: n.Store, Validator: v, Agency: cfg.Agency, Partners: partnerCodes, ReviewAfter: cfg.Retention.ReviewAfter.Duration,
+	}))
+	liaisonv1.RegisterAuditServiceServer(n.grpc, auditsvc.New(n.Store))
+	n.health = health.NewServer()
+	healthpb.RegisterHealthServer(n.grpc, n.health)
+	reflection.Register(n.grpc)
+	for name := range n.grpc.GetServiceInfo() {
+		n.health.SetServingStatus(name, healthpb.HealthCheckResponse_SERVING)
+	}
+
+	n.lis, err = net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return nil, fmt.Errorf("listen on %s: %w", cfg.Listen, err)
+	}
+	go func() { n.served <- n.grpc.Serve(n.lis) }()
+	log.Info("node serving", "addr", n.lis.Addr().String(), "db", cfg.Database.Path, "partners", partnerCodes)
+	return n, nil
+}
+
+// Addr is the address the node listens on.
+func (n *Node) Addr() string { return n.lis.Addr().String() }
+
+// Shutdown stops accepting calls, lets calls in flight finish for up to the
+// configured grace period (then cuts them off), and closes the database
+// after the last queued write has committed.
+func (n *Node) Shutdown() error {
+	n.health.Shutdown()
+	stopped := make(chan struct{})
+	go func() {
+		n.grpc.GracefulStop()
+		close(stopped)
+	}()
+	select {
+	case <-stopped:
+	case <-time.After(n.Config.Limits.ShutdownGrace.Duration):
+		n.Log.Warn("calls still running after the shutdown grace period; stopping them")
+		n.grpc.Stop()
+		<-stopped
+	}
+	err := n.closeAll()
+	if serr := <-n.served; serr != nil && !errors.Is(serr, grpc.ErrServerStopped) {
+		err = errors.Join(err, serr)
+	}
+	n.Log.Info("node stopped")
+	return err
+}
+
+func (n *Node) closeAll() error {
+	if n.Store != nil {
+		return n.Store.Close()
+	}
+	return nil
+}

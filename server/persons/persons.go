@@ -1,0 +1,82 @@
+// Package persons normalises the persons of every record kind before they
+// are stored: phone numbers to E.164, document numbers to upper case
+// without separators, and a stable id for each person.
+package persons
+
+import (
+	"fmt"
+	"strings"
+	"unicode"
+
+	"github.com/google/uuid"
+	"github.com/nyaruka/phonenumbers"
+
+	liaisonv1 "github.com/liaison-exchange/liaison/gen/liaison/v1"
+	"github.com/liaison-exchange/liaison/server/errs"
+)
+
+// Normalize rewrites p in place and reports what cannot be normalised.
+// path is the field path of p in its request ("lead.subjects[2]").
+func Normalize(p *liaisonv1.Person, path string) []errs.FieldViolation {
+	var vs []errs.FieldViolation
+	if p.GetId() == "" {
+		p.Id = uuid.Must(uuid.NewV7()).String()
+	} else if _, err := uuid.Parse(p.GetId()); err != nil {
+		vs = append(vs, errs.FieldViolation{Field: path + ".id", Description: "must be a UUID (or empty to assign one)"})
+	}
+	for i, ph := range p.GetPhoneNumbers() {
+		e164, err := E164(ph.GetNumber(), ph.GetRegion())
+		if err != nil {
+			vs = append(vs, errs.FieldViolation{Field: fmt.Sprintf("%s.phone_numbers[%d].number", path, i), Description: err.Error()})
+			continue
+		}
+		ph.Number, ph.Region = e164, ""
+	}
+	for i, d := range p.GetDocuments() {
+		n := DocumentNumber(d.GetNumber())
+		if n == "" {
+			vs = append(vs, errs.FieldViolation{Field: fmt.Sprintf("%s.documents[%d].number", path, i), Description: "has no letters or digits"})
+			continue
+		}
+		d.Number = n
+	}
+	for i, n := range p.GetNames() {
+		n.FamilyName = strings.TrimSpace(n.GetFamilyName())
+		n.GivenNames = strings.TrimSpace(n.GetGivenNames())
+		n.LatinFamilyName = strings.TrimSpace(n.GetLatinFamilyName())
+		n.LatinGivenNames = strings.TrimSpace(n.GetLatinGivenNames())
+		if n.FamilyName == "" && n.GivenNames == "" {
+			vs = append(vs, errs.FieldViolation{Field: fmt.Sprintf("%s.names[%d]", path, i), Description: "a name needs a family name or given names"})
+		}
+	}
+	return vs
+}
+
+// E164 normalises a phone number written in international format, or in
+// the national format of region (ISO 3166-1 alpha-2), to E.164.
+func E164(number, region string) (string, error) {
+	n := strings.TrimSpace(number)
+	if !strings.HasPrefix(n, "+") && region == "" {
+		return "", fmt.Errorf("%q is not in international format (+…); give its region", number)
+	}
+	pn, err := phonenumbers.Parse(n, strings.ToUpper(region))
+	if err != nil {
+		return "", fmt.Errorf("%q is not a phone number: %v", number, err)
+	}
+	if !phonenumbers.IsPossibleNumber(pn) {
+		return "", fmt.Errorf("%q is not a possible phone number", number)
+	}
+	return phonenumbers.Format(pn, phonenumbers.E164), nil
+}
+
+// DocumentNumber is a document number in upper case, without spaces,
+// dashes or other separators.
+func DocumentNumber(s string) string {
+	var b strings.Builder
+	for _, r := range strings.ToUpper(s) {
+		if unicode.IsLetter(r) || unicode.IsDigit(r) {
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
+}

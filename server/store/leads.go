@@ -1,0 +1,203 @@
+package store
+
+import (
+	"context"
+	"crypto/sha256"
+	"database/sql"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"time"
+
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/liaison-exchange/liaison/gen/db"
+	liaisonv1 "github.com/liaison-exchange/liaison/gen/liaison/v1"
+	"github.com/liaison-exchange/liaison/server/errs"
+)
+
+var marshalDet = proto.MarshalOptions{Deterministic: true}
+
+// Etag is the opaque etag of a record version.
+func Etag(id string, version int64) string {
+	sum := sha256.Sum256(fmt.Appendf(nil, "%s/%d", id, version))
+	return base64.RawURLEncoding.EncodeToString(sum[:12])
+}
+
+// CrimeMask is the bit set of crime areas stored for filtering.
+func CrimeMask(areas []liaisonv1.CrimeArea) int64 {
+	var m int64
+	for _, a := range areas {
+		if a > 0 && a < 63 {
+			m |= 1 << uint(a)
+		}
+	}
+	return m
+}
+
+func dateString(d *liaisonv1.Date) string {
+	if d == nil {
+		return ""
+	}
+	return fmt.Sprintf("%04d-%02d-%02d", d.GetYear(), d.GetMonth(), d.GetDay())
+}
+
+func leadBody(l *liaisonv1.Lead) ([]byte, error) {
+	c := proto.Clone(l).(*liaisonv1.Lead)
+	c.Etag = "" // derived from id and version on every read
+	return marshalDet.Marshal(c)
+}
+
+// InsertLead stores a new lead (an own lead, or a replica arriving).
+func (t *Tx) InsertLead(l *liaisonv1.Lead) error {
+	body, err := leadBody(l)
+	if err != nil {
+		return err
+	}
+	return t.q.InsertLead(t.ctx, db.InsertLeadParams{
+		ID: l.GetId(), OriginAgency: l.GetOriginAgency(), Status: int64(l.GetStatus()),
+		CrimeMask: CrimeMask(l.GetCrimeAreas()), HandlingCode: int64(l.GetHandling().GetCode()),
+		Version: l.GetVersion(), CreateTime: l.GetCreateTime().AsTime().UnixMicro(),
+		UpdateTime: l.GetUpdateTime().AsTime().UnixMicro(), ReviewDate: dateString(l.GetReviewDate()), Body: body,
+	})
+}
+
+// ReplaceLead writes a new version of a lead, provided the stored version is
+// still prevVersion; otherwise the change is ABORTED (someone else changed
+// it first).
+func (t *Tx) ReplaceLead(l *liaisonv1.Lead, prevVersion int64) error {
+	body, err := leadBody(l)
+	if err != nil {
+		return err
+	}
+	return t.replaceLeadRow(l, prevVersion, body)
+}
+
+// DeleteLeadContent keeps only a tombstone of a lead: id, origin, version
+// and time stay, the content is gone.
+func (t *Tx) DeleteLeadContent(l *liaisonv1.Lead, prevVersion int64) error {
+	return t.replaceLeadRow(l, prevVersion, nil)
+}
+
+func (t *Tx) replaceLeadRow(l *liaisonv1.Lead, prevVersion int64, body []byte) error {
+	n, err := t.q.UpdateLead(t.ctx, db.UpdateLeadParams{
+		ID: l.GetId(), PrevVersion: prevVersion,
+		Status: int64(l.GetStatus()), CrimeMask: CrimeMask(l.GetCrimeAreas()), HandlingCode: int64(l.GetHandling().GetCode()),
+		Version: l.GetVersion(), UpdateTime: l.GetUpdateTime().AsTime().UnixMicro(), ReviewDate: dateString(l.GetReviewDate()), Body: body,
+	})
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		return errs.New(errs.Aborted, "lead %s was changed concurrently; read it again and retry", l.GetId())
+	}
+	return nil
+}
+
+// Lead reads a lead inside the transaction.
+func (t *Tx) Lead(id string) (*liaisonv1.Lead, error) {
+	return leadFromRow(t.q.GetLead(t.ctx, id))
+}
+
+// Lead reads a lead.
+func (s *Store) Lead(ctx context.Context, id string) (*liaisonv1.Lead, error) {
+	return leadFromRow(s.rq.GetLead(ctx, id))
+}
+
+func leadFromRow(r db.GetLeadRow, err error) (*liaisonv1.Lead, error) {
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, errs.NotFoundf("no lead with this id")
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read lead: %w", err)
+	}
+	return decodeLead(r.ID, r.OriginAgency, r.Status, r.Version, r.CreateTime, r.UpdateTime, r.Body)
+}
+
+func decodeLead(id, origin string, status, version, createTime, updateTime int64, body []byte) (*liaisonv1.Lead, error) {
+	l := &liaisonv1.Lead{}
+	if body == nil {
+		// A tombstone: what remains once the content was deleted.
+		l = &liaisonv1.Lead{
+			Id: id, OriginAgency: origin, Status: liaisonv1.LeadStatus(status), Version: version,
+			CreateTime:   timestamppb.New(time.UnixMicro(createTime)),
+			UpdateTime:   timestamppb.New(time.UnixMicro(updateTime)),
+			WithdrawTime: timestamppb.New(time.UnixMicro(updateTime)),
+		}
+	} else if err := proto.Unmarshal(body, l); err != nil {
+		return nil, fmt.Errorf("decode lead %s: %w", id, err)
+	}
+	l.Etag = Etag(l.GetId(), l.GetVersion())
+	return l, nil
+}
+
+// LeadFilter selects leads in ListLeads.
+type LeadFilter struct {
+	Status       liaisonv1.LeadStatus
+	CrimeArea    liaisonv1.CrimeArea
+	OriginAgency string
+	UpdatedAfter time.Time
+}
+
+// ListLeads returns up to limit leads older than beforeID (all when
+// empty), newest first. Ordering by the time-ordered id keeps pages stable
+// while leads are added: new leads sort before the first page.
+func (s *Store) ListLeads(ctx context.Context, f LeadFilter, beforeID string, limit int) ([]*liaisonv1.Lead, error) {
+	var after int64
+	if !f.UpdatedAfter.IsZero() {
+		after = f.UpdatedAfter.UnixMicro()
+	} else {
+		after = -1 << 62
+	}
+	rows, err := s.rq.ListLeads(ctx, db.ListLeadsParams{
+		Status: int64(f.Status), CrimeMask: CrimeMask([]liaisonv1.CrimeArea{f.CrimeArea}),
+		OriginAgency: f.OriginAgency, UpdatedAfter: after, BeforeID: beforeID, PageLimit: int64(limit),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list leads: %w", err)
+	}
+	out := make([]*liaisonv1.Lead, 0, len(rows))
+	for _, r := range rows {
+		l, err := decodeLead(r.ID, r.OriginAgency, r.Status, r.Version, r.CreateTime, r.UpdateTime, r.Body)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, l)
+	}
+	return out, nil
+}
+
+// RequestHash fingerprints a request payload for idempotency checks.
+func RequestHash(m proto.Message) ([]byte, error) {
+	b, err := marshalDet.Marshal(m)
+	if err != nil {
+		return nil, err
+	}
+	sum := sha256.Sum256(b)
+	return sum[:], nil
+}
+
+// SeenRequest looks up a request_id of a method. It returns the id of the
+// resource the first call created, or "" if the id is new; a known id with
+// another payload is ALREADY_EXISTS.
+func (t *Tx) SeenRequest(method, requestID string, hash []byte) (string, error) {
+	r, err := t.q.GetIdempotencyKey(t.ctx, db.GetIdempotencyKeyParams{Method: method, RequestID: requestID})
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("read idempotency key: %w", err)
+	}
+	if string(r.RequestHash) != string(hash) {
+		return "", errs.New(errs.AlreadyExists, "request_id %s was already used for a different request", requestID)
+	}
+	return r.ResourceID, nil
+}
+
+// RememberRequest records that requestID created resourceID.
+func (t *Tx) RememberRequest(method, requestID string, hash []byte, resourceID string) error {
+	return t.q.InsertIdempotencyKey(t.ctx, db.InsertIdempotencyKeyParams{
+		Method: method, RequestID: requestID, RequestHash: hash, ResourceID: resourceID, CreateTime: t.now.UnixMicro(),
+	})
+}

@@ -1,0 +1,30 @@
+-- name: InsertAuditEvent :exec
+INSERT INTO audit_events (seq, time, agency, principal, role, action, resource, outcome, request_id, detail, hash)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?);
+
+-- name: GetAuditHead :one
+SELECT seq, hash FROM audit_head WHERE id = 1;
+
+-- name: SetAuditHead :exec
+INSERT INTO audit_head (id, seq, hash) VALUES (1, ?, ?)
+ON CONFLICT (id) DO UPDATE SET seq = excluded.seq, hash = excluded.hash;
+
+-- name: ListAuditEvents :many
+SELECT seq, time, agency, principal, role, action, resource, outcome, request_id, detail, hash FROM audit_events
+WHERE (CAST(@before_seq AS INTEGER) = 0 OR seq < CAST(@before_seq AS INTEGER))
+  AND (CAST(@agency AS TEXT) = '' OR agency = @agency)
+  AND (CAST(@principal AS TEXT) = '' OR principal = @principal)
+  AND (CAST(@action AS TEXT) = '' OR action = @action)
+  AND (CAST(@resource AS TEXT) = '' OR resource = @resource)
+  AND (CAST(@outcome AS TEXT) = '' OR outcome = @outcome)
+  AND time >= CAST(@start_time AS INTEGER)
+  AND (CAST(@end_time AS INTEGER) = 0 OR time < CAST(@end_time AS INTEGER))
+ORDER BY seq DESC
+LIMIT @page_limit;
+
+-- name: AuditEventsFrom :many
+SELECT seq, time, agency, principal, role, action, resource, outcome, request_id, detail, hash FROM audit_events
+WHERE seq >= ? ORDER BY seq LIMIT ?;
+
+-- name: CountAuditEvents :one
+SELECT count(*) FROM audit_events;

@@ -1,0 +1,516 @@
+// Package store is the node's SQLite database: migrations, the
+// group-commit writer, the audit chain, and the persistence of every record
+// kind. It wraps the sqlc-generated queries in gen/db and turns driver
+// errors into the project's errors; nothing above it sees a driver error.
+//
+// Writes are serialised through one writer goroutine on one connection. It
+// commits whatever operations have queued in one transaction (group commit)
+// and replies to each only after the commit, so every acknowledged change —
+// and the audit event recording it — is durable. Each operation runs inside
+// its own SAVEPOINT: one that fails is rolled back alone and never leaves a
+// half-written record. Reads go through a pool of read-only connections.
+package store
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"net/url"
+	"os"
+	"path/filepath"
+	"runtime/debug"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	sqlite3 "github.com/mattn/go-sqlite3"
+
+	"github.com/liaison-exchange/liaison/gen/db"
+	"github.com/liaison-exchange/liaison/server/audit"
+	"github.com/liaison-exchange/liaison/server/errs"
+)
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// Options tune the store.
+type Options struct {
+	// Synchronous is "full" (default) or "normal".
+	Synchronous string
+	// MaxBatch bounds the operations per group commit (default 512).
+	MaxBatch int
+	// ReadConns is the reader pool size (default 4).
+	ReadConns int
+	// Agency is the own agency, recorded on events the node makes itself.
+	Agency string
+	Logger *slog.Logger
+	// Now is the clock (tests may fix it).
+	Now func() time.Time
+}
+
+// Store is an open database.
+type Store struct {
+	path   string
+	opts   Options
+	log    *slog.Logger
+	wdb    *sql.DB
+	rdb    *sql.DB
+	wq     *db.Queries // prepared on the writer connection
+	rq     *db.Queries // prepared on the reader pool
+	ops    chan *op
+	mu     sync.RWMutex // guards closed against sends on ops
+	closed bool
+	done   chan struct{}
+
+	// head is the last committed audit event; owned by the writer goroutine.
+	headSeq  int64
+	headHash []byte
+
+	batches atomic.Int64
+	opsDone atomic.Int64
+}
+
+// Open opens (creating if needed) and migrates the database at path and
+// starts the writer.
+func Open(ctx context.Context, path string, o Options) (*Store, error) {
+	if o.Synchronous == "" {
+		o.Synchronous = "full"
+	}
+	if o.MaxBatch <= 0 {
+		o.MaxBatch = 512
+	}
+	if o.ReadConns <= 0 {
+		o.ReadConns = 4
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if dir := filepath.Dir(path); dir != "" {
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return nil, fmt.Errorf("open store: %w", err)
+		}
+	}
+	s := &Store{path: path, opts: o, log: o.Logger, ops: make(chan *op, 4*o.MaxBatch), done: make(chan struct{})}
+	var err error
+	if s.wdb, err = sql.Open("sqlite3", dsn(path, o.Synchronous, false)); err != nil {
+		return nil, fmt.Errorf("open store: %w", err)
+	}
+	s.wdb.SetMaxOpenConns(1)
+	s.wdb.SetMaxIdleConns(1)
+	s.wdb.SetConnMaxLifetime(0)
+	s.wdb.SetConnMaxIdleTime(0)
+	if err := migrate(ctx, s.wdb); err != nil {
+		s.wdb.Close()
+		return nil, fmt.Errorf("open store %s: %w", path, err)
+	}
+	if s.rdb, err = sql.Open("sqlite3", dsn(path, o.Synchronous, true)); err != nil {
+		s.wdb.Close()
+		return nil, fmt.Errorf("open store: %w", err)
+	}
+	s.rdb.SetMaxOpenConns(o.ReadConns)
+	s.rdb.SetMaxIdleConns(o.ReadConns)
+	s.rdb.SetConnMaxIdleTime(0)
+	if s.wq, err = db.Prepare(ctx, s.wdb); err != nil {
+		s.closeDBs()
+		return nil, fmt.Errorf("open store: %w", err)
+	}
+	if s.rq, err = db.Prepare(ctx, s.rdb); err != nil {
+		s.closeDBs()
+		return nil, fmt.Errorf("open store: %w", err)
+	}
+	head, err := s.wq.GetAuditHead(ctx)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		s.headSeq, s.headHash = 0, audit.Genesis
+	case err != nil:
+		s.closeDBs()
+		return nil, fmt.Errorf("open store: read audit head: %w", err)
+	default:
+		s.headSeq, s.headHash = head.Seq, head.Hash
+	}
+	go s.writer()
+	return s, nil
+}
+
+// dsn sets every connection's pragmas in the DSN, so each connection the
+// pool opens gets them (never PRAGMA on a pool).
+func dsn(path, synchronous string, readOnly bool) string {
+	v := url.Values{}
+	v.Set("_journal_mode", "WAL")
+	v.Set("_synchronous", strings.ToUpper(synchronous))
+	v.Set("_busy_timeout", "10000")
+	v.Set("_foreign_keys", "on")
+	v.Set("_cache_size", "-32000") // 32 MB page cache per connection
+	if readOnly {
+		v.Set("_query_only", "on")
+	} else {
+		v.Set("_txlock", "immediate")
+	}
+	return "file:" + path + "?" + v.Encode()
+}
+
+// migrate applies the numbered migrations not yet applied, each in its own
+// transaction, tracking progress in PRAGMA user_version.
+func migrate(ctx context.Context, d *sql.DB) error {
+	names, err := fs.Glob(migrations, "migrations/*.sql")
+	if err != nil {
+		return err
+	}
+	sort.Strings(names)
+	var current int
+	if err := d.QueryRowContext(ctx, "PRAGMA user_version").Scan(&current); err != nil {
+		return fmt.Errorf("read schema version: %w", err)
+	}
+	if current > len(names) {
+		return fmt.Errorf("database schema version %d is newer than this binary knows (%d): refusing to run an older binary on it", current, len(names))
+	}
+	for i, name := range names {
+		n, err := strconv.Atoi(strings.SplitN(filepath.Base(name), "_", 2)[0])
+		if err != nil || n != i+1 {
+			return fmt.Errorf("migration %s is out of sequence", name)
+		}
+		if n <= current {
+			continue
+		}
+		body, err := migrations.ReadFile(name)
+		if err != nil {
+			return err
+		}
+		tx, err := d.BeginTx(ctx, nil)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, string(body)); err != nil {
+			tx.Rollback()
+			return fmt.Errorf("migration %s: %w", name, err)
+		}
+		if _, err := tx.ExecContext(ctx, fmt.Sprintf("PRAGMA user_version = %d", n)); err != nil {
+			tx.Rollback()
+			return fmt.Errorf("migration %s: %w", name, err)
+		}
+		if err := tx.Commit(); err != nil {
+			return fmt.Errorf("migration %s: %w", name, err)
+		}
+	}
+	return nil
+}
+
+// SchemaVersion is the number of migrations this binary applies.
+func SchemaVersion() int {
+	names, _ := fs.Glob(migrations, "migrations/*.sql")
+	return len(names)
+}
+
+// Path is the database file.
+func (s *Store) Path() string { return s.path }
+
+// Close waits for queued writes to commit, stops the writer and closes the
+// database.
+func (s *Store) Close() error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return nil
+	}
+	s.closed = true
+	close(s.ops)
+	s.mu.Unlock()
+	<-s.done
+	return s.closeDBs()
+}
+
+func (s *Store) closeDBs() error {
+	var errList []error
+	if s.wq != nil {
+		errList = append(errList, s.wq.Close())
+	}
+	if s.rq != nil {
+		errList = append(errList, s.rq.Close())
+	}
+	if s.rdb != nil {
+		errList = append(errList, s.rdb.Close())
+	}
+	if s.wdb != nil {
+		// A clean close checkpoints the WAL into the main file.
+		errList = append(errList, s.wdb.Close())
+	}
+	return errors.Join(errList...)
+}
+
+// op is one queued write.
+type op struct {
+	ctx   context.Context
+	fn    func(*Tx) error
+	call  *audit.Call
+	state atomic.Int32 // opQueued, opTaken, opAbandoned
+	err   error
+	done  chan struct{}
+}
+
+const (
+	opQueued int32 = iota
+	opTaken
+	opAbandoned
+)
+
+// Write runs fn in the next group commit and returns once it is durable.
+//
+// If the context carries an audit.Call, the call's event is appended in the
+// same transaction: with outcome OK if fn succeeds, or — after fn's changes
+// are rolled back — with the code of fn's error. fn must not keep the Tx.
+func (s *Store) Write(ctx context.Context, fn func(*Tx) error) error {
+	o := &op{ctx: ctx, fn: fn, call: audit.FromContext(ctx), done: make(chan struct{})}
+	s.mu.RLock()
+	if s.closed {
+		s.mu.RUnlock()
+		return errs.New(errs.Unavailable, "the node is shutting down")
+	}
+	select {
+	case s.ops <- o:
+	case <-ctx.Done():
+		s.mu.RUnlock()
+		return ctx.Err()
+	}
+	s.mu.RUnlock()
+	select {
+	case <-o.done:
+		return o.err
+	case <-ctx.Done():
+		if o.state.CompareAndSwap(opQueued, opAbandoned) {
+			return ctx.Err()
+		}
+		// Already running: its outcome is about to be known, and the caller
+		// must not be told "cancelled" for a change that committed.
+		<-o.done
+		return o.err
+	}
+}
+
+// RecordCall appends the audit event of the call in ctx that changed
+// nothing (a read, or a call refused before it reached a handler), with the
+// outcome of the call's error. It reports only whether the event was
+// written.
+func (s *Store) RecordCall(ctx context.Context, outcome error) error {
+	call := audit.FromContext(ctx)
+	if call == nil {
+		return errors.New("record call: no call in context")
+	}
+	err := s.Write(ctx, func(*Tx) error { return outcome })
+	if call.Recorded() {
+		return nil
+	}
+	if err == nil || err == outcome {
+		err = errors.New("audit event not written")
+	}
+	return err
+}
+
+func (s *Store) writer() {
+	defer close(s.done)
+	batch := make([]*op, 0, s.opts.MaxBatch)
+	for {
+		first, ok := <-s.ops
+		if !ok {
+			return
+		}
+		batch = append(batch[:0], first)
+	drain:
+		for len(batch) < s.opts.MaxBatch {
+			select {
+			case o, ok := <-s.ops:
+				if !ok {
+					break drain
+				}
+				batch = append(batch, o)
+			default:
+				break drain
+			}
+		}
+		s.commit(batch)
+	}
+}
+
+// commit runs a batch in one transaction.
+func (s *Store) commit(batch []*op) {
+	taken := batch[:0:0]
+	for _, o := range batch {
+		if o.state.CompareAndSwap(opQueued, opTaken) {
+			taken = append(taken, o)
+		} else {
+			close(o.done)
+		}
+	}
+	if len(taken) == 0 {
+		return
+	}
+	finish := func(err error) {
+		for _, o := range taken {
+			if err != nil {
+				o.err = err
+				if o.call != nil {
+					o.call.SetRecorded(false)
+				}
+			}
+			close(o.done)
+		}
+	}
+	ctx := context.Background()
+	sqlTx, err := s.wdb.BeginTx(ctx, nil)
+	if err != nil {
+		s.log.Error("store: begin transaction", "err", err)
+		finish(fmt.Errorf("begin transaction: %w", err))
+		return
+	}
+	t := &Tx{s: s, ctx: ctx, tx: sqlTx, q: s.wq.WithTx(sqlTx), now: s.opts.Now().UTC(), headSeq: s.headSeq, headHash: s.headHash}
+	for _, o := range taken {
+		o.err = t.run(o)
+	}
+	if t.headSeq != s.headSeq {
+		if err := t.q.SetAuditHead(ctx, db.SetAuditHeadParams{Seq: t.headSeq, Hash: t.headHash}); err != nil {
+			sqlTx.Rollback()
+			s.log.Error("store: write audit head", "err", err)
+			finish(fmt.Errorf("write audit head: %w", err))
+			return
+		}
+	}
+	if err := sqlTx.Commit(); err != nil {
+		s.log.Error("store: commit", "err", err, "ops", len(taken))
+		finish(fmt.Errorf("commit: %w", err))
+		return
+	}
+	s.headSeq, s.headHash = t.headSeq, t.headHash
+	s.batches.Add(1)
+	s.opsDone.Add(int64(len(taken)))
+	finish(nil)
+	for _, f := range t.afterCommit {
+		f()
+	}
+}
+
+// Tx is the transaction an operation runs in.
+type Tx struct {
+	s           *Store
+	ctx         context.Context
+	tx          *sql.Tx
+	q           *db.Queries
+	now         time.Time
+	headSeq     int64
+	headHash    []byte
+	afterCommit []func()
+}
+
+// Now is the time of the transaction (one per batch).
+func (t *Tx) Now() time.Time { return t.now }
+
+// AfterCommit runs f once the transaction has committed (never if it does
+// not). Used to wake the federation relay and change-feed watchers.
+func (t *Tx) AfterCommit(f func()) { t.afterCommit = append(t.afterCommit, f) }
+
+// run executes one operation in its own savepoint.
+func (t *Tx) run(o *op) error {
+	if _, err := t.tx.ExecContext(t.ctx, "SAVEPOINT op"); err != nil {
+		return fmt.Errorf("savepoint: %w", err)
+	}
+	headSeq, headHash, hooks := t.headSeq, t.headHash, len(t.afterCommit)
+	recordedHere := false
+	err := t.call(o)
+	if err == nil && o.call != nil && !o.call.Recorded() {
+		err = t.appendCall(o.call, "OK")
+		recordedHere = err == nil
+	}
+	if err != nil {
+		if _, rerr := t.tx.ExecContext(t.ctx, "ROLLBACK TO op"); rerr != nil {
+			return errors.Join(err, fmt.Errorf("rollback to savepoint: %w", rerr))
+		}
+		t.headSeq, t.headHash, t.afterCommit = headSeq, headHash, t.afterCommit[:hooks]
+		if recordedHere {
+			o.call.SetRecorded(false)
+		}
+		if o.call != nil && !o.call.Recorded() {
+			if aerr := t.appendCall(o.call, errs.CodeName(err)); aerr != nil {
+				t.s.log.Error("store: audit a failed call", "err", aerr)
+			}
+		}
+	}
+	if _, rerr := t.tx.ExecContext(t.ctx, "RELEASE op"); rerr != nil {
+		return errors.Join(err, fmt.Errorf("release savepoint: %w", rerr))
+	}
+	return err
+}
+
+// call runs the operation, turning a panic into an internal error: the
+// savepoint is then rolled back like any failure.
+func (t *Tx) call(o *op) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			t.s.log.Error("store: operation panicked", "panic", r, "stack", string(debug.Stack()))
+			err = fmt.Errorf("operation panicked: %v", r)
+		}
+	}()
+	return mapErr(o.fn(t))
+}
+
+func (t *Tx) appendCall(c *audit.Call, outcome string) error {
+	e := c.Event(outcome)
+	if err := t.Audit(&e); err != nil {
+		return err
+	}
+	c.SetRecorded(true)
+	return nil
+}
+
+// Audit appends an event to the chain; Seq, Time and Hash are set here.
+func (t *Tx) Audit(e *audit.Event) error {
+	e.Seq = t.headSeq + 1
+	e.Time = t.now
+	if e.Agency == "" {
+		e.Agency = t.s.opts.Agency
+	}
+	e.Hash = audit.ChainHash(t.headHash, e)
+	if err := t.q.InsertAuditEvent(t.ctx, db.InsertAuditEventParams{
+		Seq: e.Seq, Time: e.Time.UnixMicro(), Agency: e.Agency, Principal: e.Principal, Role: e.Role,
+		Action: e.Action, Resource: e.Resource, Outcome: e.Outcome, RequestID: e.RequestID, Detail: e.Detail, Hash: e.Hash,
+	}); err != nil {
+		return fmt.Errorf("append audit event: %w", err)
+	}
+	t.headSeq, t.headHash = e.Seq, e.Hash
+	return nil
+}
+
+// mapErr turns driver errors into project errors; project errors and
+// internal errors pass through.
+func mapErr(err error) error {
+	if err == nil {
+		return nil
+	}
+	var e *errs.Error
+	if errors.As(err, &e) {
+		return err
+	}
+	if errors.Is(err, sql.ErrNoRows) {
+		return errs.NotFoundf("not found")
+	}
+	var se sqlite3.Error
+	if errors.As(err, &se) && se.Code == sqlite3.ErrConstraint {
+		return fmt.Errorf("constraint violated: %w", err) // internal: the service checks its rules first
+	}
+	return err
+}
+
+// Stats are counters of the writer.
+type Stats struct {
+	Batches, Ops int64
+}
+
+// Stats returns the writer's counters.
+func (s *Store) Stats() Stats { return Stats{Batches: s.batches.Load(), Ops: s.opsDone.Load()} }
