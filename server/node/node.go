@@ -54,16 +54,19 @@ func NewLogger(c config.Log) *slog.Logger {
 	return slog.New(slog.NewTextHandler(os.Stderr, opts))
 }
 
-// Start opens everything the config names, listens, and serves in the
-// background until Shutdown.
-func Start(ctx context.Context, cfg *config.Config, log *slog.Logger) (n *Node, err error) {
+// Start opens everything the config names, listens (on lis if given, else
+// on cfg.Listen), and serves in the background until Shutdown.
+func Start(ctx context.Context, cfg *config.Config, log *slog.Logger, lis net.Listener) (n *Node, err error) {
 	if log == nil {
 		log = NewLogger(cfg.Log)
 	}
 	log = log.With("agency", cfg.Agency)
-	n = &Node{Config: cfg, Log: log, served: make(chan error, 1)}
+	n = &Node{Config: cfg, Log: log, served: make(chan error, 1), lis: lis}
 	defer func() {
 		if err != nil {
+			if n.lis != nil {
+				n.lis.Close()
+			}
 			n.closeAll()
 		}
 	}()
@@ -121,9 +124,10 @@ func Start(ctx context.Context, cfg *config.Config, log *slog.Logger) (n *Node, 
 		n.health.SetServingStatus(name, healthpb.HealthCheckResponse_SERVING)
 	}
 
-	n.lis, err = net.Listen("tcp", cfg.Listen)
-	if err != nil {
-		return nil, fmt.Errorf("listen on %s: %w", cfg.Listen, err)
+	if n.lis == nil {
+		if n.lis, err = net.Listen("tcp", cfg.Listen); err != nil {
+			return nil, fmt.Errorf("listen on %s: %w", cfg.Listen, err)
+		}
 	}
 	go func() { n.served <- n.grpc.Serve(n.lis) }()
 	log.Info("node serving", "addr", n.lis.Addr().String(), "db", cfg.Database.Path, "partners", partnerCodes)

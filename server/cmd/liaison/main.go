@@ -94,7 +94,7 @@ func serve(ctx context.Context, args []string) error {
 		return err
 	}
 	log := node.NewLogger(cfg.Log)
-	n, err := node.Start(ctx, cfg, log)
+	n, err := node.Start(ctx, cfg, log, nil)
 	if err != nil {
 		return err
 	}
