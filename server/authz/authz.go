@@ -45,8 +45,8 @@ var Table = map[string]Rule{
 	liaisonv1.AuditService_VerifyAuditLog_FullMethodName:  {Own: []identity.Role{au}},
 
 	"/" + grpc_health_v1.Health_ServiceDesc.ServiceName + "/*": {AnyAuthenticated: true},
-	"/grpc.reflection.v1.ServerReflection/*":                  {AnyAuthenticated: true},
-	"/grpc.reflection.v1alpha.ServerReflection/*":             {AnyAuthenticated: true},
+	"/grpc.reflection.v1.ServerReflection/*":                   {AnyAuthenticated: true},
+	"/grpc.reflection.v1alpha.ServerReflection/*":              {AnyAuthenticated: true},
 }
 
 // Lookup returns the rule of a full method name ("/pkg.Service/Method").
