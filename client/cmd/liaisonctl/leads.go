@@ -1,0 +1,266 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+
+	"github.com/google/uuid"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/reflect/protoreflect"
+	"google.golang.org/protobuf/types/known/fieldmaskpb"
+
+	liaisonv1 "github.com/liaison-exchange/liaison/gen/liaison/v1"
+)
+
+func init() {
+	register(&group{name: "leads", summary: "smuggler leads (LeadService)", commands: []*command{
+		{name: "create", synopsis: "-f FILE [--request-id UUID]", setup: leadsCreate,
+			summary: "create a draft lead from a protojson liaison.v1.Lead"},
+		{name: "get", synopsis: "ID", args: []string{"ID"}, setup: leadsGet,
+			summary: "show a lead in detail"},
+		{name: "list", synopsis: "[--status S] [--crime-area A] [--origin AGENCY] [--updated-after TIME] [--page-size N] [--page-token T] [--all]", setup: leadsList,
+			summary: "list leads, newest first"},
+		{name: "update", synopsis: "ID -f PATCH [--etag E]", args: []string{"ID"}, setup: leadsUpdate,
+			summary: "change the fields named by the top-level keys of PATCH (a partial protojson Lead)"},
+		{name: "release", synopsis: "ID --to AGENCY[,AGENCY] [--etag E]", args: []string{"ID"}, setup: leadsRelease,
+			summary: "release a lead to partner agencies (supervisors)"},
+		{name: "withdraw", synopsis: "ID --reason TEXT [--etag E]", args: []string{"ID"}, setup: leadsWithdraw,
+			summary: "withdraw a lead (supervisors); partners keep only a tombstone"},
+	}})
+}
+
+func (c *cli) leadService() (liaisonv1.LeadServiceClient, error) {
+	conn, err := c.dial()
+	if err != nil {
+		return nil, err
+	}
+	return liaisonv1.NewLeadServiceClient(conn), nil
+}
+
+func leadsCreate(fs *flag.FlagSet) handler {
+	file := fs.String("f", "", "read the lead from `FILE`, a liaison.v1.Lead in protojson (- for stdin)")
+	requestID := fs.String("request-id", "", "idempotency key (`UUID`); without it one is chosen and printed, to repeat for a safe retry")
+	return func(ctx context.Context, c *cli, _ []string) error {
+		if *file == "" {
+			return usageErrorf("leads create needs -f FILE")
+		}
+		id := *requestID
+		if id == "" {
+			id = uuid.Must(uuid.NewV7()).String()
+		} else if _, err := uuid.Parse(id); err != nil {
+			return usageErrorf("--request-id %q is not a UUID", id)
+		}
+		lead := &liaisonv1.Lead{}
+		if _, err := c.readProtoJSON(*file, lead); err != nil {
+			return err
+		}
+		svc, err := c.leadService()
+		if err != nil {
+			return err
+		}
+		resp, err := svc.CreateLead(ctx, &liaisonv1.CreateLeadRequest{Lead: lead, RequestId: id})
+		if err != nil {
+			if retryable(err) {
+				err = &noteError{err, []string{fmt.Sprintf("the lead may or may not have been created: repeat with --request-id %s to retry safely", id)}}
+			}
+			return err
+		}
+		// The response has no field for it, so it goes to stderr in both
+		// formats, leaving stdout to the response.
+		fmt.Fprintf(c.stderr, "request id: %s\n", id)
+		return c.printLead(resp, resp.GetLead())
+	}
+}
+
+// retryable says whether a failed call may not have taken effect, or may
+// succeed if repeated unchanged.
+func retryable(err error) bool {
+	switch status.Code(err) {
+	case codes.Unavailable, codes.DeadlineExceeded, codes.Canceled, codes.Internal, codes.Unknown, codes.ResourceExhausted, codes.Aborted:
+		return true
+	}
+	return false
+}
+
+func leadsGet(*flag.FlagSet) handler {
+	return func(ctx context.Context, c *cli, args []string) error {
+		svc, err := c.leadService()
+		if err != nil {
+			return err
+		}
+		resp, err := svc.GetLead(ctx, &liaisonv1.GetLeadRequest{Id: args[0]})
+		if err != nil {
+			return err
+		}
+		return c.printLead(resp, resp.GetLead())
+	}
+}
+
+func leadsList(fs *flag.FlagSet) handler {
+	statusFlag := fs.String("status", "", "only leads in `STATUS`: draft, released or withdrawn")
+	area := fs.String("crime-area", "", "only leads of crime `AREA`: migrant-smuggling, trafficking, document-fraud, telecom-fraud, money-laundering or other")
+	origin := fs.String("origin", "", "only leads whose home is `AGENCY`")
+	updatedAfter := fs.String("updated-after", "", "only leads changed after `TIME` (RFC 3339)")
+	var pages pageFlags
+	pages.define(fs)
+	return func(ctx context.Context, c *cli, _ []string) error {
+		req := &liaisonv1.ListLeadsRequest{OriginAgency: *origin}
+		var err error
+		if *statusFlag != "" {
+			if req.Status, err = parseEnum[liaisonv1.LeadStatus](*statusFlag, nil); err != nil {
+				return usageErrorf("--status: %v", err)
+			}
+		}
+		if *area != "" {
+			if req.CrimeArea, err = parseEnum(*area, crimeAreaName); err != nil {
+				return usageErrorf("--crime-area: %v", err)
+			}
+		}
+		if req.UpdatedAfter, err = parseTime("--updated-after", *updatedAfter); err != nil {
+			return err
+		}
+		if req.PageSize, err = pages.pageSize(); err != nil {
+			return err
+		}
+		svc, err := c.leadService()
+		if err != nil {
+			return err
+		}
+		out := &liaisonv1.ListLeadsResponse{}
+		out.NextPageToken, err = pages.fetch(c, func(token string) (string, error) {
+			req.PageToken = token
+			resp, err := svc.ListLeads(ctx, req)
+			out.Leads = append(out.Leads, resp.GetLeads()...)
+			return resp.GetNextPageToken(), err
+		})
+		if err != nil {
+			return err
+		}
+		return c.print(out, func(w io.Writer) {
+			leadTable(w, out.GetLeads())
+			printNextPage(w, out.GetNextPageToken())
+		})
+	}
+}
+
+func leadsUpdate(fs *flag.FlagSet) handler {
+	file := fs.String("f", "", "read the changes from `FILE`: a partial Lead in protojson whose top-level keys name the fields to change, a key set to null clearing its field (- for stdin)")
+	etag := fs.String("etag", "", "change the lead only if it is still at `ETAG` (default: the etag in the patch, else the lead's current one)")
+	return func(ctx context.Context, c *cli, args []string) error {
+		if *file == "" {
+			return usageErrorf("leads update needs -f PATCH")
+		}
+		patch := &liaisonv1.Lead{}
+		raw, err := c.readProtoJSON(*file, patch)
+		if err != nil {
+			return err
+		}
+		paths, err := updateMask(raw)
+		if err != nil {
+			return fmt.Errorf("%s: %w", *file, err)
+		}
+		if patch.GetId() != "" && patch.GetId() != args[0] {
+			return fmt.Errorf("%s: the patch has id %s, not %s", *file, patch.GetId(), args[0])
+		}
+		patch.Id = args[0]
+		if *etag != "" {
+			patch.Etag = *etag
+		}
+		svc, err := c.leadService()
+		if err != nil {
+			return err
+		}
+		if patch.GetEtag() == "" {
+			cur, err := svc.GetLead(ctx, &liaisonv1.GetLeadRequest{Id: args[0]})
+			if err != nil {
+				return err
+			}
+			patch.Etag = cur.GetLead().GetEtag()
+		}
+		resp, err := svc.UpdateLead(ctx, &liaisonv1.UpdateLeadRequest{Lead: patch, UpdateMask: &fieldmaskpb.FieldMask{Paths: paths}})
+		if err != nil {
+			return err
+		}
+		return c.printLead(resp, resp.GetLead())
+	}
+}
+
+// updateMask is the field mask of a patch: the proto names of its
+// top-level JSON keys (JSON or proto spelling), in field-number order.
+// "id" and "etag" say which lead and version the patch applies to and are
+// not fields to change.
+func updateMask(patch []byte) ([]string, error) {
+	var top map[string]json.RawMessage
+	if err := json.Unmarshal(patch, &top); err != nil {
+		return nil, err
+	}
+	fields := (&liaisonv1.Lead{}).ProtoReflect().Descriptor().Fields()
+	var fds []protoreflect.FieldDescriptor
+	for key := range top {
+		fd := fields.ByJSONName(key)
+		if fd == nil {
+			fd = fields.ByName(protoreflect.Name(key))
+		}
+		if fd == nil {
+			return nil, fmt.Errorf("unknown field %q", key)
+		}
+		if fd.Name() == "id" || fd.Name() == "etag" {
+			continue
+		}
+		fds = append(fds, fd)
+	}
+	if len(fds) == 0 {
+		return nil, fmt.Errorf("the patch names no field to change")
+	}
+	slices.SortFunc(fds, func(a, b protoreflect.FieldDescriptor) int { return int(a.Number() - b.Number()) })
+	paths := make([]string, len(fds))
+	for i, fd := range fds {
+		paths[i] = string(fd.Name())
+	}
+	return paths, nil
+}
+
+func leadsRelease(fs *flag.FlagSet) handler {
+	var to listFlag
+	fs.Var(&to, "to", "release to partner `AGENCY` (repeatable, or comma-separated)")
+	etag := fs.String("etag", "", "release only if the lead is still at `ETAG`")
+	return func(ctx context.Context, c *cli, args []string) error {
+		if len(to) == 0 {
+			return usageErrorf("leads release needs --to AGENCY")
+		}
+		svc, err := c.leadService()
+		if err != nil {
+			return err
+		}
+		resp, err := svc.ReleaseLead(ctx, &liaisonv1.ReleaseLeadRequest{Id: args[0], Partners: to, Etag: *etag})
+		if err != nil {
+			return err
+		}
+		return c.printLead(resp, resp.GetLead())
+	}
+}
+
+func leadsWithdraw(fs *flag.FlagSet) handler {
+	reason := fs.String("reason", "", "why the lead is withdrawn (`TEXT`, recorded in the audit log)")
+	etag := fs.String("etag", "", "withdraw only if the lead is still at `ETAG`")
+	return func(ctx context.Context, c *cli, args []string) error {
+		if strings.TrimSpace(*reason) == "" {
+			return usageErrorf("leads withdraw needs --reason TEXT")
+		}
+		svc, err := c.leadService()
+		if err != nil {
+			return err
+		}
+		resp, err := svc.WithdrawLead(ctx, &liaisonv1.WithdrawLeadRequest{Id: args[0], Reason: *reason, Etag: *etag})
+		if err != nil {
+			return err
+		}
+		return c.printLead(resp, resp.GetLead())
+	}
+}
