@@ -36,20 +36,56 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.getIdempotencyKeyStmt, err = db.PrepareContext(ctx, getIdempotencyKey); err != nil {
 		return nil, fmt.Errorf("error preparing query GetIdempotencyKey: %w", err)
 	}
+	if q.getInChannelStmt, err = db.PrepareContext(ctx, getInChannel); err != nil {
+		return nil, fmt.Errorf("error preparing query GetInChannel: %w", err)
+	}
+	if q.getInboxStmt, err = db.PrepareContext(ctx, getInbox); err != nil {
+		return nil, fmt.Errorf("error preparing query GetInbox: %w", err)
+	}
 	if q.getLeadStmt, err = db.PrepareContext(ctx, getLead); err != nil {
 		return nil, fmt.Errorf("error preparing query GetLead: %w", err)
+	}
+	if q.getOutChannelStmt, err = db.PrepareContext(ctx, getOutChannel); err != nil {
+		return nil, fmt.Errorf("error preparing query GetOutChannel: %w", err)
+	}
+	if q.getOutboxEntryStmt, err = db.PrepareContext(ctx, getOutboxEntry); err != nil {
+		return nil, fmt.Errorf("error preparing query GetOutboxEntry: %w", err)
+	}
+	if q.getPermissionRequestStmt, err = db.PrepareContext(ctx, getPermissionRequest); err != nil {
+		return nil, fmt.Errorf("error preparing query GetPermissionRequest: %w", err)
+	}
+	if q.hasPermissionStmt, err = db.PrepareContext(ctx, hasPermission); err != nil {
+		return nil, fmt.Errorf("error preparing query HasPermission: %w", err)
+	}
+	if q.inboxPageStmt, err = db.PrepareContext(ctx, inboxPage); err != nil {
+		return nil, fmt.Errorf("error preparing query InboxPage: %w", err)
 	}
 	if q.insertAuditEventStmt, err = db.PrepareContext(ctx, insertAuditEvent); err != nil {
 		return nil, fmt.Errorf("error preparing query InsertAuditEvent: %w", err)
 	}
+	if q.insertDriftCheckStmt, err = db.PrepareContext(ctx, insertDriftCheck); err != nil {
+		return nil, fmt.Errorf("error preparing query InsertDriftCheck: %w", err)
+	}
 	if q.insertIdempotencyKeyStmt, err = db.PrepareContext(ctx, insertIdempotencyKey); err != nil {
 		return nil, fmt.Errorf("error preparing query InsertIdempotencyKey: %w", err)
+	}
+	if q.insertInboxStmt, err = db.PrepareContext(ctx, insertInbox); err != nil {
+		return nil, fmt.Errorf("error preparing query InsertInbox: %w", err)
+	}
+	if q.insertInboxBatchStmt, err = db.PrepareContext(ctx, insertInboxBatch); err != nil {
+		return nil, fmt.Errorf("error preparing query InsertInboxBatch: %w", err)
 	}
 	if q.insertLeadStmt, err = db.PrepareContext(ctx, insertLead); err != nil {
 		return nil, fmt.Errorf("error preparing query InsertLead: %w", err)
 	}
 	if q.insertOutboxStmt, err = db.PrepareContext(ctx, insertOutbox); err != nil {
 		return nil, fmt.Errorf("error preparing query InsertOutbox: %w", err)
+	}
+	if q.latestDriftCheckStmt, err = db.PrepareContext(ctx, latestDriftCheck); err != nil {
+		return nil, fmt.Errorf("error preparing query LatestDriftCheck: %w", err)
+	}
+	if q.leadReplicaItemsStmt, err = db.PrepareContext(ctx, leadReplicaItems); err != nil {
+		return nil, fmt.Errorf("error preparing query LeadReplicaItems: %w", err)
 	}
 	if q.listAuditEventsStmt, err = db.PrepareContext(ctx, listAuditEvents); err != nil {
 		return nil, fmt.Errorf("error preparing query ListAuditEvents: %w", err)
@@ -60,14 +96,44 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.listOutboxForRecordStmt, err = db.PrepareContext(ctx, listOutboxForRecord); err != nil {
 		return nil, fmt.Errorf("error preparing query ListOutboxForRecord: %w", err)
 	}
+	if q.listPermissionRequestsStmt, err = db.PrepareContext(ctx, listPermissionRequests); err != nil {
+		return nil, fmt.Errorf("error preparing query ListPermissionRequests: %w", err)
+	}
 	if q.nextOutSeqStmt, err = db.PrepareContext(ctx, nextOutSeq); err != nil {
 		return nil, fmt.Errorf("error preparing query NextOutSeq: %w", err)
+	}
+	if q.outboxFromStmt, err = db.PrepareContext(ctx, outboxFrom); err != nil {
+		return nil, fmt.Errorf("error preparing query OutboxFrom: %w", err)
+	}
+	if q.outboxUpToStmt, err = db.PrepareContext(ctx, outboxUpTo); err != nil {
+		return nil, fmt.Errorf("error preparing query OutboxUpTo: %w", err)
+	}
+	if q.outboxWaitingStmt, err = db.PrepareContext(ctx, outboxWaiting); err != nil {
+		return nil, fmt.Errorf("error preparing query OutboxWaiting: %w", err)
+	}
+	if q.overwriteLeadStmt, err = db.PrepareContext(ctx, overwriteLead); err != nil {
+		return nil, fmt.Errorf("error preparing query OverwriteLead: %w", err)
+	}
+	if q.purgeInboxContentStmt, err = db.PrepareContext(ctx, purgeInboxContent); err != nil {
+		return nil, fmt.Errorf("error preparing query PurgeInboxContent: %w", err)
 	}
 	if q.setAuditHeadStmt, err = db.PrepareContext(ctx, setAuditHead); err != nil {
 		return nil, fmt.Errorf("error preparing query SetAuditHead: %w", err)
 	}
+	if q.setInChannelStmt, err = db.PrepareContext(ctx, setInChannel); err != nil {
+		return nil, fmt.Errorf("error preparing query SetInChannel: %w", err)
+	}
+	if q.setOutChannelProgressStmt, err = db.PrepareContext(ctx, setOutChannelProgress); err != nil {
+		return nil, fmt.Errorf("error preparing query SetOutChannelProgress: %w", err)
+	}
+	if q.setOutboxReceiptStmt, err = db.PrepareContext(ctx, setOutboxReceipt); err != nil {
+		return nil, fmt.Errorf("error preparing query SetOutboxReceipt: %w", err)
+	}
 	if q.updateLeadStmt, err = db.PrepareContext(ctx, updateLead); err != nil {
 		return nil, fmt.Errorf("error preparing query UpdateLead: %w", err)
+	}
+	if q.upsertPermissionRequestStmt, err = db.PrepareContext(ctx, upsertPermissionRequest); err != nil {
+		return nil, fmt.Errorf("error preparing query UpsertPermissionRequest: %w", err)
 	}
 	return &q, nil
 }
@@ -94,9 +160,44 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing getIdempotencyKeyStmt: %w", cerr)
 		}
 	}
+	if q.getInChannelStmt != nil {
+		if cerr := q.getInChannelStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing getInChannelStmt: %w", cerr)
+		}
+	}
+	if q.getInboxStmt != nil {
+		if cerr := q.getInboxStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing getInboxStmt: %w", cerr)
+		}
+	}
 	if q.getLeadStmt != nil {
 		if cerr := q.getLeadStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing getLeadStmt: %w", cerr)
+		}
+	}
+	if q.getOutChannelStmt != nil {
+		if cerr := q.getOutChannelStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing getOutChannelStmt: %w", cerr)
+		}
+	}
+	if q.getOutboxEntryStmt != nil {
+		if cerr := q.getOutboxEntryStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing getOutboxEntryStmt: %w", cerr)
+		}
+	}
+	if q.getPermissionRequestStmt != nil {
+		if cerr := q.getPermissionRequestStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing getPermissionRequestStmt: %w", cerr)
+		}
+	}
+	if q.hasPermissionStmt != nil {
+		if cerr := q.hasPermissionStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing hasPermissionStmt: %w", cerr)
+		}
+	}
+	if q.inboxPageStmt != nil {
+		if cerr := q.inboxPageStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing inboxPageStmt: %w", cerr)
 		}
 	}
 	if q.insertAuditEventStmt != nil {
@@ -104,9 +205,24 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing insertAuditEventStmt: %w", cerr)
 		}
 	}
+	if q.insertDriftCheckStmt != nil {
+		if cerr := q.insertDriftCheckStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing insertDriftCheckStmt: %w", cerr)
+		}
+	}
 	if q.insertIdempotencyKeyStmt != nil {
 		if cerr := q.insertIdempotencyKeyStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing insertIdempotencyKeyStmt: %w", cerr)
+		}
+	}
+	if q.insertInboxStmt != nil {
+		if cerr := q.insertInboxStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing insertInboxStmt: %w", cerr)
+		}
+	}
+	if q.insertInboxBatchStmt != nil {
+		if cerr := q.insertInboxBatchStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing insertInboxBatchStmt: %w", cerr)
 		}
 	}
 	if q.insertLeadStmt != nil {
@@ -117,6 +233,16 @@ func (q *Queries) Close() error {
 	if q.insertOutboxStmt != nil {
 		if cerr := q.insertOutboxStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing insertOutboxStmt: %w", cerr)
+		}
+	}
+	if q.latestDriftCheckStmt != nil {
+		if cerr := q.latestDriftCheckStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing latestDriftCheckStmt: %w", cerr)
+		}
+	}
+	if q.leadReplicaItemsStmt != nil {
+		if cerr := q.leadReplicaItemsStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing leadReplicaItemsStmt: %w", cerr)
 		}
 	}
 	if q.listAuditEventsStmt != nil {
@@ -134,9 +260,39 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing listOutboxForRecordStmt: %w", cerr)
 		}
 	}
+	if q.listPermissionRequestsStmt != nil {
+		if cerr := q.listPermissionRequestsStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing listPermissionRequestsStmt: %w", cerr)
+		}
+	}
 	if q.nextOutSeqStmt != nil {
 		if cerr := q.nextOutSeqStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing nextOutSeqStmt: %w", cerr)
+		}
+	}
+	if q.outboxFromStmt != nil {
+		if cerr := q.outboxFromStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing outboxFromStmt: %w", cerr)
+		}
+	}
+	if q.outboxUpToStmt != nil {
+		if cerr := q.outboxUpToStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing outboxUpToStmt: %w", cerr)
+		}
+	}
+	if q.outboxWaitingStmt != nil {
+		if cerr := q.outboxWaitingStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing outboxWaitingStmt: %w", cerr)
+		}
+	}
+	if q.overwriteLeadStmt != nil {
+		if cerr := q.overwriteLeadStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing overwriteLeadStmt: %w", cerr)
+		}
+	}
+	if q.purgeInboxContentStmt != nil {
+		if cerr := q.purgeInboxContentStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing purgeInboxContentStmt: %w", cerr)
 		}
 	}
 	if q.setAuditHeadStmt != nil {
@@ -144,9 +300,29 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing setAuditHeadStmt: %w", cerr)
 		}
 	}
+	if q.setInChannelStmt != nil {
+		if cerr := q.setInChannelStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing setInChannelStmt: %w", cerr)
+		}
+	}
+	if q.setOutChannelProgressStmt != nil {
+		if cerr := q.setOutChannelProgressStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing setOutChannelProgressStmt: %w", cerr)
+		}
+	}
+	if q.setOutboxReceiptStmt != nil {
+		if cerr := q.setOutboxReceiptStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing setOutboxReceiptStmt: %w", cerr)
+		}
+	}
 	if q.updateLeadStmt != nil {
 		if cerr := q.updateLeadStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing updateLeadStmt: %w", cerr)
+		}
+	}
+	if q.upsertPermissionRequestStmt != nil {
+		if cerr := q.upsertPermissionRequestStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing upsertPermissionRequestStmt: %w", cerr)
 		}
 	}
 	return err
@@ -186,43 +362,87 @@ func (q *Queries) queryRow(ctx context.Context, stmt *sql.Stmt, query string, ar
 }
 
 type Queries struct {
-	db                       DBTX
-	tx                       *sql.Tx
-	auditEventsFromStmt      *sql.Stmt
-	countAuditEventsStmt     *sql.Stmt
-	getAuditHeadStmt         *sql.Stmt
-	getIdempotencyKeyStmt    *sql.Stmt
-	getLeadStmt              *sql.Stmt
-	insertAuditEventStmt     *sql.Stmt
-	insertIdempotencyKeyStmt *sql.Stmt
-	insertLeadStmt           *sql.Stmt
-	insertOutboxStmt         *sql.Stmt
-	listAuditEventsStmt      *sql.Stmt
-	listLeadsStmt            *sql.Stmt
-	listOutboxForRecordStmt  *sql.Stmt
-	nextOutSeqStmt           *sql.Stmt
-	setAuditHeadStmt         *sql.Stmt
-	updateLeadStmt           *sql.Stmt
+	db                          DBTX
+	tx                          *sql.Tx
+	auditEventsFromStmt         *sql.Stmt
+	countAuditEventsStmt        *sql.Stmt
+	getAuditHeadStmt            *sql.Stmt
+	getIdempotencyKeyStmt       *sql.Stmt
+	getInChannelStmt            *sql.Stmt
+	getInboxStmt                *sql.Stmt
+	getLeadStmt                 *sql.Stmt
+	getOutChannelStmt           *sql.Stmt
+	getOutboxEntryStmt          *sql.Stmt
+	getPermissionRequestStmt    *sql.Stmt
+	hasPermissionStmt           *sql.Stmt
+	inboxPageStmt               *sql.Stmt
+	insertAuditEventStmt        *sql.Stmt
+	insertDriftCheckStmt        *sql.Stmt
+	insertIdempotencyKeyStmt    *sql.Stmt
+	insertInboxStmt             *sql.Stmt
+	insertInboxBatchStmt        *sql.Stmt
+	insertLeadStmt              *sql.Stmt
+	insertOutboxStmt            *sql.Stmt
+	latestDriftCheckStmt        *sql.Stmt
+	leadReplicaItemsStmt        *sql.Stmt
+	listAuditEventsStmt         *sql.Stmt
+	listLeadsStmt               *sql.Stmt
+	listOutboxForRecordStmt     *sql.Stmt
+	listPermissionRequestsStmt  *sql.Stmt
+	nextOutSeqStmt              *sql.Stmt
+	outboxFromStmt              *sql.Stmt
+	outboxUpToStmt              *sql.Stmt
+	outboxWaitingStmt           *sql.Stmt
+	overwriteLeadStmt           *sql.Stmt
+	purgeInboxContentStmt       *sql.Stmt
+	setAuditHeadStmt            *sql.Stmt
+	setInChannelStmt            *sql.Stmt
+	setOutChannelProgressStmt   *sql.Stmt
+	setOutboxReceiptStmt        *sql.Stmt
+	updateLeadStmt              *sql.Stmt
+	upsertPermissionRequestStmt *sql.Stmt
 }
 
 func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 	return &Queries{
-		db:                       tx,
-		tx:                       tx,
-		auditEventsFromStmt:      q.auditEventsFromStmt,
-		countAuditEventsStmt:     q.countAuditEventsStmt,
-		getAuditHeadStmt:         q.getAuditHeadStmt,
-		getIdempotencyKeyStmt:    q.getIdempotencyKeyStmt,
-		getLeadStmt:              q.getLeadStmt,
-		insertAuditEventStmt:     q.insertAuditEventStmt,
-		insertIdempotencyKeyStmt: q.insertIdempotencyKeyStmt,
-		insertLeadStmt:           q.insertLeadStmt,
-		insertOutboxStmt:         q.insertOutboxStmt,
-		listAuditEventsStmt:      q.listAuditEventsStmt,
-		listLeadsStmt:            q.listLeadsStmt,
-		listOutboxForRecordStmt:  q.listOutboxForRecordStmt,
-		nextOutSeqStmt:           q.nextOutSeqStmt,
-		setAuditHeadStmt:         q.setAuditHeadStmt,
-		updateLeadStmt:           q.updateLeadStmt,
+		db:                          tx,
+		tx:                          tx,
+		auditEventsFromStmt:         q.auditEventsFromStmt,
+		countAuditEventsStmt:        q.countAuditEventsStmt,
+		getAuditHeadStmt:            q.getAuditHeadStmt,
+		getIdempotencyKeyStmt:       q.getIdempotencyKeyStmt,
+		getInChannelStmt:            q.getInChannelStmt,
+		getInboxStmt:                q.getInboxStmt,
+		getLeadStmt:                 q.getLeadStmt,
+		getOutChannelStmt:           q.getOutChannelStmt,
+		getOutboxEntryStmt:          q.getOutboxEntryStmt,
+		getPermissionRequestStmt:    q.getPermissionRequestStmt,
+		hasPermissionStmt:           q.hasPermissionStmt,
+		inboxPageStmt:               q.inboxPageStmt,
+		insertAuditEventStmt:        q.insertAuditEventStmt,
+		insertDriftCheckStmt:        q.insertDriftCheckStmt,
+		insertIdempotencyKeyStmt:    q.insertIdempotencyKeyStmt,
+		insertInboxStmt:             q.insertInboxStmt,
+		insertInboxBatchStmt:        q.insertInboxBatchStmt,
+		insertLeadStmt:              q.insertLeadStmt,
+		insertOutboxStmt:            q.insertOutboxStmt,
+		latestDriftCheckStmt:        q.latestDriftCheckStmt,
+		leadReplicaItemsStmt:        q.leadReplicaItemsStmt,
+		listAuditEventsStmt:         q.listAuditEventsStmt,
+		listLeadsStmt:               q.listLeadsStmt,
+		listOutboxForRecordStmt:     q.listOutboxForRecordStmt,
+		listPermissionRequestsStmt:  q.listPermissionRequestsStmt,
+		nextOutSeqStmt:              q.nextOutSeqStmt,
+		outboxFromStmt:              q.outboxFromStmt,
+		outboxUpToStmt:              q.outboxUpToStmt,
+		outboxWaitingStmt:           q.outboxWaitingStmt,
+		overwriteLeadStmt:           q.overwriteLeadStmt,
+		purgeInboxContentStmt:       q.purgeInboxContentStmt,
+		setAuditHeadStmt:            q.setAuditHeadStmt,
+		setInChannelStmt:            q.setInChannelStmt,
+		setOutChannelProgressStmt:   q.setOutChannelProgressStmt,
+		setOutboxReceiptStmt:        q.setOutboxReceiptStmt,
+		updateLeadStmt:              q.updateLeadStmt,
+		upsertPermissionRequestStmt: q.upsertPermissionRequestStmt,
 	}
 }

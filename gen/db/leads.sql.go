@@ -184,6 +184,43 @@ func (q *Queries) ListLeads(ctx context.Context, arg ListLeadsParams) ([]ListLea
 	return items, nil
 }
 
+const overwriteLead = `-- name: OverwriteLead :execrows
+UPDATE leads
+SET origin_agency = ?1, status = ?2, crime_mask = ?3, handling_code = ?4,
+    version = ?5, update_time = ?6, review_date = ?7, body = ?8
+WHERE id = ?9
+`
+
+type OverwriteLeadParams struct {
+	OriginAgency string
+	Status       int64
+	CrimeMask    int64
+	HandlingCode int64
+	Version      int64
+	UpdateTime   int64
+	ReviewDate   string
+	Body         []byte
+	ID           string
+}
+
+func (q *Queries) OverwriteLead(ctx context.Context, arg OverwriteLeadParams) (int64, error) {
+	result, err := q.exec(ctx, q.overwriteLeadStmt, overwriteLead,
+		arg.OriginAgency,
+		arg.Status,
+		arg.CrimeMask,
+		arg.HandlingCode,
+		arg.Version,
+		arg.UpdateTime,
+		arg.ReviewDate,
+		arg.Body,
+		arg.ID,
+	)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected()
+}
+
 const updateLead = `-- name: UpdateLead :execrows
 UPDATE leads
 SET status = ?1, crime_mask = ?2, handling_code = ?3, version = ?4,

@@ -24,12 +24,56 @@ type AuditHead struct {
 	Hash []byte
 }
 
+type DriftCheck struct {
+	ID              int64
+	Partner         string
+	Time            int64
+	InStep          int64
+	RecordsCompared int64
+	Differences     int64
+	RepairsQueued   int64
+	Summary         string
+	Error           string
+}
+
 type IdempotencyKey struct {
 	Method      string
 	RequestID   string
 	RequestHash []byte
 	ResourceID  string
 	CreateTime  int64
+}
+
+type InChannel struct {
+	Sender      string
+	LastApplied int64
+	LastContact int64
+}
+
+type Inbox struct {
+	Sender        string
+	Seq           int64
+	EnvelopeID    string
+	Kind          int64
+	RecordID      string
+	RecordVersion int64
+	BatchID       int64
+	LeafHash      []byte
+	Proof         []byte
+	Envelope      []byte
+	Status        int64
+	ReasonCode    string
+	Reason        string
+	ApplyTime     int64
+}
+
+type InboxBatch struct {
+	ID          int64
+	Sender      string
+	MerkleRoot  []byte
+	Signature   []byte
+	SignerChain []byte
+	ReceiveTime int64
 }
 
 type Lead struct {
@@ -46,8 +90,10 @@ type Lead struct {
 }
 
 type OutChannel struct {
-	Partner string
-	LastSeq int64
+	Partner           string
+	LastSeq           int64
+	AckedSeq          int64
+	PartnerAppliedSeq int64
 }
 
 type Outbox struct {
@@ -62,4 +108,14 @@ type Outbox struct {
 	ReceiptStatus int64
 	ReceiptReason string
 	ReceiptTime   int64
+}
+
+type PermissionRequest struct {
+	ID               string
+	RecordID         string
+	OriginAgency     string
+	RequestingAgency string
+	Purpose          int64
+	Status           int64
+	Body             []byte
 }

@@ -41,6 +41,19 @@ var Table = map[string]Rule{
 	liaisonv1.LeadService_ReleaseLead_FullMethodName:  {Own: []identity.Role{su}},
 	liaisonv1.LeadService_WithdrawLead_FullMethodName: {Own: []identity.Role{su}},
 
+	liaisonv1.LeadService_ListLeadReceipts_FullMethodName: {Own: []identity.Role{an, su, se}},
+	liaisonv1.LeadService_ExportLeads_FullMethodName:      {Own: []identity.Role{an, su, se}},
+
+	liaisonv1.PermissionService_RequestPermission_FullMethodName:       {Own: []identity.Role{an, su}},
+	liaisonv1.PermissionService_ListPermissionRequests_FullMethodName:  {Own: []identity.Role{an, su}},
+	liaisonv1.PermissionService_DecidePermissionRequest_FullMethodName: {Own: []identity.Role{su}},
+
+	liaisonv1.FederationAdminService_GetFederationStatus_FullMethodName: {Own: []identity.Role{an, su, au, se}},
+	liaisonv1.FederationAdminService_CheckDrift_FullMethodName:          {Own: []identity.Role{an, su, se}},
+
+	// Node to node only: a partner's node, and no one else.
+	"/" + liaisonv1.FederationService_ServiceDesc.ServiceName + "/*": {PartnerNode: true},
+
 	liaisonv1.AuditService_ListAuditEvents_FullMethodName: {Own: []identity.Role{au}},
 	liaisonv1.AuditService_VerifyAuditLog_FullMethodName:  {Own: []identity.Role{au}},
 

@@ -36,6 +36,23 @@ type Config struct {
 	Log      Log       `yaml:"log"`
 	// Retention sets review dates of records.
 	Retention Retention `yaml:"retention"`
+	// Federation tunes the channels to partners.
+	Federation Federation `yaml:"federation"`
+}
+
+// Federation tunes the exchange with partners.
+type Federation struct {
+	// BatchSize is the most envelopes signed and sent at once (default 500).
+	BatchSize int `yaml:"batch_size"`
+	// Window is the most batches in flight per partner (default 4).
+	Window int `yaml:"window"`
+	// MinBackoff and MaxBackoff bound the wait before reconnecting to an
+	// unreachable partner (defaults 200ms and 30s; exponential with jitter).
+	MinBackoff Duration `yaml:"min_backoff"`
+	MaxBackoff Duration `yaml:"max_backoff"`
+	// DriftInterval is how often copies held by partners are compared
+	// (default 10m).
+	DriftInterval Duration `yaml:"drift_interval"`
 }
 
 // TLS is the node's own certificate material.
@@ -110,7 +127,7 @@ type Duration struct{ time.Duration }
 func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
 	v, err := ParseDuration(n.Value)
 	if err != nil {
-		return err
+		return fmt.Errorf("line %d: %w", n.Line, err)
 	}
 	d.Duration = v
 	return nil
@@ -119,12 +136,15 @@ func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
 // MarshalYAML writes the duration in Go syntax.
 func (d Duration) MarshalYAML() (any, error) { return d.Duration.String(), nil }
 
+// maxDays bounds "Nd" durations (a century) far below time.Duration's range.
+const maxDays = 36500
+
 // ParseDuration parses a Go duration or a whole number of days ("90d").
 func ParseDuration(s string) (time.Duration, error) {
 	if days, ok := strings.CutSuffix(s, "d"); ok {
 		n, err := strconv.Atoi(days)
-		if err != nil || n < 0 {
-			return 0, fmt.Errorf("invalid duration %q", s)
+		if err != nil || n < 0 || n > maxDays {
+			return 0, fmt.Errorf("invalid duration %q (whole days, at most %d)", s, maxDays)
 		}
 		return time.Duration(n) * 24 * time.Hour, nil
 	}
@@ -161,10 +181,64 @@ func Parse(b []byte) (*Config, error) {
 	dec := yaml.NewDecoder(bytes.NewReader(b))
 	dec.KnownFields(true)
 	if err := dec.Decode(&c); err != nil {
-		return nil, err
+		return nil, nameKeys(b, err)
 	}
 	c.SetDefaults()
 	return &c, nil
+}
+
+var lineRef = regexp.MustCompile(`line (\d+)`)
+
+// nameKeys rewrites "line N" in a decoding error as "line N (key.path)", so
+// every error names the key it is about.
+func nameKeys(b []byte, err error) error {
+	var root yaml.Node
+	if yaml.Unmarshal(b, &root) != nil {
+		return err
+	}
+	keys := map[string]string{}
+	var walk func(n *yaml.Node, path string)
+	walk = func(n *yaml.Node, path string) {
+		switch n.Kind {
+		case yaml.DocumentNode:
+			for _, c := range n.Content {
+				walk(c, path)
+			}
+		case yaml.MappingNode:
+			for i := 0; i+1 < len(n.Content); i += 2 {
+				k := n.Content[i].Value
+				if path != "" {
+					k = path + "." + k
+				}
+				line := strconv.Itoa(n.Content[i].Line)
+				if _, seen := keys[line]; !seen {
+					keys[line] = k
+				}
+				if v := strconv.Itoa(n.Content[i+1].Line); v != line && n.Content[i+1].Kind == yaml.ScalarNode {
+					if _, seen := keys[v]; !seen {
+						keys[v] = k
+					}
+				}
+				walk(n.Content[i+1], k)
+			}
+		case yaml.SequenceNode:
+			for i, c := range n.Content {
+				p := fmt.Sprintf("%s[%d]", path, i)
+				if _, seen := keys[strconv.Itoa(c.Line)]; !seen {
+					keys[strconv.Itoa(c.Line)] = p
+				}
+				walk(c, p)
+			}
+		}
+	}
+	walk(&root, "")
+	msg := lineRef.ReplaceAllStringFunc(err.Error(), func(m string) string {
+		if k, ok := keys[lineRef.FindStringSubmatch(m)[1]]; ok {
+			return m + " (" + k + ")"
+		}
+		return m
+	})
+	return errors.New(msg)
 }
 
 // SetDefaults fills every unset value with its default.
@@ -203,6 +277,21 @@ func (c *Config) SetDefaults() {
 	}
 	if c.Log.Format == "" {
 		c.Log.Format = "text"
+	}
+	if c.Federation.BatchSize == 0 {
+		c.Federation.BatchSize = 500
+	}
+	if c.Federation.Window == 0 {
+		c.Federation.Window = 4
+	}
+	if c.Federation.MinBackoff.Duration == 0 {
+		c.Federation.MinBackoff.Duration = 200 * time.Millisecond
+	}
+	if c.Federation.MaxBackoff.Duration == 0 {
+		c.Federation.MaxBackoff.Duration = 30 * time.Second
+	}
+	if c.Federation.DriftInterval.Duration == 0 {
+		c.Federation.DriftInterval.Duration = 10 * time.Minute
 	}
 	if c.Retention.ReviewAfter.Duration == 0 {
 		c.Retention.ReviewAfter.Duration = 3 * 365 * 24 * time.Hour
@@ -297,6 +386,21 @@ func (c *Config) Validate() error {
 	case "text", "json":
 	default:
 		bad("log.format", `must be "text" or "json", got %q`, c.Log.Format)
+	}
+	if c.Federation.BatchSize < 1 || c.Federation.BatchSize > 2000 {
+		bad("federation.batch_size", "must be 1..2000, got %d", c.Federation.BatchSize)
+	}
+	if c.Federation.Window < 1 || c.Federation.Window > 64 {
+		bad("federation.window", "must be 1..64, got %d", c.Federation.Window)
+	}
+	if c.Federation.MinBackoff.Duration < 10*time.Millisecond || c.Federation.MinBackoff.Duration > c.Federation.MaxBackoff.Duration {
+		bad("federation.min_backoff", "must be at least 10ms and at most federation.max_backoff")
+	}
+	if c.Federation.MaxBackoff.Duration > 10*time.Minute {
+		bad("federation.max_backoff", "must be at most 10m")
+	}
+	if c.Federation.DriftInterval.Duration < time.Second {
+		bad("federation.drift_interval", "must be at least 1s")
 	}
 	if c.Retention.ReviewAfter.Duration < 24*time.Hour {
 		bad("retention.review_after", "must be at least 1d")

@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 
+	"google.golang.org/genproto/googleapis/rpc/code"
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -122,27 +123,36 @@ func CodeOf(err error) Code {
 	return Internal
 }
 
-// CodeName is the gRPC code name an error will reach the caller with ("OK"
-// for nil). The audit log records it as the outcome of a call.
+// CodeName is the canonical name of the gRPC code an error will reach the
+// caller with ("OK" for nil, "PERMISSION_DENIED", …). The audit log records
+// it as the outcome of a call.
 func CodeName(err error) string {
+	return code.Code(grpcCode(err)).String()
+}
+
+func grpcCode(err error) codes.Code {
 	if err == nil {
-		return codes.OK.String()
+		return codes.OK
+	}
+	var e *Error
+	if errors.As(err, &e) {
+		return grpcCodes[e.Code]
 	}
 	if s, ok := status.FromError(err); ok {
-		return s.Code().String()
+		return s.Code()
 	}
 	switch {
 	case errors.Is(err, context.Canceled):
-		return codes.Canceled.String()
+		return codes.Canceled
 	case errors.Is(err, context.DeadlineExceeded):
-		return codes.DeadlineExceeded.String()
+		return codes.DeadlineExceeded
 	}
-	return grpcCodes[CodeOf(err)].String()
+	return codes.Internal
 }
 
 // Status converts any error into the status the caller sees. Internal
-// errors become a generic message naming the request id; report says
-// whether the caller's detail should be logged (true for internal errors).
+// errors become a generic message naming the request id; internal says
+// whether the error's detail should be logged.
 func Status(err error, requestID string) (st *status.Status, internal bool) {
 	if err == nil {
 		return status.New(codes.OK, ""), false

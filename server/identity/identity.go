@@ -49,33 +49,38 @@ var namePattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
 // Parse reads role and name from a SPIFFE ID and checks that its trust
 // domain is the one of the agency whose CA verified it: a certificate cannot
 // claim to speak for another agency than its issuer.
+//
+// Only the plain form is accepted — no percent-encoding, user, port, query
+// or fragment — so a principal has exactly one spelling, the one the audit
+// log records.
 func Parse(spiffeID *url.URL, trustDomain string) (Role, string, error) {
+	raw := spiffeID.String()
 	if spiffeID.Scheme != "spiffe" {
-		return "", "", fmt.Errorf("URI SAN %q is not a SPIFFE ID", spiffeID)
+		return "", "", fmt.Errorf("URI SAN %q is not a SPIFFE ID", raw)
 	}
-	if spiffeID.Host != trustDomain {
+	if spiffeID.Host != trustDomain || spiffeID.Opaque != "" {
 		return "", "", fmt.Errorf("certificate names trust domain %q but was issued by the CA of %q", spiffeID.Host, trustDomain)
 	}
-	if spiffeID.User != nil || spiffeID.RawQuery != "" || spiffeID.Fragment != "" || spiffeID.Port() != "" {
-		return "", "", fmt.Errorf("URI SAN %q is not a plain SPIFFE ID", spiffeID)
+	if spiffeID.User != nil || spiffeID.RawQuery != "" || spiffeID.ForceQuery || spiffeID.Fragment != "" {
+		return "", "", fmt.Errorf("URI SAN %q is not a plain SPIFFE ID", raw)
 	}
-	parts := strings.Split(strings.TrimPrefix(spiffeID.Path, "/"), "/")
-	if len(parts) == 1 && parts[0] == string(Node) {
+	segs := strings.Split(strings.TrimPrefix(spiffeID.EscapedPath(), "/"), "/")
+	switch {
+	case len(segs) == 1 && segs[0] == string(Node):
 		return Node, "", nil
+	case len(segs) != 2:
+		return "", "", fmt.Errorf("SPIFFE ID %q: path must be /node or /<role>/<name>", raw)
 	}
-	if len(parts) != 2 {
-		return "", "", fmt.Errorf("SPIFFE ID %q: path must be /node or /<role>/<name>", spiffeID)
-	}
-	role := Role(parts[0])
+	role := Role(segs[0])
 	switch role {
 	case Analyst, Supervisor, Auditor, Service:
 	default:
-		return "", "", fmt.Errorf("SPIFFE ID %q: unknown role %q", spiffeID, parts[0])
+		return "", "", fmt.Errorf("SPIFFE ID %q: unknown role %q", raw, segs[0])
 	}
-	if !namePattern.MatchString(parts[1]) {
-		return "", "", fmt.Errorf("SPIFFE ID %q: invalid principal name", spiffeID)
+	if !namePattern.MatchString(segs[1]) {
+		return "", "", fmt.Errorf("SPIFFE ID %q: invalid principal name %q", raw, segs[1])
 	}
-	return role, parts[1], nil
+	return role, segs[1], nil
 }
 
 type ctxKey struct{}

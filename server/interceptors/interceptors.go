@@ -256,7 +256,8 @@ func (c *chain) record(ctx context.Context, call *audit.Call, outcome error) err
 	if call.Recorded() {
 		return nil
 	}
-	if err := c.o.Recorder.RecordCall(ctx, outcome); err != nil || !call.Recorded() {
+	// The event is written even if the caller hung up meanwhile.
+	if err := c.o.Recorder.RecordCall(context.WithoutCancel(ctx), outcome); err != nil || !call.Recorded() {
 		c.o.Logger.Error("audit event not recorded", "request_id", call.RequestID, "action", call.Action, "err", err)
 		return errs.New(errs.Unavailable, "the call could not be recorded in the audit log; try again (request id %s)", call.RequestID)
 	}
@@ -278,6 +279,11 @@ func (c *chain) streamAudit(srv any, ss grpc.ServerStream, info *grpc.StreamServ
 	w := middleware.WrapServerStream(ss)
 	w.WrappedContext = audit.NewContext(ss.Context(), call)
 	err := h(srv, w)
+	if call.Recorded() {
+		// The opening was recorded; record the close too, with its outcome
+		// and whatever the handler noted (e.g. how much it exported).
+		call.SetRecorded(false)
+	}
 	if rerr := c.record(w.WrappedContext, call, err); rerr != nil {
 		return rerr
 	}

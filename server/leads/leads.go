@@ -143,7 +143,11 @@ func (s *Server) ListLeads(ctx context.Context, req *liaisonv1.ListLeadsRequest)
 		}
 	}
 	audit.SetResource(ctx, "leads")
-	audit.SetDetail(ctx, fmt.Sprintf("status=%s crime_area=%s origin=%q updated_after=%v", f.Status, f.CrimeArea, f.OriginAgency, req.GetUpdatedAfter().AsTime().Format(time.RFC3339)))
+	detail := fmt.Sprintf("status=%s crime_area=%s origin=%q", f.Status, f.CrimeArea, f.OriginAgency)
+	if !f.UpdatedAfter.IsZero() {
+		detail += " updated_after=" + f.UpdatedAfter.Format(time.RFC3339)
+	}
+	audit.SetDetail(ctx, detail)
 	size := paging.Size(req.GetPageSize())
 	leads, err := s.store.ListLeads(ctx, f, after, size+1)
 	if err != nil {

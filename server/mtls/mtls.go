@@ -347,6 +347,15 @@ func (m *Material) warn(what string, err error) {
 	}
 }
 
+// ReadCAs reads a PEM bundle of CA certificates.
+func ReadCAs(path string) ([]*x509.Certificate, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	return parseCerts(b)
+}
+
 func parseCerts(pemBytes []byte) ([]*x509.Certificate, error) {
 	var out []*x509.Certificate
 	for {

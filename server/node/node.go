@@ -22,10 +22,12 @@ import (
 	liaisonv1 "github.com/liaison-exchange/liaison/gen/liaison/v1"
 	"github.com/liaison-exchange/liaison/server/auditsvc"
 	"github.com/liaison-exchange/liaison/server/config"
+	"github.com/liaison-exchange/liaison/server/federation"
 	"github.com/liaison-exchange/liaison/server/identity"
 	"github.com/liaison-exchange/liaison/server/interceptors"
 	"github.com/liaison-exchange/liaison/server/leads"
 	"github.com/liaison-exchange/liaison/server/mtls"
+	"github.com/liaison-exchange/liaison/server/permissions"
 	"github.com/liaison-exchange/liaison/server/store"
 	"github.com/liaison-exchange/liaison/server/validate"
 )
@@ -36,6 +38,9 @@ type Node struct {
 	Log      *slog.Logger
 	Store    *store.Store
 	Material *mtls.Material
+
+	// Federation is the node's side of every partner channel.
+	Federation *federation.Federation
 
 	grpc   *grpc.Server
 	health *health.Server
@@ -113,9 +118,32 @@ func Start(ctx context.Context, cfg *config.Config, log *slog.Logger, lis net.Li
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 10 * time.Second, PermitWithoutStream: true}),
 	)
 	n.grpc = grpc.NewServer(opts...)
-	liaisonv1.RegisterLeadServiceServer(n.grpc, leads.New(leads.Options{
+	reg := federation.NewRegistry()
+	leadSvc := leads.New(leads.Options{
 		Store: n.Store, Validator: v, Agency: cfg.Agency, Partners: partnerCodes, ReviewAfter: cfg.Retention.ReviewAfter.Duration,
-	}))
+	})
+	leadSvc.Register(reg)
+	permSvc := permissions.New(n.Store, cfg.Agency)
+	permSvc.Register(reg)
+	fedPartners := make([]federation.Partner, 0, len(cfg.Partners))
+	for _, p := range cfg.Partners {
+		fedPartners = append(fedPartners, federation.Partner{Agency: p.Agency, TrustDomain: p.TrustDomain, Address: p.Address})
+	}
+	n.Federation, err = federation.New(federation.Options{
+		Own: cfg.Agency, TrustDomain: cfg.TrustDomain, Partners: fedPartners, Store: n.Store, Material: n.Material,
+		Registry: reg, Log: log, DriftInterval: cfg.Federation.DriftInterval.Duration,
+		Relay: federation.RelayOptions{
+			BatchSize: cfg.Federation.BatchSize, Window: cfg.Federation.Window,
+			MinBackoff: cfg.Federation.MinBackoff.Duration, MaxBackoff: cfg.Federation.MaxBackoff.Duration,
+		},
+	})
+	if err != nil {
+		return nil, err
+	}
+	liaisonv1.RegisterLeadServiceServer(n.grpc, leadSvc)
+	liaisonv1.RegisterPermissionServiceServer(n.grpc, permSvc)
+	liaisonv1.RegisterFederationServiceServer(n.grpc, n.Federation.Receiver)
+	liaisonv1.RegisterFederationAdminServiceServer(n.grpc, n.Federation.Admin)
 	liaisonv1.RegisterAuditServiceServer(n.grpc, auditsvc.New(n.Store))
 	n.health = health.NewServer()
 	healthpb.RegisterHealthServer(n.grpc, n.health)
@@ -130,6 +158,7 @@ func Start(ctx context.Context, cfg *config.Config, log *slog.Logger, lis net.Li
 		}
 	}
 	go func() { n.served <- n.grpc.Serve(n.lis) }()
+	n.Federation.Start()
 	log.Info("node serving", "addr", n.lis.Addr().String(), "db", cfg.Database.Path, "partners", partnerCodes)
 	return n, nil
 }
@@ -142,6 +171,9 @@ func (n *Node) Addr() string { return n.lis.Addr().String() }
 // after the last queued write has committed.
 func (n *Node) Shutdown() error {
 	n.health.Shutdown()
+	// Channels to and from partners end first: they never finish on their
+	// own, and the partners resume where they left off.
+	n.Federation.Stop()
 	stopped := make(chan struct{})
 	go func() {
 		n.grpc.GracefulStop()

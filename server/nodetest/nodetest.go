@@ -86,6 +86,11 @@ func (p *PKI) Config(agency, dir string, partners ...string) *config.Config {
 		},
 		Limits: config.Limits{RatePerSecond: 100000, Burst: 100000},
 		Log:    config.Log{Level: "warn"},
+		// Reconnect quickly: tests stop and start partners.
+		Federation: config.Federation{
+			MinBackoff: config.Duration{Duration: 20 * time.Millisecond},
+			MaxBackoff: config.Duration{Duration: 500 * time.Millisecond},
+		},
 	}
 	for _, partner := range partners {
 		c.Partners = append(c.Partners, config.Partner{Agency: partner, CA: p.Path(partner, "ca.crt"), Address: "127.0.0.1:1"})
@@ -99,6 +104,7 @@ type Node struct {
 	*node.Node
 	PKI    *PKI
 	Agency string
+	Cfg    *config.Config
 	addr   string
 }
 
@@ -117,9 +123,67 @@ func Start(t testing.TB, pki *PKI, cfg *config.Config, lis net.Listener) *Node {
 	if err != nil {
 		t.Fatalf("start node %s: %v", cfg.Agency, err)
 	}
-	h := &Node{Node: n, PKI: pki, Agency: cfg.Agency, addr: n.Addr()}
+	h := &Node{Node: n, PKI: pki, Agency: cfg.Agency, Cfg: cfg, addr: n.Addr()}
 	t.Cleanup(func() { h.Stop(t) })
 	return h
+}
+
+// Pair starts alpha and bravo, each the other's partner, with databases
+// in a temp dir. mutate, if not nil, adjusts each config before start.
+func Pair(t testing.TB, mutate func(*config.Config)) (alpha, bravo *Node) {
+	t.Helper()
+	pki := NewPKI(t, "alpha", "bravo")
+	dir := t.TempDir()
+	la, lb := Listen(t), Listen(t)
+	ca, cb := pki.Config("alpha", dir, "bravo"), pki.Config("bravo", dir, "alpha")
+	ca.Listen, cb.Listen = la.Addr().String(), lb.Addr().String()
+	ca.Partners[0].Address, cb.Partners[0].Address = cb.Listen, ca.Listen
+	if mutate != nil {
+		mutate(ca)
+		mutate(cb)
+	}
+	return Start(t, pki, ca, la), Start(t, pki, cb, lb)
+}
+
+// Restart starts a stopped node again on the same address and database.
+func (n *Node) Restart(t testing.TB) {
+	t.Helper()
+	if n.Node != nil {
+		t.Fatalf("restart %s: still running", n.Agency)
+	}
+	var lis net.Listener
+	var err error
+	for i := 0; i < 50; i++ { // the old socket may linger for a moment
+		if lis, err = net.Listen("tcp", n.addr); err == nil {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if err != nil {
+		t.Fatalf("restart %s: listen on %s: %v", n.Agency, n.addr, err)
+	}
+	log := slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	nn, err := node.Start(context.Background(), n.Cfg, log, lis)
+	if err != nil {
+		t.Fatalf("restart %s: %v", n.Agency, err)
+	}
+	n.Node = nn
+}
+
+// Eventually polls cond until it returns nil or the time is up.
+func Eventually(t testing.TB, within time.Duration, cond func() error) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for {
+		err := cond()
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("not within %v: %v", within, err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
 
 // Stop shuts the node down (once; later calls do nothing).

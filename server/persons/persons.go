@@ -40,21 +40,27 @@ func Normalize(p *liaisonv1.Person, path string) []errs.FieldViolation {
 		}
 		d.Number = n
 	}
-	for i, n := range p.GetNames() {
-		n.FamilyName = strings.TrimSpace(n.GetFamilyName())
-		n.GivenNames = strings.TrimSpace(n.GetGivenNames())
-		n.LatinFamilyName = strings.TrimSpace(n.GetLatinFamilyName())
-		n.LatinGivenNames = strings.TrimSpace(n.GetLatinGivenNames())
-		if n.FamilyName == "" && n.GivenNames == "" {
-			vs = append(vs, errs.FieldViolation{Field: fmt.Sprintf("%s.names[%d]", path, i), Description: "a name needs a family name or given names"})
-		}
-	}
 	return vs
 }
 
 // E164 normalises a phone number written in international format, or in
-// the national format of region (ISO 3166-1 alpha-2), to E.164.
+// the national format of region (ISO 3166-1 alpha-2), to E.164. It is
+// idempotent: E164(E164(x)) == E164(x).
 func E164(number, region string) (string, error) {
+	first, err := e164Once(number, region)
+	if err != nil {
+		return "", err
+	}
+	// A trunk prefix kept after the country code ("+66 081…") survives one
+	// parse as a leading zero and is dropped by the next; settle on that.
+	second, err := e164Once(first, "")
+	if err != nil {
+		return first, nil
+	}
+	return second, nil
+}
+
+func e164Once(number, region string) (string, error) {
 	n := strings.TrimSpace(number)
 	if !strings.HasPrefix(n, "+") && region == "" {
 		return "", fmt.Errorf("%q is not in international format (+…); give its region", number)

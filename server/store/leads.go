@@ -63,6 +63,15 @@ func (t *Tx) InsertLead(l *liaisonv1.Lead) error {
 	})
 }
 
+// InsertLeadTombstone stores what remains of a lead whose content is
+// gone (or was never received): id, origin, version and time.
+func (t *Tx) InsertLeadTombstone(id, origin string, version int64, at time.Time) error {
+	return t.q.InsertLead(t.ctx, db.InsertLeadParams{
+		ID: id, OriginAgency: origin, Status: int64(liaisonv1.LeadStatus_LEAD_STATUS_WITHDRAWN),
+		Version: version, CreateTime: at.UnixMicro(), UpdateTime: at.UnixMicro(),
+	})
+}
+
 // ReplaceLead writes a new version of a lead, provided the stored version is
 // still prevVersion; otherwise the change is ABORTED (someone else changed
 // it first).
@@ -72,6 +81,27 @@ func (t *Tx) ReplaceLead(l *liaisonv1.Lead, prevVersion int64) error {
 		return err
 	}
 	return t.replaceLeadRow(l, prevVersion, body)
+}
+
+// OverwriteLead replaces a lead whatever version is stored: a drift
+// repair sets a copy right even when its stored version is wrong.
+func (t *Tx) OverwriteLead(l *liaisonv1.Lead) error {
+	body, err := leadBody(l)
+	if err != nil {
+		return err
+	}
+	n, err := t.q.OverwriteLead(t.ctx, db.OverwriteLeadParams{
+		ID: l.GetId(), OriginAgency: l.GetOriginAgency(), Status: int64(l.GetStatus()), CrimeMask: CrimeMask(l.GetCrimeAreas()),
+		HandlingCode: int64(l.GetHandling().GetCode()), Version: l.GetVersion(), UpdateTime: l.GetUpdateTime().AsTime().UnixMicro(),
+		ReviewDate: dateString(l.GetReviewDate()), Body: body,
+	})
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		return t.InsertLead(l)
+	}
+	return nil
 }
 
 // DeleteLeadContent keeps only a tombstone of a lead: id, origin, version
@@ -97,17 +127,19 @@ func (t *Tx) replaceLeadRow(l *liaisonv1.Lead, prevVersion int64, body []byte) e
 
 // Lead reads a lead inside the transaction.
 func (t *Tx) Lead(id string) (*liaisonv1.Lead, error) {
-	return leadFromRow(t.q.GetLead(t.ctx, id))
+	r, err := t.q.GetLead(t.ctx, id)
+	return leadFromRow(id, r, err)
 }
 
 // Lead reads a lead.
 func (s *Store) Lead(ctx context.Context, id string) (*liaisonv1.Lead, error) {
-	return leadFromRow(s.rq.GetLead(ctx, id))
+	r, err := s.rq.GetLead(ctx, id)
+	return leadFromRow(id, r, err)
 }
 
-func leadFromRow(r db.GetLeadRow, err error) (*liaisonv1.Lead, error) {
+func leadFromRow(id string, r db.GetLeadRow, err error) (*liaisonv1.Lead, error) {
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil, errs.NotFoundf("no lead with this id")
+		return nil, errs.NotFoundf("no lead %s", id)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("read lead: %w", err)
@@ -166,6 +198,13 @@ func (s *Store) ListLeads(ctx context.Context, f LeadFilter, beforeID string, li
 		out = append(out, l)
 	}
 	return out, nil
+}
+
+func timestampMicro(us int64) *timestamppb.Timestamp {
+	if us == 0 {
+		return nil
+	}
+	return timestamppb.New(time.UnixMicro(us))
 }
 
 // RequestHash fingerprints a request payload for idempotency checks.

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"context"
 	"fmt"
 	"time"
 
@@ -19,6 +20,8 @@ type Outgoing struct {
 	RecordID      string
 	RecordVersion int64
 	Payload       proto.Message
+	// Repair marks an envelope re-sent by a drift check.
+	Repair bool
 }
 
 // AppendOutbox writes an envelope for a partner in the same transaction as
@@ -39,7 +42,7 @@ func (t *Tx) AppendOutbox(o Outgoing) (*liaisonv1.Envelope, error) {
 	env := &liaisonv1.Envelope{
 		Id: id.String(), Sender: t.s.opts.Agency, Receiver: o.Receiver, Sequence: uint64(seq),
 		Kind: o.Kind, RecordId: o.RecordID, RecordVersion: o.RecordVersion,
-		CreateTime: timestamppb.New(t.now), Payload: payload,
+		CreateTime: timestamppb.New(t.now), Payload: payload, Repair: o.Repair,
 	}
 	b, err := marshalDet.Marshal(env)
 	if err != nil {
@@ -51,6 +54,7 @@ func (t *Tx) AppendOutbox(o Outgoing) (*liaisonv1.Envelope, error) {
 	}); err != nil {
 		return nil, fmt.Errorf("append outbox: %w", err)
 	}
+	t.signalOutbox(o.Receiver)
 	return env, nil
 }
 
@@ -62,14 +66,14 @@ type OutboxEntry struct {
 	Kind          liaisonv1.EnvelopeKind
 	RecordVersion int64
 	CreateTime    time.Time
-	ReceiptStatus int64
+	ReceiptStatus liaisonv1.ReceiptStatus
 	ReceiptReason string
 	ReceiptTime   time.Time
 }
 
 // OutboxForRecord lists the envelopes about a record, per partner in order.
-func (t *Tx) OutboxForRecord(recordID string) ([]OutboxEntry, error) {
-	rows, err := t.q.ListOutboxForRecord(t.ctx, recordID)
+func (s *Store) OutboxForRecord(ctx context.Context, recordID string) ([]OutboxEntry, error) {
+	rows, err := s.rq.ListOutboxForRecord(ctx, recordID)
 	if err != nil {
 		return nil, fmt.Errorf("list outbox: %w", err)
 	}
@@ -78,7 +82,7 @@ func (t *Tx) OutboxForRecord(recordID string) ([]OutboxEntry, error) {
 		e := OutboxEntry{
 			Partner: r.Partner, Seq: r.Seq, EnvelopeID: r.EnvelopeID, Kind: liaisonv1.EnvelopeKind(r.Kind),
 			RecordVersion: r.RecordVersion, CreateTime: time.UnixMicro(r.CreateTime),
-			ReceiptStatus: r.ReceiptStatus, ReceiptReason: r.ReceiptReason,
+			ReceiptStatus: liaisonv1.ReceiptStatus(r.ReceiptStatus), ReceiptReason: r.ReceiptReason,
 		}
 		if r.ReceiptTime != 0 {
 			e.ReceiptTime = time.UnixMicro(r.ReceiptTime)

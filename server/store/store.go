@@ -73,6 +73,8 @@ type Store struct {
 	headSeq  int64
 	headHash []byte
 
+	signals signals
+
 	batches atomic.Int64
 	opsDone atomic.Int64
 }

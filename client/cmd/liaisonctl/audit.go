@@ -79,14 +79,14 @@ func auditList(fs *flag.FlagSet) handler {
 	}
 }
 
-// outcomeFilter spells a status code the way the node records outcomes
-// (Go's names: "PermissionDenied"), accepting the canonical spelling
-// ("PERMISSION_DENIED", any case) too. Anything else passes unchanged.
+// outcomeFilter spells a status code the way the node records outcomes,
+// canonically ("PERMISSION_DENIED"), accepting any case, dashes, and Go's
+// spelling ("PermissionDenied"). Anything else passes unchanged.
 func outcomeFilter(s string) string {
 	norm := strings.ToUpper(strings.ReplaceAll(s, "-", "_"))
 	for c := codes.OK; c <= codes.Unauthenticated; c++ {
 		if norm == codeName(c) || strings.EqualFold(s, c.String()) {
-			return c.String()
+			return codeName(c)
 		}
 	}
 	return s

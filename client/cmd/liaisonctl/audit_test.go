@@ -63,7 +63,7 @@ func TestAudit_List(t *testing.T) {
 	t.Run("Table", func(t *testing.T) {
 		r := n.ctl(t, "auditor", "audit", "list", "--resource", "leads/"+l.GetId()).wantCode(t, exitOK)
 		wantContains(t, "stdout", r.stdout, "SEQ ", " PRINCIPAL ", " OUTCOME ", " REQUEST ID ",
-			liaisonv1.LeadService_ReleaseLead_FullMethodName, " PermissionDenied ")
+			liaisonv1.LeadService_ReleaseLead_FullMethodName, " PERMISSION_DENIED ")
 	})
 	t.Run("NotAnAuditor", func(t *testing.T) {
 		r := n.ctl(t, "supervisor", "audit", "list").wantCode(t, exitFailed)

@@ -211,8 +211,8 @@ func TestUpdateMask(t *testing.T) {
 func TestOutcomeFilter(t *testing.T) {
 	t.Parallel()
 	for in, want := range map[string]string{
-		"OK": "OK", "ok": "OK", "PERMISSION_DENIED": "PermissionDenied", "permission-denied": "PermissionDenied",
-		"PermissionDenied": "PermissionDenied", "failedprecondition": "FailedPrecondition", "something": "something",
+		"OK": "OK", "ok": "OK", "PERMISSION_DENIED": "PERMISSION_DENIED", "permission-denied": "PERMISSION_DENIED",
+		"PermissionDenied": "PERMISSION_DENIED", "failedprecondition": "FAILED_PRECONDITION", "something": "something",
 	} {
 		if got := outcomeFilter(in); got != want {
 			t.Errorf("outcomeFilter(%q) = %q, want %q", in, got, want)

@@ -106,7 +106,7 @@ func TestLeads_CreateGet(t *testing.T) {
 	})
 	t.Run("NotFound", func(t *testing.T) {
 		r := n.ctl(t, "analyst", "leads", "get", "0190f1c2-0000-7000-8000-000000000001").wantCode(t, exitFailed)
-		wantContains(t, "stderr", r.stderr, "error: NOT_FOUND: no lead with this id", "  request id: ")
+		wantContains(t, "stderr", r.stderr, "error: NOT_FOUND: no lead 0190f1c2-0000-7000-8000-000000000001", "  request id: ")
 	})
 	t.Run("Replica", func(t *testing.T) {
 		// A bravo certificate reads alpha's lead as someone else's record

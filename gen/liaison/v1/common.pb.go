@@ -1111,13 +1111,13 @@ const file_liaison_v1_common_proto_rawDesc = "" +
 	"\n" +
 	"conditions\x18\x02 \x01(\tB\b\xbaH\x05r\x03\x18\xe8\aR\n" +
 	"conditions:y\xbaHv\x1at\n" +
-	"\x16handling.h3_conditions\x12,conditions are required for handling code H3\x1a,this.code != 4 || this.conditions.size() > 0\"\xfb\x02\n" +
+	"\x16handling.h3_conditions\x12,conditions are required for handling code H3\x1a,this.code != 4 || this.conditions.size() > 0\"\x8f\x03\n" +
 	"\x04Date\x12\x1f\n" +
 	"\x04year\x18\x01 \x01(\x05B\v\xbaH\b\x1a\x06\x18\x98\x11(\xec\x0eR\x04year\x12\x1f\n" +
 	"\x05month\x18\x02 \x01(\x05B\t\xbaH\x06\x1a\x04\x18\f(\x00R\x05month\x12\x1b\n" +
-	"\x03day\x18\x03 \x01(\x05B\t\xbaH\x06\x1a\x04\x18\x1f(\x00R\x03day:\x93\x02\xbaH\x8f\x02\x1a\x8c\x02\n" +
+	"\x03day\x18\x03 \x01(\x05B\t\xbaH\x06\x1a\x04\x18\x1f(\x00R\x03day:\xa7\x02\xbaH\xa3\x02\x1a\xa0\x02\n" +
 	"\n" +
-	"date.valid\x12\x19not a valid calendar date\x1a\xe2\x01this.day == 0 || (this.month != 0 && this.day <= [0, 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31][this.month] && (this.month != 2 || this.day <= 28 || (this.year % 4 == 0 && (this.year % 100 != 0 || this.year % 400 == 0))))\"\xe4\x05\n" +
+	"date.valid\x12\x19not a valid calendar date\x1a\xf6\x01this.day == 0 || (this.month >= 1 && this.month <= 12 && this.day <= [0, 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31][this.month] && (this.month != 2 || this.day <= 28 || (this.year % 4 == 0 && (this.year % 100 != 0 || this.year % 400 == 0))))\"\xff\x05\n" +
 	"\n" +
 	"PersonName\x12)\n" +
 	"\vfamily_name\x18\x01 \x01(\tB\b\xbaH\x05r\x03\x18\xc8\x01R\n" +
@@ -1125,9 +1125,9 @@ const file_liaison_v1_common_proto_rawDesc = "" +
 	"\vgiven_names\x18\x02 \x01(\tB\b\xbaH\x05r\x03\x18\xc8\x01R\n" +
 	"givenNames\x124\n" +
 	"\x11latin_family_name\x18\x03 \x01(\tB\b\xbaH\x05r\x03\x18\xc8\x01R\x0flatinFamilyName\x124\n" +
-	"\x11latin_given_names\x18\x04 \x01(\tB\b\xbaH\x05r\x03\x18\xc8\x01R\x0flatinGivenNames:\x93\x04\xbaH\x8f\x04\x1a|\n" +
-	"\x13person_name.present\x12)a name needs a family name or given names\x1a:this.family_name.size() > 0 || this.given_names.size() > 0\x1a\xe9\x01\n" +
-	"\x1bperson_name.transliteration\x12Ba name written in a non-Latin script needs a Latin transliteration\x1a\x85\x01!(this.family_name + this.given_names).matches('[^\\\\p{Latin}\\\\P{L}]') || (this.latin_family_name + this.latin_given_names).size() > 0\x1a\xa2\x01\n" +
+	"\x11latin_given_names\x18\x04 \x01(\tB\b\xbaH\x05r\x03\x18\xc8\x01R\x0flatinGivenNames:\xae\x04\xbaH\xaa\x04\x1a\x91\x01\n" +
+	"\x13person_name.present\x12Ca name needs a family name or given names, with at least one letter\x1a5(this.family_name + this.given_names).matches('\\\\pL')\x1a\xee\x01\n" +
+	"\x1bperson_name.transliteration\x12Ba name written in a non-Latin script needs a Latin transliteration\x1a\x8a\x01!(this.family_name + this.given_names).matches('[^\\\\p{Latin}\\\\P{L}]') || (this.latin_family_name + this.latin_given_names).matches('\\\\pL')\x1a\xa2\x01\n" +
 	"\x18person_name.latin_script\x123the transliteration must be written in Latin script\x1aQ!(this.latin_family_name + this.latin_given_names).matches('[^\\\\p{Latin}\\\\P{L}]')\"\xbb\x02\n" +
 	"\x10IdentityDocument\x129\n" +
 	"\x04type\x18\x01 \x01(\x0e2\x18.liaison.v1.DocumentTypeB\v\xbaH\b\xc8\x01\x01\x82\x01\x02\x10\x01R\x04type\x12!\n" +

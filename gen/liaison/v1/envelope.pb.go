@@ -31,6 +31,11 @@ const (
 	EnvelopeKind_ENVELOPE_KIND_LEAD EnvelopeKind = 1
 	// The payload is a Tombstone: the receiver deletes its replica's content.
 	EnvelopeKind_ENVELOPE_KIND_LEAD_TOMBSTONE EnvelopeKind = 2
+	// The payload is a PermissionRequest from a recipient of a record to its
+	// originator.
+	EnvelopeKind_ENVELOPE_KIND_PERMISSION_REQUEST EnvelopeKind = 3
+	// The payload is a PermissionRequest carrying the originator's decision.
+	EnvelopeKind_ENVELOPE_KIND_PERMISSION_DECISION EnvelopeKind = 4
 )
 
 // Enum value maps for EnvelopeKind.
@@ -39,11 +44,15 @@ var (
 		0: "ENVELOPE_KIND_UNSPECIFIED",
 		1: "ENVELOPE_KIND_LEAD",
 		2: "ENVELOPE_KIND_LEAD_TOMBSTONE",
+		3: "ENVELOPE_KIND_PERMISSION_REQUEST",
+		4: "ENVELOPE_KIND_PERMISSION_DECISION",
 	}
 	EnvelopeKind_value = map[string]int32{
-		"ENVELOPE_KIND_UNSPECIFIED":    0,
-		"ENVELOPE_KIND_LEAD":           1,
-		"ENVELOPE_KIND_LEAD_TOMBSTONE": 2,
+		"ENVELOPE_KIND_UNSPECIFIED":         0,
+		"ENVELOPE_KIND_LEAD":                1,
+		"ENVELOPE_KIND_LEAD_TOMBSTONE":      2,
+		"ENVELOPE_KIND_PERMISSION_REQUEST":  3,
+		"ENVELOPE_KIND_PERMISSION_DECISION": 4,
 	}
 )
 
@@ -75,7 +84,8 @@ func (EnvelopeKind) EnumDescriptor() ([]byte, []int) {
 }
 
 // Envelope carries one change from a sender node to a receiver node. Its
-// serialized bytes are what the sender signs and the receiver stores.
+// serialized bytes are what the sender signs (as a leaf of a batch's Merkle
+// tree) and what the receiver stores.
 type Envelope struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// UUIDv7.
@@ -89,7 +99,10 @@ type Envelope struct {
 	RecordVersion int64                  `protobuf:"varint,7,opt,name=record_version,json=recordVersion,proto3" json:"record_version,omitempty"`
 	CreateTime    *timestamppb.Timestamp `protobuf:"bytes,8,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
 	// The deterministic serialization of the payload message named by kind.
-	Payload       []byte `protobuf:"bytes,9,opt,name=payload,proto3" json:"payload,omitempty"`
+	Payload []byte `protobuf:"bytes,9,opt,name=payload,proto3" json:"payload,omitempty"`
+	// Set on envelopes a drift check re-sends: the receiver replaces what it
+	// holds even if its version is not older.
+	Repair        bool `protobuf:"varint,10,opt,name=repair,proto3" json:"repair,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -187,6 +200,13 @@ func (x *Envelope) GetPayload() []byte {
 	return nil
 }
 
+func (x *Envelope) GetRepair() bool {
+	if x != nil {
+		return x.Repair
+	}
+	return false
+}
+
 // Tombstone records that a record was withdrawn or purged: its id, origin
 // and time, and no content.
 type Tombstone struct {
@@ -262,7 +282,7 @@ var File_liaison_v1_envelope_proto protoreflect.FileDescriptor
 const file_liaison_v1_envelope_proto_rawDesc = "" +
 	"\n" +
 	"\x19liaison/v1/envelope.proto\x12\n" +
-	"liaison.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xb3\x02\n" +
+	"liaison.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xcb\x02\n" +
 	"\bEnvelope\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x16\n" +
 	"\x06sender\x18\x02 \x01(\tR\x06sender\x12\x1a\n" +
@@ -273,17 +293,21 @@ const file_liaison_v1_envelope_proto_rawDesc = "" +
 	"\x0erecord_version\x18\a \x01(\x03R\rrecordVersion\x12;\n" +
 	"\vcreate_time\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"createTime\x12\x18\n" +
-	"\apayload\x18\t \x01(\fR\apayload\"\xa4\x01\n" +
+	"\apayload\x18\t \x01(\fR\apayload\x12\x16\n" +
+	"\x06repair\x18\n" +
+	" \x01(\bR\x06repair\"\xa4\x01\n" +
 	"\tTombstone\x12\x1b\n" +
 	"\trecord_id\x18\x01 \x01(\tR\brecordId\x12#\n" +
 	"\rorigin_agency\x18\x02 \x01(\tR\foriginAgency\x12\x18\n" +
 	"\aversion\x18\x03 \x01(\x03R\aversion\x12;\n" +
 	"\vdelete_time\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"deleteTime*g\n" +
+	"deleteTime*\xb4\x01\n" +
 	"\fEnvelopeKind\x12\x1d\n" +
 	"\x19ENVELOPE_KIND_UNSPECIFIED\x10\x00\x12\x16\n" +
 	"\x12ENVELOPE_KIND_LEAD\x10\x01\x12 \n" +
-	"\x1cENVELOPE_KIND_LEAD_TOMBSTONE\x10\x02B>Z<github.com/liaison-exchange/liaison/gen/liaison/v1;liaisonv1b\x06proto3"
+	"\x1cENVELOPE_KIND_LEAD_TOMBSTONE\x10\x02\x12$\n" +
+	" ENVELOPE_KIND_PERMISSION_REQUEST\x10\x03\x12%\n" +
+	"!ENVELOPE_KIND_PERMISSION_DECISION\x10\x04B>Z<github.com/liaison-exchange/liaison/gen/liaison/v1;liaisonv1b\x06proto3"
 
 var (
 	file_liaison_v1_envelope_proto_rawDescOnce sync.Once

@@ -931,12 +931,416 @@ func (x *WithdrawLeadResponse) GetLead() *Lead {
 	return nil
 }
 
+type ListLeadReceiptsRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListLeadReceiptsRequest) Reset() {
+	*x = ListLeadReceiptsRequest{}
+	mi := &file_liaison_v1_lead_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListLeadReceiptsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListLeadReceiptsRequest) ProtoMessage() {}
+
+func (x *ListLeadReceiptsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_liaison_v1_lead_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListLeadReceiptsRequest.ProtoReflect.Descriptor instead.
+func (*ListLeadReceiptsRequest) Descriptor() ([]byte, []int) {
+	return file_liaison_v1_lead_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *ListLeadReceiptsRequest) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+// Delivery is one envelope sent to a partner about a record, and what the
+// partner said of it.
+type Delivery struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Partner       string                 `protobuf:"bytes,1,opt,name=partner,proto3" json:"partner,omitempty"`
+	Sequence      uint64                 `protobuf:"varint,2,opt,name=sequence,proto3" json:"sequence,omitempty"`
+	Kind          EnvelopeKind           `protobuf:"varint,3,opt,name=kind,proto3,enum=liaison.v1.EnvelopeKind" json:"kind,omitempty"`
+	RecordVersion int64                  `protobuf:"varint,4,opt,name=record_version,json=recordVersion,proto3" json:"record_version,omitempty"`
+	CreateTime    *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
+	// UNSPECIFIED while no receipt has arrived.
+	Status        ReceiptStatus          `protobuf:"varint,6,opt,name=status,proto3,enum=liaison.v1.ReceiptStatus" json:"status,omitempty"`
+	Reason        string                 `protobuf:"bytes,7,opt,name=reason,proto3" json:"reason,omitempty"`
+	ReceiptTime   *timestamppb.Timestamp `protobuf:"bytes,8,opt,name=receipt_time,json=receiptTime,proto3" json:"receipt_time,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Delivery) Reset() {
+	*x = Delivery{}
+	mi := &file_liaison_v1_lead_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Delivery) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Delivery) ProtoMessage() {}
+
+func (x *Delivery) ProtoReflect() protoreflect.Message {
+	mi := &file_liaison_v1_lead_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Delivery.ProtoReflect.Descriptor instead.
+func (*Delivery) Descriptor() ([]byte, []int) {
+	return file_liaison_v1_lead_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *Delivery) GetPartner() string {
+	if x != nil {
+		return x.Partner
+	}
+	return ""
+}
+
+func (x *Delivery) GetSequence() uint64 {
+	if x != nil {
+		return x.Sequence
+	}
+	return 0
+}
+
+func (x *Delivery) GetKind() EnvelopeKind {
+	if x != nil {
+		return x.Kind
+	}
+	return EnvelopeKind_ENVELOPE_KIND_UNSPECIFIED
+}
+
+func (x *Delivery) GetRecordVersion() int64 {
+	if x != nil {
+		return x.RecordVersion
+	}
+	return 0
+}
+
+func (x *Delivery) GetCreateTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.CreateTime
+	}
+	return nil
+}
+
+func (x *Delivery) GetStatus() ReceiptStatus {
+	if x != nil {
+		return x.Status
+	}
+	return ReceiptStatus_RECEIPT_STATUS_UNSPECIFIED
+}
+
+func (x *Delivery) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+func (x *Delivery) GetReceiptTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ReceiptTime
+	}
+	return nil
+}
+
+type ListLeadReceiptsResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Deliveries    []*Delivery            `protobuf:"bytes,1,rep,name=deliveries,proto3" json:"deliveries,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListLeadReceiptsResponse) Reset() {
+	*x = ListLeadReceiptsResponse{}
+	mi := &file_liaison_v1_lead_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListLeadReceiptsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListLeadReceiptsResponse) ProtoMessage() {}
+
+func (x *ListLeadReceiptsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_liaison_v1_lead_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListLeadReceiptsResponse.ProtoReflect.Descriptor instead.
+func (*ListLeadReceiptsResponse) Descriptor() ([]byte, []int) {
+	return file_liaison_v1_lead_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *ListLeadReceiptsResponse) GetDeliveries() []*Delivery {
+	if x != nil {
+		return x.Deliveries
+	}
+	return nil
+}
+
+type ExportLeadsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Export exactly these leads (all or nothing); empty: every lead matching
+	// the filters below, refused ones reported in the stream.
+	Ids           []string               `protobuf:"bytes,1,rep,name=ids,proto3" json:"ids,omitempty"`
+	UpdatedAfter  *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=updated_after,json=updatedAfter,proto3" json:"updated_after,omitempty"`
+	OriginAgency  string                 `protobuf:"bytes,3,opt,name=origin_agency,json=originAgency,proto3" json:"origin_agency,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ExportLeadsRequest) Reset() {
+	*x = ExportLeadsRequest{}
+	mi := &file_liaison_v1_lead_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ExportLeadsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ExportLeadsRequest) ProtoMessage() {}
+
+func (x *ExportLeadsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_liaison_v1_lead_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ExportLeadsRequest.ProtoReflect.Descriptor instead.
+func (*ExportLeadsRequest) Descriptor() ([]byte, []int) {
+	return file_liaison_v1_lead_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *ExportLeadsRequest) GetIds() []string {
+	if x != nil {
+		return x.Ids
+	}
+	return nil
+}
+
+func (x *ExportLeadsRequest) GetUpdatedAfter() *timestamppb.Timestamp {
+	if x != nil {
+		return x.UpdatedAfter
+	}
+	return nil
+}
+
+func (x *ExportLeadsRequest) GetOriginAgency() string {
+	if x != nil {
+		return x.OriginAgency
+	}
+	return ""
+}
+
+type ExportLeadsResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Types that are valid to be assigned to Item:
+	//
+	//	*ExportLeadsResponse_Lead
+	//	*ExportLeadsResponse_Refused
+	Item          isExportLeadsResponse_Item `protobuf_oneof:"item"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ExportLeadsResponse) Reset() {
+	*x = ExportLeadsResponse{}
+	mi := &file_liaison_v1_lead_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ExportLeadsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ExportLeadsResponse) ProtoMessage() {}
+
+func (x *ExportLeadsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_liaison_v1_lead_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ExportLeadsResponse.ProtoReflect.Descriptor instead.
+func (*ExportLeadsResponse) Descriptor() ([]byte, []int) {
+	return file_liaison_v1_lead_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *ExportLeadsResponse) GetItem() isExportLeadsResponse_Item {
+	if x != nil {
+		return x.Item
+	}
+	return nil
+}
+
+func (x *ExportLeadsResponse) GetLead() *Lead {
+	if x != nil {
+		if x, ok := x.Item.(*ExportLeadsResponse_Lead); ok {
+			return x.Lead
+		}
+	}
+	return nil
+}
+
+func (x *ExportLeadsResponse) GetRefused() *ExportRefusal {
+	if x != nil {
+		if x, ok := x.Item.(*ExportLeadsResponse_Refused); ok {
+			return x.Refused
+		}
+	}
+	return nil
+}
+
+type isExportLeadsResponse_Item interface {
+	isExportLeadsResponse_Item()
+}
+
+type ExportLeadsResponse_Lead struct {
+	Lead *Lead `protobuf:"bytes,1,opt,name=lead,proto3,oneof"`
+}
+
+type ExportLeadsResponse_Refused struct {
+	Refused *ExportRefusal `protobuf:"bytes,2,opt,name=refused,proto3,oneof"`
+}
+
+func (*ExportLeadsResponse_Lead) isExportLeadsResponse_Item() {}
+
+func (*ExportLeadsResponse_Refused) isExportLeadsResponse_Item() {}
+
+// ExportRefusal names a lead that was not exported and why.
+type ExportRefusal struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	OriginAgency  string                 `protobuf:"bytes,2,opt,name=origin_agency,json=originAgency,proto3" json:"origin_agency,omitempty"`
+	HandlingCode  HandlingCode           `protobuf:"varint,3,opt,name=handling_code,json=handlingCode,proto3,enum=liaison.v1.HandlingCode" json:"handling_code,omitempty"`
+	Reason        string                 `protobuf:"bytes,4,opt,name=reason,proto3" json:"reason,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ExportRefusal) Reset() {
+	*x = ExportRefusal{}
+	mi := &file_liaison_v1_lead_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ExportRefusal) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ExportRefusal) ProtoMessage() {}
+
+func (x *ExportRefusal) ProtoReflect() protoreflect.Message {
+	mi := &file_liaison_v1_lead_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ExportRefusal.ProtoReflect.Descriptor instead.
+func (*ExportRefusal) Descriptor() ([]byte, []int) {
+	return file_liaison_v1_lead_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *ExportRefusal) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *ExportRefusal) GetOriginAgency() string {
+	if x != nil {
+		return x.OriginAgency
+	}
+	return ""
+}
+
+func (x *ExportRefusal) GetHandlingCode() HandlingCode {
+	if x != nil {
+		return x.HandlingCode
+	}
+	return HandlingCode_HANDLING_CODE_UNSPECIFIED
+}
+
+func (x *ExportRefusal) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
 var File_liaison_v1_lead_proto protoreflect.FileDescriptor
 
 const file_liaison_v1_lead_proto_rawDesc = "" +
 	"\n" +
 	"\x15liaison/v1/lead.proto\x12\n" +
-	"liaison.v1\x1a\x1bbuf/validate/validate.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x17liaison/v1/common.proto\"\xd9\t\n" +
+	"liaison.v1\x1a\x1bbuf/validate/validate.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x17liaison/v1/common.proto\x1a\x19liaison/v1/envelope.proto\x1a\x1bliaison/v1/federation.proto\"\xd9\t\n" +
 	"\x04Lead\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12#\n" +
 	"\rorigin_agency\x18\x02 \x01(\tR\foriginAgency\x12\x18\n" +
@@ -1012,13 +1416,42 @@ const file_liaison_v1_lead_proto_rawDesc = "" +
 	"\x13ReleaseLeadResponse\x12$\n" +
 	"\x04lead\x18\x01 \x01(\v2\x10.liaison.v1.LeadR\x04lead\"<\n" +
 	"\x14WithdrawLeadResponse\x12$\n" +
-	"\x04lead\x18\x01 \x01(\v2\x10.liaison.v1.LeadR\x04lead*u\n" +
+	"\x04lead\x18\x01 \x01(\v2\x10.liaison.v1.LeadR\x04lead\"3\n" +
+	"\x17ListLeadReceiptsRequest\x12\x18\n" +
+	"\x02id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\x02id\"\xdc\x02\n" +
+	"\bDelivery\x12\x18\n" +
+	"\apartner\x18\x01 \x01(\tR\apartner\x12\x1a\n" +
+	"\bsequence\x18\x02 \x01(\x04R\bsequence\x12,\n" +
+	"\x04kind\x18\x03 \x01(\x0e2\x18.liaison.v1.EnvelopeKindR\x04kind\x12%\n" +
+	"\x0erecord_version\x18\x04 \x01(\x03R\rrecordVersion\x12;\n" +
+	"\vcreate_time\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"createTime\x121\n" +
+	"\x06status\x18\x06 \x01(\x0e2\x19.liaison.v1.ReceiptStatusR\x06status\x12\x16\n" +
+	"\x06reason\x18\a \x01(\tR\x06reason\x12=\n" +
+	"\freceipt_time\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\vreceiptTime\"P\n" +
+	"\x18ListLeadReceiptsResponse\x124\n" +
+	"\n" +
+	"deliveries\x18\x01 \x03(\v2\x14.liaison.v1.DeliveryR\n" +
+	"deliveries\"\xc2\x01\n" +
+	"\x12ExportLeadsRequest\x12$\n" +
+	"\x03ids\x18\x01 \x03(\tB\x12\xbaH\x0f\x92\x01\f\x10\xe8\a\x18\x01\"\x05r\x03\xb0\x01\x01R\x03ids\x12?\n" +
+	"\rupdated_after\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\fupdatedAfter\x12E\n" +
+	"\rorigin_agency\x18\x03 \x01(\tB \xbaH\x1dr\x1b2\x19^([a-z][a-z0-9-]{1,30})?$R\foriginAgency\"|\n" +
+	"\x13ExportLeadsResponse\x12&\n" +
+	"\x04lead\x18\x01 \x01(\v2\x10.liaison.v1.LeadH\x00R\x04lead\x125\n" +
+	"\arefused\x18\x02 \x01(\v2\x19.liaison.v1.ExportRefusalH\x00R\arefusedB\x06\n" +
+	"\x04item\"\x9b\x01\n" +
+	"\rExportRefusal\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12#\n" +
+	"\rorigin_agency\x18\x02 \x01(\tR\foriginAgency\x12=\n" +
+	"\rhandling_code\x18\x03 \x01(\x0e2\x18.liaison.v1.HandlingCodeR\fhandlingCode\x12\x16\n" +
+	"\x06reason\x18\x04 \x01(\tR\x06reason*u\n" +
 	"\n" +
 	"LeadStatus\x12\x1b\n" +
 	"\x17LEAD_STATUS_UNSPECIFIED\x10\x00\x12\x15\n" +
 	"\x11LEAD_STATUS_DRAFT\x10\x01\x12\x18\n" +
 	"\x14LEAD_STATUS_RELEASED\x10\x02\x12\x19\n" +
-	"\x15LEAD_STATUS_WITHDRAWN\x10\x032\xd8\x03\n" +
+	"\x15LEAD_STATUS_WITHDRAWN\x10\x032\x89\x05\n" +
 	"\vLeadService\x12K\n" +
 	"\n" +
 	"CreateLead\x12\x1d.liaison.v1.CreateLeadRequest\x1a\x1e.liaison.v1.CreateLeadResponse\x12B\n" +
@@ -1027,7 +1460,9 @@ const file_liaison_v1_lead_proto_rawDesc = "" +
 	"\n" +
 	"UpdateLead\x12\x1d.liaison.v1.UpdateLeadRequest\x1a\x1e.liaison.v1.UpdateLeadResponse\x12N\n" +
 	"\vReleaseLead\x12\x1e.liaison.v1.ReleaseLeadRequest\x1a\x1f.liaison.v1.ReleaseLeadResponse\x12Q\n" +
-	"\fWithdrawLead\x12\x1f.liaison.v1.WithdrawLeadRequest\x1a .liaison.v1.WithdrawLeadResponseB>Z<github.com/liaison-exchange/liaison/gen/liaison/v1;liaisonv1b\x06proto3"
+	"\fWithdrawLead\x12\x1f.liaison.v1.WithdrawLeadRequest\x1a .liaison.v1.WithdrawLeadResponse\x12]\n" +
+	"\x10ListLeadReceipts\x12#.liaison.v1.ListLeadReceiptsRequest\x1a$.liaison.v1.ListLeadReceiptsResponse\x12P\n" +
+	"\vExportLeads\x12\x1e.liaison.v1.ExportLeadsRequest\x1a\x1f.liaison.v1.ExportLeadsResponse0\x01B>Z<github.com/liaison-exchange/liaison/gen/liaison/v1;liaisonv1b\x06proto3"
 
 var (
 	file_liaison_v1_lead_proto_rawDescOnce sync.Once
@@ -1042,73 +1477,95 @@ func file_liaison_v1_lead_proto_rawDescGZIP() []byte {
 }
 
 var file_liaison_v1_lead_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_liaison_v1_lead_proto_msgTypes = make([]protoimpl.MessageInfo, 13)
+var file_liaison_v1_lead_proto_msgTypes = make([]protoimpl.MessageInfo, 19)
 var file_liaison_v1_lead_proto_goTypes = []any{
-	(LeadStatus)(0),               // 0: liaison.v1.LeadStatus
-	(*Lead)(nil),                  // 1: liaison.v1.Lead
-	(*CreateLeadRequest)(nil),     // 2: liaison.v1.CreateLeadRequest
-	(*GetLeadRequest)(nil),        // 3: liaison.v1.GetLeadRequest
-	(*ListLeadsRequest)(nil),      // 4: liaison.v1.ListLeadsRequest
-	(*ListLeadsResponse)(nil),     // 5: liaison.v1.ListLeadsResponse
-	(*UpdateLeadRequest)(nil),     // 6: liaison.v1.UpdateLeadRequest
-	(*ReleaseLeadRequest)(nil),    // 7: liaison.v1.ReleaseLeadRequest
-	(*WithdrawLeadRequest)(nil),   // 8: liaison.v1.WithdrawLeadRequest
-	(*CreateLeadResponse)(nil),    // 9: liaison.v1.CreateLeadResponse
-	(*GetLeadResponse)(nil),       // 10: liaison.v1.GetLeadResponse
-	(*UpdateLeadResponse)(nil),    // 11: liaison.v1.UpdateLeadResponse
-	(*ReleaseLeadResponse)(nil),   // 12: liaison.v1.ReleaseLeadResponse
-	(*WithdrawLeadResponse)(nil),  // 13: liaison.v1.WithdrawLeadResponse
-	(*timestamppb.Timestamp)(nil), // 14: google.protobuf.Timestamp
-	(CrimeArea)(0),                // 15: liaison.v1.CrimeArea
-	(*Person)(nil),                // 16: liaison.v1.Person
-	(*Location)(nil),              // 17: liaison.v1.Location
-	(*Route)(nil),                 // 18: liaison.v1.Route
-	(*Evaluation)(nil),            // 19: liaison.v1.Evaluation
-	(*Handling)(nil),              // 20: liaison.v1.Handling
-	(*Date)(nil),                  // 21: liaison.v1.Date
-	(*fieldmaskpb.FieldMask)(nil), // 22: google.protobuf.FieldMask
+	(LeadStatus)(0),                  // 0: liaison.v1.LeadStatus
+	(*Lead)(nil),                     // 1: liaison.v1.Lead
+	(*CreateLeadRequest)(nil),        // 2: liaison.v1.CreateLeadRequest
+	(*GetLeadRequest)(nil),           // 3: liaison.v1.GetLeadRequest
+	(*ListLeadsRequest)(nil),         // 4: liaison.v1.ListLeadsRequest
+	(*ListLeadsResponse)(nil),        // 5: liaison.v1.ListLeadsResponse
+	(*UpdateLeadRequest)(nil),        // 6: liaison.v1.UpdateLeadRequest
+	(*ReleaseLeadRequest)(nil),       // 7: liaison.v1.ReleaseLeadRequest
+	(*WithdrawLeadRequest)(nil),      // 8: liaison.v1.WithdrawLeadRequest
+	(*CreateLeadResponse)(nil),       // 9: liaison.v1.CreateLeadResponse
+	(*GetLeadResponse)(nil),          // 10: liaison.v1.GetLeadResponse
+	(*UpdateLeadResponse)(nil),       // 11: liaison.v1.UpdateLeadResponse
+	(*ReleaseLeadResponse)(nil),      // 12: liaison.v1.ReleaseLeadResponse
+	(*WithdrawLeadResponse)(nil),     // 13: liaison.v1.WithdrawLeadResponse
+	(*ListLeadReceiptsRequest)(nil),  // 14: liaison.v1.ListLeadReceiptsRequest
+	(*Delivery)(nil),                 // 15: liaison.v1.Delivery
+	(*ListLeadReceiptsResponse)(nil), // 16: liaison.v1.ListLeadReceiptsResponse
+	(*ExportLeadsRequest)(nil),       // 17: liaison.v1.ExportLeadsRequest
+	(*ExportLeadsResponse)(nil),      // 18: liaison.v1.ExportLeadsResponse
+	(*ExportRefusal)(nil),            // 19: liaison.v1.ExportRefusal
+	(*timestamppb.Timestamp)(nil),    // 20: google.protobuf.Timestamp
+	(CrimeArea)(0),                   // 21: liaison.v1.CrimeArea
+	(*Person)(nil),                   // 22: liaison.v1.Person
+	(*Location)(nil),                 // 23: liaison.v1.Location
+	(*Route)(nil),                    // 24: liaison.v1.Route
+	(*Evaluation)(nil),               // 25: liaison.v1.Evaluation
+	(*Handling)(nil),                 // 26: liaison.v1.Handling
+	(*Date)(nil),                     // 27: liaison.v1.Date
+	(*fieldmaskpb.FieldMask)(nil),    // 28: google.protobuf.FieldMask
+	(EnvelopeKind)(0),                // 29: liaison.v1.EnvelopeKind
+	(ReceiptStatus)(0),               // 30: liaison.v1.ReceiptStatus
+	(HandlingCode)(0),                // 31: liaison.v1.HandlingCode
 }
 var file_liaison_v1_lead_proto_depIdxs = []int32{
-	14, // 0: liaison.v1.Lead.create_time:type_name -> google.protobuf.Timestamp
-	14, // 1: liaison.v1.Lead.update_time:type_name -> google.protobuf.Timestamp
-	15, // 2: liaison.v1.Lead.crime_areas:type_name -> liaison.v1.CrimeArea
-	16, // 3: liaison.v1.Lead.subjects:type_name -> liaison.v1.Person
-	17, // 4: liaison.v1.Lead.locations:type_name -> liaison.v1.Location
-	18, // 5: liaison.v1.Lead.routes:type_name -> liaison.v1.Route
-	19, // 6: liaison.v1.Lead.evaluation:type_name -> liaison.v1.Evaluation
-	20, // 7: liaison.v1.Lead.handling:type_name -> liaison.v1.Handling
+	20, // 0: liaison.v1.Lead.create_time:type_name -> google.protobuf.Timestamp
+	20, // 1: liaison.v1.Lead.update_time:type_name -> google.protobuf.Timestamp
+	21, // 2: liaison.v1.Lead.crime_areas:type_name -> liaison.v1.CrimeArea
+	22, // 3: liaison.v1.Lead.subjects:type_name -> liaison.v1.Person
+	23, // 4: liaison.v1.Lead.locations:type_name -> liaison.v1.Location
+	24, // 5: liaison.v1.Lead.routes:type_name -> liaison.v1.Route
+	25, // 6: liaison.v1.Lead.evaluation:type_name -> liaison.v1.Evaluation
+	26, // 7: liaison.v1.Lead.handling:type_name -> liaison.v1.Handling
 	0,  // 8: liaison.v1.Lead.status:type_name -> liaison.v1.LeadStatus
-	21, // 9: liaison.v1.Lead.review_date:type_name -> liaison.v1.Date
-	14, // 10: liaison.v1.Lead.withdraw_time:type_name -> google.protobuf.Timestamp
+	27, // 9: liaison.v1.Lead.review_date:type_name -> liaison.v1.Date
+	20, // 10: liaison.v1.Lead.withdraw_time:type_name -> google.protobuf.Timestamp
 	1,  // 11: liaison.v1.CreateLeadRequest.lead:type_name -> liaison.v1.Lead
 	0,  // 12: liaison.v1.ListLeadsRequest.status:type_name -> liaison.v1.LeadStatus
-	15, // 13: liaison.v1.ListLeadsRequest.crime_area:type_name -> liaison.v1.CrimeArea
-	14, // 14: liaison.v1.ListLeadsRequest.updated_after:type_name -> google.protobuf.Timestamp
+	21, // 13: liaison.v1.ListLeadsRequest.crime_area:type_name -> liaison.v1.CrimeArea
+	20, // 14: liaison.v1.ListLeadsRequest.updated_after:type_name -> google.protobuf.Timestamp
 	1,  // 15: liaison.v1.ListLeadsResponse.leads:type_name -> liaison.v1.Lead
 	1,  // 16: liaison.v1.UpdateLeadRequest.lead:type_name -> liaison.v1.Lead
-	22, // 17: liaison.v1.UpdateLeadRequest.update_mask:type_name -> google.protobuf.FieldMask
+	28, // 17: liaison.v1.UpdateLeadRequest.update_mask:type_name -> google.protobuf.FieldMask
 	1,  // 18: liaison.v1.CreateLeadResponse.lead:type_name -> liaison.v1.Lead
 	1,  // 19: liaison.v1.GetLeadResponse.lead:type_name -> liaison.v1.Lead
 	1,  // 20: liaison.v1.UpdateLeadResponse.lead:type_name -> liaison.v1.Lead
 	1,  // 21: liaison.v1.ReleaseLeadResponse.lead:type_name -> liaison.v1.Lead
 	1,  // 22: liaison.v1.WithdrawLeadResponse.lead:type_name -> liaison.v1.Lead
-	2,  // 23: liaison.v1.LeadService.CreateLead:input_type -> liaison.v1.CreateLeadRequest
-	3,  // 24: liaison.v1.LeadService.GetLead:input_type -> liaison.v1.GetLeadRequest
-	4,  // 25: liaison.v1.LeadService.ListLeads:input_type -> liaison.v1.ListLeadsRequest
-	6,  // 26: liaison.v1.LeadService.UpdateLead:input_type -> liaison.v1.UpdateLeadRequest
-	7,  // 27: liaison.v1.LeadService.ReleaseLead:input_type -> liaison.v1.ReleaseLeadRequest
-	8,  // 28: liaison.v1.LeadService.WithdrawLead:input_type -> liaison.v1.WithdrawLeadRequest
-	9,  // 29: liaison.v1.LeadService.CreateLead:output_type -> liaison.v1.CreateLeadResponse
-	10, // 30: liaison.v1.LeadService.GetLead:output_type -> liaison.v1.GetLeadResponse
-	5,  // 31: liaison.v1.LeadService.ListLeads:output_type -> liaison.v1.ListLeadsResponse
-	11, // 32: liaison.v1.LeadService.UpdateLead:output_type -> liaison.v1.UpdateLeadResponse
-	12, // 33: liaison.v1.LeadService.ReleaseLead:output_type -> liaison.v1.ReleaseLeadResponse
-	13, // 34: liaison.v1.LeadService.WithdrawLead:output_type -> liaison.v1.WithdrawLeadResponse
-	29, // [29:35] is the sub-list for method output_type
-	23, // [23:29] is the sub-list for method input_type
-	23, // [23:23] is the sub-list for extension type_name
-	23, // [23:23] is the sub-list for extension extendee
-	0,  // [0:23] is the sub-list for field type_name
+	29, // 23: liaison.v1.Delivery.kind:type_name -> liaison.v1.EnvelopeKind
+	20, // 24: liaison.v1.Delivery.create_time:type_name -> google.protobuf.Timestamp
+	30, // 25: liaison.v1.Delivery.status:type_name -> liaison.v1.ReceiptStatus
+	20, // 26: liaison.v1.Delivery.receipt_time:type_name -> google.protobuf.Timestamp
+	15, // 27: liaison.v1.ListLeadReceiptsResponse.deliveries:type_name -> liaison.v1.Delivery
+	20, // 28: liaison.v1.ExportLeadsRequest.updated_after:type_name -> google.protobuf.Timestamp
+	1,  // 29: liaison.v1.ExportLeadsResponse.lead:type_name -> liaison.v1.Lead
+	19, // 30: liaison.v1.ExportLeadsResponse.refused:type_name -> liaison.v1.ExportRefusal
+	31, // 31: liaison.v1.ExportRefusal.handling_code:type_name -> liaison.v1.HandlingCode
+	2,  // 32: liaison.v1.LeadService.CreateLead:input_type -> liaison.v1.CreateLeadRequest
+	3,  // 33: liaison.v1.LeadService.GetLead:input_type -> liaison.v1.GetLeadRequest
+	4,  // 34: liaison.v1.LeadService.ListLeads:input_type -> liaison.v1.ListLeadsRequest
+	6,  // 35: liaison.v1.LeadService.UpdateLead:input_type -> liaison.v1.UpdateLeadRequest
+	7,  // 36: liaison.v1.LeadService.ReleaseLead:input_type -> liaison.v1.ReleaseLeadRequest
+	8,  // 37: liaison.v1.LeadService.WithdrawLead:input_type -> liaison.v1.WithdrawLeadRequest
+	14, // 38: liaison.v1.LeadService.ListLeadReceipts:input_type -> liaison.v1.ListLeadReceiptsRequest
+	17, // 39: liaison.v1.LeadService.ExportLeads:input_type -> liaison.v1.ExportLeadsRequest
+	9,  // 40: liaison.v1.LeadService.CreateLead:output_type -> liaison.v1.CreateLeadResponse
+	10, // 41: liaison.v1.LeadService.GetLead:output_type -> liaison.v1.GetLeadResponse
+	5,  // 42: liaison.v1.LeadService.ListLeads:output_type -> liaison.v1.ListLeadsResponse
+	11, // 43: liaison.v1.LeadService.UpdateLead:output_type -> liaison.v1.UpdateLeadResponse
+	12, // 44: liaison.v1.LeadService.ReleaseLead:output_type -> liaison.v1.ReleaseLeadResponse
+	13, // 45: liaison.v1.LeadService.WithdrawLead:output_type -> liaison.v1.WithdrawLeadResponse
+	16, // 46: liaison.v1.LeadService.ListLeadReceipts:output_type -> liaison.v1.ListLeadReceiptsResponse
+	18, // 47: liaison.v1.LeadService.ExportLeads:output_type -> liaison.v1.ExportLeadsResponse
+	40, // [40:48] is the sub-list for method output_type
+	32, // [32:40] is the sub-list for method input_type
+	32, // [32:32] is the sub-list for extension type_name
+	32, // [32:32] is the sub-list for extension extendee
+	0,  // [0:32] is the sub-list for field type_name
 }
 
 func init() { file_liaison_v1_lead_proto_init() }
@@ -1117,13 +1574,19 @@ func file_liaison_v1_lead_proto_init() {
 		return
 	}
 	file_liaison_v1_common_proto_init()
+	file_liaison_v1_envelope_proto_init()
+	file_liaison_v1_federation_proto_init()
+	file_liaison_v1_lead_proto_msgTypes[17].OneofWrappers = []any{
+		(*ExportLeadsResponse_Lead)(nil),
+		(*ExportLeadsResponse_Refused)(nil),
+	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_liaison_v1_lead_proto_rawDesc), len(file_liaison_v1_lead_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   13,
+			NumMessages:   19,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -19,12 +19,14 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	LeadService_CreateLead_FullMethodName   = "/liaison.v1.LeadService/CreateLead"
-	LeadService_GetLead_FullMethodName      = "/liaison.v1.LeadService/GetLead"
-	LeadService_ListLeads_FullMethodName    = "/liaison.v1.LeadService/ListLeads"
-	LeadService_UpdateLead_FullMethodName   = "/liaison.v1.LeadService/UpdateLead"
-	LeadService_ReleaseLead_FullMethodName  = "/liaison.v1.LeadService/ReleaseLead"
-	LeadService_WithdrawLead_FullMethodName = "/liaison.v1.LeadService/WithdrawLead"
+	LeadService_CreateLead_FullMethodName       = "/liaison.v1.LeadService/CreateLead"
+	LeadService_GetLead_FullMethodName          = "/liaison.v1.LeadService/GetLead"
+	LeadService_ListLeads_FullMethodName        = "/liaison.v1.LeadService/ListLeads"
+	LeadService_UpdateLead_FullMethodName       = "/liaison.v1.LeadService/UpdateLead"
+	LeadService_ReleaseLead_FullMethodName      = "/liaison.v1.LeadService/ReleaseLead"
+	LeadService_WithdrawLead_FullMethodName     = "/liaison.v1.LeadService/WithdrawLead"
+	LeadService_ListLeadReceipts_FullMethodName = "/liaison.v1.LeadService/ListLeadReceipts"
+	LeadService_ExportLeads_FullMethodName      = "/liaison.v1.LeadService/ExportLeads"
 )
 
 // LeadServiceClient is the client API for LeadService service.
@@ -50,6 +52,15 @@ type LeadServiceClient interface {
 	// WithdrawLead withdraws a lead (supervisor only); partners holding a
 	// replica delete its content and keep a tombstone.
 	WithdrawLead(ctx context.Context, in *WithdrawLeadRequest, opts ...grpc.CallOption) (*WithdrawLeadResponse, error)
+	// ListLeadReceipts lists, per partner, the envelopes sent about an own
+	// lead and the partner's receipt of each — e.g. which partners confirmed
+	// deleting a withdrawn lead.
+	ListLeadReceipts(ctx context.Context, in *ListLeadReceiptsRequest, opts ...grpc.CallOption) (*ListLeadReceiptsResponse, error)
+	// ExportLeads streams leads to the agency's own systems. A partner's lead
+	// whose handling code restricts its use (H1, H2, H3) is refused unless
+	// its originator granted permission to export it; asked for by id, the
+	// whole call is then FAILED_PRECONDITION naming the handling code.
+	ExportLeads(ctx context.Context, in *ExportLeadsRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[ExportLeadsResponse], error)
 }
 
 type leadServiceClient struct {
@@ -120,6 +131,35 @@ func (c *leadServiceClient) WithdrawLead(ctx context.Context, in *WithdrawLeadRe
 	return out, nil
 }
 
+func (c *leadServiceClient) ListLeadReceipts(ctx context.Context, in *ListLeadReceiptsRequest, opts ...grpc.CallOption) (*ListLeadReceiptsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListLeadReceiptsResponse)
+	err := c.cc.Invoke(ctx, LeadService_ListLeadReceipts_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *leadServiceClient) ExportLeads(ctx context.Context, in *ExportLeadsRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[ExportLeadsResponse], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &LeadService_ServiceDesc.Streams[0], LeadService_ExportLeads_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[ExportLeadsRequest, ExportLeadsResponse]{ClientStream: stream}
+	if err := x.ClientStream.SendMsg(in); err != nil {
+		return nil, err
+	}
+	if err := x.ClientStream.CloseSend(); err != nil {
+		return nil, err
+	}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type LeadService_ExportLeadsClient = grpc.ServerStreamingClient[ExportLeadsResponse]
+
 // LeadServiceServer is the server API for LeadService service.
 // All implementations must embed UnimplementedLeadServiceServer
 // for forward compatibility.
@@ -143,6 +183,15 @@ type LeadServiceServer interface {
 	// WithdrawLead withdraws a lead (supervisor only); partners holding a
 	// replica delete its content and keep a tombstone.
 	WithdrawLead(context.Context, *WithdrawLeadRequest) (*WithdrawLeadResponse, error)
+	// ListLeadReceipts lists, per partner, the envelopes sent about an own
+	// lead and the partner's receipt of each — e.g. which partners confirmed
+	// deleting a withdrawn lead.
+	ListLeadReceipts(context.Context, *ListLeadReceiptsRequest) (*ListLeadReceiptsResponse, error)
+	// ExportLeads streams leads to the agency's own systems. A partner's lead
+	// whose handling code restricts its use (H1, H2, H3) is refused unless
+	// its originator granted permission to export it; asked for by id, the
+	// whole call is then FAILED_PRECONDITION naming the handling code.
+	ExportLeads(*ExportLeadsRequest, grpc.ServerStreamingServer[ExportLeadsResponse]) error
 	mustEmbedUnimplementedLeadServiceServer()
 }
 
@@ -170,6 +219,12 @@ func (UnimplementedLeadServiceServer) ReleaseLead(context.Context, *ReleaseLeadR
 }
 func (UnimplementedLeadServiceServer) WithdrawLead(context.Context, *WithdrawLeadRequest) (*WithdrawLeadResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method WithdrawLead not implemented")
+}
+func (UnimplementedLeadServiceServer) ListLeadReceipts(context.Context, *ListLeadReceiptsRequest) (*ListLeadReceiptsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListLeadReceipts not implemented")
+}
+func (UnimplementedLeadServiceServer) ExportLeads(*ExportLeadsRequest, grpc.ServerStreamingServer[ExportLeadsResponse]) error {
+	return status.Error(codes.Unimplemented, "method ExportLeads not implemented")
 }
 func (UnimplementedLeadServiceServer) mustEmbedUnimplementedLeadServiceServer() {}
 func (UnimplementedLeadServiceServer) testEmbeddedByValue()                     {}
@@ -300,6 +355,35 @@ func _LeadService_WithdrawLead_Handler(srv interface{}, ctx context.Context, dec
 	return interceptor(ctx, in, info, handler)
 }
 
+func _LeadService_ListLeadReceipts_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListLeadReceiptsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(LeadServiceServer).ListLeadReceipts(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: LeadService_ListLeadReceipts_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(LeadServiceServer).ListLeadReceipts(ctx, req.(*ListLeadReceiptsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _LeadService_ExportLeads_Handler(srv interface{}, stream grpc.ServerStream) error {
+	m := new(ExportLeadsRequest)
+	if err := stream.RecvMsg(m); err != nil {
+		return err
+	}
+	return srv.(LeadServiceServer).ExportLeads(m, &grpc.GenericServerStream[ExportLeadsRequest, ExportLeadsResponse]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type LeadService_ExportLeadsServer = grpc.ServerStreamingServer[ExportLeadsResponse]
+
 // LeadService_ServiceDesc is the grpc.ServiceDesc for LeadService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -331,7 +415,17 @@ var LeadService_ServiceDesc = grpc.ServiceDesc{
 			MethodName: "WithdrawLead",
 			Handler:    _LeadService_WithdrawLead_Handler,
 		},
+		{
+			MethodName: "ListLeadReceipts",
+			Handler:    _LeadService_ListLeadReceipts_Handler,
+		},
 	},
-	Streams:  []grpc.StreamDesc{},
+	Streams: []grpc.StreamDesc{
+		{
+			StreamName:    "ExportLeads",
+			Handler:       _LeadService_ExportLeads_Handler,
+			ServerStreams: true,
+		},
+	},
 	Metadata: "liaison/v1/lead.proto",
 }

@@ -2,6 +2,7 @@
 //
 //	liaison serve --config FILE [--listen ADDR] [--db PATH] [--partner-addr AGENCY=ADDR]...
 //	liaison audit verify --db FILE
+//	liaison federation verify --config FILE [--db FILE]
 package main
 
 import (
@@ -16,6 +17,8 @@ import (
 	"syscall"
 
 	"github.com/liaison-exchange/liaison/server/config"
+	"github.com/liaison-exchange/liaison/server/federation"
+	"github.com/liaison-exchange/liaison/server/mtls"
 	"github.com/liaison-exchange/liaison/server/node"
 	"github.com/liaison-exchange/liaison/server/store"
 )
@@ -42,7 +45,8 @@ func (e exitError) Error() string { return fmt.Sprintf("exit status %d", int(e))
 
 const usage = `usage:
   liaison serve --config FILE [--listen ADDR] [--db PATH] [--partner-addr AGENCY=ADDR]...
-  liaison audit verify --db FILE`
+  liaison audit verify --db FILE
+  liaison federation verify --config FILE [--db FILE]`
 
 func run(ctx context.Context, args []string, stdout io.Writer) error {
 	if len(args) == 0 {
@@ -56,6 +60,11 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 			return errors.New(usage)
 		}
 		return auditVerify(ctx, args[2:], stdout)
+	case "federation":
+		if len(args) < 2 || args[1] != "verify" {
+			return errors.New(usage)
+		}
+		return federationVerify(ctx, args[2:], stdout)
 	case "-h", "--help", "help":
 		fmt.Fprintln(stdout, usage)
 		return nil
@@ -148,5 +157,62 @@ func auditVerify(ctx context.Context, args []string, stdout io.Writer) error {
 		return exitError(2)
 	}
 	fmt.Fprintf(stdout, "audit chain OK: %d events, head %d %x\n", res.Checked, res.HeadSeq, res.HeadHash)
+	return nil
+}
+
+// federationVerify re-checks the signatures of every envelope the node
+// stored. The partners' CAs come from the node's configuration, never from
+// the database under test.
+func federationVerify(ctx context.Context, args []string, stdout io.Writer) error {
+	fs := flag.NewFlagSet("federation verify", flag.ContinueOnError)
+	path := fs.String("config", "", "the node's configuration file (own agency, partners and their CAs)")
+	dbPath := fs.String("db", "", "database file (default: the one the config names)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *path == "" {
+		return errors.New("federation verify: --config is required")
+	}
+	b, err := os.ReadFile(*path)
+	if err != nil {
+		return fmt.Errorf("federation verify: %w", err)
+	}
+	cfg, err := config.Parse(b)
+	if err != nil {
+		return fmt.Errorf("federation verify: config %s: %w", *path, err)
+	}
+	if *dbPath == "" {
+		*dbPath = cfg.Database.Path
+	}
+	if _, err := os.Stat(*dbPath); err != nil {
+		return fmt.Errorf("federation verify: %w", err)
+	}
+	signers := func(sender string) (federation.SignerCheck, error) {
+		p, ok := cfg.Partner(sender)
+		if !ok {
+			return federation.SignerCheck{}, fmt.Errorf("%s is not a partner in %s", sender, *path)
+		}
+		cas, err := mtls.ReadCAs(p.CA)
+		if err != nil {
+			return federation.SignerCheck{}, fmt.Errorf("CA of %s: %w", sender, err)
+		}
+		return federation.SignerCheck{CAs: cas, Sender: sender, TrustDomain: p.TrustDomain}, nil
+	}
+	q, closeDB, err := store.OpenReadOnly(*dbPath)
+	if err != nil {
+		return err
+	}
+	defer closeDB()
+	res, err := federation.VerifyInbox(ctx, q, cfg.Agency, signers)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(stdout, res.String())
+	for _, f := range res.Failures {
+		fmt.Fprintf(stdout, "  NOT VERIFIED: envelope %s, sequence %d from %s: %s\n", f.EnvelopeID, f.Seq, f.Sender, f.Problem)
+	}
+	if len(res.Failures) > 0 {
+		return exitError(2)
+	}
 	return nil
 }

@@ -26,3 +26,9 @@ SELECT request_hash, resource_id FROM idempotency_keys WHERE method = ? AND requ
 
 -- name: InsertIdempotencyKey :exec
 INSERT INTO idempotency_keys (method, request_id, request_hash, resource_id, create_time) VALUES (?, ?, ?, ?, ?);
+
+-- name: OverwriteLead :execrows
+UPDATE leads
+SET origin_agency = @origin_agency, status = @status, crime_mask = @crime_mask, handling_code = @handling_code,
+    version = @version, update_time = @update_time, review_date = @review_date, body = @body
+WHERE id = @id;

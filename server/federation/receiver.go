@@ -1,0 +1,397 @@
+// Package federation exchanges records between partner nodes: the outbox
+// relay that sends each partner its envelopes, the receiver that applies a
+// partner's envelopes exactly once and in order, the drift check that
+// compares copies, and the status operators read.
+package federation
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"sync"
+	"time"
+
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	liaisonv1 "github.com/liaison-exchange/liaison/gen/liaison/v1"
+	"github.com/liaison-exchange/liaison/server/audit"
+	"github.com/liaison-exchange/liaison/server/errs"
+	"github.com/liaison-exchange/liaison/server/identity"
+	"github.com/liaison-exchange/liaison/server/store"
+)
+
+// Outcome is what applying an envelope did.
+type Outcome struct {
+	// Status is APPLIED, REJECTED or IGNORED.
+	Status liaisonv1.ReceiptStatus
+	Code   string
+	Reason string
+	// PurgeContent deletes the stored content of earlier envelopes about
+	// the record (the envelope withdrew it).
+	PurgeContent bool
+}
+
+// Applied is the outcome of an envelope applied as sent.
+var Applied = Outcome{Status: liaisonv1.ReceiptStatus_RECEIPT_STATUS_APPLIED}
+
+// Applier applies envelopes of one kind on the receiving node, inside the
+// transaction that records the receipt. Returning an *errs.Error (other
+// than Internal) rejects the envelope with that reason: its changes are
+// rolled back, its sequence is still consumed and the rejection travels
+// back to the sender. Any other error is a fault: nothing of the batch is
+// applied and the sender sends it again later.
+type Applier func(tx *store.Tx, env *liaisonv1.Envelope) (Outcome, error)
+
+// ReceiptHandler runs on the sending node when a partner's receipt for an
+// envelope of its kind arrives, in the transaction that stores the
+// receipt (e.g. to mark a proposal applied or rejected).
+type ReceiptHandler func(tx *store.Tx, sent store.SentEnvelope, r *liaisonv1.Receipt) error
+
+// Registry maps envelope kinds to their handlers.
+type Registry struct {
+	appliers map[liaisonv1.EnvelopeKind]Applier
+	receipts map[liaisonv1.EnvelopeKind]ReceiptHandler
+	kinds    map[liaisonv1.RecordKind]RecordKindSpec
+}
+
+// NewRegistry returns an empty registry.
+func NewRegistry() *Registry {
+	return &Registry{
+		appliers: map[liaisonv1.EnvelopeKind]Applier{},
+		receipts: map[liaisonv1.EnvelopeKind]ReceiptHandler{},
+		kinds:    map[liaisonv1.RecordKind]RecordKindSpec{},
+	}
+}
+
+// Handle registers the applier of a kind and, optionally, its receipt
+// handler.
+func (r *Registry) Handle(kind liaisonv1.EnvelopeKind, a Applier, rh ReceiptHandler) {
+	r.appliers[kind] = a
+	if rh != nil {
+		r.receipts[kind] = rh
+	}
+}
+
+// Receiver implements FederationService.
+type Receiver struct {
+	liaisonv1.UnimplementedFederationServiceServer
+
+	own      string
+	store    *store.Store
+	registry *Registry
+	signers  func(agency string) (SignerCheck, error)
+	now      func() time.Time
+	quit     chan struct{} // closed when the node stops: open channels end
+	quitOnce sync.Once
+}
+
+var _ liaisonv1.FederationServiceServer = (*Receiver)(nil)
+
+// NewReceiver returns the receiving side of every partner's channel.
+// signers gives, for a partner agency, how to check its signatures.
+func NewReceiver(own string, s *store.Store, reg *Registry, signers func(string) (SignerCheck, error)) *Receiver {
+	return &Receiver{own: own, store: s, registry: reg, signers: signers, now: time.Now, quit: make(chan struct{})}
+}
+
+// Close ends every open channel (the senders reconnect later).
+func (r *Receiver) Close() { r.quitOnce.Do(func() { close(r.quit) }) }
+
+// Exchange implements liaisonv1.FederationServiceServer.
+func (r *Receiver) Exchange(stream liaisonv1.FederationService_ExchangeServer) error {
+	ctx := stream.Context()
+	caller, _ := identity.FromContext(ctx)
+	first, err := stream.Recv()
+	if err != nil {
+		return err
+	}
+	hello := first.GetHello()
+	switch {
+	case hello == nil:
+		err = errs.Invalid("hello", "open the channel with a Hello")
+	case hello.GetSender() != caller.Agency:
+		err = errs.New(errs.PermissionDenied, "Hello names sender %q but the certificate is %s's node", hello.GetSender(), caller.Agency)
+	case hello.GetReceiver() != r.own:
+		err = errs.Precondition("envelope.wrong_receiver", "channels/"+caller.Agency, "this is the node of %s, not of %s", r.own, hello.GetReceiver())
+	}
+	if err != nil {
+		r.auditRefusal(ctx, caller.Agency, "federation.channel.refused", "", err)
+		return err
+	}
+	ch, err := r.store.InChannel(ctx, caller.Agency)
+	if err != nil {
+		return err
+	}
+	if err := stream.Send(&liaisonv1.ExchangeResponse{Msg: &liaisonv1.ExchangeResponse_Welcome{Welcome: &liaisonv1.Welcome{LastApplied: uint64(ch.LastApplied)}}}); err != nil {
+		return err
+	}
+	// Receive in the background so that a stopping node can end the call
+	// without waiting for the sender's next batch.
+	done := make(chan struct{})
+	defer close(done)
+	msgs := make(chan *liaisonv1.ExchangeRequest)
+	recvErr := make(chan error, 1)
+	go func() {
+		for {
+			req, err := stream.Recv()
+			if err != nil {
+				recvErr <- err
+				return
+			}
+			select {
+			case msgs <- req:
+			case <-done:
+				return
+			}
+		}
+	}()
+	for {
+		var req *liaisonv1.ExchangeRequest
+		select {
+		case req = <-msgs:
+		case err := <-recvErr:
+			if errors.Is(err, io.EOF) {
+				return nil
+			}
+			return err
+		case <-r.quit:
+			return errs.New(errs.Unavailable, "%s's node is shutting down", r.own)
+		}
+		b := req.GetBatch()
+		if b == nil {
+			return errs.Invalid("batch", "after the Hello, only batches may be sent")
+		}
+		receipts, err := r.ApplyBatch(ctx, caller.Agency, b)
+		if err != nil {
+			return err
+		}
+		if err := stream.Send(&liaisonv1.ExchangeResponse{Msg: &liaisonv1.ExchangeResponse_Receipts{Receipts: receipts}}); err != nil {
+			return err
+		}
+	}
+}
+
+// auditRefusal records something refused outside an envelope's transaction.
+func (r *Receiver) auditRefusal(ctx context.Context, sender, action, resource string, cause error) {
+	call := audit.FromContext(ctx)
+	// The refusal stands even if recording it fails; the store logs that.
+	_ = r.store.Write(context.WithoutCancel(ctx), func(tx *store.Tx) error {
+		return tx.Audit(&audit.Event{Agency: sender, Principal: call.Principal, Role: call.Role, Action: action, Resource: resource,
+			Outcome: errs.CodeName(cause), RequestID: call.RequestID, Detail: cause.Error()})
+	})
+}
+
+// decoded is one envelope of a batch, decoded.
+type decoded struct {
+	raw   []byte
+	leaf  []byte
+	proof []byte
+	env   *liaisonv1.Envelope
+	err   error
+}
+
+// ApplyBatch verifies a batch and applies its envelopes in one
+// transaction; it returns a receipt per envelope it looked at.
+func (r *Receiver) ApplyBatch(ctx context.Context, sender string, b *liaisonv1.Batch) (*liaisonv1.Receipts, error) {
+	items := make([]decoded, len(b.GetEnvelopes()))
+	leaves := make([][]byte, len(items))
+	for i, raw := range b.GetEnvelopes() {
+		items[i].raw = raw
+		items[i].leaf = LeafHash(raw)
+		leaves[i] = items[i].leaf
+		env := &liaisonv1.Envelope{}
+		if err := proto.Unmarshal(raw, env); err != nil {
+			items[i].err = fmt.Errorf("undecodable envelope: %v", err)
+		}
+		items[i].env = env
+	}
+	root, proofs := MerkleTree(leaves)
+	for i := range items {
+		items[i].proof = proofs[i]
+	}
+	sig := b.GetSignature()
+	var sigErr error
+	if !bytes.Equal(root, sig.GetMerkleRoot()) {
+		sigErr = errors.New("the signed Merkle root does not match the envelopes")
+	} else if check, err := r.signers(sender); err != nil {
+		sigErr = err
+	} else {
+		sigErr = check.Verify(r.own, root, sig.GetSignature(), sig.GetSignerChain(), r.now())
+	}
+
+	// Envelopes arrive only inside a FederationService call, whose audit
+	// record names the sending node.
+	call := audit.FromContext(ctx)
+	principal, requestID := call.Principal, call.RequestID
+	var receipts []*liaisonv1.Receipt
+	var highest int64
+	err := r.store.Write(ctx, func(tx *store.Tx) error {
+		receipts = receipts[:0]
+		ch, err := tx.InChannel(sender)
+		if err != nil {
+			return err
+		}
+		last := ch.LastApplied
+		var batchID int64
+		auditEnv := func(action string, env *liaisonv1.Envelope, outcome, detail string) error {
+			return tx.Audit(&audit.Event{
+				Agency: sender, Principal: principal, Role: string(identity.Node), Action: action,
+				Resource: resourceOf(env), Outcome: outcome, RequestID: requestID,
+				Detail: fmt.Sprintf("envelope %s seq %d %s v%d from %s; %s", env.GetId(), env.GetSequence(), kindName(env.GetKind()), env.GetRecordVersion(), sender, detail),
+			})
+		}
+		refuse := func(env *liaisonv1.Envelope, code string, why error) error {
+			receipts = append(receipts, &liaisonv1.Receipt{Sequence: env.GetSequence(), EnvelopeId: env.GetId(),
+				Status: liaisonv1.ReceiptStatus_RECEIPT_STATUS_REFUSED, ReasonCode: code, Reason: why.Error()})
+			return auditEnv("federation.envelope.refused", env, "REFUSED", code+": "+why.Error())
+		}
+		for i := range items {
+			it := &items[i]
+			env := it.env
+			seq := int64(env.GetSequence())
+			switch {
+			case sigErr != nil:
+				if err := refuse(env, "envelope.bad_signature", sigErr); err != nil {
+					return err
+				}
+				continue
+			case it.err != nil:
+				if err := refuse(env, "envelope.malformed", it.err); err != nil {
+					return err
+				}
+				continue
+			case env.GetSender() != sender:
+				if err := refuse(env, "envelope.wrong_sender", fmt.Errorf("envelope names sender %q but came from %s's node", env.GetSender(), sender)); err != nil {
+					return err
+				}
+				continue
+			case env.GetReceiver() != r.own:
+				if err := refuse(env, "envelope.wrong_receiver", fmt.Errorf("envelope is addressed to %q, this is %s", env.GetReceiver(), r.own)); err != nil {
+					return err
+				}
+				continue
+			case seq < 1:
+				if err := refuse(env, "envelope.bad_sequence", fmt.Errorf("sequence %d: sequences start at 1", seq)); err != nil {
+					return err
+				}
+				continue
+			case seq <= last:
+				orig, err := tx.InboxReceipt(sender, seq)
+				if errs.CodeOf(err) == errs.NotFound {
+					if err := refuse(env, "envelope.sequence_unknown", fmt.Errorf("sequence %d was passed without being stored", seq)); err != nil {
+						return err
+					}
+					continue
+				}
+				if err != nil {
+					return err
+				}
+				if orig.GetEnvelopeId() != env.GetId() {
+					if err := refuse(env, "envelope.sequence_reused", fmt.Errorf("sequence %d was already used by envelope %s", seq, orig.GetEnvelopeId())); err != nil {
+						return err
+					}
+					continue
+				}
+				receipts = append(receipts, orig)
+				if err := auditEnv("federation.envelope.duplicate", env, "IGNORED", "already received; original receipt returned"); err != nil {
+					return err
+				}
+				continue
+			case seq > last+1:
+				receipts = append(receipts, &liaisonv1.Receipt{Sequence: env.GetSequence(), EnvelopeId: env.GetId(),
+					Status: liaisonv1.ReceiptStatus_RECEIPT_STATUS_OUT_OF_ORDER, ReasonCode: "envelope.gap",
+					Reason: fmt.Sprintf("expected sequence %d", last+1), ExpectedSequence: uint64(last + 1)})
+				if err := auditEnv("federation.envelope.refused", env, "OUT_OF_ORDER", fmt.Sprintf("gap: expected sequence %d", last+1)); err != nil {
+					return err
+				}
+			}
+			if seq > last+1 {
+				break // the rest of the batch cannot be in order either
+			}
+			if batchID == 0 {
+				if batchID, err = tx.InsertInboxBatch(sender, root, sig.GetSignature(), sig.GetSignerChain()); err != nil {
+					return err
+				}
+			}
+			out, err := r.apply(tx, env)
+			if err != nil {
+				return err
+			}
+			stored := it.raw
+			if err := tx.InsertInbox(store.InboxEntry{
+				Sender: sender, Seq: seq, EnvelopeID: env.GetId(), Kind: env.GetKind(), RecordID: env.GetRecordId(),
+				RecordVersion: env.GetRecordVersion(), BatchID: batchID, LeafHash: it.leaf, Proof: it.proof, Envelope: stored,
+				Status: out.Status, ReasonCode: out.Code, Reason: out.Reason,
+			}); err != nil {
+				return err
+			}
+			if out.PurgeContent {
+				if err := tx.PurgeInboxContent(sender, env.GetRecordId(), seq); err != nil {
+					return err
+				}
+			}
+			last = seq
+			receipts = append(receipts, &liaisonv1.Receipt{Sequence: env.GetSequence(), EnvelopeId: env.GetId(), Status: out.Status,
+				ReasonCode: out.Code, Reason: out.Reason, ApplyTime: timestamppb.New(tx.Now())})
+			action := "federation.envelope." + strings.ToLower(strings.TrimPrefix(out.Status.String(), "RECEIPT_STATUS_"))
+			detail := "applied"
+			if out.Code != "" {
+				detail = out.Code + ": " + out.Reason
+			}
+			if err := auditEnv(action, env, strings.TrimPrefix(out.Status.String(), "RECEIPT_STATUS_"), detail); err != nil {
+				return err
+			}
+		}
+		highest = last
+		return tx.SetInChannel(sender, last)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &liaisonv1.Receipts{Receipts: receipts, HighestApplied: uint64(highest)}, nil
+}
+
+// apply runs the envelope's applier in a nested savepoint.
+func (r *Receiver) apply(tx *store.Tx, env *liaisonv1.Envelope) (Outcome, error) {
+	a, ok := r.registry.appliers[env.GetKind()]
+	if !ok {
+		return Outcome{Status: liaisonv1.ReceiptStatus_RECEIPT_STATUS_REJECTED, Code: "envelope.unknown_kind",
+			Reason: fmt.Sprintf("this node does not handle envelopes of kind %s", env.GetKind())}, nil
+	}
+	var out Outcome
+	err := tx.Savepoint(func() error {
+		var err error
+		out, err = a(tx, env)
+		return err
+	})
+	if err == nil {
+		return out, nil
+	}
+	var e *errs.Error
+	if errors.As(err, &e) && e.Code != errs.Internal {
+		code := strings.ToLower(errs.CodeName(err))
+		if len(e.Violations) > 0 {
+			code = e.Violations[0].Type
+		}
+		return Outcome{Status: liaisonv1.ReceiptStatus_RECEIPT_STATUS_REJECTED, Code: code, Reason: e.Message}, nil
+	}
+	return Outcome{}, fmt.Errorf("apply %s envelope %s: %w", env.GetKind(), env.GetId(), err)
+}
+
+func kindName(k liaisonv1.EnvelopeKind) string {
+	return strings.ToLower(strings.TrimPrefix(k.String(), "ENVELOPE_KIND_"))
+}
+
+// resourceOf names the record an envelope is about, for the audit log.
+func resourceOf(env *liaisonv1.Envelope) string {
+	switch env.GetKind() {
+	case liaisonv1.EnvelopeKind_ENVELOPE_KIND_LEAD, liaisonv1.EnvelopeKind_ENVELOPE_KIND_LEAD_TOMBSTONE:
+		return "leads/" + env.GetRecordId()
+	case liaisonv1.EnvelopeKind_ENVELOPE_KIND_PERMISSION_REQUEST, liaisonv1.EnvelopeKind_ENVELOPE_KIND_PERMISSION_DECISION:
+		return "permission_requests/" + env.GetRecordId()
+	}
+	return "envelopes/" + env.GetId()
+}

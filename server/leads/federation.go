@@ -1,0 +1,267 @@
+package leads
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	liaisonv1 "github.com/liaison-exchange/liaison/gen/liaison/v1"
+	"github.com/liaison-exchange/liaison/server/audit"
+	"github.com/liaison-exchange/liaison/server/errs"
+	"github.com/liaison-exchange/liaison/server/federation"
+	"github.com/liaison-exchange/liaison/server/store"
+)
+
+// Register wires leads into federation: how replicas and tombstones
+// arriving from a partner are applied, and how copies are compared and
+// repaired.
+func (s *Server) Register(reg *federation.Registry) {
+	reg.Handle(liaisonv1.EnvelopeKind_ENVELOPE_KIND_LEAD, s.applyLead, nil)
+	reg.Handle(liaisonv1.EnvelopeKind_ENVELOPE_KIND_LEAD_TOMBSTONE, s.applyTombstone, nil)
+	reg.Kind(federation.RecordKindSpec{
+		Kind:      liaisonv1.RecordKind_RECORD_KIND_LEAD,
+		Upsert:    liaisonv1.EnvelopeKind_ENVELOPE_KIND_LEAD,
+		Tombstone: liaisonv1.EnvelopeKind_ENVELOPE_KIND_LEAD_TOMBSTONE,
+		Replicas:  s.store.LeadReplicas,
+		Repair:    s.repair,
+	})
+}
+
+// applyLead stores a partner's lead as a read-only replica. Only the home
+// node's envelopes change a replica, and an older version than the one held
+// is ignored.
+func (s *Server) applyLead(tx *store.Tx, env *liaisonv1.Envelope) (federation.Outcome, error) {
+	l := &liaisonv1.Lead{}
+	if err := proto.Unmarshal(env.GetPayload(), l); err != nil {
+		return federation.Outcome{}, errs.Invalid("payload", "not a lead: %v", err)
+	}
+	if l.GetId() != env.GetRecordId() || l.GetVersion() != env.GetRecordVersion() {
+		return federation.Outcome{}, errs.Precondition("envelope.inconsistent", resource(env.GetRecordId()),
+			"envelope names lead %s v%d but carries %s v%d", env.GetRecordId(), env.GetRecordVersion(), l.GetId(), l.GetVersion())
+	}
+	if l.GetOriginAgency() != env.GetSender() {
+		return federation.Outcome{}, errs.Precondition("record.home_node_only", resource(l.GetId()),
+			"%s sent a lead whose originator is %s; only a record's home node can send it", env.GetSender(), l.GetOriginAgency())
+	}
+	if err := s.validator.Validate(l, "lead"); err != nil {
+		return federation.Outcome{}, err
+	}
+	l.ReleasedTo = []string{s.agency}
+	cur, err := tx.Lead(l.GetId())
+	if errs.CodeOf(err) == errs.NotFound {
+		return federation.Applied, tx.InsertLead(l)
+	}
+	if err != nil {
+		return federation.Outcome{}, err
+	}
+	if cur.GetOriginAgency() != env.GetSender() {
+		return federation.Outcome{}, errs.Precondition("record.home_node_only", resource(l.GetId()),
+			"lead %s belongs to %s; only %s's envelopes can change it", l.GetId(), cur.GetOriginAgency(), cur.GetOriginAgency())
+	}
+	if env.GetRepair() {
+		return federation.Applied, tx.OverwriteLead(l)
+	}
+	if cur.GetStatus() == liaisonv1.LeadStatus_LEAD_STATUS_WITHDRAWN {
+		return federation.Outcome{Status: liaisonv1.ReceiptStatus_RECEIPT_STATUS_IGNORED, Code: "lead.withdrawn",
+			Reason: fmt.Sprintf("lead %s was withdrawn; its content is not taken back", l.GetId())}, nil
+	}
+	if l.GetVersion() <= cur.GetVersion() {
+		return federation.Outcome{Status: liaisonv1.ReceiptStatus_RECEIPT_STATUS_IGNORED, Code: "lead.stale_version",
+			Reason: fmt.Sprintf("version %d is not newer than version %d held", l.GetVersion(), cur.GetVersion())}, nil
+	}
+	return federation.Applied, tx.ReplaceLead(l, cur.GetVersion())
+}
+
+// applyTombstone deletes a replica's content, keeping a tombstone; the
+// receipt tells the originator the deletion happened.
+func (s *Server) applyTombstone(tx *store.Tx, env *liaisonv1.Envelope) (federation.Outcome, error) {
+	t := &liaisonv1.Tombstone{}
+	if err := proto.Unmarshal(env.GetPayload(), t); err != nil {
+		return federation.Outcome{}, errs.Invalid("payload", "not a tombstone: %v", err)
+	}
+	if t.GetRecordId() != env.GetRecordId() || t.GetOriginAgency() != env.GetSender() {
+		return federation.Outcome{}, errs.Precondition("envelope.inconsistent", resource(env.GetRecordId()),
+			"tombstone for %s of %s arrived from %s", t.GetRecordId(), t.GetOriginAgency(), env.GetSender())
+	}
+	purged := federation.Outcome{Status: liaisonv1.ReceiptStatus_RECEIPT_STATUS_APPLIED, PurgeContent: true}
+	at := t.GetDeleteTime().AsTime()
+	cur, err := tx.Lead(t.GetRecordId())
+	if errs.CodeOf(err) == errs.NotFound {
+		return purged, tx.InsertLeadTombstone(t.GetRecordId(), t.GetOriginAgency(), t.GetVersion(), at)
+	}
+	if err != nil {
+		return federation.Outcome{}, err
+	}
+	if cur.GetOriginAgency() != env.GetSender() {
+		return federation.Outcome{}, errs.Precondition("record.home_node_only", resource(cur.GetId()),
+			"lead %s belongs to %s; only %s can withdraw it", cur.GetId(), cur.GetOriginAgency(), cur.GetOriginAgency())
+	}
+	gone := &liaisonv1.Lead{
+		Id: cur.GetId(), OriginAgency: cur.GetOriginAgency(), Status: liaisonv1.LeadStatus_LEAD_STATUS_WITHDRAWN,
+		Version: max(t.GetVersion(), cur.GetVersion()), UpdateTime: timestamppb.New(at),
+	}
+	return purged, tx.DeleteLeadContent(gone, cur.GetVersion())
+}
+
+// repair builds the envelope that sets a partner's copy of one of this
+// node's leads right: the current lead if it is released to the partner,
+// otherwise a tombstone (the partner should hold nothing of it).
+func (s *Server) repair(tx *store.Tx, partner, id string) (store.Outgoing, error) {
+	l, err := tx.Lead(id)
+	if err != nil && errs.CodeOf(err) != errs.NotFound {
+		return store.Outgoing{}, err
+	}
+	released := l != nil && l.GetOriginAgency() == s.agency && contains(l.GetReleasedTo(), partner)
+	if released && l.GetStatus() != liaisonv1.LeadStatus_LEAD_STATUS_WITHDRAWN {
+		return store.Outgoing{Receiver: partner, Kind: liaisonv1.EnvelopeKind_ENVELOPE_KIND_LEAD, RecordID: id,
+			RecordVersion: l.GetVersion(), Payload: ReplicaView(l, partner)}, nil
+	}
+	var version int64
+	if l != nil {
+		version = l.GetVersion()
+	}
+	return store.Outgoing{Receiver: partner, Kind: liaisonv1.EnvelopeKind_ENVELOPE_KIND_LEAD_TOMBSTONE, RecordID: id, RecordVersion: version,
+		Payload: &liaisonv1.Tombstone{RecordId: id, OriginAgency: s.agency, Version: version, DeleteTime: timestamppb.New(tx.Now())}}, nil
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// ListLeadReceipts implements liaisonv1.LeadServiceServer.
+func (s *Server) ListLeadReceipts(ctx context.Context, req *liaisonv1.ListLeadReceiptsRequest) (*liaisonv1.ListLeadReceiptsResponse, error) {
+	l, err := s.store.Lead(ctx, req.GetId())
+	if err != nil {
+		return nil, err
+	}
+	if l.GetOriginAgency() != s.agency {
+		return nil, errs.Precondition("record.home_node_only", resource(l.GetId()),
+			"lead %s is a replica of %s's record; the receipts are kept by its originator", l.GetId(), l.GetOriginAgency())
+	}
+	entries, err := s.store.OutboxForRecord(ctx, req.GetId())
+	if err != nil {
+		return nil, err
+	}
+	resp := &liaisonv1.ListLeadReceiptsResponse{}
+	for _, e := range entries {
+		d := &liaisonv1.Delivery{
+			Partner: e.Partner, Sequence: uint64(e.Seq), Kind: e.Kind, RecordVersion: e.RecordVersion,
+			CreateTime: timestamppb.New(e.CreateTime), Status: e.ReceiptStatus, Reason: e.ReceiptReason,
+		}
+		if !e.ReceiptTime.IsZero() {
+			d.ReceiptTime = timestamppb.New(e.ReceiptTime)
+		}
+		resp.Deliveries = append(resp.Deliveries, d)
+	}
+	return resp, nil
+}
+
+// exportBlock says why a lead may not be exported ("" if it may). Handling
+// codes bind the recipient of a record, not its originator: a partner's
+// lead coded H1, H2 or H3 leaves this node only with the originator's
+// permission.
+func (s *Server) exportBlock(ctx context.Context, l *liaisonv1.Lead) (string, error) {
+	if l.GetStatus() == liaisonv1.LeadStatus_LEAD_STATUS_WITHDRAWN {
+		return "withdrawn by its originator", nil
+	}
+	if l.GetOriginAgency() == s.agency {
+		return "", nil
+	}
+	code := l.GetHandling().GetCode()
+	if code == liaisonv1.HandlingCode_HANDLING_CODE_H0 {
+		return "", nil
+	}
+	ok, err := s.store.HasPermission(ctx, l.GetId(), liaisonv1.PermissionPurpose_PERMISSION_PURPOSE_EXPORT)
+	if err != nil || ok {
+		return "", err
+	}
+	return fmt.Sprintf("handling code %s of %s forbids export without the originator's permission (ask %s with RequestPermission)",
+		HandlingName(code), l.GetOriginAgency(), l.GetOriginAgency()), nil
+}
+
+// HandlingName is the short name of a handling code ("H2").
+func HandlingName(c liaisonv1.HandlingCode) string {
+	return strings.TrimPrefix(c.String(), "HANDLING_CODE_")
+}
+
+// ExportLeads implements liaisonv1.LeadServiceServer.
+func (s *Server) ExportLeads(req *liaisonv1.ExportLeadsRequest, stream liaisonv1.LeadService_ExportLeadsServer) error {
+	ctx := stream.Context()
+	audit.SetResource(ctx, "leads")
+	var exported, refused int
+	defer func() { audit.SetDetail(ctx, fmt.Sprintf("exported %d, refused %d", exported, refused)) }()
+	send := func(l *liaisonv1.Lead) error {
+		exported++
+		return stream.Send(&liaisonv1.ExportLeadsResponse{Item: &liaisonv1.ExportLeadsResponse_Lead{Lead: l}})
+	}
+	if len(req.GetIds()) > 0 {
+		// Asked for by id: all or nothing.
+		leads := make([]*liaisonv1.Lead, 0, len(req.GetIds()))
+		var vs []errs.Violation
+		for _, id := range req.GetIds() {
+			l, err := s.store.Lead(ctx, id)
+			if err != nil {
+				return err
+			}
+			why, err := s.exportBlock(ctx, l)
+			if err != nil {
+				return err
+			}
+			if why != "" {
+				refused++
+				vs = append(vs, errs.Violation{Type: "handling." + strings.ToLower(HandlingName(l.GetHandling().GetCode())), Subject: resource(id), Description: why})
+			}
+			leads = append(leads, l)
+		}
+		if err := errs.Preconditions("export refused", vs); err != nil {
+			return err
+		}
+		for _, l := range leads {
+			if err := send(l); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	f := store.LeadFilter{OriginAgency: req.GetOriginAgency()}
+	if req.GetUpdatedAfter() != nil {
+		f.UpdatedAfter = req.GetUpdatedAfter().AsTime()
+	}
+	before := ""
+	for {
+		page, err := s.store.ListLeads(ctx, f, before, 500)
+		if err != nil {
+			return err
+		}
+		for _, l := range page {
+			why, err := s.exportBlock(ctx, l)
+			if err != nil {
+				return err
+			}
+			if why != "" {
+				refused++
+				if err := stream.Send(&liaisonv1.ExportLeadsResponse{Item: &liaisonv1.ExportLeadsResponse_Refused{Refused: &liaisonv1.ExportRefusal{
+					Id: l.GetId(), OriginAgency: l.GetOriginAgency(), HandlingCode: l.GetHandling().GetCode(), Reason: why,
+				}}}); err != nil {
+					return err
+				}
+				continue
+			}
+			if err := send(l); err != nil {
+				return err
+			}
+		}
+		if len(page) < 500 {
+			return nil
+		}
+		before = page[len(page)-1].GetId()
+	}
+}
