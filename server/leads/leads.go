@@ -219,10 +219,12 @@ func (s *Server) UpdateLead(ctx context.Context, req *liaisonv1.UpdateLeadReques
 			}
 		}
 		merged = proto.Clone(merged).(*liaisonv1.Lead) // detach from the patch's lists
-		if err := normalize(merged); err != nil {
+		// As on create: the rules apply to what the caller wrote, then
+		// normalisation rewrites phones and document numbers.
+		if err := s.validator.Validate(merged, "lead"); err != nil {
 			return err
 		}
-		if err := s.validator.Validate(merged, "lead"); err != nil {
+		if err := normalize(merged); err != nil {
 			return err
 		}
 		merged.Version = cur.GetVersion() + 1

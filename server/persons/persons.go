@@ -47,17 +47,24 @@ func Normalize(p *liaisonv1.Person, path string) []errs.FieldViolation {
 // the national format of region (ISO 3166-1 alpha-2), to E.164. It is
 // idempotent: E164(E164(x)) == E164(x).
 func E164(number, region string) (string, error) {
-	first, err := e164Once(number, region)
+	n, err := e164Once(number, region)
 	if err != nil {
 		return "", err
 	}
-	// A trunk prefix kept after the country code ("+66 081…") survives one
-	// parse as a leading zero and is dropped by the next; settle on that.
-	second, err := e164Once(first, "")
-	if err != nil {
-		return first, nil
+	// Leading zeros kept after the country code ("+66 081…") are dropped one
+	// parse at a time; settle on the fixed point, or refuse a number that
+	// does not settle.
+	for i := 0; i < 8; i++ {
+		next, err := e164Once(n, "")
+		if err != nil {
+			return "", fmt.Errorf("%q is not a possible phone number", number)
+		}
+		if next == n {
+			return n, nil
+		}
+		n = next
 	}
-	return second, nil
+	return "", fmt.Errorf("%q is not a possible phone number", number)
 }
 
 func e164Once(number, region string) (string, error) {

@@ -1,0 +1,423 @@
+package e2e
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	reflectionv1 "google.golang.org/grpc/reflection/grpc_reflection_v1"
+	reflectionv1alpha "google.golang.org/grpc/reflection/grpc_reflection_v1alpha"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
+	"google.golang.org/protobuf/reflect/protoregistry"
+	"google.golang.org/protobuf/types/known/fieldmaskpb"
+
+	"github.com/liaison-exchange/liaison/certs"
+	liaisonv1 "github.com/liaison-exchange/liaison/gen/liaison/v1"
+	"github.com/liaison-exchange/liaison/server/authz"
+	"github.com/liaison-exchange/liaison/server/errs"
+	"github.com/liaison-exchange/liaison/server/identity"
+	"github.com/liaison-exchange/liaison/server/nodetest"
+)
+
+// authzWant is who may call each method of the services officers and
+// systems use, written out independently of authz.Table. Partner
+// principals (any role, their node included) may call none of them.
+var authzWant = map[string][]identity.Role{
+	liaisonv1.LeadService_CreateLead_FullMethodName:   {identity.Analyst, identity.Supervisor, identity.Service},
+	liaisonv1.LeadService_GetLead_FullMethodName:      {identity.Analyst, identity.Supervisor, identity.Service},
+	liaisonv1.LeadService_ListLeads_FullMethodName:    {identity.Analyst, identity.Supervisor, identity.Service},
+	liaisonv1.LeadService_UpdateLead_FullMethodName:   {identity.Analyst, identity.Supervisor},
+	liaisonv1.LeadService_ReleaseLead_FullMethodName:  {identity.Supervisor},
+	liaisonv1.LeadService_WithdrawLead_FullMethodName: {identity.Supervisor},
+	// Reads, like GetLead: delivery receipts, and the export to the own
+	// agency's systems.
+	liaisonv1.LeadService_ListLeadReceipts_FullMethodName: {identity.Analyst, identity.Supervisor, identity.Service},
+	liaisonv1.LeadService_ExportLeads_FullMethodName:      {identity.Analyst, identity.Supervisor, identity.Service},
+	liaisonv1.AuditService_ListAuditEvents_FullMethodName: {identity.Auditor},
+	liaisonv1.AuditService_VerifyAuditLog_FullMethodName:  {identity.Auditor},
+}
+
+// authzServices are the services of the matrix.
+var authzServices = []grpc.ServiceDesc{liaisonv1.LeadService_ServiceDesc, liaisonv1.AuditService_ServiceDesc}
+
+// authzMethods lists every method of the matrix services from their
+// generated descriptors, so a new method cannot be left out.
+func authzMethods(t *testing.T) []string {
+	t.Helper()
+	var out []string
+	for _, sd := range authzServices {
+		for _, m := range sd.Methods {
+			out = append(out, "/"+sd.ServiceName+"/"+m.MethodName)
+		}
+		for _, st := range sd.Streams {
+			if st.ClientStreams {
+				t.Fatalf("%s/%s streams from the client; extend invoke to call it", sd.ServiceName, st.StreamName)
+			}
+			out = append(out, "/"+sd.ServiceName+"/"+st.StreamName)
+		}
+	}
+	return out
+}
+
+// authzPrincipal is a caller of the matrix: a certificate of nodetest's PKI.
+type authzPrincipal struct {
+	agency string
+	role   identity.Role
+}
+
+func (p authzPrincipal) id() string {
+	if p.role == identity.Node {
+		return certs.NodeID(p.agency)
+	}
+	for _, dp := range certs.DevPrincipals {
+		if dp.Role == string(p.role) {
+			return certs.PrincipalID(p.agency, dp.Role, dp.Name)
+		}
+	}
+	panic("no dev principal for role " + p.role)
+}
+
+func (p authzPrincipal) String() string { return p.agency + "/" + string(p.role) }
+
+// authzPrincipals: every role of the own agency (alpha) and of its partner
+// (bravo).
+func authzPrincipals() []authzPrincipal {
+	var out []authzPrincipal
+	for _, agency := range []string{"alpha", "bravo"} {
+		for _, r := range identity.Roles {
+			out = append(out, authzPrincipal{agency, r})
+		}
+	}
+	return out
+}
+
+// authzRequest is a valid request for method about lead, so that
+// validation and business rules cannot be what refuses an allowed caller.
+func authzRequest(t *testing.T, method string, lead *liaisonv1.Lead) proto.Message {
+	t.Helper()
+	switch method {
+	case liaisonv1.LeadService_CreateLead_FullMethodName:
+		return &liaisonv1.CreateLeadRequest{Lead: newLead("authz create")}
+	case liaisonv1.LeadService_GetLead_FullMethodName:
+		return &liaisonv1.GetLeadRequest{Id: lead.GetId()}
+	case liaisonv1.LeadService_ListLeads_FullMethodName:
+		return &liaisonv1.ListLeadsRequest{PageSize: 5}
+	case liaisonv1.LeadService_UpdateLead_FullMethodName:
+		return &liaisonv1.UpdateLeadRequest{
+			Lead:       &liaisonv1.Lead{Id: lead.GetId(), Etag: lead.GetEtag(), Title: "authz update"},
+			UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"title"}},
+		}
+	case liaisonv1.LeadService_ReleaseLead_FullMethodName:
+		return &liaisonv1.ReleaseLeadRequest{Id: lead.GetId(), Partners: []string{"bravo"}}
+	case liaisonv1.LeadService_WithdrawLead_FullMethodName:
+		return &liaisonv1.WithdrawLeadRequest{Id: lead.GetId(), Reason: "authz matrix"}
+	case liaisonv1.LeadService_ListLeadReceipts_FullMethodName:
+		return &liaisonv1.ListLeadReceiptsRequest{Id: lead.GetId()}
+	case liaisonv1.LeadService_ExportLeads_FullMethodName:
+		return &liaisonv1.ExportLeadsRequest{Ids: []string{lead.GetId()}}
+	case liaisonv1.AuditService_ListAuditEvents_FullMethodName:
+		return &liaisonv1.ListAuditEventsRequest{PageSize: 5}
+	case liaisonv1.AuditService_VerifyAuditLog_FullMethodName:
+		return &liaisonv1.VerifyAuditLogRequest{}
+	}
+	t.Fatalf("no valid request for %s: add one to authzRequest", method)
+	return nil
+}
+
+// methodDescriptor finds a method by its full gRPC name.
+func methodDescriptor(t *testing.T, fullMethod string) protoreflect.MethodDescriptor {
+	t.Helper()
+	svc, name, _ := strings.Cut(strings.TrimPrefix(fullMethod, "/"), "/")
+	d, err := protoregistry.GlobalFiles.FindDescriptorByName(protoreflect.FullName(svc))
+	if err != nil {
+		t.Fatalf("%s: %v", fullMethod, err)
+	}
+	md := d.(protoreflect.ServiceDescriptor).Methods().ByName(protoreflect.Name(name))
+	if md == nil {
+		t.Fatalf("%s: no such method", fullMethod)
+	}
+	return md
+}
+
+// invoke calls a unary or server-streaming method with req (checking req
+// is its input type) and returns the call's error; of a stream, the error
+// that ends it (nil if it ends normally).
+func invoke(t *testing.T, conn *grpc.ClientConn, method string, req proto.Message) error {
+	t.Helper()
+	md := methodDescriptor(t, method)
+	if got := req.ProtoReflect().Descriptor().FullName(); got != md.Input().FullName() {
+		t.Fatalf("test bug: %s takes %s, not %s", method, md.Input().FullName(), got)
+	}
+	out, err := protoregistry.GlobalTypes.FindMessageByName(md.Output().FullName())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if !md.IsStreamingServer() && !md.IsStreamingClient() {
+		return conn.Invoke(ctx, method, req, out.New().Interface())
+	}
+	if md.IsStreamingClient() {
+		t.Fatalf("%s streams from the client; invoke cannot call it", method)
+	}
+	stream, err := conn.NewStream(ctx, &grpc.StreamDesc{ServerStreams: true}, method)
+	if err != nil {
+		return err
+	}
+	if err := stream.SendMsg(req); err != nil {
+		return err
+	}
+	if err := stream.CloseSend(); err != nil {
+		return err
+	}
+	for {
+		if err := stream.RecvMsg(out.New().Interface()); err != nil {
+			if errors.Is(err, io.EOF) {
+				return nil
+			}
+			return err
+		}
+	}
+}
+
+// TestAuthz_Matrix calls every LeadService and AuditService method as every
+// role of the own agency and of the partner agency, with valid requests:
+// allowed calls succeed, all others are PERMISSION_DENIED and leave an
+// audit event saying so.
+func TestAuthz_Matrix(t *testing.T) {
+	t.Parallel()
+	pki := nodetest.NewPKI(t, "alpha", "bravo")
+	n := nodetest.Start(t, pki, pki.Config("alpha", t.TempDir(), "bravo"), nil)
+	setup := liaisonv1.NewLeadServiceClient(n.Conn(t, "analyst"))
+	conns := map[authzPrincipal]*grpc.ClientConn{}
+	for _, p := range authzPrincipals() {
+		conns[p] = n.ConnAs(t, p.agency, string(p.role))
+	}
+
+	type denial struct {
+		p        authzPrincipal
+		method   string
+		resource string
+	}
+	var denied []denial
+	for _, method := range authzMethods(t) {
+		allowed := authzWant[method]
+		if allowed == nil {
+			t.Errorf("%s is not in this test's expectation table (authzWant)", method)
+			continue
+		}
+		for _, p := range authzPrincipals() {
+			t.Run(strings.TrimPrefix(method, "/liaison.v1.")+"/"+p.String(), func(t *testing.T) {
+				// A fresh lead per call: an allowed release or withdrawal
+				// must not change what the next caller finds.
+				created, err := setup.CreateLead(context.Background(), &liaisonv1.CreateLeadRequest{Lead: newLead("authz " + p.String())})
+				if err != nil {
+					t.Fatal(err)
+				}
+				lead := created.GetLead()
+				err = invoke(t, conns[p], method, authzRequest(t, method, lead))
+				want := !p.isPartner() && slices.Contains(allowed, p.role)
+				if want {
+					if err != nil {
+						t.Errorf("%s may call it, got %v", p.id(), err)
+					}
+					return
+				}
+				if status.Code(err) != codes.PermissionDenied {
+					t.Errorf("%s may not call it: got %v, want PermissionDenied", p.id(), err)
+				}
+				res := ""
+				if md := methodDescriptor(t, method); md.Input().Fields().ByName("id") != nil {
+					res = "leads/" + lead.GetId()
+				}
+				denied = append(denied, denial{p, method, res})
+			})
+		}
+	}
+
+	// Every refusal is in the audit log, under the caller and the method,
+	// with the outcome the audit log gives a PERMISSION_DENIED call.
+	deniedOutcome := errs.CodeName(status.Error(codes.PermissionDenied, ""))
+	audit := liaisonv1.NewAuditServiceClient(n.Conn(t, "auditor"))
+	for _, d := range denied {
+		resp, err := audit.ListAuditEvents(context.Background(), &liaisonv1.ListAuditEventsRequest{
+			Principal: d.p.id(), Action: d.method, PageSize: 10,
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var refused []*liaisonv1.AuditEvent
+		for _, e := range resp.GetEvents() {
+			if e.GetOutcome() == deniedOutcome {
+				refused = append(refused, e)
+			}
+		}
+		if len(refused) != 1 {
+			t.Errorf("audit: %d %s events for %s calling %s, want 1 (all events: %v)", len(refused), deniedOutcome, d.p.id(), d.method, resp.GetEvents())
+			continue
+		}
+		e := refused[0]
+		if e.GetAgency() != d.p.agency || e.GetRole() != string(d.p.role) || e.GetPrincipal() != d.p.id() || e.GetAction() != d.method {
+			t.Errorf("audit event of %s calling %s: agency %q role %q principal %q action %q", d.p.id(), d.method, e.GetAgency(), e.GetRole(), e.GetPrincipal(), e.GetAction())
+		}
+		if d.resource != "" && e.GetResource() != d.resource {
+			t.Errorf("audit event of %s calling %s names resource %q, want %q", d.p.id(), d.method, e.GetResource(), d.resource)
+		}
+	}
+	if len(denied) == 0 {
+		t.Fatal("no call was denied: the matrix did not run")
+	}
+	v, err := audit.VerifyAuditLog(context.Background(), &liaisonv1.VerifyAuditLogRequest{})
+	if err != nil || !v.GetOk() {
+		t.Errorf("audit chain after the matrix: %v %v", v, err)
+	}
+}
+
+func (p authzPrincipal) isPartner() bool { return p.agency != "alpha" }
+
+// TestAuthz_TableMatchesExpectation: authz.Table says exactly what this
+// test expects for every method of the matrix services, and has no entry
+// for a method that does not exist.
+func TestAuthz_TableMatchesExpectation(t *testing.T) {
+	t.Parallel()
+	methods := authzMethods(t)
+	for _, m := range methods {
+		rule, ok := authz.Table[m]
+		if !ok {
+			t.Errorf("authz.Table has no entry for %s", m)
+			continue
+		}
+		got := slices.Clone(rule.Own)
+		want := slices.Clone(authzWant[m])
+		slices.Sort(got)
+		slices.Sort(want)
+		if !slices.Equal(got, want) {
+			t.Errorf("%s: authz.Table allows %v, want %v", m, got, want)
+		}
+		if rule.PartnerNode || rule.AnyAuthenticated {
+			t.Errorf("%s: authz.Table opens it to partners (PartnerNode %v) or anyone (AnyAuthenticated %v)", m, rule.PartnerNode, rule.AnyAuthenticated)
+		}
+	}
+	for m := range authzWant {
+		if !slices.Contains(methods, m) {
+			t.Errorf("expectation for %s, which the services do not have", m)
+		}
+	}
+	// No stale entries: each names an existing method or service.
+	for key := range authz.Table {
+		svc, name, ok := strings.Cut(strings.TrimPrefix(key, "/"), "/")
+		if !ok || !strings.HasPrefix(key, "/") {
+			t.Errorf("authz.Table key %q is not /<service>/<method> or /<service>/*", key)
+			continue
+		}
+		d, err := protoregistry.GlobalFiles.FindDescriptorByName(protoreflect.FullName(svc))
+		sd, isSvc := d.(protoreflect.ServiceDescriptor)
+		if err != nil || !isSvc {
+			t.Errorf("authz.Table key %q: no service %s", key, svc)
+			continue
+		}
+		if name != "*" && sd.Methods().ByName(protoreflect.Name(name)) == nil {
+			t.Errorf("authz.Table key %q: %s has no method %s", key, svc, name)
+		}
+	}
+}
+
+// TestAuthz_EveryRegisteredMethodHasRule: every method a started node
+// serves (as its reflection service lists them), and every method of
+// every generated liaison.v1 service, has a rule. A method without one is
+// refused to everybody, which is safe but means it was forgotten.
+func TestAuthz_EveryRegisteredMethodHasRule(t *testing.T) {
+	t.Parallel()
+	pki := nodetest.NewPKI(t, "alpha", "bravo")
+	n := nodetest.Start(t, pki, pki.Config("alpha", t.TempDir(), "bravo"), nil)
+
+	served := listServices(t, n.Conn(t, "analyst"))
+	for _, want := range []string{
+		liaisonv1.LeadService_ServiceDesc.ServiceName, liaisonv1.AuditService_ServiceDesc.ServiceName,
+		healthpb.Health_ServiceDesc.ServiceName,
+		reflectionv1.ServerReflection_ServiceDesc.ServiceName, reflectionv1alpha.ServerReflection_ServiceDesc.ServiceName,
+	} {
+		if !slices.Contains(served, want) {
+			t.Errorf("the node does not serve %s (serves %v)", want, served)
+		}
+	}
+
+	services := slices.Clone(served)
+	protoregistry.GlobalFiles.RangeFilesByPackage("liaison.v1", func(fd protoreflect.FileDescriptor) bool {
+		for i := 0; i < fd.Services().Len(); i++ {
+			if name := string(fd.Services().Get(i).FullName()); !slices.Contains(services, name) {
+				services = append(services, name)
+			}
+		}
+		return true
+	})
+	for _, svc := range services {
+		d, err := protoregistry.GlobalFiles.FindDescriptorByName(protoreflect.FullName(svc))
+		if err != nil {
+			t.Errorf("service %s: %v", svc, err)
+			continue
+		}
+		sd := d.(protoreflect.ServiceDescriptor)
+		for i := 0; i < sd.Methods().Len(); i++ {
+			m := fmt.Sprintf("/%s/%s", svc, sd.Methods().Get(i).Name())
+			if _, ok := authz.Lookup(m); !ok {
+				t.Errorf("%s has no rule in authz.Table", m)
+			}
+		}
+	}
+}
+
+// listServices asks the node's reflection service what it serves.
+func listServices(t *testing.T, conn *grpc.ClientConn) []string {
+	t.Helper()
+	stream, err := reflectionv1.NewServerReflectionClient(conn).ServerReflectionInfo(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stream.CloseSend()
+	if err := stream.Send(&reflectionv1.ServerReflectionRequest{MessageRequest: &reflectionv1.ServerReflectionRequest_ListServices{}}); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := stream.Recv()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, s := range resp.GetListServicesResponse().GetService() {
+		out = append(out, s.GetName())
+	}
+	return out
+}
+
+// TestAuthz_HealthAndReflectionForEveryCaller: health checks and
+// reflection answer every authenticated caller, a partner's included.
+func TestAuthz_HealthAndReflectionForEveryCaller(t *testing.T) {
+	t.Parallel()
+	pki := nodetest.NewPKI(t, "alpha", "bravo")
+	n := nodetest.Start(t, pki, pki.Config("alpha", t.TempDir(), "bravo"), nil)
+	for _, p := range authzPrincipals() {
+		t.Run(p.String(), func(t *testing.T) {
+			t.Parallel()
+			conn := n.ConnAs(t, p.agency, string(p.role))
+			for _, svc := range []string{"", liaisonv1.LeadService_ServiceDesc.ServiceName} {
+				resp, err := healthpb.NewHealthClient(conn).Check(context.Background(), &healthpb.HealthCheckRequest{Service: svc})
+				if err != nil || resp.GetStatus() != healthpb.HealthCheckResponse_SERVING {
+					t.Errorf("health check %q as %s: %v %v", svc, p.id(), resp, err)
+				}
+			}
+			if got := listServices(t, conn); !slices.Contains(got, liaisonv1.LeadService_ServiceDesc.ServiceName) {
+				t.Errorf("reflection as %s lists %v", p.id(), got)
+			}
+		})
+	}
+}
