@@ -115,7 +115,7 @@ func (c *cli) dial() (*grpc.ClientConn, error) {
 	if len(missing) > 0 {
 		return nil, usageErrorf("missing %s", strings.Join(missing, ", "))
 	}
-	conn, err := client.Dial(c.opts, grpc.WithChainUnaryInterceptor(c.intercept))
+	conn, err := client.Dial(c.opts, grpc.WithChainUnaryInterceptor(c.intercept), grpc.WithChainStreamInterceptor(c.interceptStream))
 	if err != nil {
 		return nil, fmt.Errorf("connect to %s: %w", c.opts.Addr, err)
 	}
@@ -125,8 +125,6 @@ func (c *cli) dial() (*grpc.ClientConn, error) {
 
 // intercept gives each unary call its deadline and turns its failure into
 // an *rpcError carrying the node's request id.
-// TODO(streams): streaming commands (watch, export) need the same for
-// streams, reading the id from ClientStream.Header.
 func (c *cli) intercept(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoke grpc.UnaryInvoker, opts ...grpc.CallOption) error {
 	if c.timeout > 0 {
 		var cancel context.CancelFunc
@@ -143,6 +141,54 @@ func (c *cli) intercept(ctx context.Context, method string, req, reply any, cc *
 		e.requestID = v[0]
 	}
 	return e
+}
+
+// interceptStream does for a stream what intercept does for a unary call:
+// the deadline covers the whole stream, and a failure becomes an *rpcError
+// with the request id the node sent in the stream's header.
+func (c *cli) interceptStream(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, method string, streamer grpc.Streamer, opts ...grpc.CallOption) (grpc.ClientStream, error) {
+	cancel := context.CancelFunc(func() {})
+	if c.timeout > 0 {
+		ctx, cancel = context.WithTimeout(ctx, c.timeout)
+	}
+	s, err := streamer(ctx, desc, cc, method, opts...)
+	if err != nil {
+		cancel()
+		return nil, &rpcError{st: status.Convert(err)}
+	}
+	return &clientStream{ClientStream: s, cancel: cancel}, nil
+}
+
+// clientStream ends its deadline's timer once the stream is over.
+type clientStream struct {
+	grpc.ClientStream
+	cancel context.CancelFunc
+}
+
+func (s *clientStream) RecvMsg(m any) error {
+	err := s.ClientStream.RecvMsg(m)
+	if err == nil {
+		return nil
+	}
+	defer s.cancel()
+	if err == io.EOF {
+		return err
+	}
+	e := &rpcError{st: status.Convert(err)}
+	// After a failure the header is there if the node sent one, alone or
+	// (when nothing else was sent) with the trailer.
+	for _, md := range []metadata.MD{headerOf(s.ClientStream), s.ClientStream.Trailer()} {
+		if v := md.Get(requestIDHeader); len(v) > 0 {
+			e.requestID = v[0]
+			break
+		}
+	}
+	return e
+}
+
+func headerOf(s grpc.ClientStream) metadata.MD {
+	md, _ := s.Header()
+	return md
 }
 
 // rpcError is a failed call: the node's status, and the request id the

@@ -19,7 +19,8 @@ import (
 )
 
 func init() {
-	register(&group{name: "leads", summary: "smuggler leads (LeadService)", commands: []*command{
+	// The commands about leads and partners live in leads_fed.go.
+	register(&group{name: "leads", summary: "smuggler leads (LeadService)", commands: append([]*command{
 		{name: "create", synopsis: "-f FILE [--request-id UUID]", setup: leadsCreate,
 			summary: "create a draft lead from a protojson liaison.v1.Lead"},
 		{name: "get", synopsis: "ID", args: []string{"ID"}, setup: leadsGet,
@@ -32,7 +33,7 @@ func init() {
 			summary: "release a lead to partner agencies (supervisors)"},
 		{name: "withdraw", synopsis: "ID --reason TEXT [--etag E]", args: []string{"ID"}, setup: leadsWithdraw,
 			summary: "withdraw a lead (supervisors); partners keep only a tombstone"},
-	}})
+	}, leadsFederationCommands...)})
 }
 
 func (c *cli) leadService() (liaisonv1.LeadServiceClient, error) {

@@ -22,6 +22,41 @@
 //	    Release a lead to partner agencies (supervisors).
 //	leads withdraw ID --reason TEXT [--etag E]
 //	    Withdraw a lead (supervisors).
+//	leads receipts ID
+//	    List the envelopes sent to partners about an own lead, with each
+//	    partner's receipt, and which partners confirmed deleting it.
+//	leads export [--id ID]... [--origin AGENCY] [--updated-after RFC3339]
+//	             [--out FILE]
+//	    Write leads for the agency's own systems, one compact protojson
+//	    Lead a line (NDJSON), to stdout or, once complete, to FILE. A
+//	    partner's lead whose handling code forbids export is reported on
+//	    stderr and makes the exit status 1; with --id the export is all or
+//	    nothing. -o does not change the format; --timeout bounds the whole
+//	    export.
+//
+// Federation (FederationAdminService):
+//
+//	federation status
+//	    Show, per partner, both channels: connection, envelopes waiting,
+//	    sequences, last error and last drift check.
+//	federation check
+//	    Compare now what each partner holds of this node's records and
+//	    queue repairs. Drift found is reported, not a failure: exit status 1
+//	    only if a partner could not be checked.
+//
+// Permissions (PermissionService):
+//
+//	permissions request LEAD_ID --purpose export --justification TEXT
+//	    Ask the originator of a partner's lead for permission to use it
+//	    beyond its handling code.
+//	permissions list [--direction incoming|outgoing]
+//	                 [--status pending|granted|refused] [--lead ID]
+//	                 [--page-size N] [--page-token T] [--all]
+//	    List requests made by this agency and of its leads, newest first.
+//	permissions grant ID --reason TEXT
+//	permissions refuse ID --reason TEXT
+//	    Decide an incoming request (supervisors of the originator); the
+//	    decision travels back to the requester.
 //
 // Audit (AuditService, auditors):
 //
