@@ -24,14 +24,41 @@ func New(db DBTX) *Queries {
 func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	q := Queries{db: db}
 	var err error
+	if q.addCaseLinkStmt, err = db.PrepareContext(ctx, addCaseLink); err != nil {
+		return nil, fmt.Errorf("error preparing query AddCaseLink: %w", err)
+	}
+	if q.addCaseShareStmt, err = db.PrepareContext(ctx, addCaseShare); err != nil {
+		return nil, fmt.Errorf("error preparing query AddCaseShare: %w", err)
+	}
+	if q.appliedCaseEntriesStmt, err = db.PrepareContext(ctx, appliedCaseEntries); err != nil {
+		return nil, fmt.Errorf("error preparing query AppliedCaseEntries: %w", err)
+	}
 	if q.auditEventsFromStmt, err = db.PrepareContext(ctx, auditEventsFrom); err != nil {
 		return nil, fmt.Errorf("error preparing query AuditEventsFrom: %w", err)
+	}
+	if q.caseReplicaItemsStmt, err = db.PrepareContext(ctx, caseReplicaItems); err != nil {
+		return nil, fmt.Errorf("error preparing query CaseReplicaItems: %w", err)
+	}
+	if q.casesLinkingLeadStmt, err = db.PrepareContext(ctx, casesLinkingLead); err != nil {
+		return nil, fmt.Errorf("error preparing query CasesLinkingLead: %w", err)
 	}
 	if q.countAuditEventsStmt, err = db.PrepareContext(ctx, countAuditEvents); err != nil {
 		return nil, fmt.Errorf("error preparing query CountAuditEvents: %w", err)
 	}
+	if q.countCaseEntriesStmt, err = db.PrepareContext(ctx, countCaseEntries); err != nil {
+		return nil, fmt.Errorf("error preparing query CountCaseEntries: %w", err)
+	}
+	if q.deletePersonsOfRecordStmt, err = db.PrepareContext(ctx, deletePersonsOfRecord); err != nil {
+		return nil, fmt.Errorf("error preparing query DeletePersonsOfRecord: %w", err)
+	}
 	if q.getAuditHeadStmt, err = db.PrepareContext(ctx, getAuditHead); err != nil {
 		return nil, fmt.Errorf("error preparing query GetAuditHead: %w", err)
+	}
+	if q.getCaseStmt, err = db.PrepareContext(ctx, getCase); err != nil {
+		return nil, fmt.Errorf("error preparing query GetCase: %w", err)
+	}
+	if q.getCaseEntryStmt, err = db.PrepareContext(ctx, getCaseEntry); err != nil {
+		return nil, fmt.Errorf("error preparing query GetCaseEntry: %w", err)
 	}
 	if q.getIdempotencyKeyStmt, err = db.PrepareContext(ctx, getIdempotencyKey); err != nil {
 		return nil, fmt.Errorf("error preparing query GetIdempotencyKey: %w", err)
@@ -44,6 +71,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	}
 	if q.getLeadStmt, err = db.PrepareContext(ctx, getLead); err != nil {
 		return nil, fmt.Errorf("error preparing query GetLead: %w", err)
+	}
+	if q.getMetaStmt, err = db.PrepareContext(ctx, getMeta); err != nil {
+		return nil, fmt.Errorf("error preparing query GetMeta: %w", err)
 	}
 	if q.getOutChannelStmt, err = db.PrepareContext(ctx, getOutChannel); err != nil {
 		return nil, fmt.Errorf("error preparing query GetOutChannel: %w", err)
@@ -63,6 +93,12 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.insertAuditEventStmt, err = db.PrepareContext(ctx, insertAuditEvent); err != nil {
 		return nil, fmt.Errorf("error preparing query InsertAuditEvent: %w", err)
 	}
+	if q.insertCaseStmt, err = db.PrepareContext(ctx, insertCase); err != nil {
+		return nil, fmt.Errorf("error preparing query InsertCase: %w", err)
+	}
+	if q.insertCaseEntryStmt, err = db.PrepareContext(ctx, insertCaseEntry); err != nil {
+		return nil, fmt.Errorf("error preparing query InsertCaseEntry: %w", err)
+	}
 	if q.insertDriftCheckStmt, err = db.PrepareContext(ctx, insertDriftCheck); err != nil {
 		return nil, fmt.Errorf("error preparing query InsertDriftCheck: %w", err)
 	}
@@ -81,6 +117,12 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.insertOutboxStmt, err = db.PrepareContext(ctx, insertOutbox); err != nil {
 		return nil, fmt.Errorf("error preparing query InsertOutbox: %w", err)
 	}
+	if q.insertPersonStmt, err = db.PrepareContext(ctx, insertPerson); err != nil {
+		return nil, fmt.Errorf("error preparing query InsertPerson: %w", err)
+	}
+	if q.insertPersonIdentifierStmt, err = db.PrepareContext(ctx, insertPersonIdentifier); err != nil {
+		return nil, fmt.Errorf("error preparing query InsertPersonIdentifier: %w", err)
+	}
 	if q.latestDriftCheckStmt, err = db.PrepareContext(ctx, latestDriftCheck); err != nil {
 		return nil, fmt.Errorf("error preparing query LatestDriftCheck: %w", err)
 	}
@@ -89,6 +131,12 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	}
 	if q.listAuditEventsStmt, err = db.PrepareContext(ctx, listAuditEvents); err != nil {
 		return nil, fmt.Errorf("error preparing query ListAuditEvents: %w", err)
+	}
+	if q.listCaseEntriesStmt, err = db.PrepareContext(ctx, listCaseEntries); err != nil {
+		return nil, fmt.Errorf("error preparing query ListCaseEntries: %w", err)
+	}
+	if q.listCasesStmt, err = db.PrepareContext(ctx, listCases); err != nil {
+		return nil, fmt.Errorf("error preparing query ListCases: %w", err)
 	}
 	if q.listLeadsStmt, err = db.PrepareContext(ctx, listLeads); err != nil {
 		return nil, fmt.Errorf("error preparing query ListLeads: %w", err)
@@ -99,8 +147,17 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.listPermissionRequestsStmt, err = db.PrepareContext(ctx, listPermissionRequests); err != nil {
 		return nil, fmt.Errorf("error preparing query ListPermissionRequests: %w", err)
 	}
+	if q.maxCaseSequenceStmt, err = db.PrepareContext(ctx, maxCaseSequence); err != nil {
+		return nil, fmt.Errorf("error preparing query MaxCaseSequence: %w", err)
+	}
 	if q.nextOutSeqStmt, err = db.PrepareContext(ctx, nextOutSeq); err != nil {
 		return nil, fmt.Errorf("error preparing query NextOutSeq: %w", err)
+	}
+	if q.openRequestsNotOfStmt, err = db.PrepareContext(ctx, openRequestsNotOf); err != nil {
+		return nil, fmt.Errorf("error preparing query OpenRequestsNotOf: %w", err)
+	}
+	if q.openRequestsOfStmt, err = db.PrepareContext(ctx, openRequestsOf); err != nil {
+		return nil, fmt.Errorf("error preparing query OpenRequestsOf: %w", err)
 	}
 	if q.outboxFromStmt, err = db.PrepareContext(ctx, outboxFrom); err != nil {
 		return nil, fmt.Errorf("error preparing query OutboxFrom: %w", err)
@@ -111,6 +168,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.outboxWaitingStmt, err = db.PrepareContext(ctx, outboxWaiting); err != nil {
 		return nil, fmt.Errorf("error preparing query OutboxWaiting: %w", err)
 	}
+	if q.overwriteCaseStmt, err = db.PrepareContext(ctx, overwriteCase); err != nil {
+		return nil, fmt.Errorf("error preparing query OverwriteCase: %w", err)
+	}
 	if q.overwriteLeadStmt, err = db.PrepareContext(ctx, overwriteLead); err != nil {
 		return nil, fmt.Errorf("error preparing query OverwriteLead: %w", err)
 	}
@@ -120,14 +180,26 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.setAuditHeadStmt, err = db.PrepareContext(ctx, setAuditHead); err != nil {
 		return nil, fmt.Errorf("error preparing query SetAuditHead: %w", err)
 	}
+	if q.setCaseLinksStmt, err = db.PrepareContext(ctx, setCaseLinks); err != nil {
+		return nil, fmt.Errorf("error preparing query SetCaseLinks: %w", err)
+	}
 	if q.setInChannelStmt, err = db.PrepareContext(ctx, setInChannel); err != nil {
 		return nil, fmt.Errorf("error preparing query SetInChannel: %w", err)
+	}
+	if q.setMetaStmt, err = db.PrepareContext(ctx, setMeta); err != nil {
+		return nil, fmt.Errorf("error preparing query SetMeta: %w", err)
 	}
 	if q.setOutChannelProgressStmt, err = db.PrepareContext(ctx, setOutChannelProgress); err != nil {
 		return nil, fmt.Errorf("error preparing query SetOutChannelProgress: %w", err)
 	}
 	if q.setOutboxReceiptStmt, err = db.PrepareContext(ctx, setOutboxReceipt); err != nil {
 		return nil, fmt.Errorf("error preparing query SetOutboxReceipt: %w", err)
+	}
+	if q.updateCaseStmt, err = db.PrepareContext(ctx, updateCase); err != nil {
+		return nil, fmt.Errorf("error preparing query UpdateCase: %w", err)
+	}
+	if q.updateCaseEntryStmt, err = db.PrepareContext(ctx, updateCaseEntry); err != nil {
+		return nil, fmt.Errorf("error preparing query UpdateCaseEntry: %w", err)
 	}
 	if q.updateLeadStmt, err = db.PrepareContext(ctx, updateLead); err != nil {
 		return nil, fmt.Errorf("error preparing query UpdateLead: %w", err)
@@ -140,9 +212,34 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 
 func (q *Queries) Close() error {
 	var err error
+	if q.addCaseLinkStmt != nil {
+		if cerr := q.addCaseLinkStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing addCaseLinkStmt: %w", cerr)
+		}
+	}
+	if q.addCaseShareStmt != nil {
+		if cerr := q.addCaseShareStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing addCaseShareStmt: %w", cerr)
+		}
+	}
+	if q.appliedCaseEntriesStmt != nil {
+		if cerr := q.appliedCaseEntriesStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing appliedCaseEntriesStmt: %w", cerr)
+		}
+	}
 	if q.auditEventsFromStmt != nil {
 		if cerr := q.auditEventsFromStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing auditEventsFromStmt: %w", cerr)
+		}
+	}
+	if q.caseReplicaItemsStmt != nil {
+		if cerr := q.caseReplicaItemsStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing caseReplicaItemsStmt: %w", cerr)
+		}
+	}
+	if q.casesLinkingLeadStmt != nil {
+		if cerr := q.casesLinkingLeadStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing casesLinkingLeadStmt: %w", cerr)
 		}
 	}
 	if q.countAuditEventsStmt != nil {
@@ -150,9 +247,29 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing countAuditEventsStmt: %w", cerr)
 		}
 	}
+	if q.countCaseEntriesStmt != nil {
+		if cerr := q.countCaseEntriesStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing countCaseEntriesStmt: %w", cerr)
+		}
+	}
+	if q.deletePersonsOfRecordStmt != nil {
+		if cerr := q.deletePersonsOfRecordStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing deletePersonsOfRecordStmt: %w", cerr)
+		}
+	}
 	if q.getAuditHeadStmt != nil {
 		if cerr := q.getAuditHeadStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing getAuditHeadStmt: %w", cerr)
+		}
+	}
+	if q.getCaseStmt != nil {
+		if cerr := q.getCaseStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing getCaseStmt: %w", cerr)
+		}
+	}
+	if q.getCaseEntryStmt != nil {
+		if cerr := q.getCaseEntryStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing getCaseEntryStmt: %w", cerr)
 		}
 	}
 	if q.getIdempotencyKeyStmt != nil {
@@ -173,6 +290,11 @@ func (q *Queries) Close() error {
 	if q.getLeadStmt != nil {
 		if cerr := q.getLeadStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing getLeadStmt: %w", cerr)
+		}
+	}
+	if q.getMetaStmt != nil {
+		if cerr := q.getMetaStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing getMetaStmt: %w", cerr)
 		}
 	}
 	if q.getOutChannelStmt != nil {
@@ -205,6 +327,16 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing insertAuditEventStmt: %w", cerr)
 		}
 	}
+	if q.insertCaseStmt != nil {
+		if cerr := q.insertCaseStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing insertCaseStmt: %w", cerr)
+		}
+	}
+	if q.insertCaseEntryStmt != nil {
+		if cerr := q.insertCaseEntryStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing insertCaseEntryStmt: %w", cerr)
+		}
+	}
 	if q.insertDriftCheckStmt != nil {
 		if cerr := q.insertDriftCheckStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing insertDriftCheckStmt: %w", cerr)
@@ -235,6 +367,16 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing insertOutboxStmt: %w", cerr)
 		}
 	}
+	if q.insertPersonStmt != nil {
+		if cerr := q.insertPersonStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing insertPersonStmt: %w", cerr)
+		}
+	}
+	if q.insertPersonIdentifierStmt != nil {
+		if cerr := q.insertPersonIdentifierStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing insertPersonIdentifierStmt: %w", cerr)
+		}
+	}
 	if q.latestDriftCheckStmt != nil {
 		if cerr := q.latestDriftCheckStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing latestDriftCheckStmt: %w", cerr)
@@ -248,6 +390,16 @@ func (q *Queries) Close() error {
 	if q.listAuditEventsStmt != nil {
 		if cerr := q.listAuditEventsStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing listAuditEventsStmt: %w", cerr)
+		}
+	}
+	if q.listCaseEntriesStmt != nil {
+		if cerr := q.listCaseEntriesStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing listCaseEntriesStmt: %w", cerr)
+		}
+	}
+	if q.listCasesStmt != nil {
+		if cerr := q.listCasesStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing listCasesStmt: %w", cerr)
 		}
 	}
 	if q.listLeadsStmt != nil {
@@ -265,9 +417,24 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing listPermissionRequestsStmt: %w", cerr)
 		}
 	}
+	if q.maxCaseSequenceStmt != nil {
+		if cerr := q.maxCaseSequenceStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing maxCaseSequenceStmt: %w", cerr)
+		}
+	}
 	if q.nextOutSeqStmt != nil {
 		if cerr := q.nextOutSeqStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing nextOutSeqStmt: %w", cerr)
+		}
+	}
+	if q.openRequestsNotOfStmt != nil {
+		if cerr := q.openRequestsNotOfStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing openRequestsNotOfStmt: %w", cerr)
+		}
+	}
+	if q.openRequestsOfStmt != nil {
+		if cerr := q.openRequestsOfStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing openRequestsOfStmt: %w", cerr)
 		}
 	}
 	if q.outboxFromStmt != nil {
@@ -285,6 +452,11 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing outboxWaitingStmt: %w", cerr)
 		}
 	}
+	if q.overwriteCaseStmt != nil {
+		if cerr := q.overwriteCaseStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing overwriteCaseStmt: %w", cerr)
+		}
+	}
 	if q.overwriteLeadStmt != nil {
 		if cerr := q.overwriteLeadStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing overwriteLeadStmt: %w", cerr)
@@ -300,9 +472,19 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing setAuditHeadStmt: %w", cerr)
 		}
 	}
+	if q.setCaseLinksStmt != nil {
+		if cerr := q.setCaseLinksStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing setCaseLinksStmt: %w", cerr)
+		}
+	}
 	if q.setInChannelStmt != nil {
 		if cerr := q.setInChannelStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing setInChannelStmt: %w", cerr)
+		}
+	}
+	if q.setMetaStmt != nil {
+		if cerr := q.setMetaStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing setMetaStmt: %w", cerr)
 		}
 	}
 	if q.setOutChannelProgressStmt != nil {
@@ -313,6 +495,16 @@ func (q *Queries) Close() error {
 	if q.setOutboxReceiptStmt != nil {
 		if cerr := q.setOutboxReceiptStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing setOutboxReceiptStmt: %w", cerr)
+		}
+	}
+	if q.updateCaseStmt != nil {
+		if cerr := q.updateCaseStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing updateCaseStmt: %w", cerr)
+		}
+	}
+	if q.updateCaseEntryStmt != nil {
+		if cerr := q.updateCaseEntryStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing updateCaseEntryStmt: %w", cerr)
 		}
 	}
 	if q.updateLeadStmt != nil {
@@ -364,41 +556,65 @@ func (q *Queries) queryRow(ctx context.Context, stmt *sql.Stmt, query string, ar
 type Queries struct {
 	db                          DBTX
 	tx                          *sql.Tx
+	addCaseLinkStmt             *sql.Stmt
+	addCaseShareStmt            *sql.Stmt
+	appliedCaseEntriesStmt      *sql.Stmt
 	auditEventsFromStmt         *sql.Stmt
+	caseReplicaItemsStmt        *sql.Stmt
+	casesLinkingLeadStmt        *sql.Stmt
 	countAuditEventsStmt        *sql.Stmt
+	countCaseEntriesStmt        *sql.Stmt
+	deletePersonsOfRecordStmt   *sql.Stmt
 	getAuditHeadStmt            *sql.Stmt
+	getCaseStmt                 *sql.Stmt
+	getCaseEntryStmt            *sql.Stmt
 	getIdempotencyKeyStmt       *sql.Stmt
 	getInChannelStmt            *sql.Stmt
 	getInboxStmt                *sql.Stmt
 	getLeadStmt                 *sql.Stmt
+	getMetaStmt                 *sql.Stmt
 	getOutChannelStmt           *sql.Stmt
 	getOutboxEntryStmt          *sql.Stmt
 	getPermissionRequestStmt    *sql.Stmt
 	hasPermissionStmt           *sql.Stmt
 	inboxPageStmt               *sql.Stmt
 	insertAuditEventStmt        *sql.Stmt
+	insertCaseStmt              *sql.Stmt
+	insertCaseEntryStmt         *sql.Stmt
 	insertDriftCheckStmt        *sql.Stmt
 	insertIdempotencyKeyStmt    *sql.Stmt
 	insertInboxStmt             *sql.Stmt
 	insertInboxBatchStmt        *sql.Stmt
 	insertLeadStmt              *sql.Stmt
 	insertOutboxStmt            *sql.Stmt
+	insertPersonStmt            *sql.Stmt
+	insertPersonIdentifierStmt  *sql.Stmt
 	latestDriftCheckStmt        *sql.Stmt
 	leadReplicaItemsStmt        *sql.Stmt
 	listAuditEventsStmt         *sql.Stmt
+	listCaseEntriesStmt         *sql.Stmt
+	listCasesStmt               *sql.Stmt
 	listLeadsStmt               *sql.Stmt
 	listOutboxForRecordStmt     *sql.Stmt
 	listPermissionRequestsStmt  *sql.Stmt
+	maxCaseSequenceStmt         *sql.Stmt
 	nextOutSeqStmt              *sql.Stmt
+	openRequestsNotOfStmt       *sql.Stmt
+	openRequestsOfStmt          *sql.Stmt
 	outboxFromStmt              *sql.Stmt
 	outboxUpToStmt              *sql.Stmt
 	outboxWaitingStmt           *sql.Stmt
+	overwriteCaseStmt           *sql.Stmt
 	overwriteLeadStmt           *sql.Stmt
 	purgeInboxContentStmt       *sql.Stmt
 	setAuditHeadStmt            *sql.Stmt
+	setCaseLinksStmt            *sql.Stmt
 	setInChannelStmt            *sql.Stmt
+	setMetaStmt                 *sql.Stmt
 	setOutChannelProgressStmt   *sql.Stmt
 	setOutboxReceiptStmt        *sql.Stmt
+	updateCaseStmt              *sql.Stmt
+	updateCaseEntryStmt         *sql.Stmt
 	updateLeadStmt              *sql.Stmt
 	upsertPermissionRequestStmt *sql.Stmt
 }
@@ -407,41 +623,65 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 	return &Queries{
 		db:                          tx,
 		tx:                          tx,
+		addCaseLinkStmt:             q.addCaseLinkStmt,
+		addCaseShareStmt:            q.addCaseShareStmt,
+		appliedCaseEntriesStmt:      q.appliedCaseEntriesStmt,
 		auditEventsFromStmt:         q.auditEventsFromStmt,
+		caseReplicaItemsStmt:        q.caseReplicaItemsStmt,
+		casesLinkingLeadStmt:        q.casesLinkingLeadStmt,
 		countAuditEventsStmt:        q.countAuditEventsStmt,
+		countCaseEntriesStmt:        q.countCaseEntriesStmt,
+		deletePersonsOfRecordStmt:   q.deletePersonsOfRecordStmt,
 		getAuditHeadStmt:            q.getAuditHeadStmt,
+		getCaseStmt:                 q.getCaseStmt,
+		getCaseEntryStmt:            q.getCaseEntryStmt,
 		getIdempotencyKeyStmt:       q.getIdempotencyKeyStmt,
 		getInChannelStmt:            q.getInChannelStmt,
 		getInboxStmt:                q.getInboxStmt,
 		getLeadStmt:                 q.getLeadStmt,
+		getMetaStmt:                 q.getMetaStmt,
 		getOutChannelStmt:           q.getOutChannelStmt,
 		getOutboxEntryStmt:          q.getOutboxEntryStmt,
 		getPermissionRequestStmt:    q.getPermissionRequestStmt,
 		hasPermissionStmt:           q.hasPermissionStmt,
 		inboxPageStmt:               q.inboxPageStmt,
 		insertAuditEventStmt:        q.insertAuditEventStmt,
+		insertCaseStmt:              q.insertCaseStmt,
+		insertCaseEntryStmt:         q.insertCaseEntryStmt,
 		insertDriftCheckStmt:        q.insertDriftCheckStmt,
 		insertIdempotencyKeyStmt:    q.insertIdempotencyKeyStmt,
 		insertInboxStmt:             q.insertInboxStmt,
 		insertInboxBatchStmt:        q.insertInboxBatchStmt,
 		insertLeadStmt:              q.insertLeadStmt,
 		insertOutboxStmt:            q.insertOutboxStmt,
+		insertPersonStmt:            q.insertPersonStmt,
+		insertPersonIdentifierStmt:  q.insertPersonIdentifierStmt,
 		latestDriftCheckStmt:        q.latestDriftCheckStmt,
 		leadReplicaItemsStmt:        q.leadReplicaItemsStmt,
 		listAuditEventsStmt:         q.listAuditEventsStmt,
+		listCaseEntriesStmt:         q.listCaseEntriesStmt,
+		listCasesStmt:               q.listCasesStmt,
 		listLeadsStmt:               q.listLeadsStmt,
 		listOutboxForRecordStmt:     q.listOutboxForRecordStmt,
 		listPermissionRequestsStmt:  q.listPermissionRequestsStmt,
+		maxCaseSequenceStmt:         q.maxCaseSequenceStmt,
 		nextOutSeqStmt:              q.nextOutSeqStmt,
+		openRequestsNotOfStmt:       q.openRequestsNotOfStmt,
+		openRequestsOfStmt:          q.openRequestsOfStmt,
 		outboxFromStmt:              q.outboxFromStmt,
 		outboxUpToStmt:              q.outboxUpToStmt,
 		outboxWaitingStmt:           q.outboxWaitingStmt,
+		overwriteCaseStmt:           q.overwriteCaseStmt,
 		overwriteLeadStmt:           q.overwriteLeadStmt,
 		purgeInboxContentStmt:       q.purgeInboxContentStmt,
 		setAuditHeadStmt:            q.setAuditHeadStmt,
+		setCaseLinksStmt:            q.setCaseLinksStmt,
 		setInChannelStmt:            q.setInChannelStmt,
+		setMetaStmt:                 q.setMetaStmt,
 		setOutChannelProgressStmt:   q.setOutChannelProgressStmt,
 		setOutboxReceiptStmt:        q.setOutboxReceiptStmt,
+		updateCaseStmt:              q.updateCaseStmt,
+		updateCaseEntryStmt:         q.updateCaseEntryStmt,
 		updateLeadStmt:              q.updateLeadStmt,
 		upsertPermissionRequestStmt: q.upsertPermissionRequestStmt,
 	}

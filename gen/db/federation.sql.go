@@ -21,7 +21,7 @@ func (q *Queries) GetInChannel(ctx context.Context, sender string) (InChannel, e
 }
 
 const getInbox = `-- name: GetInbox :one
-SELECT seq, envelope_id, status, reason_code, reason, apply_time FROM inbox WHERE sender = ? AND seq = ?
+SELECT seq, envelope_id, leaf_hash, status, reason_code, reason, apply_time FROM inbox WHERE sender = ? AND seq = ?
 `
 
 type GetInboxParams struct {
@@ -32,6 +32,7 @@ type GetInboxParams struct {
 type GetInboxRow struct {
 	Seq        int64
 	EnvelopeID string
+	LeafHash   []byte
 	Status     int64
 	ReasonCode string
 	Reason     string
@@ -44,6 +45,7 @@ func (q *Queries) GetInbox(ctx context.Context, arg GetInboxParams) (GetInboxRow
 	err := row.Scan(
 		&i.Seq,
 		&i.EnvelopeID,
+		&i.LeafHash,
 		&i.Status,
 		&i.ReasonCode,
 		&i.Reason,

@@ -24,6 +24,41 @@ type AuditHead struct {
 	Hash []byte
 }
 
+type Case struct {
+	ID           string
+	OriginAgency string
+	Status       int64
+	CrimeMask    int64
+	Version      int64
+	CreateTime   int64
+	UpdateTime   int64
+	Body         []byte
+}
+
+type CaseEntry struct {
+	ID          string
+	CaseID      string
+	Sequence    int64
+	SortKey     int64
+	Kind        int64
+	State       int64
+	RequestedOf string
+	RequestOpen int64
+	DueTime     int64
+	CreateTime  int64
+	Body        []byte
+}
+
+type CaseLead struct {
+	CaseID string
+	LeadID string
+}
+
+type CaseShare struct {
+	CaseID  string
+	Partner string
+}
+
 type DriftCheck struct {
 	ID              int64
 	Partner         string
@@ -89,6 +124,11 @@ type Lead struct {
 	Body         []byte
 }
 
+type Meta struct {
+	Key   string
+	Value string
+}
+
 type OutChannel struct {
 	Partner           string
 	LastSeq           int64
@@ -118,4 +158,27 @@ type PermissionRequest struct {
 	Purpose          int64
 	Status           int64
 	Body             []byte
+}
+
+type PersonIdentifier struct {
+	Kind      int64
+	Value     string
+	PersonRow int64
+}
+
+type PersonIndex struct {
+	ID           int64
+	RecordKind   int64
+	RecordID     string
+	RecordTitle  string
+	OriginAgency string
+	DobYear      int64
+	DobMonth     int64
+	DobDay       int64
+	Tokens       string
+	Person       []byte
+}
+
+type PersonName struct {
+	Tokens string
 }

@@ -21,17 +21,23 @@ func (q *Queries) GetPermissionRequest(ctx context.Context, id string) ([]byte, 
 }
 
 const hasPermission = `-- name: HasPermission :one
-SELECT count(*) FROM permission_requests WHERE record_id = ? AND purpose = ? AND status = ?
+SELECT count(*) FROM permission_requests WHERE record_id = ? AND purpose = ? AND status = ? AND requesting_agency = ?
 `
 
 type HasPermissionParams struct {
-	RecordID string
-	Purpose  int64
-	Status   int64
+	RecordID         string
+	Purpose          int64
+	Status           int64
+	RequestingAgency string
 }
 
 func (q *Queries) HasPermission(ctx context.Context, arg HasPermissionParams) (int64, error) {
-	row := q.queryRow(ctx, q.hasPermissionStmt, hasPermission, arg.RecordID, arg.Purpose, arg.Status)
+	row := q.queryRow(ctx, q.hasPermissionStmt, hasPermission,
+		arg.RecordID,
+		arg.Purpose,
+		arg.Status,
+		arg.RequestingAgency,
+	)
 	var count int64
 	err := row.Scan(&count)
 	return count, err

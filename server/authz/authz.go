@@ -44,6 +44,21 @@ var Table = map[string]Rule{
 	liaisonv1.LeadService_ListLeadReceipts_FullMethodName: {Own: []identity.Role{an, su, se}},
 	liaisonv1.LeadService_ExportLeads_FullMethodName:      {Own: []identity.Role{an, su, se}},
 
+	liaisonv1.CaseService_CreateCase_FullMethodName:       {Own: []identity.Role{an, su, se}},
+	liaisonv1.CaseService_GetCase_FullMethodName:          {Own: []identity.Role{an, su, se}},
+	liaisonv1.CaseService_ListCases_FullMethodName:        {Own: []identity.Role{an, su, se}},
+	liaisonv1.CaseService_UpdateCase_FullMethodName:       {Own: []identity.Role{an, su}},
+	liaisonv1.CaseService_ShareCase_FullMethodName:        {Own: []identity.Role{su}},
+	liaisonv1.CaseService_AddCaseEntry_FullMethodName:     {Own: []identity.Role{an, su, se}},
+	liaisonv1.CaseService_ListCaseEntries_FullMethodName:  {Own: []identity.Role{an, su, se}},
+	liaisonv1.CaseService_LinkLead_FullMethodName:         {Own: []identity.Role{an, su}},
+	liaisonv1.CaseService_UnlinkLead_FullMethodName:       {Own: []identity.Role{an, su}},
+	liaisonv1.CaseService_CloseCase_FullMethodName:        {Own: []identity.Role{su}},
+	liaisonv1.CaseService_ReopenCase_FullMethodName:       {Own: []identity.Role{su}},
+	liaisonv1.CaseService_ListOpenRequests_FullMethodName: {Own: []identity.Role{an, su, se}},
+
+	liaisonv1.SearchService_SearchPersons_FullMethodName: {Own: []identity.Role{an, su, se}},
+
 	liaisonv1.PermissionService_RequestPermission_FullMethodName:       {Own: []identity.Role{an, su}},
 	liaisonv1.PermissionService_ListPermissionRequests_FullMethodName:  {Own: []identity.Role{an, su}},
 	liaisonv1.PermissionService_DecidePermissionRequest_FullMethodName: {Own: []identity.Role{su}},

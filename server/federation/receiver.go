@@ -121,8 +121,14 @@ func (r *Receiver) Exchange(stream liaisonv1.FederationService_ExchangeServer) e
 		r.auditRefusal(ctx, caller.Agency, "federation.channel.refused", "", err)
 		return err
 	}
-	ch, err := r.store.InChannel(ctx, caller.Agency)
-	if err != nil {
+	var ch store.InChannel
+	if err := r.store.Write(ctx, func(tx *store.Tx) error {
+		var err error
+		if ch, err = tx.InChannel(caller.Agency); err != nil {
+			return err
+		}
+		return tx.SetInChannel(caller.Agency, ch.LastApplied) // records the contact
+	}); err != nil {
 		return err
 	}
 	if err := stream.Send(&liaisonv1.ExchangeResponse{Msg: &liaisonv1.ExchangeResponse_Welcome{Welcome: &liaisonv1.Welcome{LastApplied: uint64(ch.LastApplied)}}}); err != nil {
@@ -279,7 +285,7 @@ func (r *Receiver) ApplyBatch(ctx context.Context, sender string, b *liaisonv1.B
 				}
 				continue
 			case seq <= last:
-				orig, err := tx.InboxReceipt(sender, seq)
+				orig, origLeaf, err := tx.InboxReceipt(sender, seq)
 				if errs.CodeOf(err) == errs.NotFound {
 					if err := refuse(env, "envelope.sequence_unknown", fmt.Errorf("sequence %d was passed without being stored", seq)); err != nil {
 						return err
@@ -289,8 +295,8 @@ func (r *Receiver) ApplyBatch(ctx context.Context, sender string, b *liaisonv1.B
 				if err != nil {
 					return err
 				}
-				if orig.GetEnvelopeId() != env.GetId() {
-					if err := refuse(env, "envelope.sequence_reused", fmt.Errorf("sequence %d was already used by envelope %s", seq, orig.GetEnvelopeId())); err != nil {
+				if orig.GetEnvelopeId() != env.GetId() || !bytes.Equal(origLeaf, it.leaf) {
+					if err := refuse(env, "envelope.sequence_reused", fmt.Errorf("sequence %d was already used by envelope %s with other content", seq, orig.GetEnvelopeId())); err != nil {
 						return err
 					}
 					continue

@@ -169,9 +169,6 @@ func (s *Server) ListLeadReceipts(ctx context.Context, req *liaisonv1.ListLeadRe
 // lead coded H1, H2 or H3 leaves this node only with the originator's
 // permission.
 func (s *Server) exportBlock(ctx context.Context, l *liaisonv1.Lead) (string, error) {
-	if l.GetStatus() == liaisonv1.LeadStatus_LEAD_STATUS_WITHDRAWN {
-		return "withdrawn by its originator", nil
-	}
 	if l.GetOriginAgency() == s.agency {
 		return "", nil
 	}
@@ -211,6 +208,11 @@ func (s *Server) ExportLeads(req *liaisonv1.ExportLeadsRequest, stream liaisonv1
 			if err != nil {
 				return err
 			}
+			if l.GetStatus() == liaisonv1.LeadStatus_LEAD_STATUS_WITHDRAWN {
+				refused++
+				vs = append(vs, errs.Violation{Type: "lead.withdrawn", Subject: resource(id), Description: fmt.Sprintf("lead %s was withdrawn by %s", id, l.GetOriginAgency())})
+				continue
+			}
 			why, err := s.exportBlock(ctx, l)
 			if err != nil {
 				return err
@@ -242,6 +244,9 @@ func (s *Server) ExportLeads(req *liaisonv1.ExportLeadsRequest, stream liaisonv1
 			return err
 		}
 		for _, l := range page {
+			if l.GetStatus() == liaisonv1.LeadStatus_LEAD_STATUS_WITHDRAWN {
+				continue // withdrawn content is not exported, nor reported as refused
+			}
 			why, err := s.exportBlock(ctx, l)
 			if err != nil {
 				return err

@@ -28,6 +28,7 @@ import (
 	"github.com/liaison-exchange/liaison/server/leads"
 	"github.com/liaison-exchange/liaison/server/mtls"
 	"github.com/liaison-exchange/liaison/server/permissions"
+	"github.com/liaison-exchange/liaison/server/search"
 	"github.com/liaison-exchange/liaison/server/store"
 	"github.com/liaison-exchange/liaison/server/validate"
 )
@@ -145,6 +146,7 @@ func Start(ctx context.Context, cfg *config.Config, log *slog.Logger, lis net.Li
 	liaisonv1.RegisterFederationServiceServer(n.grpc, n.Federation.Receiver)
 	liaisonv1.RegisterFederationAdminServiceServer(n.grpc, n.Federation.Admin)
 	liaisonv1.RegisterAuditServiceServer(n.grpc, auditsvc.New(n.Store))
+	liaisonv1.RegisterSearchServiceServer(n.grpc, search.New(n.Store, cfg.Agency))
 	n.health = health.NewServer()
 	healthpb.RegisterHealthServer(n.grpc, n.health)
 	reflection.Register(n.grpc)

@@ -56,6 +56,9 @@ func (s *Server) RequestPermission(ctx context.Context, req *liaisonv1.RequestPe
 		if l.GetStatus() == liaisonv1.LeadStatus_LEAD_STATUS_WITHDRAWN {
 			return errs.Precondition("lead.withdrawn", "leads/"+l.GetId(), "lead %s was withdrawn by %s", l.GetId(), l.GetOriginAgency())
 		}
+		if l.GetHandling().GetCode() == liaisonv1.HandlingCode_HANDLING_CODE_H0 {
+			return errs.Precondition("permission.not_needed", "leads/"+l.GetId(), "lead %s is coded H0: it may be used without asking %s", l.GetId(), l.GetOriginAgency())
+		}
 		r := &liaisonv1.PermissionRequest{
 			Id: uuid.Must(uuid.NewV7()).String(), RecordId: l.GetId(), OriginAgency: l.GetOriginAgency(), RequestingAgency: s.agency,
 			Purpose: req.GetPurpose(), Justification: req.GetJustification(), RequestedBy: caller.ID,
@@ -163,6 +166,16 @@ func (s *Server) applyRequest(tx *store.Tx, env *liaisonv1.Envelope) (federation
 			"lead %s was not released by %s to %s", r.GetRecordId(), s.agency, env.GetSender())
 	}
 	if err != nil {
+		return federation.Outcome{}, err
+	}
+	prior, err := tx.PermissionRequest(r.GetId())
+	switch {
+	case err == nil && prior.GetRequestingAgency() == r.GetRequestingAgency() && prior.GetRecordId() == r.GetRecordId() && prior.GetPurpose() == r.GetPurpose():
+		return federation.Applied, nil // the same request again: nothing changes, whatever was decided stands
+	case err == nil:
+		return federation.Outcome{}, errs.Precondition("permission.id_taken", resource(r.GetId()),
+			"a permission request with id %s already exists and is not this one", r.GetId())
+	case errs.CodeOf(err) != errs.NotFound:
 		return federation.Outcome{}, err
 	}
 	r.Status = liaisonv1.PermissionStatus_PERMISSION_STATUS_PENDING

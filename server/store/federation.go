@@ -263,19 +263,20 @@ func (t *Tx) InsertInbox(e InboxEntry) error {
 	})
 }
 
-// InboxReceipt is the receipt given for an envelope received before.
-func (t *Tx) InboxReceipt(sender string, seq int64) (*liaisonv1.Receipt, error) {
+// InboxReceipt is the receipt given for an envelope received before, and
+// the leaf hash of what was received then.
+func (t *Tx) InboxReceipt(sender string, seq int64) (*liaisonv1.Receipt, []byte, error) {
 	r, err := t.q.GetInbox(t.ctx, db.GetInboxParams{Sender: sender, Seq: seq})
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil, errs.NotFoundf("no envelope %d from %s", seq, sender)
+		return nil, nil, errs.NotFoundf("no envelope %d from %s", seq, sender)
 	}
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	return &liaisonv1.Receipt{
 		Sequence: uint64(r.Seq), EnvelopeId: r.EnvelopeID, Status: liaisonv1.ReceiptStatus(r.Status),
 		ReasonCode: r.ReasonCode, Reason: r.Reason, Duplicate: true, ApplyTime: timestampMicro(r.ApplyTime),
-	}, nil
+	}, r.LeafHash, nil
 }
 
 // PurgeInboxContent deletes the stored bytes of every envelope about a

@@ -55,12 +55,15 @@ func (t *Tx) InsertLead(l *liaisonv1.Lead) error {
 	if err != nil {
 		return err
 	}
-	return t.q.InsertLead(t.ctx, db.InsertLeadParams{
+	if err := t.q.InsertLead(t.ctx, db.InsertLeadParams{
 		ID: l.GetId(), OriginAgency: l.GetOriginAgency(), Status: int64(l.GetStatus()),
 		CrimeMask: CrimeMask(l.GetCrimeAreas()), HandlingCode: int64(l.GetHandling().GetCode()),
 		Version: l.GetVersion(), CreateTime: l.GetCreateTime().AsTime().UnixMicro(),
 		UpdateTime: l.GetUpdateTime().AsTime().UnixMicro(), ReviewDate: dateString(l.GetReviewDate()), Body: body,
-	})
+	}); err != nil {
+		return err
+	}
+	return t.IndexPersons(leadIndex(l))
 }
 
 // InsertLeadTombstone stores what remains of a lead whose content is
@@ -101,7 +104,7 @@ func (t *Tx) OverwriteLead(l *liaisonv1.Lead) error {
 	if n == 0 {
 		return t.InsertLead(l)
 	}
-	return nil
+	return t.IndexPersons(leadIndex(l))
 }
 
 // DeleteLeadContent keeps only a tombstone of a lead: id, origin, version
@@ -122,7 +125,10 @@ func (t *Tx) replaceLeadRow(l *liaisonv1.Lead, prevVersion int64, body []byte) e
 	if n == 0 {
 		return errs.New(errs.Aborted, "lead %s was changed concurrently; read it again and retry", l.GetId())
 	}
-	return nil
+	if body == nil {
+		return t.IndexPersons(IndexedRecord{Kind: liaisonv1.RecordKind_RECORD_KIND_LEAD, ID: l.GetId()})
+	}
+	return t.IndexPersons(leadIndex(l))
 }
 
 // Lead reads a lead inside the transaction.

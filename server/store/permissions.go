@@ -69,9 +69,11 @@ func (s *Store) ListPermissionRequests(ctx context.Context, f PermissionFilter, 
 	return out, nil
 }
 
-// HasPermission says whether the originator granted purpose for a record.
+// HasPermission says whether the originator granted this node's agency
+// purpose for a record.
 func (s *Store) HasPermission(ctx context.Context, recordID string, purpose liaisonv1.PermissionPurpose) (bool, error) {
-	n, err := s.rq.HasPermission(ctx, db.HasPermissionParams{RecordID: recordID, Purpose: int64(purpose), Status: int64(liaisonv1.PermissionStatus_PERMISSION_STATUS_GRANTED)})
+	n, err := s.rq.HasPermission(ctx, db.HasPermissionParams{RecordID: recordID, Purpose: int64(purpose),
+		Status: int64(liaisonv1.PermissionStatus_PERMISSION_STATUS_GRANTED), RequestingAgency: s.opts.Agency})
 	if err != nil {
 		return false, fmt.Errorf("read permissions: %w", err)
 	}

@@ -111,6 +111,10 @@ func Open(ctx context.Context, path string, o Options) (*Store, error) {
 	s.wdb.SetMaxIdleConns(1)
 	s.wdb.SetConnMaxLifetime(0)
 	s.wdb.SetConnMaxIdleTime(0)
+	if err := checkFTS5(ctx, s.wdb); err != nil {
+		s.wdb.Close()
+		return nil, fmt.Errorf("open store %s: %w", path, err)
+	}
 	if err := migrate(ctx, s.wdb); err != nil {
 		s.wdb.Close()
 		return nil, fmt.Errorf("open store %s: %w", path, err)
@@ -129,6 +133,10 @@ func Open(ctx context.Context, path string, o Options) (*Store, error) {
 	if s.rq, err = db.Prepare(ctx, s.rdb); err != nil {
 		s.closeDBs()
 		return nil, fmt.Errorf("open store: %w", err)
+	}
+	if err := reindexIfNeeded(ctx, s.wdb, s.wq); err != nil {
+		s.closeDBs()
+		return nil, fmt.Errorf("open store: rebuild the person index: %w", err)
 	}
 	head, err := s.wq.GetAuditHead(ctx)
 	switch {
@@ -159,6 +167,19 @@ func dsn(path, synchronous string, readOnly bool) string {
 		v.Set("_txlock", "immediate")
 	}
 	return "file:" + path + "?" + v.Encode()
+}
+
+// checkFTS5 refuses a binary built without SQLite's full-text search: the
+// person index needs it.
+func checkFTS5(ctx context.Context, d *sql.DB) error {
+	var on int
+	if err := d.QueryRowContext(ctx, "SELECT sqlite_compileoption_used('ENABLE_FTS5')").Scan(&on); err != nil {
+		return err
+	}
+	if on != 1 {
+		return errors.New("this binary was built without SQLite FTS5; build with -tags sqlite_fts5 (every Makefile target does)")
+	}
+	return nil
 }
 
 // migrate applies the numbered migrations not yet applied, each in its own

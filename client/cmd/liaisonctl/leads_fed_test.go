@@ -275,11 +275,14 @@ func TestLeads_Export(t *testing.T) {
 		gone := proto.Clone(closed).(*liaisonv1.Lead)
 		gone.Version++
 		bravo.waitLead(t, gone)
-		// The node reports the withdrawn lead as refused; its replica has
-		// no handling code left, and no permission would help.
-		r := bravo.ctl(t, "analyst", "leads", "export", "--origin", "alpha")
+		// A withdrawn lead has no content left to export: a bulk export
+		// leaves it out (it is not a refusal), asked for by id it is a
+		// broken rule, and no permission is suggested.
+		r := bravo.ctl(t, "analyst", "leads", "export", "--origin", "alpha").wantCode(t, exitOK)
 		wantLeads(t, parse(t, r.stdout), open)
-		wantContains(t, "stderr", r.stderr, "refused "+closed.GetId()+" (alpha, -): withdrawn by its originator\n", "exported 1, refused 1")
+		wantContains(t, "stderr", r.stderr, "exported 1, refused 0")
+		r = bravo.ctl(t, "analyst", "leads", "export", "--id", closed.GetId()).wantCode(t, exitFailed)
+		wantContains(t, "stderr", r.stderr, "error: FAILED_PRECONDITION: ", "rule lead.withdrawn on leads/"+closed.GetId())
 		if strings.Contains(r.stderr, "permissions request") {
 			t.Errorf("permission is suggested for a withdrawn lead:\n%s", r.stderr)
 		}

@@ -36,6 +36,12 @@ const (
 	EnvelopeKind_ENVELOPE_KIND_PERMISSION_REQUEST EnvelopeKind = 3
 	// The payload is a PermissionRequest carrying the originator's decision.
 	EnvelopeKind_ENVELOPE_KIND_PERMISSION_DECISION EnvelopeKind = 4
+	// The payload is a Case (without entries): a new or changed replica.
+	EnvelopeKind_ENVELOPE_KIND_CASE EnvelopeKind = 5
+	// The payload is a CaseEntry the home node applied, with its sequence.
+	EnvelopeKind_ENVELOPE_KIND_CASE_ENTRY EnvelopeKind = 6
+	// The payload is a CaseEntry a partner proposes to the case's home node.
+	EnvelopeKind_ENVELOPE_KIND_CASE_ENTRY_PROPOSAL EnvelopeKind = 7
 )
 
 // Enum value maps for EnvelopeKind.
@@ -46,6 +52,9 @@ var (
 		2: "ENVELOPE_KIND_LEAD_TOMBSTONE",
 		3: "ENVELOPE_KIND_PERMISSION_REQUEST",
 		4: "ENVELOPE_KIND_PERMISSION_DECISION",
+		5: "ENVELOPE_KIND_CASE",
+		6: "ENVELOPE_KIND_CASE_ENTRY",
+		7: "ENVELOPE_KIND_CASE_ENTRY_PROPOSAL",
 	}
 	EnvelopeKind_value = map[string]int32{
 		"ENVELOPE_KIND_UNSPECIFIED":         0,
@@ -53,6 +62,9 @@ var (
 		"ENVELOPE_KIND_LEAD_TOMBSTONE":      2,
 		"ENVELOPE_KIND_PERMISSION_REQUEST":  3,
 		"ENVELOPE_KIND_PERMISSION_DECISION": 4,
+		"ENVELOPE_KIND_CASE":                5,
+		"ENVELOPE_KIND_CASE_ENTRY":          6,
+		"ENVELOPE_KIND_CASE_ENTRY_PROPOSAL": 7,
 	}
 )
 
@@ -301,13 +313,16 @@ const file_liaison_v1_envelope_proto_rawDesc = "" +
 	"\rorigin_agency\x18\x02 \x01(\tR\foriginAgency\x12\x18\n" +
 	"\aversion\x18\x03 \x01(\x03R\aversion\x12;\n" +
 	"\vdelete_time\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"deleteTime*\xb4\x01\n" +
+	"deleteTime*\x91\x02\n" +
 	"\fEnvelopeKind\x12\x1d\n" +
 	"\x19ENVELOPE_KIND_UNSPECIFIED\x10\x00\x12\x16\n" +
 	"\x12ENVELOPE_KIND_LEAD\x10\x01\x12 \n" +
 	"\x1cENVELOPE_KIND_LEAD_TOMBSTONE\x10\x02\x12$\n" +
 	" ENVELOPE_KIND_PERMISSION_REQUEST\x10\x03\x12%\n" +
-	"!ENVELOPE_KIND_PERMISSION_DECISION\x10\x04B>Z<github.com/liaison-exchange/liaison/gen/liaison/v1;liaisonv1b\x06proto3"
+	"!ENVELOPE_KIND_PERMISSION_DECISION\x10\x04\x12\x16\n" +
+	"\x12ENVELOPE_KIND_CASE\x10\x05\x12\x1c\n" +
+	"\x18ENVELOPE_KIND_CASE_ENTRY\x10\x06\x12%\n" +
+	"!ENVELOPE_KIND_CASE_ENTRY_PROPOSAL\x10\aB>Z<github.com/liaison-exchange/liaison/gen/liaison/v1;liaisonv1b\x06proto3"
 
 var (
 	file_liaison_v1_envelope_proto_rawDescOnce sync.Once

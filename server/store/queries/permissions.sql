@@ -17,4 +17,4 @@ ORDER BY id DESC
 LIMIT @page_limit;
 
 -- name: HasPermission :one
-SELECT count(*) FROM permission_requests WHERE record_id = ? AND purpose = ? AND status = ?;
+SELECT count(*) FROM permission_requests WHERE record_id = ? AND purpose = ? AND status = ? AND requesting_agency = ?;

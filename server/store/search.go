@@ -1,0 +1,155 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+
+	"google.golang.org/protobuf/proto"
+
+	"github.com/liaison-exchange/liaison/gen/db"
+	liaisonv1 "github.com/liaison-exchange/liaison/gen/liaison/v1"
+	"github.com/liaison-exchange/liaison/server/persons"
+)
+
+// Identifier kinds in person_identifiers.
+const (
+	IdentifierPhone    = 1
+	IdentifierDocument = 2
+)
+
+// personIndexVersion changes when what is indexed of a person changes; a
+// database built with another version is re-indexed when it is opened.
+const personIndexVersion = "1"
+
+// IndexedRecord is a record whose persons the search index holds.
+type IndexedRecord struct {
+	Kind         liaisonv1.RecordKind
+	ID, Title    string
+	OriginAgency string
+	// Persons is nil for a record whose content is gone (withdrawn, purged):
+	// it leaves the index at once.
+	Persons []*liaisonv1.Person
+}
+
+// IndexPersons replaces the index entries of a record, in the transaction
+// that changes the record.
+func (t *Tx) IndexPersons(r IndexedRecord) error {
+	return indexPersons(t.ctx, t.q, r)
+}
+
+func indexPersons(ctx context.Context, q *db.Queries, r IndexedRecord) error {
+	if err := q.DeletePersonsOfRecord(ctx, r.ID); err != nil {
+		return fmt.Errorf("unindex %s: %w", r.ID, err)
+	}
+	for _, p := range r.Persons {
+		b, err := marshalDet.Marshal(p)
+		if err != nil {
+			return err
+		}
+		dob := p.GetDateOfBirth()
+		row, err := q.InsertPerson(ctx, db.InsertPersonParams{
+			RecordKind: int64(r.Kind), RecordID: r.ID, RecordTitle: r.Title, OriginAgency: r.OriginAgency,
+			DobYear: int64(dob.GetYear()), DobMonth: int64(dob.GetMonth()), DobDay: int64(dob.GetDay()),
+			Tokens: persons.IndexTokens(p), Person: b,
+		})
+		if err != nil {
+			return fmt.Errorf("index person of %s: %w", r.ID, err)
+		}
+		for _, ph := range p.GetPhoneNumbers() {
+			if err := q.InsertPersonIdentifier(ctx, db.InsertPersonIdentifierParams{Kind: IdentifierPhone, Value: ph.GetNumber(), PersonRow: row}); err != nil {
+				return err
+			}
+		}
+		for _, d := range p.GetDocuments() {
+			if err := q.InsertPersonIdentifier(ctx, db.InsertPersonIdentifierParams{Kind: IdentifierDocument, Value: d.GetNumber(), PersonRow: row}); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// leadIndex is what the index holds of a lead: its subjects, unless the
+// lead is withdrawn (its content then leaves search at once).
+func leadIndex(l *liaisonv1.Lead) IndexedRecord {
+	r := IndexedRecord{Kind: liaisonv1.RecordKind_RECORD_KIND_LEAD, ID: l.GetId(), Title: l.GetTitle(), OriginAgency: l.GetOriginAgency()}
+	if l.GetStatus() != liaisonv1.LeadStatus_LEAD_STATUS_WITHDRAWN {
+		r.Persons = l.GetSubjects()
+	}
+	return r
+}
+
+// caseIndex is what the index holds of a case: its subjects.
+func caseIndex(c *liaisonv1.Case) IndexedRecord {
+	return IndexedRecord{Kind: liaisonv1.RecordKind_RECORD_KIND_CASE, ID: c.GetId(), Title: c.GetTitle(),
+		OriginAgency: c.GetOriginAgency(), Persons: c.GetSubjects()}
+}
+
+// reindexIfNeeded rebuilds the person index when it was built by another
+// version of the indexing rules (or never, on a database from before it).
+func reindexIfNeeded(ctx context.Context, d *sql.DB, q *db.Queries) error {
+	v, err := q.GetMeta(ctx, "person_index")
+	if err == nil && v == personIndexVersion {
+		return nil
+	}
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return err
+	}
+	tx, err := d.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	qt := q.WithTx(tx)
+	rows, err := tx.QueryContext(ctx, "SELECT body FROM leads WHERE body IS NOT NULL")
+	if err != nil {
+		return err
+	}
+	var recs []IndexedRecord
+	for rows.Next() {
+		var b []byte
+		if err := rows.Scan(&b); err != nil {
+			rows.Close()
+			return err
+		}
+		l := &liaisonv1.Lead{}
+		if err := proto.Unmarshal(b, l); err != nil {
+			rows.Close()
+			return err
+		}
+		recs = append(recs, leadIndex(l))
+	}
+	rows.Close()
+	rows, err = tx.QueryContext(ctx, "SELECT body FROM cases")
+	if err != nil {
+		return err
+	}
+	for rows.Next() {
+		var b []byte
+		if err := rows.Scan(&b); err != nil {
+			rows.Close()
+			return err
+		}
+		c := &liaisonv1.Case{}
+		if err := proto.Unmarshal(b, c); err != nil {
+			rows.Close()
+			return err
+		}
+		recs = append(recs, caseIndex(c))
+	}
+	rows.Close()
+	if _, err := tx.ExecContext(ctx, "DELETE FROM person_index"); err != nil {
+		return err
+	}
+	for _, r := range recs {
+		if err := indexPersons(ctx, qt, r); err != nil {
+			return err
+		}
+	}
+	if err := qt.SetMeta(ctx, db.SetMetaParams{Key: "person_index", Value: personIndexVersion}); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
