@@ -32,8 +32,9 @@ type RecordKindSpec struct {
 	// toID) (receiving side).
 	Replicas func(ctx context.Context, origin, fromID, toID string, limit int) (int64, []store.DigestItem, error)
 	// Repair builds the envelope that brings a partner's copy of a record
-	// back in line with the home node's (home side).
-	Repair func(tx *store.Tx, partner, recordID string) (store.Outgoing, error)
+	// back in line with the home node's (home side); nil if nothing can be
+	// sent (the difference is then reported only).
+	Repair func(tx *store.Tx, partner, recordID string) (*store.Outgoing, error)
 }
 
 // Kind registers a replicated record kind.
@@ -257,8 +258,11 @@ func (d *DriftChecker) Check(ctx context.Context, partner string) *liaisonv1.Dri
 			if err != nil {
 				return err
 			}
+			if out == nil {
+				continue
+			}
 			out.Repair = true
-			if _, err := tx.AppendOutbox(out); err != nil {
+			if _, err := tx.AppendOutbox(*out); err != nil {
 				return err
 			}
 			res.RepairsQueued++

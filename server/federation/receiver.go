@@ -398,6 +398,10 @@ func resourceOf(env *liaisonv1.Envelope) string {
 		return "leads/" + env.GetRecordId()
 	case liaisonv1.EnvelopeKind_ENVELOPE_KIND_PERMISSION_REQUEST, liaisonv1.EnvelopeKind_ENVELOPE_KIND_PERMISSION_DECISION:
 		return "permission_requests/" + env.GetRecordId()
+	case liaisonv1.EnvelopeKind_ENVELOPE_KIND_CASE:
+		return "cases/" + env.GetRecordId()
+	case liaisonv1.EnvelopeKind_ENVELOPE_KIND_CASE_ENTRY, liaisonv1.EnvelopeKind_ENVELOPE_KIND_CASE_ENTRY_PROPOSAL:
+		return "case_entries/" + env.GetRecordId()
 	}
 	return "envelopes/" + env.GetId()
 }

@@ -109,21 +109,21 @@ func (s *Server) applyTombstone(tx *store.Tx, env *liaisonv1.Envelope) (federati
 // repair builds the envelope that sets a partner's copy of one of this
 // node's leads right: the current lead if it is released to the partner,
 // otherwise a tombstone (the partner should hold nothing of it).
-func (s *Server) repair(tx *store.Tx, partner, id string) (store.Outgoing, error) {
+func (s *Server) repair(tx *store.Tx, partner, id string) (*store.Outgoing, error) {
 	l, err := tx.Lead(id)
 	if err != nil && errs.CodeOf(err) != errs.NotFound {
-		return store.Outgoing{}, err
+		return nil, err
 	}
 	released := l != nil && l.GetOriginAgency() == s.agency && contains(l.GetReleasedTo(), partner)
 	if released && l.GetStatus() != liaisonv1.LeadStatus_LEAD_STATUS_WITHDRAWN {
-		return store.Outgoing{Receiver: partner, Kind: liaisonv1.EnvelopeKind_ENVELOPE_KIND_LEAD, RecordID: id,
+		return &store.Outgoing{Receiver: partner, Kind: liaisonv1.EnvelopeKind_ENVELOPE_KIND_LEAD, RecordID: id,
 			RecordVersion: l.GetVersion(), Payload: ReplicaView(l, partner)}, nil
 	}
 	var version int64
 	if l != nil {
 		version = l.GetVersion()
 	}
-	return store.Outgoing{Receiver: partner, Kind: liaisonv1.EnvelopeKind_ENVELOPE_KIND_LEAD_TOMBSTONE, RecordID: id, RecordVersion: version,
+	return &store.Outgoing{Receiver: partner, Kind: liaisonv1.EnvelopeKind_ENVELOPE_KIND_LEAD_TOMBSTONE, RecordID: id, RecordVersion: version,
 		Payload: &liaisonv1.Tombstone{RecordId: id, OriginAgency: s.agency, Version: version, DeleteTime: timestamppb.New(tx.Now())}}, nil
 }
 

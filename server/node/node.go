@@ -21,6 +21,7 @@ import (
 
 	liaisonv1 "github.com/liaison-exchange/liaison/gen/liaison/v1"
 	"github.com/liaison-exchange/liaison/server/auditsvc"
+	"github.com/liaison-exchange/liaison/server/cases"
 	"github.com/liaison-exchange/liaison/server/config"
 	"github.com/liaison-exchange/liaison/server/federation"
 	"github.com/liaison-exchange/liaison/server/identity"
@@ -126,6 +127,8 @@ func Start(ctx context.Context, cfg *config.Config, log *slog.Logger, lis net.Li
 	leadSvc.Register(reg)
 	permSvc := permissions.New(n.Store, cfg.Agency)
 	permSvc.Register(reg)
+	caseSvc := cases.New(n.Store, v, cfg.Agency, partnerCodes)
+	caseSvc.Register(reg)
 	fedPartners := make([]federation.Partner, 0, len(cfg.Partners))
 	for _, p := range cfg.Partners {
 		fedPartners = append(fedPartners, federation.Partner{Agency: p.Agency, TrustDomain: p.TrustDomain, Address: p.Address})
@@ -143,6 +146,7 @@ func Start(ctx context.Context, cfg *config.Config, log *slog.Logger, lis net.Li
 	}
 	liaisonv1.RegisterLeadServiceServer(n.grpc, leadSvc)
 	liaisonv1.RegisterPermissionServiceServer(n.grpc, permSvc)
+	liaisonv1.RegisterCaseServiceServer(n.grpc, caseSvc)
 	liaisonv1.RegisterFederationServiceServer(n.grpc, n.Federation.Receiver)
 	liaisonv1.RegisterFederationAdminServiceServer(n.grpc, n.Federation.Admin)
 	liaisonv1.RegisterAuditServiceServer(n.grpc, auditsvc.New(n.Store))

@@ -1,0 +1,610 @@
+// Package cases implements CaseService: joint case files homed on the
+// node of the agency that opened them, shared with partners, and an
+// append-only list of entries both agencies add to. The home node is the
+// only writer of a case and the only one that orders its entries: an entry
+// written on a partner's node travels to the home node as a proposal, which
+// the home node applies (and sends back, ordered) or rejects with a reason.
+package cases
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
+	"google.golang.org/protobuf/types/known/durationpb"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	liaisonv1 "github.com/liaison-exchange/liaison/gen/liaison/v1"
+	"github.com/liaison-exchange/liaison/server/audit"
+	"github.com/liaison-exchange/liaison/server/errs"
+	"github.com/liaison-exchange/liaison/server/identity"
+	"github.com/liaison-exchange/liaison/server/paging"
+	"github.com/liaison-exchange/liaison/server/persons"
+	"github.com/liaison-exchange/liaison/server/store"
+	"github.com/liaison-exchange/liaison/server/validate"
+)
+
+// Default deadlines of requests for assistance, by urgency: the limits of
+// the EU directive on information exchange between law enforcement
+// authorities.
+var DefaultDeadline = map[liaisonv1.RequestUrgency]time.Duration{
+	liaisonv1.RequestUrgency_REQUEST_URGENCY_URGENT: 8 * time.Hour,
+	liaisonv1.RequestUrgency_REQUEST_URGENCY_HIGH:   3 * 24 * time.Hour,
+	liaisonv1.RequestUrgency_REQUEST_URGENCY_NORMAL: 7 * 24 * time.Hour,
+}
+
+// Server implements liaisonv1.CaseServiceServer.
+type Server struct {
+	liaisonv1.UnimplementedCaseServiceServer
+
+	store     *store.Store
+	validator *validate.Validator
+	agency    string
+	partners  map[string]bool
+	now       func() time.Time
+}
+
+var _ liaisonv1.CaseServiceServer = (*Server)(nil)
+
+// New returns the case service of the node of agency.
+func New(s *store.Store, v *validate.Validator, agency string, partners []string) *Server {
+	p := map[string]bool{}
+	for _, a := range partners {
+		p[a] = true
+	}
+	return &Server{store: s, validator: v, agency: agency, partners: p, now: time.Now}
+}
+
+func resource(id string) string { return "cases/" + id }
+
+// CreateCase implements liaisonv1.CaseServiceServer.
+func (s *Server) CreateCase(ctx context.Context, req *liaisonv1.CreateCaseRequest) (*liaisonv1.CreateCaseResponse, error) {
+	hash, err := store.RequestHash(req.GetCase())
+	if err != nil {
+		return nil, err
+	}
+	c := proto.Clone(req.GetCase()).(*liaisonv1.Case)
+	if c.GetStatus() == liaisonv1.CaseStatus_CASE_STATUS_CLOSED {
+		return nil, errs.Invalid("case.status", "a case is opened OPEN, ACTIVE or SUSPENDED; CloseCase closes it")
+	}
+	if err := normalize(c); err != nil {
+		return nil, err
+	}
+	caller, _ := identity.FromContext(ctx)
+	var out *liaisonv1.Case
+	err = s.store.Write(ctx, func(tx *store.Tx) error {
+		if req.GetRequestId() != "" {
+			prior, err := tx.SeenRequest(liaisonv1.CaseService_CreateCase_FullMethodName, req.GetRequestId(), hash)
+			if err != nil {
+				return err
+			}
+			if prior != "" {
+				audit.SetResource(ctx, resource(prior))
+				out, err = tx.Case(prior)
+				return err
+			}
+		}
+		now := timestamppb.New(tx.Now())
+		c.Id = uuid.Must(uuid.NewV7()).String()
+		c.OriginAgency, c.Version, c.CreateTime, c.UpdateTime = s.agency, 1, now, now
+		if c.Status == liaisonv1.CaseStatus_CASE_STATUS_UNSPECIFIED {
+			c.Status = liaisonv1.CaseStatus_CASE_STATUS_OPEN
+		}
+		c.LinkedLeadIds, c.SharedWith, c.CreatedBy, c.CloseTime, c.CloseReason = nil, nil, caller.ID, nil, ""
+		audit.SetResource(ctx, resource(c.Id))
+		if err := tx.InsertCase(c); err != nil {
+			return err
+		}
+		if req.GetRequestId() != "" {
+			if err := tx.RememberRequest(liaisonv1.CaseService_CreateCase_FullMethodName, req.GetRequestId(), hash, c.Id); err != nil {
+				return err
+			}
+		}
+		out = c
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	out.Etag = store.Etag(out.Id, out.Version)
+	return &liaisonv1.CreateCaseResponse{Case: out}, nil
+}
+
+// GetCase implements liaisonv1.CaseServiceServer.
+func (s *Server) GetCase(ctx context.Context, req *liaisonv1.GetCaseRequest) (*liaisonv1.GetCaseResponse, error) {
+	c, err := s.store.Case(ctx, req.GetId())
+	if err != nil {
+		return nil, err
+	}
+	subjects, err := s.mergedSubjects(ctx, c)
+	if err != nil {
+		return nil, err
+	}
+	entries, open, err := s.store.CaseEntryCounts(ctx, c.GetId())
+	if err != nil {
+		return nil, err
+	}
+	return &liaisonv1.GetCaseResponse{Case: c, Subjects: subjects, EntryCount: entries, OpenRequestCount: open}, nil
+}
+
+// mergedSubjects lists the persons of a case and of its linked leads, each
+// person once, with where it appears.
+func (s *Server) mergedSubjects(ctx context.Context, c *liaisonv1.Case) ([]*liaisonv1.CaseSubject, error) {
+	var out []*liaisonv1.CaseSubject
+	add := func(p *liaisonv1.Person, source string) {
+		for _, cs := range out {
+			if samePerson(cs.GetPerson(), p) {
+				if !slices.Contains(cs.Sources, source) {
+					cs.Sources = append(cs.Sources, source)
+				}
+				return
+			}
+		}
+		out = append(out, &liaisonv1.CaseSubject{Person: p, Sources: []string{source}})
+	}
+	for _, p := range c.GetSubjects() {
+		add(p, "case")
+	}
+	for _, id := range c.GetLinkedLeadIds() {
+		l, err := s.store.Lead(ctx, id)
+		if errs.CodeOf(err) == errs.NotFound {
+			continue // a linked lead this node does not hold
+		}
+		if err != nil {
+			return nil, err
+		}
+		for _, p := range l.GetSubjects() {
+			add(p, "leads/"+id)
+		}
+	}
+	return out, nil
+}
+
+// samePerson says whether two records name the same person: the same person
+// id, a shared document number or phone number, or the same name words and
+// the same known date of birth.
+func samePerson(a, b *liaisonv1.Person) bool {
+	if a.GetId() != "" && a.GetId() == b.GetId() {
+		return true
+	}
+	for _, da := range a.GetDocuments() {
+		for _, db := range b.GetDocuments() {
+			if da.GetNumber() == db.GetNumber() {
+				return true
+			}
+		}
+	}
+	for _, pa := range a.GetPhoneNumbers() {
+		for _, pb := range b.GetPhoneNumbers() {
+			if pa.GetNumber() == pb.GetNumber() {
+				return true
+			}
+		}
+	}
+	da, db := a.GetDateOfBirth(), b.GetDateOfBirth()
+	if da == nil || db == nil || !proto.Equal(da, db) {
+		return false
+	}
+	for _, fa := range persons.NameForms(a) {
+		for _, fb := range persons.NameForms(b) {
+			if sameWords(fa.Words, fb.Words) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func sameWords(a, b []string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	x, y := slices.Clone(a), slices.Clone(b)
+	slices.Sort(x)
+	slices.Sort(y)
+	return slices.Equal(x, y)
+}
+
+// ListCases implements liaisonv1.CaseServiceServer.
+func (s *Server) ListCases(ctx context.Context, req *liaisonv1.ListCasesRequest) (*liaisonv1.ListCasesResponse, error) {
+	f := store.CaseFilter{Status: req.GetStatus(), CrimeArea: req.GetCrimeArea(), OriginAgency: req.GetOriginAgency(), SharedWith: req.GetSharedWith()}
+	if req.GetUpdatedAfter() != nil {
+		f.UpdatedAfter = req.GetUpdatedAfter().AsTime()
+	}
+	fp := paging.Fingerprint(f.Status, f.CrimeArea, f.OriginAgency, f.SharedWith, f.UpdatedAfter.UnixMicro())
+	after, err := paging.Decode(req.GetPageToken(), fp)
+	if err != nil {
+		return nil, err
+	}
+	if after != "" {
+		if _, err := uuid.Parse(after); err != nil {
+			return nil, errs.Invalid("page_token", "is not a token this service issued")
+		}
+	}
+	audit.SetResource(ctx, "cases")
+	audit.SetDetail(ctx, fmt.Sprintf("status=%s crime_area=%s origin=%q shared_with=%q", f.Status, f.CrimeArea, f.OriginAgency, f.SharedWith))
+	size := paging.Size(req.GetPageSize())
+	cs, err := s.store.ListCases(ctx, f, after, size+1)
+	if err != nil {
+		return nil, err
+	}
+	resp := &liaisonv1.ListCasesResponse{}
+	if len(cs) > size {
+		cs = cs[:size]
+		resp.NextPageToken = paging.Encode(cs[size-1].GetId(), fp)
+	}
+	resp.Cases = cs
+	return resp, nil
+}
+
+// updatable are the fields an update_mask may name.
+var updatable = map[string]bool{
+	"title": true, "summary": true, "crime_areas": true, "status": true, "originator_reference": true,
+	"partner_references": true, "subjects": true,
+}
+
+// UpdateCase implements liaisonv1.CaseServiceServer.
+func (s *Server) UpdateCase(ctx context.Context, req *liaisonv1.UpdateCaseRequest) (*liaisonv1.UpdateCaseResponse, error) {
+	patch := req.GetCase()
+	var bad []errs.FieldViolation
+	if patch == nil {
+		bad = append(bad, errs.FieldViolation{Field: "case", Description: "required"})
+	} else {
+		if _, err := uuid.Parse(patch.GetId()); err != nil {
+			bad = append(bad, errs.FieldViolation{Field: "case.id", Description: "must be the UUID of the case to update"})
+		}
+		if patch.GetEtag() == "" {
+			bad = append(bad, errs.FieldViolation{Field: "case.etag", Description: "required: the etag of the version the change is based on (read the case first)"})
+		}
+	}
+	paths := req.GetUpdateMask().GetPaths()
+	if len(paths) == 0 {
+		bad = append(bad, errs.FieldViolation{Field: "update_mask", Description: "name at least one field to update"})
+	}
+	for i, p := range paths {
+		if !updatable[p] {
+			bad = append(bad, errs.FieldViolation{Field: fmt.Sprintf("update_mask.paths[%d]", i),
+				Description: fmt.Sprintf("%q cannot be updated (updatable: title, summary, crime_areas, status, originator_reference, partner_references, subjects)", p)})
+		}
+	}
+	if slices.Contains(paths, "status") && patch.GetStatus() == liaisonv1.CaseStatus_CASE_STATUS_CLOSED {
+		bad = append(bad, errs.FieldViolation{Field: "case.status", Description: "CloseCase closes a case"})
+	}
+	if err := errs.InvalidFields(bad); err != nil {
+		return nil, err
+	}
+	audit.SetResource(ctx, resource(patch.GetId()))
+	audit.SetDetail(ctx, fmt.Sprintf("fields=%v", paths))
+	out, err := s.change(ctx, patch.GetId(), func(tx *store.Tx, cur *liaisonv1.Case) (*liaisonv1.Case, error) {
+		if patch.GetEtag() != cur.GetEtag() {
+			return nil, errs.New(errs.Aborted, "case %s changed since etag %s (now version %d); read it again and reapply the change", cur.GetId(), patch.GetEtag(), cur.GetVersion())
+		}
+		if slices.Contains(paths, "status") && cur.GetStatus() == liaisonv1.CaseStatus_CASE_STATUS_CLOSED {
+			return nil, errs.Precondition("case.closed", resource(cur.GetId()), "case %s is closed; ReopenCase reopens it", cur.GetId())
+		}
+		merged := proto.Clone(cur).(*liaisonv1.Case)
+		src, dst := patch.ProtoReflect(), merged.ProtoReflect()
+		for _, p := range paths {
+			fd := dst.Descriptor().Fields().ByName(protoreflect.Name(p))
+			if src.Has(fd) {
+				dst.Set(fd, src.Get(fd))
+			} else {
+				dst.Clear(fd)
+			}
+		}
+		merged = proto.Clone(merged).(*liaisonv1.Case)
+		if merged.GetStatus() == liaisonv1.CaseStatus_CASE_STATUS_UNSPECIFIED {
+			merged.Status = cur.GetStatus()
+		}
+		if err := s.validator.Validate(merged, "case"); err != nil {
+			return nil, err
+		}
+		return merged, normalize(merged)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &liaisonv1.UpdateCaseResponse{Case: out}, nil
+}
+
+// change applies fn to the current version of an own case, stores the
+// result as the next version and sends it to every partner it is shared
+// with, all in one transaction; then, if given, after runs in it too.
+func (s *Server) change(ctx context.Context, id string, fn func(*store.Tx, *liaisonv1.Case) (*liaisonv1.Case, error), after ...func(*store.Tx, *liaisonv1.Case) error) (*liaisonv1.Case, error) {
+	var out *liaisonv1.Case
+	err := s.store.Write(ctx, func(tx *store.Tx) error {
+		cur, err := tx.Case(id)
+		if err != nil {
+			return err
+		}
+		if err := s.home(cur, "change"); err != nil {
+			return err
+		}
+		next, err := fn(tx, cur)
+		if err != nil {
+			return err
+		}
+		if next == nil {
+			out = cur // nothing to change
+			return nil
+		}
+		next.Version = cur.GetVersion() + 1
+		next.UpdateTime = timestamppb.New(tx.Now())
+		if err := tx.ReplaceCase(next, cur.GetVersion()); err != nil {
+			return err
+		}
+		for _, p := range next.GetSharedWith() {
+			if err := s.sendCase(tx, next, p); err != nil {
+				return err
+			}
+		}
+		for _, f := range after {
+			if err := f(tx, next); err != nil {
+				return err
+			}
+		}
+		out = next
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	out.Etag = store.Etag(out.GetId(), out.GetVersion())
+	return out, nil
+}
+
+// home refuses changes to a partner's case.
+func (s *Server) home(c *liaisonv1.Case, action string) error {
+	if c.GetOriginAgency() != s.agency {
+		return errs.Precondition("record.home_node_only", resource(c.GetId()),
+			"case %s is homed on %s's node; only %s can %s it (entries can be proposed with AddCaseEntry)", c.GetId(), c.GetOriginAgency(), c.GetOriginAgency(), action)
+	}
+	return nil
+}
+
+// ReplicaView is what a partner receives of a case: the case, shared with
+// it alone as far as it can tell, listing only linked leads it holds.
+func (s *Server) replicaView(tx *store.Tx, c *liaisonv1.Case, partner string) (*liaisonv1.Case, error) {
+	v := proto.Clone(c).(*liaisonv1.Case)
+	v.Etag = ""
+	v.SharedWith = []string{partner}
+	v.LinkedLeadIds = nil
+	for _, id := range c.GetLinkedLeadIds() {
+		l, err := tx.Lead(id)
+		if errs.CodeOf(err) == errs.NotFound {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		if l.GetOriginAgency() == partner || (l.GetOriginAgency() == s.agency && slices.Contains(l.GetReleasedTo(), partner)) {
+			v.LinkedLeadIds = append(v.LinkedLeadIds, id)
+		}
+	}
+	return v, nil
+}
+
+func (s *Server) sendCase(tx *store.Tx, c *liaisonv1.Case, partner string) error {
+	v, err := s.replicaView(tx, c, partner)
+	if err != nil {
+		return err
+	}
+	_, err = tx.AppendOutbox(store.Outgoing{Receiver: partner, Kind: liaisonv1.EnvelopeKind_ENVELOPE_KIND_CASE,
+		RecordID: c.GetId(), RecordVersion: c.GetVersion(), Payload: v})
+	return err
+}
+
+func sendEntry(tx *store.Tx, e *liaisonv1.CaseEntry, partner string) error {
+	_, err := tx.AppendOutbox(store.Outgoing{Receiver: partner, Kind: liaisonv1.EnvelopeKind_ENVELOPE_KIND_CASE_ENTRY,
+		RecordID: e.GetId(), RecordVersion: e.GetSequence(), Payload: e})
+	return err
+}
+
+// ShareCase implements liaisonv1.CaseServiceServer.
+func (s *Server) ShareCase(ctx context.Context, req *liaisonv1.ShareCaseRequest) (*liaisonv1.ShareCaseResponse, error) {
+	var bad []errs.FieldViolation
+	for i, p := range req.GetPartners() {
+		if !s.partners[p] {
+			bad = append(bad, errs.FieldViolation{Field: fmt.Sprintf("partners[%d]", i), Description: fmt.Sprintf("%q is not a partner of this node", p)})
+		}
+	}
+	if err := errs.InvalidFields(bad); err != nil {
+		return nil, err
+	}
+	audit.SetDetail(ctx, fmt.Sprintf("partners=%v", req.GetPartners()))
+	var added []string
+	out, err := s.change(ctx, req.GetId(), func(tx *store.Tx, cur *liaisonv1.Case) (*liaisonv1.Case, error) {
+		added = nil
+		for _, p := range req.GetPartners() {
+			if !slices.Contains(cur.GetSharedWith(), p) {
+				added = append(added, p)
+			}
+		}
+		if len(added) == 0 {
+			return nil, nil
+		}
+		next := proto.Clone(cur).(*liaisonv1.Case)
+		next.SharedWith = append(next.SharedWith, added...)
+		slices.Sort(next.SharedWith)
+		return next, nil
+	}, func(tx *store.Tx, c *liaisonv1.Case) error {
+		// A new partner receives every entry applied so far, in order,
+		// after the case itself.
+		entries, err := tx.AppliedCaseEntries(c.GetId())
+		if err != nil {
+			return err
+		}
+		for _, p := range added {
+			for _, e := range entries {
+				if err := sendEntry(tx, e, p); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &liaisonv1.ShareCaseResponse{Case: out}, nil
+}
+
+// LinkLead implements liaisonv1.CaseServiceServer.
+func (s *Server) LinkLead(ctx context.Context, req *liaisonv1.LinkLeadRequest) (*liaisonv1.LinkLeadResponse, error) {
+	audit.SetResource(ctx, resource(req.GetCaseId()))
+	audit.SetDetail(ctx, "lead "+req.GetLeadId())
+	out, err := s.change(ctx, req.GetCaseId(), func(tx *store.Tx, cur *liaisonv1.Case) (*liaisonv1.Case, error) {
+		l, err := tx.Lead(req.GetLeadId())
+		if err != nil {
+			return nil, err
+		}
+		if l.GetStatus() == liaisonv1.LeadStatus_LEAD_STATUS_WITHDRAWN {
+			return nil, errs.Precondition("lead.withdrawn", "leads/"+l.GetId(), "lead %s was withdrawn and cannot be linked", l.GetId())
+		}
+		if slices.Contains(cur.GetLinkedLeadIds(), l.GetId()) {
+			return nil, nil
+		}
+		next := proto.Clone(cur).(*liaisonv1.Case)
+		next.LinkedLeadIds = append(next.LinkedLeadIds, l.GetId())
+		return next, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &liaisonv1.LinkLeadResponse{Case: out}, nil
+}
+
+// UnlinkLead implements liaisonv1.CaseServiceServer.
+func (s *Server) UnlinkLead(ctx context.Context, req *liaisonv1.UnlinkLeadRequest) (*liaisonv1.UnlinkLeadResponse, error) {
+	audit.SetResource(ctx, resource(req.GetCaseId()))
+	audit.SetDetail(ctx, "lead "+req.GetLeadId())
+	out, err := s.change(ctx, req.GetCaseId(), func(tx *store.Tx, cur *liaisonv1.Case) (*liaisonv1.Case, error) {
+		i := slices.Index(cur.GetLinkedLeadIds(), req.GetLeadId())
+		if i < 0 {
+			return nil, errs.NotFoundf("lead %s is not linked to case %s", req.GetLeadId(), cur.GetId())
+		}
+		next := proto.Clone(cur).(*liaisonv1.Case)
+		next.LinkedLeadIds = slices.Delete(next.LinkedLeadIds, i, i+1)
+		return next, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &liaisonv1.UnlinkLeadResponse{Case: out}, nil
+}
+
+// CloseCase implements liaisonv1.CaseServiceServer.
+func (s *Server) CloseCase(ctx context.Context, req *liaisonv1.CloseCaseRequest) (*liaisonv1.CloseCaseResponse, error) {
+	audit.SetDetail(ctx, "reason: "+req.GetReason())
+	out, err := s.change(ctx, req.GetId(), func(tx *store.Tx, cur *liaisonv1.Case) (*liaisonv1.Case, error) {
+		if cur.GetStatus() == liaisonv1.CaseStatus_CASE_STATUS_CLOSED {
+			return nil, errs.Precondition("case.closed", resource(cur.GetId()), "case %s is already closed", cur.GetId())
+		}
+		next := proto.Clone(cur).(*liaisonv1.Case)
+		next.Status, next.CloseTime, next.CloseReason = liaisonv1.CaseStatus_CASE_STATUS_CLOSED, timestamppb.New(tx.Now()), req.GetReason()
+		return next, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &liaisonv1.CloseCaseResponse{Case: out}, nil
+}
+
+// ReopenCase implements liaisonv1.CaseServiceServer.
+func (s *Server) ReopenCase(ctx context.Context, req *liaisonv1.ReopenCaseRequest) (*liaisonv1.ReopenCaseResponse, error) {
+	audit.SetDetail(ctx, "reason: "+req.GetReason())
+	out, err := s.change(ctx, req.GetId(), func(tx *store.Tx, cur *liaisonv1.Case) (*liaisonv1.Case, error) {
+		if cur.GetStatus() != liaisonv1.CaseStatus_CASE_STATUS_CLOSED {
+			return nil, errs.Precondition("case.not_closed", resource(cur.GetId()), "case %s is %s, not closed", cur.GetId(), statusName(cur.GetStatus()))
+		}
+		next := proto.Clone(cur).(*liaisonv1.Case)
+		next.Status, next.CloseTime, next.CloseReason = liaisonv1.CaseStatus_CASE_STATUS_OPEN, nil, ""
+		return next, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &liaisonv1.ReopenCaseResponse{Case: out}, nil
+}
+
+func statusName(s liaisonv1.CaseStatus) string {
+	return strings.ToLower(strings.TrimPrefix(s.String(), "CASE_STATUS_"))
+}
+
+// normalize normalises every subject of a case.
+func normalize(c *liaisonv1.Case) error {
+	var bad []errs.FieldViolation
+	for i, p := range c.GetSubjects() {
+		bad = append(bad, persons.Normalize(p, fmt.Sprintf("case.subjects[%d]", i))...)
+	}
+	return errs.InvalidFields(bad)
+}
+
+// ListCaseEntries implements liaisonv1.CaseServiceServer.
+func (s *Server) ListCaseEntries(ctx context.Context, req *liaisonv1.ListCaseEntriesRequest) (*liaisonv1.ListCaseEntriesResponse, error) {
+	audit.SetResource(ctx, resource(req.GetCaseId()))
+	if _, err := s.store.Case(ctx, req.GetCaseId()); err != nil {
+		return nil, err
+	}
+	fp := paging.Fingerprint(req.GetCaseId())
+	after, err := paging.Decode(req.GetPageToken(), fp)
+	if err != nil {
+		return nil, err
+	}
+	afterKey, afterID := int64(-1), ""
+	if after != "" {
+		k, id, ok := strings.Cut(after, "/")
+		n, perr := strconv.ParseInt(k, 10, 64)
+		if !ok || perr != nil {
+			return nil, errs.Invalid("page_token", "is not a token this service issued")
+		}
+		afterKey, afterID = n, id
+	}
+	size := paging.Size(req.GetPageSize())
+	entries, keys, err := s.store.ListCaseEntries(ctx, req.GetCaseId(), afterKey, afterID, size+1)
+	if err != nil {
+		return nil, err
+	}
+	resp := &liaisonv1.ListCaseEntriesResponse{}
+	if len(entries) > size {
+		entries = entries[:size]
+		resp.NextPageToken = paging.Encode(fmt.Sprintf("%d/%s", keys[size-1], entries[size-1].GetId()), fp)
+	}
+	resp.Entries = entries
+	return resp, nil
+}
+
+// ListOpenRequests implements liaisonv1.CaseServiceServer.
+func (s *Server) ListOpenRequests(ctx context.Context, req *liaisonv1.ListOpenRequestsRequest) (*liaisonv1.ListOpenRequestsResponse, error) {
+	owedByUs := req.GetDirection() != liaisonv1.RequestDirection_REQUEST_DIRECTION_OWED_TO_US
+	audit.SetResource(ctx, "cases")
+	audit.SetDetail(ctx, "open requests, direction "+req.GetDirection().String())
+	rs, err := s.store.OpenRequests(ctx, s.agency, owedByUs, paging.Size(req.GetPageSize()))
+	if err != nil {
+		return nil, err
+	}
+	now := s.now()
+	resp := &liaisonv1.ListOpenRequestsResponse{}
+	for _, r := range rs {
+		if !owedByUs && r.Entry.GetAgency() != s.agency {
+			continue // owed by someone else to someone else
+		}
+		due := r.Entry.GetRequest().GetDueTime().AsTime()
+		resp.Requests = append(resp.Requests, &liaisonv1.OpenRequest{
+			Entry: r.Entry, CaseId: r.Case.GetId(), CaseTitle: r.Case.GetTitle(), CaseOriginAgency: r.Case.GetOriginAgency(),
+			OpenFor: durationpb.New(now.Sub(r.Entry.GetCreateTime().AsTime()).Round(time.Second)), Overdue: now.After(due),
+		})
+	}
+	// By due time, earliest first: the overdue ones, most overdue first,
+	// then the rest.
+	slices.SortStableFunc(resp.Requests, func(a, b *liaisonv1.OpenRequest) int {
+		return a.GetEntry().GetRequest().GetDueTime().AsTime().Compare(b.GetEntry().GetRequest().GetDueTime().AsTime())
+	})
+	return resp, nil
+}
