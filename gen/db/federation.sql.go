@@ -110,7 +110,7 @@ func (q *Queries) GetOutboxEntry(ctx context.Context, arg GetOutboxEntryParams) 
 }
 
 const inboxPage = `-- name: InboxPage :many
-SELECT i.sender, i.seq, i.envelope_id, i.kind, i.record_id, i.leaf_hash, i.proof, i.envelope, i.apply_time,
+SELECT i.sender, i.seq, i.envelope_id, i.kind, i.record_id, i.record_version, i.leaf_hash, i.proof, i.envelope, i.apply_time,
        b.merkle_root, b.signature, b.signer_chain, b.receive_time
 FROM inbox i JOIN inbox_batches b ON b.id = i.batch_id
 WHERE (i.sender, i.seq) > (CAST(?1 AS TEXT), CAST(?2 AS INTEGER))
@@ -125,19 +125,20 @@ type InboxPageParams struct {
 }
 
 type InboxPageRow struct {
-	Sender      string
-	Seq         int64
-	EnvelopeID  string
-	Kind        int64
-	RecordID    string
-	LeafHash    []byte
-	Proof       []byte
-	Envelope    []byte
-	ApplyTime   int64
-	MerkleRoot  []byte
-	Signature   []byte
-	SignerChain []byte
-	ReceiveTime int64
+	Sender        string
+	Seq           int64
+	EnvelopeID    string
+	Kind          int64
+	RecordID      string
+	RecordVersion int64
+	LeafHash      []byte
+	Proof         []byte
+	Envelope      []byte
+	ApplyTime     int64
+	MerkleRoot    []byte
+	Signature     []byte
+	SignerChain   []byte
+	ReceiveTime   int64
 }
 
 func (q *Queries) InboxPage(ctx context.Context, arg InboxPageParams) ([]InboxPageRow, error) {
@@ -155,6 +156,7 @@ func (q *Queries) InboxPage(ctx context.Context, arg InboxPageParams) ([]InboxPa
 			&i.EnvelopeID,
 			&i.Kind,
 			&i.RecordID,
+			&i.RecordVersion,
 			&i.LeafHash,
 			&i.Proof,
 			&i.Envelope,

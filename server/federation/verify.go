@@ -5,7 +5,10 @@ import (
 	"context"
 	"fmt"
 
+	"google.golang.org/protobuf/proto"
+
 	"github.com/liaison-exchange/liaison/gen/db"
+	liaisonv1 "github.com/liaison-exchange/liaison/gen/liaison/v1"
 	"github.com/liaison-exchange/liaison/server/store"
 )
 
@@ -26,22 +29,51 @@ type VerifyFailure struct {
 }
 
 // VerifyInbox re-checks every envelope a node stored: that its bytes hash
-// to its leaf (unless withdrawn content was deleted), that the leaf's path
-// leads to its batch's Merkle root, and that the root's signature was made
-// by the sender's node, whose certificate chained to the sender's CA when
-// the batch was received. receiver is the node's own agency; signers gives
-// the check for each sender (from configuration, never from the database
-// being checked).
+// to its leaf (unless withdrawn content was deleted) and say what the row
+// says (sender, sequence, id, kind, record), that the leaf's path leads to
+// its batch's Merkle root, that the root's signature was made by the
+// sender's node, whose certificate chained to the sender's CA when the
+// batch was received, and that each channel's sequences run from 1 to the
+// last one applied without a gap. receiver is the node's own agency;
+// signers gives the check for each sender (from configuration, never from
+// the database being checked).
 func VerifyInbox(ctx context.Context, q *db.Queries, receiver string, signers func(sender string) (SignerCheck, error)) (VerifyResult, error) {
 	var res VerifyResult
 	verified := map[string]error{} // by batch signature
 	after, afterSeq := "", int64(0)
+	sender, next := "", int64(1)
+	// closeChannel reports sequences missing at the end of a channel.
+	closeChannel := func() error {
+		if sender == "" {
+			return nil
+		}
+		ch, err := store.InChannelOf(ctx, q, sender)
+		if err != nil {
+			return err
+		}
+		if ch.LastApplied >= next {
+			res.Failures = append(res.Failures, VerifyFailure{Sender: sender, Seq: next,
+				Problem: fmt.Sprintf("sequences %d to %d from %s were applied but are not stored", next, ch.LastApplied, sender)})
+		}
+		return nil
+	}
 	for {
 		page, err := store.InboxPage(ctx, q, after, afterSeq, 1000)
 		if err != nil {
 			return res, err
 		}
 		for _, e := range page {
+			if e.Sender != sender {
+				if err := closeChannel(); err != nil {
+					return res, err
+				}
+				sender, next = e.Sender, 1
+			}
+			if e.Seq != next {
+				res.Failures = append(res.Failures, VerifyFailure{Sender: e.Sender, Seq: next,
+					Problem: fmt.Sprintf("sequences %d to %d from %s are missing", next, e.Seq-1, e.Sender)})
+			}
+			next = e.Seq + 1
 			res.Checked++
 			fail := func(problem string) {
 				res.Failures = append(res.Failures, VerifyFailure{Sender: e.Sender, Seq: e.Seq, EnvelopeID: e.EnvelopeID, Problem: problem})
@@ -49,6 +81,17 @@ func VerifyInbox(ctx context.Context, q *db.Queries, receiver string, signers fu
 			if e.Envelope != nil {
 				if !bytes.Equal(LeafHash(e.Envelope), e.LeafHash) {
 					fail("the stored envelope does not match its leaf hash: it was changed after receipt")
+					continue
+				}
+				env := &liaisonv1.Envelope{}
+				if err := proto.Unmarshal(e.Envelope, env); err != nil {
+					fail("the stored envelope does not decode: " + err.Error())
+					continue
+				}
+				if env.GetSender() != e.Sender || int64(env.GetSequence()) != e.Seq || env.GetId() != e.EnvelopeID ||
+					env.GetKind() != e.Kind || env.GetRecordId() != e.RecordID || env.GetRecordVersion() != e.RecordVersion {
+					fail(fmt.Sprintf("the row does not say what its signed envelope says (envelope %s: %s seq %d, %s %s v%d)",
+						env.GetId(), env.GetSender(), env.GetSequence(), kindName(env.GetKind()), env.GetRecordId(), env.GetRecordVersion()))
 					continue
 				}
 				res.Full++
@@ -75,7 +118,7 @@ func VerifyInbox(ctx context.Context, q *db.Queries, receiver string, signers fu
 			}
 		}
 		if len(page) < 1000 {
-			return res, nil
+			return res, closeChannel()
 		}
 		after, afterSeq = page[len(page)-1].Sender, page[len(page)-1].Seq
 	}

@@ -211,6 +211,11 @@ func (s *Store) InChannel(ctx context.Context, sender string) (InChannel, error)
 	return inChannel(ctx, s.rq, sender)
 }
 
+// InChannelOf reads a partner's channel through q (offline tools).
+func InChannelOf(ctx context.Context, q *db.Queries, sender string) (InChannel, error) {
+	return inChannel(ctx, q, sender)
+}
+
 // InChannel reads a partner's channel inside the transaction.
 func (t *Tx) InChannel(sender string) (InChannel, error) { return inChannel(t.ctx, t.q, sender) }
 
@@ -289,19 +294,20 @@ func (t *Tx) PurgeInboxContent(sender, recordID string, before int64) error {
 
 // StoredEnvelope is a received envelope with what is needed to verify it.
 type StoredEnvelope struct {
-	Sender      string
-	Seq         int64
-	EnvelopeID  string
-	Kind        liaisonv1.EnvelopeKind
-	RecordID    string
-	LeafHash    []byte
-	Proof       []byte
-	Envelope    []byte // nil once purged
-	ApplyTime   time.Time
-	Root        []byte
-	Signature   []byte
-	SignerChain [][]byte
-	ReceiveTime time.Time
+	Sender        string
+	Seq           int64
+	EnvelopeID    string
+	Kind          liaisonv1.EnvelopeKind
+	RecordID      string
+	RecordVersion int64
+	LeafHash      []byte
+	Proof         []byte
+	Envelope      []byte // nil once purged
+	ApplyTime     time.Time
+	Root          []byte
+	Signature     []byte
+	SignerChain   [][]byte
+	ReceiveTime   time.Time
 }
 
 // InboxPage reads stored envelopes after (sender, seq), in order. Used by
@@ -319,7 +325,7 @@ func InboxPage(ctx context.Context, q *db.Queries, afterSender string, afterSeq 
 		}
 		out[i] = StoredEnvelope{
 			Sender: r.Sender, Seq: r.Seq, EnvelopeID: r.EnvelopeID, Kind: liaisonv1.EnvelopeKind(r.Kind), RecordID: r.RecordID,
-			LeafHash: r.LeafHash, Proof: r.Proof, Envelope: r.Envelope, ApplyTime: time.UnixMicro(r.ApplyTime),
+			RecordVersion: r.RecordVersion, LeafHash: r.LeafHash, Proof: r.Proof, Envelope: r.Envelope, ApplyTime: time.UnixMicro(r.ApplyTime),
 			Root: r.MerkleRoot, Signature: r.Signature, SignerChain: chain, ReceiveTime: time.UnixMicro(r.ReceiveTime),
 		}
 	}

@@ -46,7 +46,7 @@ SELECT seq, envelope_id, leaf_hash, status, reason_code, reason, apply_time FROM
 UPDATE inbox SET envelope = NULL WHERE record_id = ? AND seq < ? AND sender = ?;
 
 -- name: InboxPage :many
-SELECT i.sender, i.seq, i.envelope_id, i.kind, i.record_id, i.leaf_hash, i.proof, i.envelope, i.apply_time,
+SELECT i.sender, i.seq, i.envelope_id, i.kind, i.record_id, i.record_version, i.leaf_hash, i.proof, i.envelope, i.apply_time,
        b.merkle_root, b.signature, b.signer_chain, b.receive_time
 FROM inbox i JOIN inbox_batches b ON b.id = i.batch_id
 WHERE (i.sender, i.seq) > (CAST(@after_sender AS TEXT), CAST(@after_seq AS INTEGER))
