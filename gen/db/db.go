@@ -51,6 +51,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.deletePersonsOfRecordStmt, err = db.PrepareContext(ctx, deletePersonsOfRecord); err != nil {
 		return nil, fmt.Errorf("error preparing query DeletePersonsOfRecord: %w", err)
 	}
+	if q.deleteScreeningStmt, err = db.PrepareContext(ctx, deleteScreening); err != nil {
+		return nil, fmt.Errorf("error preparing query DeleteScreening: %w", err)
+	}
 	if q.getAuditHeadStmt, err = db.PrepareContext(ctx, getAuditHead); err != nil {
 		return nil, fmt.Errorf("error preparing query GetAuditHead: %w", err)
 	}
@@ -71,6 +74,12 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	}
 	if q.getLeadStmt, err = db.PrepareContext(ctx, getLead); err != nil {
 		return nil, fmt.Errorf("error preparing query GetLead: %w", err)
+	}
+	if q.getManifestStmt, err = db.PrepareContext(ctx, getManifest); err != nil {
+		return nil, fmt.Errorf("error preparing query GetManifest: %w", err)
+	}
+	if q.getManifestActionStmt, err = db.PrepareContext(ctx, getManifestAction); err != nil {
+		return nil, fmt.Errorf("error preparing query GetManifestAction: %w", err)
 	}
 	if q.getMetaStmt, err = db.PrepareContext(ctx, getMeta); err != nil {
 		return nil, fmt.Errorf("error preparing query GetMeta: %w", err)
@@ -114,6 +123,12 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.insertLeadStmt, err = db.PrepareContext(ctx, insertLead); err != nil {
 		return nil, fmt.Errorf("error preparing query InsertLead: %w", err)
 	}
+	if q.insertManifestStmt, err = db.PrepareContext(ctx, insertManifest); err != nil {
+		return nil, fmt.Errorf("error preparing query InsertManifest: %w", err)
+	}
+	if q.insertManifestNoteStmt, err = db.PrepareContext(ctx, insertManifestNote); err != nil {
+		return nil, fmt.Errorf("error preparing query InsertManifestNote: %w", err)
+	}
 	if q.insertOutboxStmt, err = db.PrepareContext(ctx, insertOutbox); err != nil {
 		return nil, fmt.Errorf("error preparing query InsertOutbox: %w", err)
 	}
@@ -141,11 +156,26 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.listLeadsStmt, err = db.PrepareContext(ctx, listLeads); err != nil {
 		return nil, fmt.Errorf("error preparing query ListLeads: %w", err)
 	}
+	if q.listManifestsStmt, err = db.PrepareContext(ctx, listManifests); err != nil {
+		return nil, fmt.Errorf("error preparing query ListManifests: %w", err)
+	}
 	if q.listOutboxForRecordStmt, err = db.PrepareContext(ctx, listOutboxForRecord); err != nil {
 		return nil, fmt.Errorf("error preparing query ListOutboxForRecord: %w", err)
 	}
 	if q.listPermissionRequestsStmt, err = db.PrepareContext(ctx, listPermissionRequests); err != nil {
 		return nil, fmt.Errorf("error preparing query ListPermissionRequests: %w", err)
+	}
+	if q.manifestActionsStmt, err = db.PrepareContext(ctx, manifestActions); err != nil {
+		return nil, fmt.Errorf("error preparing query ManifestActions: %w", err)
+	}
+	if q.manifestNotesStmt, err = db.PrepareContext(ctx, manifestNotes); err != nil {
+		return nil, fmt.Errorf("error preparing query ManifestNotes: %w", err)
+	}
+	if q.manifestReplicaItemsStmt, err = db.PrepareContext(ctx, manifestReplicaItems); err != nil {
+		return nil, fmt.Errorf("error preparing query ManifestReplicaItems: %w", err)
+	}
+	if q.manifestScreeningsStmt, err = db.PrepareContext(ctx, manifestScreenings); err != nil {
+		return nil, fmt.Errorf("error preparing query ManifestScreenings: %w", err)
 	}
 	if q.maxCaseSequenceStmt, err = db.PrepareContext(ctx, maxCaseSequence); err != nil {
 		return nil, fmt.Errorf("error preparing query MaxCaseSequence: %w", err)
@@ -174,8 +204,17 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.overwriteLeadStmt, err = db.PrepareContext(ctx, overwriteLead); err != nil {
 		return nil, fmt.Errorf("error preparing query OverwriteLead: %w", err)
 	}
+	if q.overwriteManifestStmt, err = db.PrepareContext(ctx, overwriteManifest); err != nil {
+		return nil, fmt.Errorf("error preparing query OverwriteManifest: %w", err)
+	}
 	if q.purgeInboxContentStmt, err = db.PrepareContext(ctx, purgeInboxContent); err != nil {
 		return nil, fmt.Errorf("error preparing query PurgeInboxContent: %w", err)
+	}
+	if q.putManifestActionStmt, err = db.PrepareContext(ctx, putManifestAction); err != nil {
+		return nil, fmt.Errorf("error preparing query PutManifestAction: %w", err)
+	}
+	if q.putScreeningStmt, err = db.PrepareContext(ctx, putScreening); err != nil {
+		return nil, fmt.Errorf("error preparing query PutScreening: %w", err)
 	}
 	if q.setAuditHeadStmt, err = db.PrepareContext(ctx, setAuditHead); err != nil {
 		return nil, fmt.Errorf("error preparing query SetAuditHead: %w", err)
@@ -203,6 +242,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	}
 	if q.updateLeadStmt, err = db.PrepareContext(ctx, updateLead); err != nil {
 		return nil, fmt.Errorf("error preparing query UpdateLead: %w", err)
+	}
+	if q.updateManifestStmt, err = db.PrepareContext(ctx, updateManifest); err != nil {
+		return nil, fmt.Errorf("error preparing query UpdateManifest: %w", err)
 	}
 	if q.upsertPermissionRequestStmt, err = db.PrepareContext(ctx, upsertPermissionRequest); err != nil {
 		return nil, fmt.Errorf("error preparing query UpsertPermissionRequest: %w", err)
@@ -257,6 +299,11 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing deletePersonsOfRecordStmt: %w", cerr)
 		}
 	}
+	if q.deleteScreeningStmt != nil {
+		if cerr := q.deleteScreeningStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing deleteScreeningStmt: %w", cerr)
+		}
+	}
 	if q.getAuditHeadStmt != nil {
 		if cerr := q.getAuditHeadStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing getAuditHeadStmt: %w", cerr)
@@ -290,6 +337,16 @@ func (q *Queries) Close() error {
 	if q.getLeadStmt != nil {
 		if cerr := q.getLeadStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing getLeadStmt: %w", cerr)
+		}
+	}
+	if q.getManifestStmt != nil {
+		if cerr := q.getManifestStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing getManifestStmt: %w", cerr)
+		}
+	}
+	if q.getManifestActionStmt != nil {
+		if cerr := q.getManifestActionStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing getManifestActionStmt: %w", cerr)
 		}
 	}
 	if q.getMetaStmt != nil {
@@ -362,6 +419,16 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing insertLeadStmt: %w", cerr)
 		}
 	}
+	if q.insertManifestStmt != nil {
+		if cerr := q.insertManifestStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing insertManifestStmt: %w", cerr)
+		}
+	}
+	if q.insertManifestNoteStmt != nil {
+		if cerr := q.insertManifestNoteStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing insertManifestNoteStmt: %w", cerr)
+		}
+	}
 	if q.insertOutboxStmt != nil {
 		if cerr := q.insertOutboxStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing insertOutboxStmt: %w", cerr)
@@ -407,6 +474,11 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing listLeadsStmt: %w", cerr)
 		}
 	}
+	if q.listManifestsStmt != nil {
+		if cerr := q.listManifestsStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing listManifestsStmt: %w", cerr)
+		}
+	}
 	if q.listOutboxForRecordStmt != nil {
 		if cerr := q.listOutboxForRecordStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing listOutboxForRecordStmt: %w", cerr)
@@ -415,6 +487,26 @@ func (q *Queries) Close() error {
 	if q.listPermissionRequestsStmt != nil {
 		if cerr := q.listPermissionRequestsStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing listPermissionRequestsStmt: %w", cerr)
+		}
+	}
+	if q.manifestActionsStmt != nil {
+		if cerr := q.manifestActionsStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing manifestActionsStmt: %w", cerr)
+		}
+	}
+	if q.manifestNotesStmt != nil {
+		if cerr := q.manifestNotesStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing manifestNotesStmt: %w", cerr)
+		}
+	}
+	if q.manifestReplicaItemsStmt != nil {
+		if cerr := q.manifestReplicaItemsStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing manifestReplicaItemsStmt: %w", cerr)
+		}
+	}
+	if q.manifestScreeningsStmt != nil {
+		if cerr := q.manifestScreeningsStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing manifestScreeningsStmt: %w", cerr)
 		}
 	}
 	if q.maxCaseSequenceStmt != nil {
@@ -462,9 +554,24 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing overwriteLeadStmt: %w", cerr)
 		}
 	}
+	if q.overwriteManifestStmt != nil {
+		if cerr := q.overwriteManifestStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing overwriteManifestStmt: %w", cerr)
+		}
+	}
 	if q.purgeInboxContentStmt != nil {
 		if cerr := q.purgeInboxContentStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing purgeInboxContentStmt: %w", cerr)
+		}
+	}
+	if q.putManifestActionStmt != nil {
+		if cerr := q.putManifestActionStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing putManifestActionStmt: %w", cerr)
+		}
+	}
+	if q.putScreeningStmt != nil {
+		if cerr := q.putScreeningStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing putScreeningStmt: %w", cerr)
 		}
 	}
 	if q.setAuditHeadStmt != nil {
@@ -510,6 +617,11 @@ func (q *Queries) Close() error {
 	if q.updateLeadStmt != nil {
 		if cerr := q.updateLeadStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing updateLeadStmt: %w", cerr)
+		}
+	}
+	if q.updateManifestStmt != nil {
+		if cerr := q.updateManifestStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing updateManifestStmt: %w", cerr)
 		}
 	}
 	if q.upsertPermissionRequestStmt != nil {
@@ -565,6 +677,7 @@ type Queries struct {
 	countAuditEventsStmt        *sql.Stmt
 	countCaseEntriesStmt        *sql.Stmt
 	deletePersonsOfRecordStmt   *sql.Stmt
+	deleteScreeningStmt         *sql.Stmt
 	getAuditHeadStmt            *sql.Stmt
 	getCaseStmt                 *sql.Stmt
 	getCaseEntryStmt            *sql.Stmt
@@ -572,6 +685,8 @@ type Queries struct {
 	getInChannelStmt            *sql.Stmt
 	getInboxStmt                *sql.Stmt
 	getLeadStmt                 *sql.Stmt
+	getManifestStmt             *sql.Stmt
+	getManifestActionStmt       *sql.Stmt
 	getMetaStmt                 *sql.Stmt
 	getOutChannelStmt           *sql.Stmt
 	getOutboxEntryStmt          *sql.Stmt
@@ -586,6 +701,8 @@ type Queries struct {
 	insertInboxStmt             *sql.Stmt
 	insertInboxBatchStmt        *sql.Stmt
 	insertLeadStmt              *sql.Stmt
+	insertManifestStmt          *sql.Stmt
+	insertManifestNoteStmt      *sql.Stmt
 	insertOutboxStmt            *sql.Stmt
 	insertPersonStmt            *sql.Stmt
 	insertPersonIdentifierStmt  *sql.Stmt
@@ -595,8 +712,13 @@ type Queries struct {
 	listCaseEntriesStmt         *sql.Stmt
 	listCasesStmt               *sql.Stmt
 	listLeadsStmt               *sql.Stmt
+	listManifestsStmt           *sql.Stmt
 	listOutboxForRecordStmt     *sql.Stmt
 	listPermissionRequestsStmt  *sql.Stmt
+	manifestActionsStmt         *sql.Stmt
+	manifestNotesStmt           *sql.Stmt
+	manifestReplicaItemsStmt    *sql.Stmt
+	manifestScreeningsStmt      *sql.Stmt
 	maxCaseSequenceStmt         *sql.Stmt
 	nextOutSeqStmt              *sql.Stmt
 	openRequestsNotOfStmt       *sql.Stmt
@@ -606,7 +728,10 @@ type Queries struct {
 	outboxWaitingStmt           *sql.Stmt
 	overwriteCaseStmt           *sql.Stmt
 	overwriteLeadStmt           *sql.Stmt
+	overwriteManifestStmt       *sql.Stmt
 	purgeInboxContentStmt       *sql.Stmt
+	putManifestActionStmt       *sql.Stmt
+	putScreeningStmt            *sql.Stmt
 	setAuditHeadStmt            *sql.Stmt
 	setCaseLinksStmt            *sql.Stmt
 	setInChannelStmt            *sql.Stmt
@@ -616,6 +741,7 @@ type Queries struct {
 	updateCaseStmt              *sql.Stmt
 	updateCaseEntryStmt         *sql.Stmt
 	updateLeadStmt              *sql.Stmt
+	updateManifestStmt          *sql.Stmt
 	upsertPermissionRequestStmt *sql.Stmt
 }
 
@@ -632,6 +758,7 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		countAuditEventsStmt:        q.countAuditEventsStmt,
 		countCaseEntriesStmt:        q.countCaseEntriesStmt,
 		deletePersonsOfRecordStmt:   q.deletePersonsOfRecordStmt,
+		deleteScreeningStmt:         q.deleteScreeningStmt,
 		getAuditHeadStmt:            q.getAuditHeadStmt,
 		getCaseStmt:                 q.getCaseStmt,
 		getCaseEntryStmt:            q.getCaseEntryStmt,
@@ -639,6 +766,8 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		getInChannelStmt:            q.getInChannelStmt,
 		getInboxStmt:                q.getInboxStmt,
 		getLeadStmt:                 q.getLeadStmt,
+		getManifestStmt:             q.getManifestStmt,
+		getManifestActionStmt:       q.getManifestActionStmt,
 		getMetaStmt:                 q.getMetaStmt,
 		getOutChannelStmt:           q.getOutChannelStmt,
 		getOutboxEntryStmt:          q.getOutboxEntryStmt,
@@ -653,6 +782,8 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		insertInboxStmt:             q.insertInboxStmt,
 		insertInboxBatchStmt:        q.insertInboxBatchStmt,
 		insertLeadStmt:              q.insertLeadStmt,
+		insertManifestStmt:          q.insertManifestStmt,
+		insertManifestNoteStmt:      q.insertManifestNoteStmt,
 		insertOutboxStmt:            q.insertOutboxStmt,
 		insertPersonStmt:            q.insertPersonStmt,
 		insertPersonIdentifierStmt:  q.insertPersonIdentifierStmt,
@@ -662,8 +793,13 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		listCaseEntriesStmt:         q.listCaseEntriesStmt,
 		listCasesStmt:               q.listCasesStmt,
 		listLeadsStmt:               q.listLeadsStmt,
+		listManifestsStmt:           q.listManifestsStmt,
 		listOutboxForRecordStmt:     q.listOutboxForRecordStmt,
 		listPermissionRequestsStmt:  q.listPermissionRequestsStmt,
+		manifestActionsStmt:         q.manifestActionsStmt,
+		manifestNotesStmt:           q.manifestNotesStmt,
+		manifestReplicaItemsStmt:    q.manifestReplicaItemsStmt,
+		manifestScreeningsStmt:      q.manifestScreeningsStmt,
 		maxCaseSequenceStmt:         q.maxCaseSequenceStmt,
 		nextOutSeqStmt:              q.nextOutSeqStmt,
 		openRequestsNotOfStmt:       q.openRequestsNotOfStmt,
@@ -673,7 +809,10 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		outboxWaitingStmt:           q.outboxWaitingStmt,
 		overwriteCaseStmt:           q.overwriteCaseStmt,
 		overwriteLeadStmt:           q.overwriteLeadStmt,
+		overwriteManifestStmt:       q.overwriteManifestStmt,
 		purgeInboxContentStmt:       q.purgeInboxContentStmt,
+		putManifestActionStmt:       q.putManifestActionStmt,
+		putScreeningStmt:            q.putScreeningStmt,
 		setAuditHeadStmt:            q.setAuditHeadStmt,
 		setCaseLinksStmt:            q.setCaseLinksStmt,
 		setInChannelStmt:            q.setInChannelStmt,
@@ -683,6 +822,7 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		updateCaseStmt:              q.updateCaseStmt,
 		updateCaseEntryStmt:         q.updateCaseEntryStmt,
 		updateLeadStmt:              q.updateLeadStmt,
+		updateManifestStmt:          q.updateManifestStmt,
 		upsertPermissionRequestStmt: q.upsertPermissionRequestStmt,
 	}
 }

@@ -124,6 +124,46 @@ type Lead struct {
 	Body         []byte
 }
 
+type Manifest struct {
+	ID              string
+	OriginAgency    string
+	ReceivingAgency string
+	State           int64
+	Version         int64
+	CreateTime      int64
+	UpdateTime      int64
+	Body            []byte
+}
+
+type ManifestAction struct {
+	ID         string
+	ManifestID string
+	PersonID   string
+	Kind       int64
+	State      string
+	Reason     string
+	CreateTime int64
+	Body       []byte
+}
+
+type ManifestNote struct {
+	ID         int64
+	ManifestID string
+	Time       int64
+	Agency     string
+	Principal  string
+	Action     string
+	PersonID   string
+	Note       string
+	State      int64
+}
+
+type ManifestScreening struct {
+	ManifestID string
+	PersonID   string
+	Body       []byte
+}
+
 type Meta struct {
 	Key   string
 	Value string

@@ -59,6 +59,28 @@ var Table = map[string]Rule{
 
 	liaisonv1.SearchService_SearchPersons_FullMethodName: {Own: []identity.Role{an, su, se}},
 
+	// Manifests: drafts and screenings by officers of the sending agency;
+	// every transition by a supervisor (the service checks which agency).
+	liaisonv1.ManifestService_CreateManifest_FullMethodName:      {Own: []identity.Role{an, su}},
+	liaisonv1.ManifestService_GetManifest_FullMethodName:         {Own: []identity.Role{an, su, se}},
+	liaisonv1.ManifestService_ListManifests_FullMethodName:       {Own: []identity.Role{an, su, se}},
+	liaisonv1.ManifestService_UpdateManifest_FullMethodName:      {Own: []identity.Role{an, su}},
+	liaisonv1.ManifestService_AddPerson_FullMethodName:           {Own: []identity.Role{an, su}},
+	liaisonv1.ManifestService_UpdatePerson_FullMethodName:        {Own: []identity.Role{an, su}},
+	liaisonv1.ManifestService_RemovePerson_FullMethodName:        {Own: []identity.Role{an, su}},
+	liaisonv1.ManifestService_RecordScreening_FullMethodName:     {Own: []identity.Role{an, su}},
+	liaisonv1.ManifestService_ProposeManifest_FullMethodName:     {Own: []identity.Role{su}},
+	liaisonv1.ManifestService_ReviewPerson_FullMethodName:        {Own: []identity.Role{su}},
+	liaisonv1.ManifestService_AcceptManifest_FullMethodName:      {Own: []identity.Role{su}},
+	liaisonv1.ManifestService_ScheduleManifest_FullMethodName:    {Own: []identity.Role{su}},
+	liaisonv1.ManifestService_DepartManifest_FullMethodName:      {Own: []identity.Role{su}},
+	liaisonv1.ManifestService_RecordHandover_FullMethodName:      {Own: []identity.Role{su}},
+	liaisonv1.ManifestService_CancelManifest_FullMethodName:      {Own: []identity.Role{su}},
+	liaisonv1.ManifestService_WithdrawPerson_FullMethodName:      {Own: []identity.Role{su}},
+	liaisonv1.ManifestService_PlaceHold_FullMethodName:           {Own: []identity.Role{an, su}},
+	liaisonv1.ManifestService_LiftHold_FullMethodName:            {Own: []identity.Role{su}},
+	liaisonv1.ManifestService_ListManifestHistory_FullMethodName: {Own: []identity.Role{an, su, se}},
+
 	liaisonv1.PermissionService_RequestPermission_FullMethodName:       {Own: []identity.Role{an, su}},
 	liaisonv1.PermissionService_ListPermissionRequests_FullMethodName:  {Own: []identity.Role{an, su}},
 	liaisonv1.PermissionService_DecidePermissionRequest_FullMethodName: {Own: []identity.Role{su}},

@@ -402,6 +402,10 @@ func resourceOf(env *liaisonv1.Envelope) string {
 		return "cases/" + env.GetRecordId()
 	case liaisonv1.EnvelopeKind_ENVELOPE_KIND_CASE_ENTRY, liaisonv1.EnvelopeKind_ENVELOPE_KIND_CASE_ENTRY_PROPOSAL:
 		return "case_entries/" + env.GetRecordId()
+	case liaisonv1.EnvelopeKind_ENVELOPE_KIND_MANIFEST:
+		return "manifests/" + env.GetRecordId()
+	case liaisonv1.EnvelopeKind_ENVELOPE_KIND_MANIFEST_ACTION:
+		return "manifest_actions/" + env.GetRecordId()
 	}
 	return "envelopes/" + env.GetId()
 }

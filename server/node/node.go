@@ -27,6 +27,7 @@ import (
 	"github.com/liaison-exchange/liaison/server/identity"
 	"github.com/liaison-exchange/liaison/server/interceptors"
 	"github.com/liaison-exchange/liaison/server/leads"
+	"github.com/liaison-exchange/liaison/server/manifests"
 	"github.com/liaison-exchange/liaison/server/mtls"
 	"github.com/liaison-exchange/liaison/server/permissions"
 	"github.com/liaison-exchange/liaison/server/search"
@@ -129,6 +130,8 @@ func Start(ctx context.Context, cfg *config.Config, log *slog.Logger, lis net.Li
 	permSvc.Register(reg)
 	caseSvc := cases.New(n.Store, v, cfg.Agency, partnerCodes)
 	caseSvc.Register(reg)
+	manifestSvc := manifests.New(n.Store, v, cfg.Agency, partnerCodes)
+	manifestSvc.Register(reg)
 	fedPartners := make([]federation.Partner, 0, len(cfg.Partners))
 	for _, p := range cfg.Partners {
 		fedPartners = append(fedPartners, federation.Partner{Agency: p.Agency, TrustDomain: p.TrustDomain, Address: p.Address})
@@ -147,6 +150,7 @@ func Start(ctx context.Context, cfg *config.Config, log *slog.Logger, lis net.Li
 	liaisonv1.RegisterLeadServiceServer(n.grpc, leadSvc)
 	liaisonv1.RegisterPermissionServiceServer(n.grpc, permSvc)
 	liaisonv1.RegisterCaseServiceServer(n.grpc, caseSvc)
+	liaisonv1.RegisterManifestServiceServer(n.grpc, manifestSvc)
 	liaisonv1.RegisterFederationServiceServer(n.grpc, n.Federation.Receiver)
 	liaisonv1.RegisterFederationAdminServiceServer(n.grpc, n.Federation.Admin)
 	liaisonv1.RegisterAuditServiceServer(n.grpc, auditsvc.New(n.Store))

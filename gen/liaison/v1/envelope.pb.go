@@ -42,6 +42,10 @@ const (
 	EnvelopeKind_ENVELOPE_KIND_CASE_ENTRY EnvelopeKind = 6
 	// The payload is a CaseEntry a partner proposes to the case's home node.
 	EnvelopeKind_ENVELOPE_KIND_CASE_ENTRY_PROPOSAL EnvelopeKind = 7
+	// The payload is a Manifest as the receiving agency may see it.
+	EnvelopeKind_ENVELOPE_KIND_MANIFEST EnvelopeKind = 8
+	// The payload is a ManifestAction the receiving agency proposes.
+	EnvelopeKind_ENVELOPE_KIND_MANIFEST_ACTION EnvelopeKind = 9
 )
 
 // Enum value maps for EnvelopeKind.
@@ -55,6 +59,8 @@ var (
 		5: "ENVELOPE_KIND_CASE",
 		6: "ENVELOPE_KIND_CASE_ENTRY",
 		7: "ENVELOPE_KIND_CASE_ENTRY_PROPOSAL",
+		8: "ENVELOPE_KIND_MANIFEST",
+		9: "ENVELOPE_KIND_MANIFEST_ACTION",
 	}
 	EnvelopeKind_value = map[string]int32{
 		"ENVELOPE_KIND_UNSPECIFIED":         0,
@@ -65,6 +71,8 @@ var (
 		"ENVELOPE_KIND_CASE":                5,
 		"ENVELOPE_KIND_CASE_ENTRY":          6,
 		"ENVELOPE_KIND_CASE_ENTRY_PROPOSAL": 7,
+		"ENVELOPE_KIND_MANIFEST":            8,
+		"ENVELOPE_KIND_MANIFEST_ACTION":     9,
 	}
 )
 
@@ -313,7 +321,7 @@ const file_liaison_v1_envelope_proto_rawDesc = "" +
 	"\rorigin_agency\x18\x02 \x01(\tR\foriginAgency\x12\x18\n" +
 	"\aversion\x18\x03 \x01(\x03R\aversion\x12;\n" +
 	"\vdelete_time\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"deleteTime*\x91\x02\n" +
+	"deleteTime*\xd0\x02\n" +
 	"\fEnvelopeKind\x12\x1d\n" +
 	"\x19ENVELOPE_KIND_UNSPECIFIED\x10\x00\x12\x16\n" +
 	"\x12ENVELOPE_KIND_LEAD\x10\x01\x12 \n" +
@@ -322,7 +330,9 @@ const file_liaison_v1_envelope_proto_rawDesc = "" +
 	"!ENVELOPE_KIND_PERMISSION_DECISION\x10\x04\x12\x16\n" +
 	"\x12ENVELOPE_KIND_CASE\x10\x05\x12\x1c\n" +
 	"\x18ENVELOPE_KIND_CASE_ENTRY\x10\x06\x12%\n" +
-	"!ENVELOPE_KIND_CASE_ENTRY_PROPOSAL\x10\aB>Z<github.com/liaison-exchange/liaison/gen/liaison/v1;liaisonv1b\x06proto3"
+	"!ENVELOPE_KIND_CASE_ENTRY_PROPOSAL\x10\a\x12\x1a\n" +
+	"\x16ENVELOPE_KIND_MANIFEST\x10\b\x12!\n" +
+	"\x1dENVELOPE_KIND_MANIFEST_ACTION\x10\tB>Z<github.com/liaison-exchange/liaison/gen/liaison/v1;liaisonv1b\x06proto3"
 
 var (
 	file_liaison_v1_envelope_proto_rawDescOnce sync.Once

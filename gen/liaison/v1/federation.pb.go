@@ -97,6 +97,7 @@ const (
 	RecordKind_RECORD_KIND_UNSPECIFIED RecordKind = 0
 	RecordKind_RECORD_KIND_LEAD        RecordKind = 1
 	RecordKind_RECORD_KIND_CASE        RecordKind = 2
+	RecordKind_RECORD_KIND_MANIFEST    RecordKind = 3
 )
 
 // Enum value maps for RecordKind.
@@ -105,11 +106,13 @@ var (
 		0: "RECORD_KIND_UNSPECIFIED",
 		1: "RECORD_KIND_LEAD",
 		2: "RECORD_KIND_CASE",
+		3: "RECORD_KIND_MANIFEST",
 	}
 	RecordKind_value = map[string]int32{
 		"RECORD_KIND_UNSPECIFIED": 0,
 		"RECORD_KIND_LEAD":        1,
 		"RECORD_KIND_CASE":        2,
+		"RECORD_KIND_MANIFEST":    3,
 	}
 )
 
@@ -1578,12 +1581,13 @@ const file_liaison_v1_federation_proto_rawDesc = "" +
 	"\x17RECEIPT_STATUS_REJECTED\x10\x02\x12\x1a\n" +
 	"\x16RECEIPT_STATUS_IGNORED\x10\x03\x12\x1a\n" +
 	"\x16RECEIPT_STATUS_REFUSED\x10\x04\x12\x1f\n" +
-	"\x1bRECEIPT_STATUS_OUT_OF_ORDER\x10\x05*U\n" +
+	"\x1bRECEIPT_STATUS_OUT_OF_ORDER\x10\x05*o\n" +
 	"\n" +
 	"RecordKind\x12\x1b\n" +
 	"\x17RECORD_KIND_UNSPECIFIED\x10\x00\x12\x14\n" +
 	"\x10RECORD_KIND_LEAD\x10\x01\x12\x14\n" +
-	"\x10RECORD_KIND_CASE\x10\x022\x84\x02\n" +
+	"\x10RECORD_KIND_CASE\x10\x02\x12\x18\n" +
+	"\x14RECORD_KIND_MANIFEST\x10\x032\x84\x02\n" +
 	"\x11FederationService\x12I\n" +
 	"\bExchange\x12\x1b.liaison.v1.ExchangeRequest\x1a\x1c.liaison.v1.ExchangeResponse(\x010\x01\x12H\n" +
 	"\tGetDigest\x12\x1c.liaison.v1.GetDigestRequest\x1a\x1d.liaison.v1.GetDigestResponse\x12Z\n" +

@@ -1,0 +1,273 @@
+package manifests
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/google/uuid"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	liaisonv1 "github.com/liaison-exchange/liaison/gen/liaison/v1"
+	"github.com/liaison-exchange/liaison/server/audit"
+	"github.com/liaison-exchange/liaison/server/errs"
+	"github.com/liaison-exchange/liaison/server/federation"
+	"github.com/liaison-exchange/liaison/server/store"
+)
+
+func actionName(k liaisonv1.ManifestActionKind) string {
+	return strings.ToLower(strings.TrimPrefix(k.String(), "MANIFEST_ACTION_KIND_"))
+}
+
+func enumWord(s, prefix string) string {
+	return strings.ReplaceAll(strings.ToLower(strings.TrimPrefix(s, prefix)), "_", " ")
+}
+
+// run applies an action with the workflow's rules to a manifest.
+func run(m *liaisonv1.Manifest, act *liaisonv1.ManifestAction, a actor) error {
+	switch act.GetKind() {
+	case liaisonv1.ManifestActionKind_MANIFEST_ACTION_KIND_REVIEW:
+		return review(m, act.GetPersonId(), act.GetNationality(), act.GetReason(), a)
+	case liaisonv1.ManifestActionKind_MANIFEST_ACTION_KIND_ACCEPT:
+		return accept(m, a)
+	case liaisonv1.ManifestActionKind_MANIFEST_ACTION_KIND_HANDOVER:
+		return handover(m, act.GetPersonId(), act.GetHandover(), act.GetReason(), a)
+	case liaisonv1.ManifestActionKind_MANIFEST_ACTION_KIND_CANCEL:
+		return cancel(m, act.GetReason(), a)
+	case liaisonv1.ManifestActionKind_MANIFEST_ACTION_KIND_PLACE_HOLD:
+		return placeHold(m, act.GetPersonId(), act.GetHoldId(), a)
+	case liaisonv1.ManifestActionKind_MANIFEST_ACTION_KIND_LIFT_HOLD:
+		return liftHold(m, act.GetPersonId(), act.GetHoldId(), a)
+	}
+	return errs.Invalid("kind", "unknown manifest action %s", act.GetKind())
+}
+
+// act carries out an action: on the manifest's home node at once; on the
+// receiving agency's node as a proposal to the home node, checked first
+// against the copy held here so that a hopeless one fails at once. note,
+// if not empty, is kept on this node only (a hold's reason).
+func (s *Server) act(ctx context.Context, manifestID string, act *liaisonv1.ManifestAction, note string) (*liaisonv1.Manifest, *liaisonv1.PendingAction, error) {
+	audit.SetResource(ctx, mres(manifestID))
+	audit.SetDetail(ctx, strings.TrimSpace(actionName(act.GetKind())+" "+act.GetPersonId()))
+	home, err := s.store.Manifest(ctx, manifestID)
+	if err != nil {
+		return nil, nil, err
+	}
+	if home.GetOriginAgency() == s.agency {
+		m, err := s.change(ctx, manifestID, func(tx *store.Tx, m *liaisonv1.Manifest, a actor) error {
+			act.Principal, act.CreateTime = a.principal, timestamppb.New(a.at)
+			if err := run(m, act, a); err != nil {
+				return err
+			}
+			return s.keepNote(tx, m, act, a, note)
+		})
+		return m, nil, err
+	}
+	var pending *liaisonv1.PendingAction
+	err = s.store.Write(ctx, func(tx *store.Tx) error {
+		m, err := tx.Manifest(manifestID)
+		if err != nil {
+			return err
+		}
+		a := s.actor(ctx, tx)
+		act.Id, act.ManifestId, act.Principal, act.CreateTime = uuid.Must(uuid.NewV7()).String(), manifestID, a.principal, timestamppb.New(a.at)
+		if err := run(proto.Clone(m).(*liaisonv1.Manifest), act, a); err != nil {
+			return err
+		}
+		row := store.ManifestActionRow{Action: act, State: "pending", Reason: note}
+		if err := tx.PutManifestAction(row); err != nil {
+			return err
+		}
+		if err := s.keepNote(tx, m, act, a, note); err != nil {
+			return err
+		}
+		if _, err := tx.AppendOutbox(store.Outgoing{Receiver: m.GetOriginAgency(), Kind: liaisonv1.EnvelopeKind_ENVELOPE_KIND_MANIFEST_ACTION,
+			RecordID: act.GetId(), RecordVersion: 1, Payload: act}); err != nil {
+			return err
+		}
+		pending = pendingAction(row)
+		return nil
+	})
+	return nil, pending, err
+}
+
+// keepNote stores a reason that stays on this node (a hold's reason).
+func (s *Server) keepNote(tx *store.Tx, m *liaisonv1.Manifest, act *liaisonv1.ManifestAction, a actor, note string) error {
+	if note == "" {
+		return nil
+	}
+	return tx.AddManifestNote(m.GetId(), &liaisonv1.ManifestEvent{Time: timestamppb.New(a.at), Agency: a.agency, Principal: a.principal,
+		Action: actionName(act.GetKind()) + "_reason", PersonId: act.GetPersonId(), State: m.GetState(), Note: note})
+}
+
+// ReviewPerson implements liaisonv1.ManifestServiceServer.
+func (s *Server) ReviewPerson(ctx context.Context, req *liaisonv1.ReviewPersonRequest) (*liaisonv1.ReviewPersonResponse, error) {
+	_, p, err := s.act(ctx, req.GetManifestId(), &liaisonv1.ManifestAction{Kind: liaisonv1.ManifestActionKind_MANIFEST_ACTION_KIND_REVIEW,
+		PersonId: req.GetPersonId(), Nationality: req.GetNationality(), Reason: req.GetReason()}, "")
+	if err != nil {
+		return nil, err
+	}
+	return &liaisonv1.ReviewPersonResponse{Action: p}, nil
+}
+
+// AcceptManifest implements liaisonv1.ManifestServiceServer.
+func (s *Server) AcceptManifest(ctx context.Context, req *liaisonv1.AcceptManifestRequest) (*liaisonv1.AcceptManifestResponse, error) {
+	_, p, err := s.act(ctx, req.GetId(), &liaisonv1.ManifestAction{Kind: liaisonv1.ManifestActionKind_MANIFEST_ACTION_KIND_ACCEPT}, "")
+	if err != nil {
+		return nil, err
+	}
+	return &liaisonv1.AcceptManifestResponse{Action: p}, nil
+}
+
+// RecordHandover implements liaisonv1.ManifestServiceServer.
+func (s *Server) RecordHandover(ctx context.Context, req *liaisonv1.RecordHandoverRequest) (*liaisonv1.RecordHandoverResponse, error) {
+	_, p, err := s.act(ctx, req.GetManifestId(), &liaisonv1.ManifestAction{Kind: liaisonv1.ManifestActionKind_MANIFEST_ACTION_KIND_HANDOVER,
+		PersonId: req.GetPersonId(), Handover: req.GetStatus(), Reason: req.GetReason()}, "")
+	if err != nil {
+		return nil, err
+	}
+	return &liaisonv1.RecordHandoverResponse{Action: p}, nil
+}
+
+// CancelManifest implements liaisonv1.ManifestServiceServer.
+func (s *Server) CancelManifest(ctx context.Context, req *liaisonv1.CancelManifestRequest) (*liaisonv1.CancelManifestResponse, error) {
+	m, p, err := s.act(ctx, req.GetId(), &liaisonv1.ManifestAction{Kind: liaisonv1.ManifestActionKind_MANIFEST_ACTION_KIND_CANCEL, Reason: req.GetReason()}, "")
+	if err != nil {
+		return nil, err
+	}
+	return &liaisonv1.CancelManifestResponse{Manifest: m, Action: p}, nil
+}
+
+// PlaceHold implements liaisonv1.ManifestServiceServer.
+func (s *Server) PlaceHold(ctx context.Context, req *liaisonv1.PlaceHoldRequest) (*liaisonv1.PlaceHoldResponse, error) {
+	id := uuid.Must(uuid.NewV7()).String()
+	m, p, err := s.act(ctx, req.GetManifestId(), &liaisonv1.ManifestAction{Kind: liaisonv1.ManifestActionKind_MANIFEST_ACTION_KIND_PLACE_HOLD,
+		PersonId: req.GetPersonId(), HoldId: id}, req.GetReason())
+	if err != nil {
+		return nil, err
+	}
+	return &liaisonv1.PlaceHoldResponse{Manifest: m, Action: p, HoldId: id}, nil
+}
+
+// LiftHold implements liaisonv1.ManifestServiceServer.
+func (s *Server) LiftHold(ctx context.Context, req *liaisonv1.LiftHoldRequest) (*liaisonv1.LiftHoldResponse, error) {
+	m, p, err := s.act(ctx, req.GetManifestId(), &liaisonv1.ManifestAction{Kind: liaisonv1.ManifestActionKind_MANIFEST_ACTION_KIND_LIFT_HOLD,
+		PersonId: req.GetPersonId(), HoldId: req.GetHoldId()}, req.GetReason())
+	if err != nil {
+		return nil, err
+	}
+	return &liaisonv1.LiftHoldResponse{Manifest: m, Action: p}, nil
+}
+
+// ---- federation ------------------------------------------------------------------
+
+// Register wires manifests into federation.
+func (s *Server) Register(reg *federation.Registry) {
+	reg.Handle(liaisonv1.EnvelopeKind_ENVELOPE_KIND_MANIFEST, s.applyManifest, nil)
+	reg.Handle(liaisonv1.EnvelopeKind_ENVELOPE_KIND_MANIFEST_ACTION, s.applyAction, s.actionReceipted)
+	reg.Kind(federation.RecordKindSpec{
+		Kind:     liaisonv1.RecordKind_RECORD_KIND_MANIFEST,
+		Upsert:   liaisonv1.EnvelopeKind_ENVELOPE_KIND_MANIFEST,
+		Replicas: s.store.ManifestReplicas,
+		Repair:   s.repair,
+	})
+}
+
+// applyAction is the home node applying the receiving agency's action, with
+// the rules its own officers' actions meet. A refusal travels back as the
+// receipt's reason; the rules the receiving agency can break never name a
+// screening, claim or assessment.
+func (s *Server) applyAction(tx *store.Tx, env *liaisonv1.Envelope) (federation.Outcome, error) {
+	act := &liaisonv1.ManifestAction{}
+	if err := proto.Unmarshal(env.GetPayload(), act); err != nil {
+		return federation.Outcome{}, errs.Invalid("payload", "not a manifest action: %v", err)
+	}
+	m, err := tx.Manifest(act.GetManifestId())
+	if errs.CodeOf(err) == errs.NotFound {
+		return federation.Outcome{}, errs.Precondition("manifest.not_found", mres(act.GetManifestId()), "there is no manifest %s here", act.GetManifestId())
+	}
+	if err != nil {
+		return federation.Outcome{}, err
+	}
+	if m.GetOriginAgency() != s.agency || m.GetReceivingAgency() != env.GetSender() {
+		return federation.Outcome{}, errs.Precondition("manifest.not_a_party", mres(m.GetId()),
+			"manifest %s is sent by %s to %s; %s cannot act on it here", m.GetId(), m.GetOriginAgency(), m.GetReceivingAgency(), env.GetSender())
+	}
+	prev := m.GetVersion()
+	a := actor{agency: env.GetSender(), principal: act.GetPrincipal(), at: tx.Now()}
+	if err := run(m, act, a); err != nil {
+		return federation.Outcome{}, err
+	}
+	m.Version, m.UpdateTime = prev+1, timestamppb.New(tx.Now())
+	if err := tx.ReplaceManifest(m, prev); err != nil {
+		return federation.Outcome{}, err
+	}
+	return federation.Applied, s.share(tx, m, true)
+}
+
+// actionReceipted records what the home node did with an action.
+func (s *Server) actionReceipted(tx *store.Tx, sent store.SentEnvelope, rc *liaisonv1.Receipt) error {
+	row, err := tx.ManifestAction(sent.RecordID)
+	if err != nil {
+		return err
+	}
+	switch rc.GetStatus() {
+	case liaisonv1.ReceiptStatus_RECEIPT_STATUS_APPLIED:
+		row.State = "applied"
+	case liaisonv1.ReceiptStatus_RECEIPT_STATUS_REJECTED:
+		row.State, row.Reason = "rejected", strings.TrimSpace(rc.GetReasonCode()+": "+rc.GetReason())
+	default:
+		return nil
+	}
+	return tx.PutManifestAction(row)
+}
+
+// applyManifest stores the sending agency's manifest on the receiving
+// node: a read-only copy that only the home node's envelopes change.
+func (s *Server) applyManifest(tx *store.Tx, env *liaisonv1.Envelope) (federation.Outcome, error) {
+	m := &liaisonv1.Manifest{}
+	if err := proto.Unmarshal(env.GetPayload(), m); err != nil {
+		return federation.Outcome{}, errs.Invalid("payload", "not a manifest: %v", err)
+	}
+	if m.GetId() != env.GetRecordId() || m.GetVersion() != env.GetRecordVersion() || m.GetOriginAgency() != env.GetSender() || m.GetReceivingAgency() != s.agency {
+		return federation.Outcome{}, errs.Precondition("envelope.inconsistent", mres(m.GetId()),
+			"envelope from %s names manifest %s v%d but carries %s v%d from %s to %s", env.GetSender(), env.GetRecordId(), env.GetRecordVersion(),
+			m.GetId(), m.GetVersion(), m.GetOriginAgency(), m.GetReceivingAgency())
+	}
+	cur, err := tx.Manifest(m.GetId())
+	if errs.CodeOf(err) == errs.NotFound {
+		return federation.Applied, tx.InsertManifest(m)
+	}
+	if err != nil {
+		return federation.Outcome{}, err
+	}
+	if cur.GetOriginAgency() != env.GetSender() {
+		return federation.Outcome{}, errs.Precondition("record.home_node_only", mres(m.GetId()), "manifest %s belongs to %s", m.GetId(), cur.GetOriginAgency())
+	}
+	if env.GetRepair() {
+		return federation.Applied, tx.OverwriteManifest(m)
+	}
+	if m.GetVersion() <= cur.GetVersion() {
+		return federation.Outcome{Status: liaisonv1.ReceiptStatus_RECEIPT_STATUS_IGNORED, Code: "manifest.stale_version",
+			Reason: fmt.Sprintf("version %d is not newer than version %d held", m.GetVersion(), cur.GetVersion())}, nil
+	}
+	return federation.Applied, tx.ReplaceManifest(m, cur.GetVersion())
+}
+
+// repair re-sends the receiving agency its view of a manifest whose copy
+// drifted.
+func (s *Server) repair(tx *store.Tx, partner, id string) (*store.Outgoing, error) {
+	m, err := tx.Manifest(id)
+	if errs.CodeOf(err) == errs.NotFound {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	if m.GetOriginAgency() != s.agency || m.GetReceivingAgency() != partner || m.GetState() == draft {
+		return nil, nil
+	}
+	return &store.Outgoing{Receiver: partner, Kind: liaisonv1.EnvelopeKind_ENVELOPE_KIND_MANIFEST, RecordID: id,
+		RecordVersion: m.GetVersion(), Payload: ReceivingView(m)}, nil
+}

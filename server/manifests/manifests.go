@@ -1,0 +1,498 @@
+// Package manifests implements ManifestService: the two-agency handover
+// workflow of a transfer manifest and the protection safeguards that hold
+// before anyone is moved.
+//
+// The sending agency's node is the manifest's home and the only writer of
+// its state; the receiving agency's actions are proposals it applies with
+// the same rules (workflow.go). Screenings, the reasons for withdrawals and
+// the sending side's hold reasons are stored in tables of their own on the
+// sending node and are not fields of the Manifest message, so no copy of a
+// manifest can carry them.
+package manifests
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"sort"
+
+	"github.com/google/uuid"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	liaisonv1 "github.com/liaison-exchange/liaison/gen/liaison/v1"
+	"github.com/liaison-exchange/liaison/server/audit"
+	"github.com/liaison-exchange/liaison/server/errs"
+	"github.com/liaison-exchange/liaison/server/identity"
+	"github.com/liaison-exchange/liaison/server/paging"
+	"github.com/liaison-exchange/liaison/server/persons"
+	"github.com/liaison-exchange/liaison/server/store"
+	"github.com/liaison-exchange/liaison/server/validate"
+)
+
+// Server implements liaisonv1.ManifestServiceServer.
+type Server struct {
+	liaisonv1.UnimplementedManifestServiceServer
+	store     *store.Store
+	validator *validate.Validator
+	agency    string
+	partners  map[string]bool
+}
+
+var _ liaisonv1.ManifestServiceServer = (*Server)(nil)
+
+// New returns the manifest service of the node of agency.
+func New(s *store.Store, v *validate.Validator, agency string, partners []string) *Server {
+	p := map[string]bool{}
+	for _, a := range partners {
+		p[a] = true
+	}
+	return &Server{store: s, validator: v, agency: agency, partners: p}
+}
+
+func (s *Server) actor(ctx context.Context, tx *store.Tx) actor {
+	id, _ := identity.FromContext(ctx)
+	return actor{agency: s.agency, principal: id.ID, at: tx.Now()}
+}
+
+// ---- the sending node's own changes -----------------------------------------
+
+// change runs fn on the current version of a manifest this node is home
+// to, stores the result as the next version and, once the manifest has left
+// the draft, sends the receiving agency its view — all in one transaction.
+func (s *Server) change(ctx context.Context, id string, fn func(tx *store.Tx, m *liaisonv1.Manifest, a actor) error) (*liaisonv1.Manifest, error) {
+	audit.SetResource(ctx, mres(id))
+	var out *liaisonv1.Manifest
+	err := s.store.Write(ctx, func(tx *store.Tx) error {
+		m, err := tx.Manifest(id)
+		if err != nil {
+			return err
+		}
+		if m.GetOriginAgency() != s.agency {
+			return errs.Precondition("record.home_node_only", mres(id),
+				"manifest %s is homed on %s's node (the sending agency); this node can only propose actions to it", id, m.GetOriginAgency())
+		}
+		prev := m.GetVersion()
+		wasShared := m.GetState() != draft
+		if err := fn(tx, m, s.actor(ctx, tx)); err != nil {
+			return err
+		}
+		m.Version, m.UpdateTime = prev+1, timestamppb.New(tx.Now())
+		if err := tx.ReplaceManifest(m, prev); err != nil {
+			return err
+		}
+		if err := s.share(tx, m, wasShared); err != nil {
+			return err
+		}
+		out = m
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	out.Etag = store.Etag(out.GetId(), out.GetVersion())
+	return out, nil
+}
+
+// share sends the receiving agency the manifest as it may see it, once the
+// manifest was proposed (a draft, or a draft cancelled, is never sent).
+func (s *Server) share(tx *store.Tx, m *liaisonv1.Manifest, wasShared bool) error {
+	if m.GetState() == draft || (m.GetState() == cancelled && !wasShared) {
+		return nil
+	}
+	_, err := tx.AppendOutbox(store.Outgoing{Receiver: m.GetReceivingAgency(), Kind: liaisonv1.EnvelopeKind_ENVELOPE_KIND_MANIFEST,
+		RecordID: m.GetId(), RecordVersion: m.GetVersion(), Payload: ReceivingView(m)})
+	return err
+}
+
+// ReceivingView is what the receiving agency may see of a manifest: no
+// person withdrawn is identified (only that they were withdrawn), medical
+// needs only for persons included. Screenings, claims, assessments and the
+// reasons for withdrawals are not in a Manifest at all.
+func ReceivingView(m *liaisonv1.Manifest) *liaisonv1.Manifest {
+	v := proto.Clone(m).(*liaisonv1.Manifest)
+	v.Etag = ""
+	for i, p := range v.GetPersons() {
+		switch p.GetStatus() {
+		case withdrawn:
+			v.Persons[i] = &liaisonv1.ManifestPerson{Id: p.GetId(), Status: withdrawn}
+		case included:
+		default:
+			p.MedicalNeeds = nil
+		}
+	}
+	return v
+}
+
+// CreateManifest implements liaisonv1.ManifestServiceServer.
+func (s *Server) CreateManifest(ctx context.Context, req *liaisonv1.CreateManifestRequest) (*liaisonv1.CreateManifestResponse, error) {
+	in := req.GetManifest()
+	var bad []errs.FieldViolation
+	if !s.partners[in.GetReceivingAgency()] {
+		bad = append(bad, errs.FieldViolation{Field: "manifest.receiving_agency", Description: fmt.Sprintf("%q is not a partner of this node", in.GetReceivingAgency())})
+	}
+	if len(in.GetPersons()) > 0 {
+		bad = append(bad, errs.FieldViolation{Field: "manifest.persons", Description: "add persons with AddPerson, one at a time"})
+	}
+	if err := errs.InvalidFields(bad); err != nil {
+		return nil, err
+	}
+	hash, err := store.RequestHash(in)
+	if err != nil {
+		return nil, err
+	}
+	var out *liaisonv1.Manifest
+	err = s.store.Write(ctx, func(tx *store.Tx) error {
+		if req.GetRequestId() != "" {
+			prior, err := tx.SeenRequest(liaisonv1.ManifestService_CreateManifest_FullMethodName, req.GetRequestId(), hash)
+			if err != nil {
+				return err
+			}
+			if prior != "" {
+				audit.SetResource(ctx, mres(prior))
+				out, err = tx.Manifest(prior)
+				return err
+			}
+		}
+		a := s.actor(ctx, tx)
+		m := proto.Clone(in).(*liaisonv1.Manifest)
+		now := timestamppb.New(tx.Now())
+		m.Id = uuid.Must(uuid.NewV7()).String()
+		m.OriginAgency, m.Version, m.CreateTime, m.UpdateTime = s.agency, 1, now, now
+		m.State, m.CreatedBy, m.History, m.CancelledByAgency, m.CancelReason = draft, a.principal, nil, "", ""
+		record(m, a, "created", "", "")
+		audit.SetResource(ctx, mres(m.Id))
+		if err := tx.InsertManifest(m); err != nil {
+			return err
+		}
+		if req.GetRequestId() != "" {
+			if err := tx.RememberRequest(liaisonv1.ManifestService_CreateManifest_FullMethodName, req.GetRequestId(), hash, m.Id); err != nil {
+				return err
+			}
+		}
+		out = m
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	out.Etag = store.Etag(out.Id, out.Version)
+	return &liaisonv1.CreateManifestResponse{Manifest: out}, nil
+}
+
+// GetManifest implements liaisonv1.ManifestServiceServer.
+func (s *Server) GetManifest(ctx context.Context, req *liaisonv1.GetManifestRequest) (*liaisonv1.GetManifestResponse, error) {
+	m, err := s.store.Manifest(ctx, req.GetId())
+	if err != nil {
+		return nil, err
+	}
+	resp := &liaisonv1.GetManifestResponse{Manifest: m}
+	if m.GetOriginAgency() == s.agency {
+		if resp.Screenings, err = s.store.Screenings(ctx, m.GetId()); err != nil {
+			return nil, err
+		}
+	}
+	actions, err := s.store.ManifestActions(ctx, m.GetId())
+	if err != nil {
+		return nil, err
+	}
+	for _, a := range actions {
+		resp.PendingActions = append(resp.PendingActions, pendingAction(a))
+	}
+	return resp, nil
+}
+
+func pendingAction(r store.ManifestActionRow) *liaisonv1.PendingAction {
+	return &liaisonv1.PendingAction{Id: r.Action.GetId(), Action: actionName(r.Action.GetKind()), PersonId: r.Action.GetPersonId(),
+		State: r.State, Reason: r.Reason, CreateTime: r.Action.GetCreateTime()}
+}
+
+// ListManifests implements liaisonv1.ManifestServiceServer.
+func (s *Server) ListManifests(ctx context.Context, req *liaisonv1.ListManifestsRequest) (*liaisonv1.ListManifestsResponse, error) {
+	f := store.ManifestFilter{State: req.GetState(), OriginAgency: req.GetOriginAgency(), ReceivingAgency: req.GetReceivingAgency()}
+	fp := paging.Fingerprint(f.State, f.OriginAgency, f.ReceivingAgency)
+	after, err := paging.Decode(req.GetPageToken(), fp)
+	if err != nil {
+		return nil, err
+	}
+	audit.SetResource(ctx, "manifests")
+	size := paging.Size(req.GetPageSize())
+	ms, err := s.store.ListManifests(ctx, f, after, size+1)
+	if err != nil {
+		return nil, err
+	}
+	resp := &liaisonv1.ListManifestsResponse{}
+	if len(ms) > size {
+		ms = ms[:size]
+		resp.NextPageToken = paging.Encode(ms[size-1].GetId(), fp)
+	}
+	resp.Manifests = ms
+	return resp, nil
+}
+
+// UpdateManifest implements liaisonv1.ManifestServiceServer.
+func (s *Server) UpdateManifest(ctx context.Context, req *liaisonv1.UpdateManifestRequest) (*liaisonv1.UpdateManifestResponse, error) {
+	patch := req.GetManifest()
+	if patch.GetEtag() == "" {
+		return nil, errs.Invalid("manifest.etag", "required: the etag of the version the change is based on")
+	}
+	if _, err := uuid.Parse(patch.GetId()); err != nil {
+		return nil, errs.Invalid("manifest.id", "must be the UUID of the manifest to update")
+	}
+	m, err := s.change(ctx, patch.GetId(), func(tx *store.Tx, m *liaisonv1.Manifest, a actor) error {
+		if patch.GetEtag() != store.Etag(m.GetId(), m.GetVersion()) {
+			return errs.New(errs.Aborted, "manifest %s changed since etag %s; read it again", m.GetId(), patch.GetEtag())
+		}
+		if err := inState(m, "editing", draft); err != nil {
+			return err
+		}
+		for _, p := range req.GetUpdatePaths() {
+			switch p {
+			case "legal_basis":
+				m.LegalBasis = patch.GetLegalBasis()
+			case "transport":
+				m.Transport = patch.GetTransport()
+			case "escorts":
+				m.Escorts = patch.GetEscorts()
+			}
+		}
+		if err := s.validator.Validate(m, "manifest"); err != nil {
+			return err
+		}
+		record(m, a, "updated", "", fmt.Sprintf("%v", req.GetUpdatePaths()))
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &liaisonv1.UpdateManifestResponse{Manifest: m}, nil
+}
+
+// preparePerson checks and normalises a person for a draft.
+func preparePerson(p *liaisonv1.ManifestPerson) error {
+	return errs.InvalidFields(persons.Normalize(p.GetIdentity(), "person.identity"))
+}
+
+// AddPerson implements liaisonv1.ManifestServiceServer.
+func (s *Server) AddPerson(ctx context.Context, req *liaisonv1.AddPersonRequest) (*liaisonv1.AddPersonResponse, error) {
+	p := proto.Clone(req.GetPerson()).(*liaisonv1.ManifestPerson)
+	if err := preparePerson(p); err != nil {
+		return nil, err
+	}
+	p.Id = uuid.Must(uuid.NewV7()).String()
+	p.Nationality, p.Status, p.Handover, p.HandoverReason, p.Holds = nil, included, liaisonv1.HandoverStatus_HANDOVER_STATUS_UNSPECIFIED, "", nil
+	m, err := s.change(ctx, req.GetManifestId(), func(tx *store.Tx, m *liaisonv1.Manifest, a actor) error {
+		if err := inState(m, "adding persons", draft); err != nil {
+			return err
+		}
+		if len(m.GetPersons()) >= 500 {
+			return errs.Precondition("manifest.too_many_persons", mres(m.GetId()), "a manifest holds at most 500 persons")
+		}
+		m.Persons = append(m.Persons, p)
+		record(m, a, "person_added", p.GetId(), "")
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	audit.SetDetail(ctx, "person "+p.GetId())
+	return &liaisonv1.AddPersonResponse{Manifest: m, Person: p}, nil
+}
+
+// UpdatePerson implements liaisonv1.ManifestServiceServer.
+func (s *Server) UpdatePerson(ctx context.Context, req *liaisonv1.UpdatePersonRequest) (*liaisonv1.UpdatePersonResponse, error) {
+	in := proto.Clone(req.GetPerson()).(*liaisonv1.ManifestPerson)
+	if _, err := uuid.Parse(in.GetId()); err != nil {
+		return nil, errs.Invalid("person.id", "must be the id of the person to update")
+	}
+	if err := preparePerson(in); err != nil {
+		return nil, err
+	}
+	audit.SetDetail(ctx, "person "+in.GetId())
+	m, err := s.change(ctx, req.GetManifestId(), func(tx *store.Tx, m *liaisonv1.Manifest, a actor) error {
+		// Fitness, medical needs and vulnerabilities may change until
+		// departure (someone falls ill); the identity the receiving agency
+		// verifies is fixed once proposed.
+		if err := inState(m, "updating a person", draft, proposed, accepted, scheduled); err != nil {
+			return err
+		}
+		p, err := findPerson(m, in.GetId())
+		if err != nil {
+			return err
+		}
+		if p.GetStatus() == withdrawn {
+			return errs.Precondition("person.withdrawn", pres(p.GetId()), "person %s was withdrawn from manifest %s", p.GetId(), m.GetId())
+		}
+		if m.GetState() != draft && !proto.Equal(p.GetIdentity(), in.GetIdentity()) {
+			return errs.Precondition("person.identity_fixed", pres(p.GetId()),
+				"the identity of person %s is fixed once the manifest is proposed (the receiving agency verifies it); withdraw the person and add a corrected one to a new manifest", p.GetId())
+		}
+		p.Identity, p.Fitness, p.MedicalNeeds, p.Vulnerabilities = in.GetIdentity(), in.GetFitness(), in.GetMedicalNeeds(), in.GetVulnerabilities()
+		record(m, a, "person_updated", p.GetId(), "")
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &liaisonv1.UpdatePersonResponse{Manifest: m}, nil
+}
+
+// RemovePerson implements liaisonv1.ManifestServiceServer.
+func (s *Server) RemovePerson(ctx context.Context, req *liaisonv1.RemovePersonRequest) (*liaisonv1.RemovePersonResponse, error) {
+	audit.SetDetail(ctx, "person "+req.GetPersonId())
+	m, err := s.change(ctx, req.GetManifestId(), func(tx *store.Tx, m *liaisonv1.Manifest, a actor) error {
+		if err := inState(m, "removing persons", draft); err != nil {
+			return err
+		}
+		i := slices.IndexFunc(m.GetPersons(), func(p *liaisonv1.ManifestPerson) bool { return p.GetId() == req.GetPersonId() })
+		if i < 0 {
+			return errs.NotFoundf("manifest %s has no person %s", m.GetId(), req.GetPersonId())
+		}
+		m.Persons = slices.Delete(m.Persons, i, i+1)
+		record(m, a, "person_removed", req.GetPersonId(), "")
+		return tx.DeleteScreening(m.GetId(), req.GetPersonId())
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &liaisonv1.RemovePersonResponse{Manifest: m}, nil
+}
+
+// RecordScreening implements liaisonv1.ManifestServiceServer.
+func (s *Server) RecordScreening(ctx context.Context, req *liaisonv1.RecordScreeningRequest) (*liaisonv1.RecordScreeningResponse, error) {
+	audit.SetResource(ctx, mres(req.GetManifestId()))
+	// The audit log records that a screening was recorded, not what it says.
+	audit.SetDetail(ctx, "screening of person "+req.GetPersonId())
+	sc := proto.Clone(req.GetScreening()).(*liaisonv1.Screening)
+	var withdrew bool
+	err := s.store.Write(ctx, func(tx *store.Tx) error {
+		m, err := tx.Manifest(req.GetManifestId())
+		if err != nil {
+			return err
+		}
+		if m.GetOriginAgency() != s.agency {
+			return errs.Precondition("manifest.sending_agency_only", mres(m.GetId()),
+				"screenings are recorded by the sending agency %s, on its own node", m.GetOriginAgency())
+		}
+		if err := inState(m, "recording a screening", draft, proposed, accepted, scheduled, inTransit); err != nil {
+			return err
+		}
+		p, err := findPerson(m, req.GetPersonId())
+		if err != nil {
+			return err
+		}
+		a := s.actor(ctx, tx)
+		sc.RecordedBy, sc.RecordTime = a.principal, timestamppb.New(a.at)
+		if err := tx.PutScreening(m.GetId(), p.GetId(), sc); err != nil {
+			return err
+		}
+		if err := tx.AddManifestNote(m.GetId(), &liaisonv1.ManifestEvent{Time: timestamppb.New(a.at), Agency: a.agency, Principal: a.principal,
+			Action: "screening_recorded", PersonId: p.GetId(), State: m.GetState(),
+			Note: fmt.Sprintf("claim %s, assessment %s by %s", enumWord(sc.GetClaim().String(), "CLAIM_STATUS_"), enumWord(sc.GetAssessment().String(), "ASSESSMENT_"), sc.GetAssessingOfficer())}); err != nil {
+			return err
+		}
+		if !screeningWithdraws(m, p, sc) {
+			return nil
+		}
+		// A pending claim or a concern takes the person off an active
+		// manifest at once; the partner learns only "withdrawn".
+		prev, wasShared := m.GetVersion(), m.GetState() != draft
+		if err := withdraw(m, p.GetId(), a); err != nil {
+			return err
+		}
+		if err := tx.AddManifestNote(m.GetId(), &liaisonv1.ManifestEvent{Time: timestamppb.New(a.at), Agency: a.agency, Principal: a.principal,
+			Action: "withdrawal_reason", PersonId: p.GetId(), State: m.GetState(), Note: "withdrawn automatically: the screening found a pending claim or a protection concern"}); err != nil {
+			return err
+		}
+		m.Version, m.UpdateTime = prev+1, timestamppb.New(tx.Now())
+		if err := tx.ReplaceManifest(m, prev); err != nil {
+			return err
+		}
+		withdrew = true
+		return s.share(tx, m, wasShared)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &liaisonv1.RecordScreeningResponse{Screening: sc, PersonWithdrawn: withdrew}, nil
+}
+
+func (s *Server) screenings(tx *store.Tx, id string) (map[string]*liaisonv1.Screening, error) {
+	return tx.Screenings(id)
+}
+
+// ProposeManifest implements liaisonv1.ManifestServiceServer.
+func (s *Server) ProposeManifest(ctx context.Context, req *liaisonv1.ProposeManifestRequest) (*liaisonv1.ProposeManifestResponse, error) {
+	m, err := s.change(ctx, req.GetId(), func(tx *store.Tx, m *liaisonv1.Manifest, a actor) error {
+		sc, err := s.screenings(tx, m.GetId())
+		if err != nil {
+			return err
+		}
+		return propose(m, sc, a)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &liaisonv1.ProposeManifestResponse{Manifest: m}, nil
+}
+
+// ScheduleManifest implements liaisonv1.ManifestServiceServer.
+func (s *Server) ScheduleManifest(ctx context.Context, req *liaisonv1.ScheduleManifestRequest) (*liaisonv1.ScheduleManifestResponse, error) {
+	m, err := s.change(ctx, req.GetId(), func(tx *store.Tx, m *liaisonv1.Manifest, a actor) error {
+		sc, err := s.screenings(tx, m.GetId())
+		if err != nil {
+			return err
+		}
+		return schedule(m, sc, req.GetTransport(), a)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &liaisonv1.ScheduleManifestResponse{Manifest: m}, nil
+}
+
+// DepartManifest implements liaisonv1.ManifestServiceServer.
+func (s *Server) DepartManifest(ctx context.Context, req *liaisonv1.DepartManifestRequest) (*liaisonv1.DepartManifestResponse, error) {
+	m, err := s.change(ctx, req.GetId(), func(tx *store.Tx, m *liaisonv1.Manifest, a actor) error {
+		sc, err := s.screenings(tx, m.GetId())
+		if err != nil {
+			return err
+		}
+		return depart(m, sc, a)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &liaisonv1.DepartManifestResponse{Manifest: m}, nil
+}
+
+// WithdrawPerson implements liaisonv1.ManifestServiceServer.
+func (s *Server) WithdrawPerson(ctx context.Context, req *liaisonv1.WithdrawPersonRequest) (*liaisonv1.WithdrawPersonResponse, error) {
+	audit.SetDetail(ctx, "person "+req.GetPersonId())
+	m, err := s.change(ctx, req.GetManifestId(), func(tx *store.Tx, m *liaisonv1.Manifest, a actor) error {
+		if err := withdraw(m, req.GetPersonId(), a); err != nil {
+			return err
+		}
+		return tx.AddManifestNote(m.GetId(), &liaisonv1.ManifestEvent{Time: timestamppb.New(a.at), Agency: a.agency, Principal: a.principal,
+			Action: "withdrawal_reason", PersonId: req.GetPersonId(), State: m.GetState(), Note: req.GetReason()})
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &liaisonv1.WithdrawPersonResponse{Manifest: m}, nil
+}
+
+// ListManifestHistory implements liaisonv1.ManifestServiceServer.
+func (s *Server) ListManifestHistory(ctx context.Context, req *liaisonv1.ListManifestHistoryRequest) (*liaisonv1.ListManifestHistoryResponse, error) {
+	m, err := s.store.Manifest(ctx, req.GetId())
+	if err != nil {
+		return nil, err
+	}
+	notes, err := s.store.ManifestNotes(ctx, m.GetId())
+	if err != nil {
+		return nil, err
+	}
+	events := append(slices.Clone(m.GetHistory()), notes...)
+	sort.SliceStable(events, func(i, j int) bool { return events[i].GetTime().AsTime().Before(events[j].GetTime().AsTime()) })
+	return &liaisonv1.ListManifestHistoryResponse{Events: events}, nil
+}
