@@ -1,0 +1,570 @@
+// Command liaisonbench measures a Liaison node (`make bench`).
+//
+// In one process it creates a throw-away PKI, starts an alpha node (real
+// TLS, real SQLite file, synchronous=full, every interceptor, audit on) and
+// a bare grpc-go server over the same mTLS that serves only the standard
+// health service. The health Check on the bare server is the ceiling: what
+// grpc-go over this mTLS does on this machine with nothing behind it. The
+// same load generator then drives each scenario, and the output is a
+// Markdown table of requests/s, exact p50/p99 latency, errors and the share
+// of the ceiling.
+//
+// The load generator, the node and the echo server share the process and
+// its CPUs, so the percentages compare like with like; the absolute numbers
+// are lower than with a client on another machine. The output also shows
+// how much CPU other processes used during each run: a busy machine
+// disturbs the numbers, and the run says so.
+//
+// Usage:
+//
+//	go run -tags sqlite_fts5 ./client/cmd/liaisonbench [-concurrency 50] [-duration 10s]
+//	    [-warmup 2s] [-conns 4] [-leads 2000] [-only Echo,GetLead] [-db-dir DIR]
+//	    [-cpuprofile PREFIX] [-log-level warn]
+//
+// It exits 1 if any call failed (a run with errors is not a measurement),
+// 0 otherwise; missed targets are reported, not an exit status.
+//
+// To add a scenario, write a setup function returning a Call and add it to
+// scenarios() in scenarios.go; Run in load.go is the load generator.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"runtime"
+	"runtime/pprof"
+	"strings"
+	"syscall"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/health"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+
+	"github.com/liaison-exchange/liaison/certs"
+	"github.com/liaison-exchange/liaison/client"
+	"github.com/liaison-exchange/liaison/server/config"
+	"github.com/liaison-exchange/liaison/server/mtls"
+	"github.com/liaison-exchange/liaison/server/node"
+	"github.com/liaison-exchange/liaison/server/store"
+)
+
+const (
+	ownAgency     = "alpha"
+	partnerAgency = "bravo"
+)
+
+type flags struct {
+	concurrency int
+	duration    time.Duration
+	warmup      time.Duration
+	conns       int
+	seed        int
+	only        string
+	dbDir       string
+	cpuProfile  string
+	logLevel    string
+}
+
+func main() {
+	var f flags
+	flag.IntVar(&f.concurrency, "concurrency", 50, "concurrent workers, each making one call at a time")
+	flag.DurationVar(&f.duration, "duration", 10*time.Second, "measured time per scenario")
+	flag.DurationVar(&f.warmup, "warmup", 2*time.Second, "unmeasured warm-up before each scenario")
+	flag.IntVar(&f.conns, "conns", 4, "client connections (grpc.ClientConn) the workers are spread over, for every scenario")
+	flag.IntVar(&f.seed, "leads", 2000, "leads created (untimed) before the read scenarios")
+	flag.StringVar(&f.only, "only", "", "run only these scenarios (comma-separated, case-insensitive): "+scenarioNames())
+	flag.StringVar(&f.dbDir, "db-dir", "", "directory of the node's database, kept after the run (default: a temp dir, removed)")
+	flag.StringVar(&f.cpuProfile, "cpuprofile", "", "write a CPU profile of each measured run to PREFIX.<run>.pprof")
+	flag.StringVar(&f.logLevel, "log-level", "warn", "node log level (debug, info, warn, error), to stderr")
+	flag.Parse()
+	if flag.NArg() > 0 || f.concurrency < 1 || f.conns < 1 || f.duration <= 0 || f.warmup < 0 || f.seed < 50 {
+		fmt.Fprintln(os.Stderr, "liaisonbench: bad arguments (need -concurrency ≥ 1, -conns ≥ 1, -duration > 0, -warmup ≥ 0, -leads ≥ 50, no positional arguments)")
+		flag.Usage()
+		os.Exit(2)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, f, os.Stdout)
+	stop()
+	os.Exit(code)
+}
+
+func scenarioNames() string {
+	var names []string
+	seen := map[string]bool{}
+	for _, s := range scenarios() {
+		if !seen[s.Name] {
+			seen[s.Name] = true
+			names = append(names, s.Name)
+		}
+	}
+	return strings.Join(names, ",")
+}
+
+// selected are the scenarios -only names, in their fixed order.
+func selected(only string) ([]Scenario, error) {
+	all := scenarios()
+	if strings.TrimSpace(only) == "" {
+		return all, nil
+	}
+	want := map[string]bool{}
+	for _, n := range strings.Split(only, ",") {
+		if n = strings.ToLower(strings.TrimSpace(n)); n != "" {
+			want[n] = true
+		}
+	}
+	found := map[string]bool{}
+	var out []Scenario
+	for _, s := range all {
+		if n := strings.ToLower(s.Name); want[n] {
+			out = append(out, s)
+			found[n] = true
+		}
+	}
+	for n := range want {
+		if !found[n] {
+			return nil, fmt.Errorf("-only: no scenario %q (have %s)", n, scenarioNames())
+		}
+	}
+	return out, nil
+}
+
+// outcome is one scenario's measured run.
+type outcome struct {
+	sc        Scenario
+	res       Result
+	warmErrs  int64
+	setupErr  error
+	writer    store.Stats // writer counters over the measured run
+	cpu       time.Duration
+	other     float64 // CPU cores used by other processes meanwhile; -1 unknown
+	hasWriter bool
+}
+
+func run(ctx context.Context, f flags, out io.Writer) int {
+	scs, err := selected(f.only)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "liaisonbench:", err)
+		return 2
+	}
+	tmp, err := os.MkdirTemp("", "liaisonbench-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "liaisonbench:", err)
+		return 1
+	}
+	defer os.RemoveAll(tmp)
+	dbDir := f.dbDir
+	if dbDir == "" {
+		dbDir = filepath.Join(tmp, "db")
+	}
+
+	b, err := start(ctx, f, tmp, dbDir)
+	if b != nil {
+		defer b.close()
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "liaisonbench:", err)
+		return 1
+	}
+
+	var results []outcome
+	for i, sc := range scs {
+		if ctx.Err() != nil {
+			break
+		}
+		results = append(results, b.measure(ctx, f, i, sc))
+	}
+	if ctx.Err() != nil {
+		fmt.Fprintln(os.Stderr, "liaisonbench: interrupted; results are partial")
+	}
+
+	report(out, f, b, results)
+	if f.dbDir != "" {
+		fmt.Fprintf(out, "\nDatabase kept at %s.\n", b.node.Config.Database.Path)
+	}
+	for _, r := range results {
+		if r.setupErr != nil || r.res.Errors > 0 || r.warmErrs > 0 {
+			return 1
+		}
+	}
+	if ctx.Err() != nil {
+		return 1
+	}
+	return 0
+}
+
+// bench is the running servers and the clients' environment.
+type bench struct {
+	node      *node.Node
+	echo      *grpc.Server
+	echoConns []*grpc.ClientConn
+	env       *Env
+	disk      string // where the database is, and its fsync latency
+	loadAvg   string
+}
+
+func (b *bench) close() {
+	if b.env != nil {
+		b.env.Close()
+	}
+	for _, c := range b.echoConns {
+		c.Close()
+	}
+	if b.echo != nil {
+		b.echo.Stop()
+	}
+	if b.node != nil {
+		if err := b.node.Shutdown(); err != nil {
+			fmt.Fprintln(os.Stderr, "liaisonbench: node shutdown:", err)
+		}
+	}
+}
+
+// start makes the PKI, starts the node and the echo server, and dials both.
+func start(ctx context.Context, f flags, tmp, dbDir string) (*bench, error) {
+	pkiDir := filepath.Join(tmp, "pki")
+	for _, a := range []string{ownAgency, partnerAgency} {
+		if err := certs.WriteAgency(pkiDir, a); err != nil {
+			return nil, fmt.Errorf("pki: %w", err)
+		}
+	}
+	path := func(agency, file string) string { return filepath.Join(pkiDir, agency, file) }
+
+	cfg := &config.Config{
+		Agency: ownAgency,
+		Listen: "127.0.0.1:0",
+		TLS:    config.TLS{CA: path(ownAgency, "ca.crt"), Cert: path(ownAgency, "node.crt"), Key: path(ownAgency, "node.key")},
+		// synchronous "full" is the production default: every commit is
+		// fsynced before the caller is answered.
+		Database: config.Database{Path: filepath.Join(dbDir, ownAgency+".db"), Synchronous: "full"},
+		Partners: []config.Partner{{Agency: partnerAgency, CA: path(partnerAgency, "ca.crt"), Address: "127.0.0.1:1"}},
+		// The per-principal limiter would otherwise be what is measured.
+		Limits: config.Limits{RatePerSecond: 1e6, Burst: 1_000_000},
+		Log:    config.Log{Level: f.logLevel},
+	}
+	cfg.SetDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	log := node.NewLogger(cfg.Log)
+	n, err := node.Start(ctx, cfg, log, nil)
+	if err != nil {
+		return nil, fmt.Errorf("start node: %w", err)
+	}
+	b := &bench{node: n, loadAvg: loadAvg(), disk: diskInfo(filepath.Dir(cfg.Database.Path))}
+
+	// The ceiling: bare grpc-go, same mTLS (its own Material from the same
+	// files), the health service only, no interceptors, no database.
+	mat, err := mtls.New(mtls.Options{
+		Own:      mtls.Agency{Code: ownAgency, TrustDomain: cfg.TrustDomain, CAFile: cfg.TLS.CA},
+		Partners: []mtls.Agency{{Code: partnerAgency, TrustDomain: cfg.Partners[0].TrustDomain, CAFile: cfg.Partners[0].CA}},
+		CertFile: cfg.TLS.Cert, KeyFile: cfg.TLS.Key, Logger: log,
+	})
+	if err != nil {
+		return b, fmt.Errorf("echo server tls: %w", err)
+	}
+	b.echo = grpc.NewServer(grpc.Creds(credentials.NewTLS(mat.ServerConfig())))
+	healthpb.RegisterHealthServer(b.echo, health.NewServer())
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return b, fmt.Errorf("echo server: %w", err)
+	}
+	go b.echo.Serve(lis)
+
+	dial := func(addr, role string) ([]*grpc.ClientConn, error) {
+		o := client.Options{Addr: addr, CA: path(ownAgency, "ca.crt"), Cert: path(ownAgency, role+".crt"), Key: path(ownAgency, role+".key")}
+		conns := make([]*grpc.ClientConn, 0, f.conns)
+		for range f.conns {
+			c, err := client.Dial(o)
+			if err != nil {
+				for _, c := range conns {
+					c.Close()
+				}
+				return nil, err
+			}
+			c.Connect()
+			conns = append(conns, c)
+		}
+		return conns, nil
+	}
+	if b.echoConns, err = dial(lis.Addr().String(), "analyst"); err != nil {
+		return b, fmt.Errorf("dial echo server: %w", err)
+	}
+	b.env = &Env{
+		Node: n, EchoConns: b.echoConns, Concurrency: f.concurrency, SeedLeads: f.seed,
+		dial:  func(role string) ([]*grpc.ClientConn, error) { return dial(n.Addr(), role) },
+		conns: map[string][]*grpc.ClientConn{},
+	}
+	return b, nil
+}
+
+// measure runs one scenario: setup, warm-up, measured run.
+func (b *bench) measure(ctx context.Context, f flags, i int, sc Scenario) outcome {
+	o := outcome{sc: sc, hasWriter: !sc.Echo}
+	progress := func(format string, args ...any) {
+		fmt.Fprintf(os.Stderr, "liaisonbench: %-12s "+format+"\n", append([]any{sc.label()}, args...)...)
+	}
+	progress("setup")
+	call, err := sc.Setup(ctx, b.env)
+	if err != nil {
+		o.setupErr = err
+		progress("setup failed: %v", err)
+		return o
+	}
+	var expected float64
+	if f.warmup > 0 {
+		progress("warm-up %v", f.warmup)
+		w := Run(ctx, Load{Concurrency: f.concurrency, Duration: f.warmup}, call)
+		o.warmErrs = w.Errors
+		for _, e := range w.FirstErrors {
+			progress("warm-up error: %s", e)
+		}
+		expected = w.Throughput()
+	}
+	if ctx.Err() != nil {
+		o.res.Interrupted = true
+		return o
+	}
+	runtime.GC()
+	progress("measuring %v", f.duration)
+	stopProfile := b.profile(f, i, sc)
+	before, cpu0, sys0 := b.node.Store.Stats(), processCPU(), systemBusy()
+	o.res = Run(ctx, Load{Concurrency: f.concurrency, Duration: f.duration, ExpectedRate: expected}, call)
+	after, cpu1, sys1 := b.node.Store.Stats(), processCPU(), systemBusy()
+	stopProfile()
+	o.writer = store.Stats{Batches: after.Batches - before.Batches, Ops: after.Ops - before.Ops}
+	o.other = -1
+	if cpu0 >= 0 && cpu1 >= 0 {
+		o.cpu = cpu1 - cpu0
+		if sys0 >= 0 && sys1 >= 0 {
+			o.other = max(0, (sys1-sys0-o.cpu).Seconds()/o.res.Elapsed.Seconds())
+		}
+	}
+	for _, e := range o.res.FirstErrors {
+		progress("error: %s", e)
+	}
+	progress("%.0f req/s, %d errors", o.res.Throughput(), o.res.Errors)
+	return o
+}
+
+// profile starts a CPU profile of the measured run if -cpuprofile is set and
+// returns the function that stops it.
+func (b *bench) profile(f flags, i int, sc Scenario) func() {
+	if f.cpuProfile == "" {
+		return func() {}
+	}
+	name := fmt.Sprintf("%s.%d-%s.pprof", f.cpuProfile, i+1, slug(sc.label()))
+	file, err := os.Create(name)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "liaisonbench: cpuprofile:", err)
+		return func() {}
+	}
+	if err := pprof.StartCPUProfile(file); err != nil {
+		fmt.Fprintln(os.Stderr, "liaisonbench: cpuprofile:", err)
+		file.Close()
+		return func() {}
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		if err := file.Close(); err != nil {
+			fmt.Fprintln(os.Stderr, "liaisonbench: cpuprofile:", err)
+			return
+		}
+		fmt.Fprintln(os.Stderr, "liaisonbench: CPU profile written to", name)
+	}
+}
+
+func slug(s string) string {
+	var b strings.Builder
+	dash := false
+	for _, r := range strings.ToLower(s) {
+		if r >= 'a' && r <= 'z' || r >= '0' && r <= '9' {
+			b.WriteRune(r)
+			dash = false
+		} else if !dash && b.Len() > 0 {
+			b.WriteByte('-')
+			dash = true
+		}
+	}
+	return strings.TrimSuffix(b.String(), "-")
+}
+
+// ---- report ----------------------------------------------------------------
+
+func report(w io.Writer, f flags, b *bench, results []outcome) {
+	cfg := b.node.Config
+	fmt.Fprintln(w, "# Liaison benchmark")
+	fmt.Fprintln(w)
+	fmt.Fprintf(w, "- Machine: %d CPUs (GOMAXPROCS %d), %s/%s, %s, CPU %s\n",
+		runtime.NumCPU(), runtime.GOMAXPROCS(0), runtime.GOOS, runtime.GOARCH, runtime.Version(), cpuModel())
+	fmt.Fprintf(w, "- Settings: concurrency %d, duration %v, warm-up %v, conns %d, synchronous %s (max_batch %d, read connections %d), %d seeded leads\n",
+		f.concurrency, f.duration, f.warmup, f.conns, cfg.Database.Synchronous, cfg.Database.MaxBatch, cfg.Database.ReadConnections, f.seed)
+	fmt.Fprintf(w, "- Database: %s\n", b.disk)
+	fmt.Fprintf(w, "- Load average before the run: %s\n", b.loadAvg)
+	fmt.Fprintln(w, "- Node: mTLS (TLS 1.3, ECDSA P-256), every interceptor, audit event per call, rate limit raised to 1e6/s; load generator, node and echo server share this process")
+	fmt.Fprintln(w)
+
+	// The ceiling is the mean of the echo runs.
+	var echoSum float64
+	var echoN int
+	var echoRates []float64
+	for _, r := range results {
+		if r.sc.Echo && r.setupErr == nil && r.res.OK > 0 {
+			echoSum += r.res.Throughput()
+			echoN++
+			echoRates = append(echoRates, r.res.Throughput())
+		}
+	}
+	ceiling := 0.0
+	if echoN > 0 {
+		ceiling = echoSum / float64(echoN)
+	}
+	share := func(r outcome) string {
+		if ceiling == 0 || r.setupErr != nil {
+			return "–"
+		}
+		return fmt.Sprintf("%.1f%%", 100*r.res.Throughput()/ceiling)
+	}
+
+	fmt.Fprintln(w, "| scenario | requests/s | p50 ms | p99 ms | errors | % of echo ceiling |")
+	fmt.Fprintln(w, "|---|---:|---:|---:|---:|---:|")
+	for _, r := range results {
+		if r.setupErr != nil {
+			fmt.Fprintf(w, "| %s | – | – | – | **setup failed** | – |\n", r.sc.label())
+			continue
+		}
+		errCol := fmt.Sprint(r.res.Errors)
+		if r.res.Errors > 0 || r.warmErrs > 0 {
+			errCol = fmt.Sprintf("**%d ERRORS**", r.res.Errors)
+			if r.warmErrs > 0 {
+				errCol += fmt.Sprintf(" (+%d in warm-up)", r.warmErrs)
+			}
+		}
+		name := r.sc.label()
+		if r.res.Interrupted {
+			name += " (interrupted)"
+		}
+		fmt.Fprintf(w, "| %s | %.0f | %.2f | %.2f | %s | %s |\n", name, r.res.Throughput(),
+			ms(r.res.Percentile(0.50)), ms(r.res.Percentile(0.99)), errCol, share(r))
+	}
+	fmt.Fprintln(w)
+	switch {
+	case echoN == 0:
+		fmt.Fprintln(w, "No echo run: no ceiling.")
+	case echoN == 1:
+		fmt.Fprintf(w, "Ceiling (one echo run): %.0f req/s.\n", ceiling)
+	default:
+		drift := 100 * (echoRates[len(echoRates)-1] - echoRates[0]) / echoRates[0]
+		fmt.Fprintf(w, "Ceiling (mean of %d echo runs): %.0f req/s; drift from first to last echo run %+.1f%%.\n", echoN, ceiling, drift)
+		if drift > 10 || drift < -10 {
+			fmt.Fprintln(w, "**Warning: the ceiling moved by more than 10% during the run; the percentages are uncertain by as much. Run again (or longer).**")
+		}
+	}
+
+	var failed []outcome
+	for _, r := range results {
+		if r.setupErr != nil || len(r.res.FirstErrors) > 0 {
+			failed = append(failed, r)
+		}
+	}
+	if len(failed) > 0 {
+		fmt.Fprintln(w)
+		fmt.Fprintln(w, "Errors (a scenario with errors is not a valid measurement):")
+		for _, r := range failed {
+			if r.setupErr != nil {
+				fmt.Fprintf(w, "- %s: setup: %v\n", r.sc.label(), r.setupErr)
+			}
+			for _, e := range r.res.FirstErrors {
+				fmt.Fprintf(w, "- %s: %s\n", r.sc.label(), e)
+			}
+		}
+	}
+
+	// Where the work goes: the writer's group commits (reads write their
+	// audit event too) and the CPU the whole process spent per call.
+	fmt.Fprintln(w)
+	var disturbed []string
+	fmt.Fprintln(w, "Store writer and CPU over each measured run (CPU is the whole process: client, node and echo server):")
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "| scenario | group commits | ops | ops per commit | commits/s | CPU µs per call | other processes' CPU (cores) |")
+	fmt.Fprintln(w, "|---|---:|---:|---:|---:|---:|---:|")
+	for _, r := range results {
+		if r.setupErr != nil {
+			continue
+		}
+		cpu := "–"
+		if calls := r.res.OK + r.res.Errors; calls > 0 && r.cpu > 0 {
+			cpu = fmt.Sprintf("%.0f", float64(r.cpu.Microseconds())/float64(calls))
+		}
+		other := "–"
+		if r.other >= 0 {
+			other = fmt.Sprintf("%.2f", r.other)
+			if r.other > 0.2 {
+				disturbed = append(disturbed, r.sc.label())
+			}
+		}
+		if !r.hasWriter {
+			fmt.Fprintf(w, "| %s | – | – | – | – | %s | %s |\n", r.sc.label(), cpu, other)
+			continue
+		}
+		fmt.Fprintf(w, "| %s | %d | %d | %s | %.0f | %s | %s |\n", r.sc.label(), r.writer.Batches, r.writer.Ops,
+			perCommit(r.writer), float64(r.writer.Batches)/r.res.Elapsed.Seconds(), cpu, other)
+	}
+	if len(disturbed) > 0 {
+		fmt.Fprintf(w, "\n**Warning: other processes used more than 0.2 CPU cores during %s; those numbers are disturbed.**\n", strings.Join(disturbed, ", "))
+	}
+	for _, r := range results {
+		if r.sc.Name == "CreateLead" && r.setupErr == nil {
+			fmt.Fprintf(w, "\nCreateLead writer: %d group commits, %d ops → %s ops per group commit.\n",
+				r.writer.Batches, r.writer.Ops, perCommit(r.writer))
+		}
+	}
+
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "Targets:")
+	fmt.Fprintln(w)
+	targets := 0
+	for _, r := range results {
+		if r.sc.Target <= 0 {
+			continue
+		}
+		targets++
+		verdict, pct := "MISS", "–"
+		if ceiling > 0 && r.setupErr == nil {
+			p := r.res.Throughput() / ceiling
+			pct = fmt.Sprintf("%.1f%%", 100*p)
+			if p >= r.sc.Target {
+				verdict = "PASS"
+			}
+		}
+		note := ""
+		switch {
+		case r.setupErr != nil:
+			verdict, note = "MISS", " (setup failed)"
+		case ceiling == 0:
+			verdict, note = "MISS", " (no echo ceiling measured)"
+		case r.res.Errors > 0 || r.warmErrs > 0:
+			verdict, note = "MISS", " (errors)"
+		}
+		fmt.Fprintf(w, "- %s ≥ %.0f%% of echo: %s — %s%s\n", r.sc.label(), 100*r.sc.Target, pct, verdict, note)
+	}
+	if targets == 0 {
+		fmt.Fprintln(w, "- (no scenario with a target was run)")
+	}
+}
+
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+func perCommit(s store.Stats) string {
+	if s.Batches == 0 {
+		return "–"
+	}
+	return fmt.Sprintf("%.1f", float64(s.Ops)/float64(s.Batches))
+}
