@@ -14,7 +14,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/google/uuid"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/types/known/durationpb"
@@ -24,6 +23,7 @@ import (
 	"github.com/liaison-exchange/liaison/server/audit"
 	"github.com/liaison-exchange/liaison/server/errs"
 	"github.com/liaison-exchange/liaison/server/identity"
+	"github.com/liaison-exchange/liaison/server/ids"
 	"github.com/liaison-exchange/liaison/server/paging"
 	"github.com/liaison-exchange/liaison/server/persons"
 	"github.com/liaison-exchange/liaison/server/store"
@@ -91,7 +91,7 @@ func (s *Server) CreateCase(ctx context.Context, req *liaisonv1.CreateCaseReques
 			}
 		}
 		now := timestamppb.New(tx.Now())
-		c.Id = uuid.Must(uuid.NewV7()).String()
+		c.Id = ids.New()
 		c.OriginAgency, c.Version, c.CreateTime, c.UpdateTime = s.agency, 1, now, now
 		if c.Status == liaisonv1.CaseStatus_CASE_STATUS_UNSPECIFIED {
 			c.Status = liaisonv1.CaseStatus_CASE_STATUS_OPEN
@@ -223,7 +223,7 @@ func (s *Server) ListCases(ctx context.Context, req *liaisonv1.ListCasesRequest)
 		return nil, err
 	}
 	if after != "" {
-		if _, err := uuid.Parse(after); err != nil {
+		if !ids.Valid(after) {
 			return nil, errs.Invalid("page_token", "is not a token this service issued")
 		}
 	}
@@ -256,7 +256,7 @@ func (s *Server) UpdateCase(ctx context.Context, req *liaisonv1.UpdateCaseReques
 	if patch == nil {
 		bad = append(bad, errs.FieldViolation{Field: "case", Description: "required"})
 	} else {
-		if _, err := uuid.Parse(patch.GetId()); err != nil {
+		if !ids.Valid(patch.GetId()) {
 			bad = append(bad, errs.FieldViolation{Field: "case.id", Description: "must be the UUID of the case to update"})
 		}
 		if patch.GetEtag() == "" {

@@ -6,7 +6,6 @@ import (
 	"slices"
 	"time"
 
-	"github.com/google/uuid"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
@@ -15,6 +14,7 @@ import (
 	"github.com/liaison-exchange/liaison/server/errs"
 	"github.com/liaison-exchange/liaison/server/federation"
 	"github.com/liaison-exchange/liaison/server/identity"
+	"github.com/liaison-exchange/liaison/server/ids"
 	"github.com/liaison-exchange/liaison/server/store"
 )
 
@@ -57,7 +57,7 @@ func (s *Server) AddCaseEntry(ctx context.Context, req *liaisonv1.AddCaseEntryRe
 			return err
 		}
 		e := proto.Clone(req.GetEntry()).(*liaisonv1.CaseEntry)
-		e.Id = uuid.Must(uuid.NewV7()).String()
+		e.Id = ids.New()
 		e.CaseId, e.Agency, e.Author = c.GetId(), s.agency, caller.ID
 		e.CreateTime, e.ApplyTime, e.Sequence, e.RejectionReason = timestamppb.New(tx.Now()), nil, 0, ""
 		if err := s.prepare(tx, c, e); err != nil {

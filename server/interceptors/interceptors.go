@@ -19,7 +19,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/google/uuid"
 	middleware "github.com/grpc-ecosystem/go-grpc-middleware/v2"
 	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/logging"
 	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/ratelimit"
@@ -32,11 +31,13 @@ import (
 	"google.golang.org/grpc/peer"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
 
 	"github.com/liaison-exchange/liaison/server/audit"
 	"github.com/liaison-exchange/liaison/server/authz"
 	"github.com/liaison-exchange/liaison/server/errs"
 	"github.com/liaison-exchange/liaison/server/identity"
+	"github.com/liaison-exchange/liaison/server/ids"
 	"github.com/liaison-exchange/liaison/server/validate"
 )
 
@@ -164,7 +165,7 @@ func withRequestID(ctx context.Context) context.Context {
 		}
 	}
 	if id == "" {
-		id = uuid.Must(uuid.NewV7()).String()
+		id = ids.New()
 	}
 	_ = grpc.SetHeader(ctx, metadata.Pairs(RequestIDHeader, id))
 	return context.WithValue(ctx, requestIDKey{}, id)
@@ -301,32 +302,68 @@ func (c *chain) streamOpened(srv any, ss grpc.ServerStream, info *grpc.StreamSer
 	return h(srv, ss)
 }
 
-// resourceOf names the resource of a request from its "id" field, so even
-// refused calls record what they were aimed at.
+// collections name what each service's "id" refers to.
+var collections = map[string]string{
+	"LeadService":            "leads",
+	"CaseService":            "cases",
+	"ManifestService":        "manifests",
+	"PermissionService":      "permission_requests",
+	"AuditService":           "audit_events",
+	"SearchService":          "persons",
+	"FederationAdminService": "channels",
+	"FederationService":      "channels",
+	"ChangeFeedService":      "feed",
+	"RetentionService":       "leads",
+}
+
+// refFields are request fields that name a record of a fixed collection,
+// whatever the service.
+var refFields = []struct{ field, collection string }{
+	{"case_id", "cases"}, {"manifest_id", "manifests"}, {"record_id", "leads"}, {"lead_id", "leads"},
+	{"lead", "leads"}, {"case", "cases"}, {"manifest", "manifests"},
+}
+
+// resourceOf names the record a request is aimed at — its "id", or the id
+// of the record it names (case_id, the updated lead, …) — so that even a
+// refused call is filed under what it targeted.
 func resourceOf(method string, req any) string {
 	m, ok := req.(proto.Message)
 	if !ok {
 		return ""
 	}
-	fd := m.ProtoReflect().Descriptor().Fields().ByName("id")
-	if fd == nil || fd.Kind().String() != "string" {
-		return ""
-	}
-	id := m.ProtoReflect().Get(fd).String()
-	if id == "" {
-		return ""
-	}
-	return collectionOf(method) + "/" + id
-}
-
-// collectionOf names the collection from the service name:
-// "/liaison.v1.LeadService/GetLead" → "leads".
-func collectionOf(method string) string {
+	r := m.ProtoReflect()
 	svc, _, _ := strings.Cut(strings.TrimPrefix(method, "/"), "/")
 	if j := strings.LastIndexByte(svc, '.'); j >= 0 {
 		svc = svc[j+1:]
 	}
-	return strings.ToLower(strings.TrimSuffix(svc, "Service")) + "s"
+	if id := stringField(r, "id"); id != "" {
+		if c, ok := collections[svc]; ok {
+			return c + "/" + id
+		}
+	}
+	for _, f := range refFields {
+		fd := r.Descriptor().Fields().ByName(protoreflect.Name(f.field))
+		switch {
+		case fd == nil:
+		case fd.Kind() == protoreflect.StringKind && !fd.IsList():
+			if id := r.Get(fd).String(); id != "" {
+				return f.collection + "/" + id
+			}
+		case fd.Kind() == protoreflect.MessageKind && !fd.IsList() && r.Has(fd):
+			if id := stringField(r.Get(fd).Message(), "id"); id != "" {
+				return f.collection + "/" + id
+			}
+		}
+	}
+	return ""
+}
+
+func stringField(m protoreflect.Message, name string) string {
+	fd := m.Descriptor().Fields().ByName(protoreflect.Name(name))
+	if fd == nil || fd.Kind() != protoreflect.StringKind || fd.IsList() {
+		return ""
+	}
+	return m.Get(fd).String()
 }
 
 // ---- authorization ------------------------------------------------------------

@@ -9,7 +9,6 @@ import (
 	"slices"
 	"time"
 
-	"github.com/google/uuid"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/types/known/timestamppb"
@@ -18,6 +17,7 @@ import (
 	"github.com/liaison-exchange/liaison/server/audit"
 	"github.com/liaison-exchange/liaison/server/errs"
 	"github.com/liaison-exchange/liaison/server/identity"
+	"github.com/liaison-exchange/liaison/server/ids"
 	"github.com/liaison-exchange/liaison/server/paging"
 	"github.com/liaison-exchange/liaison/server/persons"
 	"github.com/liaison-exchange/liaison/server/store"
@@ -28,11 +28,12 @@ import (
 type Server struct {
 	liaisonv1.UnimplementedLeadServiceServer
 
-	store       *store.Store
-	validator   *validate.Validator
-	agency      string
-	partners    map[string]bool
-	reviewAfter time.Duration
+	store        *store.Store
+	validator    *validate.Validator
+	agency       string
+	partners     map[string]bool
+	reviewAfter  time.Duration
+	reviewByArea map[liaisonv1.CrimeArea]time.Duration
 }
 
 var _ liaisonv1.LeadServiceServer = (*Server)(nil)
@@ -45,8 +46,10 @@ type Options struct {
 	// released to.
 	Agency   string
 	Partners []string
-	// ReviewAfter sets the default review date from the creation time.
-	ReviewAfter time.Duration
+	// ReviewAfter sets the default review date from the creation time;
+	// ReviewAfterByCrimeArea overrides it per area (the longest applies).
+	ReviewAfter            time.Duration
+	ReviewAfterByCrimeArea map[liaisonv1.CrimeArea]time.Duration
 }
 
 // New returns the lead service.
@@ -55,7 +58,20 @@ func New(o Options) *Server {
 	for _, a := range o.Partners {
 		p[a] = true
 	}
-	return &Server{store: o.Store, validator: o.Validator, agency: o.Agency, partners: p, reviewAfter: o.ReviewAfter}
+	return &Server{store: o.Store, validator: o.Validator, agency: o.Agency, partners: p, reviewAfter: o.ReviewAfter, reviewByArea: o.ReviewAfterByCrimeArea}
+}
+
+// reviewPeriod is how long a lead of these crime areas is kept before
+// review: the longest configured for any of them, else the default.
+func (s *Server) reviewPeriod(areas []liaisonv1.CrimeArea) time.Duration {
+	var d time.Duration
+	for _, a := range areas {
+		d = max(d, s.reviewByArea[a])
+	}
+	if d == 0 {
+		return s.reviewAfter
+	}
+	return d
 }
 
 func resource(id string) string { return "leads/" + id }
@@ -86,7 +102,7 @@ func (s *Server) CreateLead(ctx context.Context, req *liaisonv1.CreateLeadReques
 			}
 		}
 		now := timestamppb.New(tx.Now())
-		lead.Id = uuid.Must(uuid.NewV7()).String()
+		lead.Id = ids.New()
 		lead.OriginAgency = s.agency
 		lead.Version = 1
 		lead.CreateTime, lead.UpdateTime = now, now
@@ -95,7 +111,7 @@ func (s *Server) CreateLead(ctx context.Context, req *liaisonv1.CreateLeadReques
 		lead.CreatedBy = caller.ID
 		lead.WithdrawTime, lead.WithdrawReason = nil, ""
 		if lead.ReviewDate == nil {
-			d := tx.Now().Add(s.reviewAfter)
+			d := tx.Now().Add(s.reviewPeriod(lead.GetCrimeAreas()))
 			lead.ReviewDate = &liaisonv1.Date{Year: int32(d.Year()), Month: int32(d.Month()), Day: int32(d.Day())}
 		}
 		audit.SetResource(ctx, resource(lead.Id))
@@ -138,7 +154,7 @@ func (s *Server) ListLeads(ctx context.Context, req *liaisonv1.ListLeadsRequest)
 		return nil, err
 	}
 	if after != "" {
-		if _, err := uuid.Parse(after); err != nil {
+		if !ids.Valid(after) {
 			return nil, errs.Invalid("page_token", "is not a token this service issued")
 		}
 	}
@@ -175,7 +191,7 @@ func (s *Server) UpdateLead(ctx context.Context, req *liaisonv1.UpdateLeadReques
 	if patch == nil {
 		bad = append(bad, errs.FieldViolation{Field: "lead", Description: "required"})
 	} else {
-		if _, err := uuid.Parse(patch.GetId()); err != nil {
+		if !ids.Valid(patch.GetId()) {
 			bad = append(bad, errs.FieldViolation{Field: "lead.id", Description: "must be the UUID of the lead to update"})
 		}
 		if patch.GetEtag() == "" {

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/google/uuid"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
@@ -13,6 +12,7 @@ import (
 	"github.com/liaison-exchange/liaison/server/audit"
 	"github.com/liaison-exchange/liaison/server/errs"
 	"github.com/liaison-exchange/liaison/server/federation"
+	"github.com/liaison-exchange/liaison/server/ids"
 	"github.com/liaison-exchange/liaison/server/store"
 )
 
@@ -71,7 +71,7 @@ func (s *Server) act(ctx context.Context, manifestID string, act *liaisonv1.Mani
 			return err
 		}
 		a := s.actor(ctx, tx)
-		act.Id, act.ManifestId, act.Principal, act.CreateTime = uuid.Must(uuid.NewV7()).String(), manifestID, a.principal, timestamppb.New(a.at)
+		act.Id, act.ManifestId, act.Principal, act.CreateTime = ids.New(), manifestID, a.principal, timestamppb.New(a.at)
 		if err := run(proto.Clone(m).(*liaisonv1.Manifest), act, a); err != nil {
 			return err
 		}
@@ -141,7 +141,7 @@ func (s *Server) CancelManifest(ctx context.Context, req *liaisonv1.CancelManife
 
 // PlaceHold implements liaisonv1.ManifestServiceServer.
 func (s *Server) PlaceHold(ctx context.Context, req *liaisonv1.PlaceHoldRequest) (*liaisonv1.PlaceHoldResponse, error) {
-	id := uuid.Must(uuid.NewV7()).String()
+	id := ids.New()
 	m, p, err := s.act(ctx, req.GetManifestId(), &liaisonv1.ManifestAction{Kind: liaisonv1.ManifestActionKind_MANIFEST_ACTION_KIND_PLACE_HOLD,
 		PersonId: req.GetPersonId(), HoldId: id}, req.GetReason())
 	if err != nil {

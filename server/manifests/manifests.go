@@ -16,7 +16,6 @@ import (
 	"slices"
 	"sort"
 
-	"github.com/google/uuid"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
@@ -24,6 +23,7 @@ import (
 	"github.com/liaison-exchange/liaison/server/audit"
 	"github.com/liaison-exchange/liaison/server/errs"
 	"github.com/liaison-exchange/liaison/server/identity"
+	"github.com/liaison-exchange/liaison/server/ids"
 	"github.com/liaison-exchange/liaison/server/paging"
 	"github.com/liaison-exchange/liaison/server/persons"
 	"github.com/liaison-exchange/liaison/server/store"
@@ -157,7 +157,7 @@ func (s *Server) CreateManifest(ctx context.Context, req *liaisonv1.CreateManife
 		a := s.actor(ctx, tx)
 		m := proto.Clone(in).(*liaisonv1.Manifest)
 		now := timestamppb.New(tx.Now())
-		m.Id = uuid.Must(uuid.NewV7()).String()
+		m.Id = ids.New()
 		m.OriginAgency, m.Version, m.CreateTime, m.UpdateTime = s.agency, 1, now, now
 		m.State, m.CreatedBy, m.History, m.CancelledByAgency, m.CancelReason = draft, a.principal, nil, "", ""
 		record(m, a, "created", "", "")
@@ -236,7 +236,7 @@ func (s *Server) UpdateManifest(ctx context.Context, req *liaisonv1.UpdateManife
 	if patch.GetEtag() == "" {
 		return nil, errs.Invalid("manifest.etag", "required: the etag of the version the change is based on")
 	}
-	if _, err := uuid.Parse(patch.GetId()); err != nil {
+	if !ids.Valid(patch.GetId()) {
 		return nil, errs.Invalid("manifest.id", "must be the UUID of the manifest to update")
 	}
 	m, err := s.change(ctx, patch.GetId(), func(tx *store.Tx, m *liaisonv1.Manifest, a actor) error {
@@ -279,7 +279,7 @@ func (s *Server) AddPerson(ctx context.Context, req *liaisonv1.AddPersonRequest)
 	if err := preparePerson(p); err != nil {
 		return nil, err
 	}
-	p.Id = uuid.Must(uuid.NewV7()).String()
+	p.Id = ids.New()
 	p.Nationality, p.Status, p.Handover, p.HandoverReason, p.Holds = nil, included, liaisonv1.HandoverStatus_HANDOVER_STATUS_UNSPECIFIED, "", nil
 	m, err := s.change(ctx, req.GetManifestId(), func(tx *store.Tx, m *liaisonv1.Manifest, a actor) error {
 		if err := inState(m, "adding persons", draft); err != nil {
@@ -302,7 +302,7 @@ func (s *Server) AddPerson(ctx context.Context, req *liaisonv1.AddPersonRequest)
 // UpdatePerson implements liaisonv1.ManifestServiceServer.
 func (s *Server) UpdatePerson(ctx context.Context, req *liaisonv1.UpdatePersonRequest) (*liaisonv1.UpdatePersonResponse, error) {
 	in := proto.Clone(req.GetPerson()).(*liaisonv1.ManifestPerson)
-	if _, err := uuid.Parse(in.GetId()); err != nil {
+	if !ids.Valid(in.GetId()) {
 		return nil, errs.Invalid("person.id", "must be the id of the person to update")
 	}
 	if err := preparePerson(in); err != nil {

@@ -6,11 +6,11 @@ import (
 	"strings"
 	"time"
 
-	"github.com/google/uuid"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	liaisonv1 "github.com/liaison-exchange/liaison/gen/liaison/v1"
 	"github.com/liaison-exchange/liaison/server/errs"
+	"github.com/liaison-exchange/liaison/server/ids"
 )
 
 // The workflow is a set of rules over a manifest. Each takes the actor —
@@ -395,7 +395,7 @@ func placeHold(m *liaisonv1.Manifest, personID, holdID string, a actor) error {
 	if p.GetHandover() != handoverPending && m.GetState() != draft {
 		return errs.Precondition("person.handover_recorded", pres(personID), "the handover of person %s is already recorded", personID)
 	}
-	if _, err := uuid.Parse(holdID); err != nil {
+	if !ids.Valid(holdID) {
 		return errs.Invalid("hold_id", "must be a UUID")
 	}
 	for _, h := range p.GetHolds() {

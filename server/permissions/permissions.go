@@ -8,7 +8,6 @@ import (
 	"context"
 	"fmt"
 
-	"github.com/google/uuid"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
@@ -17,6 +16,7 @@ import (
 	"github.com/liaison-exchange/liaison/server/errs"
 	"github.com/liaison-exchange/liaison/server/federation"
 	"github.com/liaison-exchange/liaison/server/identity"
+	"github.com/liaison-exchange/liaison/server/ids"
 	"github.com/liaison-exchange/liaison/server/paging"
 	"github.com/liaison-exchange/liaison/server/store"
 )
@@ -60,7 +60,7 @@ func (s *Server) RequestPermission(ctx context.Context, req *liaisonv1.RequestPe
 			return errs.Precondition("permission.not_needed", "leads/"+l.GetId(), "lead %s is coded H0: it may be used without asking %s", l.GetId(), l.GetOriginAgency())
 		}
 		r := &liaisonv1.PermissionRequest{
-			Id: uuid.Must(uuid.NewV7()).String(), RecordId: l.GetId(), OriginAgency: l.GetOriginAgency(), RequestingAgency: s.agency,
+			Id: ids.New(), RecordId: l.GetId(), OriginAgency: l.GetOriginAgency(), RequestingAgency: s.agency,
 			Purpose: req.GetPurpose(), Justification: req.GetJustification(), RequestedBy: caller.ID,
 			CreateTime: timestamppb.New(tx.Now()), Status: liaisonv1.PermissionStatus_PERMISSION_STATUS_PENDING,
 		}

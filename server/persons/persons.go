@@ -8,11 +8,11 @@ import (
 	"strings"
 	"unicode"
 
-	"github.com/google/uuid"
 	"github.com/nyaruka/phonenumbers"
 
 	liaisonv1 "github.com/liaison-exchange/liaison/gen/liaison/v1"
 	"github.com/liaison-exchange/liaison/server/errs"
+	"github.com/liaison-exchange/liaison/server/ids"
 )
 
 // Normalize rewrites p in place and reports what cannot be normalised.
@@ -20,8 +20,8 @@ import (
 func Normalize(p *liaisonv1.Person, path string) []errs.FieldViolation {
 	var vs []errs.FieldViolation
 	if p.GetId() == "" {
-		p.Id = uuid.Must(uuid.NewV7()).String()
-	} else if _, err := uuid.Parse(p.GetId()); err != nil {
+		p.Id = ids.New()
+	} else if !ids.Valid(p.GetId()) {
 		vs = append(vs, errs.FieldViolation{Field: path + ".id", Description: "must be a UUID (or empty to assign one)"})
 	}
 	for i, ph := range p.GetPhoneNumbers() {
