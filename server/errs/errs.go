@@ -31,7 +31,8 @@ const (
 	PermissionDenied               // the caller's role or agency may not
 	Unauthenticated                // no usable identity
 	ResourceExhausted              // rate limit
-	Unavailable                    // shutting down, partner unreachable
+	Unavailable                    // shutting down, partner unreachable, a stream to resume
+	OutOfRange                     // a change-feed cursor no longer (or never) kept
 )
 
 // grpcCodes is the one table from project codes to gRPC codes.
@@ -46,6 +47,7 @@ var grpcCodes = map[Code]codes.Code{
 	Unauthenticated:    codes.Unauthenticated,
 	ResourceExhausted:  codes.ResourceExhausted,
 	Unavailable:        codes.Unavailable,
+	OutOfRange:         codes.OutOfRange,
 }
 
 // FieldViolation names a bad field by its path ("lead.subjects[0].names")
@@ -63,15 +65,28 @@ type Violation struct {
 	Description string
 }
 
+// Info is machine-readable detail of an error (google.rpc.ErrorInfo): a
+// stable reason, its domain, and values such as the cursor to resume from.
+type Info struct {
+	Reason, Domain string
+	Metadata       map[string]string
+}
+
 // Error is an error the caller caused or can act on.
 type Error struct {
 	Code            Code
 	Message         string
 	FieldViolations []FieldViolation
 	Violations      []Violation
+	Info            *Info
 }
 
 func (e *Error) Error() string { return e.Message }
+
+// GRPCStatus lets status.Code and status.FromError read an *Error directly,
+// so code that never passes through the interceptors (a stream helper, a
+// unit test) sees the same code the caller would.
+func (e *Error) GRPCStatus() *status.Status { return e.status() }
 
 // New returns an error with a code and message.
 func New(code Code, format string, args ...any) *Error {
@@ -81,7 +96,7 @@ func New(code Code, format string, args ...any) *Error {
 // Invalid is INVALID_ARGUMENT for one field.
 func Invalid(field, format string, args ...any) *Error {
 	d := fmt.Sprintf(format, args...)
-	return &Error{Code: InvalidArgument, Message: field + ": " + d, FieldViolations: []FieldViolation{{field, d}}}
+	return InvalidFields([]FieldViolation{{field, d}}).(*Error)
 }
 
 // InvalidFields is INVALID_ARGUMENT for several fields; nil if there are none.
@@ -89,7 +104,10 @@ func InvalidFields(vs []FieldViolation) error {
 	if len(vs) == 0 {
 		return nil
 	}
-	msg := vs[0].Field + ": " + vs[0].Description
+	msg := vs[0].Description
+	if vs[0].Field != "" {
+		msg = vs[0].Field + ": " + msg
+	}
 	if len(vs) > 1 {
 		msg = fmt.Sprintf("%s (and %d more)", msg, len(vs)-1)
 	}
@@ -183,6 +201,11 @@ func (e *Error) status() *status.Status {
 			br.FieldViolations = append(br.FieldViolations, &errdetails.BadRequest_FieldViolation{Field: v.Field, Description: v.Description})
 		}
 		if with, err := st.WithDetails(br); err == nil {
+			st = with
+		}
+	}
+	if e.Info != nil {
+		if with, err := st.WithDetails(&errdetails.ErrorInfo{Reason: e.Info.Reason, Domain: e.Info.Domain, Metadata: e.Info.Metadata}); err == nil {
 			st = with
 		}
 	}

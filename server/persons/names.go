@@ -10,32 +10,40 @@ import (
 )
 
 // NameWords splits a name into its search words: lower case, accents
-// removed from Latin letters, apostrophes dropped ("O'Brien" → "obrien"),
-// every other non-letter, non-digit rune a separator. Marks of other
-// scripts are kept (they are letters' vowels and tones in Thai, say).
+// removed from Latin letters (and the Latin letters without a decomposition
+// folded: "ø" → "o", "ß" → "ss"), apostrophes dropped ("O'Brien" →
+// "obrien"), every other non-letter, non-digit rune a separator. Marks are
+// removed where they are accents or optional vowel signs — Latin, Greek,
+// Cyrillic ("Пётр" → "петр"), Arabic and Hebrew — and kept in other
+// scripts, where they are part of the spelling (vowels and tones in Thai,
+// say).
+//
+// The words never contain a double quote, a space or any other separator,
+// so they can be quoted as FTS5 strings as they are.
 func NameWords(s string) []string {
 	var words []string
 	var b strings.Builder
-	latinBase := false
+	dropMarks := false
 	flush := func() {
 		if b.Len() > 0 {
 			words = append(words, b.String())
 			b.Reset()
 		}
 	}
-	for _, r := range norm.NFKD.String(s) {
+	// Apostrophes go before decomposition: NFKD turns the acute accent
+	// used as one ("O´Brien") into a space and a combining mark.
+	for _, r := range norm.NFKD.String(strings.Map(dropApostrophe, s)) {
 		switch {
-		case unicode.Is(unicode.Mn, r):
-			if !latinBase && b.Len() > 0 {
+		case unicode.Is(unicode.M, r): // Mn, and Mc: Devanagari vowel signs
+			if !dropMarks && b.Len() > 0 {
 				b.WriteRune(r)
 			}
-		case r == '\'' || r == '’' || r == 'ʼ':
-			// inside a word: dropped
+		case r == '\u0640': // Arabic tatweel: a stretch of the line, not a letter
 		case unicode.IsLetter(r) || unicode.IsDigit(r):
-			latinBase = unicode.Is(unicode.Latin, r)
-			b.WriteRune(unicode.ToLower(r))
+			dropMarks = unicode.In(r, unicode.Latin, unicode.Greek, unicode.Cyrillic, unicode.Arabic, unicode.Hebrew)
+			writeFolded(&b, unicode.ToLower(r))
 		default:
-			latinBase = false
+			dropMarks = false
 			flush()
 		}
 	}
@@ -46,24 +54,51 @@ func NameWords(s string) []string {
 	return words
 }
 
-// NameForms are the written forms of a person's names that search
-// matches: each name as written and its transliteration, and each alias.
-func NameForms(p *liaisonv1.Person) []NameForm {
-	var out []NameForm
-	for _, n := range p.GetNames() {
-		if f := newForm(n.GetFamilyName(), n.GetGivenNames(), "as written"); f != nil {
-			out = append(out, *f)
-		}
-		if f := newForm(n.GetLatinFamilyName(), n.GetLatinGivenNames(), "Latin transliteration"); f != nil {
-			out = append(out, *f)
-		}
+// WrittenWords splits a name into words as NameWords does, but keeps each
+// word as written (case, accents): what a person typed, word by word.
+func WrittenWords(s string) []string {
+	return strings.FieldsFunc(norm.NFC.String(strings.Map(dropApostrophe, s)), func(r rune) bool {
+		return !unicode.IsLetter(r) && !unicode.IsDigit(r) && !unicode.Is(unicode.M, r)
+	})
+}
+
+// dropApostrophe removes the characters written as apostrophes inside
+// names (O'Brien, N’Diaye, Hawaiʻi).
+func dropApostrophe(r rune) rune {
+	switch r {
+	case '\'', '’', '‘', 'ʼ', 'ʻ', '`', '´':
+		return -1
 	}
-	for _, a := range p.GetAliases() {
-		if f := newForm(a, "", "alias"); f != nil {
-			out = append(out, *f)
-		}
+	return r
+}
+
+// latinFolds are the Latin letters (lower case) that carry a diacritic or
+// ligature but have no Unicode decomposition, with the letters they are
+// commonly transcribed as in passports (ICAO 9303 transliteration).
+var latinFolds = map[rune]string{
+	'ß': "ss", 'ø': "o", 'ł': "l", 'đ': "d", 'ð': "d", 'æ': "ae", 'œ': "oe",
+	'þ': "th", 'ı': "i", 'ħ': "h", 'ŧ': "t", 'ŋ': "n", 'ƒ': "f",
+}
+
+// FoldLetterVariants writes the Latin letters without a decomposition as
+// NameWords does ("ß" → "ss", "ø" → "o"); everything else is kept.
+func FoldLetterVariants(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		writeFolded(&b, r)
 	}
-	return out
+	return b.String()
+}
+
+func writeFolded(b *strings.Builder, r rune) {
+	if f, ok := latinFolds[unicode.ToLower(r)]; ok {
+		if unicode.IsUpper(r) {
+			f = strings.ToUpper(f[:1]) + f[1:]
+		}
+		b.WriteString(f)
+		return
+	}
+	b.WriteRune(r)
 }
 
 // NameForm is one written form of a name.
@@ -72,24 +107,94 @@ type NameForm struct {
 	Text string
 	// Kind says what it is: "as written", "Latin transliteration", "alias".
 	Kind string
+	// Of is, for a Latin transliteration, the name as written that it
+	// transliterates ("陈 伟"); empty otherwise.
+	Of string
 	// Words are its search words in recorded order (family name first when
 	// the record separates family and given names).
 	Words []string
+	// Parts are the words of the family name and of the given names, the
+	// parts present (one part for an alias or a name given in one field).
+	Parts [][]string
 }
 
-func newForm(family, given, kind string) *NameForm {
-	words := append(NameWords(family), NameWords(given)...)
-	if len(words) == 0 {
+// Swapped is the form's words in the other order people write the name
+// in: given names before the family name, or, for a form in one part, its
+// words reversed.
+func (f NameForm) Swapped() []string {
+	if len(f.Parts) == 2 {
+		return append(append([]string{}, f.Parts[1]...), f.Parts[0]...)
+	}
+	rev := make([]string, len(f.Words))
+	for i, w := range f.Words {
+		rev[len(rev)-1-i] = w
+	}
+	return rev
+}
+
+// Segmentations are the ways the form can be split into words: its
+// words, and — when a part has several words ("Xiao Ming") — each part
+// run together ("xiaoming"), since a name part is written with and without
+// spaces.
+func (f NameForm) Segmentations() [][]string {
+	out := [][]string{f.Words}
+	joined := make([]string, 0, len(f.Parts))
+	multi := false
+	for _, p := range f.Parts {
+		joined = append(joined, strings.Join(p, ""))
+		multi = multi || len(p) > 1
+	}
+	if multi {
+		out = append(out, joined)
+	}
+	return out
+}
+
+// NameForms are the written forms of a person's names that search
+// matches: each name as written and its transliteration, and each alias.
+func NameForms(p *liaisonv1.Person) []NameForm {
+	var out []NameForm
+	for _, n := range p.GetNames() {
+		written := newForm(n.GetFamilyName(), n.GetGivenNames(), "as written", "")
+		if written != nil {
+			out = append(out, *written)
+		}
+		of := ""
+		if written != nil {
+			of = written.Text
+		}
+		if f := newForm(n.GetLatinFamilyName(), n.GetLatinGivenNames(), "Latin transliteration", of); f != nil {
+			out = append(out, *f)
+		}
+	}
+	for _, a := range p.GetAliases() {
+		if f := newForm(a, "", "alias", ""); f != nil {
+			out = append(out, *f)
+		}
+	}
+	return out
+}
+
+func newForm(family, given, kind, of string) *NameForm {
+	f := &NameForm{Kind: kind, Of: of}
+	for _, part := range []string{family, given} {
+		if w := NameWords(part); len(w) > 0 {
+			f.Parts = append(f.Parts, w)
+			f.Words = append(f.Words, w...)
+		}
+	}
+	if len(f.Words) == 0 {
 		return nil
 	}
-	text := strings.TrimSpace(strings.TrimSpace(family) + " " + strings.TrimSpace(given))
-	return &NameForm{Text: text, Kind: kind, Words: words}
+	f.Text = strings.Join(strings.Fields(family+" "+given), " ")
+	return f
 }
 
-// IndexTokens is the text indexed for a person's names: every word of every
-// form, and each form's words run together in recorded and in reverse order
-// ("chenwei", "weichen"), so "ChenWei" finds "Chen Wei" and spacing does not
-// matter.
+// IndexTokens is the text indexed for a person's names: every word of
+// every form (each name part run together too: "xiaoming" for "Xiao
+// Ming"), and each form's words run together in recorded and in swapped
+// order ("chenwei", "weichen"), so "ChenWei" finds "Chen Wei" and spacing
+// does not matter.
 func IndexTokens(p *liaisonv1.Person) string {
 	seen := map[string]bool{}
 	var out []string
@@ -100,16 +205,14 @@ func IndexTokens(p *liaisonv1.Person) string {
 		}
 	}
 	for _, f := range NameForms(p) {
-		for _, w := range f.Words {
-			add(w)
+		for _, seg := range f.Segmentations() {
+			for _, w := range seg {
+				add(w)
+			}
 		}
 		if len(f.Words) > 1 {
 			add(strings.Join(f.Words, ""))
-			rev := make([]string, len(f.Words))
-			for i, w := range f.Words {
-				rev[len(rev)-1-i] = w
-			}
-			add(strings.Join(rev, ""))
+			add(strings.Join(f.Swapped(), ""))
 		}
 	}
 	return strings.Join(out, " ")

@@ -47,15 +47,18 @@ func Normalize(p *liaisonv1.Person, path string) []errs.FieldViolation {
 // the national format of region (ISO 3166-1 alpha-2), to E.164. It is
 // idempotent: E164(E164(x)) == E164(x).
 func E164(number, region string) (string, error) {
-	n, err := e164Once(number, region)
+	n, leadingZero, err := e164Once(number, region)
 	if err != nil {
 		return "", err
+	}
+	if !leadingZero {
+		return n, nil
 	}
 	// Leading zeros kept after the country code ("+66 081…") are dropped one
 	// parse at a time; settle on the fixed point, or refuse a number that
 	// does not settle.
 	for i := 0; i < 8; i++ {
-		next, err := e164Once(n, "")
+		next, _, err := e164Once(n, "")
 		if err != nil {
 			return "", fmt.Errorf("%q is not a possible phone number", number)
 		}
@@ -67,19 +70,21 @@ func E164(number, region string) (string, error) {
 	return "", fmt.Errorf("%q is not a possible phone number", number)
 }
 
-func e164Once(number, region string) (string, error) {
+// e164Once parses a number once; leadingZero reports a national number
+// with a leading zero, the one case a second parse can change.
+func e164Once(number, region string) (string, bool, error) {
 	n := strings.TrimSpace(number)
 	if !strings.HasPrefix(n, "+") && region == "" {
-		return "", fmt.Errorf("%q is not in international format (+…); give its region", number)
+		return "", false, fmt.Errorf("%q is not in international format (+…); give its region", number)
 	}
 	pn, err := phonenumbers.Parse(n, strings.ToUpper(region))
 	if err != nil {
-		return "", fmt.Errorf("%q is not a phone number: %v", number, err)
+		return "", false, fmt.Errorf("%q is not a phone number: %v", number, err)
 	}
 	if !phonenumbers.IsPossibleNumber(pn) {
-		return "", fmt.Errorf("%q is not a possible phone number", number)
+		return "", false, fmt.Errorf("%q is not a possible phone number", number)
 	}
-	return phonenumbers.Format(pn, phonenumbers.E164), nil
+	return phonenumbers.Format(pn, phonenumbers.E164), pn.GetItalianLeadingZero(), nil
 }
 
 // DocumentNumber is a document number in upper case, without spaces,

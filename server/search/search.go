@@ -1,10 +1,44 @@
 // Package search implements SearchService: persons across every record the
-// node holds.
+// node holds — own leads and cases and partners' replicas — by name, phone
+// number, document number and date of birth.
+//
+// A search runs in two steps. The store returns candidates from the most
+// selective criterion given (an exact phone or document number, else the
+// full-text index of names, else date of birth), capped. Then every
+// candidate is checked here against every criterion, scored 0–100 and
+// explained: an exact identifier scores 100, otherwise the name score
+// decides; a candidate that misses a criterion, or scores below the
+// threshold, is left out. Hits are sorted by score, then exact names
+// first, then the most recently written record.
 package search
 
 import (
+	"cmp"
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+
 	liaisonv1 "github.com/liaison-exchange/liaison/gen/liaison/v1"
+	"github.com/liaison-exchange/liaison/server/audit"
+	"github.com/liaison-exchange/liaison/server/errs"
+	"github.com/liaison-exchange/liaison/server/persons"
 	"github.com/liaison-exchange/liaison/server/store"
+)
+
+const (
+	// Threshold is the lowest score a hit is returned with. A name query
+	// reaches it when at least half of the words of query and name
+	// together are shared ("Chen" for "Chen Wei"); a name that shares no
+	// word with a person's names reaches it only if its letters run
+	// together spell one of them ("ChenWei").
+	Threshold = 50
+	// candidateCap bounds the candidates read from the index per search
+	// (the most recently written first).
+	candidateCap = 500
+	// Page sizes of SearchPersons.
+	defaultPageSize = 20
+	maxPageSize     = 200
 )
 
 // Server implements liaisonv1.SearchServiceServer.
@@ -18,3 +52,202 @@ var _ liaisonv1.SearchServiceServer = (*Server)(nil)
 
 // New returns the search service of the node of agency.
 func New(s *store.Store, agency string) *Server { return &Server{store: s, agency: agency} }
+
+// SearchPersons implements liaisonv1.SearchServiceServer. Running a search
+// is an audited access: the event names the resource "persons" and records
+// the terms searched for.
+func (s *Server) SearchPersons(ctx context.Context, req *liaisonv1.SearchPersonsRequest) (*liaisonv1.SearchPersonsResponse, error) {
+	q, err := parse(req)
+	audit.SetResource(ctx, "persons")
+	audit.SetDetail(ctx, q.terms())
+	if err != nil {
+		return nil, err
+	}
+	hits, err := run(ctx, s.store, q)
+	if err != nil {
+		return nil, err
+	}
+	return &liaisonv1.SearchPersonsResponse{Hits: hits, Threshold: Threshold}, nil
+}
+
+// query is a search request, normalised.
+type query struct {
+	name  string
+	words []string // persons.NameWords(name)
+	// phone is E.164 and document normalised; the input as given is kept
+	// for the audit record of a search refused because it could not be.
+	phone, phoneAsGiven       string
+	document, documentAsGiven string
+	birth                     *liaisonv1.Date
+	yearFrom, yearTo          int32
+	size                      int
+}
+
+// parse normalises a request the validation interceptor has passed: phone
+// to E.164, document number and name to their search forms. What cannot
+// be normalised is INVALID_ARGUMENT on its field.
+func parse(req *liaisonv1.SearchPersonsRequest) (query, error) {
+	q := query{
+		name: strings.TrimSpace(req.GetName()), phoneAsGiven: req.GetPhone(), documentAsGiven: req.GetDocument(),
+		birth: req.GetDateOfBirth(), yearFrom: req.GetBirthYearFrom(), yearTo: req.GetBirthYearTo(),
+		size: int(req.GetPageSize()),
+	}
+	if q.size <= 0 {
+		q.size = defaultPageSize
+	}
+	q.size = min(q.size, maxPageSize)
+	var bad []errs.FieldViolation
+	if req.GetName() != "" {
+		if q.words = persons.NameWords(req.GetName()); len(q.words) == 0 {
+			bad = append(bad, errs.FieldViolation{Field: "name", Description: "has no letters or digits to search for"})
+		}
+	}
+	if req.GetPhone() != "" {
+		e164, err := persons.E164(req.GetPhone(), req.GetPhoneRegion())
+		if err != nil {
+			bad = append(bad, errs.FieldViolation{Field: "phone", Description: err.Error()})
+		}
+		q.phone = e164
+	}
+	if req.GetDocument() != "" {
+		if q.document = persons.DocumentNumber(req.GetDocument()); q.document == "" {
+			bad = append(bad, errs.FieldViolation{Field: "document", Description: "has no letters or digits to search for"})
+		}
+	}
+	if req.GetName() == "" && req.GetPhone() == "" && req.GetDocument() == "" && q.birth == nil && q.yearFrom == 0 && q.yearTo == 0 {
+		// The validation interceptor refuses this first (rule search.terms);
+		// the service never lists the whole index whatever reaches it.
+		const msg = "give a name, phone, document, date of birth or birth years to search for"
+		return q, &errs.Error{Code: errs.InvalidArgument, Message: msg,
+			FieldViolations: []errs.FieldViolation{{Description: msg + " [search.terms]"}}}
+	}
+	return q, errs.InvalidFields(bad)
+}
+
+// terms is what the audit log records of a search: every criterion, as
+// searched for (normalised where it could be).
+func (q query) terms() string {
+	var t []string
+	if q.name != "" {
+		t = append(t, fmt.Sprintf("name=%q", q.name))
+	}
+	switch {
+	case q.phone != "":
+		t = append(t, "phone="+q.phone)
+	case q.phoneAsGiven != "":
+		t = append(t, fmt.Sprintf("phone=%q", q.phoneAsGiven))
+	}
+	switch {
+	case q.document != "":
+		t = append(t, "document="+q.document)
+	case q.documentAsGiven != "":
+		t = append(t, fmt.Sprintf("document=%q", q.documentAsGiven))
+	}
+	if q.birth != nil {
+		t = append(t, "date_of_birth="+formatDate(q.birth))
+	}
+	if q.yearFrom > 0 || q.yearTo > 0 {
+		t = append(t, "birth_years="+yearRange(q.yearFrom, q.yearTo))
+	}
+	return strings.Join(t, " ")
+}
+
+// run finds, checks, scores and sorts the persons matching q: the search
+// without its gRPC and audit wrapping.
+//
+// A name query of several words first reads the persons with exactly
+// those words as a name (their run-together token, a cheap lookup even
+// for common names); if they fill the page with full scores, nothing
+// better can follow and the broad query — every word, up to the candidate
+// cap — is skipped.
+func run(ctx context.Context, st *store.Store, q query) ([]*liaisonv1.PersonHit, error) {
+	pq := store.PersonQuery{
+		Phone: q.phone, Document: q.document, Words: q.words,
+		Birth: q.birth, YearFrom: q.yearFrom, YearTo: q.yearTo, Limit: candidateCap,
+	}
+	var hits []*liaisonv1.PersonHit
+	seen := map[int64]bool{}
+	full := 0
+	collect := func(pq store.PersonQuery) error {
+		cands, err := st.FindPersons(ctx, pq)
+		if err != nil {
+			return err
+		}
+		for _, c := range cands {
+			if seen[c.Row] {
+				continue
+			}
+			seen[c.Row] = true
+			if score, reasons, ok := q.check(c.Person); ok && score >= Threshold {
+				hits = append(hits, &liaisonv1.PersonHit{
+					RecordKind: c.RecordKind, RecordId: c.RecordID, OriginAgency: c.OriginAgency, RecordTitle: c.RecordTitle,
+					Person: c.Person, Score: int32(score), Reasons: reasons,
+				})
+				if score == 100 {
+					full++
+				}
+			}
+		}
+		return nil
+	}
+	if q.phone == "" && q.document == "" && len(q.words) > 1 {
+		exact := pq
+		exact.ExactName, exact.Limit = true, q.size+10
+		if err := collect(exact); err != nil {
+			return nil, err
+		}
+	}
+	if full < q.size {
+		if err := collect(pq); err != nil {
+			return nil, err
+		}
+	}
+	// Equal scores keep the order they were found in: exact names first,
+	// then the most recently written.
+	slices.SortStableFunc(hits, func(a, b *liaisonv1.PersonHit) int { return cmp.Compare(b.Score, a.Score) })
+	return hits[:min(len(hits), q.size)], nil
+}
+
+// check tests p against every criterion of q. It returns the score — 100
+// for an exact phone or document number, else the name score, else 100
+// (dates of birth match or not) — and one reason per criterion; ok is
+// false if any criterion is not met.
+func (q query) check(p *liaisonv1.Person) (score int, reasons []string, ok bool) {
+	score = 100
+	exact := false
+	add := func(ok bool, reason string) bool {
+		if ok {
+			reasons = append(reasons, reason)
+		}
+		return ok
+	}
+	if q.phone != "" {
+		if !add(matchPhone(q.phone, p)) {
+			return 0, nil, false
+		}
+		exact = true
+	}
+	if q.document != "" {
+		if !add(matchDocument(q.document, p)) {
+			return 0, nil, false
+		}
+		exact = true
+	}
+	if len(q.words) > 0 {
+		m := matchName(q.name, q.words, p, Threshold)
+		if m.score < Threshold {
+			return 0, nil, false
+		}
+		reasons = append(reasons, m.reason)
+		if !exact {
+			score = m.score
+		}
+	}
+	if q.birth != nil && !add(matchBirth(q.birth, p)) {
+		return 0, nil, false
+	}
+	if (q.yearFrom > 0 || q.yearTo > 0) && !add(matchBirthYears(q.yearFrom, q.yearTo, p)) {
+		return 0, nil, false
+	}
+	return score, reasons, true
+}

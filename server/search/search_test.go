@@ -1,0 +1,292 @@
+package search
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"path/filepath"
+	"testing"
+
+	_ "github.com/mattn/go-sqlite3"
+
+	liaisonv1 "github.com/liaison-exchange/liaison/gen/liaison/v1"
+	"github.com/liaison-exchange/liaison/server/store"
+)
+
+func openStore(t *testing.T) *store.Store {
+	t.Helper()
+	s, err := store.Open(context.Background(), filepath.Join(t.TempDir(), "search.db"), store.Options{Synchronous: "normal"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+func index(t *testing.T, s *store.Store, recs ...store.IndexedRecord) {
+	t.Helper()
+	err := s.Write(context.Background(), func(tx *store.Tx) error {
+		for _, r := range recs {
+			if err := tx.IndexPersons(r); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func search(t *testing.T, s *store.Store, req *liaisonv1.SearchPersonsRequest) []*liaisonv1.PersonHit {
+	t.Helper()
+	q, err := parse(req)
+	if err != nil {
+		t.Fatalf("parse %v: %v", req, err)
+	}
+	hits, err := run(context.Background(), s, q)
+	if err != nil {
+		t.Fatalf("search %v: %v", req, err)
+	}
+	return hits
+}
+
+func lead(id string, ps ...*liaisonv1.Person) store.IndexedRecord {
+	return store.IndexedRecord{Kind: liaisonv1.RecordKind_RECORD_KIND_LEAD, ID: id, Title: "lead " + id, OriginAgency: "alpha", Persons: ps}
+}
+
+func named(family, given string) *liaisonv1.Person {
+	return &liaisonv1.Person{Names: []*liaisonv1.PersonName{{FamilyName: family, GivenNames: given}}}
+}
+
+func recordIDs(hits []*liaisonv1.PersonHit) []string {
+	var out []string
+	for _, h := range hits {
+		out = append(out, fmt.Sprintf("%s:%d", h.GetRecordId(), h.GetScore()))
+	}
+	return out
+}
+
+// TestSearch_Run_Order: full scores first; among equal scores exact names first,
+// then the most recently written; partial matches below the threshold are
+// left out.
+func TestSearch_Run_Order(t *testing.T) {
+	t.Parallel()
+	s := openStore(t)
+	index(t, s,
+		lead("old-exact", named("Chen", "Wei")),
+		lead("partial", named("Chen", "Wei Long")),
+		lead("swapped", named("Wei", "Chen")),
+		lead("below", named("Chen", "Li Na")),
+		lead("new-exact", named("Chen", "Wei")),
+	)
+	got := fmt.Sprint(recordIDs(search(t, s, &liaisonv1.SearchPersonsRequest{Name: "Chen Wei"})))
+	if want := "[new-exact:100 swapped:100 old-exact:100 partial:66]"; got != want {
+		t.Errorf("hits %s, want %s", got, want)
+	}
+	// A page full of exact names skips the broad query: the partial match
+	// is not read at all.
+	got = fmt.Sprint(recordIDs(search(t, s, &liaisonv1.SearchPersonsRequest{Name: "Chen Wei", PageSize: 2})))
+	if want := "[new-exact:100 swapped:100]"; got != want {
+		t.Errorf("page of 2: hits %s, want %s", got, want)
+	}
+	// A record written again moves ahead of its equals.
+	index(t, s, lead("old-exact", named("Chen", "Wei")))
+	got = fmt.Sprint(recordIDs(search(t, s, &liaisonv1.SearchPersonsRequest{Name: "Chen Wei", PageSize: 1})))
+	if want := "[old-exact:100]"; got != want {
+		t.Errorf("after rewriting old-exact: hits %s, want %s", got, want)
+	}
+}
+
+// TestSearch_Run_CriteriaAreANDed: every criterion given must match.
+func TestSearch_Run_CriteriaAreANDed(t *testing.T) {
+	t.Parallel()
+	s := openStore(t)
+	a := named("Chen", "Wei")
+	a.PhoneNumbers = []*liaisonv1.PhoneNumber{{Number: "+66812345678"}}
+	a.DateOfBirth = &liaisonv1.Date{Year: 1980, Month: 2, Day: 29}
+	b := named("Somchai", "Jaidee")
+	b.PhoneNumbers = []*liaisonv1.PhoneNumber{{Number: "+66812345678"}}
+	b.Documents = []*liaisonv1.IdentityDocument{{Type: liaisonv1.DocumentType_DOCUMENT_TYPE_PASSPORT, Number: "E1234567"}}
+	index(t, s, lead("a", a), lead("b", b))
+	for _, tc := range []struct {
+		req  *liaisonv1.SearchPersonsRequest
+		want string
+	}{
+		{&liaisonv1.SearchPersonsRequest{Phone: "+66 81 234 5678"}, "[b:100 a:100]"},
+		{&liaisonv1.SearchPersonsRequest{Phone: "+66812345678", Name: "Wei Chen"}, "[a:100]"},
+		{&liaisonv1.SearchPersonsRequest{Phone: "+66812345678", Name: "Chen"}, "[a:100]"},
+		{&liaisonv1.SearchPersonsRequest{Phone: "+66812345678", Name: "Chen Li Na"}, "[]"},
+		{&liaisonv1.SearchPersonsRequest{Phone: "+66812345678", Document: "E1234567"}, "[b:100]"},
+		{&liaisonv1.SearchPersonsRequest{Phone: "+66812345678", DateOfBirth: date(1980, 0, 0)}, "[a:100]"},
+		{&liaisonv1.SearchPersonsRequest{Name: "Chen", DateOfBirth: date(1980, 2, 28)}, "[]"},
+		{&liaisonv1.SearchPersonsRequest{Name: "Chen", BirthYearFrom: 1979, BirthYearTo: 1981}, "[a:50]"},
+		{&liaisonv1.SearchPersonsRequest{BirthYearFrom: 1981}, "[]"},
+		{&liaisonv1.SearchPersonsRequest{BirthYearTo: 1980}, "[a:100]"},
+	} {
+		if got := fmt.Sprint(recordIDs(search(t, s, tc.req))); got != tc.want {
+			t.Errorf("%v: hits %s, want %s", tc.req, got, tc.want)
+		}
+	}
+	hits := search(t, s, &liaisonv1.SearchPersonsRequest{Phone: "081-234-5678", PhoneRegion: "TH", Name: "wei chen", BirthYearFrom: 1980})
+	want := []string{
+		"phone +66812345678 matches exactly",
+		`name "wei chen" matches the name "Chen Wei": all 2 words, in another order (case ignored)`,
+		"born 1980-02-29, within the years from 1980",
+	}
+	if len(hits) != 1 || fmt.Sprintf("%q", hits[0].GetReasons()) != fmt.Sprintf("%q", want) {
+		t.Errorf("reasons %q, want %q", hits, want)
+	}
+}
+
+// TestSearch_FindPersons_QuotesAndOperators: what a caller types never reaches
+// FTS5 as syntax.
+func TestSearch_FindPersons_QuotesAndOperators(t *testing.T) {
+	t.Parallel()
+	s := openStore(t)
+	index(t, s, lead("near", named("Near", "And")), lead("quote", named(`Wei "Boss"`, "Chen")))
+	for _, tc := range []struct{ name, want string }{
+		{`"`, "[]"},
+		{`NEAR(and near)`, "[near:100]"},
+		{`near AND`, "[near:100]"},
+		{`*`, "[]"},
+		{`ne*`, "[]"},
+		{`^near`, "[near:50]"},
+		{`wei "boss" chen`, "[quote:100]"},
+		{`"wei boss chen"`, "[quote:100]"},
+		// Candidates have every word of the query: "or" and "x" are words.
+		{`"wei boss chen" OR x`, "[]"},
+		{`-near`, "[near:50]"},
+	} {
+		q, err := parse(&liaisonv1.SearchPersonsRequest{Name: tc.name})
+		if err != nil {
+			if tc.want != "[]" {
+				t.Errorf("%q: %v", tc.name, err)
+			}
+			continue
+		}
+		hits, err := run(context.Background(), s, q)
+		if err != nil {
+			t.Errorf("%q: %v", tc.name, err)
+			continue
+		}
+		if got := fmt.Sprint(recordIDs(hits)); got != tc.want {
+			t.Errorf("%q: hits %s, want %s", tc.name, got, tc.want)
+		}
+	}
+	// The store quotes whatever words it is given.
+	for _, words := range [][]string{{`"`}, {`a"`, `"b`}, {"NEAR(a", "b)"}, {"*"}, {"AND"}} {
+		if _, err := s.FindPersons(context.Background(), store.PersonQuery{Words: words}); err != nil {
+			t.Errorf("FindPersons(%q): %v", words, err)
+		}
+	}
+}
+
+// TestSearch_Populate: the benchmark helper writes index rows only — no lead, no
+// audit event — and its samples are found.
+func TestSearch_Populate(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := openStore(t)
+	const n = 5000
+	names, phones, err := Populate(ctx, s, n, 7)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(names) != 1000 || len(phones) != 1000 {
+		t.Fatalf("%d names and %d phones returned, want 1000 each", len(names), len(phones))
+	}
+	d, err := sql.Open("sqlite3", "file:"+s.Path()+"?_query_only=on")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	for table, want := range map[string]int{"person_index": n, "leads": 0, "audit_events": 0} {
+		var got int
+		if err := d.QueryRow("SELECT count(*) FROM " + table).Scan(&got); err != nil {
+			t.Fatal(err)
+		}
+		if got != want {
+			t.Errorf("%s has %d rows, want %d", table, got, want)
+		}
+	}
+	for i := 0; i < len(names); i += 50 {
+		hits := search(t, s, &liaisonv1.SearchPersonsRequest{Name: names[i]})
+		if len(hits) == 0 || hits[0].GetScore() != 100 {
+			t.Errorf("sample name %q: hits %v, want a full match first", names[i], recordIDs(hits))
+		}
+		hits = search(t, s, &liaisonv1.SearchPersonsRequest{Phone: phones[i]})
+		if len(hits) == 0 {
+			t.Errorf("sample phone %s not found", phones[i])
+		}
+	}
+	again, _, err := generate(n, 7, func(int, *liaisonv1.Person) error { return nil })
+	if err != nil || fmt.Sprint(again) != fmt.Sprint(names) {
+		t.Errorf("the same seed gave other samples (%v)", err)
+	}
+}
+
+// TestSearch_FindPersons_CommonNameWithBirthDate: a name held by more
+// persons than the store reads one by one, with a date of birth, is
+// looked up from the birth index — and finds the same persons.
+func TestSearch_FindPersons_CommonNameWithBirthDate(t *testing.T) {
+	t.Parallel()
+	s := openStore(t)
+	var recs []store.IndexedRecord
+	born := func(family, given string, d *liaisonv1.Date) *liaisonv1.Person {
+		p := named(family, given)
+		p.DateOfBirth = d
+		return p
+	}
+	for i := 0; i < 2500; i++ {
+		recs = append(recs, lead(fmt.Sprintf("common-%04d", i), born("Common", fmt.Sprintf("Given%d", i), date(1950+int32(i%50), 1+int32(i%12), 1+int32(i%28)))))
+	}
+	recs = append(recs,
+		lead("match-full", born("Common", "Full", date(1999, 5, 17))),
+		lead("match-year", born("Common", "Year", date(1999, 0, 0))),
+		lead("match-month", born("Common", "Month", date(1999, 5, 0))),
+		lead("other-day", born("Common", "Day", date(1999, 5, 18))),
+		lead("other-name", born("Rare", "Name", date(1999, 5, 17))),
+		lead("unknown", born("Common", "Unknown", nil)),
+	)
+	index(t, s, recs...)
+	got := fmt.Sprint(recordIDs(search(t, s, &liaisonv1.SearchPersonsRequest{Name: "Common", DateOfBirth: date(1999, 5, 17)})))
+	if want := "[match-month:50 match-year:50 match-full:50]"; got != want {
+		t.Errorf("hits %s, want %s", got, want)
+	}
+	got = fmt.Sprint(recordIDs(search(t, s, &liaisonv1.SearchPersonsRequest{Name: "Common Full", DateOfBirth: date(1999, 5, 0)})))
+	if want := "[match-full:100]"; got != want {
+		t.Errorf("hits %s, want %s", got, want)
+	}
+}
+
+// TestSearch_FindPersons_CommonWords: a word held by so many persons that
+// the store checks it on the matches' tokens rather than in the full-text
+// match finds exactly the candidates the full match would.
+func TestSearch_FindPersons_CommonWords(t *testing.T) {
+	t.Parallel()
+	s := openStore(t)
+	var recs []store.IndexedRecord
+	for i := 0; i < 10000; i++ {
+		recs = append(recs, lead(fmt.Sprintf("filler-%05d", i), named("Common", fmt.Sprintf("Filler%d", i))))
+	}
+	recs = append(recs,
+		lead("exact", named("Common", "Rare")),
+		lead("swapped", named("Rare", "Common")),
+		lead("longer", named("Common", "Rare Extra")),
+		lead("run-together", named("CommonRare", "")),
+		// Not candidates: without the word "common" ("Rare" alone would
+		// score 50 were it one).
+		lead("rare-only", named("Rare", "")),
+		lead("rare-other", named("Rare", "Other")),
+	)
+	index(t, s, recs...)
+	got := fmt.Sprint(recordIDs(search(t, s, &liaisonv1.SearchPersonsRequest{Name: "Common Rare", PageSize: 200})))
+	if want := "[run-together:100 swapped:100 exact:100 longer:66]"; got != want {
+		t.Errorf("hits %s, want %s", got, want)
+	}
+	got = fmt.Sprint(recordIDs(search(t, s, &liaisonv1.SearchPersonsRequest{Name: "Rare Extra Common", PageSize: 200})))
+	if want := "[longer:100]"; got != want {
+		t.Errorf("hits %s, want %s", got, want)
+	}
+}
