@@ -203,7 +203,7 @@ func (s *Server) applyAction(tx *store.Tx, env *liaisonv1.Envelope) (federation.
 	if err := tx.ReplaceManifest(m, prev); err != nil {
 		return federation.Outcome{}, err
 	}
-	return federation.Applied, s.share(tx, m, true)
+	return federation.Applied, s.share(tx, m)
 }
 
 // actionReceipted records what the home node did with an action.

@@ -73,7 +73,6 @@ func (s *Server) change(ctx context.Context, id string, fn func(tx *store.Tx, m 
 				"manifest %s is homed on %s's node (the sending agency); this node can only propose actions to it", id, m.GetOriginAgency())
 		}
 		prev := m.GetVersion()
-		wasShared := m.GetState() != draft
 		if err := fn(tx, m, s.actor(ctx, tx)); err != nil {
 			return err
 		}
@@ -81,7 +80,7 @@ func (s *Server) change(ctx context.Context, id string, fn func(tx *store.Tx, m 
 		if err := tx.ReplaceManifest(m, prev); err != nil {
 			return err
 		}
-		if err := s.share(tx, m, wasShared); err != nil {
+		if err := s.share(tx, m); err != nil {
 			return err
 		}
 		out = m
@@ -94,15 +93,26 @@ func (s *Server) change(ctx context.Context, id string, fn func(tx *store.Tx, m 
 	return out, nil
 }
 
-// share sends the receiving agency the manifest as it may see it, once the
-// manifest was proposed (a draft, or a draft cancelled, is never sent).
-func (s *Server) share(tx *store.Tx, m *liaisonv1.Manifest, wasShared bool) error {
-	if m.GetState() == draft || (m.GetState() == cancelled && !wasShared) {
+// share sends the receiving agency the manifest as it may see it, if the
+// manifest was ever proposed: a draft, or a draft cancelled, is never sent,
+// whatever happens to it afterwards.
+func (s *Server) share(tx *store.Tx, m *liaisonv1.Manifest) error {
+	if !everProposed(m) {
 		return nil
 	}
 	_, err := tx.AppendOutbox(store.Outgoing{Receiver: m.GetReceivingAgency(), Kind: liaisonv1.EnvelopeKind_ENVELOPE_KIND_MANIFEST,
 		RecordID: m.GetId(), RecordVersion: m.GetVersion(), Payload: ReceivingView(m)})
 	return err
+}
+
+// everProposed says whether a manifest ever left the draft.
+func everProposed(m *liaisonv1.Manifest) bool {
+	for _, e := range m.GetHistory() {
+		if e.GetAction() == "proposed" {
+			return true
+		}
+	}
+	return false
 }
 
 // ReceivingView is what the receiving agency may see of a manifest: no
@@ -305,9 +315,6 @@ func (s *Server) UpdatePerson(ctx context.Context, req *liaisonv1.UpdatePersonRe
 	if !ids.Valid(in.GetId()) {
 		return nil, errs.Invalid("person.id", "must be the id of the person to update")
 	}
-	if err := preparePerson(in); err != nil {
-		return nil, err
-	}
 	audit.SetDetail(ctx, "person "+in.GetId())
 	m, err := s.change(ctx, req.GetManifestId(), func(tx *store.Tx, m *liaisonv1.Manifest, a actor) error {
 		// Fitness, medical needs and vulnerabilities may change until
@@ -322,6 +329,14 @@ func (s *Server) UpdatePerson(ctx context.Context, req *liaisonv1.UpdatePersonRe
 		}
 		if p.GetStatus() == withdrawn {
 			return errs.Precondition("person.withdrawn", pres(p.GetId()), "person %s was withdrawn from manifest %s", p.GetId(), m.GetId())
+		}
+		// The person's id is stable across updates: a request without it
+		// means the same person.
+		if in.GetIdentity().GetId() == "" {
+			in.GetIdentity().Id = p.GetIdentity().GetId()
+		}
+		if err := preparePerson(in); err != nil {
+			return err
 		}
 		if m.GetState() != draft && !proto.Equal(p.GetIdentity(), in.GetIdentity()) {
 			return errs.Precondition("person.identity_fixed", pres(p.GetId()),
@@ -396,7 +411,7 @@ func (s *Server) RecordScreening(ctx context.Context, req *liaisonv1.RecordScree
 		}
 		// A pending claim or a concern takes the person off an active
 		// manifest at once; the partner learns only "withdrawn".
-		prev, wasShared := m.GetVersion(), m.GetState() != draft
+		prev := m.GetVersion()
 		if err := withdraw(m, p.GetId(), a); err != nil {
 			return err
 		}
@@ -409,7 +424,7 @@ func (s *Server) RecordScreening(ctx context.Context, req *liaisonv1.RecordScree
 			return err
 		}
 		withdrew = true
-		return s.share(tx, m, wasShared)
+		return s.share(tx, m)
 	})
 	if err != nil {
 		return nil, err

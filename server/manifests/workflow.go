@@ -171,14 +171,9 @@ func propose(m *liaisonv1.Manifest, screenings map[string]*liaisonv1.Screening, 
 	if err := inState(m, "proposing", draft); err != nil {
 		return err
 	}
-	n := 0
-	for _, p := range m.GetPersons() {
-		if p.GetStatus() == included {
-			n++
-		}
-	}
-	if n == 0 {
-		return errs.Precondition("manifest.no_persons", mres(m.GetId()), "manifest %s has nobody on it", m.GetId())
+	n, err := someoneIncluded(m)
+	if err != nil {
+		return err
 	}
 	if err := checkSafeguards(m, screenings, false, "proposed"); err != nil {
 		return err
@@ -190,6 +185,21 @@ func propose(m *liaisonv1.Manifest, screenings map[string]*liaisonv1.Screening, 
 	m.State = proposed
 	record(m, a, "proposed", "", fmt.Sprintf("%d persons", n))
 	return nil
+}
+
+// someoneIncluded counts the persons included, refusing a manifest with
+// nobody left on it (cancel it instead).
+func someoneIncluded(m *liaisonv1.Manifest) (int, error) {
+	n := 0
+	for _, p := range m.GetPersons() {
+		if p.GetStatus() == included {
+			n++
+		}
+	}
+	if n == 0 {
+		return 0, errs.Precondition("manifest.no_persons", mres(m.GetId()), "manifest %s has nobody included on it; cancel it instead", m.GetId())
+	}
+	return n, nil
 }
 
 func review(m *liaisonv1.Manifest, personID string, nat liaisonv1.NationalityStatus, reason string, a actor) error {
@@ -257,6 +267,9 @@ func schedule(m *liaisonv1.Manifest, screenings map[string]*liaisonv1.Screening,
 	if t.GetDepartureTime() == nil {
 		return errs.Invalid("transport.departure_time", "required to schedule a transfer")
 	}
+	if _, err := someoneIncluded(m); err != nil {
+		return err
+	}
 	if err := checkSafeguards(m, screenings, false, "scheduled"); err != nil {
 		return err
 	}
@@ -271,6 +284,9 @@ func depart(m *liaisonv1.Manifest, screenings map[string]*liaisonv1.Screening, a
 		return err
 	}
 	if err := inState(m, "departure", scheduled); err != nil {
+		return err
+	}
+	if _, err := someoneIncluded(m); err != nil {
 		return err
 	}
 	if err := checkSafeguards(m, screenings, true, "departed"); err != nil {
@@ -378,11 +394,7 @@ func placeHold(m *liaisonv1.Manifest, personID, holdID string, a actor) error {
 	if a.agency != m.GetOriginAgency() && a.agency != m.GetReceivingAgency() {
 		return errs.Precondition("manifest.not_a_party", mres(m.GetId()), "%s is not a party to manifest %s", a.agency, m.GetId())
 	}
-	allowed := []liaisonv1.ManifestState{proposed, accepted, scheduled, inTransit}
-	if a.agency == m.GetOriginAgency() {
-		allowed = append([]liaisonv1.ManifestState{draft}, allowed...)
-	}
-	if err := inState(m, "a protection hold", allowed...); err != nil {
+	if err := holdState(m, a, "a protection hold"); err != nil {
 		return err
 	}
 	p, err := findPerson(m, personID)
@@ -408,7 +420,20 @@ func placeHold(m *liaisonv1.Manifest, personID, holdID string, a actor) error {
 	return nil
 }
 
+// holdState allows holds from proposal to transit (and on the sender's
+// own draft): never on a cancelled or completed manifest.
+func holdState(m *liaisonv1.Manifest, a actor, action string) error {
+	allowed := []liaisonv1.ManifestState{proposed, accepted, scheduled, inTransit}
+	if a.agency == m.GetOriginAgency() {
+		allowed = append([]liaisonv1.ManifestState{draft}, allowed...)
+	}
+	return inState(m, action, allowed...)
+}
+
 func liftHold(m *liaisonv1.Manifest, personID, holdID string, a actor) error {
+	if err := holdState(m, a, "lifting a protection hold"); err != nil {
+		return err
+	}
 	p, err := findPerson(m, personID)
 	if err != nil {
 		return err
