@@ -30,6 +30,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.addCaseShareStmt, err = db.PrepareContext(ctx, addCaseShare); err != nil {
 		return nil, fmt.Errorf("error preparing query AddCaseShare: %w", err)
 	}
+	if q.appendFeedStmt, err = db.PrepareContext(ctx, appendFeed); err != nil {
+		return nil, fmt.Errorf("error preparing query AppendFeed: %w", err)
+	}
 	if q.appliedCaseEntriesStmt, err = db.PrepareContext(ctx, appliedCaseEntries); err != nil {
 		return nil, fmt.Errorf("error preparing query AppliedCaseEntries: %w", err)
 	}
@@ -48,11 +51,44 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.countCaseEntriesStmt, err = db.PrepareContext(ctx, countCaseEntries); err != nil {
 		return nil, fmt.Errorf("error preparing query CountCaseEntries: %w", err)
 	}
+	if q.countCasesStmt, err = db.PrepareContext(ctx, countCases); err != nil {
+		return nil, fmt.Errorf("error preparing query CountCases: %w", err)
+	}
+	if q.countInboxStmt, err = db.PrepareContext(ctx, countInbox); err != nil {
+		return nil, fmt.Errorf("error preparing query CountInbox: %w", err)
+	}
+	if q.countLeadsStmt, err = db.PrepareContext(ctx, countLeads); err != nil {
+		return nil, fmt.Errorf("error preparing query CountLeads: %w", err)
+	}
+	if q.countManifestsStmt, err = db.PrepareContext(ctx, countManifests); err != nil {
+		return nil, fmt.Errorf("error preparing query CountManifests: %w", err)
+	}
+	if q.countOutboxStmt, err = db.PrepareContext(ctx, countOutbox); err != nil {
+		return nil, fmt.Errorf("error preparing query CountOutbox: %w", err)
+	}
+	if q.deleteMetaStmt, err = db.PrepareContext(ctx, deleteMeta); err != nil {
+		return nil, fmt.Errorf("error preparing query DeleteMeta: %w", err)
+	}
 	if q.deletePersonsOfRecordStmt, err = db.PrepareContext(ctx, deletePersonsOfRecord); err != nil {
 		return nil, fmt.Errorf("error preparing query DeletePersonsOfRecord: %w", err)
 	}
 	if q.deleteScreeningStmt, err = db.PrepareContext(ctx, deleteScreening); err != nil {
 		return nil, fmt.Errorf("error preparing query DeleteScreening: %w", err)
+	}
+	if q.deliveredEnvelopesOfRecordStmt, err = db.PrepareContext(ctx, deliveredEnvelopesOfRecord); err != nil {
+		return nil, fmt.Errorf("error preparing query DeliveredEnvelopesOfRecord: %w", err)
+	}
+	if q.expiredLeadsStmt, err = db.PrepareContext(ctx, expiredLeads); err != nil {
+		return nil, fmt.Errorf("error preparing query ExpiredLeads: %w", err)
+	}
+	if q.feedAfterStmt, err = db.PrepareContext(ctx, feedAfter); err != nil {
+		return nil, fmt.Errorf("error preparing query FeedAfter: %w", err)
+	}
+	if q.feedBoundsStmt, err = db.PrepareContext(ctx, feedBounds); err != nil {
+		return nil, fmt.Errorf("error preparing query FeedBounds: %w", err)
+	}
+	if q.feedFirstSinceStmt, err = db.PrepareContext(ctx, feedFirstSince); err != nil {
+		return nil, fmt.Errorf("error preparing query FeedFirstSince: %w", err)
 	}
 	if q.getAuditHeadStmt, err = db.PrepareContext(ctx, getAuditHead); err != nil {
 		return nil, fmt.Errorf("error preparing query GetAuditHead: %w", err)
@@ -62,6 +98,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	}
 	if q.getCaseEntryStmt, err = db.PrepareContext(ctx, getCaseEntry); err != nil {
 		return nil, fmt.Errorf("error preparing query GetCaseEntry: %w", err)
+	}
+	if q.getExpiredLeadStmt, err = db.PrepareContext(ctx, getExpiredLead); err != nil {
+		return nil, fmt.Errorf("error preparing query GetExpiredLead: %w", err)
 	}
 	if q.getIdempotencyKeyStmt, err = db.PrepareContext(ctx, getIdempotencyKey); err != nil {
 		return nil, fmt.Errorf("error preparing query GetIdempotencyKey: %w", err)
@@ -159,6 +198,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.listManifestsStmt, err = db.PrepareContext(ctx, listManifests); err != nil {
 		return nil, fmt.Errorf("error preparing query ListManifests: %w", err)
 	}
+	if q.listMetaKeysStmt, err = db.PrepareContext(ctx, listMetaKeys); err != nil {
+		return nil, fmt.Errorf("error preparing query ListMetaKeys: %w", err)
+	}
 	if q.listOutboxForRecordStmt, err = db.PrepareContext(ctx, listOutboxForRecord); err != nil {
 		return nil, fmt.Errorf("error preparing query ListOutboxForRecord: %w", err)
 	}
@@ -231,8 +273,17 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.setOutChannelProgressStmt, err = db.PrepareContext(ctx, setOutChannelProgress); err != nil {
 		return nil, fmt.Errorf("error preparing query SetOutChannelProgress: %w", err)
 	}
+	if q.setOutboxEnvelopeStmt, err = db.PrepareContext(ctx, setOutboxEnvelope); err != nil {
+		return nil, fmt.Errorf("error preparing query SetOutboxEnvelope: %w", err)
+	}
 	if q.setOutboxReceiptStmt, err = db.PrepareContext(ctx, setOutboxReceipt); err != nil {
 		return nil, fmt.Errorf("error preparing query SetOutboxReceipt: %w", err)
+	}
+	if q.trimFeedStmt, err = db.PrepareContext(ctx, trimFeed); err != nil {
+		return nil, fmt.Errorf("error preparing query TrimFeed: %w", err)
+	}
+	if q.undeliveredEnvelopesOfRecordStmt, err = db.PrepareContext(ctx, undeliveredEnvelopesOfRecord); err != nil {
+		return nil, fmt.Errorf("error preparing query UndeliveredEnvelopesOfRecord: %w", err)
 	}
 	if q.updateCaseStmt, err = db.PrepareContext(ctx, updateCase); err != nil {
 		return nil, fmt.Errorf("error preparing query UpdateCase: %w", err)
@@ -262,6 +313,11 @@ func (q *Queries) Close() error {
 	if q.addCaseShareStmt != nil {
 		if cerr := q.addCaseShareStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing addCaseShareStmt: %w", cerr)
+		}
+	}
+	if q.appendFeedStmt != nil {
+		if cerr := q.appendFeedStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing appendFeedStmt: %w", cerr)
 		}
 	}
 	if q.appliedCaseEntriesStmt != nil {
@@ -294,6 +350,36 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing countCaseEntriesStmt: %w", cerr)
 		}
 	}
+	if q.countCasesStmt != nil {
+		if cerr := q.countCasesStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing countCasesStmt: %w", cerr)
+		}
+	}
+	if q.countInboxStmt != nil {
+		if cerr := q.countInboxStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing countInboxStmt: %w", cerr)
+		}
+	}
+	if q.countLeadsStmt != nil {
+		if cerr := q.countLeadsStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing countLeadsStmt: %w", cerr)
+		}
+	}
+	if q.countManifestsStmt != nil {
+		if cerr := q.countManifestsStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing countManifestsStmt: %w", cerr)
+		}
+	}
+	if q.countOutboxStmt != nil {
+		if cerr := q.countOutboxStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing countOutboxStmt: %w", cerr)
+		}
+	}
+	if q.deleteMetaStmt != nil {
+		if cerr := q.deleteMetaStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing deleteMetaStmt: %w", cerr)
+		}
+	}
 	if q.deletePersonsOfRecordStmt != nil {
 		if cerr := q.deletePersonsOfRecordStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing deletePersonsOfRecordStmt: %w", cerr)
@@ -302,6 +388,31 @@ func (q *Queries) Close() error {
 	if q.deleteScreeningStmt != nil {
 		if cerr := q.deleteScreeningStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing deleteScreeningStmt: %w", cerr)
+		}
+	}
+	if q.deliveredEnvelopesOfRecordStmt != nil {
+		if cerr := q.deliveredEnvelopesOfRecordStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing deliveredEnvelopesOfRecordStmt: %w", cerr)
+		}
+	}
+	if q.expiredLeadsStmt != nil {
+		if cerr := q.expiredLeadsStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing expiredLeadsStmt: %w", cerr)
+		}
+	}
+	if q.feedAfterStmt != nil {
+		if cerr := q.feedAfterStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing feedAfterStmt: %w", cerr)
+		}
+	}
+	if q.feedBoundsStmt != nil {
+		if cerr := q.feedBoundsStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing feedBoundsStmt: %w", cerr)
+		}
+	}
+	if q.feedFirstSinceStmt != nil {
+		if cerr := q.feedFirstSinceStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing feedFirstSinceStmt: %w", cerr)
 		}
 	}
 	if q.getAuditHeadStmt != nil {
@@ -317,6 +428,11 @@ func (q *Queries) Close() error {
 	if q.getCaseEntryStmt != nil {
 		if cerr := q.getCaseEntryStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing getCaseEntryStmt: %w", cerr)
+		}
+	}
+	if q.getExpiredLeadStmt != nil {
+		if cerr := q.getExpiredLeadStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing getExpiredLeadStmt: %w", cerr)
 		}
 	}
 	if q.getIdempotencyKeyStmt != nil {
@@ -479,6 +595,11 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing listManifestsStmt: %w", cerr)
 		}
 	}
+	if q.listMetaKeysStmt != nil {
+		if cerr := q.listMetaKeysStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing listMetaKeysStmt: %w", cerr)
+		}
+	}
 	if q.listOutboxForRecordStmt != nil {
 		if cerr := q.listOutboxForRecordStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing listOutboxForRecordStmt: %w", cerr)
@@ -599,9 +720,24 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing setOutChannelProgressStmt: %w", cerr)
 		}
 	}
+	if q.setOutboxEnvelopeStmt != nil {
+		if cerr := q.setOutboxEnvelopeStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing setOutboxEnvelopeStmt: %w", cerr)
+		}
+	}
 	if q.setOutboxReceiptStmt != nil {
 		if cerr := q.setOutboxReceiptStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing setOutboxReceiptStmt: %w", cerr)
+		}
+	}
+	if q.trimFeedStmt != nil {
+		if cerr := q.trimFeedStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing trimFeedStmt: %w", cerr)
+		}
+	}
+	if q.undeliveredEnvelopesOfRecordStmt != nil {
+		if cerr := q.undeliveredEnvelopesOfRecordStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing undeliveredEnvelopesOfRecordStmt: %w", cerr)
 		}
 	}
 	if q.updateCaseStmt != nil {
@@ -666,163 +802,197 @@ func (q *Queries) queryRow(ctx context.Context, stmt *sql.Stmt, query string, ar
 }
 
 type Queries struct {
-	db                          DBTX
-	tx                          *sql.Tx
-	addCaseLinkStmt             *sql.Stmt
-	addCaseShareStmt            *sql.Stmt
-	appliedCaseEntriesStmt      *sql.Stmt
-	auditEventsFromStmt         *sql.Stmt
-	caseReplicaItemsStmt        *sql.Stmt
-	casesLinkingLeadStmt        *sql.Stmt
-	countAuditEventsStmt        *sql.Stmt
-	countCaseEntriesStmt        *sql.Stmt
-	deletePersonsOfRecordStmt   *sql.Stmt
-	deleteScreeningStmt         *sql.Stmt
-	getAuditHeadStmt            *sql.Stmt
-	getCaseStmt                 *sql.Stmt
-	getCaseEntryStmt            *sql.Stmt
-	getIdempotencyKeyStmt       *sql.Stmt
-	getInChannelStmt            *sql.Stmt
-	getInboxStmt                *sql.Stmt
-	getLeadStmt                 *sql.Stmt
-	getManifestStmt             *sql.Stmt
-	getManifestActionStmt       *sql.Stmt
-	getMetaStmt                 *sql.Stmt
-	getOutChannelStmt           *sql.Stmt
-	getOutboxEntryStmt          *sql.Stmt
-	getPermissionRequestStmt    *sql.Stmt
-	hasPermissionStmt           *sql.Stmt
-	inboxPageStmt               *sql.Stmt
-	insertAuditEventStmt        *sql.Stmt
-	insertCaseStmt              *sql.Stmt
-	insertCaseEntryStmt         *sql.Stmt
-	insertDriftCheckStmt        *sql.Stmt
-	insertIdempotencyKeyStmt    *sql.Stmt
-	insertInboxStmt             *sql.Stmt
-	insertInboxBatchStmt        *sql.Stmt
-	insertLeadStmt              *sql.Stmt
-	insertManifestStmt          *sql.Stmt
-	insertManifestNoteStmt      *sql.Stmt
-	insertOutboxStmt            *sql.Stmt
-	insertPersonStmt            *sql.Stmt
-	insertPersonIdentifierStmt  *sql.Stmt
-	latestDriftCheckStmt        *sql.Stmt
-	leadReplicaItemsStmt        *sql.Stmt
-	listAuditEventsStmt         *sql.Stmt
-	listCaseEntriesStmt         *sql.Stmt
-	listCasesStmt               *sql.Stmt
-	listLeadsStmt               *sql.Stmt
-	listManifestsStmt           *sql.Stmt
-	listOutboxForRecordStmt     *sql.Stmt
-	listPermissionRequestsStmt  *sql.Stmt
-	manifestActionsStmt         *sql.Stmt
-	manifestNotesStmt           *sql.Stmt
-	manifestReplicaItemsStmt    *sql.Stmt
-	manifestScreeningsStmt      *sql.Stmt
-	maxCaseSequenceStmt         *sql.Stmt
-	nextOutSeqStmt              *sql.Stmt
-	openRequestsNotOfStmt       *sql.Stmt
-	openRequestsOfStmt          *sql.Stmt
-	outboxFromStmt              *sql.Stmt
-	outboxUpToStmt              *sql.Stmt
-	outboxWaitingStmt           *sql.Stmt
-	overwriteCaseStmt           *sql.Stmt
-	overwriteLeadStmt           *sql.Stmt
-	overwriteManifestStmt       *sql.Stmt
-	purgeInboxContentStmt       *sql.Stmt
-	putManifestActionStmt       *sql.Stmt
-	putScreeningStmt            *sql.Stmt
-	setAuditHeadStmt            *sql.Stmt
-	setCaseLinksStmt            *sql.Stmt
-	setInChannelStmt            *sql.Stmt
-	setMetaStmt                 *sql.Stmt
-	setOutChannelProgressStmt   *sql.Stmt
-	setOutboxReceiptStmt        *sql.Stmt
-	updateCaseStmt              *sql.Stmt
-	updateCaseEntryStmt         *sql.Stmt
-	updateLeadStmt              *sql.Stmt
-	updateManifestStmt          *sql.Stmt
-	upsertPermissionRequestStmt *sql.Stmt
+	db                               DBTX
+	tx                               *sql.Tx
+	addCaseLinkStmt                  *sql.Stmt
+	addCaseShareStmt                 *sql.Stmt
+	appendFeedStmt                   *sql.Stmt
+	appliedCaseEntriesStmt           *sql.Stmt
+	auditEventsFromStmt              *sql.Stmt
+	caseReplicaItemsStmt             *sql.Stmt
+	casesLinkingLeadStmt             *sql.Stmt
+	countAuditEventsStmt             *sql.Stmt
+	countCaseEntriesStmt             *sql.Stmt
+	countCasesStmt                   *sql.Stmt
+	countInboxStmt                   *sql.Stmt
+	countLeadsStmt                   *sql.Stmt
+	countManifestsStmt               *sql.Stmt
+	countOutboxStmt                  *sql.Stmt
+	deleteMetaStmt                   *sql.Stmt
+	deletePersonsOfRecordStmt        *sql.Stmt
+	deleteScreeningStmt              *sql.Stmt
+	deliveredEnvelopesOfRecordStmt   *sql.Stmt
+	expiredLeadsStmt                 *sql.Stmt
+	feedAfterStmt                    *sql.Stmt
+	feedBoundsStmt                   *sql.Stmt
+	feedFirstSinceStmt               *sql.Stmt
+	getAuditHeadStmt                 *sql.Stmt
+	getCaseStmt                      *sql.Stmt
+	getCaseEntryStmt                 *sql.Stmt
+	getExpiredLeadStmt               *sql.Stmt
+	getIdempotencyKeyStmt            *sql.Stmt
+	getInChannelStmt                 *sql.Stmt
+	getInboxStmt                     *sql.Stmt
+	getLeadStmt                      *sql.Stmt
+	getManifestStmt                  *sql.Stmt
+	getManifestActionStmt            *sql.Stmt
+	getMetaStmt                      *sql.Stmt
+	getOutChannelStmt                *sql.Stmt
+	getOutboxEntryStmt               *sql.Stmt
+	getPermissionRequestStmt         *sql.Stmt
+	hasPermissionStmt                *sql.Stmt
+	inboxPageStmt                    *sql.Stmt
+	insertAuditEventStmt             *sql.Stmt
+	insertCaseStmt                   *sql.Stmt
+	insertCaseEntryStmt              *sql.Stmt
+	insertDriftCheckStmt             *sql.Stmt
+	insertIdempotencyKeyStmt         *sql.Stmt
+	insertInboxStmt                  *sql.Stmt
+	insertInboxBatchStmt             *sql.Stmt
+	insertLeadStmt                   *sql.Stmt
+	insertManifestStmt               *sql.Stmt
+	insertManifestNoteStmt           *sql.Stmt
+	insertOutboxStmt                 *sql.Stmt
+	insertPersonStmt                 *sql.Stmt
+	insertPersonIdentifierStmt       *sql.Stmt
+	latestDriftCheckStmt             *sql.Stmt
+	leadReplicaItemsStmt             *sql.Stmt
+	listAuditEventsStmt              *sql.Stmt
+	listCaseEntriesStmt              *sql.Stmt
+	listCasesStmt                    *sql.Stmt
+	listLeadsStmt                    *sql.Stmt
+	listManifestsStmt                *sql.Stmt
+	listMetaKeysStmt                 *sql.Stmt
+	listOutboxForRecordStmt          *sql.Stmt
+	listPermissionRequestsStmt       *sql.Stmt
+	manifestActionsStmt              *sql.Stmt
+	manifestNotesStmt                *sql.Stmt
+	manifestReplicaItemsStmt         *sql.Stmt
+	manifestScreeningsStmt           *sql.Stmt
+	maxCaseSequenceStmt              *sql.Stmt
+	nextOutSeqStmt                   *sql.Stmt
+	openRequestsNotOfStmt            *sql.Stmt
+	openRequestsOfStmt               *sql.Stmt
+	outboxFromStmt                   *sql.Stmt
+	outboxUpToStmt                   *sql.Stmt
+	outboxWaitingStmt                *sql.Stmt
+	overwriteCaseStmt                *sql.Stmt
+	overwriteLeadStmt                *sql.Stmt
+	overwriteManifestStmt            *sql.Stmt
+	purgeInboxContentStmt            *sql.Stmt
+	putManifestActionStmt            *sql.Stmt
+	putScreeningStmt                 *sql.Stmt
+	setAuditHeadStmt                 *sql.Stmt
+	setCaseLinksStmt                 *sql.Stmt
+	setInChannelStmt                 *sql.Stmt
+	setMetaStmt                      *sql.Stmt
+	setOutChannelProgressStmt        *sql.Stmt
+	setOutboxEnvelopeStmt            *sql.Stmt
+	setOutboxReceiptStmt             *sql.Stmt
+	trimFeedStmt                     *sql.Stmt
+	undeliveredEnvelopesOfRecordStmt *sql.Stmt
+	updateCaseStmt                   *sql.Stmt
+	updateCaseEntryStmt              *sql.Stmt
+	updateLeadStmt                   *sql.Stmt
+	updateManifestStmt               *sql.Stmt
+	upsertPermissionRequestStmt      *sql.Stmt
 }
 
 func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 	return &Queries{
-		db:                          tx,
-		tx:                          tx,
-		addCaseLinkStmt:             q.addCaseLinkStmt,
-		addCaseShareStmt:            q.addCaseShareStmt,
-		appliedCaseEntriesStmt:      q.appliedCaseEntriesStmt,
-		auditEventsFromStmt:         q.auditEventsFromStmt,
-		caseReplicaItemsStmt:        q.caseReplicaItemsStmt,
-		casesLinkingLeadStmt:        q.casesLinkingLeadStmt,
-		countAuditEventsStmt:        q.countAuditEventsStmt,
-		countCaseEntriesStmt:        q.countCaseEntriesStmt,
-		deletePersonsOfRecordStmt:   q.deletePersonsOfRecordStmt,
-		deleteScreeningStmt:         q.deleteScreeningStmt,
-		getAuditHeadStmt:            q.getAuditHeadStmt,
-		getCaseStmt:                 q.getCaseStmt,
-		getCaseEntryStmt:            q.getCaseEntryStmt,
-		getIdempotencyKeyStmt:       q.getIdempotencyKeyStmt,
-		getInChannelStmt:            q.getInChannelStmt,
-		getInboxStmt:                q.getInboxStmt,
-		getLeadStmt:                 q.getLeadStmt,
-		getManifestStmt:             q.getManifestStmt,
-		getManifestActionStmt:       q.getManifestActionStmt,
-		getMetaStmt:                 q.getMetaStmt,
-		getOutChannelStmt:           q.getOutChannelStmt,
-		getOutboxEntryStmt:          q.getOutboxEntryStmt,
-		getPermissionRequestStmt:    q.getPermissionRequestStmt,
-		hasPermissionStmt:           q.hasPermissionStmt,
-		inboxPageStmt:               q.inboxPageStmt,
-		insertAuditEventStmt:        q.insertAuditEventStmt,
-		insertCaseStmt:              q.insertCaseStmt,
-		insertCaseEntryStmt:         q.insertCaseEntryStmt,
-		insertDriftCheckStmt:        q.insertDriftCheckStmt,
-		insertIdempotencyKeyStmt:    q.insertIdempotencyKeyStmt,
-		insertInboxStmt:             q.insertInboxStmt,
-		insertInboxBatchStmt:        q.insertInboxBatchStmt,
-		insertLeadStmt:              q.insertLeadStmt,
-		insertManifestStmt:          q.insertManifestStmt,
-		insertManifestNoteStmt:      q.insertManifestNoteStmt,
-		insertOutboxStmt:            q.insertOutboxStmt,
-		insertPersonStmt:            q.insertPersonStmt,
-		insertPersonIdentifierStmt:  q.insertPersonIdentifierStmt,
-		latestDriftCheckStmt:        q.latestDriftCheckStmt,
-		leadReplicaItemsStmt:        q.leadReplicaItemsStmt,
-		listAuditEventsStmt:         q.listAuditEventsStmt,
-		listCaseEntriesStmt:         q.listCaseEntriesStmt,
-		listCasesStmt:               q.listCasesStmt,
-		listLeadsStmt:               q.listLeadsStmt,
-		listManifestsStmt:           q.listManifestsStmt,
-		listOutboxForRecordStmt:     q.listOutboxForRecordStmt,
-		listPermissionRequestsStmt:  q.listPermissionRequestsStmt,
-		manifestActionsStmt:         q.manifestActionsStmt,
-		manifestNotesStmt:           q.manifestNotesStmt,
-		manifestReplicaItemsStmt:    q.manifestReplicaItemsStmt,
-		manifestScreeningsStmt:      q.manifestScreeningsStmt,
-		maxCaseSequenceStmt:         q.maxCaseSequenceStmt,
-		nextOutSeqStmt:              q.nextOutSeqStmt,
-		openRequestsNotOfStmt:       q.openRequestsNotOfStmt,
-		openRequestsOfStmt:          q.openRequestsOfStmt,
-		outboxFromStmt:              q.outboxFromStmt,
-		outboxUpToStmt:              q.outboxUpToStmt,
-		outboxWaitingStmt:           q.outboxWaitingStmt,
-		overwriteCaseStmt:           q.overwriteCaseStmt,
-		overwriteLeadStmt:           q.overwriteLeadStmt,
-		overwriteManifestStmt:       q.overwriteManifestStmt,
-		purgeInboxContentStmt:       q.purgeInboxContentStmt,
-		putManifestActionStmt:       q.putManifestActionStmt,
-		putScreeningStmt:            q.putScreeningStmt,
-		setAuditHeadStmt:            q.setAuditHeadStmt,
-		setCaseLinksStmt:            q.setCaseLinksStmt,
-		setInChannelStmt:            q.setInChannelStmt,
-		setMetaStmt:                 q.setMetaStmt,
-		setOutChannelProgressStmt:   q.setOutChannelProgressStmt,
-		setOutboxReceiptStmt:        q.setOutboxReceiptStmt,
-		updateCaseStmt:              q.updateCaseStmt,
-		updateCaseEntryStmt:         q.updateCaseEntryStmt,
-		updateLeadStmt:              q.updateLeadStmt,
-		updateManifestStmt:          q.updateManifestStmt,
-		upsertPermissionRequestStmt: q.upsertPermissionRequestStmt,
+		db:                               tx,
+		tx:                               tx,
+		addCaseLinkStmt:                  q.addCaseLinkStmt,
+		addCaseShareStmt:                 q.addCaseShareStmt,
+		appendFeedStmt:                   q.appendFeedStmt,
+		appliedCaseEntriesStmt:           q.appliedCaseEntriesStmt,
+		auditEventsFromStmt:              q.auditEventsFromStmt,
+		caseReplicaItemsStmt:             q.caseReplicaItemsStmt,
+		casesLinkingLeadStmt:             q.casesLinkingLeadStmt,
+		countAuditEventsStmt:             q.countAuditEventsStmt,
+		countCaseEntriesStmt:             q.countCaseEntriesStmt,
+		countCasesStmt:                   q.countCasesStmt,
+		countInboxStmt:                   q.countInboxStmt,
+		countLeadsStmt:                   q.countLeadsStmt,
+		countManifestsStmt:               q.countManifestsStmt,
+		countOutboxStmt:                  q.countOutboxStmt,
+		deleteMetaStmt:                   q.deleteMetaStmt,
+		deletePersonsOfRecordStmt:        q.deletePersonsOfRecordStmt,
+		deleteScreeningStmt:              q.deleteScreeningStmt,
+		deliveredEnvelopesOfRecordStmt:   q.deliveredEnvelopesOfRecordStmt,
+		expiredLeadsStmt:                 q.expiredLeadsStmt,
+		feedAfterStmt:                    q.feedAfterStmt,
+		feedBoundsStmt:                   q.feedBoundsStmt,
+		feedFirstSinceStmt:               q.feedFirstSinceStmt,
+		getAuditHeadStmt:                 q.getAuditHeadStmt,
+		getCaseStmt:                      q.getCaseStmt,
+		getCaseEntryStmt:                 q.getCaseEntryStmt,
+		getExpiredLeadStmt:               q.getExpiredLeadStmt,
+		getIdempotencyKeyStmt:            q.getIdempotencyKeyStmt,
+		getInChannelStmt:                 q.getInChannelStmt,
+		getInboxStmt:                     q.getInboxStmt,
+		getLeadStmt:                      q.getLeadStmt,
+		getManifestStmt:                  q.getManifestStmt,
+		getManifestActionStmt:            q.getManifestActionStmt,
+		getMetaStmt:                      q.getMetaStmt,
+		getOutChannelStmt:                q.getOutChannelStmt,
+		getOutboxEntryStmt:               q.getOutboxEntryStmt,
+		getPermissionRequestStmt:         q.getPermissionRequestStmt,
+		hasPermissionStmt:                q.hasPermissionStmt,
+		inboxPageStmt:                    q.inboxPageStmt,
+		insertAuditEventStmt:             q.insertAuditEventStmt,
+		insertCaseStmt:                   q.insertCaseStmt,
+		insertCaseEntryStmt:              q.insertCaseEntryStmt,
+		insertDriftCheckStmt:             q.insertDriftCheckStmt,
+		insertIdempotencyKeyStmt:         q.insertIdempotencyKeyStmt,
+		insertInboxStmt:                  q.insertInboxStmt,
+		insertInboxBatchStmt:             q.insertInboxBatchStmt,
+		insertLeadStmt:                   q.insertLeadStmt,
+		insertManifestStmt:               q.insertManifestStmt,
+		insertManifestNoteStmt:           q.insertManifestNoteStmt,
+		insertOutboxStmt:                 q.insertOutboxStmt,
+		insertPersonStmt:                 q.insertPersonStmt,
+		insertPersonIdentifierStmt:       q.insertPersonIdentifierStmt,
+		latestDriftCheckStmt:             q.latestDriftCheckStmt,
+		leadReplicaItemsStmt:             q.leadReplicaItemsStmt,
+		listAuditEventsStmt:              q.listAuditEventsStmt,
+		listCaseEntriesStmt:              q.listCaseEntriesStmt,
+		listCasesStmt:                    q.listCasesStmt,
+		listLeadsStmt:                    q.listLeadsStmt,
+		listManifestsStmt:                q.listManifestsStmt,
+		listMetaKeysStmt:                 q.listMetaKeysStmt,
+		listOutboxForRecordStmt:          q.listOutboxForRecordStmt,
+		listPermissionRequestsStmt:       q.listPermissionRequestsStmt,
+		manifestActionsStmt:              q.manifestActionsStmt,
+		manifestNotesStmt:                q.manifestNotesStmt,
+		manifestReplicaItemsStmt:         q.manifestReplicaItemsStmt,
+		manifestScreeningsStmt:           q.manifestScreeningsStmt,
+		maxCaseSequenceStmt:              q.maxCaseSequenceStmt,
+		nextOutSeqStmt:                   q.nextOutSeqStmt,
+		openRequestsNotOfStmt:            q.openRequestsNotOfStmt,
+		openRequestsOfStmt:               q.openRequestsOfStmt,
+		outboxFromStmt:                   q.outboxFromStmt,
+		outboxUpToStmt:                   q.outboxUpToStmt,
+		outboxWaitingStmt:                q.outboxWaitingStmt,
+		overwriteCaseStmt:                q.overwriteCaseStmt,
+		overwriteLeadStmt:                q.overwriteLeadStmt,
+		overwriteManifestStmt:            q.overwriteManifestStmt,
+		purgeInboxContentStmt:            q.purgeInboxContentStmt,
+		putManifestActionStmt:            q.putManifestActionStmt,
+		putScreeningStmt:                 q.putScreeningStmt,
+		setAuditHeadStmt:                 q.setAuditHeadStmt,
+		setCaseLinksStmt:                 q.setCaseLinksStmt,
+		setInChannelStmt:                 q.setInChannelStmt,
+		setMetaStmt:                      q.setMetaStmt,
+		setOutChannelProgressStmt:        q.setOutChannelProgressStmt,
+		setOutboxEnvelopeStmt:            q.setOutboxEnvelopeStmt,
+		setOutboxReceiptStmt:             q.setOutboxReceiptStmt,
+		trimFeedStmt:                     q.trimFeedStmt,
+		undeliveredEnvelopesOfRecordStmt: q.undeliveredEnvelopesOfRecordStmt,
+		updateCaseStmt:                   q.updateCaseStmt,
+		updateCaseEntryStmt:              q.updateCaseEntryStmt,
+		updateLeadStmt:                   q.updateLeadStmt,
+		updateManifestStmt:               q.updateManifestStmt,
+		upsertPermissionRequestStmt:      q.upsertPermissionRequestStmt,
 	}
 }

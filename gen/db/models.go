@@ -71,6 +71,16 @@ type DriftCheck struct {
 	Error           string
 }
 
+type Feed struct {
+	Seq          int64
+	Time         int64
+	Kind         int64
+	RecordID     string
+	Version      int64
+	OriginAgency string
+	Action       string
+}
+
 type IdempotencyKey struct {
 	Method      string
 	RequestID   string

@@ -43,6 +43,7 @@ var Table = map[string]Rule{
 
 	liaisonv1.LeadService_ListLeadReceipts_FullMethodName: {Own: []identity.Role{an, su, se}},
 	liaisonv1.LeadService_ExportLeads_FullMethodName:      {Own: []identity.Role{an, su, se}},
+	liaisonv1.LeadService_ImportLeads_FullMethodName:      {Own: []identity.Role{an, su, se}},
 
 	liaisonv1.CaseService_CreateCase_FullMethodName:       {Own: []identity.Role{an, su, se}},
 	liaisonv1.CaseService_GetCase_FullMethodName:          {Own: []identity.Role{an, su, se}},
@@ -58,6 +59,11 @@ var Table = map[string]Rule{
 	liaisonv1.CaseService_ListOpenRequests_FullMethodName: {Own: []identity.Role{an, su, se}},
 
 	liaisonv1.SearchService_SearchPersons_FullMethodName: {Own: []identity.Role{an, su, se}},
+
+	// Every change the node applies, for the agency's systems and analysts.
+	// The agency's systems and its analysts (supervisors do all an analyst
+	// does).
+	liaisonv1.ChangeFeedService_Watch_FullMethodName: {Own: []identity.Role{an, su, se}},
 
 	// Manifests: drafts and screenings by officers of the sending agency;
 	// every transition by a supervisor (the service checks which agency).
@@ -87,6 +93,11 @@ var Table = map[string]Rule{
 
 	liaisonv1.FederationAdminService_GetFederationStatus_FullMethodName: {Own: []identity.Role{an, su, au, se}},
 	liaisonv1.FederationAdminService_CheckDrift_FullMethodName:          {Own: []identity.Role{an, su, se}},
+
+	// Retention: anyone who answers for the data may see what the next
+	// purge removes (auditors included); only supervisors purge on demand.
+	liaisonv1.RetentionService_PreviewPurge_FullMethodName: {Own: []identity.Role{an, su, au}},
+	liaisonv1.RetentionService_RunPurge_FullMethodName:     {Own: []identity.Role{su}},
 
 	// Node to node only: a partner's node, and no one else.
 	"/" + liaisonv1.FederationService_ServiceDesc.ServiceName + "/*": {PartnerNode: true},

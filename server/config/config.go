@@ -13,6 +13,7 @@ import (
 	"net"
 	"os"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -38,6 +39,31 @@ type Config struct {
 	Retention Retention `yaml:"retention"`
 	// Federation tunes the channels to partners.
 	Federation Federation `yaml:"federation"`
+	// Feed tunes the change feed.
+	Feed Feed `yaml:"feed"`
+	// Metrics is the Prometheus endpoint.
+	Metrics Metrics `yaml:"metrics"`
+}
+
+// Feed tunes the change feed (ChangeFeedService).
+type Feed struct {
+	// Retention is how long changes are kept for consumers to resume from
+	// (default 30d).
+	Retention Duration `yaml:"retention"`
+	// MaxLag is how many changes a consumer may fall behind before it is
+	// cut off with a resumable error (default 100000).
+	MaxLag int64 `yaml:"max_lag"`
+	// SendTimeout cuts off a consumer that does not read for this long
+	// (default 30s).
+	SendTimeout Duration `yaml:"send_timeout"`
+}
+
+// Metrics is the node's Prometheus endpoint: its own plaintext HTTP
+// listener, on loopback by default.
+type Metrics struct {
+	// Listen is the address of /metrics (default 127.0.0.1:9464; "off"
+	// disables it).
+	Listen string `yaml:"listen"`
 }
 
 // Federation tunes the exchange with partners.
@@ -118,7 +144,18 @@ type Retention struct {
 	// ReviewAfter is the default time from creation to a lead's review
 	// date (default 1095d, three years).
 	ReviewAfter Duration `yaml:"review_after"`
+	// ReviewAfterByCrimeArea overrides ReviewAfter per crime area, keyed by
+	// the area's short name: migrant_smuggling, trafficking_in_human_beings,
+	// document_fraud, telecom_and_online_fraud, money_laundering, other. A
+	// lead with several areas gets the longest.
+	ReviewAfterByCrimeArea map[string]Duration `yaml:"review_after_by_crime_area"`
+	// PurgeInterval is how often records past their review date are purged
+	// (default 1h).
+	PurgeInterval Duration `yaml:"purge_interval"`
 }
+
+// CrimeAreaNames are the keys of retention.review_after_by_crime_area.
+var CrimeAreaNames = []string{"migrant_smuggling", "trafficking_in_human_beings", "document_fraud", "telecom_and_online_fraud", "money_laundering", "other"}
 
 // Duration is a time.Duration that also accepts a number of days ("90d").
 type Duration struct{ time.Duration }
@@ -296,6 +333,21 @@ func (c *Config) SetDefaults() {
 	if c.Retention.ReviewAfter.Duration == 0 {
 		c.Retention.ReviewAfter.Duration = 3 * 365 * 24 * time.Hour
 	}
+	if c.Retention.PurgeInterval.Duration == 0 {
+		c.Retention.PurgeInterval.Duration = time.Hour
+	}
+	if c.Feed.Retention.Duration == 0 {
+		c.Feed.Retention.Duration = 30 * 24 * time.Hour
+	}
+	if c.Feed.MaxLag == 0 {
+		c.Feed.MaxLag = 100000
+	}
+	if c.Feed.SendTimeout.Duration == 0 {
+		c.Feed.SendTimeout.Duration = 30 * time.Second
+	}
+	if c.Metrics.Listen == "" {
+		c.Metrics.Listen = "127.0.0.1:9464"
+	}
 }
 
 // AgencyPattern is what an agency code looks like.
@@ -405,6 +457,35 @@ func (c *Config) Validate() error {
 	if c.Retention.ReviewAfter.Duration < 24*time.Hour {
 		bad("retention.review_after", "must be at least 1d")
 	}
+	for area, d := range c.Retention.ReviewAfterByCrimeArea {
+		key := "retention.review_after_by_crime_area." + area
+		if !slices.Contains(CrimeAreaNames, area) {
+			bad(key, "unknown crime area (known: %s)", strings.Join(CrimeAreaNames, ", "))
+		} else if d.Duration < 24*time.Hour {
+			bad(key, "must be at least 1d")
+		}
+	}
+	if c.Retention.PurgeInterval.Duration < time.Second {
+		bad("retention.purge_interval", "must be at least 1s")
+	}
+	if c.Feed.Retention.Duration < time.Hour {
+		bad("feed.retention", "must be at least 1h")
+	}
+	if c.Feed.MaxLag < 100 {
+		bad("feed.max_lag", "must be at least 100, got %d", c.Feed.MaxLag)
+	}
+	if c.Feed.SendTimeout.Duration < 100*time.Millisecond || c.Feed.SendTimeout.Duration > 10*time.Minute {
+		bad("feed.send_timeout", "must be 100ms..10m")
+	}
+	if c.Metrics.Listen != "off" {
+		if host, _, err := net.SplitHostPort(c.Metrics.Listen); err != nil {
+			bad("metrics.listen", `must be host:port or "off", got %q`, c.Metrics.Listen)
+		} else if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
+			// Plaintext, unauthenticated: loopback only (scrape through a
+			// local agent or an SSH tunnel).
+			bad("metrics.listen", "must be a loopback address (127.0.0.0/8, ::1 or localhost), got %q", host)
+		}
+	}
 	return errors.Join(errs...)
 }
 
@@ -424,6 +505,8 @@ type Overrides struct {
 	DBPath string
 	// PartnerAddrs maps a partner agency to its address.
 	PartnerAddrs map[string]string
+	// MetricsListen overrides metrics.listen.
+	MetricsListen string
 }
 
 func (o Overrides) apply(c *Config) error {
@@ -432,6 +515,9 @@ func (o Overrides) apply(c *Config) error {
 	}
 	if o.DBPath != "" {
 		c.Database.Path = o.DBPath
+	}
+	if o.MetricsListen != "" {
+		c.Metrics.Listen = o.MetricsListen
 	}
 	for agency, addr := range o.PartnerAddrs {
 		found := false

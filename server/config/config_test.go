@@ -114,14 +114,22 @@ func TestLoad_Valid(t *testing.T) {
 			RatePerSecond: 150, Burst: 300, MaxMessageBytes: 1 << 20,
 			ShutdownGrace: config.Duration{Duration: 5 * time.Second},
 		},
-		Log:       config.Log{Level: "debug", Format: "json"},
-		Retention: config.Retention{ReviewAfter: config.Duration{Duration: 90 * 24 * time.Hour}},
+		Log: config.Log{Level: "debug", Format: "json"},
+		Retention: config.Retention{
+			ReviewAfter:   config.Duration{Duration: 90 * 24 * time.Hour},
+			PurgeInterval: config.Duration{Duration: time.Hour},
+		},
 		Federation: config.Federation{
 			BatchSize: 100, Window: 2,
 			MinBackoff:    config.Duration{Duration: 100 * time.Millisecond},
 			MaxBackoff:    config.Duration{Duration: time.Minute},
 			DriftInterval: config.Duration{Duration: time.Hour},
 		},
+		Feed: config.Feed{
+			Retention: config.Duration{Duration: 30 * 24 * time.Hour}, MaxLag: 100000,
+			SendTimeout: config.Duration{Duration: 30 * time.Second},
+		},
+		Metrics: config.Metrics{Listen: "127.0.0.1:9464"},
 	}
 	if diff := cmp.Diff(want, c); diff != "" {
 		t.Errorf("config (-want +got):\n%s", diff)
@@ -159,14 +167,22 @@ partners:
 			RatePerSecond: 200, Burst: 400, MaxMessageBytes: 4 << 20,
 			ShutdownGrace: config.Duration{Duration: 10 * time.Second},
 		},
-		Log:       config.Log{Level: "info", Format: "text"},
-		Retention: config.Retention{ReviewAfter: config.Duration{Duration: 1095 * 24 * time.Hour}},
+		Log: config.Log{Level: "info", Format: "text"},
+		Retention: config.Retention{
+			ReviewAfter:   config.Duration{Duration: 1095 * 24 * time.Hour},
+			PurgeInterval: config.Duration{Duration: time.Hour},
+		},
 		Federation: config.Federation{
 			BatchSize: 500, Window: 4,
 			MinBackoff:    config.Duration{Duration: 200 * time.Millisecond},
 			MaxBackoff:    config.Duration{Duration: 30 * time.Second},
 			DriftInterval: config.Duration{Duration: 10 * time.Minute},
 		},
+		Feed: config.Feed{
+			Retention: config.Duration{Duration: 30 * 24 * time.Hour}, MaxLag: 100000,
+			SendTimeout: config.Duration{Duration: 30 * time.Second},
+		},
+		Metrics: config.Metrics{Listen: "127.0.0.1:9464"},
 	}
 	if diff := cmp.Diff(want, c); diff != "" {
 		t.Errorf("defaults (-want +got):\n%s", diff)
@@ -277,6 +293,11 @@ func TestLoad_InvalidValue(t *testing.T) {
 		{"FederationMinBackoffOverMax", "min_backoff: 100ms", "min_backoff: 2m", "federation.min_backoff"},
 		{"FederationMaxBackoffTooLong", "max_backoff: 1m", "max_backoff: 11m", "federation.max_backoff"},
 		{"FederationDriftIntervalTooShort", "drift_interval: 1h", "drift_interval: 500ms", "federation.drift_interval"},
+		// The metrics endpoint is plaintext and unauthenticated: loopback only.
+		{"MetricsListenAllInterfaces", "  drift_interval: 1h\n", "  drift_interval: 1h\nmetrics:\n  listen: 0.0.0.0:9464\n", "metrics.listen"},
+		{"MetricsListenPublicAddress", "  drift_interval: 1h\n", "  drift_interval: 1h\nmetrics:\n  listen: 192.0.2.10:9464\n", "metrics.listen"},
+		{"MetricsListenHostName", "  drift_interval: 1h\n", "  drift_interval: 1h\nmetrics:\n  listen: node.example.org:9464\n", "metrics.listen"},
+		{"MetricsListenWithoutPort", "  drift_interval: 1h\n", "  drift_interval: 1h\nmetrics:\n  listen: 127.0.0.1\n", "metrics.listen"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -57,12 +57,18 @@ var amWant = map[string][]identity.Role{
 	// not start drift checks, which queue repairs.
 	liaisonv1.FederationAdminService_GetFederationStatus_FullMethodName: {identity.Analyst, identity.Supervisor, identity.Auditor, identity.Service},
 	liaisonv1.FederationAdminService_CheckDrift_FullMethodName:          {identity.Analyst, identity.Supervisor, identity.Service},
+
+	// Retention: what the next purge removes is also an auditor's concern;
+	// purging is a supervisor's decision.
+	liaisonv1.RetentionService_PreviewPurge_FullMethodName: {identity.Analyst, identity.Supervisor, identity.Auditor},
+	liaisonv1.RetentionService_RunPurge_FullMethodName:     {identity.Supervisor},
 }
 
 // amServices are the services of this file's own-agency matrix.
 var amServices = []grpc.ServiceDesc{
 	liaisonv1.CaseService_ServiceDesc, liaisonv1.SearchService_ServiceDesc,
 	liaisonv1.PermissionService_ServiceDesc, liaisonv1.FederationAdminService_ServiceDesc,
+	liaisonv1.RetentionService_ServiceDesc,
 }
 
 // amMethods lists every method (unary and streaming) of services from
@@ -231,6 +237,10 @@ func (f *amFixture) request(t *testing.T, method string, p authzPrincipal) proto
 		return &liaisonv1.GetFederationStatusRequest{}
 	case liaisonv1.FederationAdminService_CheckDrift_FullMethodName:
 		return &liaisonv1.CheckDriftRequest{}
+	case liaisonv1.RetentionService_PreviewPurge_FullMethodName:
+		return &liaisonv1.PreviewPurgeRequest{}
+	case liaisonv1.RetentionService_RunPurge_FullMethodName:
+		return &liaisonv1.RunPurgeRequest{}
 	}
 	t.Fatalf("no valid request for %s: add one to amFixture.request", method)
 	return nil

@@ -26,6 +26,7 @@ import (
 	"github.com/liaison-exchange/liaison/server/authz"
 	"github.com/liaison-exchange/liaison/server/errs"
 	"github.com/liaison-exchange/liaison/server/identity"
+	"github.com/liaison-exchange/liaison/server/ids"
 	"github.com/liaison-exchange/liaison/server/nodetest"
 )
 
@@ -43,6 +44,8 @@ var authzWant = map[string][]identity.Role{
 	// agency's systems.
 	liaisonv1.LeadService_ListLeadReceipts_FullMethodName: {identity.Analyst, identity.Supervisor, identity.Service},
 	liaisonv1.LeadService_ExportLeads_FullMethodName:      {identity.Analyst, identity.Supervisor, identity.Service},
+	// Bulk import: like CreateLead.
+	liaisonv1.LeadService_ImportLeads_FullMethodName:      {identity.Analyst, identity.Supervisor, identity.Service},
 	liaisonv1.AuditService_ListAuditEvents_FullMethodName: {identity.Auditor},
 	liaisonv1.AuditService_VerifyAuditLog_FullMethodName:  {identity.Auditor},
 }
@@ -125,6 +128,8 @@ func authzRequest(t *testing.T, method string, lead *liaisonv1.Lead) proto.Messa
 		return &liaisonv1.ListLeadReceiptsRequest{Id: lead.GetId()}
 	case liaisonv1.LeadService_ExportLeads_FullMethodName:
 		return &liaisonv1.ExportLeadsRequest{Ids: []string{lead.GetId()}}
+	case liaisonv1.LeadService_ImportLeads_FullMethodName:
+		return &liaisonv1.ImportLeadsRequest{Items: []*liaisonv1.ImportItem{{Line: 1, RequestId: ids.New(), Lead: newLead("authz import")}}}
 	case liaisonv1.AuditService_ListAuditEvents_FullMethodName:
 		return &liaisonv1.ListAuditEventsRequest{PageSize: 5}
 	case liaisonv1.AuditService_VerifyAuditLog_FullMethodName:

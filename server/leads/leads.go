@@ -101,27 +101,10 @@ func (s *Server) CreateLead(ctx context.Context, req *liaisonv1.CreateLeadReques
 				return err
 			}
 		}
-		now := timestamppb.New(tx.Now())
-		lead.Id = ids.New()
-		lead.OriginAgency = s.agency
-		lead.Version = 1
-		lead.CreateTime, lead.UpdateTime = now, now
-		lead.Status = liaisonv1.LeadStatus_LEAD_STATUS_DRAFT
-		lead.ReleasedTo = nil
-		lead.CreatedBy = caller.ID
-		lead.WithdrawTime, lead.WithdrawReason = nil, ""
-		if lead.ReviewDate == nil {
-			d := tx.Now().Add(s.reviewPeriod(lead.GetCrimeAreas()))
-			lead.ReviewDate = &liaisonv1.Date{Year: int32(d.Year()), Month: int32(d.Month()), Day: int32(d.Day())}
-		}
-		audit.SetResource(ctx, resource(lead.Id))
-		if err := tx.InsertLead(lead); err != nil {
+		err := s.insertNew(tx, lead, caller.ID, liaisonv1.LeadService_CreateLead_FullMethodName, req.GetRequestId(), hash)
+		audit.SetResource(ctx, resource(lead.Id)) // even if the insert failed
+		if err != nil {
 			return err
-		}
-		if req.GetRequestId() != "" {
-			if err := tx.RememberRequest(liaisonv1.LeadService_CreateLead_FullMethodName, req.GetRequestId(), hash, lead.Id); err != nil {
-				return err
-			}
 		}
 		out = lead
 		return nil

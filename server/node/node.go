@@ -10,6 +10,9 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"runtime"
+	"strings"
+	"sync"
 	"time"
 
 	"google.golang.org/grpc"
@@ -22,14 +25,17 @@ import (
 	liaisonv1 "github.com/liaison-exchange/liaison/gen/liaison/v1"
 	"github.com/liaison-exchange/liaison/server/auditsvc"
 	"github.com/liaison-exchange/liaison/server/cases"
+	"github.com/liaison-exchange/liaison/server/changefeed"
 	"github.com/liaison-exchange/liaison/server/config"
 	"github.com/liaison-exchange/liaison/server/federation"
 	"github.com/liaison-exchange/liaison/server/identity"
 	"github.com/liaison-exchange/liaison/server/interceptors"
 	"github.com/liaison-exchange/liaison/server/leads"
 	"github.com/liaison-exchange/liaison/server/manifests"
+	"github.com/liaison-exchange/liaison/server/metrics"
 	"github.com/liaison-exchange/liaison/server/mtls"
 	"github.com/liaison-exchange/liaison/server/permissions"
+	"github.com/liaison-exchange/liaison/server/retention"
 	"github.com/liaison-exchange/liaison/server/search"
 	"github.com/liaison-exchange/liaison/server/store"
 	"github.com/liaison-exchange/liaison/server/validate"
@@ -44,6 +50,15 @@ type Node struct {
 
 	// Federation is the node's side of every partner channel.
 	Federation *federation.Federation
+	// Metrics is the Prometheus endpoint (nil when off).
+	Metrics *metrics.Metrics
+	// MetricsAddr is where /metrics listens ("" when off).
+	MetricsAddr string
+
+	feed      *changefeed.Server
+	retention *retention.Server
+	stopJobs  context.CancelFunc
+	jobs      sync.WaitGroup
 
 	grpc   *grpc.Server
 	health *health.Server
@@ -105,6 +120,12 @@ func Start(ctx context.Context, cfg *config.Config, log *slog.Logger, lis net.Li
 		return nil, err
 	}
 
+	nodeID := "spiffe://" + cfg.TrustDomain + "/node"
+	n.feed = changefeed.New(n.Store, changefeed.Options{
+		MaxLag: cfg.Feed.MaxLag, SendTimeout: cfg.Feed.SendTimeout.Duration, Retention: cfg.Feed.Retention.Duration, Logger: log,
+		NodeID: nodeID,
+	})
+	n.Metrics = metrics.New(metrics.Options{Agency: cfg.Agency, Store: n.Store, FeedConsumers: n.feed.Consumers, Logger: log})
 	opts := interceptors.Chain(interceptors.Options{
 		Logger: log,
 		Identify: func(ti credentials.TLSInfo) (identity.Identity, error) {
@@ -114,16 +135,23 @@ func Start(ctx context.Context, cfg *config.Config, log *slog.Logger, lis net.Li
 		Validator:     v,
 		RatePerSecond: cfg.Limits.RatePerSecond,
 		Burst:         cfg.Limits.Burst,
+		MetricsUnary:  n.Metrics.UnaryInterceptor(),
+		MetricsStream: n.Metrics.StreamInterceptor(),
 	})
 	opts = append(opts,
 		grpc.Creds(credentials.NewTLS(n.Material.ServerConfig())),
 		grpc.MaxRecvMsgSize(cfg.Limits.MaxMessageBytes),
+		// Reuse call goroutines: a new one per call grows its stack through
+		// the interceptor chain every time (measured: about a tenth of the
+		// CPU of a read).
+		grpc.NumStreamWorkers(uint32(4*runtime.GOMAXPROCS(0))),
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 10 * time.Second, PermitWithoutStream: true}),
 	)
 	n.grpc = grpc.NewServer(opts...)
 	reg := federation.NewRegistry()
 	leadSvc := leads.New(leads.Options{
 		Store: n.Store, Validator: v, Agency: cfg.Agency, Partners: partnerCodes, ReviewAfter: cfg.Retention.ReviewAfter.Duration,
+		ReviewAfterByCrimeArea: reviewAfterByArea(cfg.Retention),
 	})
 	leadSvc.Register(reg)
 	permSvc := permissions.New(n.Store, cfg.Agency)
@@ -155,6 +183,12 @@ func Start(ctx context.Context, cfg *config.Config, log *slog.Logger, lis net.Li
 	liaisonv1.RegisterFederationAdminServiceServer(n.grpc, n.Federation.Admin)
 	liaisonv1.RegisterAuditServiceServer(n.grpc, auditsvc.New(n.Store))
 	liaisonv1.RegisterSearchServiceServer(n.grpc, search.New(n.Store, cfg.Agency))
+	liaisonv1.RegisterChangeFeedServiceServer(n.grpc, n.feed)
+	n.retention = retention.New(n.Store, retention.Options{
+		Agency: cfg.Agency, Interval: cfg.Retention.PurgeInterval.Duration, Now: time.Now, Logger: log,
+		Principal: nodeID,
+	})
+	liaisonv1.RegisterRetentionServiceServer(n.grpc, n.retention)
 	n.health = health.NewServer()
 	healthpb.RegisterHealthServer(n.grpc, n.health)
 	reflection.Register(n.grpc)
@@ -167,9 +201,24 @@ func Start(ctx context.Context, cfg *config.Config, log *slog.Logger, lis net.Li
 			return nil, fmt.Errorf("listen on %s: %w", cfg.Listen, err)
 		}
 	}
+	n.Metrics.SetFederation(n.Federation)
+	if cfg.Metrics.Listen != "off" {
+		if n.MetricsAddr, err = n.Metrics.Serve(cfg.Metrics.Listen); err != nil {
+			return nil, fmt.Errorf("metrics: %w", err)
+		}
+	}
 	go func() { n.served <- n.grpc.Serve(n.lis) }()
 	n.Federation.Start()
-	log.Info("node serving", "addr", n.lis.Addr().String(), "db", cfg.Database.Path, "partners", partnerCodes)
+	jobs, stop := context.WithCancel(context.Background())
+	n.stopJobs = stop
+	for _, job := range []func(context.Context){n.feed.RunTrim, n.retention.Run} {
+		n.jobs.Add(1)
+		go func() {
+			defer n.jobs.Done()
+			job(jobs)
+		}()
+	}
+	log.Info("node serving", "addr", n.lis.Addr().String(), "db", cfg.Database.Path, "partners", partnerCodes, "metrics", n.MetricsAddr)
 	return n, nil
 }
 
@@ -181,8 +230,10 @@ func (n *Node) Addr() string { return n.lis.Addr().String() }
 // after the last queued write has committed.
 func (n *Node) Shutdown() error {
 	n.health.Shutdown()
-	// Channels to and from partners end first: they never finish on their
-	// own, and the partners resume where they left off.
+	// Background jobs and the channels to and from partners end first: they
+	// never finish on their own, and the partners resume where they left off.
+	n.stopJobs()
+	n.jobs.Wait()
 	n.Federation.Stop()
 	stopped := make(chan struct{})
 	go func() {
@@ -205,8 +256,23 @@ func (n *Node) Shutdown() error {
 }
 
 func (n *Node) closeAll() error {
-	if n.Store != nil {
-		return n.Store.Close()
+	var errList []error
+	if n.Metrics != nil {
+		errList = append(errList, n.Metrics.Close())
 	}
-	return nil
+	if n.Store != nil {
+		errList = append(errList, n.Store.Close())
+	}
+	return errors.Join(errList...)
+}
+
+// reviewAfterByArea maps the configured retention per crime area.
+func reviewAfterByArea(r config.Retention) map[liaisonv1.CrimeArea]time.Duration {
+	out := map[liaisonv1.CrimeArea]time.Duration{}
+	for name, d := range r.ReviewAfterByCrimeArea {
+		if v, ok := liaisonv1.CrimeArea_value["CRIME_AREA_"+strings.ToUpper(name)]; ok {
+			out[liaisonv1.CrimeArea(v)] = d.Duration
+		}
+	}
+	return out
 }

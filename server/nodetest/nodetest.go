@@ -86,6 +86,8 @@ func (p *PKI) Config(agency, dir string, partners ...string) *config.Config {
 		},
 		Limits: config.Limits{RatePerSecond: 100000, Burst: 100000},
 		Log:    config.Log{Level: "warn"},
+		// Tests that read metrics turn them on (127.0.0.1:0).
+		Metrics: config.Metrics{Listen: "off"},
 		// Reconnect quickly: tests stop and start partners.
 		Federation: config.Federation{
 			MinBackoff: config.Duration{Duration: 20 * time.Millisecond},

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"google.golang.org/protobuf/proto"
@@ -20,9 +21,12 @@ func caseBody(c *liaisonv1.Case) ([]byte, error) {
 	return marshalDet.Marshal(cc)
 }
 
-// writeCaseSets keeps the share and link tables, and the person index, in
-// step with a case's body.
-func (t *Tx) writeCaseSets(c *liaisonv1.Case) error {
+// writeCaseSets keeps the share and link tables, the person index and the
+// change feed in step with a case's body.
+func (t *Tx) writeCaseSets(c *liaisonv1.Case, action string) error {
+	if err := t.feed(liaisonv1.ChangeKind_CHANGE_KIND_CASE, c.GetId(), c.GetVersion(), c.GetOriginAgency(), action); err != nil {
+		return err
+	}
 	for _, p := range c.GetSharedWith() {
 		if err := t.q.AddCaseShare(t.ctx, db.AddCaseShareParams{CaseID: c.GetId(), Partner: p}); err != nil {
 			return err
@@ -51,7 +55,7 @@ func (t *Tx) InsertCase(c *liaisonv1.Case) error {
 	}); err != nil {
 		return err
 	}
-	return t.writeCaseSets(c)
+	return t.writeCaseSets(c, t.ownOr(c.GetOriginAgency(), "created", "replica"))
 }
 
 // ReplaceCase writes a new version of a case if the stored one is still
@@ -71,7 +75,7 @@ func (t *Tx) ReplaceCase(c *liaisonv1.Case, prevVersion int64) error {
 	if n == 0 {
 		return errs.New(errs.Aborted, "case %s was changed concurrently; read it again and retry", c.GetId())
 	}
-	return t.writeCaseSets(c)
+	return t.writeCaseSets(c, t.ownOr(c.GetOriginAgency(), "updated", "replica"))
 }
 
 // OverwriteCase replaces a case whatever version is stored (drift repair),
@@ -91,7 +95,7 @@ func (t *Tx) OverwriteCase(c *liaisonv1.Case) error {
 	if n == 0 {
 		return t.InsertCase(c)
 	}
-	return t.writeCaseSets(c)
+	return t.writeCaseSets(c, "repaired")
 }
 
 func decodeCase(id string, b []byte, err error) (*liaisonv1.Case, error) {
@@ -203,6 +207,9 @@ func (t *Tx) PutCaseEntry(e *liaisonv1.CaseEntry) error {
 		return err
 	}
 	requestedOf, open, due := entryRow(e)
+	if err := t.feed(liaisonv1.ChangeKind_CHANGE_KIND_CASE_ENTRY, e.GetId(), e.GetSequence(), e.GetAgency(), strings.ToLower(strings.TrimPrefix(e.GetState().String(), "ENTRY_STATE_"))); err != nil {
+		return err
+	}
 	_, err = t.q.GetCaseEntry(t.ctx, e.GetId())
 	switch {
 	case errors.Is(err, sql.ErrNoRows):

@@ -63,16 +63,22 @@ func (t *Tx) InsertLead(l *liaisonv1.Lead) error {
 	}); err != nil {
 		return err
 	}
+	if err := t.feed(liaisonv1.ChangeKind_CHANGE_KIND_LEAD, l.GetId(), l.GetVersion(), l.GetOriginAgency(), t.ownOr(l.GetOriginAgency(), "created", "replica")); err != nil {
+		return err
+	}
 	return t.IndexPersons(leadIndex(l))
 }
 
 // InsertLeadTombstone stores what remains of a lead whose content is
 // gone (or was never received): id, origin, version and time.
 func (t *Tx) InsertLeadTombstone(id, origin string, version int64, at time.Time) error {
-	return t.q.InsertLead(t.ctx, db.InsertLeadParams{
+	if err := t.q.InsertLead(t.ctx, db.InsertLeadParams{
 		ID: id, OriginAgency: origin, Status: int64(liaisonv1.LeadStatus_LEAD_STATUS_WITHDRAWN),
 		Version: version, CreateTime: at.UnixMicro(), UpdateTime: at.UnixMicro(),
-	})
+	}); err != nil {
+		return err
+	}
+	return t.feed(liaisonv1.ChangeKind_CHANGE_KIND_LEAD, id, version, origin, "tombstone")
 }
 
 // ReplaceLead writes a new version of a lead, provided the stored version is
@@ -104,6 +110,9 @@ func (t *Tx) OverwriteLead(l *liaisonv1.Lead) error {
 	if n == 0 {
 		return t.InsertLead(l)
 	}
+	if err := t.feed(liaisonv1.ChangeKind_CHANGE_KIND_LEAD, l.GetId(), l.GetVersion(), l.GetOriginAgency(), "repaired"); err != nil {
+		return err
+	}
 	return t.IndexPersons(leadIndex(l))
 }
 
@@ -126,7 +135,17 @@ func (t *Tx) replaceLeadRow(l *liaisonv1.Lead, prevVersion int64, body []byte) e
 		return errs.New(errs.Aborted, "lead %s was changed concurrently; read it again and retry", l.GetId())
 	}
 	if body == nil {
+		if err := t.feed(liaisonv1.ChangeKind_CHANGE_KIND_LEAD, l.GetId(), l.GetVersion(), l.GetOriginAgency(), "tombstone"); err != nil {
+			return err
+		}
 		return t.IndexPersons(IndexedRecord{Kind: liaisonv1.RecordKind_RECORD_KIND_LEAD, ID: l.GetId()})
+	}
+	action := t.ownOr(l.GetOriginAgency(), "updated", "replica")
+	if l.GetStatus() == liaisonv1.LeadStatus_LEAD_STATUS_WITHDRAWN {
+		action = "withdrawn"
+	}
+	if err := t.feed(liaisonv1.ChangeKind_CHANGE_KIND_LEAD, l.GetId(), l.GetVersion(), l.GetOriginAgency(), action); err != nil {
+		return err
 	}
 	return t.IndexPersons(leadIndex(l))
 }

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strings"
 
 	"google.golang.org/protobuf/proto"
 
@@ -19,16 +20,24 @@ func manifestBody(m *liaisonv1.Manifest) ([]byte, error) {
 	return marshalDet.Marshal(c)
 }
 
+func (t *Tx) feedManifest(m *liaisonv1.Manifest) error {
+	return t.feed(liaisonv1.ChangeKind_CHANGE_KIND_MANIFEST, m.GetId(), m.GetVersion(), m.GetOriginAgency(),
+		strings.ToLower(strings.TrimPrefix(m.GetState().String(), "MANIFEST_STATE_")))
+}
+
 // InsertManifest stores a new manifest (own draft, or a replica arriving).
 func (t *Tx) InsertManifest(m *liaisonv1.Manifest) error {
 	body, err := manifestBody(m)
 	if err != nil {
 		return err
 	}
-	return t.q.InsertManifest(t.ctx, db.InsertManifestParams{
+	if err := t.q.InsertManifest(t.ctx, db.InsertManifestParams{
 		ID: m.GetId(), OriginAgency: m.GetOriginAgency(), ReceivingAgency: m.GetReceivingAgency(), State: int64(m.GetState()),
 		Version: m.GetVersion(), CreateTime: m.GetCreateTime().AsTime().UnixMicro(), UpdateTime: m.GetUpdateTime().AsTime().UnixMicro(), Body: body,
-	})
+	}); err != nil {
+		return err
+	}
+	return t.feedManifest(m)
 }
 
 // ReplaceManifest writes a new version if the stored one is still
@@ -48,7 +57,7 @@ func (t *Tx) ReplaceManifest(m *liaisonv1.Manifest, prevVersion int64) error {
 	if n == 0 {
 		return errs.New(errs.Aborted, "manifest %s was changed concurrently; read it again and retry", m.GetId())
 	}
-	return nil
+	return t.feedManifest(m)
 }
 
 // OverwriteManifest replaces a manifest whatever version is stored (drift
@@ -68,7 +77,7 @@ func (t *Tx) OverwriteManifest(m *liaisonv1.Manifest) error {
 	if n == 0 {
 		return t.InsertManifest(m)
 	}
-	return nil
+	return t.feedManifest(m)
 }
 
 func decodeManifest(id string, b []byte, err error) (*liaisonv1.Manifest, error) {

@@ -22,6 +22,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"runtime"
 	"runtime/debug"
 	"sort"
 	"strconv"
@@ -73,7 +74,8 @@ type Store struct {
 	headSeq  int64
 	headHash []byte
 
-	signals signals
+	signals    signals
+	feedSignal broadcast
 
 	batches atomic.Int64
 	opsDone atomic.Int64
@@ -272,12 +274,16 @@ func (s *Store) closeDBs() error {
 
 // op is one queued write.
 type op struct {
-	ctx   context.Context
-	fn    func(*Tx) error
-	call  *audit.Call
-	state atomic.Int32 // opQueued, opTaken, opAbandoned
-	err   error
-	done  chan struct{}
+	ctx  context.Context
+	fn   func(*Tx) error
+	call *audit.Call
+	// auditOnly ops write nothing but their call's audit event; the error
+	// their fn returns is the outcome to record, not a failure.
+	auditOnly    bool
+	recordedHere bool         // this run appended the call's event
+	state        atomic.Int32 // opQueued, opTaken, opAbandoned
+	err          error
+	done         chan struct{}
 }
 
 const (
@@ -292,7 +298,10 @@ const (
 // same transaction: with outcome OK if fn succeeds, or — after fn's changes
 // are rolled back — with the code of fn's error. fn must not keep the Tx.
 func (s *Store) Write(ctx context.Context, fn func(*Tx) error) error {
-	o := &op{ctx: ctx, fn: fn, call: audit.FromContext(ctx), done: make(chan struct{})}
+	return s.enqueue(ctx, &op{ctx: ctx, fn: fn, call: audit.FromContext(ctx), done: make(chan struct{})})
+}
+
+func (s *Store) enqueue(ctx context.Context, o *op) error {
 	s.mu.RLock()
 	if s.closed {
 		s.mu.RUnlock()
@@ -328,7 +337,7 @@ func (s *Store) RecordCall(ctx context.Context, outcome error) error {
 	if call == nil {
 		return errors.New("record call: no call in context")
 	}
-	err := s.Write(ctx, func(*Tx) error { return outcome })
+	err := s.enqueue(ctx, &op{ctx: ctx, fn: func(*Tx) error { return outcome }, call: call, auditOnly: true, done: make(chan struct{})})
 	if call.Recorded() {
 		return nil
 	}
@@ -347,6 +356,7 @@ func (s *Store) writer() {
 			return
 		}
 		batch = append(batch[:0], first)
+		yields := 0
 	drain:
 		for len(batch) < s.opts.MaxBatch {
 			select {
@@ -355,15 +365,35 @@ func (s *Store) writer() {
 					break drain
 				}
 				batch = append(batch, o)
+				continue
 			default:
-				break drain
 			}
+			// Under load (more than one operation already waiting), let the
+			// callers run a moment so that more of them join this commit:
+			// each commit has a fixed cost, and on a busy machine the
+			// writer otherwise commits as fast as it can with a handful of
+			// operations each.
+			if len(batch) > 1 && yields < 3 {
+				yields++
+				runtime.Gosched()
+				continue
+			}
+			break
 		}
 		s.commit(batch)
 	}
 }
 
-// commit runs a batch in one transaction.
+// errRetry aborts a batch run without savepoints: an operation failed, and
+// the batch runs again with each operation in a savepoint of its own.
+var errRetry = errors.New("an operation failed; run the batch again with savepoints")
+
+// commit runs a batch in one transaction. It runs it first without
+// savepoints — each costs two statements per operation, for the rare
+// operation that fails — and only if a writing operation fails, rolls the
+// whole batch back and runs it again with one savepoint per operation, so
+// the failure is undone alone. Operations read the database inside the
+// transaction, so the second run sees what the first would have.
 func (s *Store) commit(batch []*op) {
 	taken := batch[:0:0]
 	for _, o := range batch {
@@ -376,48 +406,70 @@ func (s *Store) commit(batch []*op) {
 	if len(taken) == 0 {
 		return
 	}
-	finish := func(err error) {
+	hooks, err := s.runBatch(taken, false)
+	if errors.Is(err, errRetry) {
+		hooks, err = s.runBatch(taken, true)
+	}
+	for _, o := range taken {
+		if err != nil {
+			o.err = err
+		}
+		close(o.done)
+	}
+	if err != nil {
+		return
+	}
+	s.batches.Add(1)
+	s.opsDone.Add(int64(len(taken)))
+	for _, f := range hooks {
+		f()
+	}
+}
+
+// runBatch runs the operations in one transaction and commits it. It
+// returns the after-commit hooks, or the error every operation gets.
+func (s *Store) runBatch(taken []*op, savepoints bool) ([]func(), error) {
+	undo := func() {
 		for _, o := range taken {
-			if err != nil {
-				o.err = err
-				if o.call != nil {
-					o.call.SetRecorded(false)
-				}
+			if o.recordedHere {
+				o.call.SetRecorded(false)
+				o.recordedHere = false
 			}
-			close(o.done)
 		}
 	}
 	ctx := context.Background()
 	sqlTx, err := s.wdb.BeginTx(ctx, nil)
 	if err != nil {
 		s.log.Error("store: begin transaction", "err", err)
-		finish(fmt.Errorf("begin transaction: %w", err))
-		return
+		return nil, fmt.Errorf("begin transaction: %w", err)
 	}
 	t := &Tx{s: s, ctx: ctx, tx: sqlTx, q: s.wq.WithTx(sqlTx), now: s.opts.Now().UTC(), headSeq: s.headSeq, headHash: s.headHash}
 	for _, o := range taken {
-		o.err = t.run(o)
+		if savepoints {
+			o.err = t.runIsolated(o)
+			continue
+		}
+		if o.err = t.runPlain(o); o.err != nil && (!o.auditOnly || !o.call.Recorded()) {
+			sqlTx.Rollback()
+			undo()
+			return nil, errRetry
+		}
 	}
 	if t.headSeq != s.headSeq {
 		if err := t.q.SetAuditHead(ctx, db.SetAuditHeadParams{Seq: t.headSeq, Hash: t.headHash}); err != nil {
 			sqlTx.Rollback()
+			undo()
 			s.log.Error("store: write audit head", "err", err)
-			finish(fmt.Errorf("write audit head: %w", err))
-			return
+			return nil, fmt.Errorf("write audit head: %w", err)
 		}
 	}
 	if err := sqlTx.Commit(); err != nil {
+		undo()
 		s.log.Error("store: commit", "err", err, "ops", len(taken))
-		finish(fmt.Errorf("commit: %w", err))
-		return
+		return nil, fmt.Errorf("commit: %w", err)
 	}
 	s.headSeq, s.headHash = t.headSeq, t.headHash
-	s.batches.Add(1)
-	s.opsDone.Add(int64(len(taken)))
-	finish(nil)
-	for _, f := range t.afterCommit {
-		f()
-	}
+	return t.afterCommit, nil
 }
 
 // Tx is the transaction an operation runs in.
@@ -430,6 +482,7 @@ type Tx struct {
 	headSeq     int64
 	headHash    []byte
 	afterCommit []func()
+	feedChanged bool
 }
 
 // Now is the time of the transaction (one per batch).
@@ -439,29 +492,51 @@ func (t *Tx) Now() time.Time { return t.now }
 // not). Used to wake the federation relay and change-feed watchers.
 func (t *Tx) AfterCommit(f func()) { t.afterCommit = append(t.afterCommit, f) }
 
-// run executes one operation in its own savepoint.
-func (t *Tx) run(o *op) error {
+// runPlain executes one operation without a savepoint and appends its
+// call's event. A failure of a writing operation aborts the batch (the
+// caller rolls back and runs it again with savepoints).
+func (t *Tx) runPlain(o *op) error {
+	err := t.call(o)
+	if o.call == nil || o.call.Recorded() || (err != nil && !o.auditOnly) {
+		return err
+	}
+	if aerr := t.appendCall(o.call, errs.CodeName(err)); aerr != nil {
+		return aerr
+	}
+	o.recordedHere = true
+	return err
+}
+
+// runIsolated executes one operation in its own savepoint: if it fails,
+// its changes are rolled back alone and its call is recorded with the
+// failure.
+func (t *Tx) runIsolated(o *op) error {
+	if o.auditOnly {
+		return t.runPlain(o) // writes one row: nothing to isolate
+	}
 	if _, err := t.tx.ExecContext(t.ctx, "SAVEPOINT op"); err != nil {
 		return fmt.Errorf("savepoint: %w", err)
 	}
-	headSeq, headHash, hooks := t.headSeq, t.headHash, len(t.afterCommit)
-	recordedHere := false
+	headSeq, headHash, hooks, feedChanged := t.headSeq, t.headHash, len(t.afterCommit), t.feedChanged
 	err := t.call(o)
 	if err == nil && o.call != nil && !o.call.Recorded() {
 		err = t.appendCall(o.call, "OK")
-		recordedHere = err == nil
+		o.recordedHere = err == nil
 	}
 	if err != nil {
 		if _, rerr := t.tx.ExecContext(t.ctx, "ROLLBACK TO op"); rerr != nil {
 			return errors.Join(err, fmt.Errorf("rollback to savepoint: %w", rerr))
 		}
-		t.headSeq, t.headHash, t.afterCommit = headSeq, headHash, t.afterCommit[:hooks]
-		if recordedHere {
+		t.headSeq, t.headHash, t.afterCommit, t.feedChanged = headSeq, headHash, t.afterCommit[:hooks], feedChanged
+		if o.recordedHere {
 			o.call.SetRecorded(false)
+			o.recordedHere = false
 		}
 		if o.call != nil && !o.call.Recorded() {
 			if aerr := t.appendCall(o.call, errs.CodeName(err)); aerr != nil {
 				t.s.log.Error("store: audit a failed call", "err", aerr)
+			} else {
+				o.recordedHere = true
 			}
 		}
 	}

@@ -249,6 +249,11 @@ func (c *cli) report(err error) int {
 			switch d := d.(type) {
 			case *errdetails.BadRequest:
 				for _, v := range d.GetFieldViolations() {
+					if v.GetField() == "" {
+						// A rule on the request as a whole.
+						fmt.Fprintf(c.stderr, "  %s\n", v.GetDescription())
+						continue
+					}
 					fmt.Fprintf(c.stderr, "  field %s: %s\n", v.GetField(), v.GetDescription())
 				}
 			case *errdetails.PreconditionFailure:

@@ -29,7 +29,7 @@ func TestRun_Usage(t *testing.T) {
 		{name: "CommandHelp", args: []string{"help", "leads", "update"}, code: exitOK, stdout: []string{"usage: liaisonctl leads update ID -f PATCH", "--etag ETAG", "-f FILE"}},
 		{name: "CommandDashH", args: []string{"leads", "list", "-h"}, code: exitOK, stdout: []string{"--crime-area AREA", "--all "}},
 		{name: "GroupWithoutCommand", args: []string{"leads"}, code: exitUsage, stderr: []string{"usage: liaisonctl leads COMMAND"}},
-		{name: "UnknownGroup", args: []string{"cases", "list"}, code: exitUsage, stderr: []string{`error: unknown command "cases"`}},
+		{name: "UnknownGroup", args: []string{"dossiers", "list"}, code: exitUsage, stderr: []string{`error: unknown command "dossiers"`}},
 		{name: "UnknownCommand", args: []string{"leads", "frob"}, code: exitUsage, stderr: []string{`error: unknown command "frob" in leads`, "usage: liaisonctl leads COMMAND"}},
 		{name: "UnknownFlag", args: []string{"leads", "get", "x", "--bogus=1"}, code: exitUsage, stderr: []string{"error: unknown flag --bogus", "usage: liaisonctl leads get ID"}},
 		{name: "UnknownFlagBeforeCommand", args: []string{"--status", "draft", "leads", "list"}, code: exitUsage, stderr: []string{"error: unknown flag --status"}},
@@ -191,7 +191,7 @@ func TestUpdateMask(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			got, err := updateMask([]byte(tc.patch))
+			got, err := updateMask([]byte(tc.patch), (&liaisonv1.Lead{}).ProtoReflect().Descriptor())
 			if tc.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
 					t.Fatalf("err = %v, want %q", err, tc.wantErr)

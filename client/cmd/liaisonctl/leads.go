@@ -2,18 +2,13 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
-	"slices"
 	"strings"
 
-	"github.com/google/uuid"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
-	"google.golang.org/protobuf/reflect/protoreflect"
-	"google.golang.org/protobuf/types/known/fieldmaskpb"
 
 	liaisonv1 "github.com/liaison-exchange/liaison/gen/liaison/v1"
 )
@@ -51,11 +46,9 @@ func leadsCreate(fs *flag.FlagSet) handler {
 		if *file == "" {
 			return usageErrorf("leads create needs -f FILE")
 		}
-		id := *requestID
-		if id == "" {
-			id = uuid.Must(uuid.NewV7()).String()
-		} else if _, err := uuid.Parse(id); err != nil {
-			return usageErrorf("--request-id %q is not a UUID", id)
+		id, err := idempotencyKey(*requestID)
+		if err != nil {
+			return err
 		}
 		lead := &liaisonv1.Lead{}
 		if _, err := c.readProtoJSON(*file, lead); err != nil {
@@ -67,10 +60,7 @@ func leadsCreate(fs *flag.FlagSet) handler {
 		}
 		resp, err := svc.CreateLead(ctx, &liaisonv1.CreateLeadRequest{Lead: lead, RequestId: id})
 		if err != nil {
-			if retryable(err) {
-				err = &noteError{err, []string{fmt.Sprintf("the lead may or may not have been created: repeat with --request-id %s to retry safely", id)}}
-			}
-			return err
+			return retryNote(err, "the lead may or may not have been created", id)
 		}
 		// The response has no field for it, so it goes to stderr in both
 		// formats, leaving stdout to the response.
@@ -158,73 +148,27 @@ func leadsUpdate(fs *flag.FlagSet) handler {
 			return usageErrorf("leads update needs -f PATCH")
 		}
 		patch := &liaisonv1.Lead{}
-		raw, err := c.readProtoJSON(*file, patch)
+		mask, err := c.readPatch(*file, args[0], *etag, patch, func() (string, error) {
+			svc, err := c.leadService()
+			if err != nil {
+				return "", err
+			}
+			cur, err := svc.GetLead(ctx, &liaisonv1.GetLeadRequest{Id: args[0]})
+			return cur.GetLead().GetEtag(), err
+		})
 		if err != nil {
 			return err
-		}
-		paths, err := updateMask(raw)
-		if err != nil {
-			return fmt.Errorf("%s: %w", *file, err)
-		}
-		if patch.GetId() != "" && patch.GetId() != args[0] {
-			return fmt.Errorf("%s: the patch has id %s, not %s", *file, patch.GetId(), args[0])
-		}
-		patch.Id = args[0]
-		if *etag != "" {
-			patch.Etag = *etag
 		}
 		svc, err := c.leadService()
 		if err != nil {
 			return err
 		}
-		if patch.GetEtag() == "" {
-			cur, err := svc.GetLead(ctx, &liaisonv1.GetLeadRequest{Id: args[0]})
-			if err != nil {
-				return err
-			}
-			patch.Etag = cur.GetLead().GetEtag()
-		}
-		resp, err := svc.UpdateLead(ctx, &liaisonv1.UpdateLeadRequest{Lead: patch, UpdateMask: &fieldmaskpb.FieldMask{Paths: paths}})
+		resp, err := svc.UpdateLead(ctx, &liaisonv1.UpdateLeadRequest{Lead: patch, UpdateMask: mask})
 		if err != nil {
 			return err
 		}
 		return c.printLead(resp, resp.GetLead())
 	}
-}
-
-// updateMask is the field mask of a patch: the proto names of its
-// top-level JSON keys (JSON or proto spelling), in field-number order.
-// "id" and "etag" say which lead and version the patch applies to and are
-// not fields to change.
-func updateMask(patch []byte) ([]string, error) {
-	var top map[string]json.RawMessage
-	if err := json.Unmarshal(patch, &top); err != nil {
-		return nil, err
-	}
-	fields := (&liaisonv1.Lead{}).ProtoReflect().Descriptor().Fields()
-	var fds []protoreflect.FieldDescriptor
-	for key := range top {
-		fd := fields.ByJSONName(key)
-		if fd == nil {
-			fd = fields.ByName(protoreflect.Name(key))
-		}
-		if fd == nil {
-			return nil, fmt.Errorf("unknown field %q", key)
-		}
-		if fd.Name() == "id" || fd.Name() == "etag" {
-			continue
-		}
-		fds = append(fds, fd)
-	}
-	if len(fds) == 0 {
-		return nil, fmt.Errorf("the patch names no field to change")
-	}
-	slices.SortFunc(fds, func(a, b protoreflect.FieldDescriptor) int { return int(a.Number() - b.Number()) })
-	paths := make([]string, len(fds))
-	for i, fd := range fds {
-		paths[i] = string(fd.Name())
-	}
-	return paths, nil
 }
 
 func leadsRelease(fs *flag.FlagSet) handler {

@@ -33,6 +33,54 @@
 //	    stderr and makes the exit status 1; with --id the export is all or
 //	    nothing. -o does not change the format; --timeout bounds the whole
 //	    export.
+//	import FILE and export --kind leads: bulk, NDJSON or CSV, with progress ('liaisonctl help import', 'help export').
+//
+// Transfer manifests (ManifestService). The sending agency's node is a
+// manifest's home; on the receiving agency's node review, accept, handover,
+// cancel and the holds are proposals the home node applies, and the
+// command prints the pending action ("proposed to alpha: review of person
+// X (pending — alpha applies it)"). A step a protection safeguard blocks
+// fails with FAILED_PRECONDITION listing each person, rule and what
+// clears it.
+//
+//	manifests create --to AGENCY -f FILE [--request-id UUID]
+//	    Start a draft from FILE, a liaison.v1.Manifest in protojson (legal
+//	    basis, transport, escorts).
+//	manifests get ID
+//	    Show a manifest: header, persons with every status (nationality,
+//	    fitness, vulnerabilities, handover, holds), on the sending node
+//	    the screenings (never on a receiving node), on the receiving node
+//	    its pending actions, and the history.
+//	manifests list [--state S] [--to AGENCY] [--from AGENCY]
+//	               [--page-size N] [--page-token T] [--all]
+//	manifests update ID -f PATCH [--etag E]
+//	    Change a draft's legal_basis, transport or escorts (the top-level
+//	    keys of PATCH); without --etag the manifest is read first.
+//	manifests add-person ID -f FILE
+//	manifests update-person ID -f FILE [--person PERSON]
+//	manifests remove-person ID PERSON
+//	    Edit the persons (a liaison.v1.ManifestPerson in protojson).
+//	manifests screen ID PERSON --claim none|pending|decided
+//	                 --assessment cleared|concern --officer NAME
+//	                 [--bid [--bid-ref REF]] [--notes TEXT]
+//	    Record a person's protection screening; it stays on this node.
+//	manifests propose ID                      (sending supervisors)
+//	manifests review ID PERSON --nationality confirmed|not-confirmed
+//	                 [--reason TEXT]          (receiving supervisors)
+//	manifests accept ID                       (receiving supervisors)
+//	manifests schedule ID --departure TIME [--flight NUMBER] [--carrier NAME]
+//	                 [--mode air|sea|land|rail] [--from PLACE]
+//	                 [--to-place PLACE] [--arrival TIME]
+//	manifests depart ID                       (sending supervisors)
+//	manifests handover ID PERSON --status handed-over|not-handed-over
+//	                 [--reason TEXT]          (receiving supervisors)
+//	manifests cancel ID --reason TEXT         (either side, before departure)
+//	manifests withdraw ID PERSON --reason TEXT
+//	manifests hold ID PERSON --reason TEXT    (prints the hold's id)
+//	manifests lift-hold ID PERSON HOLD --reason TEXT
+//	manifests history ID
+//	    Every step with time, agency, officer, action, person, note and
+//	    state; on this node also its local notes.
 //
 // Federation (FederationAdminService):
 //
@@ -57,6 +105,92 @@
 //	permissions refuse ID --reason TEXT
 //	    Decide an incoming request (supervisors of the originator); the
 //	    decision travels back to the requester.
+//
+// Cases (CaseService):
+//
+//	cases create -f FILE [--request-id UUID]
+//	    Open a case on this node, its home, from FILE, a liaison.v1.Case in
+//	    protojson ("-" reads stdin); the request id as for leads create.
+//	cases get ID
+//	    Show a case in detail: its subjects merged with those of its linked
+//	    leads, each person once with where it appears, and the number of
+//	    entries and of open requests.
+//	cases list [--status open|active|suspended|closed] [--crime-area A]
+//	           [--origin AGENCY] [--shared-with AGENCY]
+//	           [--updated-after RFC3339] [--page-size N] [--page-token T] [--all]
+//	    List cases, newest first.
+//	cases update ID -f PATCH [--etag E]
+//	    As leads update, for a case (home node only).
+//	cases share ID --to AGENCY[,AGENCY]
+//	    Share a case, with all its entries, with partners (supervisors).
+//	cases link-lead CASE_ID LEAD_ID
+//	cases unlink-lead CASE_ID LEAD_ID
+//	    Link a lead this node holds to a case, or remove the link.
+//	cases close ID --reason TEXT
+//	cases reopen ID --reason TEXT
+//	    Close a case, or reopen a closed one (supervisors).
+//	cases add-entry ID --kind note|request|response|outcome --text TEXT
+//	          [--urgency urgent|high|normal] [--due RFC3339]
+//	          [--requested-of AGENCY] [--responds-to ENTRY_ID]
+//	          [--outcome KIND] [--count N] [--request-id UUID]
+//	cases add-entry ID -f ENTRY [--request-id UUID]
+//	    Append an entry (or one read from ENTRY, a liaison.v1.CaseEntry in
+//	    protojson) and show its state: applied at once with its position on
+//	    the case's home node; on a partner's node pending until the home
+//	    node applies it, or rejects it with a reason. The node's refusal of
+//	    a field names the flag that sets it.
+//	cases entries ID [--page-size N] [--page-token T] [--all]
+//	    List a case's entries in the home node's order, pending ones last:
+//	    state, author, a request's urgency, deadline, debtor and answer, the
+//	    request a response answers, an outcome's count; then the reasons of
+//	    rejected entries.
+//
+// Requests for assistance (CaseService):
+//
+//	requests list [--owed-to-us] [--page-size N]
+//	    List open requests, overdue first, with how overdue or how long is
+//	    left: those this agency owes, or with --owed-to-us those it awaits
+//	    answers to.
+//
+// Search (SearchService):
+//
+//	search [NAME...] [--phone NUMBER [--region CC]] [--document NUMBER]
+//	       [--dob YYYY[-MM[-DD]]] [--born-from YYYY] [--born-to YYYY]
+//	       [--page-size N]
+//	    Find persons in every record the node holds, own and partners',
+//	    best first, with why each matched. NAME is the words of the line
+//	    joined ("search Chen Wei" is "search 'Chen Wei'"). A number with
+//	    spaces is best quoted; unquoted, the groups of digits right after
+//	    --phone or --document are taken as part of it
+//	    ("--phone +66 81 234 5678").
+//
+// Change feed (ChangeFeedService, analysts and the agency's systems):
+//
+//	watch [--cursor N] [--kind KIND[,KIND]] [--once | --follow=false]
+//	      [--reconnect]
+//	    Print every change the node applies after cursor N (0: from the
+//	    oldest it keeps), in order, then follow new ones: own records,
+//	    partners' copies arriving, tombstones, case entries, manifest
+//	    transitions. A table line each (CURSOR TIME KIND ACTION ORIGIN
+//	    RECORD VERSION SUMMARY), or with -o json one protojson Change a
+//	    line. --kind keeps only lead, case, case-entry or manifest changes;
+//	    --once stops when caught up. On stopping, the cursor to resume from
+//	    goes to stderr; nothing is kept locally. A stream the node cuts off
+//	    (the consumer fell behind or stopped reading, the node restarts)
+//	    exits 1 with that cursor, or with --reconnect resumes from it. A
+//	    cursor older than the node keeps is OUT_OF_RANGE: resync, then
+//	    watch from the cursor the error names. --timeout bounds the whole
+//	    watch only when given.
+//
+// Retention (RetentionService):
+//
+//	retention preview
+//	    List the own leads the next purge would remove (review date passed,
+//	    no open case linking them) and the expired leads an open case keeps.
+//	retention run
+//	    Purge now (supervisors): delete their content, keep a tombstone, and
+//	    send the tombstone to every partner holding a copy. The node also
+//	    purges on its own every retention.purge_interval.
 //
 // Audit (AuditService, auditors):
 //

@@ -20,14 +20,18 @@ type group struct {
 	commands []*command
 }
 
-// A command is one verb of a group, usually one RPC.
+// A command is one verb of a group, usually one RPC. A group whose only
+// command has no name ("search") is itself the command: its flags and
+// arguments follow the group's name.
 type command struct {
 	name string
 	// synopsis follows "liaisonctl GROUP COMMAND" in usage, e.g.
 	// "ID --reason TEXT [--etag E]".
 	synopsis string
 	summary  string
-	// args names the positional arguments; the command gets exactly these.
+	// args names the positional arguments; the command gets exactly these,
+	// unless the last name ends in "..." ("NAME..."): then any number of
+	// words, none included, stand for it.
 	args []string
 	// setup defines the command's flags on fs, binding them to its own
 	// variables, and returns what runs the command once they are parsed.
@@ -55,6 +59,9 @@ func (g *group) command(name string) *command {
 	}
 	return nil
 }
+
+// self is the command a group is itself ("search"), or nil.
+func (g *group) self() *command { return g.command("") }
 
 func sortedGroups() []*group {
 	gs := make([]*group, 0, len(groups))
@@ -152,16 +159,26 @@ func parse(args []string) (*invocation, error) {
 		if err := inv.flags.Set(name, value); err != nil {
 			return inv, usageErrorf("invalid value %q for flag %s: %v", value, flagName(name), err)
 		}
+		if mw, ok := f.Value.(multiWordValue); ok {
+			for i+1 < len(args) && mw.Continue(args[i+1]) {
+				i++
+			}
+		}
 	}
 	if inv.help || inv.cmd == nil {
 		return inv, nil
 	}
-	if want := inv.cmd.args; len(inv.args) != len(want) {
+	want := inv.cmd.args
+	fixed, variadic := len(want), len(want) > 0 && strings.HasSuffix(want[len(want)-1], "...")
+	if variadic {
+		fixed--
+	}
+	if len(inv.args) < fixed || (!variadic && len(inv.args) > fixed) {
 		takes := "no arguments"
 		if len(want) > 0 {
 			takes = strings.Join(want, " ")
 		}
-		return inv, usageErrorf("%s %s takes %s, got %q", inv.group.name, inv.cmd.name, takes, inv.args)
+		return inv, usageErrorf("%s takes %s, got %q", inv.name(), takes, inv.args)
 	}
 	switch inv.globals.output {
 	case outputTable, outputJSON:
@@ -181,6 +198,9 @@ func (inv *invocation) positional(w string) error {
 		if inv.group = groups[w]; inv.group == nil {
 			return usageErrorf("unknown command %q", w)
 		}
+		if c := inv.group.self(); c != nil {
+			inv.cmd, inv.run = c, c.setup(inv.flags)
+		}
 	case inv.cmd == nil:
 		if inv.cmd = inv.group.command(w); inv.cmd == nil {
 			return usageErrorf("unknown command %q in %s", w, inv.group.name)
@@ -190,6 +210,20 @@ func (inv *invocation) positional(w string) error {
 		inv.args = append(inv.args, w)
 	}
 	return nil
+}
+
+// multiWordValue is a flag value that may run over several words of the
+// line: after its value, the words it accepts are its own too (a phone
+// number typed with spaces and not quoted).
+type multiWordValue interface {
+	flag.Value
+	// Continue adds word to the value and reports whether it did.
+	Continue(word string) bool
+}
+
+// name is the command as typed: "leads get", or "search".
+func (inv *invocation) name() string {
+	return strings.TrimSpace(inv.group.name + " " + inv.cmd.name)
 }
 
 // usage writes the help of what the line named so far: everything, a group
@@ -203,7 +237,11 @@ func (inv *invocation) usage(w io.Writer) {
 		for _, g := range sortedGroups() {
 			fmt.Fprintf(tw, "%s: %s\n", g.name, g.summary)
 			for _, c := range g.commands {
-				fmt.Fprintf(tw, "  %s\t%s\n", c.name, c.summary)
+				name := c.name
+				if name == "" {
+					name = g.name
+				}
+				fmt.Fprintf(tw, "  %s\t%s\n", name, c.summary)
 			}
 			fmt.Fprintln(tw)
 		}
@@ -215,7 +253,7 @@ func (inv *invocation) usage(w io.Writer) {
 		}
 		fmt.Fprintln(tw)
 	default:
-		fmt.Fprintf(tw, "usage: liaisonctl %s %s %s\n\n%s\n", inv.group.name, inv.cmd.name, inv.cmd.synopsis, inv.cmd.summary)
+		fmt.Fprintf(tw, "usage: liaisonctl %s %s\n\n%s\n", inv.name(), inv.cmd.synopsis, inv.cmd.summary)
 		// Only the command's own flags: a throwaway set holds just them.
 		own := flag.NewFlagSet(inv.cmd.name, flag.ContinueOnError)
 		inv.cmd.setup(own)

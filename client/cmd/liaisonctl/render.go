@@ -67,13 +67,7 @@ func (c *cli) leadDetail(w io.Writer, l *liaisonv1.Lead) {
 			row(w, k, v)
 		}
 	}
-	origin := l.GetOriginAgency()
-	switch own := c.callerAgency(); {
-	case own != "" && origin == own:
-		origin += " (own record)"
-	case own != "":
-		origin += fmt.Sprintf(" (replica of %s's record, read-only)", l.GetOriginAgency())
-	}
+	origin := c.originLabel(l.GetOriginAgency(), fmt.Sprintf("replica of %s's record, read-only", l.GetOriginAgency()))
 	kv("ID:", l.GetId())
 	kv("ORIGIN:", origin)
 	kv("STATUS:", enumName(l.GetStatus()))
@@ -114,6 +108,19 @@ func (c *cli) leadDetail(w io.Writer, l *liaisonv1.Lead) {
 	for i, p := range l.GetSubjects() {
 		person(w, fmt.Sprintf("  [%d] ", i+1), p)
 	}
+}
+
+// originLabel is a record's origin agency, marked as the caller's own
+// record or, in the words of replica, as a partner's; unmarked if the
+// caller's agency cannot be told.
+func (c *cli) originLabel(origin, replica string) string {
+	switch own := c.callerAgency(); {
+	case own != "" && origin == own:
+		return origin + " (own record)"
+	case own != "":
+		return origin + " (" + replica + ")"
+	}
+	return origin
 }
 
 // onFirst labels the first line of a list of values.

@@ -77,6 +77,60 @@ func (LeadStatus) EnumDescriptor() ([]byte, []int) {
 	return file_liaison_v1_lead_proto_rawDescGZIP(), []int{0}
 }
 
+// ImportOutcome is what became of one item.
+type ImportOutcome int32
+
+const (
+	ImportOutcome_IMPORT_OUTCOME_UNSPECIFIED ImportOutcome = 0
+	ImportOutcome_IMPORT_OUTCOME_CREATED     ImportOutcome = 1
+	// The request_id was imported before: the lead it created is returned.
+	ImportOutcome_IMPORT_OUTCOME_ALREADY_IMPORTED ImportOutcome = 2
+	ImportOutcome_IMPORT_OUTCOME_REJECTED         ImportOutcome = 3
+)
+
+// Enum value maps for ImportOutcome.
+var (
+	ImportOutcome_name = map[int32]string{
+		0: "IMPORT_OUTCOME_UNSPECIFIED",
+		1: "IMPORT_OUTCOME_CREATED",
+		2: "IMPORT_OUTCOME_ALREADY_IMPORTED",
+		3: "IMPORT_OUTCOME_REJECTED",
+	}
+	ImportOutcome_value = map[string]int32{
+		"IMPORT_OUTCOME_UNSPECIFIED":      0,
+		"IMPORT_OUTCOME_CREATED":          1,
+		"IMPORT_OUTCOME_ALREADY_IMPORTED": 2,
+		"IMPORT_OUTCOME_REJECTED":         3,
+	}
+)
+
+func (x ImportOutcome) Enum() *ImportOutcome {
+	p := new(ImportOutcome)
+	*p = x
+	return p
+}
+
+func (x ImportOutcome) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (ImportOutcome) Descriptor() protoreflect.EnumDescriptor {
+	return file_liaison_v1_lead_proto_enumTypes[1].Descriptor()
+}
+
+func (ImportOutcome) Type() protoreflect.EnumType {
+	return &file_liaison_v1_lead_proto_enumTypes[1]
+}
+
+func (x ImportOutcome) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use ImportOutcome.Descriptor instead.
+func (ImportOutcome) EnumDescriptor() ([]byte, []int) {
+	return file_liaison_v1_lead_proto_rawDescGZIP(), []int{1}
+}
+
 // Lead is intelligence on a smuggling network. Fields marked output only are
 // set by the server and ignored on input.
 type Lead struct {
@@ -1335,6 +1389,298 @@ func (x *ExportRefusal) GetReason() string {
 	return ""
 }
 
+// ImportItem is one lead of a bulk import.
+type ImportItem struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Where the item came from (a line number), echoed in its result.
+	Line int64 `protobuf:"varint,1,opt,name=line,proto3" json:"line,omitempty"`
+	// Makes the item safe to import again; derive it from the item's content.
+	RequestId string `protobuf:"bytes,2,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	// Validated item by item (a bad lead is a rejected item, not a failed call).
+	Lead          *Lead `protobuf:"bytes,3,opt,name=lead,proto3" json:"lead,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ImportItem) Reset() {
+	*x = ImportItem{}
+	mi := &file_liaison_v1_lead_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ImportItem) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ImportItem) ProtoMessage() {}
+
+func (x *ImportItem) ProtoReflect() protoreflect.Message {
+	mi := &file_liaison_v1_lead_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ImportItem.ProtoReflect.Descriptor instead.
+func (*ImportItem) Descriptor() ([]byte, []int) {
+	return file_liaison_v1_lead_proto_rawDescGZIP(), []int{19}
+}
+
+func (x *ImportItem) GetLine() int64 {
+	if x != nil {
+		return x.Line
+	}
+	return 0
+}
+
+func (x *ImportItem) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
+}
+
+func (x *ImportItem) GetLead() *Lead {
+	if x != nil {
+		return x.Lead
+	}
+	return nil
+}
+
+type ImportLeadsRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Items         []*ImportItem          `protobuf:"bytes,1,rep,name=items,proto3" json:"items,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ImportLeadsRequest) Reset() {
+	*x = ImportLeadsRequest{}
+	mi := &file_liaison_v1_lead_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ImportLeadsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ImportLeadsRequest) ProtoMessage() {}
+
+func (x *ImportLeadsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_liaison_v1_lead_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ImportLeadsRequest.ProtoReflect.Descriptor instead.
+func (*ImportLeadsRequest) Descriptor() ([]byte, []int) {
+	return file_liaison_v1_lead_proto_rawDescGZIP(), []int{20}
+}
+
+func (x *ImportLeadsRequest) GetItems() []*ImportItem {
+	if x != nil {
+		return x.Items
+	}
+	return nil
+}
+
+// FieldError is one broken field rule of a rejected item.
+type FieldError struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Field         string                 `protobuf:"bytes,1,opt,name=field,proto3" json:"field,omitempty"`
+	Description   string                 `protobuf:"bytes,2,opt,name=description,proto3" json:"description,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *FieldError) Reset() {
+	*x = FieldError{}
+	mi := &file_liaison_v1_lead_proto_msgTypes[21]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *FieldError) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*FieldError) ProtoMessage() {}
+
+func (x *FieldError) ProtoReflect() protoreflect.Message {
+	mi := &file_liaison_v1_lead_proto_msgTypes[21]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use FieldError.ProtoReflect.Descriptor instead.
+func (*FieldError) Descriptor() ([]byte, []int) {
+	return file_liaison_v1_lead_proto_rawDescGZIP(), []int{21}
+}
+
+func (x *FieldError) GetField() string {
+	if x != nil {
+		return x.Field
+	}
+	return ""
+}
+
+func (x *FieldError) GetDescription() string {
+	if x != nil {
+		return x.Description
+	}
+	return ""
+}
+
+// ImportResult is the result of one item, in the order of the request.
+type ImportResult struct {
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Line    int64                  `protobuf:"varint,1,opt,name=line,proto3" json:"line,omitempty"`
+	Outcome ImportOutcome          `protobuf:"varint,2,opt,name=outcome,proto3,enum=liaison.v1.ImportOutcome" json:"outcome,omitempty"`
+	LeadId  string                 `protobuf:"bytes,3,opt,name=lead_id,json=leadId,proto3" json:"lead_id,omitempty"`
+	// For rejected items: the status code name and message, and the broken
+	// field rules.
+	Code          string        `protobuf:"bytes,4,opt,name=code,proto3" json:"code,omitempty"`
+	Message       string        `protobuf:"bytes,5,opt,name=message,proto3" json:"message,omitempty"`
+	FieldErrors   []*FieldError `protobuf:"bytes,6,rep,name=field_errors,json=fieldErrors,proto3" json:"field_errors,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ImportResult) Reset() {
+	*x = ImportResult{}
+	mi := &file_liaison_v1_lead_proto_msgTypes[22]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ImportResult) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ImportResult) ProtoMessage() {}
+
+func (x *ImportResult) ProtoReflect() protoreflect.Message {
+	mi := &file_liaison_v1_lead_proto_msgTypes[22]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ImportResult.ProtoReflect.Descriptor instead.
+func (*ImportResult) Descriptor() ([]byte, []int) {
+	return file_liaison_v1_lead_proto_rawDescGZIP(), []int{22}
+}
+
+func (x *ImportResult) GetLine() int64 {
+	if x != nil {
+		return x.Line
+	}
+	return 0
+}
+
+func (x *ImportResult) GetOutcome() ImportOutcome {
+	if x != nil {
+		return x.Outcome
+	}
+	return ImportOutcome_IMPORT_OUTCOME_UNSPECIFIED
+}
+
+func (x *ImportResult) GetLeadId() string {
+	if x != nil {
+		return x.LeadId
+	}
+	return ""
+}
+
+func (x *ImportResult) GetCode() string {
+	if x != nil {
+		return x.Code
+	}
+	return ""
+}
+
+func (x *ImportResult) GetMessage() string {
+	if x != nil {
+		return x.Message
+	}
+	return ""
+}
+
+func (x *ImportResult) GetFieldErrors() []*FieldError {
+	if x != nil {
+		return x.FieldErrors
+	}
+	return nil
+}
+
+type ImportLeadsResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Results       []*ImportResult        `protobuf:"bytes,1,rep,name=results,proto3" json:"results,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ImportLeadsResponse) Reset() {
+	*x = ImportLeadsResponse{}
+	mi := &file_liaison_v1_lead_proto_msgTypes[23]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ImportLeadsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ImportLeadsResponse) ProtoMessage() {}
+
+func (x *ImportLeadsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_liaison_v1_lead_proto_msgTypes[23]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ImportLeadsResponse.ProtoReflect.Descriptor instead.
+func (*ImportLeadsResponse) Descriptor() ([]byte, []int) {
+	return file_liaison_v1_lead_proto_rawDescGZIP(), []int{23}
+}
+
+func (x *ImportLeadsResponse) GetResults() []*ImportResult {
+	if x != nil {
+		return x.Results
+	}
+	return nil
+}
+
 var File_liaison_v1_lead_proto protoreflect.FileDescriptor
 
 const file_liaison_v1_lead_proto_rawDesc = "" +
@@ -1445,13 +1791,39 @@ const file_liaison_v1_lead_proto_rawDesc = "" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12#\n" +
 	"\rorigin_agency\x18\x02 \x01(\tR\foriginAgency\x12=\n" +
 	"\rhandling_code\x18\x03 \x01(\x0e2\x18.liaison.v1.HandlingCodeR\fhandlingCode\x12\x16\n" +
-	"\x06reason\x18\x04 \x01(\tR\x06reason*u\n" +
+	"\x06reason\x18\x04 \x01(\tR\x06reason\"\x80\x01\n" +
+	"\n" +
+	"ImportItem\x12\x1b\n" +
+	"\x04line\x18\x01 \x01(\x03B\a\xbaH\x04\"\x02(\x00R\x04line\x12'\n" +
+	"\n" +
+	"request_id\x18\x02 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\trequestId\x12,\n" +
+	"\x04lead\x18\x03 \x01(\v2\x10.liaison.v1.LeadB\x06\xbaH\x03\xd8\x01\x03R\x04lead\"O\n" +
+	"\x12ImportLeadsRequest\x129\n" +
+	"\x05items\x18\x01 \x03(\v2\x16.liaison.v1.ImportItemB\v\xbaH\b\x92\x01\x05\b\x01\x10\xe8\aR\x05items\"D\n" +
+	"\n" +
+	"FieldError\x12\x14\n" +
+	"\x05field\x18\x01 \x01(\tR\x05field\x12 \n" +
+	"\vdescription\x18\x02 \x01(\tR\vdescription\"\xd9\x01\n" +
+	"\fImportResult\x12\x12\n" +
+	"\x04line\x18\x01 \x01(\x03R\x04line\x123\n" +
+	"\aoutcome\x18\x02 \x01(\x0e2\x19.liaison.v1.ImportOutcomeR\aoutcome\x12\x17\n" +
+	"\alead_id\x18\x03 \x01(\tR\x06leadId\x12\x12\n" +
+	"\x04code\x18\x04 \x01(\tR\x04code\x12\x18\n" +
+	"\amessage\x18\x05 \x01(\tR\amessage\x129\n" +
+	"\ffield_errors\x18\x06 \x03(\v2\x16.liaison.v1.FieldErrorR\vfieldErrors\"I\n" +
+	"\x13ImportLeadsResponse\x122\n" +
+	"\aresults\x18\x01 \x03(\v2\x18.liaison.v1.ImportResultR\aresults*u\n" +
 	"\n" +
 	"LeadStatus\x12\x1b\n" +
 	"\x17LEAD_STATUS_UNSPECIFIED\x10\x00\x12\x15\n" +
 	"\x11LEAD_STATUS_DRAFT\x10\x01\x12\x18\n" +
 	"\x14LEAD_STATUS_RELEASED\x10\x02\x12\x19\n" +
-	"\x15LEAD_STATUS_WITHDRAWN\x10\x032\x89\x05\n" +
+	"\x15LEAD_STATUS_WITHDRAWN\x10\x03*\x8d\x01\n" +
+	"\rImportOutcome\x12\x1e\n" +
+	"\x1aIMPORT_OUTCOME_UNSPECIFIED\x10\x00\x12\x1a\n" +
+	"\x16IMPORT_OUTCOME_CREATED\x10\x01\x12#\n" +
+	"\x1fIMPORT_OUTCOME_ALREADY_IMPORTED\x10\x02\x12\x1b\n" +
+	"\x17IMPORT_OUTCOME_REJECTED\x10\x032\xd9\x05\n" +
 	"\vLeadService\x12K\n" +
 	"\n" +
 	"CreateLead\x12\x1d.liaison.v1.CreateLeadRequest\x1a\x1e.liaison.v1.CreateLeadResponse\x12B\n" +
@@ -1462,7 +1834,8 @@ const file_liaison_v1_lead_proto_rawDesc = "" +
 	"\vReleaseLead\x12\x1e.liaison.v1.ReleaseLeadRequest\x1a\x1f.liaison.v1.ReleaseLeadResponse\x12Q\n" +
 	"\fWithdrawLead\x12\x1f.liaison.v1.WithdrawLeadRequest\x1a .liaison.v1.WithdrawLeadResponse\x12]\n" +
 	"\x10ListLeadReceipts\x12#.liaison.v1.ListLeadReceiptsRequest\x1a$.liaison.v1.ListLeadReceiptsResponse\x12P\n" +
-	"\vExportLeads\x12\x1e.liaison.v1.ExportLeadsRequest\x1a\x1f.liaison.v1.ExportLeadsResponse0\x01B>Z<github.com/liaison-exchange/liaison/gen/liaison/v1;liaisonv1b\x06proto3"
+	"\vExportLeads\x12\x1e.liaison.v1.ExportLeadsRequest\x1a\x1f.liaison.v1.ExportLeadsResponse0\x01\x12N\n" +
+	"\vImportLeads\x12\x1e.liaison.v1.ImportLeadsRequest\x1a\x1f.liaison.v1.ImportLeadsResponseB>Z<github.com/liaison-exchange/liaison/gen/liaison/v1;liaisonv1b\x06proto3"
 
 var (
 	file_liaison_v1_lead_proto_rawDescOnce sync.Once
@@ -1476,96 +1849,109 @@ func file_liaison_v1_lead_proto_rawDescGZIP() []byte {
 	return file_liaison_v1_lead_proto_rawDescData
 }
 
-var file_liaison_v1_lead_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_liaison_v1_lead_proto_msgTypes = make([]protoimpl.MessageInfo, 19)
+var file_liaison_v1_lead_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
+var file_liaison_v1_lead_proto_msgTypes = make([]protoimpl.MessageInfo, 24)
 var file_liaison_v1_lead_proto_goTypes = []any{
 	(LeadStatus)(0),                  // 0: liaison.v1.LeadStatus
-	(*Lead)(nil),                     // 1: liaison.v1.Lead
-	(*CreateLeadRequest)(nil),        // 2: liaison.v1.CreateLeadRequest
-	(*GetLeadRequest)(nil),           // 3: liaison.v1.GetLeadRequest
-	(*ListLeadsRequest)(nil),         // 4: liaison.v1.ListLeadsRequest
-	(*ListLeadsResponse)(nil),        // 5: liaison.v1.ListLeadsResponse
-	(*UpdateLeadRequest)(nil),        // 6: liaison.v1.UpdateLeadRequest
-	(*ReleaseLeadRequest)(nil),       // 7: liaison.v1.ReleaseLeadRequest
-	(*WithdrawLeadRequest)(nil),      // 8: liaison.v1.WithdrawLeadRequest
-	(*CreateLeadResponse)(nil),       // 9: liaison.v1.CreateLeadResponse
-	(*GetLeadResponse)(nil),          // 10: liaison.v1.GetLeadResponse
-	(*UpdateLeadResponse)(nil),       // 11: liaison.v1.UpdateLeadResponse
-	(*ReleaseLeadResponse)(nil),      // 12: liaison.v1.ReleaseLeadResponse
-	(*WithdrawLeadResponse)(nil),     // 13: liaison.v1.WithdrawLeadResponse
-	(*ListLeadReceiptsRequest)(nil),  // 14: liaison.v1.ListLeadReceiptsRequest
-	(*Delivery)(nil),                 // 15: liaison.v1.Delivery
-	(*ListLeadReceiptsResponse)(nil), // 16: liaison.v1.ListLeadReceiptsResponse
-	(*ExportLeadsRequest)(nil),       // 17: liaison.v1.ExportLeadsRequest
-	(*ExportLeadsResponse)(nil),      // 18: liaison.v1.ExportLeadsResponse
-	(*ExportRefusal)(nil),            // 19: liaison.v1.ExportRefusal
-	(*timestamppb.Timestamp)(nil),    // 20: google.protobuf.Timestamp
-	(CrimeArea)(0),                   // 21: liaison.v1.CrimeArea
-	(*Person)(nil),                   // 22: liaison.v1.Person
-	(*Location)(nil),                 // 23: liaison.v1.Location
-	(*Route)(nil),                    // 24: liaison.v1.Route
-	(*Evaluation)(nil),               // 25: liaison.v1.Evaluation
-	(*Handling)(nil),                 // 26: liaison.v1.Handling
-	(*Date)(nil),                     // 27: liaison.v1.Date
-	(*fieldmaskpb.FieldMask)(nil),    // 28: google.protobuf.FieldMask
-	(EnvelopeKind)(0),                // 29: liaison.v1.EnvelopeKind
-	(ReceiptStatus)(0),               // 30: liaison.v1.ReceiptStatus
-	(HandlingCode)(0),                // 31: liaison.v1.HandlingCode
+	(ImportOutcome)(0),               // 1: liaison.v1.ImportOutcome
+	(*Lead)(nil),                     // 2: liaison.v1.Lead
+	(*CreateLeadRequest)(nil),        // 3: liaison.v1.CreateLeadRequest
+	(*GetLeadRequest)(nil),           // 4: liaison.v1.GetLeadRequest
+	(*ListLeadsRequest)(nil),         // 5: liaison.v1.ListLeadsRequest
+	(*ListLeadsResponse)(nil),        // 6: liaison.v1.ListLeadsResponse
+	(*UpdateLeadRequest)(nil),        // 7: liaison.v1.UpdateLeadRequest
+	(*ReleaseLeadRequest)(nil),       // 8: liaison.v1.ReleaseLeadRequest
+	(*WithdrawLeadRequest)(nil),      // 9: liaison.v1.WithdrawLeadRequest
+	(*CreateLeadResponse)(nil),       // 10: liaison.v1.CreateLeadResponse
+	(*GetLeadResponse)(nil),          // 11: liaison.v1.GetLeadResponse
+	(*UpdateLeadResponse)(nil),       // 12: liaison.v1.UpdateLeadResponse
+	(*ReleaseLeadResponse)(nil),      // 13: liaison.v1.ReleaseLeadResponse
+	(*WithdrawLeadResponse)(nil),     // 14: liaison.v1.WithdrawLeadResponse
+	(*ListLeadReceiptsRequest)(nil),  // 15: liaison.v1.ListLeadReceiptsRequest
+	(*Delivery)(nil),                 // 16: liaison.v1.Delivery
+	(*ListLeadReceiptsResponse)(nil), // 17: liaison.v1.ListLeadReceiptsResponse
+	(*ExportLeadsRequest)(nil),       // 18: liaison.v1.ExportLeadsRequest
+	(*ExportLeadsResponse)(nil),      // 19: liaison.v1.ExportLeadsResponse
+	(*ExportRefusal)(nil),            // 20: liaison.v1.ExportRefusal
+	(*ImportItem)(nil),               // 21: liaison.v1.ImportItem
+	(*ImportLeadsRequest)(nil),       // 22: liaison.v1.ImportLeadsRequest
+	(*FieldError)(nil),               // 23: liaison.v1.FieldError
+	(*ImportResult)(nil),             // 24: liaison.v1.ImportResult
+	(*ImportLeadsResponse)(nil),      // 25: liaison.v1.ImportLeadsResponse
+	(*timestamppb.Timestamp)(nil),    // 26: google.protobuf.Timestamp
+	(CrimeArea)(0),                   // 27: liaison.v1.CrimeArea
+	(*Person)(nil),                   // 28: liaison.v1.Person
+	(*Location)(nil),                 // 29: liaison.v1.Location
+	(*Route)(nil),                    // 30: liaison.v1.Route
+	(*Evaluation)(nil),               // 31: liaison.v1.Evaluation
+	(*Handling)(nil),                 // 32: liaison.v1.Handling
+	(*Date)(nil),                     // 33: liaison.v1.Date
+	(*fieldmaskpb.FieldMask)(nil),    // 34: google.protobuf.FieldMask
+	(EnvelopeKind)(0),                // 35: liaison.v1.EnvelopeKind
+	(ReceiptStatus)(0),               // 36: liaison.v1.ReceiptStatus
+	(HandlingCode)(0),                // 37: liaison.v1.HandlingCode
 }
 var file_liaison_v1_lead_proto_depIdxs = []int32{
-	20, // 0: liaison.v1.Lead.create_time:type_name -> google.protobuf.Timestamp
-	20, // 1: liaison.v1.Lead.update_time:type_name -> google.protobuf.Timestamp
-	21, // 2: liaison.v1.Lead.crime_areas:type_name -> liaison.v1.CrimeArea
-	22, // 3: liaison.v1.Lead.subjects:type_name -> liaison.v1.Person
-	23, // 4: liaison.v1.Lead.locations:type_name -> liaison.v1.Location
-	24, // 5: liaison.v1.Lead.routes:type_name -> liaison.v1.Route
-	25, // 6: liaison.v1.Lead.evaluation:type_name -> liaison.v1.Evaluation
-	26, // 7: liaison.v1.Lead.handling:type_name -> liaison.v1.Handling
+	26, // 0: liaison.v1.Lead.create_time:type_name -> google.protobuf.Timestamp
+	26, // 1: liaison.v1.Lead.update_time:type_name -> google.protobuf.Timestamp
+	27, // 2: liaison.v1.Lead.crime_areas:type_name -> liaison.v1.CrimeArea
+	28, // 3: liaison.v1.Lead.subjects:type_name -> liaison.v1.Person
+	29, // 4: liaison.v1.Lead.locations:type_name -> liaison.v1.Location
+	30, // 5: liaison.v1.Lead.routes:type_name -> liaison.v1.Route
+	31, // 6: liaison.v1.Lead.evaluation:type_name -> liaison.v1.Evaluation
+	32, // 7: liaison.v1.Lead.handling:type_name -> liaison.v1.Handling
 	0,  // 8: liaison.v1.Lead.status:type_name -> liaison.v1.LeadStatus
-	27, // 9: liaison.v1.Lead.review_date:type_name -> liaison.v1.Date
-	20, // 10: liaison.v1.Lead.withdraw_time:type_name -> google.protobuf.Timestamp
-	1,  // 11: liaison.v1.CreateLeadRequest.lead:type_name -> liaison.v1.Lead
+	33, // 9: liaison.v1.Lead.review_date:type_name -> liaison.v1.Date
+	26, // 10: liaison.v1.Lead.withdraw_time:type_name -> google.protobuf.Timestamp
+	2,  // 11: liaison.v1.CreateLeadRequest.lead:type_name -> liaison.v1.Lead
 	0,  // 12: liaison.v1.ListLeadsRequest.status:type_name -> liaison.v1.LeadStatus
-	21, // 13: liaison.v1.ListLeadsRequest.crime_area:type_name -> liaison.v1.CrimeArea
-	20, // 14: liaison.v1.ListLeadsRequest.updated_after:type_name -> google.protobuf.Timestamp
-	1,  // 15: liaison.v1.ListLeadsResponse.leads:type_name -> liaison.v1.Lead
-	1,  // 16: liaison.v1.UpdateLeadRequest.lead:type_name -> liaison.v1.Lead
-	28, // 17: liaison.v1.UpdateLeadRequest.update_mask:type_name -> google.protobuf.FieldMask
-	1,  // 18: liaison.v1.CreateLeadResponse.lead:type_name -> liaison.v1.Lead
-	1,  // 19: liaison.v1.GetLeadResponse.lead:type_name -> liaison.v1.Lead
-	1,  // 20: liaison.v1.UpdateLeadResponse.lead:type_name -> liaison.v1.Lead
-	1,  // 21: liaison.v1.ReleaseLeadResponse.lead:type_name -> liaison.v1.Lead
-	1,  // 22: liaison.v1.WithdrawLeadResponse.lead:type_name -> liaison.v1.Lead
-	29, // 23: liaison.v1.Delivery.kind:type_name -> liaison.v1.EnvelopeKind
-	20, // 24: liaison.v1.Delivery.create_time:type_name -> google.protobuf.Timestamp
-	30, // 25: liaison.v1.Delivery.status:type_name -> liaison.v1.ReceiptStatus
-	20, // 26: liaison.v1.Delivery.receipt_time:type_name -> google.protobuf.Timestamp
-	15, // 27: liaison.v1.ListLeadReceiptsResponse.deliveries:type_name -> liaison.v1.Delivery
-	20, // 28: liaison.v1.ExportLeadsRequest.updated_after:type_name -> google.protobuf.Timestamp
-	1,  // 29: liaison.v1.ExportLeadsResponse.lead:type_name -> liaison.v1.Lead
-	19, // 30: liaison.v1.ExportLeadsResponse.refused:type_name -> liaison.v1.ExportRefusal
-	31, // 31: liaison.v1.ExportRefusal.handling_code:type_name -> liaison.v1.HandlingCode
-	2,  // 32: liaison.v1.LeadService.CreateLead:input_type -> liaison.v1.CreateLeadRequest
-	3,  // 33: liaison.v1.LeadService.GetLead:input_type -> liaison.v1.GetLeadRequest
-	4,  // 34: liaison.v1.LeadService.ListLeads:input_type -> liaison.v1.ListLeadsRequest
-	6,  // 35: liaison.v1.LeadService.UpdateLead:input_type -> liaison.v1.UpdateLeadRequest
-	7,  // 36: liaison.v1.LeadService.ReleaseLead:input_type -> liaison.v1.ReleaseLeadRequest
-	8,  // 37: liaison.v1.LeadService.WithdrawLead:input_type -> liaison.v1.WithdrawLeadRequest
-	14, // 38: liaison.v1.LeadService.ListLeadReceipts:input_type -> liaison.v1.ListLeadReceiptsRequest
-	17, // 39: liaison.v1.LeadService.ExportLeads:input_type -> liaison.v1.ExportLeadsRequest
-	9,  // 40: liaison.v1.LeadService.CreateLead:output_type -> liaison.v1.CreateLeadResponse
-	10, // 41: liaison.v1.LeadService.GetLead:output_type -> liaison.v1.GetLeadResponse
-	5,  // 42: liaison.v1.LeadService.ListLeads:output_type -> liaison.v1.ListLeadsResponse
-	11, // 43: liaison.v1.LeadService.UpdateLead:output_type -> liaison.v1.UpdateLeadResponse
-	12, // 44: liaison.v1.LeadService.ReleaseLead:output_type -> liaison.v1.ReleaseLeadResponse
-	13, // 45: liaison.v1.LeadService.WithdrawLead:output_type -> liaison.v1.WithdrawLeadResponse
-	16, // 46: liaison.v1.LeadService.ListLeadReceipts:output_type -> liaison.v1.ListLeadReceiptsResponse
-	18, // 47: liaison.v1.LeadService.ExportLeads:output_type -> liaison.v1.ExportLeadsResponse
-	40, // [40:48] is the sub-list for method output_type
-	32, // [32:40] is the sub-list for method input_type
-	32, // [32:32] is the sub-list for extension type_name
-	32, // [32:32] is the sub-list for extension extendee
-	0,  // [0:32] is the sub-list for field type_name
+	27, // 13: liaison.v1.ListLeadsRequest.crime_area:type_name -> liaison.v1.CrimeArea
+	26, // 14: liaison.v1.ListLeadsRequest.updated_after:type_name -> google.protobuf.Timestamp
+	2,  // 15: liaison.v1.ListLeadsResponse.leads:type_name -> liaison.v1.Lead
+	2,  // 16: liaison.v1.UpdateLeadRequest.lead:type_name -> liaison.v1.Lead
+	34, // 17: liaison.v1.UpdateLeadRequest.update_mask:type_name -> google.protobuf.FieldMask
+	2,  // 18: liaison.v1.CreateLeadResponse.lead:type_name -> liaison.v1.Lead
+	2,  // 19: liaison.v1.GetLeadResponse.lead:type_name -> liaison.v1.Lead
+	2,  // 20: liaison.v1.UpdateLeadResponse.lead:type_name -> liaison.v1.Lead
+	2,  // 21: liaison.v1.ReleaseLeadResponse.lead:type_name -> liaison.v1.Lead
+	2,  // 22: liaison.v1.WithdrawLeadResponse.lead:type_name -> liaison.v1.Lead
+	35, // 23: liaison.v1.Delivery.kind:type_name -> liaison.v1.EnvelopeKind
+	26, // 24: liaison.v1.Delivery.create_time:type_name -> google.protobuf.Timestamp
+	36, // 25: liaison.v1.Delivery.status:type_name -> liaison.v1.ReceiptStatus
+	26, // 26: liaison.v1.Delivery.receipt_time:type_name -> google.protobuf.Timestamp
+	16, // 27: liaison.v1.ListLeadReceiptsResponse.deliveries:type_name -> liaison.v1.Delivery
+	26, // 28: liaison.v1.ExportLeadsRequest.updated_after:type_name -> google.protobuf.Timestamp
+	2,  // 29: liaison.v1.ExportLeadsResponse.lead:type_name -> liaison.v1.Lead
+	20, // 30: liaison.v1.ExportLeadsResponse.refused:type_name -> liaison.v1.ExportRefusal
+	37, // 31: liaison.v1.ExportRefusal.handling_code:type_name -> liaison.v1.HandlingCode
+	2,  // 32: liaison.v1.ImportItem.lead:type_name -> liaison.v1.Lead
+	21, // 33: liaison.v1.ImportLeadsRequest.items:type_name -> liaison.v1.ImportItem
+	1,  // 34: liaison.v1.ImportResult.outcome:type_name -> liaison.v1.ImportOutcome
+	23, // 35: liaison.v1.ImportResult.field_errors:type_name -> liaison.v1.FieldError
+	24, // 36: liaison.v1.ImportLeadsResponse.results:type_name -> liaison.v1.ImportResult
+	3,  // 37: liaison.v1.LeadService.CreateLead:input_type -> liaison.v1.CreateLeadRequest
+	4,  // 38: liaison.v1.LeadService.GetLead:input_type -> liaison.v1.GetLeadRequest
+	5,  // 39: liaison.v1.LeadService.ListLeads:input_type -> liaison.v1.ListLeadsRequest
+	7,  // 40: liaison.v1.LeadService.UpdateLead:input_type -> liaison.v1.UpdateLeadRequest
+	8,  // 41: liaison.v1.LeadService.ReleaseLead:input_type -> liaison.v1.ReleaseLeadRequest
+	9,  // 42: liaison.v1.LeadService.WithdrawLead:input_type -> liaison.v1.WithdrawLeadRequest
+	15, // 43: liaison.v1.LeadService.ListLeadReceipts:input_type -> liaison.v1.ListLeadReceiptsRequest
+	18, // 44: liaison.v1.LeadService.ExportLeads:input_type -> liaison.v1.ExportLeadsRequest
+	22, // 45: liaison.v1.LeadService.ImportLeads:input_type -> liaison.v1.ImportLeadsRequest
+	10, // 46: liaison.v1.LeadService.CreateLead:output_type -> liaison.v1.CreateLeadResponse
+	11, // 47: liaison.v1.LeadService.GetLead:output_type -> liaison.v1.GetLeadResponse
+	6,  // 48: liaison.v1.LeadService.ListLeads:output_type -> liaison.v1.ListLeadsResponse
+	12, // 49: liaison.v1.LeadService.UpdateLead:output_type -> liaison.v1.UpdateLeadResponse
+	13, // 50: liaison.v1.LeadService.ReleaseLead:output_type -> liaison.v1.ReleaseLeadResponse
+	14, // 51: liaison.v1.LeadService.WithdrawLead:output_type -> liaison.v1.WithdrawLeadResponse
+	17, // 52: liaison.v1.LeadService.ListLeadReceipts:output_type -> liaison.v1.ListLeadReceiptsResponse
+	19, // 53: liaison.v1.LeadService.ExportLeads:output_type -> liaison.v1.ExportLeadsResponse
+	25, // 54: liaison.v1.LeadService.ImportLeads:output_type -> liaison.v1.ImportLeadsResponse
+	46, // [46:55] is the sub-list for method output_type
+	37, // [37:46] is the sub-list for method input_type
+	37, // [37:37] is the sub-list for extension type_name
+	37, // [37:37] is the sub-list for extension extendee
+	0,  // [0:37] is the sub-list for field type_name
 }
 
 func init() { file_liaison_v1_lead_proto_init() }
@@ -1585,8 +1971,8 @@ func file_liaison_v1_lead_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_liaison_v1_lead_proto_rawDesc), len(file_liaison_v1_lead_proto_rawDesc)),
-			NumEnums:      1,
-			NumMessages:   19,
+			NumEnums:      2,
+			NumMessages:   24,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -27,6 +27,7 @@ const (
 	LeadService_WithdrawLead_FullMethodName     = "/liaison.v1.LeadService/WithdrawLead"
 	LeadService_ListLeadReceipts_FullMethodName = "/liaison.v1.LeadService/ListLeadReceipts"
 	LeadService_ExportLeads_FullMethodName      = "/liaison.v1.LeadService/ExportLeads"
+	LeadService_ImportLeads_FullMethodName      = "/liaison.v1.LeadService/ImportLeads"
 )
 
 // LeadServiceClient is the client API for LeadService service.
@@ -61,6 +62,11 @@ type LeadServiceClient interface {
 	// its originator granted permission to export it; asked for by id, the
 	// whole call is then FAILED_PRECONDITION naming the handling code.
 	ExportLeads(ctx context.Context, in *ExportLeadsRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[ExportLeadsResponse], error)
+	// ImportLeads creates many leads in one call (bulk import). Each item is
+	// created, found to be a retry of an earlier import (same request_id:
+	// nothing is created twice), or rejected with its reason; one bad item
+	// does not stop the others.
+	ImportLeads(ctx context.Context, in *ImportLeadsRequest, opts ...grpc.CallOption) (*ImportLeadsResponse, error)
 }
 
 type leadServiceClient struct {
@@ -160,6 +166,16 @@ func (c *leadServiceClient) ExportLeads(ctx context.Context, in *ExportLeadsRequ
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type LeadService_ExportLeadsClient = grpc.ServerStreamingClient[ExportLeadsResponse]
 
+func (c *leadServiceClient) ImportLeads(ctx context.Context, in *ImportLeadsRequest, opts ...grpc.CallOption) (*ImportLeadsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ImportLeadsResponse)
+	err := c.cc.Invoke(ctx, LeadService_ImportLeads_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // LeadServiceServer is the server API for LeadService service.
 // All implementations must embed UnimplementedLeadServiceServer
 // for forward compatibility.
@@ -192,6 +208,11 @@ type LeadServiceServer interface {
 	// its originator granted permission to export it; asked for by id, the
 	// whole call is then FAILED_PRECONDITION naming the handling code.
 	ExportLeads(*ExportLeadsRequest, grpc.ServerStreamingServer[ExportLeadsResponse]) error
+	// ImportLeads creates many leads in one call (bulk import). Each item is
+	// created, found to be a retry of an earlier import (same request_id:
+	// nothing is created twice), or rejected with its reason; one bad item
+	// does not stop the others.
+	ImportLeads(context.Context, *ImportLeadsRequest) (*ImportLeadsResponse, error)
 	mustEmbedUnimplementedLeadServiceServer()
 }
 
@@ -225,6 +246,9 @@ func (UnimplementedLeadServiceServer) ListLeadReceipts(context.Context, *ListLea
 }
 func (UnimplementedLeadServiceServer) ExportLeads(*ExportLeadsRequest, grpc.ServerStreamingServer[ExportLeadsResponse]) error {
 	return status.Error(codes.Unimplemented, "method ExportLeads not implemented")
+}
+func (UnimplementedLeadServiceServer) ImportLeads(context.Context, *ImportLeadsRequest) (*ImportLeadsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ImportLeads not implemented")
 }
 func (UnimplementedLeadServiceServer) mustEmbedUnimplementedLeadServiceServer() {}
 func (UnimplementedLeadServiceServer) testEmbeddedByValue()                     {}
@@ -384,6 +408,24 @@ func _LeadService_ExportLeads_Handler(srv interface{}, stream grpc.ServerStream)
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type LeadService_ExportLeadsServer = grpc.ServerStreamingServer[ExportLeadsResponse]
 
+func _LeadService_ImportLeads_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ImportLeadsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(LeadServiceServer).ImportLeads(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: LeadService_ImportLeads_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(LeadServiceServer).ImportLeads(ctx, req.(*ImportLeadsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // LeadService_ServiceDesc is the grpc.ServiceDesc for LeadService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -418,6 +460,10 @@ var LeadService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "ListLeadReceipts",
 			Handler:    _LeadService_ListLeadReceipts_Handler,
+		},
+		{
+			MethodName: "ImportLeads",
+			Handler:    _LeadService_ImportLeads_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{

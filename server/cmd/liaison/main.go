@@ -3,6 +3,7 @@
 //	liaison serve --config FILE [--listen ADDR] [--db PATH] [--partner-addr AGENCY=ADDR]...
 //	liaison audit verify --db FILE
 //	liaison federation verify --config FILE [--db FILE]
+//	liaison backup --db FILE --out FILE
 package main
 
 import (
@@ -44,9 +45,10 @@ type exitError int
 func (e exitError) Error() string { return fmt.Sprintf("exit status %d", int(e)) }
 
 const usage = `usage:
-  liaison serve --config FILE [--listen ADDR] [--db PATH] [--partner-addr AGENCY=ADDR]...
+  liaison serve --config FILE [--listen ADDR] [--db PATH] [--partner-addr AGENCY=ADDR]... [--metrics-listen ADDR]
   liaison audit verify --db FILE
-  liaison federation verify --config FILE [--db FILE]`
+  liaison federation verify --config FILE [--db FILE]
+  liaison backup --db FILE --out FILE`
 
 func run(ctx context.Context, args []string, stdout io.Writer) error {
 	if len(args) == 0 {
@@ -65,6 +67,8 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 			return errors.New(usage)
 		}
 		return federationVerify(ctx, args[2:], stdout)
+	case "backup":
+		return backup(ctx, args[1:], stdout)
 	case "-h", "--help", "help":
 		fmt.Fprintln(stdout, usage)
 		return nil
@@ -91,6 +95,7 @@ func serve(ctx context.Context, args []string) error {
 	o.PartnerAddrs = partnerAddrs{}
 	fs.StringVar(&o.Listen, "listen", "", "override the listen address")
 	fs.StringVar(&o.DBPath, "db", "", "override the database path")
+	fs.StringVar(&o.MetricsListen, "metrics-listen", "", `override the metrics address ("off" disables it)`)
 	fs.Var(partnerAddrs(o.PartnerAddrs), "partner-addr", "override a partner's address: AGENCY=HOST:PORT (repeatable)")
 	if err := fs.Parse(args); err != nil {
 		return err
