@@ -85,12 +85,15 @@ func Start(ctx context.Context, cfg *config.Config, log *slog.Logger, lis net.Li
 	}
 	log = log.With("agency", cfg.Agency)
 	n = &Node{Config: cfg, Log: log, served: make(chan error, 1), lis: lis}
+	// The error paths return a nil *Node, so the clean-up holds its own
+	// reference.
+	started := n
 	defer func() {
 		if err != nil {
-			if n.lis != nil {
-				n.lis.Close()
+			if started.lis != nil {
+				started.lis.Close()
 			}
-			n.closeAll()
+			started.closeAll()
 		}
 	}()
 
