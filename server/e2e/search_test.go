@@ -13,6 +13,7 @@ import (
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/fieldmaskpb"
 
 	liaisonv1 "github.com/liaison-exchange/liaison/gen/liaison/v1"
 	"github.com/liaison-exchange/liaison/server/nodetest"
@@ -611,4 +612,55 @@ func TestSearch_Validation(t *testing.T) {
 			wantViolation(t, err, tc.field)
 		})
 	}
+}
+
+// TestSearch_IndexFollowsUpdates: a write that leaves the title and the
+// subjects as they were (a release) keeps the index rows; one that changes
+// a subject or the title rewrites them, on the home node and on the
+// partner's replica.
+func TestSearch_IndexFollowsUpdates(t *testing.T) {
+	t.Parallel()
+	a, b := nodetest.Pair(t, nil)
+	alpha, bravo := srchClients(t, a), srchClients(t, b)
+	ctx := context.Background()
+	l := alpha.createLead(t, "Kupang recruiter", srchPerson(srchName("Chen", "Wei", "", "")))
+	rel, err := alpha.supervisor.ReleaseLead(ctx, &liaisonv1.ReleaseLeadRequest{Id: l.GetId(), Partners: []string{"bravo"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := func(n *srchNode, name, title string) error {
+		h := hitOf(n.find(t, &liaisonv1.SearchPersonsRequest{Name: name}), l.GetId())
+		switch {
+		case title == "" && h != nil:
+			return fmt.Errorf("%s still finds %q in %q", n.Agency, name, h.GetRecordTitle())
+		case title != "" && h == nil:
+			return fmt.Errorf("%s does not find %q", n.Agency, name)
+		case title != "" && h.GetRecordTitle() != title:
+			return fmt.Errorf("%s finds %q under the title %q, want %q", n.Agency, name, h.GetRecordTitle(), title)
+		}
+		return nil
+	}
+	both := func(name, title string) {
+		t.Helper()
+		for _, n := range []*srchNode{alpha, bravo} {
+			nodetest.Eventually(t, 10*time.Second, func() error { return found(n, name, title) })
+		}
+	}
+	both("Chen Wei", "Kupang recruiter") // after the release: rows kept
+
+	// A subject renamed: the old name is gone, the new one found.
+	lead := &liaisonv1.Lead{Id: l.GetId(), Etag: rel.GetLead().GetEtag(), Subjects: []*liaisonv1.Person{srchPerson(srchName("Li", "Na", "", ""))}}
+	up, err := alpha.leads.UpdateLead(ctx, &liaisonv1.UpdateLeadRequest{Lead: lead, UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"subjects"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	both("Li Na", "Kupang recruiter")
+	both("Chen Wei", "")
+
+	// Only the title changed: the hit names the new title.
+	lead = &liaisonv1.Lead{Id: l.GetId(), Etag: up.GetLead().GetEtag(), Title: "Kupang boats"}
+	if _, err := alpha.leads.UpdateLead(ctx, &liaisonv1.UpdateLeadRequest{Lead: lead, UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"title"}}}); err != nil {
+		t.Fatal(err)
+	}
+	both("Li Na", "Kupang boats")
 }

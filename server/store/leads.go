@@ -123,6 +123,16 @@ func (t *Tx) DeleteLeadContent(l *liaisonv1.Lead, prevVersion int64) error {
 }
 
 func (t *Tx) replaceLeadRow(l *liaisonv1.Lead, prevVersion int64, body []byte) error {
+	// A change that leaves the title and subjects as they were (a release,
+	// a status change) keeps the person index rows: rewriting them, and
+	// their full-text entries, is most of the cost of such a write.
+	var before *liaisonv1.Lead
+	if body != nil {
+		var err error
+		if before, err = t.Lead(l.GetId()); err != nil && errs.CodeOf(err) != errs.NotFound {
+			return err
+		}
+	}
 	n, err := t.q.UpdateLead(t.ctx, db.UpdateLeadParams{
 		ID: l.GetId(), PrevVersion: prevVersion,
 		Status: int64(l.GetStatus()), CrimeMask: CrimeMask(l.GetCrimeAreas()), HandlingCode: int64(l.GetHandling().GetCode()),
@@ -147,7 +157,11 @@ func (t *Tx) replaceLeadRow(l *liaisonv1.Lead, prevVersion int64, body []byte) e
 	if err := t.feed(liaisonv1.ChangeKind_CHANGE_KIND_LEAD, l.GetId(), l.GetVersion(), l.GetOriginAgency(), action); err != nil {
 		return err
 	}
-	return t.IndexPersons(leadIndex(l))
+	after := leadIndex(l)
+	if before != nil && sameIndex(leadIndex(before), after) {
+		return nil
+	}
+	return t.IndexPersons(after)
 }
 
 // Lead reads a lead inside the transaction.

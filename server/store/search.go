@@ -81,6 +81,20 @@ func leadIndex(l *liaisonv1.Lead) IndexedRecord {
 	return r
 }
 
+// sameIndex says whether two versions of a record would have the same
+// index rows.
+func sameIndex(a, b IndexedRecord) bool {
+	if a.Kind != b.Kind || a.ID != b.ID || a.Title != b.Title || a.OriginAgency != b.OriginAgency || len(a.Persons) != len(b.Persons) {
+		return false
+	}
+	for i := range a.Persons {
+		if !proto.Equal(a.Persons[i], b.Persons[i]) {
+			return false
+		}
+	}
+	return true
+}
+
 // caseIndex is what the index holds of a case: its subjects.
 func caseIndex(c *liaisonv1.Case) IndexedRecord {
 	return IndexedRecord{Kind: liaisonv1.RecordKind_RECORD_KIND_CASE, ID: c.GetId(), Title: c.GetTitle(),
