@@ -14,6 +14,7 @@ PROTOC_GEN_GO_VERSION      := v1.36.12   # keep equal to google.golang.org/proto
 PROTOC_GEN_GO_GRPC_VERSION := v1.6.2
 SQLC_VERSION               := v1.31.1
 GRPCURL_VERSION            := v1.9.4
+GHZ_VERSION                := v0.120.0
 # protovalidate's .proto files, read from the Go module cache at generate time.
 PROTOVALIDATE_PROTO_VERSION := v1.2.2
 
@@ -27,11 +28,13 @@ export PATH := $(BIN):$(PATH)
 
 # ---- demo nodes: checked-in configs, addresses overridable -----------------
 # (make run ALPHA_ADDR=127.0.0.1:19443 BRAVO_ADDR=127.0.0.1:19444)
-ALPHA_ADDR   ?= 127.0.0.1:9443
-BRAVO_ADDR   ?= 127.0.0.1:9444
-DEV_CONFIG   := server/config/dev
-ALPHA_FLAGS   = --config $(DEV_CONFIG)/alpha.yaml --listen $(ALPHA_ADDR) --partner-addr bravo=$(BRAVO_ADDR)
-BRAVO_FLAGS   = --config $(DEV_CONFIG)/bravo.yaml --listen $(BRAVO_ADDR) --partner-addr alpha=$(ALPHA_ADDR)
+ALPHA_ADDR    ?= 127.0.0.1:9443
+BRAVO_ADDR    ?= 127.0.0.1:9444
+ALPHA_METRICS ?= 127.0.0.1:9464
+BRAVO_METRICS ?= 127.0.0.1:9465
+DEV_CONFIG    := server/config/dev
+ALPHA_FLAGS    = --config $(DEV_CONFIG)/alpha.yaml --listen $(ALPHA_ADDR) --partner-addr bravo=$(BRAVO_ADDR) --metrics-listen $(ALPHA_METRICS)
+BRAVO_FLAGS    = --config $(DEV_CONFIG)/bravo.yaml --listen $(BRAVO_ADDR) --partner-addr alpha=$(ALPHA_ADDR) --metrics-listen $(BRAVO_METRICS)
 
 # ---- fuzzing in CI: bounded per target -------------------------------------
 FUZZTIME ?= 10s
@@ -60,6 +63,12 @@ $(BIN)/.sqlc-$(SQLC_VERSION):
 $(BIN)/.grpcurl-$(GRPCURL_VERSION):
 	@mkdir -p $(BIN)
 	GOBIN=$(BIN) $(GO) install github.com/fullstorydev/grpcurl/cmd/grpcurl@$(GRPCURL_VERSION)
+	@touch $@
+
+# ghz, the second load generator of make bench.
+$(BIN)/.ghz-$(GHZ_VERSION):
+	@mkdir -p $(BIN)
+	GOBIN=$(BIN) $(GO) install github.com/bojand/ghz/cmd/ghz@$(GHZ_VERSION)
 	@touch $@
 
 GEN_TOOLS := $(BIN)/.buf-$(BUF_VERSION) $(BIN)/.protoc-gen-go-$(strip $(PROTOC_GEN_GO_VERSION)) \
@@ -103,6 +112,7 @@ certs/dev/alpha/ca.crt:
 run: build certs
 	@mkdir -p .data
 	@echo "starting alpha on $(ALPHA_ADDR) and bravo on $(BRAVO_ADDR); Ctrl-C stops both"
+	@echo "metrics: http://$(ALPHA_METRICS)/metrics (alpha), http://$(BRAVO_METRICS)/metrics (bravo)"
 	@trap 'kill -INT $$a $$b 2>/dev/null; wait' INT TERM; \
 	bin/liaison serve $(ALPHA_FLAGS) & a=$$!; \
 	bin/liaison serve $(BRAVO_FLAGS) & b=$$!; \
@@ -126,8 +136,20 @@ fuzz:
 	$(GO) test -tags '$(GOTAGS)' -run '^$$' -fuzz '^FuzzValidateRequests$$' -fuzztime $(FUZZTIME) ./server/validate
 	$(GO) test -tags '$(GOTAGS)' -run '^$$' -fuzz '^FuzzDecodeLeadJSON$$' -fuzztime $(FUZZTIME) ./server/validate
 
-bench: build
-	$(GO) run -tags '$(GOTAGS)' ./client/cmd/liaisonbench
+# A scripted walk-through against the nodes `make run` started.
+demo: build
+	$(GO) run ./client/cmd/liaisondemo --ctl bin/liaisonctl --certs certs/dev --alpha $(ALPHA_ADDR) --bravo $(BRAVO_ADDR)
+
+# The node against a bare mTLS echo (in-process generator, then ghz), search
+# over BENCH_PERSONS persons, and BENCH_FED_LEADS leads released from alpha to
+# bravo. Takes about ten minutes; BENCH_FLAGS passes anything else
+# (e.g. BENCH_FLAGS='-duration 20s').
+BENCH_PERSONS   ?= 1000000
+BENCH_FED_LEADS ?= 100000
+BENCH_FLAGS     ?=
+bench: build $(BIN)/.ghz-$(GHZ_VERSION)
+	$(GO) run -tags '$(GOTAGS)' ./client/cmd/liaisonbench -ghz $(BIN)/ghz \
+		-persons $(BENCH_PERSONS) -fed-leads $(BENCH_FED_LEADS) $(BENCH_FLAGS)
 
 clean:
 	rm -rf bin .build

@@ -74,15 +74,17 @@ func (s *syncBuffer) String() string {
 }
 
 // TestMakeRun starts the two-node demo exactly as the README says, checks
-// both nodes answer health checks with the dev PKI, and stops them with
-// SIGINT to the process group (what Ctrl-C does).
+// both nodes answer health checks with the dev PKI, runs `make demo`
+// against them, and stops them with SIGINT to the process group (what
+// Ctrl-C does).
 func TestMakeRun(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the binaries; skipped with -short")
 	}
 	dir := repoCopy(t)
 	alpha, bravo := nodetest.FreeAddr(t), nodetest.FreeAddr(t)
-	cmd := exec.Command("make", "run", "ALPHA_ADDR="+alpha, "BRAVO_ADDR="+bravo)
+	cmd := exec.Command("make", "run", "ALPHA_ADDR="+alpha, "BRAVO_ADDR="+bravo,
+		"ALPHA_METRICS="+nodetest.FreeAddr(t), "BRAVO_METRICS="+nodetest.FreeAddr(t))
 	cmd.Dir = dir
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	var out syncBuffer
@@ -128,6 +130,21 @@ func TestMakeRun(t *testing.T) {
 	}
 	if fi, err := os.Stat(filepath.Join(certs, "alpha", "analyst.key")); err != nil || fi.Mode().Perm() != 0o600 {
 		t.Errorf("dev key permissions: %v %v, want 0600", fi.Mode().Perm(), err)
+	}
+
+	// The guided walk-through runs against these nodes, as a newcomer
+	// would run it in a second terminal; it exits non-zero on any failed
+	// step.
+	demo := exec.Command("make", "demo", "ALPHA_ADDR="+alpha, "BRAVO_ADDR="+bravo)
+	demo.Dir = dir
+	demoOut, err := demo.CombinedOutput()
+	if err != nil {
+		t.Fatalf("make demo: %v\n%s", err, demoOut)
+	}
+	for _, want := range []string{"Demo complete:", "all as expected"} {
+		if !strings.Contains(string(demoOut), want) {
+			t.Errorf("make demo output lacks %q:\n%s", want, demoOut)
+		}
 	}
 
 	if err := syscall.Kill(-cmd.Process.Pid, syscall.SIGINT); err != nil {

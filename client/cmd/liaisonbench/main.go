@@ -19,7 +19,13 @@
 //
 //	go run -tags sqlite_fts5 ./client/cmd/liaisonbench [-concurrency 50] [-duration 10s]
 //	    [-warmup 2s] [-conns 4] [-leads 2000] [-only Echo,GetLead] [-db-dir DIR]
+//	    [-persons 1000000] [-fed-leads 100000] [-ghz PATH]
 //	    [-cpuprofile PREFIX] [-log-level warn]
+//
+// -persons fills the node's search index before it starts, for the search
+// scenarios (search.go); -fed-leads runs the federation phase on two more
+// nodes after the scenarios (federation.go); -ghz runs the base scenarios
+// again with ghz as the load generator (ghz.go).
 //
 // It exits 1 if any call failed (a run with errors is not a measurement),
 // 0 otherwise; missed targets are reported, not an exit status.
@@ -39,6 +45,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/pprof"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -47,6 +54,7 @@ import (
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/reflection"
 
 	"github.com/liaison-exchange/liaison/certs"
 	"github.com/liaison-exchange/liaison/client"
@@ -71,6 +79,9 @@ type flags struct {
 	dbDir       string
 	cpuProfile  string
 	logLevel    string
+	ghz         string
+	persons     int
+	fedLeads    int
 }
 
 func main() {
@@ -84,9 +95,12 @@ func main() {
 	flag.StringVar(&f.dbDir, "db-dir", "", "directory of the node's database, kept after the run (default: a temp dir, removed)")
 	flag.StringVar(&f.cpuProfile, "cpuprofile", "", "write a CPU profile of each measured run to PREFIX.<run>.pprof")
 	flag.StringVar(&f.logLevel, "log-level", "warn", "node log level (debug, info, warn, error), to stderr")
+	flag.StringVar(&f.ghz, "ghz", "", "path of a ghz binary: also run the scenarios with ghz as the load generator")
+	flag.IntVar(&f.persons, "persons", 1_000_000, "persons populated in the node's search index before it starts (0: no search scenarios)")
+	flag.IntVar(&f.fedLeads, "fed-leads", 100_000, "leads released from alpha to bravo in the federation phase (0: no federation phase)")
 	flag.Parse()
-	if flag.NArg() > 0 || f.concurrency < 1 || f.conns < 1 || f.duration <= 0 || f.warmup < 0 || f.seed < 50 {
-		fmt.Fprintln(os.Stderr, "liaisonbench: bad arguments (need -concurrency ≥ 1, -conns ≥ 1, -duration > 0, -warmup ≥ 0, -leads ≥ 50, no positional arguments)")
+	if flag.NArg() > 0 || f.concurrency < 1 || f.conns < 1 || f.duration <= 0 || f.warmup < 0 || f.seed < 50 || f.persons < 0 || f.fedLeads < 0 {
+		fmt.Fprintln(os.Stderr, "liaisonbench: bad arguments (need -concurrency ≥ 1, -conns ≥ 1, -duration > 0, -warmup ≥ 0, -leads ≥ 50, -persons ≥ 0, -fed-leads ≥ 0, no positional arguments)")
 		flag.Usage()
 		os.Exit(2)
 	}
@@ -154,6 +168,9 @@ func run(ctx context.Context, f flags, out io.Writer) int {
 		fmt.Fprintln(os.Stderr, "liaisonbench:", err)
 		return 2
 	}
+	if f.persons == 0 {
+		scs = slices.DeleteFunc(scs, func(s Scenario) bool { return s.Persons })
+	}
 	tmp, err := os.MkdirTemp("", "liaisonbench-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "liaisonbench:", err)
@@ -186,6 +203,20 @@ func run(ctx context.Context, f flags, out io.Writer) int {
 	}
 
 	report(out, f, b, results)
+	ghzOK := true
+	if f.ghz != "" && ctx.Err() == nil {
+		ghzOK = reportGhz(out, f, b.measureGhz(ctx, f, scs, tmp))
+	}
+	fedOK := true
+	if f.fedLeads > 0 && ctx.Err() == nil {
+		createRate := 0.0
+		for _, r := range results {
+			if r.sc.Name == "CreateLead" && r.setupErr == nil {
+				createRate = r.res.Throughput()
+			}
+		}
+		fedOK = reportFederation(out, f, measureFederation(ctx, f, b.pkiDir, tmp, createRate))
+	}
 	if f.dbDir != "" {
 		fmt.Fprintf(out, "\nDatabase kept at %s.\n", b.node.Config.Database.Path)
 	}
@@ -194,7 +225,7 @@ func run(ctx context.Context, f flags, out io.Writer) int {
 			return 1
 		}
 	}
-	if ctx.Err() != nil {
+	if ctx.Err() != nil || !ghzOK || !fedOK {
 		return 1
 	}
 	return 0
@@ -208,7 +239,12 @@ type bench struct {
 	env       *Env
 	disk      string // where the database is, and its fsync latency
 	loadAvg   string
+	pkiDir    string
+	echoAddr  string
 }
+
+// path is a file of an agency's PKI.
+func (b *bench) path(agency, file string) string { return filepath.Join(b.pkiDir, agency, file) }
 
 func (b *bench) close() {
 	if b.env != nil {
@@ -248,17 +284,29 @@ func start(ctx context.Context, f flags, tmp, dbDir string) (*bench, error) {
 		// The per-principal limiter would otherwise be what is measured.
 		Limits: config.Limits{RatePerSecond: 1e6, Burst: 1_000_000},
 		Log:    config.Log{Level: f.logLevel},
+		// Not scraped here, and the default port may be in use (make run).
+		Metrics: config.Metrics{Listen: "off"},
 	}
 	cfg.SetDefaults()
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("config: %w", err)
+	}
+	var names, phones []string
+	if f.persons > 0 {
+		if err := os.MkdirAll(dbDir, 0o700); err != nil {
+			return nil, err
+		}
+		var err error
+		if names, phones, err = populatePersons(ctx, cfg.Database.Path, f.persons); err != nil {
+			return nil, fmt.Errorf("populate persons: %w", err)
+		}
 	}
 	log := node.NewLogger(cfg.Log)
 	n, err := node.Start(ctx, cfg, log, nil)
 	if err != nil {
 		return nil, fmt.Errorf("start node: %w", err)
 	}
-	b := &bench{node: n, loadAvg: loadAvg(), disk: diskInfo(filepath.Dir(cfg.Database.Path))}
+	b := &bench{node: n, loadAvg: loadAvg(), disk: diskInfo(filepath.Dir(cfg.Database.Path)), pkiDir: pkiDir}
 
 	// The ceiling: bare grpc-go, same mTLS (its own Material from the same
 	// files), the health service only, no interceptors, no database.
@@ -272,10 +320,12 @@ func start(ctx context.Context, f flags, tmp, dbDir string) (*bench, error) {
 	}
 	b.echo = grpc.NewServer(grpc.Creds(credentials.NewTLS(mat.ServerConfig())))
 	healthpb.RegisterHealthServer(b.echo, health.NewServer())
+	reflection.Register(b.echo) // for ghz, which finds methods by reflection
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return b, fmt.Errorf("echo server: %w", err)
 	}
+	b.echoAddr = lis.Addr().String()
 	go b.echo.Serve(lis)
 
 	dial := func(addr, role string) ([]*grpc.ClientConn, error) {
@@ -299,6 +349,7 @@ func start(ctx context.Context, f flags, tmp, dbDir string) (*bench, error) {
 	}
 	b.env = &Env{
 		Node: n, EchoConns: b.echoConns, Concurrency: f.concurrency, SeedLeads: f.seed,
+		SearchNames: names, SearchPhones: phones,
 		dial:  func(role string) ([]*grpc.ClientConn, error) { return dial(n.Addr(), role) },
 		conns: map[string][]*grpc.ClientConn{},
 	}
@@ -321,7 +372,7 @@ func (b *bench) measure(ctx context.Context, f flags, i int, sc Scenario) outcom
 	var expected float64
 	if f.warmup > 0 {
 		progress("warm-up %v", f.warmup)
-		w := Run(ctx, Load{Concurrency: f.concurrency, Duration: f.warmup}, call)
+		w := Run(ctx, Load{Concurrency: sc.concurrency(f), Duration: f.warmup}, call)
 		o.warmErrs = w.Errors
 		for _, e := range w.FirstErrors {
 			progress("warm-up error: %s", e)
@@ -336,7 +387,7 @@ func (b *bench) measure(ctx context.Context, f flags, i int, sc Scenario) outcom
 	progress("measuring %v", f.duration)
 	stopProfile := b.profile(f, i, sc)
 	before, cpu0, sys0 := b.node.Store.Stats(), processCPU(), systemBusy()
-	o.res = Run(ctx, Load{Concurrency: f.concurrency, Duration: f.duration, ExpectedRate: expected}, call)
+	o.res = Run(ctx, Load{Concurrency: sc.concurrency(f), Duration: f.duration, ExpectedRate: expected}, call)
 	after, cpu1, sys1 := b.node.Store.Stats(), processCPU(), systemBusy()
 	stopProfile()
 	o.writer = store.Stats{Batches: after.Batches - before.Batches, Ops: after.Ops - before.Ops}
@@ -404,8 +455,8 @@ func report(w io.Writer, f flags, b *bench, results []outcome) {
 	fmt.Fprintln(w)
 	fmt.Fprintf(w, "- Machine: %d CPUs (GOMAXPROCS %d), %s/%s, %s, CPU %s\n",
 		runtime.NumCPU(), runtime.GOMAXPROCS(0), runtime.GOOS, runtime.GOARCH, runtime.Version(), cpuModel())
-	fmt.Fprintf(w, "- Settings: concurrency %d, duration %v, warm-up %v, conns %d, synchronous %s (max_batch %d, read connections %d), %d seeded leads\n",
-		f.concurrency, f.duration, f.warmup, f.conns, cfg.Database.Synchronous, cfg.Database.MaxBatch, cfg.Database.ReadConnections, f.seed)
+	fmt.Fprintf(w, "- Settings: concurrency %d (unless the scenario says), duration %v, warm-up %v, conns %d, synchronous %s (max_batch %d, read connections %d), %d seeded leads, %d persons in the search index\n",
+		f.concurrency, f.duration, f.warmup, f.conns, cfg.Database.Synchronous, cfg.Database.MaxBatch, cfg.Database.ReadConnections, f.seed, f.persons)
 	fmt.Fprintf(w, "- Database: %s\n", b.disk)
 	fmt.Fprintf(w, "- Load average before the run: %s\n", b.loadAvg)
 	fmt.Fprintln(w, "- Node: mTLS (TLS 1.3, ECDSA P-256), every interceptor, audit event per call, rate limit raised to 1e6/s; load generator, node and echo server share this process")
@@ -554,6 +605,36 @@ func report(w io.Writer, f flags, b *bench, results []outcome) {
 			verdict, note = "MISS", " (errors)"
 		}
 		fmt.Fprintf(w, "- %s ≥ %.0f%% of echo: %s — %s%s\n", r.sc.label(), 100*r.sc.Target, pct, verdict, note)
+	}
+	var getLead8 *outcome
+	for i, r := range results {
+		if r.sc.Name == "GetLead8" && r.setupErr == nil {
+			getLead8 = &results[i]
+		}
+	}
+	for _, r := range results {
+		if r.sc.P99Target <= 0 {
+			continue
+		}
+		targets++
+		verdict, p99, note := "MISS", "–", ""
+		if r.setupErr == nil {
+			p99 = fmt.Sprintf("%.2f ms", ms(r.res.Percentile(0.99)))
+			if r.res.Percentile(0.99) < r.sc.P99Target {
+				verdict = "PASS"
+			}
+		}
+		switch {
+		case r.setupErr != nil:
+			verdict, note = "MISS", " (setup failed)"
+		case r.res.Errors > 0 || r.warmErrs > 0:
+			verdict, note = "MISS", " (errors)"
+		}
+		if getLead8 != nil {
+			note += fmt.Sprintf(" (GetLead at the same concurrency: p50 %.2f ms, p99 %.2f ms)",
+				ms(getLead8.res.Percentile(0.50)), ms(getLead8.res.Percentile(0.99)))
+		}
+		fmt.Fprintf(w, "- %s over %d persons, p99 < %v: %s — %s%s\n", r.sc.label(), f.persons, r.sc.P99Target, p99, verdict, note)
 	}
 	if targets == 0 {
 		fmt.Fprintln(w, "- (no scenario with a target was run)")

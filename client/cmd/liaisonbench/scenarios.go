@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/google/uuid"
 	"google.golang.org/grpc"
@@ -29,7 +30,21 @@ type Scenario struct {
 	// Target, if > 0, is the share of the echo ceiling the scenario is
 	// expected to reach (PASS/MISS in the output).
 	Target float64
-	Setup  func(ctx context.Context, e *Env) (Call, error)
+	// Concurrency, if > 0, replaces -concurrency for this scenario.
+	Concurrency int
+	// P99Target, if > 0, is the p99 latency the scenario must stay under.
+	P99Target time.Duration
+	// Persons marks a scenario that needs the populated persons (-persons).
+	Persons bool
+	Setup   func(ctx context.Context, e *Env) (Call, error)
+}
+
+// concurrency is the scenario's concurrency given -concurrency.
+func (s Scenario) concurrency(f flags) int {
+	if s.Concurrency > 0 {
+		return s.Concurrency
+	}
+	return f.concurrency
 }
 
 func (s Scenario) label() string {
@@ -47,6 +62,9 @@ func scenarios() []Scenario {
 		{Name: "GetLead", Target: 0.40, Setup: setupGetLead},
 		{Name: "CreateLead", Target: 0.25, Setup: setupCreateLead},
 		{Name: "ListLeads", Setup: setupListLeads},
+		{Name: "GetLead8", Label: "GetLead (c=8)", Concurrency: searchConcurrency, Setup: setupGetLead},
+		{Name: "SearchName", Label: "SearchPersons name (c=8)", Concurrency: searchConcurrency, P99Target: 25 * time.Millisecond, Persons: true, Setup: setupSearchName},
+		{Name: "SearchPhone", Label: "SearchPersons phone (c=8)", Concurrency: searchConcurrency, P99Target: 5 * time.Millisecond, Persons: true, Setup: setupSearchPhone},
 		{Name: "Echo", Label: "Echo (end)", Echo: true, Setup: setupEcho},
 	}
 }
@@ -61,6 +79,9 @@ type Env struct {
 	// SeedLeads is how many leads LeadIDs creates before the first
 	// scenario that needs them.
 	SeedLeads int
+	// SearchNames and SearchPhones are of persons populated before the
+	// node started (-persons).
+	SearchNames, SearchPhones []string
 
 	// dial connects to the node as a role of the own agency.
 	dial func(role string) ([]*grpc.ClientConn, error)
