@@ -135,6 +135,9 @@ test: $(TEST_TOOLS)
 fuzz:
 	$(GO) test -tags '$(GOTAGS)' -run '^$$' -fuzz '^FuzzValidateRequests$$' -fuzztime $(FUZZTIME) ./server/validate
 	$(GO) test -tags '$(GOTAGS)' -run '^$$' -fuzz '^FuzzDecodeLeadJSON$$' -fuzztime $(FUZZTIME) ./server/validate
+	$(GO) test -tags '$(GOTAGS)' -run '^$$' -fuzz '^FuzzEnvelopeDecode$$' -fuzztime $(FUZZTIME) ./server/federation
+	$(GO) test -tags '$(GOTAGS)' -run '^$$' -fuzz '^FuzzMerkleProof$$' -fuzztime $(FUZZTIME) ./server/federation
+	$(GO) test -tags '$(GOTAGS)' -run '^$$' -fuzz '^FuzzSignerCheck$$' -fuzztime $(FUZZTIME) ./server/federation
 
 # A scripted walk-through against the nodes `make run` started.
 demo: build
