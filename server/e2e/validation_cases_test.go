@@ -438,9 +438,11 @@ func TestValidation_CaseRequests(t *testing.T) {
 
 		{name: "CloseCase/IdNotUUID", call: closeCase(&liaisonv1.CloseCaseRequest{Id: "case-1", Reason: "r"}), field: "id"},
 		{name: "CloseCase/ReasonMissing", call: closeCase(&liaisonv1.CloseCaseRequest{Id: id}), field: "reason"},
+		{name: "CloseCase/ReasonBlank", call: closeCase(&liaisonv1.CloseCaseRequest{Id: id, Reason: "   "}), field: "reason"},
 		{name: "CloseCase/ReasonTooLong", call: closeCase(&liaisonv1.CloseCaseRequest{Id: id, Reason: vldRepeat("r", 1001)}), field: "reason"},
 		{name: "ReopenCase/IdNotUUID", call: reopen(&liaisonv1.ReopenCaseRequest{Id: "case-1", Reason: "r"}), field: "id"},
 		{name: "ReopenCase/ReasonMissing", call: reopen(&liaisonv1.ReopenCaseRequest{Id: id}), field: "reason"},
+		{name: "ReopenCase/ReasonBlank", call: reopen(&liaisonv1.ReopenCaseRequest{Id: id, Reason: "\u3000"}), field: "reason"},
 		{name: "ReopenCase/ReasonTooLong", call: reopen(&liaisonv1.ReopenCaseRequest{Id: id, Reason: vldRepeat("r", 1001)}), field: "reason"},
 
 		{name: "ListOpenRequests/DirectionUndefined", call: openRequests(&liaisonv1.ListOpenRequestsRequest{Direction: 99}), field: "direction"},

@@ -545,6 +545,7 @@ func TestValidation_ManifestRequests(t *testing.T) {
 		}), field: "nationality"},
 		{name: "ReviewPerson/NationalityUndefined", call: review(func(r *liaisonv1.ReviewPersonRequest) { r.Nationality = 99 }), field: "nationality"},
 		{name: "ReviewPerson/NotConfirmedWithoutReason", call: review(func(r *liaisonv1.ReviewPersonRequest) { r.Reason = "" }), field: "", rule: "review.reason"},
+		{name: "ReviewPerson/NotConfirmedBlankReason", call: review(func(r *liaisonv1.ReviewPersonRequest) { r.Reason = "  " }), field: "", rule: "review.reason"},
 		{name: "ReviewPerson/ReasonTooLong", call: review(func(r *liaisonv1.ReviewPersonRequest) { r.Reason = long }), field: "reason"},
 
 		{name: "ScheduleManifest/IdNotUUID", call: schedule(func(r *liaisonv1.ScheduleManifestRequest) { r.Id = "manifest-1" }), field: "id"},
@@ -563,21 +564,25 @@ func TestValidation_ManifestRequests(t *testing.T) {
 		{name: "RecordHandover/StatusPending", call: handover(func(r *liaisonv1.RecordHandoverRequest) { r.Status = liaisonv1.HandoverStatus_HANDOVER_STATUS_PENDING }), field: "status"},
 		{name: "RecordHandover/StatusUndefined", call: handover(func(r *liaisonv1.RecordHandoverRequest) { r.Status = 99 }), field: "status"},
 		{name: "RecordHandover/NotHandedOverWithoutReason", call: handover(func(r *liaisonv1.RecordHandoverRequest) { r.Reason = "" }), field: "", rule: "handover.reason"},
+		{name: "RecordHandover/NotHandedOverBlankReason", call: handover(func(r *liaisonv1.RecordHandoverRequest) { r.Reason = " " }), field: "", rule: "handover.reason"},
 		{name: "RecordHandover/ReasonTooLong", call: handover(func(r *liaisonv1.RecordHandoverRequest) { r.Reason = long }), field: "reason"},
 
 		{name: "CancelManifest/IdNotUUID", call: cancelBy(alpha, &liaisonv1.CancelManifestRequest{Id: "manifest-1", Reason: "flight cancelled"}), field: "id"},
 		{name: "CancelManifest/ReasonEmpty", call: cancelBy(alpha, &liaisonv1.CancelManifestRequest{Id: p}), field: "reason"},
+		{name: "CancelManifest/ReasonBlank", call: cancelBy(alpha, &liaisonv1.CancelManifestRequest{Id: p, Reason: "  "}), field: "reason"},
 		{name: "CancelManifest/ReasonTooLong", call: cancelBy(alpha, &liaisonv1.CancelManifestRequest{Id: p, Reason: long}), field: "reason"},
 		{name: "CancelManifest/ReceivingSideReasonEmpty", call: cancelBy(bravo, &liaisonv1.CancelManifestRequest{Id: p}), field: "reason"},
 
 		{name: "WithdrawPerson/ManifestIdNotUUID", call: withdraw(func(r *liaisonv1.WithdrawPersonRequest) { r.ManifestId = "manifest-1" }), field: "manifest_id"},
 		{name: "WithdrawPerson/PersonIdNotUUID", call: withdraw(func(r *liaisonv1.WithdrawPersonRequest) { r.PersonId = "person-2" }), field: "person_id"},
 		{name: "WithdrawPerson/ReasonEmpty", call: withdraw(func(r *liaisonv1.WithdrawPersonRequest) { r.Reason = "" }), field: "reason"},
+		{name: "WithdrawPerson/ReasonBlank", call: withdraw(func(r *liaisonv1.WithdrawPersonRequest) { r.Reason = "\t" }), field: "reason"},
 		{name: "WithdrawPerson/ReasonTooLong", call: withdraw(func(r *liaisonv1.WithdrawPersonRequest) { r.Reason = long }), field: "reason"},
 
 		{name: "PlaceHold/ManifestIdNotUUID", call: placeHold(alpha, d, dp[1], func(r *liaisonv1.PlaceHoldRequest) { r.ManifestId = "manifest-1" }), field: "manifest_id"},
 		{name: "PlaceHold/PersonIdNotUUID", call: placeHold(alpha, d, dp[1], func(r *liaisonv1.PlaceHoldRequest) { r.PersonId = "person-2" }), field: "person_id"},
 		{name: "PlaceHold/ReasonEmpty", call: placeHold(alpha, d, dp[1], func(r *liaisonv1.PlaceHoldRequest) { r.Reason = "" }), field: "reason"},
+		{name: "PlaceHold/ReasonBlank", call: placeHold(alpha, d, dp[1], func(r *liaisonv1.PlaceHoldRequest) { r.Reason = " " }), field: "reason"},
 		{name: "PlaceHold/ReasonTooLong", call: placeHold(alpha, d, dp[1], func(r *liaisonv1.PlaceHoldRequest) { r.Reason = long }), field: "reason"},
 		{name: "PlaceHold/ReceivingSideReasonEmpty", call: placeHold(bravo, p, pp[0], func(r *liaisonv1.PlaceHoldRequest) { r.Reason = "" }), field: "reason"},
 
@@ -586,6 +591,7 @@ func TestValidation_ManifestRequests(t *testing.T) {
 		{name: "LiftHold/HoldIdEmpty", call: liftHold(func(r *liaisonv1.LiftHoldRequest) { r.HoldId = "" }), field: "hold_id"},
 		{name: "LiftHold/HoldIdNotUUID", call: liftHold(func(r *liaisonv1.LiftHoldRequest) { r.HoldId = "hold-1" }), field: "hold_id"},
 		{name: "LiftHold/ReasonEmpty", call: liftHold(func(r *liaisonv1.LiftHoldRequest) { r.Reason = "" }), field: "reason"},
+		{name: "LiftHold/ReasonBlank", call: liftHold(func(r *liaisonv1.LiftHoldRequest) { r.Reason = " " }), field: "reason"},
 		{name: "LiftHold/ReasonTooLong", call: liftHold(func(r *liaisonv1.LiftHoldRequest) { r.Reason = long }), field: "reason"},
 	}...)
 	// Every rule of a person, as AddPerson and UpdatePerson take it.

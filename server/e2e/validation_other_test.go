@@ -143,6 +143,7 @@ func TestValidation_PermissionRequests(t *testing.T) {
 		{name: "DecidePermissionRequest/IdNotUUID", call: decide(&liaisonv1.DecidePermissionRequestRequest{Id: "request-1", Grant: true, Reason: "r"}), field: "id"},
 		{name: "DecidePermissionRequest/ReasonMissing", call: decide(&liaisonv1.DecidePermissionRequestRequest{Id: requestID, Grant: true}), field: "reason"},
 		{name: "DecidePermissionRequest/ReasonMissingOnRefusal", call: decide(&liaisonv1.DecidePermissionRequestRequest{Id: requestID}), field: "reason"},
+		{name: "DecidePermissionRequest/ReasonBlank", call: decide(&liaisonv1.DecidePermissionRequestRequest{Id: requestID, Reason: "  "}), field: "reason"},
 		{name: "DecidePermissionRequest/ReasonTooLong", call: decide(&liaisonv1.DecidePermissionRequestRequest{Id: requestID, Reason: vldRepeat("r", 2001)}), field: "reason"},
 	}
 	t.Run("Rejects", func(t *testing.T) { runCases(t, cases) })

@@ -481,6 +481,7 @@ func TestValidation_OtherRequests(t *testing.T) {
 
 		{name: "WithdrawLead/IdNotUUID", call: withdraw(&liaisonv1.WithdrawLeadRequest{Id: "lead-1", Reason: "r"}), field: "id"},
 		{name: "WithdrawLead/ReasonMissing", call: withdraw(&liaisonv1.WithdrawLeadRequest{Id: id}), field: "reason"},
+		{name: "WithdrawLead/ReasonBlank", call: withdraw(&liaisonv1.WithdrawLeadRequest{Id: id, Reason: " \t\n "}), field: "reason"},
 		{name: "WithdrawLead/ReasonTooLong", call: withdraw(&liaisonv1.WithdrawLeadRequest{Id: id, Reason: vldRepeat("r", 1001)}), field: "reason"},
 		{name: "WithdrawLead/EtagTooLong", call: withdraw(&liaisonv1.WithdrawLeadRequest{Id: id, Reason: "r", Etag: vldRepeat("e", 65)}), field: "etag"},
 

@@ -3789,15 +3789,15 @@ const file_liaison_v1_manifest_proto_rawDesc = "" +
 	"\x16ProposeManifestRequest\x12\x18\n" +
 	"\x02id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\x02id\"K\n" +
 	"\x17ProposeManifestResponse\x120\n" +
-	"\bmanifest\x18\x01 \x01(\v2\x14.liaison.v1.ManifestR\bmanifest\"\xd1\x02\n" +
+	"\bmanifest\x18\x01 \x01(\v2\x14.liaison.v1.ManifestR\bmanifest\"\xe1\x02\n" +
 	"\x13ReviewPersonRequest\x12)\n" +
 	"\vmanifest_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\n" +
 	"manifestId\x12%\n" +
 	"\tperson_id\x18\x02 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\bpersonId\x12K\n" +
 	"\vnationality\x18\x03 \x01(\x0e2\x1d.liaison.v1.NationalityStatusB\n" +
 	"\xbaH\a\x82\x01\x04\x18\x02\x18\x03R\vnationality\x12 \n" +
-	"\x06reason\x18\x04 \x01(\tB\b\xbaH\x05r\x03\x18\xe8\aR\x06reason:y\xbaHv\x1at\n" +
-	"\rreview.reason\x122a nationality that is not confirmed needs a reason\x1a/this.nationality != 3 || this.reason.size() > 0\"I\n" +
+	"\x06reason\x18\x04 \x01(\tB\b\xbaH\x05r\x03\x18\xe8\aR\x06reason:\x88\x01\xbaH\x84\x01\x1a\x81\x01\n" +
+	"\rreview.reason\x122a nationality that is not confirmed needs a reason\x1a<this.nationality != 3 || this.reason.matches('[^\\\\s\\\\p{Z}]')\"I\n" +
 	"\x14ReviewPersonResponse\x121\n" +
 	"\x06action\x18\x01 \x01(\v2\x19.liaison.v1.PendingActionR\x06action\"1\n" +
 	"\x15AcceptManifestRequest\x12\x18\n" +
@@ -3812,49 +3812,49 @@ const file_liaison_v1_manifest_proto_rawDesc = "" +
 	"\x15DepartManifestRequest\x12\x18\n" +
 	"\x02id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\x02id\"J\n" +
 	"\x16DepartManifestResponse\x120\n" +
-	"\bmanifest\x18\x01 \x01(\v2\x14.liaison.v1.ManifestR\bmanifest\"\xb8\x02\n" +
+	"\bmanifest\x18\x01 \x01(\v2\x14.liaison.v1.ManifestR\bmanifest\"\xc5\x02\n" +
 	"\x15RecordHandoverRequest\x12)\n" +
 	"\vmanifest_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\n" +
 	"manifestId\x12%\n" +
 	"\tperson_id\x18\x02 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\bpersonId\x12>\n" +
 	"\x06status\x18\x03 \x01(\x0e2\x1a.liaison.v1.HandoverStatusB\n" +
 	"\xbaH\a\x82\x01\x04\x18\x02\x18\x03R\x06status\x12 \n" +
-	"\x06reason\x18\x04 \x01(\tB\b\xbaH\x05r\x03\x18\xe8\aR\x06reason:k\xbaHh\x1af\n" +
-	"\x0fhandover.reason\x12'a person not handed over needs a reason\x1a*this.status != 3 || this.reason.size() > 0\"K\n" +
+	"\x06reason\x18\x04 \x01(\tB\b\xbaH\x05r\x03\x18\xe8\aR\x06reason:x\xbaHu\x1as\n" +
+	"\x0fhandover.reason\x12'a person not handed over needs a reason\x1a7this.status != 3 || this.reason.matches('[^\\\\s\\\\p{Z}]')\"K\n" +
 	"\x16RecordHandoverResponse\x121\n" +
-	"\x06action\x18\x01 \x01(\v2\x19.liaison.v1.PendingActionR\x06action\"U\n" +
+	"\x06action\x18\x01 \x01(\v2\x19.liaison.v1.PendingActionR\x06action\"\xad\x01\n" +
 	"\x15CancelManifestRequest\x12\x18\n" +
-	"\x02id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\x02id\x12\"\n" +
-	"\x06reason\x18\x02 \x01(\tB\n" +
-	"\xbaH\ar\x05\x10\x01\x18\xe8\aR\x06reason\"}\n" +
+	"\x02id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\x02id\x12z\n" +
+	"\x06reason\x18\x02 \x01(\tBb\xbaH_\xba\x01U\n" +
+	"\x10reason.not_blank\x12#must say something, not only spaces\x1a\x1cthis.matches('[^\\\\s\\\\p{Z}]')r\x05\x10\x01\x18\xe8\aR\x06reason\"}\n" +
 	"\x16CancelManifestResponse\x120\n" +
 	"\bmanifest\x18\x01 \x01(\v2\x14.liaison.v1.ManifestR\bmanifest\x121\n" +
-	"\x06action\x18\x02 \x01(\v2\x19.liaison.v1.PendingActionR\x06action\"\x8d\x01\n" +
+	"\x06action\x18\x02 \x01(\v2\x19.liaison.v1.PendingActionR\x06action\"\xe5\x01\n" +
 	"\x15WithdrawPersonRequest\x12)\n" +
 	"\vmanifest_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\n" +
 	"manifestId\x12%\n" +
-	"\tperson_id\x18\x02 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\bpersonId\x12\"\n" +
-	"\x06reason\x18\x03 \x01(\tB\n" +
-	"\xbaH\ar\x05\x10\x01\x18\xe8\aR\x06reason\"J\n" +
+	"\tperson_id\x18\x02 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\bpersonId\x12z\n" +
+	"\x06reason\x18\x03 \x01(\tBb\xbaH_\xba\x01U\n" +
+	"\x10reason.not_blank\x12#must say something, not only spaces\x1a\x1cthis.matches('[^\\\\s\\\\p{Z}]')r\x05\x10\x01\x18\xe8\aR\x06reason\"J\n" +
 	"\x16WithdrawPersonResponse\x120\n" +
-	"\bmanifest\x18\x01 \x01(\v2\x14.liaison.v1.ManifestR\bmanifest\"\x88\x01\n" +
+	"\bmanifest\x18\x01 \x01(\v2\x14.liaison.v1.ManifestR\bmanifest\"\xe0\x01\n" +
 	"\x10PlaceHoldRequest\x12)\n" +
 	"\vmanifest_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\n" +
 	"manifestId\x12%\n" +
-	"\tperson_id\x18\x02 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\bpersonId\x12\"\n" +
-	"\x06reason\x18\x03 \x01(\tB\n" +
-	"\xbaH\ar\x05\x10\x01\x18\xe8\aR\x06reason\"\x91\x01\n" +
+	"\tperson_id\x18\x02 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\bpersonId\x12z\n" +
+	"\x06reason\x18\x03 \x01(\tBb\xbaH_\xba\x01U\n" +
+	"\x10reason.not_blank\x12#must say something, not only spaces\x1a\x1cthis.matches('[^\\\\s\\\\p{Z}]')r\x05\x10\x01\x18\xe8\aR\x06reason\"\x91\x01\n" +
 	"\x11PlaceHoldResponse\x120\n" +
 	"\bmanifest\x18\x01 \x01(\v2\x14.liaison.v1.ManifestR\bmanifest\x121\n" +
 	"\x06action\x18\x02 \x01(\v2\x19.liaison.v1.PendingActionR\x06action\x12\x17\n" +
-	"\ahold_id\x18\x03 \x01(\tR\x06holdId\"\xaa\x01\n" +
+	"\ahold_id\x18\x03 \x01(\tR\x06holdId\"\x82\x02\n" +
 	"\x0fLiftHoldRequest\x12)\n" +
 	"\vmanifest_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\n" +
 	"manifestId\x12%\n" +
 	"\tperson_id\x18\x02 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\bpersonId\x12!\n" +
-	"\ahold_id\x18\x03 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\x06holdId\x12\"\n" +
-	"\x06reason\x18\x04 \x01(\tB\n" +
-	"\xbaH\ar\x05\x10\x01\x18\xe8\aR\x06reason\"w\n" +
+	"\ahold_id\x18\x03 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\x06holdId\x12z\n" +
+	"\x06reason\x18\x04 \x01(\tBb\xbaH_\xba\x01U\n" +
+	"\x10reason.not_blank\x12#must say something, not only spaces\x1a\x1cthis.matches('[^\\\\s\\\\p{Z}]')r\x05\x10\x01\x18\xe8\aR\x06reason\"w\n" +
 	"\x10LiftHoldResponse\x120\n" +
 	"\bmanifest\x18\x01 \x01(\v2\x14.liaison.v1.ManifestR\bmanifest\x121\n" +
 	"\x06action\x18\x02 \x01(\v2\x19.liaison.v1.PendingActionR\x06action\"6\n" +

@@ -689,12 +689,12 @@ const file_liaison_v1_permission_proto_rawDesc = "" +
 	"page_token\x18\x05 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x04R\tpageToken\"\x83\x01\n" +
 	"\x1eListPermissionRequestsResponse\x129\n" +
 	"\brequests\x18\x01 \x03(\v2\x1d.liaison.v1.PermissionRequestR\brequests\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"t\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xcc\x01\n" +
 	"\x1eDecidePermissionRequestRequest\x12\x18\n" +
 	"\x02id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\x02id\x12\x14\n" +
-	"\x05grant\x18\x02 \x01(\bR\x05grant\x12\"\n" +
-	"\x06reason\x18\x03 \x01(\tB\n" +
-	"\xbaH\ar\x05\x10\x01\x18\xd0\x0fR\x06reason\"Z\n" +
+	"\x05grant\x18\x02 \x01(\bR\x05grant\x12z\n" +
+	"\x06reason\x18\x03 \x01(\tBb\xbaH_\xba\x01U\n" +
+	"\x10reason.not_blank\x12#must say something, not only spaces\x1a\x1cthis.matches('[^\\\\s\\\\p{Z}]')r\x05\x10\x01\x18\xd0\x0fR\x06reason\"Z\n" +
 	"\x1fDecidePermissionRequestResponse\x127\n" +
 	"\arequest\x18\x01 \x01(\v2\x1d.liaison.v1.PermissionRequestR\arequest*V\n" +
 	"\x11PermissionPurpose\x12\"\n" +
