@@ -224,18 +224,43 @@ func (c *chain) identify(ctx context.Context) (context.Context, error) {
 	return identity.NewContext(ctx, id), nil
 }
 
-func (c *chain) unaryIdentity(ctx context.Context, req any, info *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
-	ctx, err := c.identify(ctx)
-	if err != nil {
-		return nil, err
+// unidentified records a call refused because its caller could not be
+// identified. The TLS handshake already refuses certificates that do not
+// verify, so this is a connection opened before its certificate was
+// revoked or its CA removed: worth an audit event, under what the
+// certificate claims (marked unverified), never under an identity.
+func (c *chain) unidentified(ctx context.Context, method string, req any, refused error) error {
+	principal := "unverified: no certificate"
+	if p, ok := peer.FromContext(ctx); ok {
+		if t, ok := p.AuthInfo.(credentials.TLSInfo); ok && len(t.State.PeerCertificates) > 0 {
+			leaf := t.State.PeerCertificates[0]
+			principal = "unverified: serial " + leaf.SerialNumber.Text(16)
+			if len(leaf.URIs) > 0 {
+				principal = "unverified: " + leaf.URIs[0].String() + " (serial " + leaf.SerialNumber.Text(16) + ")"
+			}
+		}
 	}
-	return h(ctx, req)
+	call := &audit.Call{Principal: principal, Action: method, RequestID: RequestID(ctx)}
+	call.SetResource(resourceOf(method, req))
+	call.SetDetail("refused before identification: " + refused.Error())
+	if err := c.record(audit.NewContext(ctx, call), call, refused); err != nil {
+		return err
+	}
+	return refused
+}
+
+func (c *chain) unaryIdentity(ctx context.Context, req any, info *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
+	idCtx, err := c.identify(ctx)
+	if err != nil {
+		return nil, c.unidentified(ctx, info.FullMethod, req, err)
+	}
+	return h(idCtx, req)
 }
 
 func (c *chain) streamIdentity(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, h grpc.StreamHandler) error {
 	ctx, err := c.identify(ss.Context())
 	if err != nil {
-		return err
+		return c.unidentified(ss.Context(), info.FullMethod, nil, err)
 	}
 	w := middleware.WrapServerStream(ss)
 	w.WrappedContext = ctx
