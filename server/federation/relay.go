@@ -143,6 +143,10 @@ func (e *outOfOrderError) Error() string {
 }
 
 // session runs one stream; progressed reports whether receipts arrived.
+// gatherWait bounds how long the relay waits, while a batch is in flight,
+// for more envelopes before it sends a partial batch.
+const gatherWait = 20 * time.Millisecond
+
 func (r *Relay) session(ctx context.Context) (progressed bool, err error) {
 	sctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -187,14 +191,34 @@ func (r *Relay) session(ctx context.Context) (progressed bool, err error) {
 	r.log.Info("channel to partner open", "resume_at", next, "partner_applied", partnerApplied)
 
 	slots := make(chan struct{}, r.opts.Window)
+	// freed is signalled when a receipt frees a slot.
+	freed := make(chan struct{}, 1)
 	recvDone := make(chan error, 1)
 	var receipted atomic.Bool
-	go func() { recvDone <- r.receive(ctx, stream, slots, &receipted) }()
+	go func() { recvDone <- r.receive(ctx, stream, slots, freed, &receipted) }()
 	signal := r.store.OutboxSignal(r.partner)
 	for {
 		items, err := r.store.OutboxFrom(ctx, r.partner, next, r.opts.BatchSize)
 		if err != nil {
 			return receipted.Load(), err
+		}
+		if len(items) > 0 && len(items) < r.opts.BatchSize && len(slots) > 0 {
+			// A batch is in flight, so the partner is busy: rather than
+			// sign and send a small batch now, gather what arrives until
+			// its receipt comes back (bounded by gatherWait), and send
+			// one larger batch — one signature, one transaction and one
+			// receipt for many envelopes. Idle, a batch goes at once.
+			select {
+			case <-freed:
+			case <-time.After(gatherWait):
+			case err := <-recvDone:
+				return receipted.Load(), err
+			case <-ctx.Done():
+				return receipted.Load(), nil
+			}
+			if items, err = r.store.OutboxFrom(ctx, r.partner, next, r.opts.BatchSize); err != nil {
+				return receipted.Load(), err
+			}
 		}
 		if len(items) == 0 {
 			select {
@@ -271,7 +295,7 @@ func (r *Relay) auditSent(ctx context.Context, first, last int64, root []byte) e
 }
 
 // receive stores receipts until the stream ends.
-func (r *Relay) receive(ctx context.Context, stream liaisonv1.FederationService_ExchangeClient, slots chan struct{}, receipted *atomic.Bool) error {
+func (r *Relay) receive(ctx context.Context, stream liaisonv1.FederationService_ExchangeClient, slots, freed chan struct{}, receipted *atomic.Bool) error {
 	for {
 		resp, err := stream.Recv()
 		if err != nil {
@@ -283,6 +307,10 @@ func (r *Relay) receive(ctx context.Context, stream liaisonv1.FederationService_
 		}
 		select {
 		case <-slots:
+		default:
+		}
+		select {
+		case freed <- struct{}{}:
 		default:
 		}
 		r.State.contact(rs.GetHighestApplied())
