@@ -82,6 +82,7 @@ type flags struct {
 	ghz         string
 	persons     int
 	fedLeads    int
+	gogc        int
 }
 
 func main() {
@@ -99,6 +100,8 @@ func main() {
 	flag.IntVar(&f.persons, "persons", 1_000_000, "persons populated in the node's search index before it starts (0: no search scenarios)")
 	flag.IntVar(&f.fedLeads, "fed-leads", 100_000, "leads released from alpha to bravo in the federation phase (0: no federation phase)")
 	flag.Parse()
+	// The garbage collector setting liaison serve runs with.
+	f.gogc = node.TuneGC()
 	if flag.NArg() > 0 || f.concurrency < 1 || f.conns < 1 || f.duration <= 0 || f.warmup < 0 || f.seed < 50 || f.persons < 0 || f.fedLeads < 0 {
 		fmt.Fprintln(os.Stderr, "liaisonbench: bad arguments (need -concurrency ≥ 1, -conns ≥ 1, -duration > 0, -warmup ≥ 0, -leads ≥ 50, -persons ≥ 0, -fed-leads ≥ 0, no positional arguments)")
 		flag.Usage()
@@ -459,7 +462,7 @@ func report(w io.Writer, f flags, b *bench, results []outcome) {
 		f.concurrency, f.duration, f.warmup, f.conns, cfg.Database.Synchronous, cfg.Database.MaxBatch, cfg.Database.ReadConnections, f.seed, f.persons)
 	fmt.Fprintf(w, "- Database: %s\n", b.disk)
 	fmt.Fprintf(w, "- Load average before the run: %s\n", b.loadAvg)
-	fmt.Fprintln(w, "- Node: mTLS (TLS 1.3, ECDSA P-256), every interceptor, audit event per call, rate limit raised to 1e6/s; load generator, node and echo server share this process")
+	fmt.Fprintf(w, "- Node: mTLS (TLS 1.3, ECDSA P-256), every interceptor, audit event per call, rate limit raised to 1e6/s, GOGC %d as liaison serve; load generator, node and echo server share this process\n", f.gogc)
 	fmt.Fprintln(w)
 
 	// The ceiling is the mean of the echo runs.

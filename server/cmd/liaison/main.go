@@ -108,6 +108,7 @@ func serve(ctx context.Context, args []string) error {
 		return err
 	}
 	log := node.NewLogger(cfg.Log)
+	log.Debug("garbage collector", "gogc", node.TuneGC())
 	n, err := node.Start(ctx, cfg, log, nil)
 	if err != nil {
 		return err
