@@ -81,6 +81,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.expiredLeadsStmt, err = db.PrepareContext(ctx, expiredLeads); err != nil {
 		return nil, fmt.Errorf("error preparing query ExpiredLeads: %w", err)
 	}
+	if q.fastForwardOutChannelStmt, err = db.PrepareContext(ctx, fastForwardOutChannel); err != nil {
+		return nil, fmt.Errorf("error preparing query FastForwardOutChannel: %w", err)
+	}
 	if q.feedAfterStmt, err = db.PrepareContext(ctx, feedAfter); err != nil {
 		return nil, fmt.Errorf("error preparing query FeedAfter: %w", err)
 	}
@@ -249,6 +252,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.overwriteManifestStmt, err = db.PrepareContext(ctx, overwriteManifest); err != nil {
 		return nil, fmt.Errorf("error preparing query OverwriteManifest: %w", err)
 	}
+	if q.parkUnreceiptedOutboxStmt, err = db.PrepareContext(ctx, parkUnreceiptedOutbox); err != nil {
+		return nil, fmt.Errorf("error preparing query ParkUnreceiptedOutbox: %w", err)
+	}
 	if q.purgeInboxContentStmt, err = db.PrepareContext(ctx, purgeInboxContent); err != nil {
 		return nil, fmt.Errorf("error preparing query PurgeInboxContent: %w", err)
 	}
@@ -257,6 +263,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	}
 	if q.putScreeningStmt, err = db.PrepareContext(ctx, putScreening); err != nil {
 		return nil, fmt.Errorf("error preparing query PutScreening: %w", err)
+	}
+	if q.renumberOutboxStmt, err = db.PrepareContext(ctx, renumberOutbox); err != nil {
+		return nil, fmt.Errorf("error preparing query RenumberOutbox: %w", err)
 	}
 	if q.setAuditHeadStmt, err = db.PrepareContext(ctx, setAuditHead); err != nil {
 		return nil, fmt.Errorf("error preparing query SetAuditHead: %w", err)
@@ -279,11 +288,17 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.setOutboxReceiptStmt, err = db.PrepareContext(ctx, setOutboxReceipt); err != nil {
 		return nil, fmt.Errorf("error preparing query SetOutboxReceipt: %w", err)
 	}
+	if q.strandedOutboxStmt, err = db.PrepareContext(ctx, strandedOutbox); err != nil {
+		return nil, fmt.Errorf("error preparing query StrandedOutbox: %w", err)
+	}
 	if q.trimFeedStmt, err = db.PrepareContext(ctx, trimFeed); err != nil {
 		return nil, fmt.Errorf("error preparing query TrimFeed: %w", err)
 	}
 	if q.undeliveredEnvelopesOfRecordStmt, err = db.PrepareContext(ctx, undeliveredEnvelopesOfRecord); err != nil {
 		return nil, fmt.Errorf("error preparing query UndeliveredEnvelopesOfRecord: %w", err)
+	}
+	if q.unreceiptedOutboxStmt, err = db.PrepareContext(ctx, unreceiptedOutbox); err != nil {
+		return nil, fmt.Errorf("error preparing query UnreceiptedOutbox: %w", err)
 	}
 	if q.updateCaseStmt, err = db.PrepareContext(ctx, updateCase); err != nil {
 		return nil, fmt.Errorf("error preparing query UpdateCase: %w", err)
@@ -398,6 +413,11 @@ func (q *Queries) Close() error {
 	if q.expiredLeadsStmt != nil {
 		if cerr := q.expiredLeadsStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing expiredLeadsStmt: %w", cerr)
+		}
+	}
+	if q.fastForwardOutChannelStmt != nil {
+		if cerr := q.fastForwardOutChannelStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing fastForwardOutChannelStmt: %w", cerr)
 		}
 	}
 	if q.feedAfterStmt != nil {
@@ -680,6 +700,11 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing overwriteManifestStmt: %w", cerr)
 		}
 	}
+	if q.parkUnreceiptedOutboxStmt != nil {
+		if cerr := q.parkUnreceiptedOutboxStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing parkUnreceiptedOutboxStmt: %w", cerr)
+		}
+	}
 	if q.purgeInboxContentStmt != nil {
 		if cerr := q.purgeInboxContentStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing purgeInboxContentStmt: %w", cerr)
@@ -693,6 +718,11 @@ func (q *Queries) Close() error {
 	if q.putScreeningStmt != nil {
 		if cerr := q.putScreeningStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing putScreeningStmt: %w", cerr)
+		}
+	}
+	if q.renumberOutboxStmt != nil {
+		if cerr := q.renumberOutboxStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing renumberOutboxStmt: %w", cerr)
 		}
 	}
 	if q.setAuditHeadStmt != nil {
@@ -730,6 +760,11 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing setOutboxReceiptStmt: %w", cerr)
 		}
 	}
+	if q.strandedOutboxStmt != nil {
+		if cerr := q.strandedOutboxStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing strandedOutboxStmt: %w", cerr)
+		}
+	}
 	if q.trimFeedStmt != nil {
 		if cerr := q.trimFeedStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing trimFeedStmt: %w", cerr)
@@ -738,6 +773,11 @@ func (q *Queries) Close() error {
 	if q.undeliveredEnvelopesOfRecordStmt != nil {
 		if cerr := q.undeliveredEnvelopesOfRecordStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing undeliveredEnvelopesOfRecordStmt: %w", cerr)
+		}
+	}
+	if q.unreceiptedOutboxStmt != nil {
+		if cerr := q.unreceiptedOutboxStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing unreceiptedOutboxStmt: %w", cerr)
 		}
 	}
 	if q.updateCaseStmt != nil {
@@ -823,6 +863,7 @@ type Queries struct {
 	deleteScreeningStmt              *sql.Stmt
 	deliveredEnvelopesOfRecordStmt   *sql.Stmt
 	expiredLeadsStmt                 *sql.Stmt
+	fastForwardOutChannelStmt        *sql.Stmt
 	feedAfterStmt                    *sql.Stmt
 	feedBoundsStmt                   *sql.Stmt
 	feedFirstSinceStmt               *sql.Stmt
@@ -879,9 +920,11 @@ type Queries struct {
 	overwriteCaseStmt                *sql.Stmt
 	overwriteLeadStmt                *sql.Stmt
 	overwriteManifestStmt            *sql.Stmt
+	parkUnreceiptedOutboxStmt        *sql.Stmt
 	purgeInboxContentStmt            *sql.Stmt
 	putManifestActionStmt            *sql.Stmt
 	putScreeningStmt                 *sql.Stmt
+	renumberOutboxStmt               *sql.Stmt
 	setAuditHeadStmt                 *sql.Stmt
 	setCaseLinksStmt                 *sql.Stmt
 	setInChannelStmt                 *sql.Stmt
@@ -889,8 +932,10 @@ type Queries struct {
 	setOutChannelProgressStmt        *sql.Stmt
 	setOutboxEnvelopeStmt            *sql.Stmt
 	setOutboxReceiptStmt             *sql.Stmt
+	strandedOutboxStmt               *sql.Stmt
 	trimFeedStmt                     *sql.Stmt
 	undeliveredEnvelopesOfRecordStmt *sql.Stmt
+	unreceiptedOutboxStmt            *sql.Stmt
 	updateCaseStmt                   *sql.Stmt
 	updateCaseEntryStmt              *sql.Stmt
 	updateLeadStmt                   *sql.Stmt
@@ -921,6 +966,7 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		deleteScreeningStmt:              q.deleteScreeningStmt,
 		deliveredEnvelopesOfRecordStmt:   q.deliveredEnvelopesOfRecordStmt,
 		expiredLeadsStmt:                 q.expiredLeadsStmt,
+		fastForwardOutChannelStmt:        q.fastForwardOutChannelStmt,
 		feedAfterStmt:                    q.feedAfterStmt,
 		feedBoundsStmt:                   q.feedBoundsStmt,
 		feedFirstSinceStmt:               q.feedFirstSinceStmt,
@@ -977,9 +1023,11 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		overwriteCaseStmt:                q.overwriteCaseStmt,
 		overwriteLeadStmt:                q.overwriteLeadStmt,
 		overwriteManifestStmt:            q.overwriteManifestStmt,
+		parkUnreceiptedOutboxStmt:        q.parkUnreceiptedOutboxStmt,
 		purgeInboxContentStmt:            q.purgeInboxContentStmt,
 		putManifestActionStmt:            q.putManifestActionStmt,
 		putScreeningStmt:                 q.putScreeningStmt,
+		renumberOutboxStmt:               q.renumberOutboxStmt,
 		setAuditHeadStmt:                 q.setAuditHeadStmt,
 		setCaseLinksStmt:                 q.setCaseLinksStmt,
 		setInChannelStmt:                 q.setInChannelStmt,
@@ -987,8 +1035,10 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		setOutChannelProgressStmt:        q.setOutChannelProgressStmt,
 		setOutboxEnvelopeStmt:            q.setOutboxEnvelopeStmt,
 		setOutboxReceiptStmt:             q.setOutboxReceiptStmt,
+		strandedOutboxStmt:               q.strandedOutboxStmt,
 		trimFeedStmt:                     q.trimFeedStmt,
 		undeliveredEnvelopesOfRecordStmt: q.undeliveredEnvelopesOfRecordStmt,
+		unreceiptedOutboxStmt:            q.unreceiptedOutboxStmt,
 		updateCaseStmt:                   q.updateCaseStmt,
 		updateCaseEntryStmt:              q.updateCaseEntryStmt,
 		updateLeadStmt:                   q.updateLeadStmt,

@@ -9,6 +9,22 @@ import (
 	"context"
 )
 
+const fastForwardOutChannel = `-- name: FastForwardOutChannel :exec
+INSERT INTO out_channels (partner, last_seq, acked_seq, partner_applied_seq) VALUES (?1, ?2, ?3, ?3)
+ON CONFLICT (partner) DO UPDATE SET last_seq = excluded.last_seq, acked_seq = excluded.acked_seq, partner_applied_seq = excluded.partner_applied_seq
+`
+
+type FastForwardOutChannelParams struct {
+	Partner string
+	LastSeq int64
+	Acked   int64
+}
+
+func (q *Queries) FastForwardOutChannel(ctx context.Context, arg FastForwardOutChannelParams) error {
+	_, err := q.exec(ctx, q.fastForwardOutChannelStmt, fastForwardOutChannel, arg.Partner, arg.LastSeq, arg.Acked)
+	return err
+}
+
 const getInChannel = `-- name: GetInChannel :one
 SELECT sender, last_applied, last_contact FROM in_channels WHERE sender = ?
 `
@@ -455,6 +471,15 @@ func (q *Queries) OutboxWaiting(ctx context.Context, partner string) (OutboxWait
 	return i, err
 }
 
+const parkUnreceiptedOutbox = `-- name: ParkUnreceiptedOutbox :exec
+UPDATE outbox SET seq = -seq WHERE partner = ?1 AND receipt_status = 0
+`
+
+func (q *Queries) ParkUnreceiptedOutbox(ctx context.Context, partner string) error {
+	_, err := q.exec(ctx, q.parkUnreceiptedOutboxStmt, parkUnreceiptedOutbox, partner)
+	return err
+}
+
 const purgeInboxContent = `-- name: PurgeInboxContent :exec
 UPDATE inbox SET envelope = NULL WHERE record_id = ? AND seq < ? AND sender = ?
 `
@@ -467,6 +492,30 @@ type PurgeInboxContentParams struct {
 
 func (q *Queries) PurgeInboxContent(ctx context.Context, arg PurgeInboxContentParams) error {
 	_, err := q.exec(ctx, q.purgeInboxContentStmt, purgeInboxContent, arg.RecordID, arg.Seq, arg.Sender)
+	return err
+}
+
+const renumberOutbox = `-- name: RenumberOutbox :exec
+UPDATE outbox SET seq = ?1, envelope_id = ?2, envelope = ?3
+WHERE partner = ?4 AND seq = ?5
+`
+
+type RenumberOutboxParams struct {
+	NewSeq     int64
+	EnvelopeID string
+	Envelope   []byte
+	Partner    string
+	OldSeq     int64
+}
+
+func (q *Queries) RenumberOutbox(ctx context.Context, arg RenumberOutboxParams) error {
+	_, err := q.exec(ctx, q.renumberOutboxStmt, renumberOutbox,
+		arg.NewSeq,
+		arg.EnvelopeID,
+		arg.Envelope,
+		arg.Partner,
+		arg.OldSeq,
+	)
 	return err
 }
 
@@ -528,4 +577,58 @@ func (q *Queries) SetOutboxReceipt(ctx context.Context, arg SetOutboxReceiptPara
 		return 0, err
 	}
 	return result.RowsAffected()
+}
+
+const strandedOutbox = `-- name: StrandedOutbox :one
+SELECT count(*) AS stranded, CAST(coalesce(min(seq), 0) AS INTEGER) AS first_seq FROM outbox
+WHERE partner = ?1 AND receipt_status = 0 AND seq <= ?2
+`
+
+type StrandedOutboxParams struct {
+	Partner string
+	UpTo    int64
+}
+
+type StrandedOutboxRow struct {
+	Stranded int64
+	FirstSeq int64
+}
+
+func (q *Queries) StrandedOutbox(ctx context.Context, arg StrandedOutboxParams) (StrandedOutboxRow, error) {
+	row := q.queryRow(ctx, q.strandedOutboxStmt, strandedOutbox, arg.Partner, arg.UpTo)
+	var i StrandedOutboxRow
+	err := row.Scan(&i.Stranded, &i.FirstSeq)
+	return i, err
+}
+
+const unreceiptedOutbox = `-- name: UnreceiptedOutbox :many
+SELECT seq, envelope FROM outbox WHERE partner = ?1 AND receipt_status = 0 ORDER BY seq
+`
+
+type UnreceiptedOutboxRow struct {
+	Seq      int64
+	Envelope []byte
+}
+
+func (q *Queries) UnreceiptedOutbox(ctx context.Context, partner string) ([]UnreceiptedOutboxRow, error) {
+	rows, err := q.query(ctx, q.unreceiptedOutboxStmt, unreceiptedOutbox, partner)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []UnreceiptedOutboxRow
+	for rows.Next() {
+		var i UnreceiptedOutboxRow
+		if err := rows.Scan(&i.Seq, &i.Envelope); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Close(); err != nil {
+		return nil, err
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
 }

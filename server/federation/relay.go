@@ -181,13 +181,24 @@ func (r *Relay) session(ctx context.Context) (progressed bool, err error) {
 	}
 	partnerApplied := int64(welcome.GetLastApplied())
 	if partnerApplied > ch.LastSeq {
-		return false, fmt.Errorf("partner reports sequence %d applied but only %d were ever sent to it (was one database restored from an older backup?)", partnerApplied, ch.LastSeq)
+		return false, fmt.Errorf("partner reports sequence %d applied but only %d were ever sent to it (was one database restored from an older backup?); "+
+			"if this node's was, stop it and run: liaison federation fast-forward --config FILE --partner %s --to %d", partnerApplied, ch.LastSeq, r.partner, partnerApplied)
 	}
 	// Resume after what both sides agree on: envelopes the partner applied
 	// whose receipts were lost are sent again and answered with their
 	// original receipts.
 	next := min(ch.Acked, partnerApplied) + 1
 	r.State.connected(uint64(partnerApplied))
+	// Envelopes the channel has passed without a receipt were refused by
+	// the partner and are never sent again: the channel flows, but the
+	// status keeps saying so until an operator repairs it.
+	if n, first, err := r.store.Stranded(ctx, r.partner, next-1); err != nil {
+		return false, err
+	} else if n > 0 {
+		r.State.warn(fmt.Sprintf("%d envelope(s) to %s were refused and will not be sent again (the lowest is sequence %d; see the log and the audit events); "+
+			"if this node's database was restored from an older backup, stop it and run: liaison federation fast-forward --config FILE --partner %s --to %d",
+			n, r.partner, first, r.partner, partnerApplied))
+	}
 	r.log.Info("channel to partner open", "resume_at", next, "partner_applied", partnerApplied)
 
 	slots := make(chan struct{}, r.opts.Window)
@@ -342,6 +353,10 @@ func (r *Relay) storeReceipts(ctx context.Context, rs *liaisonv1.Receipts) (bad 
 			default:
 				if bad == nil {
 					bad = fmt.Errorf("partner refused envelope %d (%s): %s", rc.GetSequence(), rc.GetReasonCode(), rc.GetReason())
+					if rc.GetReasonCode() == "envelope.sequence_reused" {
+						bad = fmt.Errorf("%w — the partner applied other envelopes under these numbers (was this node's database restored from an older backup?); "+
+							"stop it and run: liaison federation fast-forward --config FILE --partner %s --to %d", bad, r.partner, rs.GetHighestApplied())
+					}
 				}
 				continue
 			}
@@ -401,6 +416,13 @@ func (s *ChannelState) connected(partnerApplied uint64) {
 	defer s.mu.Unlock()
 	s.isConnected, s.lastContact = true, time.Now()
 	s.lastError = ""
+}
+
+// warn records a problem that does not stop the channel.
+func (s *ChannelState) warn(msg string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.lastError, s.lastErrorTime = msg, time.Now()
 }
 
 func (s *ChannelState) contact(uint64) {

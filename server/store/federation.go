@@ -8,6 +8,9 @@ import (
 	"sync"
 	"time"
 
+	"github.com/google/uuid"
+	"google.golang.org/protobuf/proto"
+
 	"github.com/liaison-exchange/liaison/gen/db"
 	liaisonv1 "github.com/liaison-exchange/liaison/gen/liaison/v1"
 	"github.com/liaison-exchange/liaison/server/errs"
@@ -424,4 +427,65 @@ func (s *Store) LatestDriftCheck(ctx context.Context, partner string) (*liaisonv
 		Partner: r.Partner, Time: timestampMicro(r.Time), InStep: r.InStep != 0, RecordsCompared: r.RecordsCompared,
 		Differences: r.Differences, RepairsQueued: r.RepairsQueued, Summary: r.Summary, Error: r.Error,
 	}, nil
+}
+
+// FastForwardOut is the repair after this database was restored from a
+// backup older than what partner had received: partner has applied up to
+// sequence to on the channel, and envelopes this node numbered since the
+// restore reuse sequences the partner already applied with other envelopes
+// (it refuses them) or wait behind them. Every envelope without a receipt
+// is renumbered, in its order, after the higher of to and the highest
+// receipted sequence, under a new envelope id (the partner may hold one
+// with the old id). It returns how many were renumbered and the last
+// sequence the channel had assigned before.
+func (t *Tx) FastForwardOut(partner string, to int64) (renumbered int, lastSeq int64, err error) {
+	ch, err := t.q.GetOutChannel(t.ctx, partner)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return 0, 0, fmt.Errorf("read channel to %s: %w", partner, err)
+	}
+	rows, err := t.q.UnreceiptedOutbox(t.ctx, partner)
+	if err != nil {
+		return 0, 0, err
+	}
+	if len(rows) == 0 && to <= ch.LastSeq {
+		return 0, ch.LastSeq, errs.Precondition("channel.in_step", "channels/"+partner,
+			"every envelope to %s has a receipt and sequence %d was assigned already: nothing to fast-forward", partner, to)
+	}
+	base := max(to, ch.AckedSeq)
+	// Out of the way first, so no new number meets an old one.
+	if err := t.q.ParkUnreceiptedOutbox(t.ctx, partner); err != nil {
+		return 0, 0, err
+	}
+	for i, r := range rows {
+		env := &liaisonv1.Envelope{}
+		if err := proto.Unmarshal(r.Envelope, env); err != nil {
+			return 0, 0, fmt.Errorf("decode envelope %d to %s: %w", r.Seq, partner, err)
+		}
+		id, err := uuid.NewV7()
+		if err != nil {
+			return 0, 0, err
+		}
+		seq := base + int64(i) + 1
+		env.Id, env.Sequence = id.String(), uint64(seq)
+		b, err := marshalDet.Marshal(env)
+		if err != nil {
+			return 0, 0, err
+		}
+		if err := t.q.RenumberOutbox(t.ctx, db.RenumberOutboxParams{NewSeq: seq, EnvelopeID: env.Id, Envelope: b, Partner: partner, OldSeq: -r.Seq}); err != nil {
+			return 0, 0, fmt.Errorf("renumber envelope %d to %s: %w", r.Seq, partner, err)
+		}
+	}
+	if err := t.q.FastForwardOutChannel(t.ctx, db.FastForwardOutChannelParams{Partner: partner, Acked: base, LastSeq: base + int64(len(rows))}); err != nil {
+		return 0, 0, err
+	}
+	t.signalOutbox(partner)
+	return len(rows), ch.LastSeq, nil
+}
+
+// Stranded counts the envelopes to partner without a receipt at or below
+// upTo — passed by the channel, so never sent again — and the lowest of
+// them.
+func (s *Store) Stranded(ctx context.Context, partner string, upTo int64) (n, first int64, err error) {
+	r, err := s.rq.StrandedOutbox(ctx, db.StrandedOutboxParams{Partner: partner, UpTo: upTo})
+	return r.Stranded, r.FirstSeq, err
 }

@@ -3,6 +3,7 @@
 //	liaison serve --config FILE [--listen ADDR] [--db PATH] [--partner-addr AGENCY=ADDR]...
 //	liaison audit verify --db FILE
 //	liaison federation verify --config FILE [--db FILE]
+//	liaison federation fast-forward --config FILE --partner AGENCY --to N [--db FILE]
 //	liaison backup --db FILE --out FILE
 package main
 
@@ -48,6 +49,7 @@ const usage = `usage:
   liaison serve --config FILE [--listen ADDR] [--db PATH] [--partner-addr AGENCY=ADDR]... [--metrics-listen ADDR]
   liaison audit verify --db FILE
   liaison federation verify --config FILE [--db FILE]
+  liaison federation fast-forward --config FILE --partner AGENCY --to N [--db FILE]
   liaison backup --db FILE --out FILE`
 
 func run(ctx context.Context, args []string, stdout io.Writer) error {
@@ -63,10 +65,13 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		}
 		return auditVerify(ctx, args[2:], stdout)
 	case "federation":
-		if len(args) < 2 || args[1] != "verify" {
-			return errors.New(usage)
+		switch {
+		case len(args) >= 2 && args[1] == "verify":
+			return federationVerify(ctx, args[2:], stdout)
+		case len(args) >= 2 && args[1] == "fast-forward":
+			return federationFastForward(ctx, args[2:], stdout)
 		}
-		return federationVerify(ctx, args[2:], stdout)
+		return errors.New(usage)
 	case "backup":
 		return backup(ctx, args[1:], stdout)
 	case "-h", "--help", "help":

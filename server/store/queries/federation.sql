@@ -65,3 +65,21 @@ VALUES (?, ?, ?, ?, ?, ?, ?, ?);
 -- name: LatestDriftCheck :one
 SELECT partner, time, in_step, records_compared, differences, repairs_queued, summary, error
 FROM drift_checks WHERE partner = ? ORDER BY id DESC LIMIT 1;
+
+-- name: FastForwardOutChannel :exec
+INSERT INTO out_channels (partner, last_seq, acked_seq, partner_applied_seq) VALUES (@partner, @last_seq, @acked, @acked)
+ON CONFLICT (partner) DO UPDATE SET last_seq = excluded.last_seq, acked_seq = excluded.acked_seq, partner_applied_seq = excluded.partner_applied_seq;
+
+-- name: UnreceiptedOutbox :many
+SELECT seq, envelope FROM outbox WHERE partner = @partner AND receipt_status = 0 ORDER BY seq;
+
+-- name: ParkUnreceiptedOutbox :exec
+UPDATE outbox SET seq = -seq WHERE partner = @partner AND receipt_status = 0;
+
+-- name: RenumberOutbox :exec
+UPDATE outbox SET seq = @new_seq, envelope_id = @envelope_id, envelope = @envelope
+WHERE partner = @partner AND seq = @old_seq;
+
+-- name: StrandedOutbox :one
+SELECT count(*) AS stranded, CAST(coalesce(min(seq), 0) AS INTEGER) AS first_seq FROM outbox
+WHERE partner = @partner AND receipt_status = 0 AND seq <= @up_to;
