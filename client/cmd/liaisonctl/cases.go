@@ -99,27 +99,16 @@ func casesGet(*flag.FlagSet) handler {
 }
 
 func casesList(fs *flag.FlagSet) handler {
-	statusFlag := fs.String("status", "", "only cases in `STATUS`: open, active, suspended or closed")
-	area := fs.String("crime-area", "", "only cases of crime `AREA`: migrant-smuggling, trafficking, document-fraud, telecom-fraud, money-laundering or other")
+	var filters recordFilters[liaisonv1.CaseStatus]
+	filters.define(fs, "cases", "open, active, suspended or closed")
 	origin := fs.String("origin", "", "only cases whose home is `AGENCY`")
 	sharedWith := fs.String("shared-with", "", "only cases shared with partner `AGENCY`")
-	updatedAfter := fs.String("updated-after", "", "only cases changed after `TIME` (RFC 3339)")
 	var pages pageFlags
 	pages.define(fs)
 	return func(ctx context.Context, c *cli, _ []string) error {
 		req := &liaisonv1.ListCasesRequest{OriginAgency: *origin, SharedWith: *sharedWith}
 		var err error
-		if *statusFlag != "" {
-			if req.Status, err = parseEnum[liaisonv1.CaseStatus](*statusFlag, nil); err != nil {
-				return usageErrorf("--status: %v", err)
-			}
-		}
-		if *area != "" {
-			if req.CrimeArea, err = parseEnum(*area, crimeAreaName); err != nil {
-				return usageErrorf("--crime-area: %v", err)
-			}
-		}
-		if req.UpdatedAfter, err = parseTime("--updated-after", *updatedAfter); err != nil {
+		if req.Status, req.CrimeArea, req.UpdatedAfter, err = filters.parse(); err != nil {
 			return err
 		}
 		if req.PageSize, err = pages.pageSize(); err != nil {

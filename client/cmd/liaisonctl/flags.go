@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"google.golang.org/protobuf/types/known/timestamppb"
+
+	liaisonv1 "github.com/liaison-exchange/liaison/gen/liaison/v1"
 )
 
 // maxPages bounds --all, so that a list that keeps growing (or a node
@@ -76,4 +78,32 @@ func parseTime(flagName, v string) (*timestamppb.Timestamp, error) {
 		return nil, usageErrorf("%s: %q is not an RFC 3339 time (like 2025-03-01T00:00:00Z)", flagName, v)
 	}
 	return timestamppb.New(t), nil
+}
+
+// recordFilters are the list filters leads and cases share: status (of
+// the record's own status enum S), crime area and last change.
+type recordFilters[S protoEnum] struct{ status, area, updatedAfter string }
+
+// define adds --status, --crime-area and --updated-after, worded for noun
+// ("leads") whose statuses are listed in statuses.
+func (r *recordFilters[S]) define(fs *flag.FlagSet, noun, statuses string) {
+	fs.StringVar(&r.status, "status", "", "only "+noun+" in `STATUS`: "+statuses)
+	fs.StringVar(&r.area, "crime-area", "", "only "+noun+" of crime `AREA`: migrant-smuggling, trafficking, document-fraud, telecom-fraud, money-laundering or other")
+	fs.StringVar(&r.updatedAfter, "updated-after", "", "only "+noun+" changed after `TIME` (RFC 3339)")
+}
+
+// parse reads the filters; an empty one is the zero value (no filter).
+func (r *recordFilters[S]) parse() (status S, area liaisonv1.CrimeArea, updatedAfter *timestamppb.Timestamp, err error) {
+	if r.status != "" {
+		if status, err = parseEnum[S](r.status, nil); err != nil {
+			return status, area, nil, usageErrorf("--status: %v", err)
+		}
+	}
+	if r.area != "" {
+		if area, err = parseEnum(r.area, crimeAreaName); err != nil {
+			return status, area, nil, usageErrorf("--crime-area: %v", err)
+		}
+	}
+	updatedAfter, err = parseTime("--updated-after", r.updatedAfter)
+	return status, area, updatedAfter, err
 }

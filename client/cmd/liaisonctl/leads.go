@@ -94,26 +94,15 @@ func leadsGet(*flag.FlagSet) handler {
 }
 
 func leadsList(fs *flag.FlagSet) handler {
-	statusFlag := fs.String("status", "", "only leads in `STATUS`: draft, released or withdrawn")
-	area := fs.String("crime-area", "", "only leads of crime `AREA`: migrant-smuggling, trafficking, document-fraud, telecom-fraud, money-laundering or other")
+	var filters recordFilters[liaisonv1.LeadStatus]
+	filters.define(fs, "leads", "draft, released or withdrawn")
 	origin := fs.String("origin", "", "only leads whose home is `AGENCY`")
-	updatedAfter := fs.String("updated-after", "", "only leads changed after `TIME` (RFC 3339)")
 	var pages pageFlags
 	pages.define(fs)
 	return func(ctx context.Context, c *cli, _ []string) error {
 		req := &liaisonv1.ListLeadsRequest{OriginAgency: *origin}
 		var err error
-		if *statusFlag != "" {
-			if req.Status, err = parseEnum[liaisonv1.LeadStatus](*statusFlag, nil); err != nil {
-				return usageErrorf("--status: %v", err)
-			}
-		}
-		if *area != "" {
-			if req.CrimeArea, err = parseEnum(*area, crimeAreaName); err != nil {
-				return usageErrorf("--crime-area: %v", err)
-			}
-		}
-		if req.UpdatedAfter, err = parseTime("--updated-after", *updatedAfter); err != nil {
+		if req.Status, req.CrimeArea, req.UpdatedAfter, err = filters.parse(); err != nil {
 			return err
 		}
 		if req.PageSize, err = pages.pageSize(); err != nil {
