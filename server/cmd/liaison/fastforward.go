@@ -6,10 +6,8 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"os"
 	"os/user"
 
-	"github.com/liaison-exchange/liaison/server/config"
 	"github.com/liaison-exchange/liaison/server/federation"
 	"github.com/liaison-exchange/liaison/server/store"
 )
@@ -30,22 +28,12 @@ func federationFastForward(ctx context.Context, args []string, stdout io.Writer)
 	if *path == "" || *partner == "" || *to <= 0 || fs.NArg() > 0 {
 		return errors.New("federation fast-forward: --config, --partner and --to (> 0) are required")
 	}
-	b, err := os.ReadFile(*path)
+	cfg, err := offlineConfig("federation fast-forward", *path, dbPath)
 	if err != nil {
-		return fmt.Errorf("federation fast-forward: %w", err)
-	}
-	cfg, err := config.Parse(b)
-	if err != nil {
-		return fmt.Errorf("federation fast-forward: config %s: %w", *path, err)
+		return err
 	}
 	if _, ok := cfg.Partner(*partner); !ok {
 		return fmt.Errorf("federation fast-forward: %s is not a partner in %s", *partner, *path)
-	}
-	if *dbPath == "" {
-		*dbPath = cfg.Database.Path
-	}
-	if _, err := os.Stat(*dbPath); err != nil {
-		return fmt.Errorf("federation fast-forward: %w", err)
 	}
 	operator := "operator"
 	if u, err := user.Current(); err == nil {

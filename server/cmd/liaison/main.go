@@ -184,19 +184,9 @@ func federationVerify(ctx context.Context, args []string, stdout io.Writer) erro
 	if *path == "" {
 		return errors.New("federation verify: --config is required")
 	}
-	b, err := os.ReadFile(*path)
+	cfg, err := offlineConfig("federation verify", *path, dbPath)
 	if err != nil {
-		return fmt.Errorf("federation verify: %w", err)
-	}
-	cfg, err := config.Parse(b)
-	if err != nil {
-		return fmt.Errorf("federation verify: config %s: %w", *path, err)
-	}
-	if *dbPath == "" {
-		*dbPath = cfg.Database.Path
-	}
-	if _, err := os.Stat(*dbPath); err != nil {
-		return fmt.Errorf("federation verify: %w", err)
+		return err
 	}
 	signers := func(sender string) (federation.SignerCheck, error) {
 		p, ok := cfg.Partner(sender)
@@ -226,4 +216,25 @@ func federationVerify(ctx context.Context, args []string, stdout io.Writer) erro
 		return exitError(2)
 	}
 	return nil
+}
+
+// offlineConfig reads the config file of an offline command (without the
+// command-line overrides of serve) and settles its database: *dbPath if
+// given, else the one the config names, which must exist.
+func offlineConfig(cmd, path string, dbPath *string) (*config.Config, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", cmd, err)
+	}
+	cfg, err := config.Parse(b)
+	if err != nil {
+		return nil, fmt.Errorf("%s: config %s: %w", cmd, path, err)
+	}
+	if *dbPath == "" {
+		*dbPath = cfg.Database.Path
+	}
+	if _, err := os.Stat(*dbPath); err != nil {
+		return nil, fmt.Errorf("%s: %w", cmd, err)
+	}
+	return cfg, nil
 }
