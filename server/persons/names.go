@@ -217,3 +217,16 @@ func IndexTokens(p *liaisonv1.Person) string {
 	}
 	return strings.Join(out, " ")
 }
+
+// UniqueWords is words with each word once, in first-seen order.
+func UniqueWords(words []string) []string {
+	seen := make(map[string]bool, len(words))
+	out := make([]string, 0, len(words))
+	for _, w := range words {
+		if !seen[w] {
+			seen[w] = true
+			out = append(out, w)
+		}
+	}
+	return out
+}

@@ -64,7 +64,7 @@ func scoreForm(query string, q []string, f persons.NameForm, explain bool) (int,
 		if bestSeg > 0 {
 			note = " (spacing ignored)"
 		}
-		if words := unique(segs[bestSeg]); !slices.Equal(unique(q), words) {
+		if words := persons.UniqueWords(segs[bestSeg]); !slices.Equal(persons.UniqueWords(q), words) {
 			return 100, fmt.Sprintf(": all %d words, in another order%s", len(words), note)
 		}
 		return 100, note
@@ -78,19 +78,6 @@ func scoreForm(query string, q []string, f persons.NameForm, explain bool) (int,
 	slices.Sort(bestCommon)
 	return bestScore, fmt.Sprintf(": %d of %d words in common (%s), score %d",
 		len(bestCommon), bestUnion, strings.Join(bestCommon, ", "), bestScore)
-}
-
-// unique is words with each word once, in first-seen order.
-func unique(words []string) []string {
-	seen := make(map[string]bool, len(words))
-	out := make([]string, 0, len(words))
-	for _, w := range words {
-		if !seen[w] {
-			seen[w] = true
-			out = append(out, w)
-		}
-	}
-	return out
 }
 
 // sameWords says what, if anything, was ignored to match the query's

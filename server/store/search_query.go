@@ -13,6 +13,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	liaisonv1 "github.com/liaison-exchange/liaison/gen/liaison/v1"
+	"github.com/liaison-exchange/liaison/server/persons"
 )
 
 // PersonQuery selects candidate persons from the index, the most recently
@@ -207,7 +208,7 @@ const (
 // time, best of five runs each).
 func (s *Store) splitCommonWords(ctx context.Context, words []string, args []any) (string, string, []any, error) {
 	full := NameMatchExpression(words)
-	uniq := unique(words)
+	uniq := persons.UniqueWords(words)
 	if len(uniq) < 2 || len(uniq) > 8 {
 		return full, "", args, nil
 	}
@@ -282,7 +283,7 @@ func (s *Store) findByBirth(ctx context.Context, where string, args []any, match
 // `("chen" AND "wei") OR "chenwei"`. Double quotes inside a word are
 // doubled, FTS5's escape, so no input can change the query's structure.
 func NameMatchExpression(words []string) string {
-	quoted := unique(words)
+	quoted := persons.UniqueWords(words)
 	for i, w := range quoted {
 		quoted[i] = ftsString(w)
 	}
@@ -297,19 +298,6 @@ func NameMatchExpression(words []string) string {
 		return quoted[0] + " OR " + joined
 	}
 	return "(" + strings.Join(quoted, " AND ") + ") OR " + joined
-}
-
-// unique is words with each word once, in first-seen order.
-func unique(words []string) []string {
-	seen := make(map[string]bool, len(words))
-	out := make([]string, 0, len(words))
-	for _, w := range words {
-		if !seen[w] {
-			seen[w] = true
-			out = append(out, w)
-		}
-	}
-	return out
 }
 
 func ftsString(s string) string { return `"` + strings.ReplaceAll(s, `"`, `""`) + `"` }
