@@ -272,7 +272,7 @@ func TestWatch_RecordAsItIsNow(t *testing.T) {
 	if err := st.Write(ctx, func(tx *store.Tx) error {
 		v2 := &liaisonv1.Lead{Id: l.GetId(), OriginAgency: "alpha", Version: 2, CreateTime: l.GetCreateTime(), UpdateTime: timestamppb.New(tx.Now()),
 			Title: "renamed", Status: liaisonv1.LeadStatus_LEAD_STATUS_DRAFT}
-		if err := tx.ReplaceLead(v2, 1); err != nil {
+		if err := tx.ReplaceLead(v2, l); err != nil {
 			return err
 		}
 		return tx.InsertLeadTombstone(ids.New(), "bravo", 3, tx.Now())

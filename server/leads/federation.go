@@ -72,7 +72,7 @@ func (s *Server) applyLead(tx *store.Tx, env *liaisonv1.Envelope) (federation.Ou
 		return federation.Outcome{Status: liaisonv1.ReceiptStatus_RECEIPT_STATUS_IGNORED, Code: "lead.stale_version",
 			Reason: fmt.Sprintf("version %d is not newer than version %d held", l.GetVersion(), cur.GetVersion())}, nil
 	}
-	return federation.Applied, tx.ReplaceLead(l, cur.GetVersion())
+	return federation.Applied, tx.ReplaceLead(l, cur)
 }
 
 // applyTombstone deletes a replica's content, keeping a tombstone; the

@@ -228,7 +228,7 @@ func (s *Server) UpdateLead(ctx context.Context, req *liaisonv1.UpdateLeadReques
 		}
 		merged.Version = cur.GetVersion() + 1
 		merged.UpdateTime = timestamppb.New(tx.Now())
-		if err := tx.ReplaceLead(merged, cur.GetVersion()); err != nil {
+		if err := tx.ReplaceLead(merged, cur); err != nil {
 			return err
 		}
 		if err := s.sendToPartners(tx, merged, merged.GetReleasedTo()); err != nil {
@@ -288,7 +288,7 @@ func (s *Server) ReleaseLead(ctx context.Context, req *liaisonv1.ReleaseLeadRequ
 		next.Status = liaisonv1.LeadStatus_LEAD_STATUS_RELEASED
 		next.Version = cur.GetVersion() + 1
 		next.UpdateTime = timestamppb.New(tx.Now())
-		if err := tx.ReplaceLead(next, cur.GetVersion()); err != nil {
+		if err := tx.ReplaceLead(next, cur); err != nil {
 			return err
 		}
 		if err := s.sendToPartners(tx, next, added); err != nil {
@@ -325,7 +325,7 @@ func (s *Server) WithdrawLead(ctx context.Context, req *liaisonv1.WithdrawLeadRe
 		next.WithdrawTime, next.WithdrawReason = now, req.GetReason()
 		next.Version = cur.GetVersion() + 1
 		next.UpdateTime = now
-		if err := tx.ReplaceLead(next, cur.GetVersion()); err != nil {
+		if err := tx.ReplaceLead(next, cur); err != nil {
 			return err
 		}
 		for _, p := range next.GetReleasedTo() {

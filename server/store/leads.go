@@ -81,15 +81,15 @@ func (t *Tx) InsertLeadTombstone(id, origin string, version int64, at time.Time)
 	return t.feed(liaisonv1.ChangeKind_CHANGE_KIND_LEAD, id, version, origin, "tombstone")
 }
 
-// ReplaceLead writes a new version of a lead, provided the stored version is
-// still prevVersion; otherwise the change is ABORTED (someone else changed
-// it first).
-func (t *Tx) ReplaceLead(l *liaisonv1.Lead, prevVersion int64) error {
+// ReplaceLead writes a new version of a lead over prev, the version the
+// change was made from, provided that is still the stored version;
+// otherwise the change is ABORTED (someone else changed it first).
+func (t *Tx) ReplaceLead(l, prev *liaisonv1.Lead) error {
 	body, err := leadBody(l)
 	if err != nil {
 		return err
 	}
-	return t.replaceLeadRow(l, prevVersion, body)
+	return t.replaceLeadRow(l, prev, body)
 }
 
 // OverwriteLead replaces a lead whatever version is stored: a drift
@@ -119,22 +119,12 @@ func (t *Tx) OverwriteLead(l *liaisonv1.Lead) error {
 // DeleteLeadContent keeps only a tombstone of a lead: id, origin, version
 // and time stay, the content is gone.
 func (t *Tx) DeleteLeadContent(l *liaisonv1.Lead, prevVersion int64) error {
-	return t.replaceLeadRow(l, prevVersion, nil)
+	return t.replaceLeadRow(l, &liaisonv1.Lead{Version: prevVersion}, nil)
 }
 
-func (t *Tx) replaceLeadRow(l *liaisonv1.Lead, prevVersion int64, body []byte) error {
-	// A change that leaves the title and subjects as they were (a release,
-	// a status change) keeps the person index rows: rewriting them, and
-	// their full-text entries, is most of the cost of such a write.
-	var before *liaisonv1.Lead
-	if body != nil {
-		var err error
-		if before, err = t.Lead(l.GetId()); err != nil && errs.CodeOf(err) != errs.NotFound {
-			return err
-		}
-	}
+func (t *Tx) replaceLeadRow(l, prev *liaisonv1.Lead, body []byte) error {
 	n, err := t.q.UpdateLead(t.ctx, db.UpdateLeadParams{
-		ID: l.GetId(), PrevVersion: prevVersion,
+		ID: l.GetId(), PrevVersion: prev.GetVersion(),
 		Status: int64(l.GetStatus()), CrimeMask: CrimeMask(l.GetCrimeAreas()), HandlingCode: int64(l.GetHandling().GetCode()),
 		Version: l.GetVersion(), UpdateTime: l.GetUpdateTime().AsTime().UnixMicro(), ReviewDate: dateString(l.GetReviewDate()), Body: body,
 	})
@@ -157,8 +147,12 @@ func (t *Tx) replaceLeadRow(l *liaisonv1.Lead, prevVersion int64, body []byte) e
 	if err := t.feed(liaisonv1.ChangeKind_CHANGE_KIND_LEAD, l.GetId(), l.GetVersion(), l.GetOriginAgency(), action); err != nil {
 		return err
 	}
+	// A change that leaves the title and subjects as they were (a release,
+	// a status change) keeps the person index rows: rewriting them, and
+	// their full-text entries, is most of the cost of such a write. The
+	// update above matched prev's version, so prev is what was stored.
 	after := leadIndex(l)
-	if before != nil && sameIndex(leadIndex(before), after) {
+	if sameIndex(leadIndex(prev), after) {
 		return nil
 	}
 	return t.IndexPersons(after)
