@@ -129,12 +129,19 @@ func TestLeads_PaginationWithConcurrentInserts(t *testing.T) {
 		t.Fatalf("created %d leads, want %d", len(want), existing)
 	}
 
-	// Insert more leads while paging.
+	// Insert more leads while paging: paging starts once the first of
+	// them is in.
 	stop := make(chan struct{})
 	inserted := make(chan int)
+	started := make(chan struct{})
 	go func() {
 		n := 0
 		defer func() { inserted <- n }()
+		defer func() {
+			if n == 0 {
+				close(started)
+			}
+		}()
 		for {
 			select {
 			case <-stop:
@@ -145,9 +152,12 @@ func TestLeads_PaginationWithConcurrentInserts(t *testing.T) {
 				t.Error(err)
 				return
 			}
-			n++
+			if n++; n == 1 {
+				close(started)
+			}
 		}
 	}()
+	<-started
 	seen := map[string]int{}
 	token := ""
 	for pages := 0; ; pages++ {
@@ -166,7 +176,11 @@ func TestLeads_PaginationWithConcurrentInserts(t *testing.T) {
 		}
 	}
 	close(stop)
-	t.Logf("%d leads inserted while paging", <-inserted)
+	during := <-inserted
+	t.Logf("%d leads inserted while paging", during)
+	if during < 2 {
+		t.Fatalf("%d leads inserted while paging: the pages were not read under concurrent inserts", during)
+	}
 	for id, c := range seen {
 		if c > 1 {
 			t.Errorf("lead %s listed %d times", id, c)
