@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
@@ -20,13 +21,11 @@ import (
 	"github.com/liaison-exchange/liaison/server/validate"
 )
 
-// fuzzServices are the services whose requests the fuzz target decodes.
-var fuzzServices = []string{"liaison.v1.LeadService", "liaison.v1.AuditService"}
-
 // fuzzTypes are the message types the fuzzer decodes bytes into: the input
-// of every method of fuzzServices (read from the descriptors, so a new
-// method is fuzzed without touching this file), plus what travels between
-// nodes.
+// of every method of every liaison.v1 service (read from the descriptors,
+// so a new service or method is fuzzed without touching this file), plus
+// what travels between nodes. The lead services come first, so the
+// fuzzer's kind numbers for them stay as they were.
 func fuzzTypes(tb testing.TB) []protoreflect.MessageType {
 	tb.Helper()
 	var out []protoreflect.MessageType
@@ -42,18 +41,33 @@ func fuzzTypes(tb testing.TB) []protoreflect.MessageType {
 		seen[name] = true
 		out = append(out, mt)
 	}
-	for _, svc := range fuzzServices {
-		d, err := protoregistry.GlobalFiles.FindDescriptorByName(protoreflect.FullName(svc))
-		if err != nil {
-			tb.Fatalf("service %s: %v", svc, err)
+	services := []protoreflect.ServiceDescriptor{
+		liaisonv1.File_liaison_v1_lead_proto.Services().ByName("LeadService"),
+		liaisonv1.File_liaison_v1_audit_proto.Services().ByName("AuditService"),
+	}
+	var rest []protoreflect.ServiceDescriptor
+	protoregistry.GlobalFiles.RangeFilesByPackage("liaison.v1", func(fd protoreflect.FileDescriptor) bool {
+		for i := 0; i < fd.Services().Len(); i++ {
+			rest = append(rest, fd.Services().Get(i))
 		}
-		methods := d.(protoreflect.ServiceDescriptor).Methods()
+		return true
+	})
+	// The registry's order is not fixed; the fuzzer's kind numbers should be.
+	slices.SortFunc(rest, func(a, b protoreflect.ServiceDescriptor) int {
+		return strings.Compare(string(a.FullName()), string(b.FullName()))
+	})
+	services = append(services, rest...)
+	for _, svc := range services {
+		methods := svc.Methods()
 		for i := 0; i < methods.Len(); i++ {
 			add(methods.Get(i).Input().FullName())
 		}
 	}
 	for _, m := range []proto.Message{&liaisonv1.Envelope{}, &liaisonv1.Lead{}, &liaisonv1.Tombstone{}, &liaisonv1.Person{}} {
 		add(m.ProtoReflect().Descriptor().FullName())
+	}
+	if len(out) > 256 {
+		tb.Fatalf("%d message types: more than the fuzzer's one-byte kind can pick", len(out))
 	}
 	return out
 }
