@@ -55,7 +55,7 @@ type secKey struct {
 }
 
 // secLoadKey loads a certificate and key pair of the test PKI.
-func secLoadKey(t *testing.T, certFile, keyFile string) secKey {
+func secLoadKey(t testing.TB, certFile, keyFile string) secKey {
 	t.Helper()
 	kp, err := tls.LoadX509KeyPair(certFile, keyFile)
 	if err != nil {
@@ -138,7 +138,7 @@ func (c *secChannel) one(t *testing.T, b *liaisonv1.Batch) (*liaisonv1.Receipt, 
 
 var secDet = proto.MarshalOptions{Deterministic: true}
 
-func secMarshal(t *testing.T, m proto.Message) []byte {
+func secMarshal(t testing.TB, m proto.Message) []byte {
 	t.Helper()
 	b, err := secDet.Marshal(m)
 	if err != nil {

@@ -16,6 +16,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -120,7 +121,19 @@ func Start(t testing.TB, pki *PKI, cfg *config.Config, lis net.Listener) *Node {
 	if lis == nil {
 		lis = Listen(t)
 	}
-	log := slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	var w io.Writer = testWriter{t}
+	if f, ok := t.(*testing.F); ok {
+		// A fuzz target may not log through f while it fuzzes: keep the
+		// node's log and show its end if the target fails.
+		fw := &fuzzLog{}
+		f.Cleanup(func() {
+			if f.Failed() {
+				f.Logf("node %s's log, its last %d bytes:\n%s", cfg.Agency, fuzzLogKeep, fw.tail())
+			}
+		})
+		w = fw
+	}
+	log := slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	n, err := node.Start(context.Background(), cfg, log, lis)
 	if err != nil {
 		t.Fatalf("start node %s: %v", cfg.Agency, err)
@@ -243,6 +256,31 @@ func (n *Node) ConnAs(t testing.TB, agency, role string) *grpc.ClientConn {
 }
 
 type testWriter struct{ t testing.TB }
+
+// fuzzLogKeep is how much of a node's log a fuzz target keeps.
+const fuzzLogKeep = 64 << 10
+
+// fuzzLog keeps the end of a node's log.
+type fuzzLog struct {
+	mu  sync.Mutex
+	buf []byte
+}
+
+func (l *fuzzLog) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.buf = append(l.buf, p...)
+	if over := len(l.buf) - fuzzLogKeep; over > 0 {
+		l.buf = append(l.buf[:0], l.buf[over:]...)
+	}
+	return len(p), nil
+}
+
+func (l *fuzzLog) tail() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return string(l.buf)
+}
 
 func (w testWriter) Write(p []byte) (int, error) {
 	w.t.Log(strings.TrimRight(string(p), "\n"))
