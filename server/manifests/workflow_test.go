@@ -99,8 +99,8 @@ func TestWorkflow_EverySafeguardBlocksEveryStep(t *testing.T) {
 		for _, s := range steps {
 			t.Run(strings.TrimPrefix(r.rule, "safeguard.")+"/"+s.name, func(t *testing.T) {
 				m, sc := cleanManifest(s.state)
-				held := m.GetPersons()[1]
-				r.breakIt(held, sc)
+				who := m.GetPersons()[1]
+				r.breakIt(who, sc)
 				before := proto.Clone(m)
 				err := s.run(m, sc)
 				if r.onlyAtDeparture && s.state != scheduled {
@@ -114,16 +114,16 @@ func TestWorkflow_EverySafeguardBlocksEveryStep(t *testing.T) {
 					t.Fatalf("%s with %s broken: got %v, want FAILED_PRECONDITION", s.name, r.rule, err)
 				}
 				if len(e.Violations) != 1 {
-					t.Fatalf("violations %+v, want exactly one (for %s)", e.Violations, held.GetId())
+					t.Fatalf("violations %+v, want exactly one (for %s)", e.Violations, who.GetId())
 				}
 				v := e.Violations[0]
-				if v.Type != r.rule || v.Subject != "persons/"+held.GetId() || !strings.HasPrefix(v.Description, "Somchai Jaidee: ") {
-					t.Errorf("violation %+v, want type %s for persons/%s, described by name", v, r.rule, held.GetId())
+				if v.Type != r.rule || v.Subject != "persons/"+who.GetId() || !strings.HasPrefix(v.Description, "Somchai Jaidee: ") {
+					t.Errorf("violation %+v, want type %s for persons/%s, described by name", v, r.rule, who.GetId())
 				}
 				if !proto.Equal(m, before) {
 					t.Errorf("a refused %s changed the manifest:\n%v\nwas\n%v", s.name, m, before)
 				}
-				r.clear(held, sc)
+				r.clear(who, sc)
 				if err := s.run(m, sc); err != nil {
 					t.Fatalf("%s after clearing %s: %v", s.name, r.rule, err)
 				}
