@@ -172,3 +172,97 @@ func cleanManifest(st liaisonv1.ManifestState) (*liaisonv1.Manifest, map[string]
 func clearScreening() *liaisonv1.Screening {
 	return &liaisonv1.Screening{Claim: liaisonv1.ClaimStatus_CLAIM_STATUS_NONE, Assessment: liaisonv1.Assessment_ASSESSMENT_CLEARED, AssessingOfficer: "Ana Lima"}
 }
+
+// Each transition belongs to one agency: the other one (and a third) is
+// refused with FAILED_PRECONDITION naming the rule, in the state where
+// the right agency would succeed, and the manifest is left as it was.
+func TestWorkflow_EachTransitionBelongsToOneAgency(t *testing.T) {
+	now := time.Now()
+	alpha := actor{agency: "alpha", principal: "spiffe://alpha.liaison.test/supervisor/sam", at: now}
+	bravo := actor{agency: "bravo", principal: "spiffe://bravo.liaison.test/supervisor/bea", at: now}
+	charlie := actor{agency: "charlie", principal: "spiffe://charlie.liaison.test/supervisor/cy", at: now}
+	departure := &liaisonv1.Transport{DepartureTime: timestamppb.New(now.Add(24 * time.Hour))}
+	confirmed := liaisonv1.NationalityStatus_NATIONALITY_STATUS_CONFIRMED
+	handedOver := liaisonv1.HandoverStatus_HANDOVER_STATUS_HANDED_OVER
+	tests := []struct {
+		name  string
+		state liaisonv1.ManifestState
+		run   func(*liaisonv1.Manifest, map[string]*liaisonv1.Screening, actor) error
+		right actor
+		rule  string
+		// reviewed: every person's nationality is confirmed (else pending
+		// once proposed).
+		reviewed bool
+	}{
+		{"propose", draft, func(m *liaisonv1.Manifest, sc map[string]*liaisonv1.Screening, a actor) error {
+			return propose(m, sc, a)
+		}, alpha, "manifest.sending_agency_only", false},
+		{"review", proposed, func(m *liaisonv1.Manifest, _ map[string]*liaisonv1.Screening, a actor) error {
+			return review(m, "p1", confirmed, "", a)
+		}, bravo, "manifest.receiving_agency_only", false},
+		{"accept", proposed, func(m *liaisonv1.Manifest, _ map[string]*liaisonv1.Screening, a actor) error { return accept(m, a) }, bravo, "manifest.receiving_agency_only", true},
+		{"schedule", accepted, func(m *liaisonv1.Manifest, sc map[string]*liaisonv1.Screening, a actor) error {
+			return schedule(m, sc, departure, a)
+		}, alpha, "manifest.sending_agency_only", false},
+		{"depart", scheduled, func(m *liaisonv1.Manifest, sc map[string]*liaisonv1.Screening, a actor) error {
+			return depart(m, sc, a)
+		}, alpha, "manifest.sending_agency_only", false},
+		{"handover", inTransit, func(m *liaisonv1.Manifest, _ map[string]*liaisonv1.Screening, a actor) error {
+			return handover(m, "p1", handedOver, "", a)
+		}, bravo, "manifest.receiving_agency_only", false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			wrong := []actor{alpha, charlie}
+			if tc.right.agency == "alpha" {
+				wrong = []actor{bravo, charlie}
+			}
+			for _, a := range wrong {
+				m, sc := cleanManifest(tc.state)
+				reviewed(m, tc.state, tc.reviewed)
+				before := proto.Clone(m)
+				err := tc.run(m, sc, a)
+				var e *errs.Error
+				if !errors.As(err, &e) || e.Code != errs.FailedPrecondition || len(e.Violations) != 1 || e.Violations[0].Type != tc.rule {
+					t.Errorf("%s by %s: got %v, want FAILED_PRECONDITION %s", tc.name, a.agency, err, tc.rule)
+				}
+				if !proto.Equal(m, before) {
+					t.Errorf("a refused %s by %s changed the manifest", tc.name, a.agency)
+				}
+			}
+			m, sc := cleanManifest(tc.state)
+			reviewed(m, tc.state, tc.reviewed)
+			if err := tc.run(m, sc, tc.right); err != nil {
+				t.Errorf("%s by %s: %v", tc.name, tc.right.agency, err)
+			}
+		})
+	}
+	// Cancelling is for either party, never a third.
+	m, _ := cleanManifest(proposed)
+	var e *errs.Error
+	if err := cancel(m, "no", charlie); !errors.As(err, &e) || e.Violations[0].Type != "manifest.not_a_party" {
+		t.Errorf("cancel by charlie: %v, want manifest.not_a_party", err)
+	}
+	for _, a := range []actor{alpha, bravo} {
+		m, _ := cleanManifest(proposed)
+		if err := cancel(m, "no", a); err != nil || m.GetState() != cancelled || m.GetCancelledByAgency() != a.agency {
+			t.Errorf("cancel by %s: %v, state %v", a.agency, err, m.GetState())
+		}
+	}
+}
+
+// reviewed gives the persons of a manifest in state st a nationality
+// check: none in a draft, confirmed if confirmed or after acceptance, else
+// pending.
+func reviewed(m *liaisonv1.Manifest, st liaisonv1.ManifestState, confirmed bool) {
+	if st == draft {
+		return
+	}
+	status := liaisonv1.NationalityStatus_NATIONALITY_STATUS_PENDING
+	if confirmed || st != proposed {
+		status = liaisonv1.NationalityStatus_NATIONALITY_STATUS_CONFIRMED
+	}
+	for _, p := range m.GetPersons() {
+		p.Nationality = &liaisonv1.NationalityCheck{Status: status}
+	}
+}
