@@ -19,6 +19,7 @@ import (
 	"github.com/liaison-exchange/liaison/client"
 	liaisonv1 "github.com/liaison-exchange/liaison/gen/liaison/v1"
 	"github.com/liaison-exchange/liaison/server/changefeed"
+	"github.com/liaison-exchange/liaison/server/errs"
 	"github.com/liaison-exchange/liaison/server/nodetest"
 	"github.com/liaison-exchange/liaison/server/store"
 )
@@ -564,6 +565,8 @@ func TestWatch_Authorization(t *testing.T) {
 	t.Parallel()
 	pki := nodetest.NewPKI(t, "alpha", "bravo")
 	n := nodetest.Start(t, pki, pki.Config("alpha", t.TempDir(), "bravo"), nil)
+	auditor := liaisonv1.NewAuditServiceClient(n.Conn(t, "auditor"))
+	deniedOutcome := errs.CodeName(status.Error(codes.PermissionDenied, ""))
 	for _, p := range authzPrincipals() {
 		t.Run(p.String(), func(t *testing.T) {
 			feed := liaisonv1.NewChangeFeedServiceClient(n.ConnAs(t, p.agency, string(p.role)))
@@ -579,6 +582,17 @@ func TestWatch_Authorization(t *testing.T) {
 				t.Errorf("%s may watch, got %v", p, err)
 			case !allowed && status.Code(err) != codes.PermissionDenied:
 				t.Errorf("%s may not watch: got %v, want PERMISSION_DENIED", p, err)
+			case !allowed:
+				// The refusal is in the audit log, under the caller.
+				resp, err := auditor.ListAuditEvents(context.Background(), &liaisonv1.ListAuditEventsRequest{
+					Principal: p.id(), Action: liaisonv1.ChangeFeedService_Watch_FullMethodName, PageSize: 10,
+				})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if ev := resp.GetEvents(); len(ev) != 1 || ev[0].GetOutcome() != deniedOutcome || ev[0].GetAgency() != p.agency || ev[0].GetRole() != string(p.role) {
+					t.Errorf("audit events of %s watching: %v, want one %s event", p, ev, deniedOutcome)
+				}
 			}
 		})
 	}
