@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -811,18 +812,24 @@ func TestManifests_ConcurrentCancelAndAcceptResolveToOneOutcome(t *testing.T) {
 			return nil
 		})
 		var wg sync.WaitGroup
+		var acceptErr, cancelErr error
 		wg.Add(2)
 		go func() {
 			defer wg.Done()
-			bravo.supervisor.AcceptManifest(ctx, &liaisonv1.AcceptManifestRequest{Id: m.GetId()})
+			_, acceptErr = bravo.supervisor.AcceptManifest(ctx, &liaisonv1.AcceptManifestRequest{Id: m.GetId()})
 		}()
 		go func() {
 			defer wg.Done()
-			alpha.supervisor.CancelManifest(ctx, &liaisonv1.CancelManifestRequest{Id: m.GetId(), Reason: "flight cancelled"})
+			_, cancelErr = alpha.supervisor.CancelManifest(ctx, &liaisonv1.CancelManifestRequest{Id: m.GetId(), Reason: "flight cancelled"})
 		}()
 		wg.Wait()
+		// bravo's accept is a proposal: taken locally, decided by alpha.
+		if acceptErr != nil {
+			t.Fatalf("round %d: bravo's accept was not even proposed: %v", round, acceptErr)
+		}
 		// The home node decides; both nodes converge on one outcome.
 		var final *liaisonv1.Manifest
+		var acceptAction *liaisonv1.PendingAction
 		nodetest.Eventually(t, 10*time.Second, func() error {
 			a, err := alpha.analyst.GetManifest(ctx, &liaisonv1.GetManifestRequest{Id: m.GetId()})
 			if err != nil {
@@ -832,9 +839,13 @@ func TestManifests_ConcurrentCancelAndAcceptResolveToOneOutcome(t *testing.T) {
 			if err != nil {
 				return err
 			}
+			acceptAction = nil
 			for _, pa := range b.GetPendingActions() {
 				if pa.GetState() == "pending" {
 					return fmt.Errorf("bravo's action %s still pending", pa.GetAction())
+				}
+				if pa.GetAction() == "accept" {
+					acceptAction = pa
 				}
 			}
 			if a.GetManifest().GetVersion() != b.GetManifest().GetVersion() || a.GetManifest().GetState() != b.GetManifest().GetState() {
@@ -845,6 +856,24 @@ func TestManifests_ConcurrentCancelAndAcceptResolveToOneOutcome(t *testing.T) {
 		})
 		if final.GetState() != liaisonv1.ManifestState_MANIFEST_STATE_CANCELLED && final.GetState() != liaisonv1.ManifestState_MANIFEST_STATE_ACCEPTED {
 			t.Fatalf("round %d ended %s", round, final.GetState())
+		}
+		// Each call's fate agrees with the outcome: a cancel that went
+		// through ends cancelled, one refused ends accepted; an accept
+		// alpha rejected says why, one it applied is in the history.
+		if cancelErr == nil && final.GetState() != liaisonv1.ManifestState_MANIFEST_STATE_CANCELLED {
+			t.Errorf("round %d: alpha's cancel succeeded but the manifest ended %s", round, final.GetState())
+		}
+		if cancelErr != nil && (status.Code(cancelErr) != codes.FailedPrecondition || final.GetState() != liaisonv1.ManifestState_MANIFEST_STATE_ACCEPTED) {
+			t.Errorf("round %d: alpha's cancel refused with %v, manifest ended %s", round, cancelErr, final.GetState())
+		}
+		accepted := slices.ContainsFunc(final.GetHistory(), func(e *liaisonv1.ManifestEvent) bool { return e.GetAction() == "accepted" })
+		switch {
+		case acceptAction == nil:
+			t.Errorf("round %d: bravo lists no accept action", round)
+		case acceptAction.GetState() == "rejected" && (acceptAction.GetReason() == "" || accepted):
+			t.Errorf("round %d: accept rejected (reason %q) but accepted in the history: %v", round, acceptAction.GetReason(), accepted)
+		case acceptAction.GetState() == "applied" && !accepted:
+			t.Errorf("round %d: accept applied but not in the history", round)
 		}
 		outcomes[final.GetState()]++
 	}
