@@ -36,6 +36,7 @@ func TestFederation_PartitionCatchesUp(t *testing.T) {
 	bravo.waitVersion(t, first.GetId(), first.GetVersion())
 
 	proxy.cut()
+	cutAt := time.Now()
 	var ids []string
 	for i := 0; i < 20; i++ {
 		ids = append(ids, alpha.createReleased(t, newLead(fmt.Sprintf("during the partition %d", i)), "bravo").GetId())
@@ -43,7 +44,7 @@ func TestFederation_PartitionCatchesUp(t *testing.T) {
 	var st *liaisonv1.PartnerStatus
 	// gRPC keepalive on alpha's stream: a ping after 20 s without
 	// traffic, declared dead 10 s later.
-	nodetest.Eventually(t, 60*time.Second, func() error {
+	nodetest.Eventually(t, 90*time.Second, func() error {
 		s, err := alpha.admin.GetFederationStatus(ctx, &liaisonv1.GetFederationStatusRequest{})
 		if err != nil {
 			return err
@@ -54,7 +55,7 @@ func TestFederation_PartitionCatchesUp(t *testing.T) {
 		}
 		return nil
 	})
-	t.Logf("during the partition alpha reports: connected=%v waiting=%d last error %q", st.GetConnected(), st.GetEnvelopesWaiting(), st.GetLastError())
+	t.Logf("%s after the cut alpha reports: connected=%v waiting=%d last error %q", time.Since(cutAt).Round(time.Second), st.GetConnected(), st.GetEnvelopesWaiting(), st.GetLastError())
 	for _, id := range ids {
 		if _, err := bravo.analyst.GetLead(ctx, &liaisonv1.GetLeadRequest{Id: id}); err == nil {
 			t.Fatalf("lead %s crossed a network that drops everything", id)
@@ -62,10 +63,10 @@ func TestFederation_PartitionCatchesUp(t *testing.T) {
 	}
 
 	proxy.restore()
-	for _, id := range ids {
-		bravo.waitVersion(t, id, 2)
-	}
-	nodetest.Eventually(t, 20*time.Second, func() error {
+	restoredAt := time.Now()
+	// The relay's next attempt, after its backoff (at most 1 s here) and
+	// gRPC's own reconnect backoff.
+	nodetest.Eventually(t, 30*time.Second, func() error {
 		s, err := alpha.admin.GetFederationStatus(ctx, &liaisonv1.GetFederationStatusRequest{})
 		if err != nil {
 			return err
@@ -76,6 +77,10 @@ func TestFederation_PartitionCatchesUp(t *testing.T) {
 		}
 		return nil
 	})
+	t.Logf("caught up %s after the network came back", time.Since(restoredAt).Round(100*time.Millisecond))
+	for _, id := range ids {
+		bravo.waitVersion(t, id, 2)
+	}
 	assertInboxInOrder(t, alpha, bravo, 21)
 }
 
