@@ -41,20 +41,9 @@ func TestFederation_PartitionCatchesUp(t *testing.T) {
 	for i := 0; i < 20; i++ {
 		ids = append(ids, alpha.createReleased(t, newLead(fmt.Sprintf("during the partition %d", i)), "bravo").GetId())
 	}
-	var st *liaisonv1.PartnerStatus
 	// gRPC keepalive on alpha's stream: a ping after 20 s without
 	// traffic, declared dead 10 s later.
-	nodetest.Eventually(t, 90*time.Second, func() error {
-		s, err := alpha.admin.GetFederationStatus(ctx, &liaisonv1.GetFederationStatusRequest{})
-		if err != nil {
-			return err
-		}
-		st = s.GetPartners()[0]
-		if st.GetConnected() || st.GetEnvelopesWaiting() != 20 || st.GetLastError() == "" || st.GetOldestWaitingTime() == nil {
-			return fmt.Errorf("status does not show the partition yet: %v", st)
-		}
-		return nil
-	})
+	st := alpha.waitPartnerStatus(t, "bravo", 90*time.Second, cutOff(20))
 	t.Logf("%s after the cut alpha reports: connected=%v waiting=%d last error %q", time.Since(cutAt).Round(time.Second), st.GetConnected(), st.GetEnvelopesWaiting(), st.GetLastError())
 	for _, id := range ids {
 		if _, err := bravo.analyst.GetLead(ctx, &liaisonv1.GetLeadRequest{Id: id}); err == nil {
@@ -66,17 +55,7 @@ func TestFederation_PartitionCatchesUp(t *testing.T) {
 	restoredAt := time.Now()
 	// The relay's next attempt, after its backoff (at most 1 s here) and
 	// gRPC's own reconnect backoff.
-	nodetest.Eventually(t, 30*time.Second, func() error {
-		s, err := alpha.admin.GetFederationStatus(ctx, &liaisonv1.GetFederationStatusRequest{})
-		if err != nil {
-			return err
-		}
-		st = s.GetPartners()[0]
-		if !st.GetConnected() || st.GetEnvelopesWaiting() != 0 || st.GetLastSequenceAcknowledged() != 21 || st.GetLastSequenceApplied() != 21 {
-			return fmt.Errorf("status after the partition: %v", st)
-		}
-		return nil
-	})
+	alpha.waitPartnerStatus(t, "bravo", 30*time.Second, caughtUp(21))
 	t.Logf("caught up %s after the network came back", time.Since(restoredAt).Round(100*time.Millisecond))
 	for _, id := range ids {
 		bravo.waitVersion(t, id, 2)

@@ -153,7 +153,6 @@ func TestFederation_ReleaseUpdateWithdraw(t *testing.T) {
 func TestFederation_NetworkCutCatchesUp(t *testing.T) {
 	t.Parallel()
 	alpha, bravo := pair(t)
-	ctx := context.Background()
 	first := alpha.createReleased(t, newLead("before the cut"), "bravo")
 	bravo.waitVersion(t, first.GetId(), first.GetVersion())
 
@@ -162,36 +161,58 @@ func TestFederation_NetworkCutCatchesUp(t *testing.T) {
 	for i := 0; i < 30; i++ {
 		ids = append(ids, alpha.createReleased(t, newLead(fmt.Sprintf("during the cut %d", i)), "bravo").GetId())
 	}
-	var st *liaisonv1.PartnerStatus
-	nodetest.Eventually(t, 10*time.Second, func() error {
-		s, err := alpha.admin.GetFederationStatus(ctx, &liaisonv1.GetFederationStatusRequest{})
-		if err != nil {
-			return err
-		}
-		st = s.GetPartners()[0]
-		if st.GetConnected() || st.GetEnvelopesWaiting() != 30 || st.GetLastError() == "" || st.GetOldestWaitingTime() == nil {
-			return fmt.Errorf("status does not show the cut yet: %v", st)
-		}
-		return nil
-	})
+	st := alpha.waitPartnerStatus(t, "bravo", 10*time.Second, cutOff(30))
 	t.Logf("during the cut alpha reports: connected=%v waiting=%d last error %q", st.GetConnected(), st.GetEnvelopesWaiting(), st.GetLastError())
 
 	bravo.Restart(t)
 	for _, id := range ids {
 		bravo.waitVersion(t, id, 2)
 	}
-	nodetest.Eventually(t, 10*time.Second, func() error {
-		s, err := alpha.admin.GetFederationStatus(ctx, &liaisonv1.GetFederationStatusRequest{})
+	alpha.waitPartnerStatus(t, "bravo", 10*time.Second, caughtUp(31))
+	assertInboxInOrder(t, alpha, bravo, 31)
+}
+
+// waitPartnerStatus waits until n's status of its channel to partner
+// passes check, and returns it.
+func (n *fedNode) waitPartnerStatus(t *testing.T, partner string, within time.Duration, check func(*liaisonv1.PartnerStatus) error) *liaisonv1.PartnerStatus {
+	t.Helper()
+	var st *liaisonv1.PartnerStatus
+	nodetest.Eventually(t, within, func() error {
+		r, err := n.admin.GetFederationStatus(context.Background(), &liaisonv1.GetFederationStatusRequest{})
 		if err != nil {
 			return err
 		}
-		st = s.GetPartners()[0]
-		if !st.GetConnected() || st.GetEnvelopesWaiting() != 0 || st.GetLastSequenceAcknowledged() != 31 || st.GetLastSequenceApplied() != 31 {
-			return fmt.Errorf("status after catching up: %v", st)
+		for _, p := range r.GetPartners() {
+			if p.GetAgency() == partner {
+				st = p
+				return check(p)
+			}
+		}
+		return fmt.Errorf("%s has no status for %s", n.Agency, partner)
+	})
+	return st
+}
+
+// cutOff: the partner is out of reach with waiting envelopes, and the
+// status says why.
+func cutOff(waiting int64) func(*liaisonv1.PartnerStatus) error {
+	return func(st *liaisonv1.PartnerStatus) error {
+		if st.GetConnected() || st.GetEnvelopesWaiting() != waiting || st.GetLastError() == "" || st.GetOldestWaitingTime() == nil {
+			return fmt.Errorf("status does not show the partner cut off with %d envelopes waiting: %v", waiting, st)
 		}
 		return nil
-	})
-	assertInboxInOrder(t, alpha, bravo, 31)
+	}
+}
+
+// caughtUp: connected again, nothing waiting, and every envelope up to
+// seq acknowledged and applied.
+func caughtUp(seq uint64) func(*liaisonv1.PartnerStatus) error {
+	return func(st *liaisonv1.PartnerStatus) error {
+		if !st.GetConnected() || st.GetEnvelopesWaiting() != 0 || st.GetLastSequenceAcknowledged() != seq || st.GetLastSequenceApplied() != seq {
+			return fmt.Errorf("status has not caught up to sequence %d: %v", seq, st)
+		}
+		return nil
+	}
 }
 
 // assertInboxInOrder checks that receiver holds exactly sequences 1..n
