@@ -213,13 +213,17 @@ func TestWorkflow_EachTransitionBelongsToOneAgency(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
+			fresh := func() (*liaisonv1.Manifest, map[string]*liaisonv1.Screening) {
+				m, sc := cleanManifest(tc.state)
+				reviewed(m, tc.state, tc.reviewed)
+				return m, sc
+			}
 			wrong := []actor{alpha, charlie}
 			if tc.right.agency == "alpha" {
 				wrong = []actor{bravo, charlie}
 			}
 			for _, a := range wrong {
-				m, sc := cleanManifest(tc.state)
-				reviewed(m, tc.state, tc.reviewed)
+				m, sc := fresh()
 				before := proto.Clone(m)
 				err := tc.run(m, sc, a)
 				var e *errs.Error
@@ -230,8 +234,7 @@ func TestWorkflow_EachTransitionBelongsToOneAgency(t *testing.T) {
 					t.Errorf("a refused %s by %s changed the manifest", tc.name, a.agency)
 				}
 			}
-			m, sc := cleanManifest(tc.state)
-			reviewed(m, tc.state, tc.reviewed)
+			m, sc := fresh()
 			if err := tc.run(m, sc, tc.right); err != nil {
 				t.Errorf("%s by %s: %v", tc.name, tc.right.agency, err)
 			}
