@@ -112,16 +112,24 @@ func (q *Queries) CaseReplicaItems(ctx context.Context, arg CaseReplicaItemsPara
 }
 
 const casesLinkingLead = `-- name: CasesLinkingLead :many
-SELECT c.id, c.status FROM case_leads l JOIN cases c ON c.id = l.case_id WHERE l.lead_id = ?
+SELECT c.id, c.status FROM case_leads l JOIN cases c ON c.id = l.case_id
+WHERE l.lead_id = ?1 AND c.origin_agency = ?2
 `
+
+type CasesLinkingLeadParams struct {
+	LeadID string
+	Own    string
+}
 
 type CasesLinkingLeadRow struct {
 	ID     string
 	Status int64
 }
 
-func (q *Queries) CasesLinkingLead(ctx context.Context, leadID string) ([]CasesLinkingLeadRow, error) {
-	rows, err := q.query(ctx, q.casesLinkingLeadStmt, casesLinkingLead, leadID)
+// Only this node's own cases keep a lead from retention: a partner's case
+// links by reference (rows it may have left before 0006 included).
+func (q *Queries) CasesLinkingLead(ctx context.Context, arg CasesLinkingLeadParams) ([]CasesLinkingLeadRow, error) {
+	rows, err := q.query(ctx, q.casesLinkingLeadStmt, casesLinkingLead, arg.LeadID, arg.Own)
 	if err != nil {
 		return nil, err
 	}

@@ -264,6 +264,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.putScreeningStmt, err = db.PrepareContext(ctx, putScreening); err != nil {
 		return nil, fmt.Errorf("error preparing query PutScreening: %w", err)
 	}
+	if q.recordKeysByIDStmt, err = db.PrepareContext(ctx, recordKeysByID); err != nil {
+		return nil, fmt.Errorf("error preparing query RecordKeysByID: %w", err)
+	}
 	if q.renumberOutboxStmt, err = db.PrepareContext(ctx, renumberOutbox); err != nil {
 		return nil, fmt.Errorf("error preparing query RenumberOutbox: %w", err)
 	}
@@ -720,6 +723,11 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing putScreeningStmt: %w", cerr)
 		}
 	}
+	if q.recordKeysByIDStmt != nil {
+		if cerr := q.recordKeysByIDStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing recordKeysByIDStmt: %w", cerr)
+		}
+	}
 	if q.renumberOutboxStmt != nil {
 		if cerr := q.renumberOutboxStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing renumberOutboxStmt: %w", cerr)
@@ -924,6 +932,7 @@ type Queries struct {
 	purgeInboxContentStmt            *sql.Stmt
 	putManifestActionStmt            *sql.Stmt
 	putScreeningStmt                 *sql.Stmt
+	recordKeysByIDStmt               *sql.Stmt
 	renumberOutboxStmt               *sql.Stmt
 	setAuditHeadStmt                 *sql.Stmt
 	setCaseLinksStmt                 *sql.Stmt
@@ -1027,6 +1036,7 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		purgeInboxContentStmt:            q.purgeInboxContentStmt,
 		putManifestActionStmt:            q.putManifestActionStmt,
 		putScreeningStmt:                 q.putScreeningStmt,
+		recordKeysByIDStmt:               q.recordKeysByIDStmt,
 		renumberOutboxStmt:               q.renumberOutboxStmt,
 		setAuditHeadStmt:                 q.setAuditHeadStmt,
 		setCaseLinksStmt:                 q.setCaseLinksStmt,

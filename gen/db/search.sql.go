@@ -11,13 +11,18 @@ import (
 
 const deletePersonsOfRecord = `-- name: DeletePersonsOfRecord :exec
 
-DELETE FROM person_index WHERE record_id = ?
+DELETE FROM person_index WHERE record_kind = ? AND record_id = ?
 `
+
+type DeletePersonsOfRecordParams struct {
+	RecordKind int64
+	RecordID   string
+}
 
 // The full-text MATCH queries are in server/store/search.go: sqlc's SQLite
 // parser does not know FTS5's hidden columns. Everything else is here.
-func (q *Queries) DeletePersonsOfRecord(ctx context.Context, recordID string) error {
-	_, err := q.exec(ctx, q.deletePersonsOfRecordStmt, deletePersonsOfRecord, recordID)
+func (q *Queries) DeletePersonsOfRecord(ctx context.Context, arg DeletePersonsOfRecordParams) error {
+	_, err := q.exec(ctx, q.deletePersonsOfRecordStmt, deletePersonsOfRecord, arg.RecordKind, arg.RecordID)
 	return err
 }
 

@@ -21,9 +21,30 @@ import (
 // Register wires cases into federation: case replicas, the entries the
 // home node orders, and partners' proposals.
 func (s *Server) Register(reg *federation.Registry) {
-	reg.Handle(liaisonv1.EnvelopeKind_ENVELOPE_KIND_CASE, s.applyCase, nil)
-	reg.Handle(liaisonv1.EnvelopeKind_ENVELOPE_KIND_CASE_ENTRY, s.applyEntry, nil)
-	reg.Handle(liaisonv1.EnvelopeKind_ENVELOPE_KIND_CASE_ENTRY_PROPOSAL, s.applyProposal, s.proposalReceipted)
+	federation.Handle(reg, liaisonv1.EnvelopeKind_ENVELOPE_KIND_CASE, federation.Spec[*liaisonv1.Case]{
+		Claim: func(_ *liaisonv1.Envelope, c *liaisonv1.Case) federation.Claim {
+			return federation.Claim{Key: federation.Key{Kind: federation.KindCase, ID: c.GetId()}, Home: c.GetOriginAgency()}
+		},
+		Apply: s.applyCase,
+	})
+	// An ordered entry belongs to the sender's case; a proposal to one of
+	// this node's.
+	federation.Handle(reg, liaisonv1.EnvelopeKind_ENVELOPE_KIND_CASE_ENTRY, federation.Spec[*liaisonv1.CaseEntry]{
+		Claim: func(env *liaisonv1.Envelope, e *liaisonv1.CaseEntry) federation.Claim {
+			return federation.Claim{Key: federation.Key{Kind: federation.KindCaseEntry, ID: e.GetId()},
+				Parent: federation.Key{Kind: federation.KindCase, ID: e.GetCaseId()}, ParentHome: env.GetSender()}
+		},
+		Apply: s.applyEntry,
+	})
+	federation.Handle(reg, liaisonv1.EnvelopeKind_ENVELOPE_KIND_CASE_ENTRY_PROPOSAL, federation.Spec[*liaisonv1.CaseEntry]{
+		Proposal: true,
+		Claim: func(_ *liaisonv1.Envelope, e *liaisonv1.CaseEntry) federation.Claim {
+			return federation.Claim{Key: federation.Key{Kind: federation.KindCaseEntry, ID: e.GetId()}, Proposer: e.GetAgency(),
+				Parent: federation.Key{Kind: federation.KindCase, ID: e.GetCaseId()}, ParentHome: s.agency}
+		},
+		Apply:   s.applyProposal,
+		Receipt: s.proposalReceipted,
+	})
 	reg.Kind(federation.RecordKindSpec{
 		Kind:     liaisonv1.RecordKind_RECORD_KIND_CASE,
 		Upsert:   liaisonv1.EnvelopeKind_ENVELOPE_KIND_CASE,
@@ -201,12 +222,17 @@ func (s *Server) applyHere(tx *store.Tx, c *liaisonv1.Case, e *liaisonv1.CaseEnt
 }
 
 // closeRequest marks the request a response answers as answered. Both nodes
-// do it when they apply the response, so both close it.
+// do it when they apply the response, so both close it. A response closes
+// only a REQUEST of its own case.
 func closeRequest(tx *store.Tx, e *liaisonv1.CaseEntry) error {
 	if e.GetKind() != liaisonv1.CaseEntryKind_CASE_ENTRY_KIND_RESPONSE {
 		return nil
 	}
-	req, err := tx.CaseEntry(e.GetResponse().GetRequestEntryId())
+	id := e.GetResponse().GetRequestEntryId()
+	req, err := tx.CaseEntry(id)
+	if errs.CodeOf(err) == errs.NotFound || (err == nil && (req.GetCaseId() != e.GetCaseId() || req.GetKind() != liaisonv1.CaseEntryKind_CASE_ENTRY_KIND_REQUEST)) {
+		return errs.Precondition("response.request_not_found", resource(e.GetCaseId()), "case %s has no request %s to answer", e.GetCaseId(), id)
+	}
 	if err != nil {
 		return err
 	}
@@ -216,18 +242,7 @@ func closeRequest(tx *store.Tx, e *liaisonv1.CaseEntry) error {
 }
 
 // applyProposal is the home node applying an entry a partner wrote.
-func (s *Server) applyProposal(tx *store.Tx, env *liaisonv1.Envelope) (federation.Outcome, error) {
-	e := &liaisonv1.CaseEntry{}
-	if err := proto.Unmarshal(env.GetPayload(), e); err != nil {
-		return federation.Outcome{}, errs.Invalid("payload", "not a case entry: %v", err)
-	}
-	if e.GetAgency() != env.GetSender() || e.GetId() != env.GetRecordId() {
-		return federation.Outcome{}, errs.Precondition("envelope.inconsistent", resource(e.GetCaseId()),
-			"entry %s from %s claims to be written by %s", e.GetId(), env.GetSender(), e.GetAgency())
-	}
-	if err := s.validator.Validate(e, "entry"); err != nil {
-		return federation.Outcome{}, err
-	}
+func (s *Server) applyProposal(tx *store.Tx, env *liaisonv1.Envelope, e *liaisonv1.CaseEntry) (federation.Outcome, error) {
 	c, err := tx.Case(e.GetCaseId())
 	if errs.CodeOf(err) == errs.NotFound {
 		return federation.Outcome{}, errs.Precondition("case.not_found", resource(e.GetCaseId()), "there is no case %s here", e.GetCaseId())
@@ -281,22 +296,16 @@ func (s *Server) proposalReceipted(tx *store.Tx, sent store.SentEnvelope, rc *li
 	return tx.PutCaseEntry(e)
 }
 
-// applyEntry stores an entry the home node ordered, on a partner's node.
-func (s *Server) applyEntry(tx *store.Tx, env *liaisonv1.Envelope) (federation.Outcome, error) {
-	e := &liaisonv1.CaseEntry{}
-	if err := proto.Unmarshal(env.GetPayload(), e); err != nil {
-		return federation.Outcome{}, errs.Invalid("payload", "not a case entry: %v", err)
-	}
+// applyEntry stores an entry the home node ordered, on a partner's node
+// (the ownership rule has checked that the case, if here, is the
+// sender's, and that the id is not another case's entry).
+func (s *Server) applyEntry(tx *store.Tx, env *liaisonv1.Envelope, e *liaisonv1.CaseEntry) (federation.Outcome, error) {
 	c, err := tx.Case(e.GetCaseId())
 	if errs.CodeOf(err) == errs.NotFound {
 		return federation.Outcome{}, errs.Precondition("case.not_found", resource(e.GetCaseId()), "no case %s was shared with %s", e.GetCaseId(), s.agency)
 	}
 	if err != nil {
 		return federation.Outcome{}, err
-	}
-	if c.GetOriginAgency() != env.GetSender() {
-		return federation.Outcome{}, errs.Precondition("record.home_node_only", resource(c.GetId()),
-			"case %s is homed on %s's node; %s cannot order its entries", c.GetId(), c.GetOriginAgency(), env.GetSender())
 	}
 	if e.GetState() != liaisonv1.EntryState_ENTRY_STATE_APPLIED || e.GetSequence() < 1 {
 		return federation.Outcome{}, errs.Precondition("entry.not_applied", resource(c.GetId()), "entry %s arrived without its position", e.GetId())
@@ -309,17 +318,10 @@ func (s *Server) applyEntry(tx *store.Tx, env *liaisonv1.Envelope) (federation.O
 
 // applyCase stores or updates a partner's case, on this node a read-only
 // replica.
-func (s *Server) applyCase(tx *store.Tx, env *liaisonv1.Envelope) (federation.Outcome, error) {
-	c := &liaisonv1.Case{}
-	if err := proto.Unmarshal(env.GetPayload(), c); err != nil {
-		return federation.Outcome{}, errs.Invalid("payload", "not a case: %v", err)
-	}
-	if c.GetId() != env.GetRecordId() || c.GetVersion() != env.GetRecordVersion() || c.GetOriginAgency() != env.GetSender() {
+func (s *Server) applyCase(tx *store.Tx, env *liaisonv1.Envelope, c *liaisonv1.Case) (federation.Outcome, error) {
+	if c.GetVersion() != env.GetRecordVersion() {
 		return federation.Outcome{}, errs.Precondition("envelope.inconsistent", resource(c.GetId()),
-			"envelope from %s names case %s v%d but carries %s v%d of %s", env.GetSender(), env.GetRecordId(), env.GetRecordVersion(), c.GetId(), c.GetVersion(), c.GetOriginAgency())
-	}
-	if err := s.validator.Validate(c, "case"); err != nil {
-		return federation.Outcome{}, err
+			"envelope from %s names case %s v%d but carries v%d", env.GetSender(), env.GetRecordId(), env.GetRecordVersion(), c.GetVersion())
 	}
 	c.SharedWith = []string{s.agency}
 	cur, err := tx.Case(c.GetId())
@@ -328,10 +330,6 @@ func (s *Server) applyCase(tx *store.Tx, env *liaisonv1.Envelope) (federation.Ou
 	}
 	if err != nil {
 		return federation.Outcome{}, err
-	}
-	if cur.GetOriginAgency() != env.GetSender() {
-		return federation.Outcome{}, errs.Precondition("record.home_node_only", resource(c.GetId()),
-			"case %s belongs to %s; only %s's envelopes can change it", c.GetId(), cur.GetOriginAgency(), cur.GetOriginAgency())
 	}
 	if env.GetRepair() {
 		return federation.Applied, tx.OverwriteCase(c)

@@ -710,11 +710,13 @@ func TestFederationSecurity_PermissionEnvelopes(t *testing.T) {
 	env = secPermissionEnvelope(t, 2, liaisonv1.EnvelopeKind_ENVELOPE_KIND_PERMISSION_REQUEST, bad)
 	secExpect(t, send(env), env, liaisonv1.ReceiptStatus_RECEIPT_STATUS_REJECTED, "envelope.inconsistent")
 
-	// 3: bravo grants its own request, as if it were the originator.
+	// 3: bravo grants its own request, as if it were the originator: the
+	// request is homed on alpha, so the ownership rule refuses it before
+	// the permission rules are asked.
 	forged := proto.Clone(r1).(*liaisonv1.PermissionRequest)
 	forged.Status, forged.DecidedBy, forged.DecisionReason, forged.DecideTime = liaisonv1.PermissionStatus_PERMISSION_STATUS_GRANTED, certs.PrincipalID("bravo", "supervisor", "sam"), "self-service", timestamppb.Now()
 	env = secPermissionEnvelope(t, 3, liaisonv1.EnvelopeKind_ENVELOPE_KIND_PERMISSION_DECISION, forged)
-	secExpect(t, send(env), env, liaisonv1.ReceiptStatus_RECEIPT_STATUS_REJECTED, "permission.originator_decides")
+	secExpect(t, send(env), env, liaisonv1.ReceiptStatus_RECEIPT_STATUS_REJECTED, "record.home_node_only")
 	if got := s.request(t, r1.GetId()); got.GetStatus() != liaisonv1.PermissionStatus_PERMISSION_STATUS_PENDING || got.GetDecidedBy() != "" {
 		t.Errorf("bravo's forged decision changed alpha's copy of the request: %v", got)
 	}

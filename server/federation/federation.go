@@ -72,7 +72,7 @@ func New(o Options) (*Federation, error) {
 		}
 		return SignerCheck{CAs: cas, Sender: agency, TrustDomain: p.TrustDomain}, nil
 	}
-	f.Receiver = NewReceiver(o.Own, o.Store, o.Registry, signers)
+	f.Receiver = NewReceiver(o.Own, o.Store, o.Registry, signers, o.Log)
 	f.drift = NewDriftChecker(o.Own, nodeID, o.Store, o.Registry, f.relays, o.Log)
 	f.Admin = &Admin{own: o.Own, store: o.Store, relays: f.relays, drift: f.drift}
 	return f, nil

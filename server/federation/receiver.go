@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"strings"
 	"sync"
 	"time"
@@ -22,6 +23,7 @@ import (
 	"github.com/liaison-exchange/liaison/server/errs"
 	"github.com/liaison-exchange/liaison/server/identity"
 	"github.com/liaison-exchange/liaison/server/store"
+	"github.com/liaison-exchange/liaison/server/validate"
 )
 
 // Outcome is what applying an envelope did.
@@ -42,8 +44,10 @@ var Applied = Outcome{Status: liaisonv1.ReceiptStatus_RECEIPT_STATUS_APPLIED}
 // transaction that records the receipt. Returning an *errs.Error (other
 // than Internal) rejects the envelope with that reason: its changes are
 // rolled back, its sequence is still consumed and the rejection travels
-// back to the sender. Any other error is a fault: nothing of the batch is
-// applied and the sender sends it again later.
+// back to the sender. So does any other error or a panic (reason
+// envelope.apply_failed): one envelope can never stop a channel. Only a
+// transaction that can no longer be used is a fault: nothing of the batch
+// is applied and the sender sends it again later.
 type Applier func(tx *store.Tx, env *liaisonv1.Envelope) (Outcome, error)
 
 // ReceiptHandler runs on the sending node when a partner's receipt for an
@@ -53,23 +57,29 @@ type ReceiptHandler func(tx *store.Tx, sent store.SentEnvelope, r *liaisonv1.Rec
 
 // Registry maps envelope kinds to their handlers.
 type Registry struct {
-	appliers map[liaisonv1.EnvelopeKind]Applier
-	receipts map[liaisonv1.EnvelopeKind]ReceiptHandler
-	kinds    map[liaisonv1.RecordKind]RecordKindSpec
+	own       string
+	validator *validate.Validator
+	appliers  map[liaisonv1.EnvelopeKind]Applier
+	receipts  map[liaisonv1.EnvelopeKind]ReceiptHandler
+	kinds     map[liaisonv1.RecordKind]RecordKindSpec
 }
 
-// NewRegistry returns an empty registry.
-func NewRegistry() *Registry {
+// NewRegistry returns an empty registry for the node of agency own, whose
+// appliers validate payloads with v.
+func NewRegistry(own string, v *validate.Validator) *Registry {
 	return &Registry{
-		appliers: map[liaisonv1.EnvelopeKind]Applier{},
-		receipts: map[liaisonv1.EnvelopeKind]ReceiptHandler{},
-		kinds:    map[liaisonv1.RecordKind]RecordKindSpec{},
+		own:       own,
+		validator: v,
+		appliers:  map[liaisonv1.EnvelopeKind]Applier{},
+		receipts:  map[liaisonv1.EnvelopeKind]ReceiptHandler{},
+		kinds:     map[liaisonv1.RecordKind]RecordKindSpec{},
 	}
 }
 
-// Handle registers the applier of a kind and, optionally, its receipt
-// handler.
-func (r *Registry) Handle(kind liaisonv1.EnvelopeKind, a Applier, rh ReceiptHandler) {
+// handle registers the applier of a kind and, optionally, its receipt
+// handler. Kinds register through Handle, which puts the ownership rule
+// in front of their applier.
+func (r *Registry) handle(kind liaisonv1.EnvelopeKind, a Applier, rh ReceiptHandler) {
 	r.appliers[kind] = a
 	if rh != nil {
 		r.receipts[kind] = rh
@@ -84,6 +94,7 @@ type Receiver struct {
 	store    *store.Store
 	registry *Registry
 	signers  func(agency string) (SignerCheck, error)
+	log      *slog.Logger
 	now      func() time.Time
 	quit     chan struct{} // closed when the node stops: open channels end
 	quitOnce sync.Once
@@ -93,8 +104,8 @@ var _ liaisonv1.FederationServiceServer = (*Receiver)(nil)
 
 // NewReceiver returns the receiving side of every partner's channel.
 // signers gives, for a partner agency, how to check its signatures.
-func NewReceiver(own string, s *store.Store, reg *Registry, signers func(string) (SignerCheck, error)) *Receiver {
-	return &Receiver{own: own, store: s, registry: reg, signers: signers, now: time.Now, quit: make(chan struct{})}
+func NewReceiver(own string, s *store.Store, reg *Registry, signers func(string) (SignerCheck, error), log *slog.Logger) *Receiver {
+	return &Receiver{own: own, store: s, registry: reg, signers: signers, log: log, now: time.Now, quit: make(chan struct{})}
 }
 
 // Close ends every open channel (the senders reconnect later).
@@ -322,7 +333,7 @@ func (r *Receiver) ApplyBatch(ctx context.Context, sender string, b *liaisonv1.B
 					return err
 				}
 			}
-			out, err := r.apply(tx, env)
+			out, err := r.apply(tx, env, requestID)
 			if err != nil {
 				return err
 			}
@@ -360,8 +371,10 @@ func (r *Receiver) ApplyBatch(ctx context.Context, sender string, b *liaisonv1.B
 	return &liaisonv1.Receipts{Receipts: receipts, HighestApplied: uint64(highest)}, nil
 }
 
-// apply runs the envelope's applier in a nested savepoint.
-func (r *Receiver) apply(tx *store.Tx, env *liaisonv1.Envelope) (Outcome, error) {
+// apply runs the envelope's applier in a nested savepoint. Whatever the
+// applier does — reject, fail or panic — ends as this envelope's receipt;
+// only a transaction that can no longer be used fails the batch.
+func (r *Receiver) apply(tx *store.Tx, env *liaisonv1.Envelope, requestID string) (Outcome, error) {
 	a, ok := r.registry.appliers[env.GetKind()]
 	if !ok {
 		return Outcome{Status: liaisonv1.ReceiptStatus_RECEIPT_STATUS_REJECTED, Code: "envelope.unknown_kind",
@@ -376,6 +389,9 @@ func (r *Receiver) apply(tx *store.Tx, env *liaisonv1.Envelope) (Outcome, error)
 	if err == nil {
 		return out, nil
 	}
+	if errors.Is(err, store.ErrTxBroken) {
+		return Outcome{}, fmt.Errorf("apply %s envelope %s: %w", env.GetKind(), env.GetId(), err)
+	}
 	var e *errs.Error
 	if errors.As(err, &e) && e.Code != errs.Internal {
 		code := strings.ToLower(errs.CodeName(err))
@@ -384,7 +400,13 @@ func (r *Receiver) apply(tx *store.Tx, env *liaisonv1.Envelope) (Outcome, error)
 		}
 		return Outcome{Status: liaisonv1.ReceiptStatus_RECEIPT_STATUS_REJECTED, Code: code, Reason: e.Message}, nil
 	}
-	return Outcome{}, fmt.Errorf("apply %s envelope %s: %w", env.GetKind(), env.GetId(), err)
+	// A fault of ours, not the sender's: the details stay in this node's
+	// log; the receipt names the request to look them up by.
+	r.log.Error("applying an envelope failed; rejected so that the channel goes on",
+		"request_id", requestID, "sender", env.GetSender(), "envelope", env.GetId(), "sequence", env.GetSequence(),
+		"kind", kindName(env.GetKind()), "record", env.GetRecordId(), "err", err)
+	return Outcome{Status: liaisonv1.ReceiptStatus_RECEIPT_STATUS_REJECTED, Code: "envelope.apply_failed",
+		Reason: fmt.Sprintf("%s could not apply this envelope (request %s); its operators have the details", r.own, requestID)}, nil
 }
 
 func kindName(k liaisonv1.EnvelopeKind) string {

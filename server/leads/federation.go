@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"strings"
 
-	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	liaisonv1 "github.com/liaison-exchange/liaison/gen/liaison/v1"
@@ -19,8 +18,18 @@ import (
 // arriving from a partner are applied, and how copies are compared and
 // repaired.
 func (s *Server) Register(reg *federation.Registry) {
-	reg.Handle(liaisonv1.EnvelopeKind_ENVELOPE_KIND_LEAD, s.applyLead, nil)
-	reg.Handle(liaisonv1.EnvelopeKind_ENVELOPE_KIND_LEAD_TOMBSTONE, s.applyTombstone, nil)
+	federation.Handle(reg, liaisonv1.EnvelopeKind_ENVELOPE_KIND_LEAD, federation.Spec[*liaisonv1.Lead]{
+		Claim: func(_ *liaisonv1.Envelope, l *liaisonv1.Lead) federation.Claim {
+			return federation.Claim{Key: federation.Key{Kind: federation.KindLead, ID: l.GetId()}, Home: l.GetOriginAgency()}
+		},
+		Apply: s.applyLead,
+	})
+	federation.Handle(reg, liaisonv1.EnvelopeKind_ENVELOPE_KIND_LEAD_TOMBSTONE, federation.Spec[*liaisonv1.Tombstone]{
+		Claim: func(_ *liaisonv1.Envelope, t *liaisonv1.Tombstone) federation.Claim {
+			return federation.Claim{Key: federation.Key{Kind: federation.KindLead, ID: t.GetRecordId()}, Home: t.GetOriginAgency()}
+		},
+		Apply: s.applyTombstone,
+	})
 	reg.Kind(federation.RecordKindSpec{
 		Kind:      liaisonv1.RecordKind_RECORD_KIND_LEAD,
 		Upsert:    liaisonv1.EnvelopeKind_ENVELOPE_KIND_LEAD,
@@ -30,24 +39,13 @@ func (s *Server) Register(reg *federation.Registry) {
 	})
 }
 
-// applyLead stores a partner's lead as a read-only replica. Only the home
-// node's envelopes change a replica, and an older version than the one held
-// is ignored.
-func (s *Server) applyLead(tx *store.Tx, env *liaisonv1.Envelope) (federation.Outcome, error) {
-	l := &liaisonv1.Lead{}
-	if err := proto.Unmarshal(env.GetPayload(), l); err != nil {
-		return federation.Outcome{}, errs.Invalid("payload", "not a lead: %v", err)
-	}
-	if l.GetId() != env.GetRecordId() || l.GetVersion() != env.GetRecordVersion() {
+// applyLead stores a partner's lead as a read-only replica (the ownership
+// rule has checked that the lead is the sender's). An older version than
+// the one held is ignored.
+func (s *Server) applyLead(tx *store.Tx, env *liaisonv1.Envelope, l *liaisonv1.Lead) (federation.Outcome, error) {
+	if l.GetVersion() != env.GetRecordVersion() {
 		return federation.Outcome{}, errs.Precondition("envelope.inconsistent", resource(env.GetRecordId()),
-			"envelope names lead %s v%d but carries %s v%d", env.GetRecordId(), env.GetRecordVersion(), l.GetId(), l.GetVersion())
-	}
-	if l.GetOriginAgency() != env.GetSender() {
-		return federation.Outcome{}, errs.Precondition("record.home_node_only", resource(l.GetId()),
-			"%s sent a lead whose originator is %s; only a record's home node can send it", env.GetSender(), l.GetOriginAgency())
-	}
-	if err := s.validator.Validate(l, "lead"); err != nil {
-		return federation.Outcome{}, err
+			"envelope names lead %s v%d but carries v%d", env.GetRecordId(), env.GetRecordVersion(), l.GetVersion())
 	}
 	l.ReleasedTo = []string{s.agency}
 	cur, err := tx.Lead(l.GetId())
@@ -56,10 +54,6 @@ func (s *Server) applyLead(tx *store.Tx, env *liaisonv1.Envelope) (federation.Ou
 	}
 	if err != nil {
 		return federation.Outcome{}, err
-	}
-	if cur.GetOriginAgency() != env.GetSender() {
-		return federation.Outcome{}, errs.Precondition("record.home_node_only", resource(l.GetId()),
-			"lead %s belongs to %s; only %s's envelopes can change it", l.GetId(), cur.GetOriginAgency(), cur.GetOriginAgency())
 	}
 	if env.GetRepair() {
 		return federation.Applied, tx.OverwriteLead(l)
@@ -77,15 +71,7 @@ func (s *Server) applyLead(tx *store.Tx, env *liaisonv1.Envelope) (federation.Ou
 
 // applyTombstone deletes a replica's content, keeping a tombstone; the
 // receipt tells the originator the deletion happened.
-func (s *Server) applyTombstone(tx *store.Tx, env *liaisonv1.Envelope) (federation.Outcome, error) {
-	t := &liaisonv1.Tombstone{}
-	if err := proto.Unmarshal(env.GetPayload(), t); err != nil {
-		return federation.Outcome{}, errs.Invalid("payload", "not a tombstone: %v", err)
-	}
-	if t.GetRecordId() != env.GetRecordId() || t.GetOriginAgency() != env.GetSender() {
-		return federation.Outcome{}, errs.Precondition("envelope.inconsistent", resource(env.GetRecordId()),
-			"tombstone for %s of %s arrived from %s", t.GetRecordId(), t.GetOriginAgency(), env.GetSender())
-	}
+func (s *Server) applyTombstone(tx *store.Tx, env *liaisonv1.Envelope, t *liaisonv1.Tombstone) (federation.Outcome, error) {
 	purged := federation.Outcome{Status: liaisonv1.ReceiptStatus_RECEIPT_STATUS_APPLIED, PurgeContent: true}
 	at := t.GetDeleteTime().AsTime()
 	cur, err := tx.Lead(t.GetRecordId())
@@ -94,10 +80,6 @@ func (s *Server) applyTombstone(tx *store.Tx, env *liaisonv1.Envelope) (federati
 	}
 	if err != nil {
 		return federation.Outcome{}, err
-	}
-	if cur.GetOriginAgency() != env.GetSender() {
-		return federation.Outcome{}, errs.Precondition("record.home_node_only", resource(cur.GetId()),
-			"lead %s belongs to %s; only %s can withdraw it", cur.GetId(), cur.GetOriginAgency(), cur.GetOriginAgency())
 	}
 	gone := &liaisonv1.Lead{
 		Id: cur.GetId(), OriginAgency: cur.GetOriginAgency(), Status: liaisonv1.LeadStatus_LEAD_STATUS_WITHDRAWN,

@@ -164,8 +164,24 @@ func (s *Server) LiftHold(ctx context.Context, req *liaisonv1.LiftHoldRequest) (
 
 // Register wires manifests into federation.
 func (s *Server) Register(reg *federation.Registry) {
-	reg.Handle(liaisonv1.EnvelopeKind_ENVELOPE_KIND_MANIFEST, s.applyManifest, nil)
-	reg.Handle(liaisonv1.EnvelopeKind_ENVELOPE_KIND_MANIFEST_ACTION, s.applyAction, s.actionReceipted)
+	federation.Handle(reg, liaisonv1.EnvelopeKind_ENVELOPE_KIND_MANIFEST, federation.Spec[*liaisonv1.Manifest]{
+		Claim: func(_ *liaisonv1.Envelope, m *liaisonv1.Manifest) federation.Claim {
+			return federation.Claim{Key: federation.Key{Kind: federation.KindManifest, ID: m.GetId()}, Home: m.GetOriginAgency()}
+		},
+		Validate: validateReplica,
+		Apply:    s.applyManifest,
+	})
+	// An action is the receiving agency's own record, asking this node to
+	// change a manifest homed here.
+	federation.Handle(reg, liaisonv1.EnvelopeKind_ENVELOPE_KIND_MANIFEST_ACTION, federation.Spec[*liaisonv1.ManifestAction]{
+		Claim: func(_ *liaisonv1.Envelope, a *liaisonv1.ManifestAction) federation.Claim {
+			return federation.Claim{Key: federation.Key{Kind: federation.KindManifestAction, ID: a.GetId()},
+				Parent: federation.Key{Kind: federation.KindManifest, ID: a.GetManifestId()}, ParentHome: s.agency}
+		},
+		Validate: validateAction,
+		Apply:    s.applyAction,
+		Receipt:  s.actionReceipted,
+	})
 	reg.Kind(federation.RecordKindSpec{
 		Kind:     liaisonv1.RecordKind_RECORD_KIND_MANIFEST,
 		Upsert:   liaisonv1.EnvelopeKind_ENVELOPE_KIND_MANIFEST,
@@ -178,11 +194,7 @@ func (s *Server) Register(reg *federation.Registry) {
 // the rules its own officers' actions meet. A refusal travels back as the
 // receipt's reason; the rules the receiving agency can break never name a
 // screening, claim or assessment.
-func (s *Server) applyAction(tx *store.Tx, env *liaisonv1.Envelope) (federation.Outcome, error) {
-	act := &liaisonv1.ManifestAction{}
-	if err := proto.Unmarshal(env.GetPayload(), act); err != nil {
-		return federation.Outcome{}, errs.Invalid("payload", "not a manifest action: %v", err)
-	}
+func (s *Server) applyAction(tx *store.Tx, env *liaisonv1.Envelope, act *liaisonv1.ManifestAction) (federation.Outcome, error) {
 	m, err := tx.Manifest(act.GetManifestId())
 	if errs.CodeOf(err) == errs.NotFound {
 		return federation.Outcome{}, errs.Precondition("manifest.not_found", mres(act.GetManifestId()), "there is no manifest %s here", act.GetManifestId())
@@ -225,12 +237,8 @@ func (s *Server) actionReceipted(tx *store.Tx, sent store.SentEnvelope, rc *liai
 
 // applyManifest stores the sending agency's manifest on the receiving
 // node: a read-only copy that only the home node's envelopes change.
-func (s *Server) applyManifest(tx *store.Tx, env *liaisonv1.Envelope) (federation.Outcome, error) {
-	m := &liaisonv1.Manifest{}
-	if err := proto.Unmarshal(env.GetPayload(), m); err != nil {
-		return federation.Outcome{}, errs.Invalid("payload", "not a manifest: %v", err)
-	}
-	if m.GetId() != env.GetRecordId() || m.GetVersion() != env.GetRecordVersion() || m.GetOriginAgency() != env.GetSender() || m.GetReceivingAgency() != s.agency {
+func (s *Server) applyManifest(tx *store.Tx, env *liaisonv1.Envelope, m *liaisonv1.Manifest) (federation.Outcome, error) {
+	if m.GetVersion() != env.GetRecordVersion() || m.GetReceivingAgency() != s.agency {
 		return federation.Outcome{}, errs.Precondition("envelope.inconsistent", mres(m.GetId()),
 			"envelope from %s names manifest %s v%d but carries %s v%d from %s to %s", env.GetSender(), env.GetRecordId(), env.GetRecordVersion(),
 			m.GetId(), m.GetVersion(), m.GetOriginAgency(), m.GetReceivingAgency())
@@ -241,9 +249,6 @@ func (s *Server) applyManifest(tx *store.Tx, env *liaisonv1.Envelope) (federatio
 	}
 	if err != nil {
 		return federation.Outcome{}, err
-	}
-	if cur.GetOriginAgency() != env.GetSender() {
-		return federation.Outcome{}, errs.Precondition("record.home_node_only", mres(m.GetId()), "manifest %s belongs to %s", m.GetId(), cur.GetOriginAgency())
 	}
 	if env.GetRepair() {
 		return federation.Applied, tx.OverwriteManifest(m)

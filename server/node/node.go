@@ -151,7 +151,7 @@ func Start(ctx context.Context, cfg *config.Config, log *slog.Logger, lis net.Li
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 10 * time.Second, PermitWithoutStream: true}),
 	)
 	n.grpc = grpc.NewServer(opts...)
-	reg := federation.NewRegistry()
+	reg := federation.NewRegistry(cfg.Agency, v)
 	leadSvc := leads.New(leads.Options{
 		Store: n.Store, Validator: v, Agency: cfg.Agency, Partners: partnerCodes, ReviewAfter: cfg.Retention.ReviewAfter.Duration,
 		ReviewAfterByCrimeArea: reviewAfterByArea(cfg.Retention),

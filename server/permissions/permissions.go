@@ -8,7 +8,6 @@ import (
 	"context"
 	"fmt"
 
-	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	liaisonv1 "github.com/liaison-exchange/liaison/gen/liaison/v1"
@@ -37,8 +36,24 @@ func resource(id string) string { return "permission_requests/" + id }
 
 // Register wires the permission envelopes into federation.
 func (s *Server) Register(reg *federation.Registry) {
-	reg.Handle(liaisonv1.EnvelopeKind_ENVELOPE_KIND_PERMISSION_REQUEST, s.applyRequest, s.requestReceipted)
-	reg.Handle(liaisonv1.EnvelopeKind_ENVELOPE_KIND_PERMISSION_DECISION, s.applyDecision, nil)
+	// A request is the requester's proposal to the lead's originator, who
+	// is its home; the decision travels back from that home.
+	federation.Handle(reg, liaisonv1.EnvelopeKind_ENVELOPE_KIND_PERMISSION_REQUEST, federation.Spec[*liaisonv1.PermissionRequest]{
+		Proposal: true,
+		Claim: func(_ *liaisonv1.Envelope, r *liaisonv1.PermissionRequest) federation.Claim {
+			return federation.Claim{Key: federation.Key{Kind: federation.KindPermissionRequest, ID: r.GetId()}, Home: r.GetOriginAgency(),
+				Proposer: r.GetRequestingAgency(), Parent: federation.Key{Kind: federation.KindLead, ID: r.GetRecordId()}, ParentHome: s.agency}
+		},
+		Apply:   s.applyRequest,
+		Receipt: s.requestReceipted,
+	})
+	federation.Handle(reg, liaisonv1.EnvelopeKind_ENVELOPE_KIND_PERMISSION_DECISION, federation.Spec[*liaisonv1.PermissionRequest]{
+		Claim: func(env *liaisonv1.Envelope, d *liaisonv1.PermissionRequest) federation.Claim {
+			return federation.Claim{Key: federation.Key{Kind: federation.KindPermissionRequest, ID: d.GetId()}, Home: d.GetOriginAgency(),
+				Parent: federation.Key{Kind: federation.KindLead, ID: d.GetRecordId()}, ParentHome: env.GetSender()}
+		},
+		Apply: s.applyDecision,
+	})
 }
 
 // RequestPermission implements liaisonv1.PermissionServiceServer.
@@ -151,15 +166,7 @@ func (s *Server) DecidePermissionRequest(ctx context.Context, req *liaisonv1.Dec
 
 // applyRequest stores a partner's request, on the originator's node. The
 // record must be this node's and released to the requester.
-func (s *Server) applyRequest(tx *store.Tx, env *liaisonv1.Envelope) (federation.Outcome, error) {
-	r := &liaisonv1.PermissionRequest{}
-	if err := proto.Unmarshal(env.GetPayload(), r); err != nil {
-		return federation.Outcome{}, errs.Invalid("payload", "not a permission request: %v", err)
-	}
-	if r.GetRequestingAgency() != env.GetSender() || r.GetOriginAgency() != s.agency || r.GetId() != env.GetRecordId() {
-		return federation.Outcome{}, errs.Precondition("envelope.inconsistent", resource(r.GetId()),
-			"request from %s names requester %s and originator %s", env.GetSender(), r.GetRequestingAgency(), r.GetOriginAgency())
-	}
+func (s *Server) applyRequest(tx *store.Tx, env *liaisonv1.Envelope, r *liaisonv1.PermissionRequest) (federation.Outcome, error) {
 	l, err := tx.Lead(r.GetRecordId())
 	if errs.CodeOf(err) == errs.NotFound || (err == nil && (l.GetOriginAgency() != s.agency || !contains(l.GetReleasedTo(), env.GetSender()))) {
 		return federation.Outcome{}, errs.Precondition("permission.record_not_released", resource(r.GetId()),
@@ -200,11 +207,7 @@ func (s *Server) requestReceipted(tx *store.Tx, sent store.SentEnvelope, rc *lia
 }
 
 // applyDecision records the originator's decision on the requester's node.
-func (s *Server) applyDecision(tx *store.Tx, env *liaisonv1.Envelope) (federation.Outcome, error) {
-	d := &liaisonv1.PermissionRequest{}
-	if err := proto.Unmarshal(env.GetPayload(), d); err != nil {
-		return federation.Outcome{}, errs.Invalid("payload", "not a permission decision: %v", err)
-	}
+func (s *Server) applyDecision(tx *store.Tx, env *liaisonv1.Envelope, d *liaisonv1.PermissionRequest) (federation.Outcome, error) {
 	r, err := tx.PermissionRequest(d.GetId())
 	if err != nil {
 		return federation.Outcome{}, err

@@ -22,7 +22,9 @@ func caseBody(c *liaisonv1.Case) ([]byte, error) {
 }
 
 // writeCaseSets keeps the share and link tables, the person index and the
-// change feed in step with a case's body.
+// change feed in step with a case's body. Only this node's own cases fill
+// the link table (which keeps leads from retention): a partner's case
+// links by reference, in its body, and never pins what this node holds.
 func (t *Tx) writeCaseSets(c *liaisonv1.Case, action string) error {
 	if err := t.feed(liaisonv1.ChangeKind_CHANGE_KIND_CASE, c.GetId(), c.GetVersion(), c.GetOriginAgency(), action); err != nil {
 		return err
@@ -34,6 +36,9 @@ func (t *Tx) writeCaseSets(c *liaisonv1.Case, action string) error {
 	}
 	if err := t.q.SetCaseLinks(t.ctx, c.GetId()); err != nil {
 		return err
+	}
+	if c.GetOriginAgency() != t.s.opts.Agency {
+		return t.IndexPersons(caseIndex(c))
 	}
 	for _, l := range c.GetLinkedLeadIds() {
 		if err := t.q.AddCaseLink(t.ctx, db.AddCaseLinkParams{CaseID: c.GetId(), LeadID: l}); err != nil {
@@ -164,11 +169,16 @@ type CaseLink struct {
 	Status liaisonv1.CaseStatus
 }
 
-// CasesLinkingLead lists the cases linking a lead.
+// CasesLinkingLead lists the cases that keep a lead from being purged:
+// this node's own cases linking it.
 func (t *Tx) CasesLinkingLead(leadID string) ([]CaseLink, error) {
-	rows, err := t.q.CasesLinkingLead(t.ctx, leadID)
+	return casesLinkingLead(t.ctx, t.q, leadID, t.s.opts.Agency)
+}
+
+func casesLinkingLead(ctx context.Context, q *db.Queries, leadID, own string) ([]CaseLink, error) {
+	rows, err := q.CasesLinkingLead(ctx, db.CasesLinkingLeadParams{LeadID: leadID, Own: own})
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("cases linking lead %s: %w", leadID, err)
 	}
 	out := make([]CaseLink, len(rows))
 	for i, r := range rows {

@@ -16,6 +16,30 @@ import (
 	"github.com/liaison-exchange/liaison/server/errs"
 )
 
+// ErrTxBroken marks a failure that leaves the transaction unusable (a
+// savepoint that could not be rolled back or released): the operation
+// must fail as a whole.
+var ErrTxBroken = errors.New("the transaction can no longer be used")
+
+// HeldRecord is one record this node keeps under an id: its kind ("lead",
+// "case", "case_entry", "manifest", "manifest_action",
+// "permission_request"), the agency whose node is its home, and the id of
+// the record it belongs to ("" if none).
+type HeldRecord struct{ Kind, Home, Parent string }
+
+// RecordsUnder lists every record kept under id, whatever its kind.
+func (t *Tx) RecordsUnder(id string) ([]HeldRecord, error) {
+	rows, err := t.q.RecordKeysByID(t.ctx, id)
+	if err != nil {
+		return nil, fmt.Errorf("records under %s: %w", id, err)
+	}
+	out := make([]HeldRecord, len(rows))
+	for i, r := range rows {
+		out[i] = HeldRecord{Kind: r.Kind, Home: r.Home, Parent: r.Parent}
+	}
+	return out, nil
+}
+
 // Savepoint runs fn in a nested savepoint: if fn fails, only its changes
 // are rolled back and the error is returned; the enclosing operation goes
 // on. The receiver uses it so a rejected envelope still consumes its
@@ -36,13 +60,13 @@ func (t *Tx) Savepoint(fn func() error) error {
 	}()
 	if err != nil {
 		if _, rerr := t.tx.ExecContext(t.ctx, "ROLLBACK TO inner"); rerr != nil {
-			return errors.Join(err, rerr)
+			return errors.Join(err, ErrTxBroken, rerr)
 		}
 		t.afterCommit = t.afterCommit[:hooks]
 		t.headSeq, t.headHash = headSeq, headHash
 	}
 	if _, rerr := t.tx.ExecContext(t.ctx, "RELEASE inner"); rerr != nil {
-		return errors.Join(err, rerr)
+		return errors.Join(err, ErrTxBroken, rerr)
 	}
 	return err
 }

@@ -45,17 +45,10 @@ func (s *Store) ExpiredLeads(ctx context.Context, origin, before string, after E
 	return out, nil
 }
 
-// CasesLinkingLead lists the cases linking a lead.
+// CasesLinkingLead lists the cases that keep a lead from being purged
+// (see Tx.CasesLinkingLead).
 func (s *Store) CasesLinkingLead(ctx context.Context, leadID string) ([]CaseLink, error) {
-	rows, err := s.rq.CasesLinkingLead(ctx, leadID)
-	if err != nil {
-		return nil, fmt.Errorf("cases linking lead %s: %w", leadID, err)
-	}
-	out := make([]CaseLink, len(rows))
-	for i, r := range rows {
-		out[i] = CaseLink{CaseID: r.ID, Status: liaisonv1.CaseStatus(r.Status)}
-	}
-	return out, nil
+	return casesLinkingLead(ctx, s.rq, leadID, s.opts.Agency)
 }
 
 // ExpiredLead reads, inside the transaction, a lead that is still an own

@@ -40,7 +40,7 @@ func (t *Tx) IndexPersons(r IndexedRecord) error {
 }
 
 func indexPersons(ctx context.Context, q *db.Queries, r IndexedRecord) error {
-	if err := q.DeletePersonsOfRecord(ctx, r.ID); err != nil {
+	if err := q.DeletePersonsOfRecord(ctx, db.DeletePersonsOfRecordParams{RecordKind: int64(r.Kind), RecordID: r.ID}); err != nil {
 		return fmt.Errorf("unindex %s: %w", r.ID, err)
 	}
 	for _, p := range r.Persons {

@@ -37,7 +37,10 @@ DELETE FROM case_leads WHERE case_id = ?;
 INSERT INTO case_leads (case_id, lead_id) VALUES (?, ?) ON CONFLICT DO NOTHING;
 
 -- name: CasesLinkingLead :many
-SELECT c.id, c.status FROM case_leads l JOIN cases c ON c.id = l.case_id WHERE l.lead_id = ?;
+-- Only this node's own cases keep a lead from retention: a partner's case
+-- links by reference (rows it may have left before 0006 included).
+SELECT c.id, c.status FROM case_leads l JOIN cases c ON c.id = l.case_id
+WHERE l.lead_id = @lead_id AND c.origin_agency = @own;
 
 -- name: InsertCaseEntry :exec
 INSERT INTO case_entries (id, case_id, sequence, sort_key, kind, state, requested_of, request_open, due_time, create_time, body)

@@ -2,7 +2,7 @@
 -- parser does not know FTS5's hidden columns. Everything else is here.
 
 -- name: DeletePersonsOfRecord :exec
-DELETE FROM person_index WHERE record_id = ?;
+DELETE FROM person_index WHERE record_kind = ? AND record_id = ?;
 
 -- name: InsertPerson :one
 INSERT INTO person_index (record_kind, record_id, record_title, origin_agency, dob_year, dob_month, dob_day, tokens, person)
