@@ -628,9 +628,10 @@ func TestThreeAgencies_CharlieCannotChangeOthersRecords(t *testing.T) {
 	permReq := func(p *liaisonv1.PermissionRequest) env {
 		return env{liaisonv1.EnvelopeKind_ENVELOPE_KIND_PERMISSION_REQUEST, p.GetId(), 1, p}
 	}
+	// The requests as alpha holds them, to forge decisions on.
+	held := map[string]*liaisonv1.PermissionRequest{r.aOwnReq: in.request(t, r.aOwnReq), r.bReq: in.request(t, r.bReq)}
 	decision := func(id string) env {
-		p := in.request(t, id)
-		return env{liaisonv1.EnvelopeKind_ENVELOPE_KIND_PERMISSION_DECISION, id, 2, charlieDecision(p)}
+		return env{liaisonv1.EnvelopeKind_ENVELOPE_KIND_PERMISSION_DECISION, id, 2, charlieDecision(held[id])}
 	}
 
 	attacks := []struct {
@@ -665,10 +666,18 @@ func TestThreeAgencies_CharlieCannotChangeOthersRecords(t *testing.T) {
 		// ENVELOPE_KIND_CASE_ENTRY: only a case's home orders its entries.
 		{"entry/ordered into alpha's case", func() env { return ordered(charlieEntry(r.aCase, 99, note("ordered by charlie"))) }},
 		{"entry/ordered into bravo's replica", func() env { return ordered(charlieEntry(r.bCase, 99, note("ordered by charlie"))) }},
-		{"entry/charlie's case, id of alpha's entry", func() env { return ordered(withID(charlieEntry(r.cCase, 1, note("overwrites alpha's")), r.aNote)) }},
-		{"entry/charlie's case, id of bravo's entry", func() env { return ordered(withID(charlieEntry(r.cCase, 1, note("overwrites bravo's")), r.bNote)) }},
-		{"entry/charlie's case, response closing alpha's request", func() env { return ordered(charlieEntry(r.cCase, 1, response("closes alpha's request", r.aReq2))) }},
-		{"entry/charlie's case, id of alpha's manifest", func() env { return ordered(withID(charlieEntry(r.cCase, 1, note("under a manifest's id")), r.aManB)) }},
+		{"entry/charlie's case, id of alpha's entry", func() env {
+			return ordered(withID(charlieEntry(r.cCase, 1, note("overwrites alpha's")), r.aNote))
+		}},
+		{"entry/charlie's case, id of bravo's entry", func() env {
+			return ordered(withID(charlieEntry(r.cCase, 1, note("overwrites bravo's")), r.bNote))
+		}},
+		{"entry/charlie's case, response closing alpha's request", func() env {
+			return ordered(charlieEntry(r.cCase, 1, response("closes alpha's request", r.aReq2)))
+		}},
+		{"entry/charlie's case, id of alpha's manifest", func() env {
+			return ordered(withID(charlieEntry(r.cCase, 1, note("under a manifest's id")), r.aManB))
+		}},
 		// ENVELOPE_KIND_CASE_ENTRY_PROPOSAL
 		{"proposal/to bravo's replica", func() env { return proposal(charlieProposal(r.bCase, note("to bravo's case, via alpha"))) }},
 		{"proposal/to alpha's case not shared with charlie", func() env { return proposal(charlieProposal(r.aCaseB, note("not my case"))) }},
@@ -683,7 +692,9 @@ func TestThreeAgencies_CharlieCannotChangeOthersRecords(t *testing.T) {
 			e.Agency, e.Author = "bravo", certs.PrincipalID("bravo", "analyst", "bob")
 			return proposal(e)
 		}},
-		{"proposal/answering alpha's request of bravo", func() env { return proposal(charlieProposal(r.aCase, response("answered by charlie", r.aReq))) }},
+		{"proposal/answering alpha's request of bravo", func() env {
+			return proposal(charlieProposal(r.aCase, response("answered by charlie", r.aReq)))
+		}},
 		{"proposal/id of bravo's lead", func() env {
 			return proposal(charlieProposal(r.aCase, withID(note("proposed under a lead's id"), r.bLead)))
 		}},
