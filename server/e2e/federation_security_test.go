@@ -39,9 +39,15 @@ func secStartAlpha(t *testing.T) *secNode {
 	t.Helper()
 	pki := nodetest.NewPKI(t, "alpha", "bravo", "charlie")
 	cfg := pki.Config("alpha", t.TempDir(), "bravo") // bravo's address: 127.0.0.1:1, nobody there
-	n := nodetest.Start(t, pki, cfg, nil)
+	return secOn(t, nodetest.Start(t, pki, cfg, nil))
+}
+
+// secOn wraps a running node for tests that hand-drive a partner's channel
+// into it.
+func secOn(t *testing.T, n *nodetest.Node) *secNode {
+	t.Helper()
 	return &secNode{
-		pki: pki, node: n,
+		pki: n.PKI, node: n,
 		leads:   liaisonv1.NewLeadServiceClient(n.Conn(t, "supervisor")),
 		auditor: liaisonv1.NewAuditServiceClient(n.Conn(t, "auditor")),
 		permSup: liaisonv1.NewPermissionServiceClient(n.Conn(t, "supervisor")),
@@ -68,16 +74,16 @@ func (s *secNode) nodeKey(t *testing.T, agency string) secKey {
 	return secLoadKey(t, s.pki.Path(agency, "node.crt"), s.pki.Path(agency, "node.key"))
 }
 
-// secChannel is a hand-made channel from "bravo" to alpha.
+// secChannel is a hand-made channel from a partner ("bravo") to alpha.
 type secChannel struct {
 	stream  liaisonv1.FederationService_ExchangeClient
 	welcome *liaisonv1.Welcome
 }
 
-// open dials alpha as agency's role, opens Exchange and says hello.
+// open dials the node as agency's role, opens Exchange and says hello.
 func (s *secNode) open(t *testing.T, agency, role string, hello *liaisonv1.Hello) (*secChannel, error) {
 	t.Helper()
-	conn := nodetest.Dial(t, s.pki, s.node.Addr(), agency, role, "alpha")
+	conn := nodetest.Dial(t, s.pki, s.node.Addr(), agency, role, s.node.Agency)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	t.Cleanup(cancel)
 	stream, err := liaisonv1.NewFederationServiceClient(conn).Exchange(ctx)

@@ -147,17 +147,56 @@ func Start(t testing.TB, pki *PKI, cfg *config.Config, lis net.Listener) *Node {
 // in a temp dir. mutate, if not nil, adjusts each config before start.
 func Pair(t testing.TB, mutate func(*config.Config)) (alpha, bravo *Node) {
 	t.Helper()
-	pki := NewPKI(t, "alpha", "bravo")
+	n := Mesh(t, mutate, "alpha", "bravo")
+	return n[0], n[1]
+}
+
+// Trio starts alpha, bravo and charlie, each a partner of the other two
+// (see Mesh).
+func Trio(t testing.TB, mutate func(*config.Config)) (alpha, bravo, charlie *Node) {
+	t.Helper()
+	n := Mesh(t, mutate, "alpha", "bravo", "charlie")
+	return n[0], n[1], n[2]
+}
+
+// Mesh starts a node per agency, each a partner of every other, sharing
+// one PKI and one temp dir for their databases; it returns them in the
+// order given. Every listener is opened before any node starts, so each
+// config names its partners' real addresses. mutate, if not nil, adjusts
+// each config before start.
+func Mesh(t testing.TB, mutate func(*config.Config), agencies ...string) []*Node {
+	t.Helper()
+	pki := NewPKI(t, agencies...)
 	dir := t.TempDir()
-	la, lb := Listen(t), Listen(t)
-	ca, cb := pki.Config("alpha", dir, "bravo"), pki.Config("bravo", dir, "alpha")
-	ca.Listen, cb.Listen = la.Addr().String(), lb.Addr().String()
-	ca.Partners[0].Address, cb.Partners[0].Address = cb.Listen, ca.Listen
-	if mutate != nil {
-		mutate(ca)
-		mutate(cb)
+	addr := map[string]string{}
+	lis := make([]net.Listener, len(agencies))
+	for i, a := range agencies {
+		lis[i] = Listen(t)
+		addr[a] = lis[i].Addr().String()
 	}
-	return Start(t, pki, ca, la), Start(t, pki, cb, lb)
+	cfgs := make([]*config.Config, len(agencies))
+	for i, a := range agencies {
+		var partners []string
+		for _, p := range agencies {
+			if p != a {
+				partners = append(partners, p)
+			}
+		}
+		c := pki.Config(a, dir, partners...)
+		c.Listen = addr[a]
+		for j := range c.Partners {
+			c.Partners[j].Address = addr[c.Partners[j].Agency]
+		}
+		if mutate != nil {
+			mutate(c)
+		}
+		cfgs[i] = c
+	}
+	nodes := make([]*Node, len(agencies))
+	for i := range agencies {
+		nodes[i] = Start(t, pki, cfgs[i], lis[i])
+	}
+	return nodes
 }
 
 // Restart starts a stopped node again on the same address and database.
