@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"net/url"
 	"testing"
 	"time"
 
@@ -16,6 +17,7 @@ import (
 
 	liaisonv1 "github.com/liaison-exchange/liaison/gen/liaison/v1"
 	"github.com/liaison-exchange/liaison/server/nodetest"
+	"github.com/liaison-exchange/liaison/server/store"
 )
 
 // fedNode bundles the clients a federation test uses on one node.
@@ -258,7 +260,7 @@ func envelopeIDs(t *testing.T, path, query string, args ...any) []seqID {
 
 func openDB(t *testing.T, path string) *sql.DB {
 	t.Helper()
-	d, err := sql.Open("sqlite3", "file:"+path+"?_busy_timeout=5000")
+	d, err := sql.Open("sqlite3", store.FileURI(path, url.Values{"_busy_timeout": {"5000"}}))
 	if err != nil {
 		t.Fatal(err)
 	}

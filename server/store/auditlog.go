@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"net/url"
 	"time"
 
 	"github.com/liaison-exchange/liaison/gen/db"
@@ -87,7 +88,7 @@ func VerifyAuditDB(ctx context.Context, q *db.Queries) (audit.Result, error) {
 // OpenReadOnly opens a database file for offline inspection without
 // migrating or writing it.
 func OpenReadOnly(path string) (*db.Queries, func() error, error) {
-	d, err := sql.Open("sqlite3", "file:"+path+"?_query_only=on&_busy_timeout=10000")
+	d, err := sql.Open("sqlite3", FileURI(path, url.Values{"_query_only": {"on"}, "_busy_timeout": {"10000"}}))
 	if err != nil {
 		return nil, nil, err
 	}

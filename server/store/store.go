@@ -168,7 +168,17 @@ func dsn(path, synchronous string, readOnly bool) string {
 	} else {
 		v.Set("_txlock", "immediate")
 	}
-	return "file:" + path + "?" + v.Encode()
+	return FileURI(path, v)
+}
+
+// FileURI is the driver's name for the database file at path with the
+// given parameters. The path is escaped: SQLite reads a file: name as a
+// URI, where "#" starts a fragment and "%" an escape, and the driver cuts
+// the parameters at the first "?" — unescaped, a directory named with
+// either would open (or create) another file.
+func FileURI(path string, params url.Values) string {
+	esc := strings.NewReplacer("%", "%25", "?", "%3f", "#", "%23").Replace(path)
+	return "file:" + esc + "?" + params.Encode()
 }
 
 // checkFTS5 refuses a binary built without SQLite's full-text search: the

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -92,7 +93,7 @@ func backup(ctx context.Context, args []string, stdout io.Writer) error {
 func vacuumInto(ctx context.Context, src, dst string) error {
 	// mode=ro: the backup never writes to the node's database. (query_only
 	// would refuse VACUUM INTO altogether.)
-	d, err := sql.Open("sqlite3", "file:"+src+"?mode=ro&_busy_timeout=10000")
+	d, err := sql.Open("sqlite3", store.FileURI(src, url.Values{"mode": {"ro"}, "_busy_timeout": {"10000"}}))
 	if err != nil {
 		return err
 	}
@@ -135,7 +136,7 @@ func syncFile(path string) error {
 // on a database file opened read-only, and prints both results. It reports
 // whether both passed; an error means they could not be run.
 func verifyCopy(ctx context.Context, path string, stdout io.Writer) (bool, error) {
-	d, err := sql.Open("sqlite3", "file:"+path+"?mode=ro")
+	d, err := sql.Open("sqlite3", store.FileURI(path, url.Values{"mode": {"ro"}}))
 	if err != nil {
 		return false, err
 	}
