@@ -45,6 +45,7 @@ BRAVO_FLAGS    = --config $(DEV_CONFIG)/bravo.yaml --listen $(BRAVO_ADDR) --part
 FUZZTIME     ?= 50000x
 FUZZ_TIMEOUT ?= 5m
 FUZZ_APPLY_TIME ?= 10000x
+FUZZ_HOSTILE_TIME ?= 40x
 
 .PHONY: build generate generate-check lint certs run run-alpha run-bravo test fuzz bench demo tools clean
 
@@ -148,6 +149,9 @@ fuzz:
 	# Signed envelopes of any kind and payload into a running node: about
 	# 3,000 a second here, so fewer of them.
 	$(GO) test -tags '$(GOTAGS)' -run '^$$' -fuzz '^FuzzFederationApply$$' -fuzztime $(FUZZ_APPLY_TIME) -timeout $(FUZZ_TIMEOUT) ./server/e2e
+	# A hostile partner's envelopes of every kind aimed at alpha's own
+	# records: a node per input, so fewer still.
+	$(GO) test -tags '$(GOTAGS)' -run '^$$' -fuzz '^FuzzHostilePartner$$' -fuzztime $(FUZZ_HOSTILE_TIME) -timeout $(FUZZ_TIMEOUT) ./server/e2e
 
 # A scripted walk-through against the nodes `make run` started.
 demo: build

@@ -380,8 +380,15 @@ var recordTables = []string{
 // their hash), per query, in a stable order.
 func recordState(t *testing.T, db *sql.DB) map[string][]string {
 	t.Helper()
+	return queryState(t, db, recordTables)
+}
+
+// queryState reads every row each query returns, a row a line (blobs by
+// their hash), per query, in a stable order.
+func queryState(t testing.TB, db *sql.DB, queries []string) map[string][]string {
+	t.Helper()
 	out := map[string][]string{}
-	for _, q := range recordTables {
+	for _, q := range queries {
 		rows, err := db.Query(q)
 		if err != nil {
 			t.Fatalf("%s: %v", q, err)
