@@ -140,6 +140,7 @@ func Start(ctx context.Context, cfg *config.Config, log *slog.Logger, lis net.Li
 		Burst:         cfg.Limits.Burst,
 		MetricsUnary:  n.Metrics.UnaryInterceptor(),
 		MetricsStream: n.Metrics.StreamInterceptor(),
+		Revocations:   n.Material.RevocationChanged,
 	})
 	opts = append(opts,
 		grpc.Creds(credentials.NewTLS(n.Material.ServerConfig())),
