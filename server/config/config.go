@@ -139,6 +139,12 @@ type Limits struct {
 	Burst         int     `yaml:"burst"`
 	// MaxMessageBytes bounds a received message (default 4 MiB).
 	MaxMessageBytes int `yaml:"max_message_bytes"`
+	// MaxConcurrentStreams bounds the calls open at once on one
+	// connection (default 256); further calls wait for a free one.
+	MaxConcurrentStreams int `yaml:"max_concurrent_streams"`
+	// HandshakeTimeout bounds a new connection's TLS and HTTP/2 handshake
+	// (default 5s), so idle half-open connections do not pile up.
+	HandshakeTimeout Duration `yaml:"handshake_timeout"`
 	// ShutdownGrace is how long in-flight calls may run after a stop signal
 	// (default 10s).
 	ShutdownGrace Duration `yaml:"shutdown_grace"`
@@ -319,6 +325,12 @@ func (c *Config) SetDefaults() {
 	if c.Limits.MaxMessageBytes == 0 {
 		c.Limits.MaxMessageBytes = 4 << 20
 	}
+	if c.Limits.MaxConcurrentStreams == 0 {
+		c.Limits.MaxConcurrentStreams = 256
+	}
+	if c.Limits.HandshakeTimeout.Duration == 0 {
+		c.Limits.HandshakeTimeout.Duration = 5 * time.Second
+	}
 	if c.Limits.ShutdownGrace.Duration == 0 {
 		c.Limits.ShutdownGrace.Duration = 10 * time.Second
 	}
@@ -434,6 +446,12 @@ func (c *Config) Validate() error {
 	}
 	if c.Limits.MaxMessageBytes < 64<<10 || c.Limits.MaxMessageBytes > 256<<20 {
 		bad("limits.max_message_bytes", "must be 64 KiB..256 MiB, got %d", c.Limits.MaxMessageBytes)
+	}
+	if c.Limits.MaxConcurrentStreams < 16 || c.Limits.MaxConcurrentStreams > 65536 {
+		bad("limits.max_concurrent_streams", "must be 16..65536, got %d", c.Limits.MaxConcurrentStreams)
+	}
+	if d := c.Limits.HandshakeTimeout.Duration; d < 100*time.Millisecond || d > time.Minute {
+		bad("limits.handshake_timeout", "must be 100ms..1m, got %v", d)
 	}
 	if c.Limits.ShutdownGrace.Duration < 0 || c.Limits.ShutdownGrace.Duration > 10*time.Minute {
 		bad("limits.shutdown_grace", "must be 0..10m")

@@ -114,6 +114,7 @@ func TestLoad_Valid(t *testing.T) {
 		},
 		Limits: config.Limits{
 			RatePerSecond: 150, Burst: 300, MaxMessageBytes: 1 << 20,
+			MaxConcurrentStreams: 256, HandshakeTimeout: config.Duration{Duration: 5 * time.Second},
 			ShutdownGrace: config.Duration{Duration: 5 * time.Second},
 		},
 		Log: config.Log{Level: "debug", Format: "json"},
@@ -167,6 +168,7 @@ partners:
 		Partners:    []config.Partner{{Agency: "bravo", TrustDomain: "bravo.liaison.test", CA: dir + "/bravo-ca.crt", Address: "127.0.0.1:9444"}},
 		Limits: config.Limits{
 			RatePerSecond: 200, Burst: 400, MaxMessageBytes: 4 << 20,
+			MaxConcurrentStreams: 256, HandshakeTimeout: config.Duration{Duration: 5 * time.Second},
 			ShutdownGrace: config.Duration{Duration: 10 * time.Second},
 		},
 		Log: config.Log{Level: "info", Format: "text"},

@@ -145,6 +145,8 @@ func Start(ctx context.Context, cfg *config.Config, log *slog.Logger, lis net.Li
 	opts = append(opts,
 		grpc.Creds(credentials.NewTLS(n.Material.ServerConfig())),
 		grpc.MaxRecvMsgSize(cfg.Limits.MaxMessageBytes),
+		grpc.MaxConcurrentStreams(uint32(cfg.Limits.MaxConcurrentStreams)),
+		grpc.ConnectionTimeout(cfg.Limits.HandshakeTimeout.Duration),
 		// Reuse call goroutines: a new one per call grows its stack through
 		// the interceptor chain every time (measured: about a tenth of the
 		// CPU of a read).
