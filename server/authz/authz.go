@@ -20,9 +20,6 @@ type Rule struct {
 	// PartnerNode allows the node of a partner agency (and no other
 	// principal of a partner).
 	PartnerNode bool
-	// AnyAuthenticated allows every caller whose certificate verified
-	// (health checks, reflection).
-	AnyAuthenticated bool
 }
 
 const (
@@ -105,9 +102,12 @@ var Table = map[string]Rule{
 	liaisonv1.AuditService_ListAuditEvents_FullMethodName: {Own: []identity.Role{au}},
 	liaisonv1.AuditService_VerifyAuditLog_FullMethodName:  {Own: []identity.Role{au}},
 
-	"/" + grpc_health_v1.Health_ServiceDesc.ServiceName + "/*": {AnyAuthenticated: true},
-	"/grpc.reflection.v1.ServerReflection/*":                   {AnyAuthenticated: true},
-	"/grpc.reflection.v1alpha.ServerReflection/*":              {AnyAuthenticated: true},
+	// Health and reflection tell what the node runs and whether it is up:
+	// the own agency's principals only. A partner reaches the federation
+	// service and learns nothing else.
+	"/" + grpc_health_v1.Health_ServiceDesc.ServiceName + "/*": {Own: identity.Roles},
+	"/grpc.reflection.v1.ServerReflection/*":                   {Own: identity.Roles},
+	"/grpc.reflection.v1alpha.ServerReflection/*":              {Own: identity.Roles},
 }
 
 // Lookup returns the rule of a full method name ("/pkg.Service/Method").
@@ -128,9 +128,6 @@ func Check(method string, id identity.Identity) error {
 	r, ok := Lookup(method)
 	if !ok {
 		return errs.New(errs.PermissionDenied, "%s is not open to any caller", method)
-	}
-	if r.AnyAuthenticated {
-		return nil
 	}
 	if id.Partner {
 		if r.PartnerNode && id.Role == identity.Node {

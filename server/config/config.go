@@ -88,9 +88,22 @@ type TLS struct {
 	// Cert and Key are the node certificate (server and client use) and key.
 	Cert string `yaml:"cert"`
 	Key  string `yaml:"key"`
-	// RevokedSerials are certificate serial numbers (hex) refused even
-	// though their chain verifies. Reloaded on SIGHUP.
-	RevokedSerials []string `yaml:"revoked_serials"`
+	// Revoked are certificates refused even though their chain verifies,
+	// each named by the agency whose CA issued it and its serial number (a
+	// serial is unique only per issuer). Reloaded on SIGHUP.
+	Revoked []Revoked `yaml:"revoked"`
+	// RevokedSerials is the old serial-only form. It is refused unless
+	// empty: a serial alone would revoke every agency's certificate that
+	// happens to carry it.
+	RevokedSerials []string `yaml:"revoked_serials,omitempty"`
+}
+
+// Revoked names one revoked certificate.
+type Revoked struct {
+	// Agency is the own agency or a partner: the one whose CA issued it.
+	Agency string `yaml:"agency"`
+	// Serial is its serial number in hex ("0x" and colons allowed).
+	Serial string `yaml:"serial"`
 }
 
 // Database is the node's SQLite file.
@@ -126,6 +139,12 @@ type Limits struct {
 	Burst         int     `yaml:"burst"`
 	// MaxMessageBytes bounds a received message (default 4 MiB).
 	MaxMessageBytes int `yaml:"max_message_bytes"`
+	// MaxConcurrentStreams bounds the calls open at once on one
+	// connection (default 256); further calls wait for a free one.
+	MaxConcurrentStreams int `yaml:"max_concurrent_streams"`
+	// HandshakeTimeout bounds a new connection's TLS and HTTP/2 handshake
+	// (default 5s), so idle half-open connections do not pile up.
+	HandshakeTimeout Duration `yaml:"handshake_timeout"`
 	// ShutdownGrace is how long in-flight calls may run after a stop signal
 	// (default 10s).
 	ShutdownGrace Duration `yaml:"shutdown_grace"`
@@ -306,6 +325,12 @@ func (c *Config) SetDefaults() {
 	if c.Limits.MaxMessageBytes == 0 {
 		c.Limits.MaxMessageBytes = 4 << 20
 	}
+	if c.Limits.MaxConcurrentStreams == 0 {
+		c.Limits.MaxConcurrentStreams = 256
+	}
+	if c.Limits.HandshakeTimeout.Duration == 0 {
+		c.Limits.HandshakeTimeout.Duration = 5 * time.Second
+	}
 	if c.Limits.ShutdownGrace.Duration == 0 {
 		c.Limits.ShutdownGrace.Duration = 10 * time.Second
 	}
@@ -383,11 +408,7 @@ func (c *Config) Validate() error {
 	checkFile("tls.ca", c.TLS.CA)
 	checkFile("tls.cert", c.TLS.Cert)
 	checkFile("tls.key", c.TLS.Key)
-	for i, s := range c.TLS.RevokedSerials {
-		if _, ok := parseHex(s); !ok {
-			bad(fmt.Sprintf("tls.revoked_serials[%d]", i), "not a hex serial number: %q", s)
-		}
-	}
+	c.validateRevoked(bad)
 	if c.Database.Path == "" {
 		bad("database.path", "required")
 	}
@@ -425,6 +446,12 @@ func (c *Config) Validate() error {
 	}
 	if c.Limits.MaxMessageBytes < 64<<10 || c.Limits.MaxMessageBytes > 256<<20 {
 		bad("limits.max_message_bytes", "must be 64 KiB..256 MiB, got %d", c.Limits.MaxMessageBytes)
+	}
+	if c.Limits.MaxConcurrentStreams < 16 || c.Limits.MaxConcurrentStreams > 65536 {
+		bad("limits.max_concurrent_streams", "must be 16..65536, got %d", c.Limits.MaxConcurrentStreams)
+	}
+	if d := c.Limits.HandshakeTimeout.Duration; d < 100*time.Millisecond || d > time.Minute {
+		bad("limits.handshake_timeout", "must be 100ms..1m, got %v", d)
 	}
 	if c.Limits.ShutdownGrace.Duration < 0 || c.Limits.ShutdownGrace.Duration > 10*time.Minute {
 		bad("limits.shutdown_grace", "must be 0..10m")

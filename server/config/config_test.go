@@ -33,7 +33,9 @@ tls:
   ca: DIR/ca.crt
   cert: DIR/node.crt
   key: DIR/node.key
-  revoked_serials: ["0a:1b:2c", "DEADBEEF"]
+  revoked:
+    - {agency: bravo, serial: "0a:1b:2c"}
+    - {agency: alpha, serial: DEADBEEF}
 database:
   path: DIR/alpha.db
   synchronous: full
@@ -103,7 +105,7 @@ func TestLoad_Valid(t *testing.T) {
 		Listen:      "127.0.0.1:9443",
 		TLS: config.TLS{
 			CA: dir + "/ca.crt", Cert: dir + "/node.crt", Key: dir + "/node.key",
-			RevokedSerials: []string{"0a:1b:2c", "DEADBEEF"},
+			Revoked: []config.Revoked{{Agency: "bravo", Serial: "0a:1b:2c"}, {Agency: "alpha", Serial: "DEADBEEF"}},
 		},
 		Database: config.Database{Path: dir + "/alpha.db", Synchronous: "full", MaxBatch: 256, ReadConnections: 4},
 		Partners: []config.Partner{
@@ -112,6 +114,7 @@ func TestLoad_Valid(t *testing.T) {
 		},
 		Limits: config.Limits{
 			RatePerSecond: 150, Burst: 300, MaxMessageBytes: 1 << 20,
+			MaxConcurrentStreams: 256, HandshakeTimeout: config.Duration{Duration: 5 * time.Second},
 			ShutdownGrace: config.Duration{Duration: 5 * time.Second},
 		},
 		Log: config.Log{Level: "debug", Format: "json"},
@@ -165,6 +168,7 @@ partners:
 		Partners:    []config.Partner{{Agency: "bravo", TrustDomain: "bravo.liaison.test", CA: dir + "/bravo-ca.crt", Address: "127.0.0.1:9444"}},
 		Limits: config.Limits{
 			RatePerSecond: 200, Burst: 400, MaxMessageBytes: 4 << 20,
+			MaxConcurrentStreams: 256, HandshakeTimeout: config.Duration{Duration: 5 * time.Second},
 			ShutdownGrace: config.Duration{Duration: 10 * time.Second},
 		},
 		Log: config.Log{Level: "info", Format: "text"},
@@ -264,8 +268,6 @@ func TestLoad_InvalidValue(t *testing.T) {
 		{"TLSCertMissingFile", "cert: DIR/node.crt", "cert: DIR/nope.crt", "tls.cert"},
 		{"TLSKeyMissingFile", "key: DIR/node.key", "key: DIR/nope.key", "tls.key"},
 		{"TLSCertEmpty", "  cert: DIR/node.crt\n", "", "tls.cert"},
-		{"RevokedSerialNotHex", `revoked_serials: ["0a:1b:2c", "DEADBEEF"]`, `revoked_serials: ["0a:1b:2c", "xyz"]`, "tls.revoked_serials[1]"},
-		{"RevokedSerialEmpty", `revoked_serials: ["0a:1b:2c", "DEADBEEF"]`, `revoked_serials: [""]`, "tls.revoked_serials[0]"},
 		{"DatabasePathMissing", "  path: DIR/alpha.db\n", "", "database.path"},
 		{"SynchronousOff", "synchronous: full", "synchronous: off", "database.synchronous"},
 		{"MaxBatchNegative", "max_batch: 256", "max_batch: -1", "database.max_batch"},

@@ -436,8 +436,8 @@ func TestAuthz_ManifestTableMatchesExpectation(t *testing.T) {
 		if !slices.Equal(got, want) {
 			t.Errorf("%s: authz.Table allows %v, want %v", m, got, want)
 		}
-		if rule.PartnerNode || rule.AnyAuthenticated {
-			t.Errorf("%s: authz.Table opens it to partners (PartnerNode %v) or anyone (AnyAuthenticated %v)", m, rule.PartnerNode, rule.AnyAuthenticated)
+		if rule.PartnerNode {
+			t.Errorf("%s: authz.Table opens it to partners", m)
 		}
 	}
 	for m := range amfWant {

@@ -365,8 +365,8 @@ func TestAuthz_MoreTableMatchesExpectation(t *testing.T) {
 		if !slices.Equal(got, want) {
 			t.Errorf("%s: authz.Table allows %v, want %v", m, got, want)
 		}
-		if rule.PartnerNode || rule.AnyAuthenticated {
-			t.Errorf("%s: authz.Table opens it to partners (PartnerNode %v) or anyone (AnyAuthenticated %v)", m, rule.PartnerNode, rule.AnyAuthenticated)
+		if rule.PartnerNode {
+			t.Errorf("%s: authz.Table opens it to partners", m)
 		}
 	}
 	for m := range amWant {
@@ -380,7 +380,7 @@ func TestAuthz_MoreTableMatchesExpectation(t *testing.T) {
 			t.Errorf("authz.Table has no rule for %s", m)
 			continue
 		}
-		if !rule.PartnerNode || len(rule.Own) != 0 || rule.AnyAuthenticated {
+		if !rule.PartnerNode || len(rule.Own) != 0 {
 			t.Errorf("%s: rule %+v, want a partner's node only", m, rule)
 		}
 	}

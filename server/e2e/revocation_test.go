@@ -13,6 +13,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	liaisonv1 "github.com/liaison-exchange/liaison/gen/liaison/v1"
+	"github.com/liaison-exchange/liaison/server/mtls"
 	"github.com/liaison-exchange/liaison/server/nodetest"
 )
 
@@ -43,7 +44,7 @@ func TestRevocation_OpenConnectionRefusedAndAudited(t *testing.T) {
 		t.Fatal(err)
 	}
 	serial := cert.SerialNumber.Text(16)
-	if err := n.Material.SetRevoked([]string{serial}); err != nil {
+	if err := n.Material.SetRevoked([]mtls.Revoked{{Agency: "alpha", Serial: serial}}); err != nil {
 		t.Fatal(err)
 	}
 

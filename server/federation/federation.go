@@ -2,6 +2,7 @@ package federation
 
 import (
 	"context"
+	"crypto/x509"
 	"fmt"
 	"log/slog"
 	"sort"
@@ -70,7 +71,8 @@ func New(o Options) (*Federation, error) {
 		if err != nil {
 			return SignerCheck{}, err
 		}
-		return SignerCheck{CAs: cas, Sender: agency, TrustDomain: p.TrustDomain}, nil
+		return SignerCheck{CAs: cas, Sender: agency, TrustDomain: p.TrustDomain,
+			Revoked: func(c *x509.Certificate) bool { return o.Material.IsRevoked(agency, c) }}, nil
 	}
 	f.Receiver = NewReceiver(o.Own, o.Store, o.Registry, signers, o.Log)
 	f.drift = NewDriftChecker(o.Own, nodeID, o.Store, o.Registry, f.relays, o.Log)

@@ -176,6 +176,9 @@ func (r *Receiver) Exchange(stream liaisonv1.FederationService_ExchangeServer) e
 			return err
 		case <-r.quit:
 			return errs.New(errs.Unavailable, "%s's node is shutting down", r.own)
+		case <-ctx.Done():
+			// The call ended under it (its certificate revoked, say).
+			return ctx.Err()
 		}
 		b := req.GetBatch()
 		if b == nil {

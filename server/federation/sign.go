@@ -48,6 +48,9 @@ type SignerCheck struct {
 	Sender string
 	// TrustDomain is the sender's SPIFFE trust domain.
 	TrustDomain string
+	// Revoked, if set, reports whether a signer certificate (issued by the
+	// sender's CA) is revoked; a batch it signed is refused.
+	Revoked func(*x509.Certificate) bool
 }
 
 // Verify checks that signature over root was made by the sender's node:
@@ -79,6 +82,9 @@ func (c SignerCheck) Verify(receiver string, root, signature []byte, chain [][]b
 	want := "spiffe://" + c.TrustDomain + "/node"
 	if len(leaf.URIs) != 1 || leaf.URIs[0].String() != want {
 		return fmt.Errorf("signer certificate is not %s", want)
+	}
+	if c.Revoked != nil && c.Revoked(leaf) {
+		return fmt.Errorf("signer certificate serial %s of %s's CA is revoked", leaf.SerialNumber.Text(16), c.Sender)
 	}
 	d := signedDigest(c.Sender, receiver, root)
 	switch pub := leaf.PublicKey.(type) {

@@ -64,6 +64,9 @@ func TestSignerCheck_Verify(t *testing.T) {
 	// The CA is valid from an hour ago; the node certificate expired since.
 	expired := signTestCert(t, bravo, &ecKey.PublicKey, node, now.Add(-50*time.Minute), now.Add(-10*time.Minute))
 	edCert := signTestCert(t, bravo, edPub, node, now.Add(-time.Hour), now.Add(time.Hour))
+	// A node certificate of bravo's revoked since (its key may be stolen).
+	revoked := signTestCert(t, bravo, &ecKey.PublicKey, node, now.Add(-time.Hour), now.Add(time.Hour))
+	check.Revoked = func(c *x509.Certificate) bool { return string(c.Raw) == string(revoked) }
 	sum := sha256.Sum256([]byte("root"))
 	root := sum[:]
 	sign := func(k crypto.Signer, sender, receiver string) []byte {
@@ -96,6 +99,7 @@ func TestSignerCheck_Verify(t *testing.T) {
 		{"bravo's analyst", "alpha", sign(ecKey, "bravo", "alpha"), [][]byte{signTestCert(t, bravo, &ecKey.PublicKey, certs.PrincipalID("bravo", "analyst", "bob"), now.Add(-time.Hour), now.Add(time.Hour))}, now, "is not spiffe://bravo.liaison.test/node"},
 		{"another agency's node ID", "alpha", sign(ecKey, "bravo", "alpha"), [][]byte{signTestCert(t, bravo, &ecKey.PublicKey, certs.NodeID("alpha"), now.Add(-time.Hour), now.Add(time.Hour))}, now, "is not spiffe://bravo.liaison.test/node"},
 		{"the CA certificate itself", "alpha", sign(bravo.Key, "bravo", "alpha"), [][]byte{bravo.Cert.Raw}, now, "is not spiffe://bravo.liaison.test/node"},
+		{"revoked signer certificate", "alpha", sign(ecKey, "bravo", "alpha"), [][]byte{revoked}, now, "is revoked"},
 		{"no chain", "alpha", sign(ecKey, "bravo", "alpha"), nil, now, "no signer certificate"},
 		{"garbage chain", "alpha", sign(ecKey, "bravo", "alpha"), [][]byte{[]byte("garbage")}, now, "signer certificate"},
 		{"empty signature", "alpha", nil, [][]byte{valid}, now, "signature does not verify"},

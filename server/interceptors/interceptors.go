@@ -64,6 +64,9 @@ type Options struct {
 	// Metrics interceptors, if any, run just outside identity.
 	MetricsUnary  grpc.UnaryServerInterceptor
 	MetricsStream grpc.StreamServerInterceptor
+	// Revocations, if set, returns a channel closed when the revocation
+	// list next changes: open streams are then checked again (revoked.go).
+	Revocations func() <-chan struct{}
 }
 
 // Chain returns the server options installing the chain.
@@ -117,6 +120,7 @@ func Chain(o Options) []grpc.ServerOption {
 		ratelimit.StreamServerInterceptor(c.limiter),
 		c.streamValidate,
 		c.streamOpened,
+		c.streamRevoked,
 		recovery.StreamServerInterceptor(rec),
 	)
 	return []grpc.ServerOption{grpc.ChainUnaryInterceptor(unary...), grpc.ChainStreamInterceptor(stream...)}

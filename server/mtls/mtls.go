@@ -39,11 +39,23 @@ type Options struct {
 	Partners []Agency
 	CertFile string
 	KeyFile  string
-	// RevokedSerials are certificate serial numbers (hex, colons optional)
-	// that are refused even though their chain verifies.
-	RevokedSerials []string
-	Logger         *slog.Logger
+	// Revoked are certificates refused even though their chain verifies.
+	Revoked []Revoked
+	Logger  *slog.Logger
 }
+
+// Revoked names a revoked certificate by the agency whose CA issued it and
+// its serial number (hex, "0x" and colons optional): a serial is unique
+// only per issuer, so another agency's certificate with the same serial
+// stays valid.
+type Revoked struct {
+	Agency string
+	Serial string
+}
+
+// revokedKey is a revoked certificate: issuer agency and serial (lower-case
+// hex, no leading zeros).
+type revokedKey struct{ agency, serial string }
 
 // Material is the node's certificate and trust anchors. It is safe for
 // concurrent use.
@@ -52,13 +64,16 @@ type Material struct {
 	agencies []Agency // own first
 	log      *slog.Logger
 
-	mu       sync.Mutex
-	pair     *reloading[*tls.Certificate]
-	cas      map[string]*reloading[[]*x509.Certificate] // by agency code
-	pool     *x509.CertPool
-	poolGen  string // fingerprint of the CA set the pool was built from
-	revoked  map[string]bool
-	lastWarn time.Time
+	mu      sync.Mutex
+	pair    *reloading[*tls.Certificate]
+	cas     map[string]*reloading[[]*x509.Certificate] // by agency code
+	pool    *x509.CertPool
+	poolGen string // fingerprint of the CA set the pool was built from
+	revoked map[revokedKey]bool
+	// revChanged is closed (and replaced) whenever the revocation list
+	// changes, so that open streams can check their caller again.
+	revChanged chan struct{}
+	lastWarn   time.Time
 }
 
 // New loads the material once, so a bad path or file fails start-up with a
@@ -68,12 +83,13 @@ func New(o Options) (*Material, error) {
 		o.Logger = slog.Default()
 	}
 	m := &Material{
-		own:      o.Own,
-		agencies: append([]Agency{o.Own}, o.Partners...),
-		log:      o.Logger,
-		cas:      map[string]*reloading[[]*x509.Certificate]{},
+		own:        o.Own,
+		agencies:   append([]Agency{o.Own}, o.Partners...),
+		log:        o.Logger,
+		cas:        map[string]*reloading[[]*x509.Certificate]{},
+		revChanged: make(chan struct{}),
 	}
-	if err := m.SetRevoked(o.RevokedSerials); err != nil {
+	if err := m.SetRevoked(o.Revoked); err != nil {
 		return nil, err
 	}
 	m.pair = newReloading([]string{o.CertFile, o.KeyFile}, func(b [][]byte) (*tls.Certificate, error) {
@@ -96,20 +112,42 @@ func New(o Options) (*Material, error) {
 	return m, nil
 }
 
-// SetRevoked replaces the revocation list.
-func (m *Material) SetRevoked(serials []string) error {
-	rev := map[string]bool{}
-	for _, s := range serials {
-		n, ok := new(big.Int).SetString(strings.ReplaceAll(strings.TrimPrefix(strings.ToLower(s), "0x"), ":", ""), 16)
-		if !ok {
-			return fmt.Errorf("revoked serial %q is not a hex number", s)
+// SetRevoked replaces the revocation list. Connections check it at their
+// handshake and at every call; open streams are told through
+// RevocationChanged.
+func (m *Material) SetRevoked(list []Revoked) error {
+	rev := map[revokedKey]bool{}
+	for _, r := range list {
+		if m.agency(r.Agency) == nil {
+			return fmt.Errorf("revoked serial %q: agency %q is neither the own agency nor a partner", r.Serial, r.Agency)
 		}
-		rev[n.Text(16)] = true
+		n, ok := new(big.Int).SetString(strings.ReplaceAll(strings.TrimPrefix(strings.ToLower(r.Serial), "0x"), ":", ""), 16)
+		if !ok {
+			return fmt.Errorf("revoked serial %q (agency %s) is not a hex number", r.Serial, r.Agency)
+		}
+		rev[revokedKey{r.Agency, n.Text(16)}] = true
 	}
 	m.mu.Lock()
 	m.revoked = rev
+	close(m.revChanged)
+	m.revChanged = make(chan struct{})
 	m.mu.Unlock()
 	return nil
+}
+
+// RevocationChanged returns a channel that is closed the next time the
+// revocation list is replaced.
+func (m *Material) RevocationChanged() <-chan struct{} {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.revChanged
+}
+
+// IsRevoked reports whether c, issued by agency's CA, is revoked.
+func (m *Material) IsRevoked(agency string, c *x509.Certificate) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.revoked[revokedKey{agency, c.SerialNumber.Text(16)}]
 }
 
 // Certificate returns the node's current certificate and key.
@@ -231,7 +269,7 @@ func (m *Material) PartnerClientConfig(partner string) (*tls.Config, error) {
 			if len(leaf.URIs) != 1 || leaf.URIs[0].String() != want {
 				return fmt.Errorf("partner %s: server certificate is not %s", partner, want)
 			}
-			if m.isRevoked(leaf) {
+			if m.IsRevoked(partner, leaf) {
 				return fmt.Errorf("partner %s: server certificate serial %s is revoked", partner, leaf.SerialNumber.Text(16))
 			}
 			return nil
@@ -260,8 +298,8 @@ func (m *Material) Identify(cs tls.ConnectionState) (identity.Identity, error) {
 	}
 	a := m.agency(agency)
 	leaf := cs.PeerCertificates[0]
-	if m.isRevoked(leaf) {
-		return identity.Identity{}, fmt.Errorf("certificate serial %s is revoked", leaf.SerialNumber.Text(16))
+	if m.IsRevoked(a.Code, leaf) {
+		return identity.Identity{}, fmt.Errorf("certificate serial %s of %s's CA is revoked", leaf.SerialNumber.Text(16), a.Code)
 	}
 	if len(leaf.URIs) != 1 {
 		return identity.Identity{}, fmt.Errorf("certificate must carry exactly one URI SAN (a SPIFFE ID), has %d", len(leaf.URIs))
@@ -301,12 +339,6 @@ func (m *Material) agencyOfRoot(root *x509.Certificate) *Agency {
 		}
 	}
 	return nil
-}
-
-func (m *Material) isRevoked(c *x509.Certificate) bool {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return m.revoked[c.SerialNumber.Text(16)]
 }
 
 // clientPool is the union of every trusted agency's CAs, rebuilt when a

@@ -334,7 +334,7 @@ func TestServerConfig_Refuses(t *testing.T) {
 		}},
 	}
 	m := p.material(t, func(o *mtls.Options) {
-		o.RevokedSerials = []string{revoked.Cert.SerialNumber.Text(16), "0x0A:0B:0C"}
+		o.Revoked = []mtls.Revoked{{Agency: "alpha", Serial: revoked.Cert.SerialNumber.Text(16)}, {Agency: "alpha", Serial: "0x0A:0B:0C"}}
 	})
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -372,7 +372,7 @@ func TestServerConfig_Identifies(t *testing.T) {
 		{"PartnerNode", issue(t, p.bravo, certs.LeafOptions{URI: certs.NodeID("bravo"), Server: true}),
 			identity.Identity{Agency: "bravo", Role: identity.Node, ID: "spiffe://bravo.liaison.test/node", Partner: true}},
 		// A partner's analyst is who it says it is; the authorization table,
-		// not the handshake, keeps it out of everything but health checks.
+		// not the handshake, keeps it out of everything.
 		{"PartnerAnalyst", issue(t, p.bravo, certs.LeafOptions{URI: certs.PrincipalID("bravo", "analyst", "bob")}),
 			identity.Identity{Agency: "bravo", Role: identity.Analyst, Name: "bob", ID: "spiffe://bravo.liaison.test/analyst/bob", Partner: true}},
 	}
@@ -407,8 +407,14 @@ func TestServerConfig_SetRevokedAtRuntime(t *testing.T) {
 			t.Fatalf("before revocation: server %v, client %v", o.err, cerr)
 		}
 	}
-	if err := m.SetRevoked([]string{analyst.Cert.SerialNumber.Text(16), strings.ToUpper(partner.Cert.SerialNumber.Text(16))}); err != nil {
+	changed := m.RevocationChanged()
+	if err := m.SetRevoked([]mtls.Revoked{{Agency: "alpha", Serial: analyst.Cert.SerialNumber.Text(16)}, {Agency: "bravo", Serial: strings.ToUpper(partner.Cert.SerialNumber.Text(16))}}); err != nil {
 		t.Fatal(err)
+	}
+	select {
+	case <-changed:
+	default:
+		t.Error("RevocationChanged was not signalled")
 	}
 	for _, l := range []*certs.Leaf{analyst, partner} {
 		if _, _, o := s.dial(t, p.clientConfig(l)); o.err == nil {
@@ -421,8 +427,11 @@ func TestServerConfig_SetRevokedAtRuntime(t *testing.T) {
 	if _, cerr, o := s.dial(t, p.clientConfig(analyst)); o.err != nil || cerr != nil {
 		t.Errorf("after the revocation list was cleared: server %v, client %v", o.err, cerr)
 	}
-	if err := m.SetRevoked([]string{"not-hex"}); err == nil {
+	if err := m.SetRevoked([]mtls.Revoked{{Agency: "alpha", Serial: "not-hex"}}); err == nil {
 		t.Error("SetRevoked accepted a serial that is not hex")
+	}
+	if err := m.SetRevoked([]mtls.Revoked{{Agency: "delta", Serial: "0a"}}); err == nil {
+		t.Error("SetRevoked accepted an agency that is neither the own nor a partner")
 	}
 }
 
@@ -446,7 +455,8 @@ func TestNew_BadMaterial(t *testing.T) {
 		}},
 		{"GarbageCABundle", func(o *mtls.Options) { o.Partners[0].CAFile = p.path("garbage.pem") }},
 		{"MissingOwnCABundle", func(o *mtls.Options) { o.Own.CAFile = p.path("nope.crt") }},
-		{"BadRevokedSerial", func(o *mtls.Options) { o.RevokedSerials = []string{"12:zz"} }},
+		{"BadRevokedSerial", func(o *mtls.Options) { o.Revoked = []mtls.Revoked{{Agency: "alpha", Serial: "12:zz"}} }},
+		{"RevokedOfUnknownAgency", func(o *mtls.Options) { o.Revoked = []mtls.Revoked{{Agency: "delta", Serial: "12"}} }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -595,7 +605,9 @@ func TestPartnerClientConfig(t *testing.T) {
 	t.Run("RevokedPartnerNode", func(t *testing.T) {
 		t.Parallel()
 		node := issue(t, p.bravo, certs.LeafOptions{URI: certs.NodeID("bravo"), Server: true})
-		m := p.material(t, func(o *mtls.Options) { o.RevokedSerials = []string{node.Cert.SerialNumber.Text(16)} })
+		m := p.material(t, func(o *mtls.Options) {
+			o.Revoked = []mtls.Revoked{{Agency: "bravo", Serial: node.Cert.SerialNumber.Text(16)}}
+		})
 		cfg, err := m.PartnerClientConfig("bravo")
 		if err != nil {
 			t.Fatal(err)

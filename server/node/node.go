@@ -106,7 +106,7 @@ func Start(ctx context.Context, cfg *config.Config, log *slog.Logger, lis net.Li
 	n.Material, err = mtls.New(mtls.Options{
 		Own:      mtls.Agency{Code: cfg.Agency, TrustDomain: cfg.TrustDomain, CAFile: cfg.TLS.CA},
 		Partners: partners, CertFile: cfg.TLS.Cert, KeyFile: cfg.TLS.Key,
-		RevokedSerials: cfg.TLS.RevokedSerials, Logger: log,
+		Revoked: revocations(cfg.TLS), Logger: log,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("tls: %w", err)
@@ -140,10 +140,13 @@ func Start(ctx context.Context, cfg *config.Config, log *slog.Logger, lis net.Li
 		Burst:         cfg.Limits.Burst,
 		MetricsUnary:  n.Metrics.UnaryInterceptor(),
 		MetricsStream: n.Metrics.StreamInterceptor(),
+		Revocations:   n.Material.RevocationChanged,
 	})
 	opts = append(opts,
 		grpc.Creds(credentials.NewTLS(n.Material.ServerConfig())),
 		grpc.MaxRecvMsgSize(cfg.Limits.MaxMessageBytes),
+		grpc.MaxConcurrentStreams(uint32(cfg.Limits.MaxConcurrentStreams)),
+		grpc.ConnectionTimeout(cfg.Limits.HandshakeTimeout.Duration),
 		// Reuse call goroutines: a new one per call grows its stack through
 		// the interceptor chain every time (measured: about a tenth of the
 		// CPU of a read).

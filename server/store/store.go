@@ -104,6 +104,9 @@ func Open(ctx context.Context, path string, o Options) (*Store, error) {
 			return nil, fmt.Errorf("open store: %w", err)
 		}
 	}
+	if err := ownerOnly(path); err != nil {
+		return nil, fmt.Errorf("open store: %w", err)
+	}
 	s := &Store{path: path, opts: o, log: o.Logger, ops: make(chan *op, 4*o.MaxBatch), done: make(chan struct{})}
 	var err error
 	if s.wdb, err = sql.Open("sqlite3", dsn(path, o.Synchronous, false)); err != nil {

@@ -133,11 +133,11 @@ func serve(ctx context.Context, args []string) error {
 				log.Error("SIGHUP: config not reloaded", "err", err)
 				continue
 			}
-			if err := n.Material.SetRevoked(fresh.TLS.RevokedSerials); err != nil {
+			if err := n.ReloadRevocations(fresh); err != nil {
 				log.Error("SIGHUP: revocation list not reloaded", "err", err)
 				continue
 			}
-			log.Info("SIGHUP: revocation list reloaded", "revoked", len(fresh.TLS.RevokedSerials))
+			log.Info("SIGHUP: revocation list reloaded", "revoked", len(fresh.TLS.Revoked))
 		}
 	}
 }
