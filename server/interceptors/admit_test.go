@@ -7,7 +7,7 @@ import (
 	"github.com/liaison-exchange/liaison/server/identity"
 )
 
-func TestLimiter_Allow(t *testing.T) {
+func TestRateLimiter_Allow(t *testing.T) {
 	t.Parallel()
 	// Almost no refill: only the bursts count. Own principals and partner
 	// nodes 2 each, a partner agency's people 3 together.

@@ -67,7 +67,7 @@ func waitFor(t *testing.T, within time.Duration, cond func() bool) {
 	}
 }
 
-func TestRefusals_Coalesce(t *testing.T) {
+func TestAuditRefusals_Coalesce(t *testing.T) {
 	t.Parallel()
 
 	t.Run("FirstWrittenRestCountedIntoOneEvent", func(t *testing.T) {
