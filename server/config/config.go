@@ -137,6 +137,13 @@ type Limits struct {
 	// (default 200); Burst is the bucket size (default 400).
 	RatePerSecond float64 `yaml:"rate_per_second"`
 	Burst         int     `yaml:"burst"`
+	// PartnerRatePerSecond and PartnerBurst are one token bucket per
+	// partner agency, shared by all of its principals except its node (the
+	// federation channel, limited like a principal of the own agency).
+	// Defaults 10 and 20: a partner's people may reach only health and
+	// reflection, so whatever they send beyond that is refused cheaply.
+	PartnerRatePerSecond float64 `yaml:"partner_rate_per_second"`
+	PartnerBurst         int     `yaml:"partner_burst"`
 	// MaxMessageBytes bounds a received message (default 4 MiB).
 	MaxMessageBytes int `yaml:"max_message_bytes"`
 	// MaxConcurrentStreams bounds the calls open at once on one
@@ -322,6 +329,12 @@ func (c *Config) SetDefaults() {
 	if c.Limits.Burst == 0 {
 		c.Limits.Burst = 400
 	}
+	if c.Limits.PartnerRatePerSecond == 0 {
+		c.Limits.PartnerRatePerSecond = 10
+	}
+	if c.Limits.PartnerBurst == 0 {
+		c.Limits.PartnerBurst = 20
+	}
 	if c.Limits.MaxMessageBytes == 0 {
 		c.Limits.MaxMessageBytes = 4 << 20
 	}
@@ -443,6 +456,12 @@ func (c *Config) Validate() error {
 	}
 	if c.Limits.Burst < 1 {
 		bad("limits.burst", "must be at least 1")
+	}
+	if !(c.Limits.PartnerRatePerSecond > 0) {
+		bad("limits.partner_rate_per_second", "must be a positive number of calls per second, got %v", c.Limits.PartnerRatePerSecond)
+	}
+	if c.Limits.PartnerBurst < 1 {
+		bad("limits.partner_burst", "must be at least 1, got %d", c.Limits.PartnerBurst)
 	}
 	if c.Limits.MaxMessageBytes < 64<<10 || c.Limits.MaxMessageBytes > 256<<20 {
 		bad("limits.max_message_bytes", "must be 64 KiB..256 MiB, got %d", c.Limits.MaxMessageBytes)

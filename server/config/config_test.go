@@ -52,6 +52,8 @@ partners:
 limits:
   rate_per_second: 150
   burst: 300
+  partner_rate_per_second: 5
+  partner_burst: 8
   max_message_bytes: 1048576
   shutdown_grace: 5s
 log:
@@ -113,7 +115,7 @@ func TestLoad_Valid(t *testing.T) {
 			{Agency: "charlie", TrustDomain: "charlie.example.org", CA: dir + "/charlie-ca.crt", Address: "charlie.example.org:443"},
 		},
 		Limits: config.Limits{
-			RatePerSecond: 150, Burst: 300, MaxMessageBytes: 1 << 20,
+			RatePerSecond: 150, Burst: 300, PartnerRatePerSecond: 5, PartnerBurst: 8, MaxMessageBytes: 1 << 20,
 			MaxConcurrentStreams: 256, HandshakeTimeout: config.Duration{Duration: 5 * time.Second},
 			ShutdownGrace: config.Duration{Duration: 5 * time.Second},
 		},
@@ -167,7 +169,7 @@ partners:
 		Database:    config.Database{Path: dir + "/alpha.db", Synchronous: "full", MaxBatch: 512, ReadConnections: 4},
 		Partners:    []config.Partner{{Agency: "bravo", TrustDomain: "bravo.liaison.test", CA: dir + "/bravo-ca.crt", Address: "127.0.0.1:9444"}},
 		Limits: config.Limits{
-			RatePerSecond: 200, Burst: 400, MaxMessageBytes: 4 << 20,
+			RatePerSecond: 200, Burst: 400, PartnerRatePerSecond: 10, PartnerBurst: 20, MaxMessageBytes: 4 << 20,
 			MaxConcurrentStreams: 256, HandshakeTimeout: config.Duration{Duration: 5 * time.Second},
 			ShutdownGrace: config.Duration{Duration: 10 * time.Second},
 		},
@@ -282,6 +284,9 @@ func TestLoad_InvalidValue(t *testing.T) {
 		{"PartnerAddressMissing", "    address: charlie.example.org:443\n", "", "partners[1].address"},
 		{"RateNegative", "rate_per_second: 150", "rate_per_second: -1", "limits.rate_per_second"},
 		{"BurstNegative", "burst: 300", "burst: -5", "limits.burst"},
+		{"PartnerRateNegative", "partner_rate_per_second: 5", "partner_rate_per_second: -1", "limits.partner_rate_per_second"},
+		{"PartnerRateNaN", "partner_rate_per_second: 5", "partner_rate_per_second: .nan", "limits.partner_rate_per_second"},
+		{"PartnerBurstNegative", "partner_burst: 8", "partner_burst: -8", "limits.partner_burst"},
 		{"MaxMessageBytesTooSmall", "max_message_bytes: 1048576", "max_message_bytes: 1024", "limits.max_message_bytes"},
 		{"ShutdownGraceTooLong", "shutdown_grace: 5s", "shutdown_grace: 11m", "limits.shutdown_grace"},
 		{"ShutdownGraceNegative", "shutdown_grace: 5s", "shutdown_grace: -1s", "limits.shutdown_grace"},

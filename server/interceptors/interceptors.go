@@ -2,11 +2,15 @@
 // same for unary and streaming calls, outermost first:
 //
 //	recovery → request id → logging → error mapping → metrics → identity →
-//	audit → authorization → rate limit → validation → (recovery) → handler
+//	admission (rate limit, then authorization) → audit → validation →
+//	(recovery) → handler
 //
-// Identity comes from the verified client certificate. Every call, allowed
-// or refused at any layer below identity, is recorded in the audit log
-// before the caller gets its answer.
+// Identity comes from the verified client certificate. Admission refuses
+// cheaply, before the audit interceptor: a refused call costs a token
+// bucket, a table lookup and, for the first of a run of equal refusals, an
+// audit write (the rest are counted into one event; see Refusals). Every
+// call admitted is recorded in the audit log before the caller gets its
+// answer, whether a later layer refuses it or not.
 package interceptors
 
 import (
@@ -16,14 +20,10 @@ import (
 	"regexp"
 	"runtime/debug"
 	"strings"
-	"sync"
-	"time"
 
 	middleware "github.com/grpc-ecosystem/go-grpc-middleware/v2"
 	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/logging"
-	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/ratelimit"
 	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/recovery"
-	"golang.org/x/time/rate"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials"
@@ -34,7 +34,6 @@ import (
 	"google.golang.org/protobuf/reflect/protoreflect"
 
 	"github.com/liaison-exchange/liaison/server/audit"
-	"github.com/liaison-exchange/liaison/server/authz"
 	"github.com/liaison-exchange/liaison/server/errs"
 	"github.com/liaison-exchange/liaison/server/identity"
 	"github.com/liaison-exchange/liaison/server/ids"
@@ -58,9 +57,17 @@ type Options struct {
 	Identify  func(credentials.TLSInfo) (identity.Identity, error)
 	Recorder  Recorder
 	Validator *validate.Validator
-	// RatePerSecond and Burst limit each principal.
+	// RatePerSecond and Burst limit each principal of the own agency, and
+	// each partner's node.
 	RatePerSecond float64
 	Burst         int
+	// PartnerRatePerSecond and PartnerBurst limit each partner agency's
+	// other principals, all together.
+	PartnerRatePerSecond float64
+	PartnerBurst         int
+	// Refusals coalesces repeated refusals in the audit log (nil: each is
+	// written).
+	Refusals *Refusals
 	// Metrics interceptors, if any, run just outside identity.
 	MetricsUnary  grpc.UnaryServerInterceptor
 	MetricsStream grpc.StreamServerInterceptor
@@ -71,7 +78,7 @@ type Options struct {
 
 // Chain returns the server options installing the chain.
 func Chain(o Options) []grpc.ServerOption {
-	c := &chain{o: o, limiter: newLimiter(o.RatePerSecond, o.Burst)}
+	c := &chain{o: o, limiter: newLimiter(newLimit(o.RatePerSecond, o.Burst), newLimit(o.PartnerRatePerSecond, o.PartnerBurst))}
 	rec := recovery.WithRecoveryHandlerContext(c.recovered)
 	logOpts := []logging.Option{
 		logging.WithLogOnEvents(logging.FinishCall),
@@ -107,17 +114,15 @@ func Chain(o Options) []grpc.ServerOption {
 	}
 	unary = append(unary,
 		c.unaryIdentity,
+		c.unaryAdmit,
 		c.unaryAudit,
-		c.unaryAuthz,
-		ratelimit.UnaryServerInterceptor(c.limiter),
 		c.unaryValidate,
 		recovery.UnaryServerInterceptor(rec),
 	)
 	stream = append(stream,
 		c.streamIdentity,
+		c.streamAdmit,
 		c.streamAudit,
-		c.streamAuthz,
-		ratelimit.StreamServerInterceptor(c.limiter),
 		c.streamValidate,
 		c.streamOpened,
 		c.streamRevoked,
@@ -247,6 +252,9 @@ func (c *chain) unidentified(ctx context.Context, method string, req any, refuse
 	call := &audit.Call{Principal: principal, Action: method, RequestID: RequestID(ctx)}
 	call.SetResource(resourceOf(method, req))
 	call.SetDetail("refused before identification: " + refused.Error())
+	if c.o.Refusals.Coalesce(call, refused) {
+		return refused
+	}
 	if err := c.record(audit.NewContext(ctx, call), call, refused); err != nil {
 		return err
 	}
@@ -395,24 +403,6 @@ func stringField(m protoreflect.Message, name string) string {
 	return m.Get(fd).String()
 }
 
-// ---- authorization ------------------------------------------------------------
-
-func (c *chain) unaryAuthz(ctx context.Context, req any, info *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
-	id, _ := identity.FromContext(ctx)
-	if err := authz.Check(info.FullMethod, id); err != nil {
-		return nil, err
-	}
-	return h(ctx, req)
-}
-
-func (c *chain) streamAuthz(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, h grpc.StreamHandler) error {
-	id, _ := identity.FromContext(ss.Context())
-	if err := authz.Check(info.FullMethod, id); err != nil {
-		return err
-	}
-	return h(srv, ss)
-}
-
 // ---- validation ---------------------------------------------------------------
 
 func (c *chain) unaryValidate(ctx context.Context, req any, info *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
@@ -439,56 +429,6 @@ func (s *validatingStream) RecvMsg(m any) error {
 	}
 	if pm, ok := m.(proto.Message); ok {
 		return s.v.Validate(pm, "")
-	}
-	return nil
-}
-
-// ---- rate limit ---------------------------------------------------------------
-
-// limiter is a token bucket per principal.
-type limiter struct {
-	rate  rate.Limit
-	burst int
-
-	mu      sync.Mutex
-	buckets map[string]*bucket
-	swept   time.Time
-}
-
-type bucket struct {
-	l    *rate.Limiter
-	used time.Time
-}
-
-func newLimiter(perSecond float64, burst int) *limiter {
-	if perSecond <= 0 {
-		perSecond = float64(rate.Inf)
-	}
-	return &limiter{rate: rate.Limit(perSecond), burst: burst, buckets: map[string]*bucket{}, swept: time.Now()}
-}
-
-// Limit implements ratelimit.Limiter.
-func (l *limiter) Limit(ctx context.Context) error {
-	id, _ := identity.FromContext(ctx)
-	now := time.Now()
-	l.mu.Lock()
-	b, ok := l.buckets[id.ID]
-	if !ok {
-		b = &bucket{l: rate.NewLimiter(l.rate, l.burst)}
-		l.buckets[id.ID] = b
-	}
-	b.used = now
-	if now.Sub(l.swept) > time.Minute {
-		for k, v := range l.buckets {
-			if now.Sub(v.used) > 10*time.Minute {
-				delete(l.buckets, k)
-			}
-		}
-		l.swept = now
-	}
-	l.mu.Unlock()
-	if !b.l.AllowN(now, 1) {
-		return fmt.Errorf("%s exceeds %v requests/s (burst %d)", id.ID, float64(l.rate), l.burst)
 	}
 	return nil
 }

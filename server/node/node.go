@@ -56,6 +56,7 @@ type Node struct {
 	MetricsAddr string
 
 	feed      *changefeed.Server
+	refusals  *interceptors.Refusals
 	retention *retention.Server
 	stopJobs  context.CancelFunc
 	jobs      sync.WaitGroup
@@ -129,6 +130,7 @@ func Start(ctx context.Context, cfg *config.Config, log *slog.Logger, lis net.Li
 		NodeID: nodeID,
 	})
 	n.Metrics = metrics.New(metrics.Options{Agency: cfg.Agency, Store: n.Store, FeedConsumers: n.feed.Consumers, Logger: log})
+	n.refusals = interceptors.NewRefusals(interceptors.RefusalOptions{Append: n.Store.AppendAudit, Logger: log})
 	opts := interceptors.Chain(interceptors.Options{
 		Logger: log,
 		Identify: func(ti credentials.TLSInfo) (identity.Identity, error) {
@@ -141,6 +143,10 @@ func Start(ctx context.Context, cfg *config.Config, log *slog.Logger, lis net.Li
 		MetricsUnary:  n.Metrics.UnaryInterceptor(),
 		MetricsStream: n.Metrics.StreamInterceptor(),
 		Revocations:   n.Material.RevocationChanged,
+
+		PartnerRatePerSecond: cfg.Limits.PartnerRatePerSecond,
+		PartnerBurst:         cfg.Limits.PartnerBurst,
+		Refusals:             n.refusals,
 	})
 	opts = append(opts,
 		grpc.Creds(credentials.NewTLS(n.Material.ServerConfig())),
@@ -263,6 +269,9 @@ func (n *Node) Shutdown() error {
 
 func (n *Node) closeAll() error {
 	var errList []error
+	// No call runs any more: what the refusals coalescer still counts is
+	// written while the store is open.
+	n.refusals.Close()
 	if n.Metrics != nil {
 		errList = append(errList, n.Metrics.Close())
 	}

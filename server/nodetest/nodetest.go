@@ -85,7 +85,9 @@ func (p *PKI) Config(agency, dir string, partners ...string) *config.Config {
 			// and still survives a process kill (not a power cut).
 			Synchronous: "normal",
 		},
-		Limits: config.Limits{RatePerSecond: 100000, Burst: 100000},
+		// High limits, partners' too: only the tests of the limits (which
+		// lower them) meet them.
+		Limits: config.Limits{RatePerSecond: 100000, Burst: 100000, PartnerRatePerSecond: 100000, PartnerBurst: 100000},
 		Log:    config.Log{Level: "warn"},
 		// Tests that read metrics turn them on (127.0.0.1:0).
 		Metrics: config.Metrics{Listen: "off"},

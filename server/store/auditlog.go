@@ -18,6 +18,14 @@ type AuditFilter struct {
 	Start, End                                   time.Time
 }
 
+// AppendAudit appends an event that belongs to no call under way (e.g. the
+// count of refusals the interceptors coalesced) and returns once it is
+// durable. Seq, Time and Hash are set by the store; an empty Agency is the
+// own.
+func (s *Store) AppendAudit(ctx context.Context, e audit.Event) error {
+	return s.Write(ctx, func(tx *Tx) error { return tx.Audit(&e) })
+}
+
 // ListAuditEvents returns up to limit events before beforeSeq (all when 0),
 // newest first.
 func (s *Store) ListAuditEvents(ctx context.Context, f AuditFilter, beforeSeq int64, limit int) ([]audit.Event, error) {
