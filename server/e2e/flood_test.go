@@ -204,6 +204,8 @@ func TestFlood_PartnerPrincipalsShareOneBucket(t *testing.T) {
 	floodLimits(cfg, 0.1, burst) // one token every 10 s: none comes back during the test
 	n := nodetest.Start(t, pki, cfg, nil)
 	ctx := context.Background()
+	// Health is the own agency's only: a partner's call is admitted (or
+	// not) by the limiter first, then refused by authorization.
 	conns := map[string]healthpb.HealthClient{}
 	health := func(agency, role string) error {
 		c, ok := conns[agency+"/"+role]
@@ -214,11 +216,9 @@ func TestFlood_PartnerPrincipalsShareOneBucket(t *testing.T) {
 		_, err := c.Check(ctx, &healthpb.HealthCheckRequest{})
 		return err
 	}
-
-	// Health is open to any authenticated caller, partners' analysts too.
 	for i := range burst {
-		if err := health("bravo", "analyst"); err != nil {
-			t.Fatalf("bravo analyst's health check %d of a burst of %d: %v", i+1, burst, err)
+		if err := health("bravo", "analyst"); status.Code(err) != codes.PermissionDenied {
+			t.Fatalf("bravo analyst's health check %d of a burst of %d: %v, want PERMISSION_DENIED (admitted, then not authorized)", i+1, burst, err)
 		}
 	}
 	if err := health("bravo", "analyst"); status.Code(err) != codes.ResourceExhausted {
@@ -234,8 +234,8 @@ func TestFlood_PartnerPrincipalsShareOneBucket(t *testing.T) {
 		t.Errorf("bravo supervisor's ListLeads over the limit: %v, want RESOURCE_EXHAUSTED (the limit comes before authorization)", err)
 	}
 	for i := range 3 * burst {
-		if err := health("bravo", "node"); err != nil {
-			t.Fatalf("bravo's node, call %d: %v (the federation channel has no partner bucket)", i+1, err)
+		if err := health("bravo", "node"); status.Code(err) != codes.PermissionDenied {
+			t.Fatalf("bravo's node, call %d: %v, want PERMISSION_DENIED (the federation channel has no partner bucket; health is not for partners)", i+1, err)
 		}
 		if err := health("alpha", "analyst"); err != nil {
 			t.Fatalf("alpha's analyst, call %d: %v", i+1, err)
