@@ -21,35 +21,18 @@ import (
 
 // hostile is alpha with a hand-driven channel from bravo.
 type hostile struct {
-	*secNode
-	ch     *secChannel
-	key    secKey
-	seq    uint64
+	*intruder
 	cases  liaisonv1.CaseServiceClient
 	search liaisonv1.SearchServiceClient
 }
 
 func startHostile(t *testing.T) *hostile {
 	t.Helper()
-	s := secStartAlpha(t)
-	return &hostile{secNode: s, ch: s.bravo(t), key: s.nodeKey(t, "bravo"),
-		cases:  liaisonv1.NewCaseServiceClient(s.node.Conn(t, "supervisor")),
-		search: liaisonv1.NewSearchServiceClient(s.node.Conn(t, "analyst")),
+	in := intrude(t, secStartAlpha(t).node, "bravo")
+	return &hostile{intruder: in,
+		cases:  liaisonv1.NewCaseServiceClient(in.node.Conn(t, "supervisor")),
+		search: liaisonv1.NewSearchServiceClient(in.node.Conn(t, "analyst")),
 	}
-}
-
-// send signs and sends one envelope of bravo's next sequence and returns
-// alpha's receipt for it.
-func (h *hostile) send(t *testing.T, kind liaisonv1.EnvelopeKind, recordID string, version int64, payload proto.Message) (*liaisonv1.Envelope, *liaisonv1.Receipt) {
-	t.Helper()
-	h.seq++
-	env := &liaisonv1.Envelope{Id: uuid.Must(uuid.NewV7()).String(), Sender: "bravo", Receiver: "alpha", Sequence: h.seq,
-		Kind: kind, RecordId: recordID, RecordVersion: version, CreateTime: timestamppb.Now(), Payload: secMarshal(t, payload)}
-	rc, rs := h.ch.one(t, secSign(t, h.key, "bravo", "alpha", secMarshal(t, env)))
-	if rs.GetHighestApplied() != h.seq {
-		t.Fatalf("after envelope %d (%s) alpha reports highest applied %d: the channel did not go on", h.seq, kind, rs.GetHighestApplied())
-	}
-	return env, rc
 }
 
 // wantRejected checks that a receipt rejects its envelope with a reason
