@@ -23,6 +23,8 @@ import (
 	"os"
 	"path/filepath"
 	"time"
+
+	"golang.org/x/mod/sumdb/note"
 )
 
 // TrustDomain is the SPIFFE trust domain of an agency.
@@ -257,7 +259,22 @@ func WriteAgency(dir, agency string) error {
 			return err
 		}
 	}
-	return nil
+	return WriteLogKey(adir, agency)
+}
+
+// WriteLogKey creates the node's audit log key (a C2SP signed-note Ed25519
+// key named after the agency's trust domain): log.key, the private key the
+// node signs its checkpoints and cosignatures with, and log.vkey, the
+// verifier key its partners put in their configuration.
+func WriteLogKey(dir, agency string) error {
+	skey, vkey, err := note.GenerateKey(rand.Reader, TrustDomain(agency))
+	if err != nil {
+		return err
+	}
+	if err := writeFileAtomic(filepath.Join(dir, "log.key"), []byte(skey+"\n"), 0o600); err != nil {
+		return err
+	}
+	return writeFileAtomic(filepath.Join(dir, "log.vkey"), []byte(vkey+"\n"), 0o644)
 }
 
 // LoadCA reads a CA certificate and key written by WriteAgency.

@@ -19,15 +19,29 @@ type AuditEventsFromParams struct {
 	Limit int64
 }
 
-func (q *Queries) AuditEventsFrom(ctx context.Context, arg AuditEventsFromParams) ([]AuditEvent, error) {
+type AuditEventsFromRow struct {
+	Seq       int64
+	Time      int64
+	Agency    string
+	Principal string
+	Role      string
+	Action    string
+	Resource  string
+	Outcome   string
+	RequestID string
+	Detail    string
+	Hash      []byte
+}
+
+func (q *Queries) AuditEventsFrom(ctx context.Context, arg AuditEventsFromParams) ([]AuditEventsFromRow, error) {
 	rows, err := q.query(ctx, q.auditEventsFromStmt, auditEventsFrom, arg.Seq, arg.Limit)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	var items []AuditEvent
+	var items []AuditEventsFromRow
 	for rows.Next() {
-		var i AuditEvent
+		var i AuditEventsFromRow
 		if err := rows.Scan(
 			&i.Seq,
 			&i.Time,
@@ -54,6 +68,108 @@ func (q *Queries) AuditEventsFrom(ctx context.Context, arg AuditEventsFromParams
 	return items, nil
 }
 
+const auditEventsToBackfill = `-- name: AuditEventsToBackfill :many
+SELECT seq, time, agency, principal, role, action, resource, outcome, request_id, detail, hash FROM audit_events
+WHERE content_hash = x'' ORDER BY seq LIMIT ?
+`
+
+type AuditEventsToBackfillRow struct {
+	Seq       int64
+	Time      int64
+	Agency    string
+	Principal string
+	Role      string
+	Action    string
+	Resource  string
+	Outcome   string
+	RequestID string
+	Detail    string
+	Hash      []byte
+}
+
+func (q *Queries) AuditEventsToBackfill(ctx context.Context, limit int64) ([]AuditEventsToBackfillRow, error) {
+	rows, err := q.query(ctx, q.auditEventsToBackfillStmt, auditEventsToBackfill, limit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []AuditEventsToBackfillRow
+	for rows.Next() {
+		var i AuditEventsToBackfillRow
+		if err := rows.Scan(
+			&i.Seq,
+			&i.Time,
+			&i.Agency,
+			&i.Principal,
+			&i.Role,
+			&i.Action,
+			&i.Resource,
+			&i.Outcome,
+			&i.RequestID,
+			&i.Detail,
+			&i.Hash,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Close(); err != nil {
+		return nil, err
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const auditLeavesFrom = `-- name: AuditLeavesFrom :many
+SELECT seq, time, agency, principal, role, action, resource, outcome, request_id, detail, hash, salt, content_hash, erase_time
+FROM audit_events WHERE seq >= ? ORDER BY seq LIMIT ?
+`
+
+type AuditLeavesFromParams struct {
+	Seq   int64
+	Limit int64
+}
+
+func (q *Queries) AuditLeavesFrom(ctx context.Context, arg AuditLeavesFromParams) ([]AuditEvent, error) {
+	rows, err := q.query(ctx, q.auditLeavesFromStmt, auditLeavesFrom, arg.Seq, arg.Limit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []AuditEvent
+	for rows.Next() {
+		var i AuditEvent
+		if err := rows.Scan(
+			&i.Seq,
+			&i.Time,
+			&i.Agency,
+			&i.Principal,
+			&i.Role,
+			&i.Action,
+			&i.Resource,
+			&i.Outcome,
+			&i.RequestID,
+			&i.Detail,
+			&i.Hash,
+			&i.Salt,
+			&i.ContentHash,
+			&i.EraseTime,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Close(); err != nil {
+		return nil, err
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const countAuditEvents = `-- name: CountAuditEvents :one
 SELECT count(*) FROM audit_events
 `
@@ -63,6 +179,33 @@ func (q *Queries) CountAuditEvents(ctx context.Context) (int64, error) {
 	var count int64
 	err := row.Scan(&count)
 	return count, err
+}
+
+const countAuditTreeHashes = `-- name: CountAuditTreeHashes :one
+SELECT count(*) FROM audit_tree
+`
+
+func (q *Queries) CountAuditTreeHashes(ctx context.Context) (int64, error) {
+	row := q.queryRow(ctx, q.countAuditTreeHashesStmt, countAuditTreeHashes)
+	var count int64
+	err := row.Scan(&count)
+	return count, err
+}
+
+const getAuditCheckpoint = `-- name: GetAuditCheckpoint :one
+SELECT size, root, time, note FROM audit_checkpoints WHERE size = ?
+`
+
+func (q *Queries) GetAuditCheckpoint(ctx context.Context, size int64) (AuditCheckpoint, error) {
+	row := q.queryRow(ctx, q.getAuditCheckpointStmt, getAuditCheckpoint, size)
+	var i AuditCheckpoint
+	err := row.Scan(
+		&i.Size,
+		&i.Root,
+		&i.Time,
+		&i.Note,
+	)
+	return i, err
 }
 
 const getAuditHead = `-- name: GetAuditHead :one
@@ -81,23 +224,57 @@ func (q *Queries) GetAuditHead(ctx context.Context) (GetAuditHeadRow, error) {
 	return i, err
 }
 
+const getAuditTreeHash = `-- name: GetAuditTreeHash :one
+SELECT hash FROM audit_tree WHERE id = ?
+`
+
+func (q *Queries) GetAuditTreeHash(ctx context.Context, id int64) ([]byte, error) {
+	row := q.queryRow(ctx, q.getAuditTreeHashStmt, getAuditTreeHash, id)
+	var hash []byte
+	err := row.Scan(&hash)
+	return hash, err
+}
+
+const insertAuditCheckpoint = `-- name: InsertAuditCheckpoint :exec
+INSERT INTO audit_checkpoints (size, root, time, note) VALUES (?, ?, ?, ?)
+`
+
+type InsertAuditCheckpointParams struct {
+	Size int64
+	Root []byte
+	Time int64
+	Note []byte
+}
+
+func (q *Queries) InsertAuditCheckpoint(ctx context.Context, arg InsertAuditCheckpointParams) error {
+	_, err := q.exec(ctx, q.insertAuditCheckpointStmt, insertAuditCheckpoint,
+		arg.Size,
+		arg.Root,
+		arg.Time,
+		arg.Note,
+	)
+	return err
+}
+
 const insertAuditEvent = `-- name: InsertAuditEvent :exec
-INSERT INTO audit_events (seq, time, agency, principal, role, action, resource, outcome, request_id, detail, hash)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+INSERT INTO audit_events (seq, time, agency, principal, role, action, resource, outcome, request_id, detail, hash, salt, content_hash)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 `
 
 type InsertAuditEventParams struct {
-	Seq       int64
-	Time      int64
-	Agency    string
-	Principal string
-	Role      string
-	Action    string
-	Resource  string
-	Outcome   string
-	RequestID string
-	Detail    string
-	Hash      []byte
+	Seq         int64
+	Time        int64
+	Agency      string
+	Principal   string
+	Role        string
+	Action      string
+	Resource    string
+	Outcome     string
+	RequestID   string
+	Detail      string
+	Hash        []byte
+	Salt        []byte
+	ContentHash []byte
 }
 
 func (q *Queries) InsertAuditEvent(ctx context.Context, arg InsertAuditEventParams) error {
@@ -113,8 +290,72 @@ func (q *Queries) InsertAuditEvent(ctx context.Context, arg InsertAuditEventPara
 		arg.RequestID,
 		arg.Detail,
 		arg.Hash,
+		arg.Salt,
+		arg.ContentHash,
 	)
 	return err
+}
+
+const insertAuditTreeHash = `-- name: InsertAuditTreeHash :exec
+INSERT INTO audit_tree (id, hash) VALUES (?, ?)
+`
+
+type InsertAuditTreeHashParams struct {
+	ID   int64
+	Hash []byte
+}
+
+func (q *Queries) InsertAuditTreeHash(ctx context.Context, arg InsertAuditTreeHashParams) error {
+	_, err := q.exec(ctx, q.insertAuditTreeHashStmt, insertAuditTreeHash, arg.ID, arg.Hash)
+	return err
+}
+
+const latestAuditCheckpoint = `-- name: LatestAuditCheckpoint :one
+SELECT size, root, time, note FROM audit_checkpoints ORDER BY size DESC LIMIT 1
+`
+
+func (q *Queries) LatestAuditCheckpoint(ctx context.Context) (AuditCheckpoint, error) {
+	row := q.queryRow(ctx, q.latestAuditCheckpointStmt, latestAuditCheckpoint)
+	var i AuditCheckpoint
+	err := row.Scan(
+		&i.Size,
+		&i.Root,
+		&i.Time,
+		&i.Note,
+	)
+	return i, err
+}
+
+const listAuditCheckpoints = `-- name: ListAuditCheckpoints :many
+SELECT size, root, time, note FROM audit_checkpoints ORDER BY size
+`
+
+func (q *Queries) ListAuditCheckpoints(ctx context.Context) ([]AuditCheckpoint, error) {
+	rows, err := q.query(ctx, q.listAuditCheckpointsStmt, listAuditCheckpoints)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []AuditCheckpoint
+	for rows.Next() {
+		var i AuditCheckpoint
+		if err := rows.Scan(
+			&i.Size,
+			&i.Root,
+			&i.Time,
+			&i.Note,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Close(); err != nil {
+		return nil, err
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
 }
 
 const listAuditEvents = `-- name: ListAuditEvents :many
@@ -143,7 +384,21 @@ type ListAuditEventsParams struct {
 	PageLimit int64
 }
 
-func (q *Queries) ListAuditEvents(ctx context.Context, arg ListAuditEventsParams) ([]AuditEvent, error) {
+type ListAuditEventsRow struct {
+	Seq       int64
+	Time      int64
+	Agency    string
+	Principal string
+	Role      string
+	Action    string
+	Resource  string
+	Outcome   string
+	RequestID string
+	Detail    string
+	Hash      []byte
+}
+
+func (q *Queries) ListAuditEvents(ctx context.Context, arg ListAuditEventsParams) ([]ListAuditEventsRow, error) {
 	rows, err := q.query(ctx, q.listAuditEventsStmt, listAuditEvents,
 		arg.BeforeSeq,
 		arg.Agency,
@@ -159,9 +414,9 @@ func (q *Queries) ListAuditEvents(ctx context.Context, arg ListAuditEventsParams
 		return nil, err
 	}
 	defer rows.Close()
-	var items []AuditEvent
+	var items []ListAuditEventsRow
 	for rows.Next() {
-		var i AuditEvent
+		var i ListAuditEventsRow
 		if err := rows.Scan(
 			&i.Seq,
 			&i.Time,
@@ -186,6 +441,35 @@ func (q *Queries) ListAuditEvents(ctx context.Context, arg ListAuditEventsParams
 		return nil, err
 	}
 	return items, nil
+}
+
+const setAuditCheckpointNote = `-- name: SetAuditCheckpointNote :exec
+UPDATE audit_checkpoints SET note = ? WHERE size = ?
+`
+
+type SetAuditCheckpointNoteParams struct {
+	Note []byte
+	Size int64
+}
+
+func (q *Queries) SetAuditCheckpointNote(ctx context.Context, arg SetAuditCheckpointNoteParams) error {
+	_, err := q.exec(ctx, q.setAuditCheckpointNoteStmt, setAuditCheckpointNote, arg.Note, arg.Size)
+	return err
+}
+
+const setAuditContentHash = `-- name: SetAuditContentHash :exec
+UPDATE audit_events SET salt = ?, content_hash = ? WHERE seq = ?
+`
+
+type SetAuditContentHashParams struct {
+	Salt        []byte
+	ContentHash []byte
+	Seq         int64
+}
+
+func (q *Queries) SetAuditContentHash(ctx context.Context, arg SetAuditContentHashParams) error {
+	_, err := q.exec(ctx, q.setAuditContentHashStmt, setAuditContentHash, arg.Salt, arg.ContentHash, arg.Seq)
+	return err
 }
 
 const setAuditHead = `-- name: SetAuditHead :exec

@@ -39,6 +39,12 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.auditEventsFromStmt, err = db.PrepareContext(ctx, auditEventsFrom); err != nil {
 		return nil, fmt.Errorf("error preparing query AuditEventsFrom: %w", err)
 	}
+	if q.auditEventsToBackfillStmt, err = db.PrepareContext(ctx, auditEventsToBackfill); err != nil {
+		return nil, fmt.Errorf("error preparing query AuditEventsToBackfill: %w", err)
+	}
+	if q.auditLeavesFromStmt, err = db.PrepareContext(ctx, auditLeavesFrom); err != nil {
+		return nil, fmt.Errorf("error preparing query AuditLeavesFrom: %w", err)
+	}
 	if q.caseReplicaItemsStmt, err = db.PrepareContext(ctx, caseReplicaItems); err != nil {
 		return nil, fmt.Errorf("error preparing query CaseReplicaItems: %w", err)
 	}
@@ -47,6 +53,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	}
 	if q.countAuditEventsStmt, err = db.PrepareContext(ctx, countAuditEvents); err != nil {
 		return nil, fmt.Errorf("error preparing query CountAuditEvents: %w", err)
+	}
+	if q.countAuditTreeHashesStmt, err = db.PrepareContext(ctx, countAuditTreeHashes); err != nil {
+		return nil, fmt.Errorf("error preparing query CountAuditTreeHashes: %w", err)
 	}
 	if q.countCaseEntriesStmt, err = db.PrepareContext(ctx, countCaseEntries); err != nil {
 		return nil, fmt.Errorf("error preparing query CountCaseEntries: %w", err)
@@ -93,8 +102,14 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.feedFirstSinceStmt, err = db.PrepareContext(ctx, feedFirstSince); err != nil {
 		return nil, fmt.Errorf("error preparing query FeedFirstSince: %w", err)
 	}
+	if q.getAuditCheckpointStmt, err = db.PrepareContext(ctx, getAuditCheckpoint); err != nil {
+		return nil, fmt.Errorf("error preparing query GetAuditCheckpoint: %w", err)
+	}
 	if q.getAuditHeadStmt, err = db.PrepareContext(ctx, getAuditHead); err != nil {
 		return nil, fmt.Errorf("error preparing query GetAuditHead: %w", err)
+	}
+	if q.getAuditTreeHashStmt, err = db.PrepareContext(ctx, getAuditTreeHash); err != nil {
+		return nil, fmt.Errorf("error preparing query GetAuditTreeHash: %w", err)
 	}
 	if q.getCaseStmt, err = db.PrepareContext(ctx, getCase); err != nil {
 		return nil, fmt.Errorf("error preparing query GetCase: %w", err)
@@ -141,8 +156,14 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.inboxPageStmt, err = db.PrepareContext(ctx, inboxPage); err != nil {
 		return nil, fmt.Errorf("error preparing query InboxPage: %w", err)
 	}
+	if q.insertAuditCheckpointStmt, err = db.PrepareContext(ctx, insertAuditCheckpoint); err != nil {
+		return nil, fmt.Errorf("error preparing query InsertAuditCheckpoint: %w", err)
+	}
 	if q.insertAuditEventStmt, err = db.PrepareContext(ctx, insertAuditEvent); err != nil {
 		return nil, fmt.Errorf("error preparing query InsertAuditEvent: %w", err)
+	}
+	if q.insertAuditTreeHashStmt, err = db.PrepareContext(ctx, insertAuditTreeHash); err != nil {
+		return nil, fmt.Errorf("error preparing query InsertAuditTreeHash: %w", err)
 	}
 	if q.insertCaseStmt, err = db.PrepareContext(ctx, insertCase); err != nil {
 		return nil, fmt.Errorf("error preparing query InsertCase: %w", err)
@@ -180,11 +201,17 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.insertPersonIdentifierStmt, err = db.PrepareContext(ctx, insertPersonIdentifier); err != nil {
 		return nil, fmt.Errorf("error preparing query InsertPersonIdentifier: %w", err)
 	}
+	if q.latestAuditCheckpointStmt, err = db.PrepareContext(ctx, latestAuditCheckpoint); err != nil {
+		return nil, fmt.Errorf("error preparing query LatestAuditCheckpoint: %w", err)
+	}
 	if q.latestDriftCheckStmt, err = db.PrepareContext(ctx, latestDriftCheck); err != nil {
 		return nil, fmt.Errorf("error preparing query LatestDriftCheck: %w", err)
 	}
 	if q.leadReplicaItemsStmt, err = db.PrepareContext(ctx, leadReplicaItems); err != nil {
 		return nil, fmt.Errorf("error preparing query LeadReplicaItems: %w", err)
+	}
+	if q.listAuditCheckpointsStmt, err = db.PrepareContext(ctx, listAuditCheckpoints); err != nil {
+		return nil, fmt.Errorf("error preparing query ListAuditCheckpoints: %w", err)
 	}
 	if q.listAuditEventsStmt, err = db.PrepareContext(ctx, listAuditEvents); err != nil {
 		return nil, fmt.Errorf("error preparing query ListAuditEvents: %w", err)
@@ -270,6 +297,12 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.renumberOutboxStmt, err = db.PrepareContext(ctx, renumberOutbox); err != nil {
 		return nil, fmt.Errorf("error preparing query RenumberOutbox: %w", err)
 	}
+	if q.setAuditCheckpointNoteStmt, err = db.PrepareContext(ctx, setAuditCheckpointNote); err != nil {
+		return nil, fmt.Errorf("error preparing query SetAuditCheckpointNote: %w", err)
+	}
+	if q.setAuditContentHashStmt, err = db.PrepareContext(ctx, setAuditContentHash); err != nil {
+		return nil, fmt.Errorf("error preparing query SetAuditContentHash: %w", err)
+	}
 	if q.setAuditHeadStmt, err = db.PrepareContext(ctx, setAuditHead); err != nil {
 		return nil, fmt.Errorf("error preparing query SetAuditHead: %w", err)
 	}
@@ -348,6 +381,16 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing auditEventsFromStmt: %w", cerr)
 		}
 	}
+	if q.auditEventsToBackfillStmt != nil {
+		if cerr := q.auditEventsToBackfillStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing auditEventsToBackfillStmt: %w", cerr)
+		}
+	}
+	if q.auditLeavesFromStmt != nil {
+		if cerr := q.auditLeavesFromStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing auditLeavesFromStmt: %w", cerr)
+		}
+	}
 	if q.caseReplicaItemsStmt != nil {
 		if cerr := q.caseReplicaItemsStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing caseReplicaItemsStmt: %w", cerr)
@@ -361,6 +404,11 @@ func (q *Queries) Close() error {
 	if q.countAuditEventsStmt != nil {
 		if cerr := q.countAuditEventsStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing countAuditEventsStmt: %w", cerr)
+		}
+	}
+	if q.countAuditTreeHashesStmt != nil {
+		if cerr := q.countAuditTreeHashesStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing countAuditTreeHashesStmt: %w", cerr)
 		}
 	}
 	if q.countCaseEntriesStmt != nil {
@@ -438,9 +486,19 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing feedFirstSinceStmt: %w", cerr)
 		}
 	}
+	if q.getAuditCheckpointStmt != nil {
+		if cerr := q.getAuditCheckpointStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing getAuditCheckpointStmt: %w", cerr)
+		}
+	}
 	if q.getAuditHeadStmt != nil {
 		if cerr := q.getAuditHeadStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing getAuditHeadStmt: %w", cerr)
+		}
+	}
+	if q.getAuditTreeHashStmt != nil {
+		if cerr := q.getAuditTreeHashStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing getAuditTreeHashStmt: %w", cerr)
 		}
 	}
 	if q.getCaseStmt != nil {
@@ -518,9 +576,19 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing inboxPageStmt: %w", cerr)
 		}
 	}
+	if q.insertAuditCheckpointStmt != nil {
+		if cerr := q.insertAuditCheckpointStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing insertAuditCheckpointStmt: %w", cerr)
+		}
+	}
 	if q.insertAuditEventStmt != nil {
 		if cerr := q.insertAuditEventStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing insertAuditEventStmt: %w", cerr)
+		}
+	}
+	if q.insertAuditTreeHashStmt != nil {
+		if cerr := q.insertAuditTreeHashStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing insertAuditTreeHashStmt: %w", cerr)
 		}
 	}
 	if q.insertCaseStmt != nil {
@@ -583,6 +651,11 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing insertPersonIdentifierStmt: %w", cerr)
 		}
 	}
+	if q.latestAuditCheckpointStmt != nil {
+		if cerr := q.latestAuditCheckpointStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing latestAuditCheckpointStmt: %w", cerr)
+		}
+	}
 	if q.latestDriftCheckStmt != nil {
 		if cerr := q.latestDriftCheckStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing latestDriftCheckStmt: %w", cerr)
@@ -591,6 +664,11 @@ func (q *Queries) Close() error {
 	if q.leadReplicaItemsStmt != nil {
 		if cerr := q.leadReplicaItemsStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing leadReplicaItemsStmt: %w", cerr)
+		}
+	}
+	if q.listAuditCheckpointsStmt != nil {
+		if cerr := q.listAuditCheckpointsStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing listAuditCheckpointsStmt: %w", cerr)
 		}
 	}
 	if q.listAuditEventsStmt != nil {
@@ -733,6 +811,16 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing renumberOutboxStmt: %w", cerr)
 		}
 	}
+	if q.setAuditCheckpointNoteStmt != nil {
+		if cerr := q.setAuditCheckpointNoteStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing setAuditCheckpointNoteStmt: %w", cerr)
+		}
+	}
+	if q.setAuditContentHashStmt != nil {
+		if cerr := q.setAuditContentHashStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing setAuditContentHashStmt: %w", cerr)
+		}
+	}
 	if q.setAuditHeadStmt != nil {
 		if cerr := q.setAuditHeadStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing setAuditHeadStmt: %w", cerr)
@@ -857,9 +945,12 @@ type Queries struct {
 	appendFeedStmt                   *sql.Stmt
 	appliedCaseEntriesStmt           *sql.Stmt
 	auditEventsFromStmt              *sql.Stmt
+	auditEventsToBackfillStmt        *sql.Stmt
+	auditLeavesFromStmt              *sql.Stmt
 	caseReplicaItemsStmt             *sql.Stmt
 	casesLinkingLeadStmt             *sql.Stmt
 	countAuditEventsStmt             *sql.Stmt
+	countAuditTreeHashesStmt         *sql.Stmt
 	countCaseEntriesStmt             *sql.Stmt
 	countCasesStmt                   *sql.Stmt
 	countInboxStmt                   *sql.Stmt
@@ -875,7 +966,9 @@ type Queries struct {
 	feedAfterStmt                    *sql.Stmt
 	feedBoundsStmt                   *sql.Stmt
 	feedFirstSinceStmt               *sql.Stmt
+	getAuditCheckpointStmt           *sql.Stmt
 	getAuditHeadStmt                 *sql.Stmt
+	getAuditTreeHashStmt             *sql.Stmt
 	getCaseStmt                      *sql.Stmt
 	getCaseEntryStmt                 *sql.Stmt
 	getExpiredLeadStmt               *sql.Stmt
@@ -891,7 +984,9 @@ type Queries struct {
 	getPermissionRequestStmt         *sql.Stmt
 	hasPermissionStmt                *sql.Stmt
 	inboxPageStmt                    *sql.Stmt
+	insertAuditCheckpointStmt        *sql.Stmt
 	insertAuditEventStmt             *sql.Stmt
+	insertAuditTreeHashStmt          *sql.Stmt
 	insertCaseStmt                   *sql.Stmt
 	insertCaseEntryStmt              *sql.Stmt
 	insertDriftCheckStmt             *sql.Stmt
@@ -904,8 +999,10 @@ type Queries struct {
 	insertOutboxStmt                 *sql.Stmt
 	insertPersonStmt                 *sql.Stmt
 	insertPersonIdentifierStmt       *sql.Stmt
+	latestAuditCheckpointStmt        *sql.Stmt
 	latestDriftCheckStmt             *sql.Stmt
 	leadReplicaItemsStmt             *sql.Stmt
+	listAuditCheckpointsStmt         *sql.Stmt
 	listAuditEventsStmt              *sql.Stmt
 	listCaseEntriesStmt              *sql.Stmt
 	listCasesStmt                    *sql.Stmt
@@ -934,6 +1031,8 @@ type Queries struct {
 	putScreeningStmt                 *sql.Stmt
 	recordKeysByIDStmt               *sql.Stmt
 	renumberOutboxStmt               *sql.Stmt
+	setAuditCheckpointNoteStmt       *sql.Stmt
+	setAuditContentHashStmt          *sql.Stmt
 	setAuditHeadStmt                 *sql.Stmt
 	setCaseLinksStmt                 *sql.Stmt
 	setInChannelStmt                 *sql.Stmt
@@ -961,9 +1060,12 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		appendFeedStmt:                   q.appendFeedStmt,
 		appliedCaseEntriesStmt:           q.appliedCaseEntriesStmt,
 		auditEventsFromStmt:              q.auditEventsFromStmt,
+		auditEventsToBackfillStmt:        q.auditEventsToBackfillStmt,
+		auditLeavesFromStmt:              q.auditLeavesFromStmt,
 		caseReplicaItemsStmt:             q.caseReplicaItemsStmt,
 		casesLinkingLeadStmt:             q.casesLinkingLeadStmt,
 		countAuditEventsStmt:             q.countAuditEventsStmt,
+		countAuditTreeHashesStmt:         q.countAuditTreeHashesStmt,
 		countCaseEntriesStmt:             q.countCaseEntriesStmt,
 		countCasesStmt:                   q.countCasesStmt,
 		countInboxStmt:                   q.countInboxStmt,
@@ -979,7 +1081,9 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		feedAfterStmt:                    q.feedAfterStmt,
 		feedBoundsStmt:                   q.feedBoundsStmt,
 		feedFirstSinceStmt:               q.feedFirstSinceStmt,
+		getAuditCheckpointStmt:           q.getAuditCheckpointStmt,
 		getAuditHeadStmt:                 q.getAuditHeadStmt,
+		getAuditTreeHashStmt:             q.getAuditTreeHashStmt,
 		getCaseStmt:                      q.getCaseStmt,
 		getCaseEntryStmt:                 q.getCaseEntryStmt,
 		getExpiredLeadStmt:               q.getExpiredLeadStmt,
@@ -995,7 +1099,9 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		getPermissionRequestStmt:         q.getPermissionRequestStmt,
 		hasPermissionStmt:                q.hasPermissionStmt,
 		inboxPageStmt:                    q.inboxPageStmt,
+		insertAuditCheckpointStmt:        q.insertAuditCheckpointStmt,
 		insertAuditEventStmt:             q.insertAuditEventStmt,
+		insertAuditTreeHashStmt:          q.insertAuditTreeHashStmt,
 		insertCaseStmt:                   q.insertCaseStmt,
 		insertCaseEntryStmt:              q.insertCaseEntryStmt,
 		insertDriftCheckStmt:             q.insertDriftCheckStmt,
@@ -1008,8 +1114,10 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		insertOutboxStmt:                 q.insertOutboxStmt,
 		insertPersonStmt:                 q.insertPersonStmt,
 		insertPersonIdentifierStmt:       q.insertPersonIdentifierStmt,
+		latestAuditCheckpointStmt:        q.latestAuditCheckpointStmt,
 		latestDriftCheckStmt:             q.latestDriftCheckStmt,
 		leadReplicaItemsStmt:             q.leadReplicaItemsStmt,
+		listAuditCheckpointsStmt:         q.listAuditCheckpointsStmt,
 		listAuditEventsStmt:              q.listAuditEventsStmt,
 		listCaseEntriesStmt:              q.listCaseEntriesStmt,
 		listCasesStmt:                    q.listCasesStmt,
@@ -1038,6 +1146,8 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		putScreeningStmt:                 q.putScreeningStmt,
 		recordKeysByIDStmt:               q.recordKeysByIDStmt,
 		renumberOutboxStmt:               q.renumberOutboxStmt,
+		setAuditCheckpointNoteStmt:       q.setAuditCheckpointNoteStmt,
+		setAuditContentHashStmt:          q.setAuditContentHashStmt,
 		setAuditHeadStmt:                 q.setAuditHeadStmt,
 		setCaseLinksStmt:                 q.setCaseLinksStmt,
 		setInChannelStmt:                 q.setInChannelStmt,

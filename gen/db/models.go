@@ -4,23 +4,38 @@
 
 package db
 
+type AuditCheckpoint struct {
+	Size int64
+	Root []byte
+	Time int64
+	Note []byte
+}
+
 type AuditEvent struct {
-	Seq       int64
-	Time      int64
-	Agency    string
-	Principal string
-	Role      string
-	Action    string
-	Resource  string
-	Outcome   string
-	RequestID string
-	Detail    string
-	Hash      []byte
+	Seq         int64
+	Time        int64
+	Agency      string
+	Principal   string
+	Role        string
+	Action      string
+	Resource    string
+	Outcome     string
+	RequestID   string
+	Detail      string
+	Hash        []byte
+	Salt        []byte
+	ContentHash []byte
+	EraseTime   int64
 }
 
 type AuditHead struct {
 	ID   int64
 	Seq  int64
+	Hash []byte
+}
+
+type AuditTree struct {
+	ID   int64
 	Hash []byte
 }
 

@@ -72,6 +72,15 @@ type Result struct {
 	Problem  string
 	HeadSeq  int64
 	HeadHash []byte
+	// Tree: the checkpoints the rebuilt tree matched, the largest of them
+	// and the largest a witness cosigned (0 if none), and the witnesses.
+	Checkpoints  int
+	CheckpointAt int64
+	WitnessedAt  int64
+	Witnesses    []string
+	// Through is the last event of the range FirstBad lies in, when a
+	// checkpoint says only that one event of a range differs.
+	Through int64
 }
 
 // Verifier checks events fed to it in sequence order.
@@ -104,6 +113,30 @@ func (v *Verifier) Add(e *Event) bool {
 		return true
 	}
 	return false
+}
+
+// AddErased takes the next stored event whose content was erased: its
+// chain hash cannot be recomputed and is taken as stored (the Merkle tree
+// and the checkpoints still cover it through its content hash).
+func (v *Verifier) AddErased(e *Event) bool {
+	if !v.res.OK {
+		return false
+	}
+	if e.Seq != v.next {
+		v.fail(v.next, fmt.Sprintf("event %d is missing (next stored event is %d)", v.next, e.Seq))
+		return false
+	}
+	v.prev, v.next = e.Hash, v.next+1
+	v.res.Checked++
+	v.res.HeadSeq, v.res.HeadHash = e.Seq, e.Hash
+	return true
+}
+
+// Fail records a problem found outside the chain (first one wins).
+func (v *Verifier) Fail(seq int64, problem string) {
+	if v.res.OK {
+		v.fail(seq, problem)
+	}
 }
 
 // Finish checks the chain against the head the store recorded (the last

@@ -13,18 +13,20 @@ import (
 	"github.com/liaison-exchange/liaison/server/errs"
 	"github.com/liaison-exchange/liaison/server/paging"
 	"github.com/liaison-exchange/liaison/server/store"
+	"github.com/liaison-exchange/liaison/server/transparency"
 )
 
 // Server implements liaisonv1.AuditServiceServer.
 type Server struct {
 	liaisonv1.UnimplementedAuditServiceServer
 	store *store.Store
+	log   *transparency.Log
 }
 
 var _ liaisonv1.AuditServiceServer = (*Server)(nil)
 
-// New returns the audit service.
-func New(s *store.Store) *Server { return &Server{store: s} }
+// New returns the audit service of a node's log.
+func New(s *store.Store, l *transparency.Log) *Server { return &Server{store: s, log: l} }
 
 // ListAuditEvents implements liaisonv1.AuditServiceServer.
 func (s *Server) ListAuditEvents(ctx context.Context, req *liaisonv1.ListAuditEventsRequest) (*liaisonv1.ListAuditEventsResponse, error) {
@@ -69,13 +71,14 @@ func (s *Server) ListAuditEvents(ctx context.Context, req *liaisonv1.ListAuditEv
 // VerifyAuditLog implements liaisonv1.AuditServiceServer.
 func (s *Server) VerifyAuditLog(ctx context.Context, _ *liaisonv1.VerifyAuditLogRequest) (*liaisonv1.VerifyAuditLogResponse, error) {
 	audit.SetResource(ctx, "audit_events")
-	r, err := s.store.VerifyAudit(ctx)
+	r, err := s.store.VerifyAudit(ctx, s.log.VerifyOptions())
 	if err != nil {
 		return nil, err
 	}
 	return &liaisonv1.VerifyAuditLogResponse{
 		Ok: r.OK, EventsChecked: r.Checked, FirstBadSequence: r.FirstBad, Problem: r.Problem,
 		HeadSequence: r.HeadSeq, HeadHash: r.HeadHash,
+		CheckpointsMatched: int64(r.Checkpoints), CheckpointSize: r.CheckpointAt, WitnessedSize: r.WitnessedAt, Witnesses: r.Witnesses,
 	}, nil
 }
 

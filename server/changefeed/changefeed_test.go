@@ -554,7 +554,7 @@ func TestFeedTrim_ByAgeKeepsNewestAndAudits(t *testing.T) {
 			t.Errorf("audit event %+v, want detail %q by the node", e, want)
 		}
 	}
-	if res, err := st.VerifyAudit(ctx); err != nil || !res.OK {
+	if res, err := st.VerifyAudit(ctx, store.VerifyOptions{}); err != nil || !res.OK {
 		t.Errorf("audit chain: %+v %v", res, err)
 	}
 }

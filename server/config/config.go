@@ -43,6 +43,20 @@ type Config struct {
 	Feed Feed `yaml:"feed"`
 	// Metrics is the Prometheus endpoint.
 	Metrics Metrics `yaml:"metrics"`
+	// Audit configures the audit log's checkpoints.
+	Audit Audit `yaml:"audit"`
+}
+
+// Audit configures the audit log's Merkle tree checkpoints.
+type Audit struct {
+	// LogKey is the file of this node's log key (a C2SP signed-note
+	// private key, "PRIVATE+KEY+<trust domain>+…"): it signs the node's
+	// checkpoints and its cosignatures of partners' checkpoints. Without
+	// it the node makes no checkpoints and witnesses no partner.
+	LogKey string `yaml:"log_key"`
+	// CheckpointInterval is how often a checkpoint is signed while events
+	// are appended (default 5s, 1s to 1h).
+	CheckpointInterval Duration `yaml:"checkpoint_interval"`
 }
 
 // Feed tunes the change feed (ChangeFeedService).
@@ -129,6 +143,10 @@ type Partner struct {
 	CA string `yaml:"ca"`
 	// Address is the partner node's gRPC address.
 	Address string `yaml:"address"`
+	// LogKey is the file of the partner's log verifier key (C2SP vkey):
+	// with it this node checks and cosigns the partner's checkpoints and
+	// checks its cosignatures of this node's.
+	LogKey string `yaml:"log_key"`
 }
 
 // Limits protect the node from its callers.
@@ -386,6 +404,7 @@ func (c *Config) SetDefaults() {
 	if c.Metrics.Listen == "" {
 		c.Metrics.Listen = "127.0.0.1:9464"
 	}
+	c.setAuditDefaults()
 }
 
 // AgencyPattern is what an agency code looks like.
@@ -422,6 +441,7 @@ func (c *Config) Validate() error {
 	checkFile("tls.cert", c.TLS.Cert)
 	checkFile("tls.key", c.TLS.Key)
 	c.validateRevoked(bad)
+	c.validateAudit(bad)
 	if c.Database.Path == "" {
 		bad("database.path", "required")
 	}

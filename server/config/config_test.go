@@ -135,6 +135,7 @@ func TestLoad_Valid(t *testing.T) {
 			SendTimeout: config.Duration{Duration: 30 * time.Second},
 		},
 		Metrics: config.Metrics{Listen: "127.0.0.1:9464"},
+		Audit:   config.Audit{CheckpointInterval: config.Duration{Duration: 5 * time.Second}},
 	}
 	if diff := cmp.Diff(want, c); diff != "" {
 		t.Errorf("config (-want +got):\n%s", diff)
@@ -189,6 +190,7 @@ partners:
 			SendTimeout: config.Duration{Duration: 30 * time.Second},
 		},
 		Metrics: config.Metrics{Listen: "127.0.0.1:9464"},
+		Audit:   config.Audit{CheckpointInterval: config.Duration{Duration: 5 * time.Second}},
 	}
 	if diff := cmp.Diff(want, c); diff != "" {
 		t.Errorf("defaults (-want +got):\n%s", diff)

@@ -184,7 +184,7 @@ func TestFlood_PartnerRefusalsAreCheap(t *testing.T) {
 			t.Errorf("audit: no event with outcome %v", code)
 		}
 	}
-	v, err := n.Store.VerifyAudit(ctx)
+	v, err := n.Store.VerifyAudit(ctx, n.AuditLog.VerifyOptions())
 	if err != nil || !v.OK {
 		t.Errorf("audit chain after the flood: %+v %v", v, err)
 	}

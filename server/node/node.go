@@ -38,6 +38,7 @@ import (
 	"github.com/liaison-exchange/liaison/server/retention"
 	"github.com/liaison-exchange/liaison/server/search"
 	"github.com/liaison-exchange/liaison/server/store"
+	"github.com/liaison-exchange/liaison/server/transparency"
 	"github.com/liaison-exchange/liaison/server/validate"
 )
 
@@ -50,6 +51,8 @@ type Node struct {
 
 	// Federation is the node's side of every partner channel.
 	Federation *federation.Federation
+	// AuditLog signs checkpoints of the audit log's tree.
+	AuditLog *transparency.Log
 	// Metrics is the Prometheus endpoint (nil when off).
 	Metrics *metrics.Metrics
 	// MetricsAddr is where /metrics listens ("" when off).
@@ -193,7 +196,10 @@ func Start(ctx context.Context, cfg *config.Config, log *slog.Logger, lis net.Li
 	liaisonv1.RegisterManifestServiceServer(n.grpc, manifestSvc)
 	liaisonv1.RegisterFederationServiceServer(n.grpc, n.Federation.Receiver)
 	liaisonv1.RegisterFederationAdminServiceServer(n.grpc, n.Federation.Admin)
-	liaisonv1.RegisterAuditServiceServer(n.grpc, auditsvc.New(n.Store))
+	if n.AuditLog, err = NewAuditLog(cfg, n.Store, log); err != nil {
+		return nil, err
+	}
+	liaisonv1.RegisterAuditServiceServer(n.grpc, auditsvc.New(n.Store, n.AuditLog))
 	liaisonv1.RegisterSearchServiceServer(n.grpc, search.New(n.Store, cfg.Agency))
 	liaisonv1.RegisterChangeFeedServiceServer(n.grpc, n.feed)
 	n.retention = retention.New(n.Store, retention.Options{
@@ -223,7 +229,7 @@ func Start(ctx context.Context, cfg *config.Config, log *slog.Logger, lis net.Li
 	n.Federation.Start()
 	jobs, stop := context.WithCancel(context.Background())
 	n.stopJobs = stop
-	for _, job := range []func(context.Context){n.feed.RunTrim, n.retention.Run} {
+	for _, job := range []func(context.Context){n.feed.RunTrim, n.retention.Run, n.AuditLog.Run} {
 		n.jobs.Add(1)
 		go func() {
 			defer n.jobs.Done()

@@ -91,6 +91,7 @@ func (p *PKI) Config(agency, dir string, partners ...string) *config.Config {
 		Log:    config.Log{Level: "warn"},
 		// Tests that read metrics turn them on (127.0.0.1:0).
 		Metrics: config.Metrics{Listen: "off"},
+		Audit:   config.Audit{LogKey: p.Path(agency, "log.key")},
 		// Reconnect quickly: tests stop and start partners.
 		Federation: config.Federation{
 			MinBackoff: config.Duration{Duration: 20 * time.Millisecond},
@@ -98,7 +99,7 @@ func (p *PKI) Config(agency, dir string, partners ...string) *config.Config {
 		},
 	}
 	for _, partner := range partners {
-		c.Partners = append(c.Partners, config.Partner{Agency: partner, CA: p.Path(partner, "ca.crt"), Address: "127.0.0.1:1"})
+		c.Partners = append(c.Partners, config.Partner{Agency: partner, CA: p.Path(partner, "ca.crt"), Address: "127.0.0.1:1", LogKey: p.Path(partner, "log.vkey")})
 	}
 	c.SetDefaults()
 	return c

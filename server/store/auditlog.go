@@ -1,11 +1,13 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"errors"
 	"fmt"
 	"net/url"
+	"sort"
 	"time"
 
 	"github.com/liaison-exchange/liaison/gen/db"
@@ -53,19 +55,37 @@ func (s *Store) ListAuditEvents(ctx context.Context, f AuditFilter, beforeSeq in
 	return out, nil
 }
 
-// VerifyAudit recomputes the whole chain from the database.
-func (s *Store) VerifyAudit(ctx context.Context) (audit.Result, error) {
-	return VerifyAuditDB(ctx, s.rq)
+// VerifyAudit recomputes the chain and the tree from the database and
+// checks them against every checkpoint it holds (see VerifyAuditDB).
+func (s *Store) VerifyAudit(ctx context.Context, o VerifyOptions) (audit.Result, error) {
+	return VerifyAuditDB(ctx, s.rq, o)
 }
 
-// VerifyAuditDB verifies the audit chain of a database through its
-// queries; `liaison audit verify` uses it on a file opened read-only.
-func VerifyAuditDB(ctx context.Context, q *db.Queries) (audit.Result, error) {
+// VerifyOptions say what to check a log against.
+type VerifyOptions struct {
+	// Origin of the log, and the keys its checkpoints are opened with; a
+	// stored checkpoint that does not verify with them fails the check.
+	// With no log key, checkpoints are not checked.
+	Origin string
+	Keys   audit.Keys
+	// Checkpoints are further signed checkpoints, from outside the
+	// database (the partner keeps the ones it cosigned).
+	Checkpoints [][]byte
+}
+
+// VerifyAuditDB verifies the audit log of a database through its queries;
+// `liaison audit verify` uses it on a file opened read-only. Each event is
+// checked against its chain hash and its content hash; the tree is rebuilt
+// from the content hashes alone and checked against the checkpoints, so a
+// log truncated or rewritten with every stored hash recomputed still
+// fails against a checkpoint a witness cosigned before.
+func VerifyAuditDB(ctx context.Context, q *db.Queries, o VerifyOptions) (audit.Result, error) {
 	v := audit.NewVerifier()
+	tc := audit.NewTreeCheck()
 	const page = 5000
 	next := int64(1)
 	for {
-		rows, err := q.AuditEventsFrom(ctx, db.AuditEventsFromParams{Seq: next, Limit: page})
+		rows, err := q.AuditLeavesFrom(ctx, db.AuditLeavesFromParams{Seq: next, Limit: page})
 		if err != nil {
 			return audit.Result{}, fmt.Errorf("read audit events: %w", err)
 		}
@@ -74,8 +94,16 @@ func VerifyAuditDB(ctx context.Context, q *db.Queries) (audit.Result, error) {
 				Seq: r.Seq, Time: time.UnixMicro(r.Time), Agency: r.Agency, Principal: r.Principal, Role: r.Role,
 				Action: r.Action, Resource: r.Resource, Outcome: r.Outcome, RequestID: r.RequestID, Detail: r.Detail, Hash: r.Hash,
 			}
-			if !v.Add(&e) {
+			erased := r.EraseTime != 0
+			if erased && !v.AddErased(&e) || !erased && !v.Add(&e) {
 				return v.Finish(0, nil), nil
+			}
+			if !erased && !bytes.Equal(audit.ContentHash(r.Salt, &e), r.ContentHash) {
+				v.Fail(r.Seq, fmt.Sprintf("event %d does not match its leaf in the tree: it was changed", r.Seq))
+				return v.Finish(0, nil), nil
+			}
+			if err := tc.Append(r.ContentHash); err != nil {
+				return audit.Result{}, err
 			}
 			next = r.Seq + 1
 		}
@@ -84,13 +112,51 @@ func VerifyAuditDB(ctx context.Context, q *db.Queries) (audit.Result, error) {
 		}
 	}
 	head, err := q.GetAuditHead(ctx)
-	if errors.Is(err, sql.ErrNoRows) {
-		return v.Finish(0, audit.Genesis), nil
-	}
-	if err != nil {
+	var res audit.Result
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		res = v.Finish(0, audit.Genesis)
+	case err != nil:
 		return audit.Result{}, fmt.Errorf("read audit head: %w", err)
+	default:
+		res = v.Finish(head.Seq, head.Hash)
 	}
-	return v.Finish(head.Seq, head.Hash), nil
+	if o.Keys.Log == "" {
+		return res, nil
+	}
+	stored, err := q.ListAuditCheckpoints(ctx)
+	if err != nil {
+		return audit.Result{}, fmt.Errorf("read checkpoints: %w", err)
+	}
+	texts := o.Checkpoints
+	for _, c := range stored {
+		texts = append(texts, c.Note)
+	}
+	var cps []*audit.Checkpoint
+	for _, t := range texts {
+		cp, err := audit.OpenCheckpoint(t, o.Origin, o.Keys)
+		if err != nil {
+			res.OK, res.FirstBad, res.Problem = false, 0, fmt.Sprintf("a checkpoint does not verify: %v", err)
+			return res, nil
+		}
+		cps = append(cps, cp)
+	}
+	cr := tc.Against(cps)
+	res.Checkpoints = cr.Checked
+	if cr.Latest != nil {
+		res.CheckpointAt = cr.Latest.Size
+	}
+	if cr.Witnessed != nil {
+		res.WitnessedAt = cr.Witnessed.Size
+		for n := range cr.Witnessed.Cosigners {
+			res.Witnesses = append(res.Witnesses, n)
+		}
+		sort.Strings(res.Witnesses)
+	}
+	if cr.FirstBad != 0 && (res.OK || cr.FirstBad < res.FirstBad) {
+		res.OK, res.FirstBad, res.Through, res.Problem = false, cr.FirstBad, cr.Through, cr.Problem
+	}
+	return res, nil
 }
 
 // OpenReadOnly opens a database file for offline inspection without

@@ -143,6 +143,10 @@ func Open(ctx context.Context, path string, o Options) (*Store, error) {
 		s.closeDBs()
 		return nil, fmt.Errorf("open store: rebuild the person index: %w", err)
 	}
+	if err := backfillTree(ctx, s.wdb, s.wq); err != nil {
+		s.closeDBs()
+		return nil, fmt.Errorf("open store: %w", err)
+	}
 	head, err := s.wq.GetAuditHead(ctx)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
@@ -588,11 +592,17 @@ func (t *Tx) Audit(e *audit.Event) error {
 		e.Agency = t.s.opts.Agency
 	}
 	e.Hash = audit.ChainHash(t.headHash, e)
+	salt := audit.NewSalt()
+	content := audit.ContentHash(salt, e)
 	if err := t.q.InsertAuditEvent(t.ctx, db.InsertAuditEventParams{
 		Seq: e.Seq, Time: e.Time.UnixMicro(), Agency: e.Agency, Principal: e.Principal, Role: e.Role,
 		Action: e.Action, Resource: e.Resource, Outcome: e.Outcome, RequestID: e.RequestID, Detail: e.Detail, Hash: e.Hash,
+		Salt: salt, ContentHash: content,
 	}); err != nil {
 		return fmt.Errorf("append audit event: %w", err)
+	}
+	if err := appendLeaf(t.ctx, t.q, e.Seq, content); err != nil {
+		return err
 	}
 	t.headSeq, t.headHash = e.Seq, e.Hash
 	return nil

@@ -362,11 +362,18 @@ type VerifyAuditLogResponse struct {
 	// The first sequence number that does not verify; 0 when ok.
 	FirstBadSequence int64 `protobuf:"varint,3,opt,name=first_bad_sequence,json=firstBadSequence,proto3" json:"first_bad_sequence,omitempty"`
 	// What is wrong at first_bad_sequence, in words.
-	Problem       string `protobuf:"bytes,4,opt,name=problem,proto3" json:"problem,omitempty"`
-	HeadSequence  int64  `protobuf:"varint,5,opt,name=head_sequence,json=headSequence,proto3" json:"head_sequence,omitempty"`
-	HeadHash      []byte `protobuf:"bytes,6,opt,name=head_hash,json=headHash,proto3" json:"head_hash,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Problem      string `protobuf:"bytes,4,opt,name=problem,proto3" json:"problem,omitempty"`
+	HeadSequence int64  `protobuf:"varint,5,opt,name=head_sequence,json=headSequence,proto3" json:"head_sequence,omitempty"`
+	HeadHash     []byte `protobuf:"bytes,6,opt,name=head_hash,json=headHash,proto3" json:"head_hash,omitempty"`
+	// The signed checkpoints of the log's Merkle tree that the events,
+	// rebuilt into the tree, matched; the largest of them, and the largest
+	// a partner witness cosigned (0 if none), with the witnesses' names.
+	CheckpointsMatched int64    `protobuf:"varint,7,opt,name=checkpoints_matched,json=checkpointsMatched,proto3" json:"checkpoints_matched,omitempty"`
+	CheckpointSize     int64    `protobuf:"varint,8,opt,name=checkpoint_size,json=checkpointSize,proto3" json:"checkpoint_size,omitempty"`
+	WitnessedSize      int64    `protobuf:"varint,9,opt,name=witnessed_size,json=witnessedSize,proto3" json:"witnessed_size,omitempty"`
+	Witnesses          []string `protobuf:"bytes,10,rep,name=witnesses,proto3" json:"witnesses,omitempty"`
+	unknownFields      protoimpl.UnknownFields
+	sizeCache          protoimpl.SizeCache
 }
 
 func (x *VerifyAuditLogResponse) Reset() {
@@ -441,6 +448,34 @@ func (x *VerifyAuditLogResponse) GetHeadHash() []byte {
 	return nil
 }
 
+func (x *VerifyAuditLogResponse) GetCheckpointsMatched() int64 {
+	if x != nil {
+		return x.CheckpointsMatched
+	}
+	return 0
+}
+
+func (x *VerifyAuditLogResponse) GetCheckpointSize() int64 {
+	if x != nil {
+		return x.CheckpointSize
+	}
+	return 0
+}
+
+func (x *VerifyAuditLogResponse) GetWitnessedSize() int64 {
+	if x != nil {
+		return x.WitnessedSize
+	}
+	return 0
+}
+
+func (x *VerifyAuditLogResponse) GetWitnesses() []string {
+	if x != nil {
+		return x.Witnesses
+	}
+	return nil
+}
+
 var File_liaison_v1_audit_proto protoreflect.FileDescriptor
 
 const file_liaison_v1_audit_proto_rawDesc = "" +
@@ -478,14 +513,19 @@ const file_liaison_v1_audit_proto_rawDesc = "" +
 	"\x17ListAuditEventsResponse\x12.\n" +
 	"\x06events\x18\x01 \x03(\v2\x16.liaison.v1.AuditEventR\x06events\x12&\n" +
 	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\x17\n" +
-	"\x15VerifyAuditLogRequest\"\xd9\x01\n" +
+	"\x15VerifyAuditLogRequest\"\xf8\x02\n" +
 	"\x16VerifyAuditLogResponse\x12\x0e\n" +
 	"\x02ok\x18\x01 \x01(\bR\x02ok\x12%\n" +
 	"\x0eevents_checked\x18\x02 \x01(\x03R\reventsChecked\x12,\n" +
 	"\x12first_bad_sequence\x18\x03 \x01(\x03R\x10firstBadSequence\x12\x18\n" +
 	"\aproblem\x18\x04 \x01(\tR\aproblem\x12#\n" +
 	"\rhead_sequence\x18\x05 \x01(\x03R\fheadSequence\x12\x1b\n" +
-	"\thead_hash\x18\x06 \x01(\fR\bheadHash2\xc3\x01\n" +
+	"\thead_hash\x18\x06 \x01(\fR\bheadHash\x12/\n" +
+	"\x13checkpoints_matched\x18\a \x01(\x03R\x12checkpointsMatched\x12'\n" +
+	"\x0fcheckpoint_size\x18\b \x01(\x03R\x0echeckpointSize\x12%\n" +
+	"\x0ewitnessed_size\x18\t \x01(\x03R\rwitnessedSize\x12\x1c\n" +
+	"\twitnesses\x18\n" +
+	" \x03(\tR\twitnesses2\xc3\x01\n" +
 	"\fAuditService\x12Z\n" +
 	"\x0fListAuditEvents\x12\".liaison.v1.ListAuditEventsRequest\x1a#.liaison.v1.ListAuditEventsResponse\x12W\n" +
 	"\x0eVerifyAuditLog\x12!.liaison.v1.VerifyAuditLogRequest\x1a\".liaison.v1.VerifyAuditLogResponseB>Z<github.com/liaison-exchange/liaison/gen/liaison/v1;liaisonv1b\x06proto3"

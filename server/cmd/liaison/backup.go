@@ -171,7 +171,7 @@ func verifyCopy(ctx context.Context, path string, stdout io.Writer) (bool, error
 		fmt.Fprintf(stdout, "integrity_check: FAILED:\n  %s\n", strings.Join(problems, "\n  "))
 	}
 
-	res, err := store.VerifyAuditDB(ctx, db.New(d))
+	res, err := store.VerifyAuditDB(ctx, db.New(d), store.VerifyOptions{})
 	if err != nil {
 		return false, err
 	}

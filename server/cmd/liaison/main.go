@@ -1,7 +1,7 @@
 // Command liaison runs a Liaison node and its offline tools.
 //
 //	liaison serve --config FILE [--listen ADDR] [--db PATH] [--partner-addr AGENCY=ADDR]...
-//	liaison audit verify --db FILE
+//	liaison audit verify [--config FILE] [--db FILE] [--checkpoint FILE]...
 //	liaison federation verify --config FILE [--db FILE]
 //	liaison federation fast-forward --config FILE --partner AGENCY --to N [--db FILE]
 //	liaison backup --db FILE --out FILE
@@ -47,7 +47,7 @@ func (e exitError) Error() string { return fmt.Sprintf("exit status %d", int(e))
 
 const usage = `usage:
   liaison serve --config FILE [--listen ADDR] [--db PATH] [--partner-addr AGENCY=ADDR]... [--metrics-listen ADDR]
-  liaison audit verify --db FILE
+  liaison audit verify [--config FILE] [--db FILE] [--checkpoint FILE]...
   liaison federation verify --config FILE [--db FILE]
   liaison federation fast-forward --config FILE --partner AGENCY --to N [--db FILE]
   liaison backup --db FILE --out FILE`
@@ -144,12 +144,37 @@ func serve(ctx context.Context, args []string) error {
 
 func auditVerify(ctx context.Context, args []string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("audit verify", flag.ContinueOnError)
-	dbPath := fs.String("db", "", "node database file")
+	path := fs.String("config", "", "the node's configuration file: its log key and its partners' (witnesses') keys; without it only the chain and the leaves are checked")
+	dbPath := fs.String("db", "", "node database file (default: the one the config names)")
+	var extra stringList
+	fs.Var(&extra, "checkpoint", "a signed checkpoint from outside the database, e.g. the latest one the partner cosigned (repeatable)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
+	var o store.VerifyOptions
+	if *path != "" {
+		cfg, err := offlineConfig("audit verify", *path, dbPath)
+		if err != nil {
+			return err
+		}
+		l, err := node.NewAuditLog(cfg, nil, nil)
+		if err != nil {
+			return fmt.Errorf("audit verify: %w", err)
+		}
+		o = l.VerifyOptions()
+	}
+	for _, f := range extra {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			return fmt.Errorf("audit verify: %w", err)
+		}
+		o.Checkpoints = append(o.Checkpoints, b)
+	}
 	if *dbPath == "" {
-		return errors.New("audit verify: --db is required")
+		return errors.New("audit verify: --db (or --config) is required")
+	}
+	if len(o.Checkpoints) > 0 && o.Keys.Log == "" {
+		return errors.New("audit verify: --checkpoint needs --config (the keys it is checked with)")
 	}
 	if _, err := os.Stat(*dbPath); err != nil {
 		return fmt.Errorf("audit verify: %w", err)
@@ -159,17 +184,36 @@ func auditVerify(ctx context.Context, args []string, stdout io.Writer) error {
 		return err
 	}
 	defer closeDB()
-	res, err := store.VerifyAuditDB(ctx, q)
+	res, err := store.VerifyAuditDB(ctx, q, o)
 	if err != nil {
 		return err
 	}
 	if !res.OK {
-		fmt.Fprintf(stdout, "audit chain BROKEN at event %d: %s (%d events verified before it)\n", res.FirstBad, res.Problem, res.Checked)
+		at := fmt.Sprintf("event %d", res.FirstBad)
+		if res.Through > res.FirstBad {
+			at = fmt.Sprintf("events %d to %d", res.FirstBad, res.Through)
+		}
+		fmt.Fprintf(stdout, "audit log BROKEN at %s: %s (%d events verified)\n", at, res.Problem, res.Checked)
 		return exitError(2)
 	}
 	fmt.Fprintf(stdout, "audit chain OK: %d events, head %d %x\n", res.Checked, res.HeadSeq, res.HeadHash)
+	switch {
+	case o.Keys.Log == "":
+		fmt.Fprintln(stdout, "audit tree: not checked against checkpoints (no --config)")
+	case res.WitnessedAt > 0:
+		fmt.Fprintf(stdout, "audit tree OK: matches %d checkpoints, the latest at %d events; witnessed at %d events by %s\n",
+			res.Checkpoints, res.CheckpointAt, res.WitnessedAt, strings.Join(res.Witnesses, ", "))
+	default:
+		fmt.Fprintf(stdout, "audit tree OK: matches %d checkpoints, the latest at %d events; none cosigned by a witness\n", res.Checkpoints, res.CheckpointAt)
+	}
 	return nil
 }
+
+// stringList is a repeatable string flag.
+type stringList []string
+
+func (l *stringList) String() string     { return strings.Join(*l, ",") }
+func (l *stringList) Set(v string) error { *l = append(*l, v); return nil }
 
 // federationVerify re-checks the signatures of every envelope the node
 // stored. The partners' CAs come from the node's configuration, never from

@@ -1,6 +1,6 @@
 -- name: InsertAuditEvent :exec
-INSERT INTO audit_events (seq, time, agency, principal, role, action, resource, outcome, request_id, detail, hash)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?);
+INSERT INTO audit_events (seq, time, agency, principal, role, action, resource, outcome, request_id, detail, hash, salt, content_hash)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?);
 
 -- name: GetAuditHead :one
 SELECT seq, hash FROM audit_head WHERE id = 1;
@@ -28,3 +28,38 @@ WHERE seq >= ? ORDER BY seq LIMIT ?;
 
 -- name: CountAuditEvents :one
 SELECT count(*) FROM audit_events;
+
+-- name: InsertAuditTreeHash :exec
+INSERT INTO audit_tree (id, hash) VALUES (?, ?);
+
+-- name: GetAuditTreeHash :one
+SELECT hash FROM audit_tree WHERE id = ?;
+
+-- name: CountAuditTreeHashes :one
+SELECT count(*) FROM audit_tree;
+
+-- name: AuditEventsToBackfill :many
+SELECT seq, time, agency, principal, role, action, resource, outcome, request_id, detail, hash FROM audit_events
+WHERE content_hash = x'' ORDER BY seq LIMIT ?;
+
+-- name: SetAuditContentHash :exec
+UPDATE audit_events SET salt = ?, content_hash = ? WHERE seq = ?;
+
+-- name: AuditLeavesFrom :many
+SELECT seq, time, agency, principal, role, action, resource, outcome, request_id, detail, hash, salt, content_hash, erase_time
+FROM audit_events WHERE seq >= ? ORDER BY seq LIMIT ?;
+
+-- name: InsertAuditCheckpoint :exec
+INSERT INTO audit_checkpoints (size, root, time, note) VALUES (?, ?, ?, ?);
+
+-- name: LatestAuditCheckpoint :one
+SELECT size, root, time, note FROM audit_checkpoints ORDER BY size DESC LIMIT 1;
+
+-- name: GetAuditCheckpoint :one
+SELECT size, root, time, note FROM audit_checkpoints WHERE size = ?;
+
+-- name: SetAuditCheckpointNote :exec
+UPDATE audit_checkpoints SET note = ? WHERE size = ?;
+
+-- name: ListAuditCheckpoints :many
+SELECT size, root, time, note FROM audit_checkpoints ORDER BY size;

@@ -1,0 +1,179 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"golang.org/x/mod/sumdb/note"
+	"golang.org/x/mod/sumdb/tlog"
+
+	"github.com/liaison-exchange/liaison/gen/db"
+	"github.com/liaison-exchange/liaison/server/audit"
+)
+
+// treeHashes reads the audit tree's stored hashes through q (inside a
+// transaction, it sees the hashes the transaction appended).
+type treeHashes struct {
+	ctx context.Context
+	q   *db.Queries
+}
+
+func (r treeHashes) ReadHashes(indexes []int64) ([]tlog.Hash, error) {
+	out := make([]tlog.Hash, len(indexes))
+	for i, x := range indexes {
+		b, err := r.q.GetAuditTreeHash(r.ctx, x)
+		if err != nil {
+			return nil, fmt.Errorf("audit tree hash %d: %w", x, err)
+		}
+		copy(out[i][:], b)
+	}
+	return out, nil
+}
+
+// appendLeaf appends event seq's leaf (content hash c) to the tree.
+func appendLeaf(ctx context.Context, q *db.Queries, seq int64, c []byte) error {
+	n := seq - 1
+	hashes, err := tlog.StoredHashes(n, c, treeHashes{ctx, q})
+	if err != nil {
+		return fmt.Errorf("audit tree: leaf %d: %w", n, err)
+	}
+	base := tlog.StoredHashIndex(0, n)
+	for i, h := range hashes {
+		if err := q.InsertAuditTreeHash(ctx, db.InsertAuditTreeHashParams{ID: base + int64(i), Hash: h[:]}); err != nil {
+			return fmt.Errorf("audit tree: store hash: %w", err)
+		}
+	}
+	return nil
+}
+
+// backfillTree gives the events written before the tree existed a salt,
+// a content hash and their leaves, in order, at start-up.
+func backfillTree(ctx context.Context, d *sql.DB, q *db.Queries) error {
+	for {
+		tx, err := d.BeginTx(ctx, nil)
+		if err != nil {
+			return err
+		}
+		qt := q.WithTx(tx)
+		rows, err := qt.AuditEventsToBackfill(ctx, 2000)
+		if err == nil {
+			for _, r := range rows {
+				e := audit.Event{Seq: r.Seq, Time: time.UnixMicro(r.Time), Agency: r.Agency, Principal: r.Principal, Role: r.Role,
+					Action: r.Action, Resource: r.Resource, Outcome: r.Outcome, RequestID: r.RequestID, Detail: r.Detail}
+				salt := audit.NewSalt()
+				c := audit.ContentHash(salt, &e)
+				if err = qt.SetAuditContentHash(ctx, db.SetAuditContentHashParams{Salt: salt, ContentHash: c, Seq: r.Seq}); err != nil {
+					break
+				}
+				if err = appendLeaf(ctx, qt, r.Seq, c); err != nil {
+					break
+				}
+			}
+		}
+		if err != nil {
+			tx.Rollback()
+			return fmt.Errorf("audit tree backfill: %w", err)
+		}
+		if err := tx.Commit(); err != nil {
+			return err
+		}
+		if len(rows) == 0 {
+			return nil
+		}
+	}
+}
+
+// TreeSize is the number of leaves of the audit tree (the last sequence).
+func (t *Tx) TreeSize() int64 { return t.headSeq }
+
+// TreeRoot is the root of the audit tree at size n (n ≤ TreeSize).
+func (t *Tx) TreeRoot(n int64) (tlog.Hash, error) {
+	return tlog.TreeHash(n, treeHashes{t.ctx, t.q})
+}
+
+// ConsistencyProof proves the tree at size n extends the tree at size m.
+func (t *Tx) ConsistencyProof(n, m int64) (tlog.TreeProof, error) {
+	return tlog.ProveTree(n, m, treeHashes{t.ctx, t.q})
+}
+
+// InclusionProof proves leaf i is in the tree at size n.
+func (t *Tx) InclusionProof(n, i int64) (tlog.RecordProof, error) {
+	return tlog.ProveRecord(n, i, treeHashes{t.ctx, t.q})
+}
+
+// StoredCheckpoint is one of this node's signed checkpoints.
+type StoredCheckpoint struct {
+	Size int64
+	Root tlog.Hash
+	Time time.Time
+	Note []byte
+}
+
+func storedCheckpoint(size int64, root []byte, at int64, text []byte) StoredCheckpoint {
+	c := StoredCheckpoint{Size: size, Time: time.UnixMicro(at).UTC(), Note: text}
+	copy(c.Root[:], root)
+	return c
+}
+
+// LatestCheckpoint is this node's newest checkpoint (ok false if none).
+func (t *Tx) LatestCheckpoint() (cp StoredCheckpoint, ok bool, err error) {
+	r, err := t.q.LatestAuditCheckpoint(t.ctx)
+	if errors.Is(err, sql.ErrNoRows) {
+		return StoredCheckpoint{}, false, nil
+	}
+	if err != nil {
+		return StoredCheckpoint{}, false, err
+	}
+	return storedCheckpoint(r.Size, r.Root, r.Time, r.Note), true, nil
+}
+
+// Checkpoint reads this node's checkpoint at a size (ok false if none).
+func (t *Tx) Checkpoint(size int64) (cp StoredCheckpoint, ok bool, err error) {
+	r, err := t.q.GetAuditCheckpoint(t.ctx, size)
+	if errors.Is(err, sql.ErrNoRows) {
+		return StoredCheckpoint{}, false, nil
+	}
+	if err != nil {
+		return StoredCheckpoint{}, false, err
+	}
+	return storedCheckpoint(r.Size, r.Root, r.Time, r.Note), true, nil
+}
+
+// SetCheckpointNote replaces a checkpoint's note (the same checkpoint with
+// a witness's cosignature added).
+func (t *Tx) SetCheckpointNote(size int64, text []byte) error {
+	return t.q.SetAuditCheckpointNote(t.ctx, db.SetAuditCheckpointNoteParams{Note: text, Size: size})
+}
+
+// MakeCheckpoint signs a checkpoint of the audit tree as it is now, if it
+// grew since the last one; it returns the newest checkpoint either way
+// (made false if none was needed).
+func (s *Store) MakeCheckpoint(ctx context.Context, origin string, key note.Signer) (cp StoredCheckpoint, made bool, err error) {
+	err = s.Write(ctx, func(tx *Tx) error {
+		made = false
+		last, ok, err := tx.LatestCheckpoint()
+		if err != nil {
+			return err
+		}
+		size := tx.TreeSize()
+		if ok && last.Size == size {
+			cp = last
+			return nil
+		}
+		root, err := tx.TreeRoot(size)
+		if err != nil {
+			return err
+		}
+		text, err := audit.SignCheckpoint(origin, size, root, key)
+		if err != nil {
+			return err
+		}
+		cp = StoredCheckpoint{Size: size, Root: root, Time: tx.Now(), Note: text}
+		made = true
+		return tx.q.InsertAuditCheckpoint(tx.ctx, db.InsertAuditCheckpointParams{Size: size, Root: root[:], Time: cp.Time.UnixMicro(), Note: text})
+	})
+	return cp, made, err
+}
