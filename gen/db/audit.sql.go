@@ -224,6 +224,33 @@ func (q *Queries) GetAuditHead(ctx context.Context) (GetAuditHeadRow, error) {
 	return i, err
 }
 
+const getAuditLeaf = `-- name: GetAuditLeaf :one
+SELECT seq, time, agency, principal, role, action, resource, outcome, request_id, detail, hash, salt, content_hash, erase_time
+FROM audit_events WHERE seq = ?
+`
+
+func (q *Queries) GetAuditLeaf(ctx context.Context, seq int64) (AuditEvent, error) {
+	row := q.queryRow(ctx, q.getAuditLeafStmt, getAuditLeaf, seq)
+	var i AuditEvent
+	err := row.Scan(
+		&i.Seq,
+		&i.Time,
+		&i.Agency,
+		&i.Principal,
+		&i.Role,
+		&i.Action,
+		&i.Resource,
+		&i.Outcome,
+		&i.RequestID,
+		&i.Detail,
+		&i.Hash,
+		&i.Salt,
+		&i.ContentHash,
+		&i.EraseTime,
+	)
+	return i, err
+}
+
 const getAuditTreeHash = `-- name: GetAuditTreeHash :one
 SELECT hash FROM audit_tree WHERE id = ?
 `

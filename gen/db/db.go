@@ -108,6 +108,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.getAuditHeadStmt, err = db.PrepareContext(ctx, getAuditHead); err != nil {
 		return nil, fmt.Errorf("error preparing query GetAuditHead: %w", err)
 	}
+	if q.getAuditLeafStmt, err = db.PrepareContext(ctx, getAuditLeaf); err != nil {
+		return nil, fmt.Errorf("error preparing query GetAuditLeaf: %w", err)
+	}
 	if q.getAuditTreeHashStmt, err = db.PrepareContext(ctx, getAuditTreeHash); err != nil {
 		return nil, fmt.Errorf("error preparing query GetAuditTreeHash: %w", err)
 	}
@@ -494,6 +497,11 @@ func (q *Queries) Close() error {
 	if q.getAuditHeadStmt != nil {
 		if cerr := q.getAuditHeadStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing getAuditHeadStmt: %w", cerr)
+		}
+	}
+	if q.getAuditLeafStmt != nil {
+		if cerr := q.getAuditLeafStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing getAuditLeafStmt: %w", cerr)
 		}
 	}
 	if q.getAuditTreeHashStmt != nil {
@@ -968,6 +976,7 @@ type Queries struct {
 	feedFirstSinceStmt               *sql.Stmt
 	getAuditCheckpointStmt           *sql.Stmt
 	getAuditHeadStmt                 *sql.Stmt
+	getAuditLeafStmt                 *sql.Stmt
 	getAuditTreeHashStmt             *sql.Stmt
 	getCaseStmt                      *sql.Stmt
 	getCaseEntryStmt                 *sql.Stmt
@@ -1083,6 +1092,7 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		feedFirstSinceStmt:               q.feedFirstSinceStmt,
 		getAuditCheckpointStmt:           q.getAuditCheckpointStmt,
 		getAuditHeadStmt:                 q.getAuditHeadStmt,
+		getAuditLeafStmt:                 q.getAuditLeafStmt,
 		getAuditTreeHashStmt:             q.getAuditTreeHashStmt,
 		getCaseStmt:                      q.getCaseStmt,
 		getCaseEntryStmt:                 q.getCaseEntryStmt,

@@ -101,6 +101,7 @@ var Table = map[string]Rule{
 
 	liaisonv1.AuditService_ListAuditEvents_FullMethodName: {Own: []identity.Role{au}},
 	liaisonv1.AuditService_VerifyAuditLog_FullMethodName:  {Own: []identity.Role{au}},
+	liaisonv1.AuditService_ProveAuditEvent_FullMethodName: {Own: []identity.Role{au}},
 
 	// Health and reflection tell what the node runs and whether it is up:
 	// the own agency's principals only. A partner reaches the federation

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"errors"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/liaison-exchange/liaison/gen/db"
 	"github.com/liaison-exchange/liaison/server/audit"
+	"github.com/liaison-exchange/liaison/server/errs"
 )
 
 // treeHashes reads the audit tree's stored hashes through q (inside a
@@ -176,4 +178,59 @@ func (s *Store) MakeCheckpoint(ctx context.Context, origin string, key note.Sign
 		return tx.q.InsertAuditCheckpoint(tx.ctx, db.InsertAuditCheckpointParams{Size: size, Root: root[:], Time: cp.Time.UnixMicro(), Note: text})
 	})
 	return cp, made, err
+}
+
+// Evidence is what shows that an event is in the log (see
+// liaisonv1.AuditEvidence).
+type Evidence struct {
+	Event       audit.Event
+	Salt        []byte
+	ContentHash []byte
+	Erased      bool
+	Proof       tlog.RecordProof
+	Checkpoint  StoredCheckpoint
+}
+
+// AuditEvidence proves event seq against the newest checkpoint covering
+// it that carries a cosignature, else the newest covering it.
+func (s *Store) AuditEvidence(ctx context.Context, seq int64) (Evidence, error) {
+	r, err := s.rq.GetAuditLeaf(ctx, seq)
+	if errors.Is(err, sql.ErrNoRows) {
+		return Evidence{}, errs.NotFoundf("there is no audit event %d", seq)
+	}
+	if err != nil {
+		return Evidence{}, err
+	}
+	ev := Evidence{
+		Event: audit.Event{Seq: r.Seq, Time: time.UnixMicro(r.Time).UTC(), Agency: r.Agency, Principal: r.Principal, Role: r.Role,
+			Action: r.Action, Resource: r.Resource, Outcome: r.Outcome, RequestID: r.RequestID, Detail: r.Detail, Hash: r.Hash},
+		Salt: r.Salt, ContentHash: r.ContentHash, Erased: r.EraseTime != 0,
+	}
+	cps, err := s.rq.ListAuditCheckpoints(ctx)
+	if err != nil {
+		return Evidence{}, err
+	}
+	var best *db.AuditCheckpoint
+	for i := len(cps) - 1; i >= 0; i-- {
+		c := &cps[i]
+		if c.Size < seq {
+			break
+		}
+		if best == nil {
+			best = c
+		}
+		if bytes.Count(c.Note, []byte("\n— ")) > 1 { // the log's signature and a cosignature
+			best = c
+			break
+		}
+	}
+	if best == nil {
+		return Evidence{}, errs.Precondition("audit.not_checkpointed", fmt.Sprintf("audit_events/%d", seq),
+			"event %d is not yet covered by a checkpoint; one is signed every few seconds", seq)
+	}
+	ev.Checkpoint = storedCheckpoint(best.Size, best.Root, best.Time, best.Note)
+	if ev.Proof, err = tlog.ProveRecord(best.Size, seq-1, treeHashes{ctx, s.rq}); err != nil {
+		return Evidence{}, fmt.Errorf("inclusion proof of event %d: %w", seq, err)
+	}
+	return ev, nil
 }

@@ -6,9 +6,12 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
+	"strconv"
 	"strings"
 
 	"google.golang.org/grpc/codes"
+	"google.golang.org/protobuf/encoding/protojson"
 
 	liaisonv1 "github.com/liaison-exchange/liaison/gen/liaison/v1"
 )
@@ -18,7 +21,9 @@ func init() {
 		{name: "list", synopsis: "[--principal P] [--action A] [--resource R] [--outcome O] [--agency A] [--since TIME] [--until TIME] [--page-size N] [--page-token T] [--all]", setup: auditList,
 			summary: "list audit events, newest first"},
 		{name: "verify", setup: auditVerify,
-			summary: "recompute the hash chain; exit status 3 if it is broken"},
+			summary: "recompute the chain and the Merkle tree against the signed checkpoints; exit status 3 if broken"},
+		{name: "prove", synopsis: "SEQ --out FILE", setup: auditProve,
+			summary: "write the evidence that event SEQ is in the log (check it offline with `liaison audit check-proof`)"},
 	}})
 }
 
@@ -111,6 +116,12 @@ func auditVerify(*flag.FlagSet) handler {
 				row(w, "PROBLEM:", resp.GetProblem())
 			}
 			row(w, "EVENTS CHECKED:", fmt.Sprint(resp.GetEventsChecked()))
+			row(w, "CHECKPOINTS MATCHED:", fmt.Sprintf("%d, the latest at %d events", resp.GetCheckpointsMatched(), resp.GetCheckpointSize()))
+			if resp.GetWitnessedSize() > 0 {
+				row(w, "WITNESSED:", fmt.Sprintf("at %d events by %s", resp.GetWitnessedSize(), strings.Join(resp.GetWitnesses(), ", ")))
+			} else {
+				row(w, "WITNESSED:", "no checkpoint cosigned by a witness yet")
+			}
 			row(w, "HEAD SEQUENCE:", fmt.Sprint(resp.GetHeadSequence()))
 			row(w, "HEAD HASH:", hex.EncodeToString(resp.GetHeadHash()))
 		})
@@ -120,6 +131,39 @@ func auditVerify(*flag.FlagSet) handler {
 		if !resp.GetOk() {
 			return &exitError{exitVerifyFailed, fmt.Sprintf("audit chain broken at sequence %d: %s", resp.GetFirstBadSequence(), resp.GetProblem())}
 		}
+		return nil
+	}
+}
+
+func auditProve(fs *flag.FlagSet) handler {
+	out := fs.String("out", "", "write the evidence (JSON) to `FILE`")
+	return func(ctx context.Context, c *cli, args []string) error {
+		if len(args) != 1 {
+			return usageErrorf("audit prove: give one event sequence number")
+		}
+		seq, err := strconv.ParseInt(args[0], 10, 64)
+		if err != nil || seq < 1 {
+			return usageErrorf("audit prove: %q is not an event sequence number", args[0])
+		}
+		if *out == "" {
+			return usageErrorf("audit prove: --out is required")
+		}
+		svc, err := c.auditService()
+		if err != nil {
+			return err
+		}
+		resp, err := svc.ProveAuditEvent(ctx, &liaisonv1.ProveAuditEventRequest{Sequence: seq})
+		if err != nil {
+			return err
+		}
+		b, err := protojson.MarshalOptions{Multiline: true}.Marshal(resp.GetEvidence())
+		if err != nil {
+			return err
+		}
+		if err := os.WriteFile(*out, append(b, '\n'), 0o600); err != nil {
+			return err
+		}
+		fmt.Fprintf(c.stdout, "evidence of event %d written to %s\n", seq, *out)
 		return nil
 	}
 }

@@ -476,6 +476,208 @@ func (x *VerifyAuditLogResponse) GetWitnesses() []string {
 	return nil
 }
 
+type ProveAuditEventRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Sequence      int64                  `protobuf:"varint,1,opt,name=sequence,proto3" json:"sequence,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ProveAuditEventRequest) Reset() {
+	*x = ProveAuditEventRequest{}
+	mi := &file_liaison_v1_audit_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ProveAuditEventRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ProveAuditEventRequest) ProtoMessage() {}
+
+func (x *ProveAuditEventRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_liaison_v1_audit_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ProveAuditEventRequest.ProtoReflect.Descriptor instead.
+func (*ProveAuditEventRequest) Descriptor() ([]byte, []int) {
+	return file_liaison_v1_audit_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *ProveAuditEventRequest) GetSequence() int64 {
+	if x != nil {
+		return x.Sequence
+	}
+	return 0
+}
+
+type ProveAuditEventResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Evidence      *AuditEvidence         `protobuf:"bytes,1,opt,name=evidence,proto3" json:"evidence,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ProveAuditEventResponse) Reset() {
+	*x = ProveAuditEventResponse{}
+	mi := &file_liaison_v1_audit_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ProveAuditEventResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ProveAuditEventResponse) ProtoMessage() {}
+
+func (x *ProveAuditEventResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_liaison_v1_audit_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ProveAuditEventResponse.ProtoReflect.Descriptor instead.
+func (*ProveAuditEventResponse) Descriptor() ([]byte, []int) {
+	return file_liaison_v1_audit_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *ProveAuditEventResponse) GetEvidence() *AuditEvidence {
+	if x != nil {
+		return x.Evidence
+	}
+	return nil
+}
+
+// AuditEvidence shows, to anyone holding the log's verifier key and its
+// witnesses' keys, that an event is in a node's audit log. Its leaf data is
+// SHA-256(salt || canonical encoding of the event) (server/audit), the leaf
+// hash SHA-256(0x00 || leaf data), and inclusion_proof is the RFC 6962
+// audit path of leaf leaf_index (= sequence - 1) in the tree of the
+// checkpoint.
+type AuditEvidence struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The event; after its content was erased, only the fields that are not
+	// content (sequence, time, agency, principal, role, action, outcome,
+	// request id) are shown and cannot be checked against the leaf.
+	Event *AuditEvent `protobuf:"bytes,1,opt,name=event,proto3" json:"event,omitempty"`
+	// The event's time in Unix microseconds, as the canonical encoding has it.
+	TimeMicros int64 `protobuf:"varint,2,opt,name=time_micros,json=timeMicros,proto3" json:"time_micros,omitempty"`
+	// Empty once the content was erased.
+	Salt           []byte   `protobuf:"bytes,3,opt,name=salt,proto3" json:"salt,omitempty"`
+	ContentHash    []byte   `protobuf:"bytes,4,opt,name=content_hash,json=contentHash,proto3" json:"content_hash,omitempty"`
+	Erased         bool     `protobuf:"varint,5,opt,name=erased,proto3" json:"erased,omitempty"`
+	LeafIndex      int64    `protobuf:"varint,6,opt,name=leaf_index,json=leafIndex,proto3" json:"leaf_index,omitempty"`
+	InclusionProof [][]byte `protobuf:"bytes,7,rep,name=inclusion_proof,json=inclusionProof,proto3" json:"inclusion_proof,omitempty"`
+	// The checkpoint: a C2SP signed note (origin "<trust domain>/audit",
+	// tree size, root hash) with the log's signature and any witness
+	// cosignatures (C2SP tlog-cosignature).
+	Checkpoint    []byte `protobuf:"bytes,8,opt,name=checkpoint,proto3" json:"checkpoint,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AuditEvidence) Reset() {
+	*x = AuditEvidence{}
+	mi := &file_liaison_v1_audit_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AuditEvidence) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AuditEvidence) ProtoMessage() {}
+
+func (x *AuditEvidence) ProtoReflect() protoreflect.Message {
+	mi := &file_liaison_v1_audit_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AuditEvidence.ProtoReflect.Descriptor instead.
+func (*AuditEvidence) Descriptor() ([]byte, []int) {
+	return file_liaison_v1_audit_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *AuditEvidence) GetEvent() *AuditEvent {
+	if x != nil {
+		return x.Event
+	}
+	return nil
+}
+
+func (x *AuditEvidence) GetTimeMicros() int64 {
+	if x != nil {
+		return x.TimeMicros
+	}
+	return 0
+}
+
+func (x *AuditEvidence) GetSalt() []byte {
+	if x != nil {
+		return x.Salt
+	}
+	return nil
+}
+
+func (x *AuditEvidence) GetContentHash() []byte {
+	if x != nil {
+		return x.ContentHash
+	}
+	return nil
+}
+
+func (x *AuditEvidence) GetErased() bool {
+	if x != nil {
+		return x.Erased
+	}
+	return false
+}
+
+func (x *AuditEvidence) GetLeafIndex() int64 {
+	if x != nil {
+		return x.LeafIndex
+	}
+	return 0
+}
+
+func (x *AuditEvidence) GetInclusionProof() [][]byte {
+	if x != nil {
+		return x.InclusionProof
+	}
+	return nil
+}
+
+func (x *AuditEvidence) GetCheckpoint() []byte {
+	if x != nil {
+		return x.Checkpoint
+	}
+	return nil
+}
+
 var File_liaison_v1_audit_proto protoreflect.FileDescriptor
 
 const file_liaison_v1_audit_proto_rawDesc = "" +
@@ -525,10 +727,28 @@ const file_liaison_v1_audit_proto_rawDesc = "" +
 	"\x0fcheckpoint_size\x18\b \x01(\x03R\x0echeckpointSize\x12%\n" +
 	"\x0ewitnessed_size\x18\t \x01(\x03R\rwitnessedSize\x12\x1c\n" +
 	"\twitnesses\x18\n" +
-	" \x03(\tR\twitnesses2\xc3\x01\n" +
+	" \x03(\tR\twitnesses\"=\n" +
+	"\x16ProveAuditEventRequest\x12#\n" +
+	"\bsequence\x18\x01 \x01(\x03B\a\xbaH\x04\"\x02 \x00R\bsequence\"P\n" +
+	"\x17ProveAuditEventResponse\x125\n" +
+	"\bevidence\x18\x01 \x01(\v2\x19.liaison.v1.AuditEvidenceR\bevidence\"\x95\x02\n" +
+	"\rAuditEvidence\x12,\n" +
+	"\x05event\x18\x01 \x01(\v2\x16.liaison.v1.AuditEventR\x05event\x12\x1f\n" +
+	"\vtime_micros\x18\x02 \x01(\x03R\n" +
+	"timeMicros\x12\x12\n" +
+	"\x04salt\x18\x03 \x01(\fR\x04salt\x12!\n" +
+	"\fcontent_hash\x18\x04 \x01(\fR\vcontentHash\x12\x16\n" +
+	"\x06erased\x18\x05 \x01(\bR\x06erased\x12\x1d\n" +
+	"\n" +
+	"leaf_index\x18\x06 \x01(\x03R\tleafIndex\x12'\n" +
+	"\x0finclusion_proof\x18\a \x03(\fR\x0einclusionProof\x12\x1e\n" +
+	"\n" +
+	"checkpoint\x18\b \x01(\fR\n" +
+	"checkpoint2\x9f\x02\n" +
 	"\fAuditService\x12Z\n" +
 	"\x0fListAuditEvents\x12\".liaison.v1.ListAuditEventsRequest\x1a#.liaison.v1.ListAuditEventsResponse\x12W\n" +
-	"\x0eVerifyAuditLog\x12!.liaison.v1.VerifyAuditLogRequest\x1a\".liaison.v1.VerifyAuditLogResponseB>Z<github.com/liaison-exchange/liaison/gen/liaison/v1;liaisonv1b\x06proto3"
+	"\x0eVerifyAuditLog\x12!.liaison.v1.VerifyAuditLogRequest\x1a\".liaison.v1.VerifyAuditLogResponse\x12Z\n" +
+	"\x0fProveAuditEvent\x12\".liaison.v1.ProveAuditEventRequest\x1a#.liaison.v1.ProveAuditEventResponseB>Z<github.com/liaison-exchange/liaison/gen/liaison/v1;liaisonv1b\x06proto3"
 
 var (
 	file_liaison_v1_audit_proto_rawDescOnce sync.Once
@@ -542,29 +762,36 @@ func file_liaison_v1_audit_proto_rawDescGZIP() []byte {
 	return file_liaison_v1_audit_proto_rawDescData
 }
 
-var file_liaison_v1_audit_proto_msgTypes = make([]protoimpl.MessageInfo, 5)
+var file_liaison_v1_audit_proto_msgTypes = make([]protoimpl.MessageInfo, 8)
 var file_liaison_v1_audit_proto_goTypes = []any{
 	(*AuditEvent)(nil),              // 0: liaison.v1.AuditEvent
 	(*ListAuditEventsRequest)(nil),  // 1: liaison.v1.ListAuditEventsRequest
 	(*ListAuditEventsResponse)(nil), // 2: liaison.v1.ListAuditEventsResponse
 	(*VerifyAuditLogRequest)(nil),   // 3: liaison.v1.VerifyAuditLogRequest
 	(*VerifyAuditLogResponse)(nil),  // 4: liaison.v1.VerifyAuditLogResponse
-	(*timestamppb.Timestamp)(nil),   // 5: google.protobuf.Timestamp
+	(*ProveAuditEventRequest)(nil),  // 5: liaison.v1.ProveAuditEventRequest
+	(*ProveAuditEventResponse)(nil), // 6: liaison.v1.ProveAuditEventResponse
+	(*AuditEvidence)(nil),           // 7: liaison.v1.AuditEvidence
+	(*timestamppb.Timestamp)(nil),   // 8: google.protobuf.Timestamp
 }
 var file_liaison_v1_audit_proto_depIdxs = []int32{
-	5, // 0: liaison.v1.AuditEvent.time:type_name -> google.protobuf.Timestamp
-	5, // 1: liaison.v1.ListAuditEventsRequest.start_time:type_name -> google.protobuf.Timestamp
-	5, // 2: liaison.v1.ListAuditEventsRequest.end_time:type_name -> google.protobuf.Timestamp
+	8, // 0: liaison.v1.AuditEvent.time:type_name -> google.protobuf.Timestamp
+	8, // 1: liaison.v1.ListAuditEventsRequest.start_time:type_name -> google.protobuf.Timestamp
+	8, // 2: liaison.v1.ListAuditEventsRequest.end_time:type_name -> google.protobuf.Timestamp
 	0, // 3: liaison.v1.ListAuditEventsResponse.events:type_name -> liaison.v1.AuditEvent
-	1, // 4: liaison.v1.AuditService.ListAuditEvents:input_type -> liaison.v1.ListAuditEventsRequest
-	3, // 5: liaison.v1.AuditService.VerifyAuditLog:input_type -> liaison.v1.VerifyAuditLogRequest
-	2, // 6: liaison.v1.AuditService.ListAuditEvents:output_type -> liaison.v1.ListAuditEventsResponse
-	4, // 7: liaison.v1.AuditService.VerifyAuditLog:output_type -> liaison.v1.VerifyAuditLogResponse
-	6, // [6:8] is the sub-list for method output_type
-	4, // [4:6] is the sub-list for method input_type
-	4, // [4:4] is the sub-list for extension type_name
-	4, // [4:4] is the sub-list for extension extendee
-	0, // [0:4] is the sub-list for field type_name
+	7, // 4: liaison.v1.ProveAuditEventResponse.evidence:type_name -> liaison.v1.AuditEvidence
+	0, // 5: liaison.v1.AuditEvidence.event:type_name -> liaison.v1.AuditEvent
+	1, // 6: liaison.v1.AuditService.ListAuditEvents:input_type -> liaison.v1.ListAuditEventsRequest
+	3, // 7: liaison.v1.AuditService.VerifyAuditLog:input_type -> liaison.v1.VerifyAuditLogRequest
+	5, // 8: liaison.v1.AuditService.ProveAuditEvent:input_type -> liaison.v1.ProveAuditEventRequest
+	2, // 9: liaison.v1.AuditService.ListAuditEvents:output_type -> liaison.v1.ListAuditEventsResponse
+	4, // 10: liaison.v1.AuditService.VerifyAuditLog:output_type -> liaison.v1.VerifyAuditLogResponse
+	6, // 11: liaison.v1.AuditService.ProveAuditEvent:output_type -> liaison.v1.ProveAuditEventResponse
+	9, // [9:12] is the sub-list for method output_type
+	6, // [6:9] is the sub-list for method input_type
+	6, // [6:6] is the sub-list for extension type_name
+	6, // [6:6] is the sub-list for extension extendee
+	0, // [0:6] is the sub-list for field type_name
 }
 
 func init() { file_liaison_v1_audit_proto_init() }
@@ -578,7 +805,7 @@ func file_liaison_v1_audit_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_liaison_v1_audit_proto_rawDesc), len(file_liaison_v1_audit_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   5,
+			NumMessages:   8,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

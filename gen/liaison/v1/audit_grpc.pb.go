@@ -21,6 +21,7 @@ const _ = grpc.SupportPackageIsVersion9
 const (
 	AuditService_ListAuditEvents_FullMethodName = "/liaison.v1.AuditService/ListAuditEvents"
 	AuditService_VerifyAuditLog_FullMethodName  = "/liaison.v1.AuditService/VerifyAuditLog"
+	AuditService_ProveAuditEvent_FullMethodName = "/liaison.v1.AuditService/ProveAuditEvent"
 )
 
 // AuditServiceClient is the client API for AuditService service.
@@ -35,6 +36,12 @@ type AuditServiceClient interface {
 	// VerifyAuditLog recomputes the whole hash chain and reports the first
 	// event that does not verify.
 	VerifyAuditLog(ctx context.Context, in *VerifyAuditLogRequest, opts ...grpc.CallOption) (*VerifyAuditLogResponse, error)
+	// ProveAuditEvent returns the evidence that an event is in the log: the
+	// event, its salt, its inclusion proof in the log's Merkle tree at a
+	// signed checkpoint (the newest one a witness cosigned that covers the
+	// event, else the newest one), and that checkpoint. `liaison audit
+	// check-proof` checks it offline with the public keys alone.
+	ProveAuditEvent(ctx context.Context, in *ProveAuditEventRequest, opts ...grpc.CallOption) (*ProveAuditEventResponse, error)
 }
 
 type auditServiceClient struct {
@@ -65,6 +72,16 @@ func (c *auditServiceClient) VerifyAuditLog(ctx context.Context, in *VerifyAudit
 	return out, nil
 }
 
+func (c *auditServiceClient) ProveAuditEvent(ctx context.Context, in *ProveAuditEventRequest, opts ...grpc.CallOption) (*ProveAuditEventResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ProveAuditEventResponse)
+	err := c.cc.Invoke(ctx, AuditService_ProveAuditEvent_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // AuditServiceServer is the server API for AuditService service.
 // All implementations must embed UnimplementedAuditServiceServer
 // for forward compatibility.
@@ -77,6 +94,12 @@ type AuditServiceServer interface {
 	// VerifyAuditLog recomputes the whole hash chain and reports the first
 	// event that does not verify.
 	VerifyAuditLog(context.Context, *VerifyAuditLogRequest) (*VerifyAuditLogResponse, error)
+	// ProveAuditEvent returns the evidence that an event is in the log: the
+	// event, its salt, its inclusion proof in the log's Merkle tree at a
+	// signed checkpoint (the newest one a witness cosigned that covers the
+	// event, else the newest one), and that checkpoint. `liaison audit
+	// check-proof` checks it offline with the public keys alone.
+	ProveAuditEvent(context.Context, *ProveAuditEventRequest) (*ProveAuditEventResponse, error)
 	mustEmbedUnimplementedAuditServiceServer()
 }
 
@@ -92,6 +115,9 @@ func (UnimplementedAuditServiceServer) ListAuditEvents(context.Context, *ListAud
 }
 func (UnimplementedAuditServiceServer) VerifyAuditLog(context.Context, *VerifyAuditLogRequest) (*VerifyAuditLogResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method VerifyAuditLog not implemented")
+}
+func (UnimplementedAuditServiceServer) ProveAuditEvent(context.Context, *ProveAuditEventRequest) (*ProveAuditEventResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ProveAuditEvent not implemented")
 }
 func (UnimplementedAuditServiceServer) mustEmbedUnimplementedAuditServiceServer() {}
 func (UnimplementedAuditServiceServer) testEmbeddedByValue()                      {}
@@ -150,6 +176,24 @@ func _AuditService_VerifyAuditLog_Handler(srv interface{}, ctx context.Context, 
 	return interceptor(ctx, in, info, handler)
 }
 
+func _AuditService_ProveAuditEvent_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ProveAuditEventRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AuditServiceServer).ProveAuditEvent(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AuditService_ProveAuditEvent_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AuditServiceServer).ProveAuditEvent(ctx, req.(*ProveAuditEventRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // AuditService_ServiceDesc is the grpc.ServiceDesc for AuditService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -164,6 +208,10 @@ var AuditService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "VerifyAuditLog",
 			Handler:    _AuditService_VerifyAuditLog_Handler,
+		},
+		{
+			MethodName: "ProveAuditEvent",
+			Handler:    _AuditService_ProveAuditEvent_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

@@ -2,6 +2,7 @@
 //
 //	liaison serve --config FILE [--listen ADDR] [--db PATH] [--partner-addr AGENCY=ADDR]...
 //	liaison audit verify [--config FILE] [--db FILE] [--checkpoint FILE]...
+//	liaison audit check-proof FILE --log-key VKEY-FILE [--witness-key VKEY-FILE]...
 //	liaison federation verify --config FILE [--db FILE]
 //	liaison federation fast-forward --config FILE --partner AGENCY --to N [--db FILE]
 //	liaison backup --db FILE --out FILE
@@ -48,6 +49,7 @@ func (e exitError) Error() string { return fmt.Sprintf("exit status %d", int(e))
 const usage = `usage:
   liaison serve --config FILE [--listen ADDR] [--db PATH] [--partner-addr AGENCY=ADDR]... [--metrics-listen ADDR]
   liaison audit verify [--config FILE] [--db FILE] [--checkpoint FILE]...
+  liaison audit check-proof FILE --log-key VKEY-FILE [--witness-key VKEY-FILE]...
   liaison federation verify --config FILE [--db FILE]
   liaison federation fast-forward --config FILE --partner AGENCY --to N [--db FILE]
   liaison backup --db FILE --out FILE`
@@ -60,10 +62,13 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	case "serve":
 		return serve(ctx, args[1:])
 	case "audit":
-		if len(args) < 2 || args[1] != "verify" {
-			return errors.New(usage)
+		switch {
+		case len(args) >= 2 && args[1] == "verify":
+			return auditVerify(ctx, args[2:], stdout)
+		case len(args) >= 2 && args[1] == "check-proof":
+			return auditCheckProof(args[2:], stdout)
 		}
-		return auditVerify(ctx, args[2:], stdout)
+		return errors.New(usage)
 	case "federation":
 		switch {
 		case len(args) >= 2 && args[1] == "verify":

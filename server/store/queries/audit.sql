@@ -63,3 +63,7 @@ UPDATE audit_checkpoints SET note = ? WHERE size = ?;
 
 -- name: ListAuditCheckpoints :many
 SELECT size, root, time, note FROM audit_checkpoints ORDER BY size;
+
+-- name: GetAuditLeaf :one
+SELECT seq, time, agency, principal, role, action, resource, outcome, request_id, detail, hash, salt, content_hash, erase_time
+FROM audit_events WHERE seq = ?;
