@@ -192,6 +192,27 @@ func (q *Queries) CountAuditTreeHashes(ctx context.Context) (int64, error) {
 	return count, err
 }
 
+const eraseAuditContent = `-- name: EraseAuditContent :execrows
+UPDATE audit_events SET detail = '', salt = NULL, erase_time = ?1
+WHERE action = ?2 AND time < ?3 AND erase_time = 0
+`
+
+type EraseAuditContentParams struct {
+	EraseTime int64
+	Action    string
+	Before    int64
+}
+
+// The detail of events of an action older than a time: the salt goes with
+// it, the content hash (the leaf) stays.
+func (q *Queries) EraseAuditContent(ctx context.Context, arg EraseAuditContentParams) (int64, error) {
+	result, err := q.exec(ctx, q.eraseAuditContentStmt, eraseAuditContent, arg.EraseTime, arg.Action, arg.Before)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected()
+}
+
 const getAuditCheckpoint = `-- name: GetAuditCheckpoint :one
 SELECT size, root, time, note FROM audit_checkpoints WHERE size = ?
 `

@@ -87,6 +87,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.deliveredEnvelopesOfRecordStmt, err = db.PrepareContext(ctx, deliveredEnvelopesOfRecord); err != nil {
 		return nil, fmt.Errorf("error preparing query DeliveredEnvelopesOfRecord: %w", err)
 	}
+	if q.eraseAuditContentStmt, err = db.PrepareContext(ctx, eraseAuditContent); err != nil {
+		return nil, fmt.Errorf("error preparing query EraseAuditContent: %w", err)
+	}
 	if q.expiredLeadsStmt, err = db.PrepareContext(ctx, expiredLeads); err != nil {
 		return nil, fmt.Errorf("error preparing query ExpiredLeads: %w", err)
 	}
@@ -462,6 +465,11 @@ func (q *Queries) Close() error {
 	if q.deliveredEnvelopesOfRecordStmt != nil {
 		if cerr := q.deliveredEnvelopesOfRecordStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing deliveredEnvelopesOfRecordStmt: %w", cerr)
+		}
+	}
+	if q.eraseAuditContentStmt != nil {
+		if cerr := q.eraseAuditContentStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing eraseAuditContentStmt: %w", cerr)
 		}
 	}
 	if q.expiredLeadsStmt != nil {
@@ -969,6 +977,7 @@ type Queries struct {
 	deletePersonsOfRecordStmt        *sql.Stmt
 	deleteScreeningStmt              *sql.Stmt
 	deliveredEnvelopesOfRecordStmt   *sql.Stmt
+	eraseAuditContentStmt            *sql.Stmt
 	expiredLeadsStmt                 *sql.Stmt
 	fastForwardOutChannelStmt        *sql.Stmt
 	feedAfterStmt                    *sql.Stmt
@@ -1085,6 +1094,7 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		deletePersonsOfRecordStmt:        q.deletePersonsOfRecordStmt,
 		deleteScreeningStmt:              q.deleteScreeningStmt,
 		deliveredEnvelopesOfRecordStmt:   q.deliveredEnvelopesOfRecordStmt,
+		eraseAuditContentStmt:            q.eraseAuditContentStmt,
 		expiredLeadsStmt:                 q.expiredLeadsStmt,
 		fastForwardOutChannelStmt:        q.fastForwardOutChannelStmt,
 		feedAfterStmt:                    q.feedAfterStmt,

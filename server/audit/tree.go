@@ -199,3 +199,16 @@ func VerifierKey(skey string) (string, error) {
 	pub := ed25519.NewKeyFromSeed(raw[1:]).Public().(ed25519.PublicKey)
 	return note.NewEd25519VerifierKey(parts[2], pub)
 }
+
+// PersonalData lists the actions whose events' detail holds personal data
+// or free text that may (the terms of a person search; reasons written by
+// officers). Their detail is erased once the content retention period
+// (audit.content_retention) has passed; the rest of the event, its leaf
+// and every proof stay.
+var PersonalData = []string{
+	"/liaison.v1.SearchService/SearchPersons",
+	"/liaison.v1.LeadService/WithdrawLead",
+	"/liaison.v1.CaseService/CloseCase",
+	"/liaison.v1.CaseService/ReopenCase",
+	"/liaison.v1.PermissionService/DecidePermissionRequest",
+}

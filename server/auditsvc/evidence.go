@@ -23,9 +23,6 @@ func (s *Server) ProveAuditEvent(ctx context.Context, req *liaisonv1.ProveAuditE
 		return nil, err
 	}
 	e := ToProto(&ev.Event)
-	if ev.Erased {
-		e.Resource, e.Detail = "", ""
-	}
 	out := &liaisonv1.AuditEvidence{
 		Event: e, TimeMicros: ev.Event.Time.UnixMicro(), Salt: ev.Salt, ContentHash: ev.ContentHash, Erased: ev.Erased,
 		LeafIndex: ev.Event.Seq - 1, Checkpoint: ev.Checkpoint.Note,
@@ -49,7 +46,7 @@ func (p Proven) String() string {
 	fmt.Fprintf(&b, "event %d of %s, %s: %s (%s, agency %s) called %s", e.GetSequence(), p.Checkpoint.Origin,
 		e.GetTime().AsTime().UTC().Format(time.RFC3339Nano), e.GetPrincipal(), e.GetRole(), e.GetAgency(), e.GetAction())
 	if p.Erased {
-		b.WriteString("; its resource and detail were erased at the end of their retention period")
+		b.WriteString("; its detail was erased at the end of its retention period")
 	} else {
 		fmt.Fprintf(&b, " on %q, outcome %s", e.GetResource(), e.GetOutcome())
 		if e.GetDetail() != "" {

@@ -34,6 +34,10 @@ type Options struct {
 	// Principal names the scheduled purge in the audit log (default
 	// "node/retention"; role "node").
 	Principal string
+	// AuditContentRetention is how long the detail of audit events that
+	// carry personal data is kept (audit.PersonalData); the scheduled run
+	// erases it after that. 0: never.
+	AuditContentRetention time.Duration
 }
 
 const (
@@ -152,6 +156,31 @@ func (s *Server) scheduled(ctx context.Context) {
 		}
 	}
 	s.opts.Logger.Info("retention purge", "purged", purged, "kept_linked_to_open_cases", kept, "delivered_envelopes_emptied", blanked)
+	s.eraseAuditContent(ctx, a)
+}
+
+// eraseAuditContent erases the personal data in audit events past their
+// content retention period, and records that it did.
+func (s *Server) eraseAuditContent(ctx context.Context, a actor) {
+	if s.opts.AuditContentRetention <= 0 {
+		return
+	}
+	before := s.opts.Now().Add(-s.opts.AuditContentRetention)
+	n, err := s.store.EraseAuditContent(ctx, before)
+	if err != nil {
+		if ctx.Err() == nil {
+			s.opts.Logger.Error("erasing audit content failed", "err", err)
+		}
+		return
+	}
+	if n == 0 {
+		return
+	}
+	s.opts.Logger.Info("audit content erased", "events", n, "written_before", before)
+	if err := s.store.AppendAudit(ctx, audit.Event{Principal: a.principal, Role: a.role, Action: "audit.content_erased", Resource: "audit_events",
+		Outcome: "OK", Detail: fmt.Sprintf("the detail of %d events written before %s that carry personal data", n, before.UTC().Format(time.RFC3339))}); err != nil && ctx.Err() == nil {
+		s.opts.Logger.Error("recording the audit content erasure failed", "err", err)
+	}
 }
 
 // actor is who the audit events of a purge name.

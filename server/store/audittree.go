@@ -234,3 +234,30 @@ func (s *Store) AuditEvidence(ctx context.Context, seq int64) (Evidence, error) 
 	}
 	return ev, nil
 }
+
+// EraseAuditContent erases the detail of events that carry personal data
+// (audit.PersonalData) written before a time, and overwrites it in the
+// database file; it returns how many events it erased.
+func (s *Store) EraseAuditContent(ctx context.Context, before time.Time) (int64, error) {
+	var n int64
+	err := s.Write(ctx, func(tx *Tx) error {
+		n = 0
+		for _, a := range audit.PersonalData {
+			k, err := tx.q.EraseAuditContent(tx.ctx, db.EraseAuditContentParams{EraseTime: tx.Now().UnixMicro(), Action: a, Before: before.UnixMicro()})
+			if err != nil {
+				return fmt.Errorf("erase audit content: %w", err)
+			}
+			n += k
+		}
+		return nil
+	})
+	if err != nil || n == 0 {
+		return n, err
+	}
+	// secure_delete zeroes the old content in the page; moving the pages
+	// out of the write-ahead log and truncating it leaves no copy there.
+	if _, err := s.wdb.ExecContext(ctx, "PRAGMA wal_checkpoint(TRUNCATE)"); err != nil {
+		return n, fmt.Errorf("erase audit content: checkpoint the WAL: %w", err)
+	}
+	return n, nil
+}

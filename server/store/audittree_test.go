@@ -1,17 +1,22 @@
 package store_test
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"fmt"
 	"net/url"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"golang.org/x/mod/sumdb/note"
 
+	liaisonv1 "github.com/liaison-exchange/liaison/gen/liaison/v1"
 	"github.com/liaison-exchange/liaison/server/audit"
+	"github.com/liaison-exchange/liaison/server/auditsvc"
 	"github.com/liaison-exchange/liaison/server/nodetest"
 	"github.com/liaison-exchange/liaison/server/store"
 )
@@ -128,4 +133,74 @@ func openRW(t *testing.T, path string) *sql.DB {
 		t.Fatal(err)
 	}
 	return d
+}
+
+// The detail of a search, once erased, is gone from the database file,
+// while the log still verifies against its checkpoints and the event's
+// evidence still checks.
+func TestAuditTree_ErasedContentGoneProofsStay(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "alpha.db")
+	now := time.Now()
+	clock := func() time.Time { return now }
+	s, err := store.Open(ctx, path, store.Options{Agency: "alpha", Now: clock})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	skey, vkey, err := audit.GenerateKey("alpha.liaison.test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	signer, _ := note.NewSigner(skey)
+	origin := audit.Origin("alpha.liaison.test")
+	const secret = "Somchai Rattanakorn 1987-03-02"
+	for i := range 30 {
+		e := audit.Event{Principal: "p", Action: "/liaison.v1.LeadService/GetLead", Resource: "leads/x", Outcome: "OK"}
+		if i == 12 {
+			e.Action, e.Resource, e.Detail = "/liaison.v1.SearchService/SearchPersons", "persons", secret
+		}
+		if err := s.AppendAudit(ctx, e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, _, err := s.MakeCheckpoint(ctx, origin, signer); err != nil {
+		t.Fatal(err)
+	}
+	contains := func() bool {
+		t.Helper()
+		for _, f := range []string{path, path + "-wal"} {
+			b, err := os.ReadFile(f)
+			if err != nil && !os.IsNotExist(err) {
+				t.Fatal(err)
+			}
+			if bytes.Contains(b, []byte(secret)) {
+				return true
+			}
+		}
+		return false
+	}
+	if !contains() {
+		t.Fatal("the search terms are not in the file before erasure: the test would prove nothing")
+	}
+	if n, err := s.EraseAuditContent(ctx, now.Add(time.Second)); err != nil || n != 1 {
+		t.Fatalf("erased %d, %v; want the one search", n, err)
+	}
+	if contains() {
+		t.Error("the search terms are still in the database file after erasure")
+	}
+	o := store.VerifyOptions{Origin: origin, Keys: audit.Keys{Log: vkey}}
+	if r, err := s.VerifyAudit(ctx, o); err != nil || !r.OK || r.CheckpointAt != 30 {
+		t.Fatalf("verify after erasure: %+v %v", r, err)
+	}
+	ev, err := auditsvc.New(s, nil).ProveAuditEvent(ctx, &liaisonv1.ProveAuditEventRequest{Sequence: 13})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !ev.GetEvidence().GetErased() || ev.GetEvidence().GetEvent().GetDetail() != "" {
+		t.Fatalf("evidence of the erased event: %v", ev.GetEvidence())
+	}
+	if _, err := auditsvc.CheckEvidence(ev.GetEvidence(), audit.Keys{Log: vkey}); err != nil {
+		t.Fatalf("the erased event's evidence: %v", err)
+	}
 }

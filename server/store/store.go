@@ -169,6 +169,9 @@ func dsn(path, synchronous string, readOnly bool) string {
 	v.Set("_synchronous", strings.ToUpper(synchronous))
 	v.Set("_busy_timeout", "10000")
 	v.Set("_foreign_keys", "on")
+	// Erased audit content and purged records are overwritten in the file,
+	// not only unlinked.
+	v.Set("_secure_delete", "on")
 	v.Set("_cache_size", "-32000") // 32 MB page cache per connection
 	if readOnly {
 		v.Set("_query_only", "on")

@@ -572,9 +572,9 @@ func (x *ProveAuditEventResponse) GetEvidence() *AuditEvidence {
 // checkpoint.
 type AuditEvidence struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// The event; after its content was erased, only the fields that are not
-	// content (sequence, time, agency, principal, role, action, outcome,
-	// request id) are shown and cannot be checked against the leaf.
+	// The event. Once the detail of an event that carries personal data was
+	// erased (server/audit PersonalData), the detail is empty and the rest
+	// cannot be checked against the leaf, only the leaf against the tree.
 	Event *AuditEvent `protobuf:"bytes,1,opt,name=event,proto3" json:"event,omitempty"`
 	// The event's time in Unix microseconds, as the canonical encoding has it.
 	TimeMicros int64 `protobuf:"varint,2,opt,name=time_micros,json=timeMicros,proto3" json:"time_micros,omitempty"`

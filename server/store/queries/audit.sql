@@ -67,3 +67,9 @@ SELECT size, root, time, note FROM audit_checkpoints ORDER BY size;
 -- name: GetAuditLeaf :one
 SELECT seq, time, agency, principal, role, action, resource, outcome, request_id, detail, hash, salt, content_hash, erase_time
 FROM audit_events WHERE seq = ?;
+
+-- name: EraseAuditContent :execrows
+-- The detail of events of an action older than a time: the salt goes with
+-- it, the content hash (the leaf) stays.
+UPDATE audit_events SET detail = '', salt = NULL, erase_time = @erase_time
+WHERE action = @action AND time < @before AND erase_time = 0;
