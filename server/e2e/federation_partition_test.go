@@ -34,6 +34,10 @@ func TestFederation_PartitionCatchesUp(t *testing.T) {
 	ctx := context.Background()
 	first := alpha.createReleased(t, newLead("before the partition"), "bravo")
 	bravo.waitVersion(t, first.GetId(), first.GetVersion())
+	// bravo applying it is not alpha holding its receipt: cut only once
+	// the receipt is in, so exactly the 20 released during the partition
+	// wait.
+	alpha.waitPartnerStatus(t, "bravo", 10*time.Second, caughtUp(1))
 
 	proxy.cut()
 	cutAt := time.Now()
