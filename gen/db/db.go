@@ -39,6 +39,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.auditEventsFromStmt, err = db.PrepareContext(ctx, auditEventsFrom); err != nil {
 		return nil, fmt.Errorf("error preparing query AuditEventsFrom: %w", err)
 	}
+	if q.auditRecordsBetweenStmt, err = db.PrepareContext(ctx, auditRecordsBetween); err != nil {
+		return nil, fmt.Errorf("error preparing query AuditRecordsBetween: %w", err)
+	}
 	if q.caseReplicaItemsStmt, err = db.PrepareContext(ctx, caseReplicaItems); err != nil {
 		return nil, fmt.Errorf("error preparing query CaseReplicaItems: %w", err)
 	}
@@ -47,6 +50,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	}
 	if q.countAuditEventsStmt, err = db.PrepareContext(ctx, countAuditEvents); err != nil {
 		return nil, fmt.Errorf("error preparing query CountAuditEvents: %w", err)
+	}
+	if q.countAuditRecordsStmt, err = db.PrepareContext(ctx, countAuditRecords); err != nil {
+		return nil, fmt.Errorf("error preparing query CountAuditRecords: %w", err)
 	}
 	if q.countCaseEntriesStmt, err = db.PrepareContext(ctx, countCaseEntries); err != nil {
 		return nil, fmt.Errorf("error preparing query CountCaseEntries: %w", err)
@@ -144,6 +150,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.insertAuditEventStmt, err = db.PrepareContext(ctx, insertAuditEvent); err != nil {
 		return nil, fmt.Errorf("error preparing query InsertAuditEvent: %w", err)
 	}
+	if q.insertAuditRecordsStmt, err = db.PrepareContext(ctx, insertAuditRecords); err != nil {
+		return nil, fmt.Errorf("error preparing query InsertAuditRecords: %w", err)
+	}
 	if q.insertCaseStmt, err = db.PrepareContext(ctx, insertCase); err != nil {
 		return nil, fmt.Errorf("error preparing query InsertCase: %w", err)
 	}
@@ -188,6 +197,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	}
 	if q.listAuditEventsStmt, err = db.PrepareContext(ctx, listAuditEvents); err != nil {
 		return nil, fmt.Errorf("error preparing query ListAuditEvents: %w", err)
+	}
+	if q.listAuditEventsByRecordStmt, err = db.PrepareContext(ctx, listAuditEventsByRecord); err != nil {
+		return nil, fmt.Errorf("error preparing query ListAuditEventsByRecord: %w", err)
 	}
 	if q.listCaseEntriesStmt, err = db.PrepareContext(ctx, listCaseEntries); err != nil {
 		return nil, fmt.Errorf("error preparing query ListCaseEntries: %w", err)
@@ -348,6 +360,11 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing auditEventsFromStmt: %w", cerr)
 		}
 	}
+	if q.auditRecordsBetweenStmt != nil {
+		if cerr := q.auditRecordsBetweenStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing auditRecordsBetweenStmt: %w", cerr)
+		}
+	}
 	if q.caseReplicaItemsStmt != nil {
 		if cerr := q.caseReplicaItemsStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing caseReplicaItemsStmt: %w", cerr)
@@ -361,6 +378,11 @@ func (q *Queries) Close() error {
 	if q.countAuditEventsStmt != nil {
 		if cerr := q.countAuditEventsStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing countAuditEventsStmt: %w", cerr)
+		}
+	}
+	if q.countAuditRecordsStmt != nil {
+		if cerr := q.countAuditRecordsStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing countAuditRecordsStmt: %w", cerr)
 		}
 	}
 	if q.countCaseEntriesStmt != nil {
@@ -523,6 +545,11 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing insertAuditEventStmt: %w", cerr)
 		}
 	}
+	if q.insertAuditRecordsStmt != nil {
+		if cerr := q.insertAuditRecordsStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing insertAuditRecordsStmt: %w", cerr)
+		}
+	}
 	if q.insertCaseStmt != nil {
 		if cerr := q.insertCaseStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing insertCaseStmt: %w", cerr)
@@ -596,6 +623,11 @@ func (q *Queries) Close() error {
 	if q.listAuditEventsStmt != nil {
 		if cerr := q.listAuditEventsStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing listAuditEventsStmt: %w", cerr)
+		}
+	}
+	if q.listAuditEventsByRecordStmt != nil {
+		if cerr := q.listAuditEventsByRecordStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing listAuditEventsByRecordStmt: %w", cerr)
 		}
 	}
 	if q.listCaseEntriesStmt != nil {
@@ -857,9 +889,11 @@ type Queries struct {
 	appendFeedStmt                   *sql.Stmt
 	appliedCaseEntriesStmt           *sql.Stmt
 	auditEventsFromStmt              *sql.Stmt
+	auditRecordsBetweenStmt          *sql.Stmt
 	caseReplicaItemsStmt             *sql.Stmt
 	casesLinkingLeadStmt             *sql.Stmt
 	countAuditEventsStmt             *sql.Stmt
+	countAuditRecordsStmt            *sql.Stmt
 	countCaseEntriesStmt             *sql.Stmt
 	countCasesStmt                   *sql.Stmt
 	countInboxStmt                   *sql.Stmt
@@ -892,6 +926,7 @@ type Queries struct {
 	hasPermissionStmt                *sql.Stmt
 	inboxPageStmt                    *sql.Stmt
 	insertAuditEventStmt             *sql.Stmt
+	insertAuditRecordsStmt           *sql.Stmt
 	insertCaseStmt                   *sql.Stmt
 	insertCaseEntryStmt              *sql.Stmt
 	insertDriftCheckStmt             *sql.Stmt
@@ -907,6 +942,7 @@ type Queries struct {
 	latestDriftCheckStmt             *sql.Stmt
 	leadReplicaItemsStmt             *sql.Stmt
 	listAuditEventsStmt              *sql.Stmt
+	listAuditEventsByRecordStmt      *sql.Stmt
 	listCaseEntriesStmt              *sql.Stmt
 	listCasesStmt                    *sql.Stmt
 	listLeadsStmt                    *sql.Stmt
@@ -961,9 +997,11 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		appendFeedStmt:                   q.appendFeedStmt,
 		appliedCaseEntriesStmt:           q.appliedCaseEntriesStmt,
 		auditEventsFromStmt:              q.auditEventsFromStmt,
+		auditRecordsBetweenStmt:          q.auditRecordsBetweenStmt,
 		caseReplicaItemsStmt:             q.caseReplicaItemsStmt,
 		casesLinkingLeadStmt:             q.casesLinkingLeadStmt,
 		countAuditEventsStmt:             q.countAuditEventsStmt,
+		countAuditRecordsStmt:            q.countAuditRecordsStmt,
 		countCaseEntriesStmt:             q.countCaseEntriesStmt,
 		countCasesStmt:                   q.countCasesStmt,
 		countInboxStmt:                   q.countInboxStmt,
@@ -996,6 +1034,7 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		hasPermissionStmt:                q.hasPermissionStmt,
 		inboxPageStmt:                    q.inboxPageStmt,
 		insertAuditEventStmt:             q.insertAuditEventStmt,
+		insertAuditRecordsStmt:           q.insertAuditRecordsStmt,
 		insertCaseStmt:                   q.insertCaseStmt,
 		insertCaseEntryStmt:              q.insertCaseEntryStmt,
 		insertDriftCheckStmt:             q.insertDriftCheckStmt,
@@ -1011,6 +1050,7 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		latestDriftCheckStmt:             q.latestDriftCheckStmt,
 		leadReplicaItemsStmt:             q.leadReplicaItemsStmt,
 		listAuditEventsStmt:              q.listAuditEventsStmt,
+		listAuditEventsByRecordStmt:      q.listAuditEventsByRecordStmt,
 		listCaseEntriesStmt:              q.listCaseEntriesStmt,
 		listCasesStmt:                    q.listCasesStmt,
 		listLeadsStmt:                    q.listLeadsStmt,

@@ -24,6 +24,11 @@ type AuditHead struct {
 	Hash []byte
 }
 
+type AuditRecord struct {
+	RecordID string
+	Seq      int64
+}
+
 type Case struct {
 	ID           string
 	OriginAgency string

@@ -15,6 +15,7 @@ import (
 	"context"
 	"database/sql"
 	"embed"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -24,6 +25,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/debug"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -655,11 +657,17 @@ func (t *Tx) appendCall(c *audit.Call, outcome string) error {
 }
 
 // Audit appends an event to the chain; Seq, Time and Hash are set here.
+// An event with Records gets them written beside it, de-duplicated, and
+// their count and digest at the end of its detail (see server/audit).
 func (t *Tx) Audit(e *audit.Event) error {
 	e.Seq = t.headSeq + 1
 	e.Time = t.now
 	if e.Agency == "" {
 		e.Agency = t.s.opts.Agency
+	}
+	if len(e.Records) > 0 {
+		e.Records = audit.UniqueIDs(slices.Clone(e.Records))
+		e.Detail = audit.WithRecords(e.Detail, e.Records)
 	}
 	e.Hash = audit.ChainHash(t.headHash, e)
 	if err := t.q.InsertAuditEvent(t.ctx, db.InsertAuditEventParams{
@@ -667,6 +675,15 @@ func (t *Tx) Audit(e *audit.Event) error {
 		Action: e.Action, Resource: e.Resource, Outcome: e.Outcome, RequestID: e.RequestID, Detail: e.Detail, Hash: e.Hash,
 	}); err != nil {
 		return fmt.Errorf("append audit event: %w", err)
+	}
+	if len(e.Records) > 0 {
+		ids, err := json.Marshal(e.Records)
+		if err != nil {
+			return fmt.Errorf("append audit event: %w", err)
+		}
+		if err := t.q.InsertAuditRecords(t.ctx, db.InsertAuditRecordsParams{Seq: e.Seq, Ids: string(ids)}); err != nil {
+			return fmt.Errorf("append the records of audit event %d: %w", e.Seq, err)
+		}
 	}
 	t.headSeq, t.headHash = e.Seq, e.Hash
 	return nil
