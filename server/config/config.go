@@ -43,6 +43,21 @@ type Config struct {
 	Feed Feed `yaml:"feed"`
 	// Metrics is the Prometheus endpoint.
 	Metrics Metrics `yaml:"metrics"`
+	// Audit configures the audit log.
+	Audit Audit `yaml:"audit"`
+}
+
+// MinAuditContentRetention is the shortest audit.content_retention a node
+// accepts: a year.
+const MinAuditContentRetention = 365 * 24 * time.Hour
+
+// Audit configures the audit log.
+type Audit struct {
+	// ContentRetention is how long audit events keep their content (who
+	// read or changed what) before it may be erased (default 26280h, three
+	// years; at least 8760h, a year: shorter would leave too little time
+	// to answer for an access).
+	ContentRetention Duration `yaml:"content_retention"`
 }
 
 // Feed tunes the change feed (ChangeFeedService).
@@ -374,6 +389,9 @@ func (c *Config) SetDefaults() {
 	if c.Retention.PurgeInterval.Duration == 0 {
 		c.Retention.PurgeInterval.Duration = time.Hour
 	}
+	if c.Audit.ContentRetention.Duration == 0 {
+		c.Audit.ContentRetention.Duration = 3 * 365 * 24 * time.Hour
+	}
 	if c.Feed.Retention.Duration == 0 {
 		c.Feed.Retention.Duration = 30 * 24 * time.Hour
 	}
@@ -513,6 +531,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Retention.PurgeInterval.Duration < time.Second {
 		bad("retention.purge_interval", "must be at least 1s")
+	}
+	if d := c.Audit.ContentRetention.Duration; d < MinAuditContentRetention {
+		bad("audit.content_retention", "must be at least a year (8760h or 365d), got %s", d)
 	}
 	if c.Feed.Retention.Duration < time.Hour {
 		bad("feed.retention", "must be at least 1h")

@@ -34,6 +34,10 @@ type Options struct {
 	// Principal names the scheduled purge in the audit log (default
 	// "node/retention"; role "node").
 	Principal string
+	// AuditContentRetention is how long audit events keep their content
+	// (config audit.content_retention, at least a year). Nothing erases
+	// it yet: the erasure is being written separately and reads it here.
+	AuditContentRetention time.Duration
 }
 
 const (
