@@ -185,7 +185,7 @@ func TestBulkAudit_WatchCancelled(t *testing.T) {
 	leads := liaisonv1.NewLeadServiceClient(n.Conn(t, "analyst"))
 	auditor := liaisonv1.NewAuditServiceClient(n.Conn(t, "auditor"))
 	feed := feedClient(t, n, "service")
-	created, _ := createLeads(t, leads, 5, 1, "feed")
+	createLeads(t, leads, 5, 1, "feed")
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -249,7 +249,6 @@ func TestBulkAudit_WatchCancelled(t *testing.T) {
 		}
 		return nil
 	})
-	_ = created
 }
 
 func TestBulkAudit_RecordFilter(t *testing.T) {
