@@ -91,3 +91,37 @@ func TestAuditRecords_CoveredByTheChain(t *testing.T) {
 		t.Fatalf("restored log: %+v", r)
 	}
 }
+
+// TestVerifyAuditDB_BeforeAuditRecords: a file from before migration 0008
+// (an old backup) still verifies offline.
+func TestVerifyAuditDB_BeforeAuditRecords(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "old.db")
+	s, err := Open(ctx, path, Options{Agency: "alpha"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.AppendAudit(ctx, audit.Event{Action: "x"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	raw, err := sql.Open("sqlite3", FileURI(path, nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := raw.Exec("DROP TABLE audit_records"); err != nil {
+		t.Fatal(err)
+	}
+	raw.Close()
+	q, done, err := OpenReadOnly(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer done()
+	if r, err := VerifyAuditDB(ctx, q); err != nil || !r.OK || r.Checked != 1 {
+		t.Errorf("verify a file without audit_records: %+v, %v", r, err)
+	}
+}
