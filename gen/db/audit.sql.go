@@ -9,65 +9,6 @@ import (
 	"context"
 )
 
-const auditEventsFrom = `-- name: AuditEventsFrom :many
-SELECT seq, time, agency, principal, role, action, resource, outcome, request_id, detail, hash FROM audit_events
-WHERE seq >= ? ORDER BY seq LIMIT ?
-`
-
-type AuditEventsFromParams struct {
-	Seq   int64
-	Limit int64
-}
-
-type AuditEventsFromRow struct {
-	Seq       int64
-	Time      int64
-	Agency    string
-	Principal string
-	Role      string
-	Action    string
-	Resource  string
-	Outcome   string
-	RequestID string
-	Detail    string
-	Hash      []byte
-}
-
-func (q *Queries) AuditEventsFrom(ctx context.Context, arg AuditEventsFromParams) ([]AuditEventsFromRow, error) {
-	rows, err := q.query(ctx, q.auditEventsFromStmt, auditEventsFrom, arg.Seq, arg.Limit)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var items []AuditEventsFromRow
-	for rows.Next() {
-		var i AuditEventsFromRow
-		if err := rows.Scan(
-			&i.Seq,
-			&i.Time,
-			&i.Agency,
-			&i.Principal,
-			&i.Role,
-			&i.Action,
-			&i.Resource,
-			&i.Outcome,
-			&i.RequestID,
-			&i.Detail,
-			&i.Hash,
-		); err != nil {
-			return nil, err
-		}
-		items = append(items, i)
-	}
-	if err := rows.Close(); err != nil {
-		return nil, err
-	}
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
-	return items, nil
-}
-
 const auditEventsToBackfill = `-- name: AuditEventsToBackfill :many
 SELECT seq, time, agency, principal, role, action, resource, outcome, request_id, detail, hash FROM audit_events
 WHERE content_hash = x'' ORDER BY seq LIMIT ?
@@ -170,12 +111,62 @@ func (q *Queries) AuditLeavesFrom(ctx context.Context, arg AuditLeavesFromParams
 	return items, nil
 }
 
+const auditRecordsBetween = `-- name: AuditRecordsBetween :many
+SELECT seq, record_id FROM audit_records
+WHERE seq >= ?1 AND seq <= ?2 ORDER BY seq, record_id
+`
+
+type AuditRecordsBetweenParams struct {
+	First int64
+	Last  int64
+}
+
+type AuditRecordsBetweenRow struct {
+	Seq      int64
+	RecordID string
+}
+
+// The record lists of events first..last, for the verification.
+func (q *Queries) AuditRecordsBetween(ctx context.Context, arg AuditRecordsBetweenParams) ([]AuditRecordsBetweenRow, error) {
+	rows, err := q.query(ctx, q.auditRecordsBetweenStmt, auditRecordsBetween, arg.First, arg.Last)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []AuditRecordsBetweenRow
+	for rows.Next() {
+		var i AuditRecordsBetweenRow
+		if err := rows.Scan(&i.Seq, &i.RecordID); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Close(); err != nil {
+		return nil, err
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const countAuditEvents = `-- name: CountAuditEvents :one
 SELECT count(*) FROM audit_events
 `
 
 func (q *Queries) CountAuditEvents(ctx context.Context) (int64, error) {
 	row := q.queryRow(ctx, q.countAuditEventsStmt, countAuditEvents)
+	var count int64
+	err := row.Scan(&count)
+	return count, err
+}
+
+const countAuditRecords = `-- name: CountAuditRecords :one
+SELECT count(*) FROM audit_records
+`
+
+func (q *Queries) CountAuditRecords(ctx context.Context) (int64, error) {
+	row := q.queryRow(ctx, q.countAuditRecordsStmt, countAuditRecords)
 	var count int64
 	err := row.Scan(&count)
 	return count, err
@@ -344,6 +335,22 @@ func (q *Queries) InsertAuditEvent(ctx context.Context, arg InsertAuditEventPara
 	return err
 }
 
+const insertAuditRecords = `-- name: InsertAuditRecords :exec
+INSERT INTO audit_records (record_id, seq)
+SELECT value, CAST(?1 AS INTEGER) FROM json_each(CAST(?2 AS TEXT))
+`
+
+type InsertAuditRecordsParams struct {
+	Seq int64
+	Ids string
+}
+
+// The ids come as one JSON array: one statement for a page of a thousand.
+func (q *Queries) InsertAuditRecords(ctx context.Context, arg InsertAuditRecordsParams) error {
+	_, err := q.exec(ctx, q.insertAuditRecordsStmt, insertAuditRecords, arg.Seq, arg.Ids)
+	return err
+}
+
 const insertAuditTreeHash = `-- name: InsertAuditTreeHash :exec
 INSERT INTO audit_tree (id, hash) VALUES (?, ?)
 `
@@ -407,7 +414,7 @@ func (q *Queries) ListAuditCheckpoints(ctx context.Context) ([]AuditCheckpoint, 
 }
 
 const listAuditEvents = `-- name: ListAuditEvents :many
-SELECT seq, time, agency, principal, role, action, resource, outcome, request_id, detail, hash FROM audit_events
+SELECT seq, time, agency, principal, role, action, resource, outcome, request_id, detail, hash, salt, content_hash, erase_time FROM audit_events
 WHERE (CAST(?1 AS INTEGER) = 0 OR seq < CAST(?1 AS INTEGER))
   AND (CAST(?2 AS TEXT) = '' OR agency = ?2)
   AND (CAST(?3 AS TEXT) = '' OR principal = ?3)
@@ -432,21 +439,7 @@ type ListAuditEventsParams struct {
 	PageLimit int64
 }
 
-type ListAuditEventsRow struct {
-	Seq       int64
-	Time      int64
-	Agency    string
-	Principal string
-	Role      string
-	Action    string
-	Resource  string
-	Outcome   string
-	RequestID string
-	Detail    string
-	Hash      []byte
-}
-
-func (q *Queries) ListAuditEvents(ctx context.Context, arg ListAuditEventsParams) ([]ListAuditEventsRow, error) {
+func (q *Queries) ListAuditEvents(ctx context.Context, arg ListAuditEventsParams) ([]AuditEvent, error) {
 	rows, err := q.query(ctx, q.listAuditEventsStmt, listAuditEvents,
 		arg.BeforeSeq,
 		arg.Agency,
@@ -462,9 +455,9 @@ func (q *Queries) ListAuditEvents(ctx context.Context, arg ListAuditEventsParams
 		return nil, err
 	}
 	defer rows.Close()
-	var items []ListAuditEventsRow
+	var items []AuditEvent
 	for rows.Next() {
-		var i ListAuditEventsRow
+		var i AuditEvent
 		if err := rows.Scan(
 			&i.Seq,
 			&i.Time,
@@ -477,6 +470,93 @@ func (q *Queries) ListAuditEvents(ctx context.Context, arg ListAuditEventsParams
 			&i.RequestID,
 			&i.Detail,
 			&i.Hash,
+			&i.Salt,
+			&i.ContentHash,
+			&i.EraseTime,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Close(); err != nil {
+		return nil, err
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const listAuditEventsByRecord = `-- name: ListAuditEventsByRecord :many
+SELECT seq, time, agency, principal, role, action, resource, outcome, request_id, detail, hash, salt, content_hash, erase_time FROM audit_events
+WHERE seq IN (
+    SELECT r.seq FROM audit_records r WHERE r.record_id = ?1
+    UNION
+    SELECT e.seq FROM audit_events e WHERE e.resource IN (
+        'leads/' || ?1, 'cases/' || ?1, 'manifests/' || ?1, 'permission_requests/' || ?1)
+)
+  AND (CAST(?2 AS INTEGER) = 0 OR seq < CAST(?2 AS INTEGER))
+  AND (CAST(?3 AS TEXT) = '' OR agency = ?3)
+  AND (CAST(?4 AS TEXT) = '' OR principal = ?4)
+  AND (CAST(?5 AS TEXT) = '' OR action = ?5)
+  AND (CAST(?6 AS TEXT) = '' OR resource = ?6)
+  AND (CAST(?7 AS TEXT) = '' OR outcome = ?7)
+  AND time >= CAST(?8 AS INTEGER)
+  AND (CAST(?9 AS INTEGER) = 0 OR time < CAST(?9 AS INTEGER))
+ORDER BY seq DESC
+LIMIT ?10
+`
+
+type ListAuditEventsByRecordParams struct {
+	RecordID  string
+	BeforeSeq int64
+	Agency    string
+	Principal string
+	Action    string
+	Resource  string
+	Outcome   string
+	StartTime int64
+	EndTime   int64
+	PageLimit int64
+}
+
+// Events that returned the record (audit_records) or were aimed at it
+// (their resource, "<collection>/<id>"), each found through an index.
+func (q *Queries) ListAuditEventsByRecord(ctx context.Context, arg ListAuditEventsByRecordParams) ([]AuditEvent, error) {
+	rows, err := q.query(ctx, q.listAuditEventsByRecordStmt, listAuditEventsByRecord,
+		arg.RecordID,
+		arg.BeforeSeq,
+		arg.Agency,
+		arg.Principal,
+		arg.Action,
+		arg.Resource,
+		arg.Outcome,
+		arg.StartTime,
+		arg.EndTime,
+		arg.PageLimit,
+	)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []AuditEvent
+	for rows.Next() {
+		var i AuditEvent
+		if err := rows.Scan(
+			&i.Seq,
+			&i.Time,
+			&i.Agency,
+			&i.Principal,
+			&i.Role,
+			&i.Action,
+			&i.Resource,
+			&i.Outcome,
+			&i.RequestID,
+			&i.Detail,
+			&i.Hash,
+			&i.Salt,
+			&i.ContentHash,
+			&i.EraseTime,
 		); err != nil {
 			return nil, err
 		}

@@ -36,14 +36,14 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.appliedCaseEntriesStmt, err = db.PrepareContext(ctx, appliedCaseEntries); err != nil {
 		return nil, fmt.Errorf("error preparing query AppliedCaseEntries: %w", err)
 	}
-	if q.auditEventsFromStmt, err = db.PrepareContext(ctx, auditEventsFrom); err != nil {
-		return nil, fmt.Errorf("error preparing query AuditEventsFrom: %w", err)
-	}
 	if q.auditEventsToBackfillStmt, err = db.PrepareContext(ctx, auditEventsToBackfill); err != nil {
 		return nil, fmt.Errorf("error preparing query AuditEventsToBackfill: %w", err)
 	}
 	if q.auditLeavesFromStmt, err = db.PrepareContext(ctx, auditLeavesFrom); err != nil {
 		return nil, fmt.Errorf("error preparing query AuditLeavesFrom: %w", err)
+	}
+	if q.auditRecordsBetweenStmt, err = db.PrepareContext(ctx, auditRecordsBetween); err != nil {
+		return nil, fmt.Errorf("error preparing query AuditRecordsBetween: %w", err)
 	}
 	if q.caseReplicaItemsStmt, err = db.PrepareContext(ctx, caseReplicaItems); err != nil {
 		return nil, fmt.Errorf("error preparing query CaseReplicaItems: %w", err)
@@ -53,6 +53,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	}
 	if q.countAuditEventsStmt, err = db.PrepareContext(ctx, countAuditEvents); err != nil {
 		return nil, fmt.Errorf("error preparing query CountAuditEvents: %w", err)
+	}
+	if q.countAuditRecordsStmt, err = db.PrepareContext(ctx, countAuditRecords); err != nil {
+		return nil, fmt.Errorf("error preparing query CountAuditRecords: %w", err)
 	}
 	if q.countAuditTreeHashesStmt, err = db.PrepareContext(ctx, countAuditTreeHashes); err != nil {
 		return nil, fmt.Errorf("error preparing query CountAuditTreeHashes: %w", err)
@@ -168,6 +171,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.insertAuditEventStmt, err = db.PrepareContext(ctx, insertAuditEvent); err != nil {
 		return nil, fmt.Errorf("error preparing query InsertAuditEvent: %w", err)
 	}
+	if q.insertAuditRecordsStmt, err = db.PrepareContext(ctx, insertAuditRecords); err != nil {
+		return nil, fmt.Errorf("error preparing query InsertAuditRecords: %w", err)
+	}
 	if q.insertAuditTreeHashStmt, err = db.PrepareContext(ctx, insertAuditTreeHash); err != nil {
 		return nil, fmt.Errorf("error preparing query InsertAuditTreeHash: %w", err)
 	}
@@ -221,6 +227,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	}
 	if q.listAuditEventsStmt, err = db.PrepareContext(ctx, listAuditEvents); err != nil {
 		return nil, fmt.Errorf("error preparing query ListAuditEvents: %w", err)
+	}
+	if q.listAuditEventsByRecordStmt, err = db.PrepareContext(ctx, listAuditEventsByRecord); err != nil {
+		return nil, fmt.Errorf("error preparing query ListAuditEventsByRecord: %w", err)
 	}
 	if q.listCaseEntriesStmt, err = db.PrepareContext(ctx, listCaseEntries); err != nil {
 		return nil, fmt.Errorf("error preparing query ListCaseEntries: %w", err)
@@ -382,11 +391,6 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing appliedCaseEntriesStmt: %w", cerr)
 		}
 	}
-	if q.auditEventsFromStmt != nil {
-		if cerr := q.auditEventsFromStmt.Close(); cerr != nil {
-			err = fmt.Errorf("error closing auditEventsFromStmt: %w", cerr)
-		}
-	}
 	if q.auditEventsToBackfillStmt != nil {
 		if cerr := q.auditEventsToBackfillStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing auditEventsToBackfillStmt: %w", cerr)
@@ -395,6 +399,11 @@ func (q *Queries) Close() error {
 	if q.auditLeavesFromStmt != nil {
 		if cerr := q.auditLeavesFromStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing auditLeavesFromStmt: %w", cerr)
+		}
+	}
+	if q.auditRecordsBetweenStmt != nil {
+		if cerr := q.auditRecordsBetweenStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing auditRecordsBetweenStmt: %w", cerr)
 		}
 	}
 	if q.caseReplicaItemsStmt != nil {
@@ -410,6 +419,11 @@ func (q *Queries) Close() error {
 	if q.countAuditEventsStmt != nil {
 		if cerr := q.countAuditEventsStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing countAuditEventsStmt: %w", cerr)
+		}
+	}
+	if q.countAuditRecordsStmt != nil {
+		if cerr := q.countAuditRecordsStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing countAuditRecordsStmt: %w", cerr)
 		}
 	}
 	if q.countAuditTreeHashesStmt != nil {
@@ -602,6 +616,11 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing insertAuditEventStmt: %w", cerr)
 		}
 	}
+	if q.insertAuditRecordsStmt != nil {
+		if cerr := q.insertAuditRecordsStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing insertAuditRecordsStmt: %w", cerr)
+		}
+	}
 	if q.insertAuditTreeHashStmt != nil {
 		if cerr := q.insertAuditTreeHashStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing insertAuditTreeHashStmt: %w", cerr)
@@ -690,6 +709,11 @@ func (q *Queries) Close() error {
 	if q.listAuditEventsStmt != nil {
 		if cerr := q.listAuditEventsStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing listAuditEventsStmt: %w", cerr)
+		}
+	}
+	if q.listAuditEventsByRecordStmt != nil {
+		if cerr := q.listAuditEventsByRecordStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing listAuditEventsByRecordStmt: %w", cerr)
 		}
 	}
 	if q.listCaseEntriesStmt != nil {
@@ -960,12 +984,13 @@ type Queries struct {
 	addCaseShareStmt                 *sql.Stmt
 	appendFeedStmt                   *sql.Stmt
 	appliedCaseEntriesStmt           *sql.Stmt
-	auditEventsFromStmt              *sql.Stmt
 	auditEventsToBackfillStmt        *sql.Stmt
 	auditLeavesFromStmt              *sql.Stmt
+	auditRecordsBetweenStmt          *sql.Stmt
 	caseReplicaItemsStmt             *sql.Stmt
 	casesLinkingLeadStmt             *sql.Stmt
 	countAuditEventsStmt             *sql.Stmt
+	countAuditRecordsStmt            *sql.Stmt
 	countAuditTreeHashesStmt         *sql.Stmt
 	countCaseEntriesStmt             *sql.Stmt
 	countCasesStmt                   *sql.Stmt
@@ -1004,6 +1029,7 @@ type Queries struct {
 	inboxPageStmt                    *sql.Stmt
 	insertAuditCheckpointStmt        *sql.Stmt
 	insertAuditEventStmt             *sql.Stmt
+	insertAuditRecordsStmt           *sql.Stmt
 	insertAuditTreeHashStmt          *sql.Stmt
 	insertCaseStmt                   *sql.Stmt
 	insertCaseEntryStmt              *sql.Stmt
@@ -1022,6 +1048,7 @@ type Queries struct {
 	leadReplicaItemsStmt             *sql.Stmt
 	listAuditCheckpointsStmt         *sql.Stmt
 	listAuditEventsStmt              *sql.Stmt
+	listAuditEventsByRecordStmt      *sql.Stmt
 	listCaseEntriesStmt              *sql.Stmt
 	listCasesStmt                    *sql.Stmt
 	listLeadsStmt                    *sql.Stmt
@@ -1077,12 +1104,13 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		addCaseShareStmt:                 q.addCaseShareStmt,
 		appendFeedStmt:                   q.appendFeedStmt,
 		appliedCaseEntriesStmt:           q.appliedCaseEntriesStmt,
-		auditEventsFromStmt:              q.auditEventsFromStmt,
 		auditEventsToBackfillStmt:        q.auditEventsToBackfillStmt,
 		auditLeavesFromStmt:              q.auditLeavesFromStmt,
+		auditRecordsBetweenStmt:          q.auditRecordsBetweenStmt,
 		caseReplicaItemsStmt:             q.caseReplicaItemsStmt,
 		casesLinkingLeadStmt:             q.casesLinkingLeadStmt,
 		countAuditEventsStmt:             q.countAuditEventsStmt,
+		countAuditRecordsStmt:            q.countAuditRecordsStmt,
 		countAuditTreeHashesStmt:         q.countAuditTreeHashesStmt,
 		countCaseEntriesStmt:             q.countCaseEntriesStmt,
 		countCasesStmt:                   q.countCasesStmt,
@@ -1121,6 +1149,7 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		inboxPageStmt:                    q.inboxPageStmt,
 		insertAuditCheckpointStmt:        q.insertAuditCheckpointStmt,
 		insertAuditEventStmt:             q.insertAuditEventStmt,
+		insertAuditRecordsStmt:           q.insertAuditRecordsStmt,
 		insertAuditTreeHashStmt:          q.insertAuditTreeHashStmt,
 		insertCaseStmt:                   q.insertCaseStmt,
 		insertCaseEntryStmt:              q.insertCaseEntryStmt,
@@ -1139,6 +1168,7 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		leadReplicaItemsStmt:             q.leadReplicaItemsStmt,
 		listAuditCheckpointsStmt:         q.listAuditCheckpointsStmt,
 		listAuditEventsStmt:              q.listAuditEventsStmt,
+		listAuditEventsByRecordStmt:      q.listAuditEventsByRecordStmt,
 		listCaseEntriesStmt:              q.listCaseEntriesStmt,
 		listCasesStmt:                    q.listCasesStmt,
 		listLeadsStmt:                    q.listLeadsStmt,

@@ -34,6 +34,11 @@ type AuditHead struct {
 	Hash []byte
 }
 
+type AuditRecord struct {
+	RecordID string
+	Seq      int64
+}
+
 type AuditTree struct {
 	ID   int64
 	Hash []byte

@@ -8,6 +8,16 @@
 // agency, principal, role, action, resource, outcome, request id and detail,
 // each as a 4-byte big-endian length followed by its UTF-8 bytes. Anyone can
 // re-implement the check from this paragraph.
+//
+// An event of a call that returned several records (a list page, search
+// hits, a batch of an export or of the change feed) also lists their ids,
+// so that "who saw record X" is a query. The list is kept beside the event
+// (the store's audit_records table); canonical(e) of such an event ends
+// with one more length-prefixed field, the SHA-256 of the ids — sorted,
+// de-duplicated, joined by newlines (RecordsDigest) — so a record id
+// removed from or added to the list breaks the chain like an edited event.
+// Events without records encode as they always did. Their detail ends
+// with RecordsNote (the count and that digest) for the human reader.
 package audit
 
 import (
@@ -15,7 +25,10 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/binary"
+	"encoding/hex"
 	"fmt"
+	"slices"
+	"strconv"
 	"sync"
 	"time"
 )
@@ -33,6 +46,9 @@ type Event struct {
 	RequestID string
 	Detail    string
 	Hash      []byte
+	// Records are the ids of the records the call returned, when it
+	// returned several, as UniqueIDs has them once stored.
+	Records []string
 }
 
 // Genesis is the previous hash of the first event.
@@ -43,7 +59,7 @@ const tag = "liaison-audit-v1"
 // Canonical is the encoding the hash is computed over.
 func Canonical(e *Event) []byte {
 	n := len(tag) + 16 + 8*4 + len(e.Agency) + len(e.Principal) + len(e.Role) + len(e.Action) +
-		len(e.Resource) + len(e.Outcome) + len(e.RequestID) + len(e.Detail)
+		len(e.Resource) + len(e.Outcome) + len(e.RequestID) + len(e.Detail) + 4 + sha256.Size
 	b := make([]byte, 0, n)
 	b = append(b, tag...)
 	b = binary.BigEndian.AppendUint64(b, uint64(e.Seq))
@@ -51,6 +67,10 @@ func Canonical(e *Event) []byte {
 	for _, s := range []string{e.Agency, e.Principal, e.Role, e.Action, e.Resource, e.Outcome, e.RequestID, e.Detail} {
 		b = binary.BigEndian.AppendUint32(b, uint32(len(s)))
 		b = append(b, s...)
+	}
+	if len(e.Records) > 0 {
+		b = binary.BigEndian.AppendUint32(b, sha256.Size)
+		b = append(b, RecordsDigest(e.Records)...)
 	}
 	return b
 }
@@ -172,6 +192,7 @@ type Call struct {
 	mu       sync.Mutex
 	resource string
 	detail   string
+	records  []string
 	recorded bool
 }
 
@@ -189,13 +210,21 @@ func (c *Call) SetDetail(d string) {
 	c.mu.Unlock()
 }
 
+// SetRecords lists the ids of the records a bulk read returns (its page,
+// its hits). Single-record reads need not: their resource names the record.
+func (c *Call) SetRecords(ids []string) {
+	c.mu.Lock()
+	c.records = ids
+	c.mu.Unlock()
+}
+
 // Event is the event recording this call with an outcome.
 func (c *Call) Event(outcome string) Event {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return Event{
 		Agency: c.Agency, Principal: c.Principal, Role: c.Role, Action: c.Action,
-		Resource: c.resource, Outcome: outcome, RequestID: c.RequestID, Detail: c.detail,
+		Resource: c.resource, Outcome: outcome, RequestID: c.RequestID, Detail: c.detail, Records: c.records,
 	}
 }
 
@@ -239,4 +268,65 @@ func SetDetail(ctx context.Context, d string) {
 	if c := FromContext(ctx); c != nil {
 		c.SetDetail(d)
 	}
+}
+
+// SetRecords lists the records returned by the call in ctx, if any.
+func SetRecords(ctx context.Context, ids []string) {
+	if c := FromContext(ctx); c != nil {
+		c.SetRecords(ids)
+	}
+}
+
+// UniqueIDs is ids sorted, without duplicates or empty ids (ids is
+// reordered in place).
+func UniqueIDs(ids []string) []string {
+	slices.Sort(ids)
+	ids = slices.Compact(ids)
+	if len(ids) > 0 && ids[0] == "" {
+		ids = ids[1:]
+	}
+	return ids
+}
+
+// RecordsDigest is the SHA-256 of ids (sorted and without duplicates, as
+// UniqueIDs returns them) joined by newlines.
+func RecordsDigest(ids []string) []byte {
+	h := sha256.New()
+	for i, id := range ids {
+		if i > 0 {
+			h.Write([]byte{'\n'})
+		}
+		h.Write([]byte(id))
+	}
+	return h.Sum(nil)
+}
+
+// RecordsNote is what the detail of an event that returned records ends
+// with: "records=<n> sha256=<hex>" over the ids as UniqueIDs has them.
+func RecordsNote(ids []string) string {
+	return WithRecords("", UniqueIDs(slices.Clone(ids)))
+}
+
+// WithRecords is detail followed by the RecordsNote of ids, which must be
+// as UniqueIDs returns them.
+func WithRecords(detail string, ids []string) string {
+	note := "records=" + strconv.Itoa(len(ids)) + " sha256=" + hex.EncodeToString(RecordsDigest(ids))
+	if detail == "" {
+		return note
+	}
+	return detail + " " + note
+}
+
+// SetRecordsOf lists the records a bulk read returns, by their ids, on the
+// call in ctx.
+func SetRecordsOf[R interface{ GetId() string }](ctx context.Context, records []R) {
+	c := FromContext(ctx)
+	if c == nil || len(records) == 0 {
+		return
+	}
+	ids := make([]string, len(records))
+	for i, r := range records {
+		ids[i] = r.GetId()
+	}
+	c.SetRecords(ids)
 }

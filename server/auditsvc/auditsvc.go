@@ -32,7 +32,7 @@ func New(s *store.Store, l *transparency.Log) *Server { return &Server{store: s,
 func (s *Server) ListAuditEvents(ctx context.Context, req *liaisonv1.ListAuditEventsRequest) (*liaisonv1.ListAuditEventsResponse, error) {
 	f := store.AuditFilter{
 		Agency: req.GetAgency(), Principal: req.GetPrincipal(), Action: req.GetAction(),
-		Resource: req.GetResource(), Outcome: req.GetOutcome(),
+		Resource: req.GetResource(), Outcome: req.GetOutcome(), RecordID: req.GetRecordId(),
 	}
 	if req.GetStartTime() != nil {
 		f.Start = req.GetStartTime().AsTime()
@@ -40,7 +40,7 @@ func (s *Server) ListAuditEvents(ctx context.Context, req *liaisonv1.ListAuditEv
 	if req.GetEndTime() != nil {
 		f.End = req.GetEndTime().AsTime()
 	}
-	fp := paging.Fingerprint(f.Agency, f.Principal, f.Action, f.Resource, f.Outcome, f.Start.UnixMicro(), f.End.UnixMicro())
+	fp := paging.Fingerprint(f.Agency, f.Principal, f.Action, f.Resource, f.Outcome, f.Start.UnixMicro(), f.End.UnixMicro(), f.RecordID)
 	after, err := paging.Decode(req.GetPageToken(), fp)
 	if err != nil {
 		return nil, err

@@ -240,6 +240,7 @@ func (s *Server) ListCases(ctx context.Context, req *liaisonv1.ListCasesRequest)
 		resp.NextPageToken = paging.Encode(cs[size-1].GetId(), fp)
 	}
 	resp.Cases = cs
+	audit.SetRecordsOf(ctx, cs)
 	return resp, nil
 }
 
@@ -577,6 +578,7 @@ func (s *Server) ListCaseEntries(ctx context.Context, req *liaisonv1.ListCaseEnt
 		resp.NextPageToken = paging.Encode(fmt.Sprintf("%d/%s", keys[size-1], entries[size-1].GetId()), fp)
 	}
 	resp.Entries = entries
+	audit.SetRecordsOf(ctx, entries) // the case is the resource
 	return resp, nil
 }
 
@@ -606,5 +608,11 @@ func (s *Server) ListOpenRequests(ctx context.Context, req *liaisonv1.ListOpenRe
 	slices.SortStableFunc(resp.Requests, func(a, b *liaisonv1.OpenRequest) int {
 		return a.GetEntry().GetRequest().GetDueTime().AsTime().Compare(b.GetEntry().GetRequest().GetDueTime().AsTime())
 	})
+	// Each request and the case it is part of (whose title it shows).
+	var seen []string
+	for _, r := range resp.Requests {
+		seen = append(seen, r.GetEntry().GetId(), r.GetCaseId())
+	}
+	audit.SetRecords(ctx, seen)
 	return resp, nil
 }

@@ -232,13 +232,12 @@ func (w *watcher) run() error {
 		if err != nil {
 			return err
 		}
+		var batch []*liaisonv1.Change
+		gap := false
 		for _, ev := range page {
 			if anchored && ev.Seq != w.pos+1 {
-				oldest, newest, err := w.s.store.FeedBounds(w.ctx)
-				if err != nil {
-					return err
-				}
-				return w.expired(w.pos, oldest, newest)
+				gap = true
+				break
 			}
 			anchored = true
 			w.pos = ev.Seq
@@ -249,10 +248,17 @@ func (w *watcher) run() error {
 			if err != nil {
 				return err
 			}
-			if err := w.send(&liaisonv1.WatchResponse{Change: c}, ev.Seq); err != nil {
+			batch = append(batch, c)
+		}
+		if err := w.deliver(batch); err != nil {
+			return err
+		}
+		if gap {
+			oldest, newest, err := w.s.store.FeedBounds(w.ctx)
+			if err != nil {
 				return err
 			}
-			w.sent++
+			return w.expired(w.pos, oldest, newest)
 		}
 		if len(page) > 0 {
 			_, newest, err := w.s.store.FeedBounds(w.ctx)
@@ -299,6 +305,33 @@ func (w *watcher) run() error {
 			return w.cutOff(ReasonStopping, "the node is stopping")
 		}
 	}
+}
+
+// deliver sends a batch of changes, after recording in the audit log the
+// ids of the records they carry: a stream cut off at any point has
+// recorded everything it sent (and at most the rest of the batch it was
+// sending; the stream's closing event says up to which cursor it got).
+// One event per batch read keeps the cost to one group-commit write per
+// page while catching up, and per wake-up once live.
+func (w *watcher) deliver(batch []*liaisonv1.Change) error {
+	if len(batch) == 0 {
+		return nil
+	}
+	ids := make([]string, len(batch))
+	for i, c := range batch {
+		ids[i] = c.GetRecordId()
+	}
+	detail := fmt.Sprintf("changes %d to %d", batch[0].GetCursor(), batch[len(batch)-1].GetCursor())
+	if err := w.s.store.RecordDelivery(w.ctx, detail, ids); err != nil {
+		return err
+	}
+	for _, c := range batch {
+		if err := w.send(&liaisonv1.WatchResponse{Change: c}, c.GetCursor()); err != nil {
+			return err
+		}
+		w.sent++
+	}
+	return nil
 }
 
 // heartbeat tells the consumer where it is: every change up to pos has

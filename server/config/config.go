@@ -43,11 +43,16 @@ type Config struct {
 	Feed Feed `yaml:"feed"`
 	// Metrics is the Prometheus endpoint.
 	Metrics Metrics `yaml:"metrics"`
-	// Audit configures the audit log's checkpoints.
+	// Audit configures the audit log.
 	Audit Audit `yaml:"audit"`
 }
 
-// Audit configures the audit log's Merkle tree checkpoints.
+// MinAuditContentRetention is the shortest audit.content_retention a node
+// accepts: a year.
+const MinAuditContentRetention = 365 * 24 * time.Hour
+
+// Audit configures the audit log: its Merkle tree checkpoints and how long
+// the personal data in its events is kept.
 type Audit struct {
 	// LogKey is the file of this node's log key (a C2SP signed-note
 	// private key, "PRIVATE+KEY+<trust domain>+…"): it signs the node's
@@ -57,6 +62,11 @@ type Audit struct {
 	// CheckpointInterval is how often a checkpoint is signed while events
 	// are appended (default 5s, 1s to 1h).
 	CheckpointInterval Duration `yaml:"checkpoint_interval"`
+	// ContentRetention is how long the detail of events that carry
+	// personal data (audit.PersonalData) is kept before it is erased
+	// (default 26280h, three years; at least 8760h, a year: shorter would
+	// leave too little time to answer for an access).
+	ContentRetention Duration `yaml:"content_retention"`
 }
 
 // Feed tunes the change feed (ChangeFeedService).
@@ -392,6 +402,9 @@ func (c *Config) SetDefaults() {
 	if c.Retention.PurgeInterval.Duration == 0 {
 		c.Retention.PurgeInterval.Duration = time.Hour
 	}
+	if c.Audit.ContentRetention.Duration == 0 {
+		c.Audit.ContentRetention.Duration = 3 * 365 * 24 * time.Hour
+	}
 	if c.Feed.Retention.Duration == 0 {
 		c.Feed.Retention.Duration = 30 * 24 * time.Hour
 	}
@@ -533,6 +546,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Retention.PurgeInterval.Duration < time.Second {
 		bad("retention.purge_interval", "must be at least 1s")
+	}
+	if d := c.Audit.ContentRetention.Duration; d < MinAuditContentRetention {
+		bad("audit.content_retention", "must be at least a year (8760h or 365d), got %s", d)
 	}
 	if c.Feed.Retention.Duration < time.Hour {
 		bad("feed.retention", "must be at least 1h")

@@ -67,6 +67,8 @@ federation:
   min_backoff: 100ms
   max_backoff: 1m
   drift_interval: 1h
+audit:
+  content_retention: 1825d
 `
 
 func write(t *testing.T, dir, yaml string) string {
@@ -135,7 +137,7 @@ func TestLoad_Valid(t *testing.T) {
 			SendTimeout: config.Duration{Duration: 30 * time.Second},
 		},
 		Metrics: config.Metrics{Listen: "127.0.0.1:9464"},
-		Audit:   config.Audit{CheckpointInterval: config.Duration{Duration: 5 * time.Second}},
+		Audit:   config.Audit{CheckpointInterval: config.Duration{Duration: 5 * time.Second}, ContentRetention: config.Duration{Duration: 1825 * 24 * time.Hour}},
 	}
 	if diff := cmp.Diff(want, c); diff != "" {
 		t.Errorf("config (-want +got):\n%s", diff)
@@ -190,7 +192,8 @@ partners:
 			SendTimeout: config.Duration{Duration: 30 * time.Second},
 		},
 		Metrics: config.Metrics{Listen: "127.0.0.1:9464"},
-		Audit:   config.Audit{CheckpointInterval: config.Duration{Duration: 5 * time.Second}},
+		// Checkpoints every 5 s; content kept three years.
+		Audit: config.Audit{CheckpointInterval: config.Duration{Duration: 5 * time.Second}, ContentRetention: config.Duration{Duration: 26280 * time.Hour}},
 	}
 	if diff := cmp.Diff(want, c); diff != "" {
 		t.Errorf("defaults (-want +got):\n%s", diff)
@@ -302,6 +305,10 @@ func TestLoad_InvalidValue(t *testing.T) {
 		{"FederationMinBackoffOverMax", "min_backoff: 100ms", "min_backoff: 2m", "federation.min_backoff"},
 		{"FederationMaxBackoffTooLong", "max_backoff: 1m", "max_backoff: 11m", "federation.max_backoff"},
 		{"FederationDriftIntervalTooShort", "drift_interval: 1h", "drift_interval: 500ms", "federation.drift_interval"},
+		// Audit content is kept at least a year, whatever the file says.
+		{"AuditContentRetentionUnderAYear", "content_retention: 1825d", "content_retention: 364d", "audit.content_retention"},
+		{"AuditContentRetentionHours", "content_retention: 1825d", "content_retention: 8759h", "audit.content_retention"},
+		{"AuditContentRetentionNegative", "content_retention: 1825d", "content_retention: -1h", "audit.content_retention"},
 		// The metrics endpoint is plaintext and unauthenticated: loopback only.
 		{"MetricsListenAllInterfaces", "  drift_interval: 1h\n", "  drift_interval: 1h\nmetrics:\n  listen: 0.0.0.0:9464\n", "metrics.listen"},
 		{"MetricsListenPublicAddress", "  drift_interval: 1h\n", "  drift_interval: 1h\nmetrics:\n  listen: 192.0.2.10:9464\n", "metrics.listen"},

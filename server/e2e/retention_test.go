@@ -169,6 +169,16 @@ func TestRetention_PurgeExpiredUnlinkedKeepLinked(t *testing.T) {
 	if diff := cmp.Diff(pv.GetKeep(), run.GetKept(), protocmp.Transform()); diff != "" {
 		t.Errorf("kept is not what the preview listed (-preview +kept):\n%s", diff)
 	}
+	// Both answers show the titles of the leads they list: each lead is
+	// in the audit log as seen by both calls (issue 12).
+	for _, it := range slices.Concat(pv.GetPurge(), pv.GetKeep()) {
+		for _, method := range []string{liaisonv1.RetentionService_PreviewPurge_FullMethodName, liaisonv1.RetentionService_RunPurge_FullMethodName} {
+			evs := baEvents(t, alpha.auditor, it.GetRecordId(), method)
+			if len(evs) != 1 || evs[0].GetOutcome() != "OK" {
+				t.Errorf("lead %s in %d OK events of %s, want 1", it.GetRecordId(), len(evs), method)
+			}
+		}
+	}
 
 	t.Run("ContentGoneAtHome", func(t *testing.T) {
 		for _, id := range []string{unlinked.GetId(), draft.GetLead().GetId()} {

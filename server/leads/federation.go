@@ -208,6 +208,9 @@ func (s *Server) ExportLeads(req *liaisonv1.ExportLeadsRequest, stream liaisonv1
 		if err := errs.Preconditions("export refused", vs); err != nil {
 			return err
 		}
+		if err := s.store.RecordDelivery(ctx, "export by id", idsOf(leads)); err != nil {
+			return err
+		}
 		for _, l := range leads {
 			if err := send(l); err != nil {
 				return err
@@ -220,11 +223,16 @@ func (s *Server) ExportLeads(req *liaisonv1.ExportLeadsRequest, stream liaisonv1
 		f.UpdatedAfter = req.GetUpdatedAfter().AsTime()
 	}
 	before := ""
-	for {
+	for n := 1; ; n++ {
 		page, err := s.store.ListLeads(ctx, f, before, 500)
 		if err != nil {
 			return err
 		}
+		// Each page is in the audit log, with the ids of its leads, before
+		// any of it is sent: an export cut off half-way has recorded what
+		// it delivered.
+		var items []*liaisonv1.ExportLeadsResponse
+		var out []string
 		for _, l := range page {
 			if l.GetStatus() == liaisonv1.LeadStatus_LEAD_STATUS_WITHDRAWN {
 				continue // withdrawn content is not exported, nor reported as refused
@@ -234,15 +242,24 @@ func (s *Server) ExportLeads(req *liaisonv1.ExportLeadsRequest, stream liaisonv1
 				return err
 			}
 			if why != "" {
-				refused++
-				if err := stream.Send(&liaisonv1.ExportLeadsResponse{Item: &liaisonv1.ExportLeadsResponse_Refused{Refused: &liaisonv1.ExportRefusal{
+				items = append(items, &liaisonv1.ExportLeadsResponse{Item: &liaisonv1.ExportLeadsResponse_Refused{Refused: &liaisonv1.ExportRefusal{
 					Id: l.GetId(), OriginAgency: l.GetOriginAgency(), HandlingCode: l.GetHandling().GetCode(), Reason: why,
-				}}}); err != nil {
-					return err
-				}
+				}}})
 				continue
 			}
-			if err := send(l); err != nil {
+			items = append(items, &liaisonv1.ExportLeadsResponse{Item: &liaisonv1.ExportLeadsResponse_Lead{Lead: l}})
+			out = append(out, l.GetId())
+		}
+		if err := s.store.RecordDelivery(ctx, fmt.Sprintf("export page %d", n), out); err != nil {
+			return err
+		}
+		for _, it := range items {
+			if it.GetRefused() != nil {
+				refused++
+			} else {
+				exported++
+			}
+			if err := stream.Send(it); err != nil {
 				return err
 			}
 		}
@@ -251,4 +268,12 @@ func (s *Server) ExportLeads(req *liaisonv1.ExportLeadsRequest, stream liaisonv1
 		}
 		before = page[len(page)-1].GetId()
 	}
+}
+
+func idsOf(leads []*liaisonv1.Lead) []string {
+	out := make([]string, len(leads))
+	for i, l := range leads {
+		out[i] = l.GetId()
+	}
+	return out
 }

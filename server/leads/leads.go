@@ -158,6 +158,7 @@ func (s *Server) ListLeads(ctx context.Context, req *liaisonv1.ListLeadsRequest)
 		resp.NextPageToken = paging.Encode(leads[size-1].GetId(), fp)
 	}
 	resp.Leads = leads
+	audit.SetRecordsOf(ctx, leads)
 	return resp, nil
 }
 

@@ -237,6 +237,7 @@ func (s *Server) ListManifests(ctx context.Context, req *liaisonv1.ListManifests
 		resp.NextPageToken = paging.Encode(ms[size-1].GetId(), fp)
 	}
 	resp.Manifests = ms
+	audit.SetRecordsOf(ctx, ms)
 	return resp, nil
 }
 

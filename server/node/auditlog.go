@@ -3,7 +3,6 @@ package node
 import (
 	"fmt"
 	"log/slog"
-	"time"
 
 	"github.com/liaison-exchange/liaison/server/config"
 	"github.com/liaison-exchange/liaison/server/store"
@@ -29,8 +28,3 @@ func NewAuditLog(cfg *config.Config, s *store.Store, log *slog.Logger) (*transpa
 	}
 	return transparency.New(o)
 }
-
-// auditContentRetention is how long the detail of audit events that carry
-// personal data is kept before it is erased: three years, the logging
-// period the agencies' data-protection rules ask for.
-const auditContentRetention = 3 * 365 * 24 * time.Hour

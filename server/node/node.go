@@ -204,7 +204,7 @@ func Start(ctx context.Context, cfg *config.Config, log *slog.Logger, lis net.Li
 	liaisonv1.RegisterChangeFeedServiceServer(n.grpc, n.feed)
 	n.retention = retention.New(n.Store, retention.Options{
 		Agency: cfg.Agency, Interval: cfg.Retention.PurgeInterval.Duration, Now: time.Now, Logger: log,
-		Principal: nodeID, AuditContentRetention: auditContentRetention,
+		Principal: nodeID, AuditContentRetention: cfg.Audit.ContentRetention.Duration,
 	})
 	liaisonv1.RegisterRetentionServiceServer(n.grpc, n.retention)
 	n.health = health.NewServer()

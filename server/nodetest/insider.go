@@ -46,6 +46,21 @@ func RewriteAuditLog(t testing.TB, path string, dropCheckpoints bool, edit func(
 	if err := rows.Close(); err != nil {
 		t.Fatal(err)
 	}
+	recs, err := d.Query(`SELECT seq, record_id FROM audit_records ORDER BY seq, record_id`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for recs.Next() {
+		var seq int64
+		var id string
+		if err := recs.Scan(&seq, &id); err != nil {
+			t.Fatal(err)
+		}
+		events[seq-1].Records = append(events[seq-1].Records, id)
+	}
+	if err := recs.Close(); err != nil {
+		t.Fatal(err)
+	}
 	events = edit(events)
 
 	tx, err := d.Begin()
@@ -59,6 +74,7 @@ func RewriteAuditLog(t testing.TB, path string, dropCheckpoints bool, edit func(
 			t.Fatal(err)
 		}
 	}
+	must(tx.Exec(`DELETE FROM audit_records`))
 	must(tx.Exec(`DELETE FROM audit_events`))
 	must(tx.Exec(`DELETE FROM audit_tree`))
 	if dropCheckpoints {
@@ -78,6 +94,9 @@ func RewriteAuditLog(t testing.TB, path string, dropCheckpoints bool, edit func(
 		c := audit.ContentHash(salt, e)
 		must(tx.Exec(`INSERT INTO audit_events (seq, time, agency, principal, role, action, resource, outcome, request_id, detail, hash, salt, content_hash)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, e.Seq, e.Time.UnixMicro(), e.Agency, e.Principal, e.Role, e.Action, e.Resource, e.Outcome, e.RequestID, e.Detail, e.Hash, salt, c))
+		for _, id := range e.Records {
+			must(tx.Exec(`INSERT INTO audit_records (record_id, seq) VALUES (?, ?)`, id, e.Seq))
+		}
 		hs, err := tlog.StoredHashes(int64(i), c, tree)
 		if err != nil {
 			t.Fatal(err)

@@ -123,6 +123,7 @@ func (s *Server) ListPermissionRequests(ctx context.Context, req *liaisonv1.List
 		resp.NextPageToken = paging.Encode(rs[size-1].GetId(), fp)
 	}
 	resp.Requests = rs
+	audit.SetRecordsOf(ctx, rs)
 	return resp, nil
 }
 

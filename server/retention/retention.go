@@ -90,7 +90,19 @@ func (s *Server) PreviewPurge(ctx context.Context, _ *liaisonv1.PreviewPurgeRequ
 		return nil, err
 	}
 	audit.SetDetail(ctx, fmt.Sprintf("preview as of %s: %d to purge, %d kept", p.today, len(p.purge), len(p.keep)))
+	audit.SetRecords(ctx, itemIDs(p.purge, p.keep)) // the answer shows their titles
 	return &liaisonv1.PreviewPurgeResponse{AsOf: timestamppb.New(p.asOf), Purge: p.purge, Keep: p.keep}, nil
+}
+
+// itemIDs are the leads of purge items.
+func itemIDs(lists ...[]*liaisonv1.PurgeItem) []string {
+	var out []string
+	for _, l := range lists {
+		for _, it := range l {
+			out = append(out, it.GetRecordId())
+		}
+	}
+	return out
 }
 
 // RunPurge implements liaisonv1.RetentionServiceServer.
@@ -107,6 +119,7 @@ func (s *Server) RunPurge(ctx context.Context, _ *liaisonv1.RunPurgeRequest) (*l
 	resp, _, err := s.purge(audit.NewContext(ctx, nil), a)
 	if resp != nil {
 		audit.SetDetail(ctx, fmt.Sprintf("purged %d, kept %d", len(resp.GetPurged()), len(resp.GetKept())))
+		audit.SetRecords(ctx, itemIDs(resp.GetPurged(), resp.GetKept()))
 	}
 	if err != nil {
 		return nil, err

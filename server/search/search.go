@@ -67,6 +67,12 @@ func (s *Server) SearchPersons(ctx context.Context, req *liaisonv1.SearchPersons
 	if err != nil {
 		return nil, err
 	}
+	// A hit shows a person of a lead, case or manifest: that record was seen.
+	seen := make([]string, len(hits))
+	for i, h := range hits {
+		seen[i] = h.GetRecordId()
+	}
+	audit.SetRecords(ctx, seen)
 	return &liaisonv1.SearchPersonsResponse{Hits: hits, Threshold: Threshold}, nil
 }
 

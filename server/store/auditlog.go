@@ -8,16 +8,21 @@ import (
 	"fmt"
 	"net/url"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/liaison-exchange/liaison/gen/db"
 	"github.com/liaison-exchange/liaison/server/audit"
+	"github.com/liaison-exchange/liaison/server/errs"
 )
 
 // AuditFilter selects audit events.
 type AuditFilter struct {
 	Agency, Principal, Action, Resource, Outcome string
 	Start, End                                   time.Time
+	// RecordID selects the events about one record: aimed at it (their
+	// resource) or that returned it among others (their records).
+	RecordID string
 }
 
 // AppendAudit appends an event that belongs to no call under way (e.g. the
@@ -25,7 +30,33 @@ type AuditFilter struct {
 // durable. Seq, Time and Hash are set by the store; an empty Agency is the
 // own.
 func (s *Store) AppendAudit(ctx context.Context, e audit.Event) error {
-	return s.Write(ctx, func(tx *Tx) error { return tx.Audit(&e) })
+	// A copy per run: a batch that is run again must not see the detail
+	// the first run completed.
+	return s.Write(audit.NewContext(ctx, nil), func(tx *Tx) error { ev := e; return tx.Audit(&ev) })
+}
+
+// RecordDelivery appends an event of the stream in ctx listing the records
+// it is about to send (a page of an export, a batch of the change feed),
+// and returns once it is durable: a stream sends nothing that is not in
+// the audit log first, as a unary call answers nothing that is not, and a
+// stream cut off half-way has recorded every batch it sent. The event is
+// the call's (who, which method, which request id) with detail and ids.
+// Outside an API call it records nothing.
+func (s *Store) RecordDelivery(ctx context.Context, detail string, ids []string) error {
+	call := audit.FromContext(ctx)
+	if call == nil || len(ids) == 0 {
+		return nil
+	}
+	e := call.Event("OK")
+	e.Detail, e.Records = detail, ids
+	if err := s.AppendAudit(ctx, e); err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		s.log.Error("audit event of a stream's delivery not recorded", "request_id", call.RequestID, "action", call.Action, "err", err)
+		return errs.New(errs.Unavailable, "the delivery could not be recorded in the audit log; try again (request id %s)", call.RequestID)
+	}
+	return nil
 }
 
 // ListAuditEvents returns up to limit events before beforeSeq (all when 0),
@@ -41,7 +72,16 @@ func (s *Store) ListAuditEvents(ctx context.Context, f AuditFilter, beforeSeq in
 	if !f.End.IsZero() {
 		p.EndTime = f.End.UnixMicro()
 	}
-	rows, err := s.rq.ListAuditEvents(ctx, p)
+	var rows []db.AuditEvent
+	var err error
+	if f.RecordID != "" {
+		rows, err = s.rq.ListAuditEventsByRecord(ctx, db.ListAuditEventsByRecordParams{
+			RecordID: f.RecordID, BeforeSeq: p.BeforeSeq, Agency: p.Agency, Principal: p.Principal, Action: p.Action,
+			Resource: p.Resource, Outcome: p.Outcome, StartTime: p.StartTime, EndTime: p.EndTime, PageLimit: p.PageLimit,
+		})
+	} else {
+		rows, err = s.rq.ListAuditEvents(ctx, p)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("list audit events: %w", err)
 	}
@@ -75,25 +115,44 @@ type VerifyOptions struct {
 
 // VerifyAuditDB verifies the audit log of a database through its queries;
 // `liaison audit verify` uses it on a file opened read-only. Each event is
-// checked against its chain hash and its content hash; the tree is rebuilt
-// from the content hashes alone and checked against the checkpoints, so a
-// log truncated or rewritten with every stored hash recomputed still
-// fails against a checkpoint a witness cosigned before.
+// checked against its chain hash and its content hash (both cover the ids
+// of the records it lists); the tree is rebuilt from the content hashes
+// alone and checked against the checkpoints, so a log truncated or
+// rewritten with every stored hash recomputed still fails against a
+// checkpoint a witness cosigned before.
 func VerifyAuditDB(ctx context.Context, q *db.Queries, o VerifyOptions) (audit.Result, error) {
 	v := audit.NewVerifier()
 	tc := audit.NewTreeCheck()
 	const page = 5000
 	next := int64(1)
+	var listed int64 // record ids attached to the events checked
+	// A file from before migration 0008 (an old backup, verified offline)
+	// has no audit_records table, and no event of it lists records.
+	hasRecords := true
 	for {
 		rows, err := q.AuditLeavesFrom(ctx, db.AuditLeavesFromParams{Seq: next, Limit: page})
 		if err != nil {
 			return audit.Result{}, fmt.Errorf("read audit events: %w", err)
 		}
+		records := map[int64][]string{}
+		if len(rows) > 0 && hasRecords {
+			recs, err := q.AuditRecordsBetween(ctx, db.AuditRecordsBetweenParams{First: rows[0].Seq, Last: rows[len(rows)-1].Seq})
+			if noRecordsTable(err) {
+				hasRecords = false
+			} else if err != nil {
+				return audit.Result{}, fmt.Errorf("read audit records: %w", err)
+			}
+			for _, r := range recs {
+				records[r.Seq] = append(records[r.Seq], r.RecordID)
+			}
+		}
 		for _, r := range rows {
 			e := audit.Event{
 				Seq: r.Seq, Time: time.UnixMicro(r.Time), Agency: r.Agency, Principal: r.Principal, Role: r.Role,
 				Action: r.Action, Resource: r.Resource, Outcome: r.Outcome, RequestID: r.RequestID, Detail: r.Detail, Hash: r.Hash,
+				Records: records[r.Seq],
 			}
+			listed += int64(len(e.Records))
 			erased := r.EraseTime != 0
 			if erased && !v.AddErased(&e) || !erased && !v.Add(&e) {
 				return v.Finish(0, nil), nil
@@ -121,9 +180,26 @@ func VerifyAuditDB(ctx context.Context, q *db.Queries, o VerifyOptions) (audit.R
 	default:
 		res = v.Finish(head.Seq, head.Hash)
 	}
+	if res.OK && hasRecords {
+		// Ids listed under a sequence no event has are outside every hash.
+		total, err := q.CountAuditRecords(ctx)
+		if err != nil && !noRecordsTable(err) {
+			return audit.Result{}, fmt.Errorf("count audit records: %w", err)
+		}
+		if err == nil && total != listed {
+			res.OK, res.FirstBad = false, res.HeadSeq+1
+			res.Problem = fmt.Sprintf("%d record ids are listed for events that do not exist", total-listed)
+		}
+	}
 	if o.Keys.Log == "" {
 		return res, nil
 	}
+	return checkCheckpoints(ctx, q, o, tc, res)
+}
+
+// checkCheckpoints checks the rebuilt tree against every checkpoint, stored
+// or given.
+func checkCheckpoints(ctx context.Context, q *db.Queries, o VerifyOptions, tc *audit.TreeCheck, res audit.Result) (audit.Result, error) {
 	stored, err := q.ListAuditCheckpoints(ctx)
 	if err != nil {
 		return audit.Result{}, fmt.Errorf("read checkpoints: %w", err)
@@ -171,4 +247,10 @@ func OpenReadOnly(path string) (*db.Queries, func() error, error) {
 		return nil, nil, fmt.Errorf("open %s: %w", path, err)
 	}
 	return db.New(d), d.Close, nil
+}
+
+// noRecordsTable says whether err is SQLite's answer for a database
+// without the audit_records table (migrated before 0008).
+func noRecordsTable(err error) bool {
+	return err != nil && strings.Contains(err.Error(), "no such table: audit_records")
 }

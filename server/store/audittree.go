@@ -61,10 +61,18 @@ func backfillTree(ctx context.Context, d *sql.DB, q *db.Queries) error {
 		}
 		qt := q.WithTx(tx)
 		rows, err := qt.AuditEventsToBackfill(ctx, 2000)
+		records := map[int64][]string{}
+		if err == nil && len(rows) > 0 {
+			var recs []db.AuditRecordsBetweenRow
+			recs, err = qt.AuditRecordsBetween(ctx, db.AuditRecordsBetweenParams{First: rows[0].Seq, Last: rows[len(rows)-1].Seq})
+			for _, r := range recs {
+				records[r.Seq] = append(records[r.Seq], r.RecordID)
+			}
+		}
 		if err == nil {
 			for _, r := range rows {
 				e := audit.Event{Seq: r.Seq, Time: time.UnixMicro(r.Time), Agency: r.Agency, Principal: r.Principal, Role: r.Role,
-					Action: r.Action, Resource: r.Resource, Outcome: r.Outcome, RequestID: r.RequestID, Detail: r.Detail}
+					Action: r.Action, Resource: r.Resource, Outcome: r.Outcome, RequestID: r.RequestID, Detail: r.Detail, Records: records[r.Seq]}
 				salt := audit.NewSalt()
 				c := audit.ContentHash(salt, &e)
 				if err = qt.SetAuditContentHash(ctx, db.SetAuditContentHashParams{Salt: salt, ContentHash: c, Seq: r.Seq}); err != nil {

@@ -15,6 +15,7 @@ import (
 	"context"
 	"database/sql"
 	"embed"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -24,6 +25,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/debug"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -204,30 +206,67 @@ func checkFTS5(ctx context.Context, d *sql.DB) error {
 	return nil
 }
 
-// migrate applies the numbered migrations not yet applied, each in its own
-// transaction, tracking progress in PRAGMA user_version.
-func migrate(ctx context.Context, d *sql.DB) error {
-	names, err := fs.Glob(migrations, "migrations/*.sql")
+// migrate applies, in number order, each numbered migration not yet
+// applied, each in its own transaction with its mark in schema_migrations.
+//
+// Applied migrations are tracked one by one, not as one high-water mark,
+// because they are written on parallel branches: a database migrated by a
+// branch holding 0008 must still get 0007 once the branches meet, which a
+// "user_version is 8" mark would skip. Numbers must be unique; gaps are
+// allowed. PRAGMA user_version keeps the highest number applied, for the
+// tools that print it; a database migrated before this table existed has
+// exactly 1..user_version applied (numbering had no gaps then).
+func migrate(ctx context.Context, d *sql.DB) error { return migrateFrom(ctx, d, migrations) }
+
+// migrateFrom applies the migrations of fsys (its migrations/*.sql).
+func migrateFrom(ctx context.Context, d *sql.DB, fsys fs.FS) error {
+	files, err := migrationFiles(fsys)
 	if err != nil {
 		return err
 	}
-	sort.Strings(names)
+	if _, err := d.ExecContext(ctx, "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER NOT NULL PRIMARY KEY) STRICT"); err != nil {
+		return fmt.Errorf("create schema_migrations: %w", err)
+	}
 	var current int
 	if err := d.QueryRowContext(ctx, "PRAGMA user_version").Scan(&current); err != nil {
 		return fmt.Errorf("read schema version: %w", err)
 	}
-	if current > len(names) {
-		return fmt.Errorf("database schema version %d is newer than this binary knows (%d): refusing to run an older binary on it", current, len(names))
+	if _, err := d.ExecContext(ctx, `INSERT OR IGNORE INTO schema_migrations (version)
+		WITH RECURSIVE n(v) AS (SELECT 1 WHERE ?1 > 0 UNION ALL SELECT v + 1 FROM n WHERE v < ?1)
+		SELECT v FROM n WHERE NOT EXISTS (SELECT 1 FROM schema_migrations)`, current); err != nil {
+		return fmt.Errorf("record the migrations applied before schema_migrations: %w", err)
 	}
-	for i, name := range names {
-		n, err := strconv.Atoi(strings.SplitN(filepath.Base(name), "_", 2)[0])
-		if err != nil || n != i+1 {
-			return fmt.Errorf("migration %s is out of sequence", name)
+	applied := map[int]bool{}
+	rows, err := d.QueryContext(ctx, "SELECT version FROM schema_migrations")
+	if err != nil {
+		return fmt.Errorf("read schema_migrations: %w", err)
+	}
+	for rows.Next() {
+		var v int
+		if err := rows.Scan(&v); err != nil {
+			rows.Close()
+			return fmt.Errorf("read schema_migrations: %w", err)
 		}
-		if n <= current {
+		applied[v] = true
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("read schema_migrations: %w", err)
+	}
+	known := map[int]bool{}
+	for _, f := range files {
+		known[f.n] = true
+	}
+	for v := range applied {
+		if !known[v] {
+			return fmt.Errorf("database has migration %d applied, which this binary does not know: refusing to run an older binary on it", v)
+		}
+	}
+	for _, f := range files {
+		if applied[f.n] {
 			continue
 		}
-		body, err := migrations.ReadFile(name)
+		body, err := fs.ReadFile(fsys, f.name)
 		if err != nil {
 			return err
 		}
@@ -237,23 +276,60 @@ func migrate(ctx context.Context, d *sql.DB) error {
 		}
 		if _, err := tx.ExecContext(ctx, string(body)); err != nil {
 			tx.Rollback()
-			return fmt.Errorf("migration %s: %w", name, err)
+			return fmt.Errorf("migration %s: %w", f.name, err)
 		}
-		if _, err := tx.ExecContext(ctx, fmt.Sprintf("PRAGMA user_version = %d", n)); err != nil {
+		if _, err := tx.ExecContext(ctx, "INSERT INTO schema_migrations (version) VALUES (?)", f.n); err != nil {
 			tx.Rollback()
-			return fmt.Errorf("migration %s: %w", name, err)
+			return fmt.Errorf("migration %s: %w", f.name, err)
+		}
+		if f.n > current {
+			current = f.n
+			if _, err := tx.ExecContext(ctx, fmt.Sprintf("PRAGMA user_version = %d", f.n)); err != nil {
+				tx.Rollback()
+				return fmt.Errorf("migration %s: %w", f.name, err)
+			}
 		}
 		if err := tx.Commit(); err != nil {
-			return fmt.Errorf("migration %s: %w", name, err)
+			return fmt.Errorf("migration %s: %w", f.name, err)
 		}
 	}
 	return nil
 }
 
-// SchemaVersion is the number of migrations this binary applies.
+type migrationFile struct {
+	n    int
+	name string
+}
+
+// migrationFiles are the embedded migrations in number order; two with
+// one number (branches that met) are an error, not a choice.
+func migrationFiles(fsys fs.FS) ([]migrationFile, error) {
+	names, err := fs.Glob(fsys, "migrations/*.sql")
+	if err != nil {
+		return nil, err
+	}
+	sort.Strings(names)
+	var out []migrationFile
+	for _, name := range names {
+		n, err := strconv.Atoi(strings.SplitN(filepath.Base(name), "_", 2)[0])
+		if err != nil || n < 1 {
+			return nil, fmt.Errorf("migration %s is not numbered", name)
+		}
+		if len(out) > 0 && out[len(out)-1].n == n {
+			return nil, fmt.Errorf("migrations %s and %s have the same number: renumber one", out[len(out)-1].name, name)
+		}
+		out = append(out, migrationFile{n: n, name: name})
+	}
+	return out, nil
+}
+
+// SchemaVersion is the highest migration number this binary applies.
 func SchemaVersion() int {
-	names, _ := fs.Glob(migrations, "migrations/*.sql")
-	return len(names)
+	files, _ := migrationFiles(migrations)
+	if len(files) == 0 {
+		return 0
+	}
+	return files[len(files)-1].n
 }
 
 // Path is the database file.
@@ -588,11 +664,17 @@ func (t *Tx) appendCall(c *audit.Call, outcome string) error {
 }
 
 // Audit appends an event to the chain; Seq, Time and Hash are set here.
+// An event with Records gets them written beside it, de-duplicated, and
+// their count and digest at the end of its detail (see server/audit).
 func (t *Tx) Audit(e *audit.Event) error {
 	e.Seq = t.headSeq + 1
 	e.Time = t.now
 	if e.Agency == "" {
 		e.Agency = t.s.opts.Agency
+	}
+	if len(e.Records) > 0 {
+		e.Records = audit.UniqueIDs(slices.Clone(e.Records))
+		e.Detail = audit.WithRecords(e.Detail, e.Records)
 	}
 	e.Hash = audit.ChainHash(t.headHash, e)
 	salt := audit.NewSalt()
@@ -603,6 +685,15 @@ func (t *Tx) Audit(e *audit.Event) error {
 		Salt: salt, ContentHash: content,
 	}); err != nil {
 		return fmt.Errorf("append audit event: %w", err)
+	}
+	if len(e.Records) > 0 {
+		ids, err := json.Marshal(e.Records)
+		if err != nil {
+			return fmt.Errorf("append audit event: %w", err)
+		}
+		if err := t.q.InsertAuditRecords(t.ctx, db.InsertAuditRecordsParams{Seq: e.Seq, Ids: string(ids)}); err != nil {
+			return fmt.Errorf("append the records of audit event %d: %w", e.Seq, err)
+		}
 	}
 	if err := appendLeaf(t.ctx, t.q, e.Seq, content); err != nil {
 		return err

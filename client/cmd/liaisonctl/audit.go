@@ -18,7 +18,7 @@ import (
 
 func init() {
 	register(&group{name: "audit", summary: "the node's tamper-evident audit log (AuditService, auditors)", commands: []*command{
-		{name: "list", synopsis: "[--principal P] [--action A] [--resource R] [--outcome O] [--agency A] [--since TIME] [--until TIME] [--page-size N] [--page-token T] [--all]", setup: auditList,
+		{name: "list", synopsis: "[--record ID] [--principal P] [--action A] [--resource R] [--outcome O] [--agency A] [--since TIME] [--until TIME] [--page-size N] [--page-token T] [--all]", setup: auditList,
 			summary: "list audit events, newest first"},
 		{name: "verify", setup: auditVerify,
 			summary: "recompute the chain and the Merkle tree against the signed checkpoints; exit status 3 if broken"},
@@ -39,6 +39,7 @@ func auditList(fs *flag.FlagSet) handler {
 	principal := fs.String("principal", "", "only events of `SPIFFE-ID`")
 	action := fs.String("action", "", "only events of `ACTION`, a full method name like /liaison.v1.LeadService/CreateLead")
 	resource := fs.String("resource", "", "only events on `RESOURCE`, like leads/ID")
+	record := fs.String("record", "", "only events about the record `ID`: calls aimed at it and calls that returned it (list pages, searches, exports, change feed); with --outcome OK, who saw it")
 	outcome := fs.String("outcome", "", "only events with `OUTCOME`: OK or a gRPC code (PERMISSION_DENIED or PermissionDenied)")
 	agency := fs.String("agency", "", "only events of callers of `AGENCY`")
 	since := fs.String("since", "", "only events at or after `TIME` (RFC 3339)")
@@ -48,6 +49,7 @@ func auditList(fs *flag.FlagSet) handler {
 	return func(ctx context.Context, c *cli, _ []string) error {
 		req := &liaisonv1.ListAuditEventsRequest{
 			Principal: *principal, Action: *action, Resource: *resource, Outcome: outcomeFilter(*outcome), Agency: *agency,
+			RecordId: *record,
 		}
 		var err error
 		if req.StartTime, err = parseTime("--since", *since); err != nil {

@@ -71,6 +71,28 @@ func TestAudit_List(t *testing.T) {
 	})
 }
 
+// TestAudit_ListRecord: --record finds the calls that returned a record
+// among others (issue 12), as well as those aimed at it.
+func TestAudit_ListRecord(t *testing.T) {
+	t.Parallel()
+	n := startNode(t)
+	seen := createLead(t, n, "Kupang boats")
+	n.ctl(t, "analyst", "leads", "list").wantCode(t, exitOK)
+
+	var resp liaisonv1.ListAuditEventsResponse
+	n.ctl(t, "auditor", "audit", "list", "--record", seen.GetId(), "--outcome", "OK", "-o", "json").wantCode(t, exitOK).decode(t, &resp)
+	var got []string
+	for _, e := range resp.GetEvents() {
+		got = append(got, e.GetAction())
+	}
+	want := []string{liaisonv1.LeadService_ListLeads_FullMethodName, liaisonv1.LeadService_CreateLead_FullMethodName}
+	if strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Errorf("events about %s: %q, want %q", seen.GetId(), got, want)
+	}
+	r := n.ctl(t, "auditor", "audit", "list", "--record", seen.GetId()).wantCode(t, exitOK)
+	wantContains(t, "stdout", r.stdout, liaisonv1.LeadService_ListLeads_FullMethodName, liaisonv1.LeadService_CreateLead_FullMethodName)
+}
+
 func TestAudit_Verify(t *testing.T) {
 	t.Parallel()
 	n := startNode(t)

@@ -44,7 +44,11 @@ type AuditEvent struct {
 	// "OK" or the gRPC status code name of the failure.
 	Outcome   string `protobuf:"bytes,8,opt,name=outcome,proto3" json:"outcome,omitempty"`
 	RequestId string `protobuf:"bytes,9,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
-	// Further facts, e.g. a withdrawal reason or the terms of a search.
+	// Further facts, e.g. a withdrawal reason or the terms of a search. An
+	// event of a call that returned several records ends with
+	// "records=<n> sha256=<hex>": how many, and the SHA-256 of their ids,
+	// sorted and joined by newlines — so the list kept beside the chain (see
+	// ListAuditEventsRequest.record_id) is covered by the hash.
 	Detail        string `protobuf:"bytes,10,opt,name=detail,proto3" json:"detail,omitempty"`
 	Hash          []byte `protobuf:"bytes,11,opt,name=hash,proto3" json:"hash,omitempty"`
 	unknownFields protoimpl.UnknownFields
@@ -161,15 +165,20 @@ func (x *AuditEvent) GetHash() []byte {
 type ListAuditEventsRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Default 50, at most 1000.
-	PageSize      int32                  `protobuf:"varint,1,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
-	PageToken     string                 `protobuf:"bytes,2,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
-	Agency        string                 `protobuf:"bytes,3,opt,name=agency,proto3" json:"agency,omitempty"`
-	Principal     string                 `protobuf:"bytes,4,opt,name=principal,proto3" json:"principal,omitempty"`
-	Action        string                 `protobuf:"bytes,5,opt,name=action,proto3" json:"action,omitempty"`
-	Resource      string                 `protobuf:"bytes,6,opt,name=resource,proto3" json:"resource,omitempty"`
-	Outcome       string                 `protobuf:"bytes,7,opt,name=outcome,proto3" json:"outcome,omitempty"`
-	StartTime     *timestamppb.Timestamp `protobuf:"bytes,8,opt,name=start_time,json=startTime,proto3" json:"start_time,omitempty"`
-	EndTime       *timestamppb.Timestamp `protobuf:"bytes,9,opt,name=end_time,json=endTime,proto3" json:"end_time,omitempty"`
+	PageSize  int32                  `protobuf:"varint,1,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	PageToken string                 `protobuf:"bytes,2,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	Agency    string                 `protobuf:"bytes,3,opt,name=agency,proto3" json:"agency,omitempty"`
+	Principal string                 `protobuf:"bytes,4,opt,name=principal,proto3" json:"principal,omitempty"`
+	Action    string                 `protobuf:"bytes,5,opt,name=action,proto3" json:"action,omitempty"`
+	Resource  string                 `protobuf:"bytes,6,opt,name=resource,proto3" json:"resource,omitempty"`
+	Outcome   string                 `protobuf:"bytes,7,opt,name=outcome,proto3" json:"outcome,omitempty"`
+	StartTime *timestamppb.Timestamp `protobuf:"bytes,8,opt,name=start_time,json=startTime,proto3" json:"start_time,omitempty"`
+	EndTime   *timestamppb.Timestamp `protobuf:"bytes,9,opt,name=end_time,json=endTime,proto3" json:"end_time,omitempty"`
+	// Only events about the record with this id (a lead, case, case entry
+	// or manifest): calls aimed at it (its resource) and calls that returned
+	// it among others — list pages, search hits, exports and change-feed
+	// deliveries. With outcome "OK", the answer to "who saw this record".
+	RecordId      string `protobuf:"bytes,10,opt,name=record_id,json=recordId,proto3" json:"record_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -265,6 +274,13 @@ func (x *ListAuditEventsRequest) GetEndTime() *timestamppb.Timestamp {
 		return x.EndTime
 	}
 	return nil
+}
+
+func (x *ListAuditEventsRequest) GetRecordId() string {
+	if x != nil {
+		return x.RecordId
+	}
+	return ""
 }
 
 type ListAuditEventsResponse struct {
@@ -698,7 +714,7 @@ const file_liaison_v1_audit_proto_rawDesc = "" +
 	"request_id\x18\t \x01(\tR\trequestId\x12\x16\n" +
 	"\x06detail\x18\n" +
 	" \x01(\tR\x06detail\x12\x12\n" +
-	"\x04hash\x18\v \x01(\fR\x04hash\"\x90\x03\n" +
+	"\x04hash\x18\v \x01(\fR\x04hash\"\xb6\x03\n" +
 	"\x16ListAuditEventsRequest\x12'\n" +
 	"\tpage_size\x18\x01 \x01(\x05B\n" +
 	"\xbaH\a\x1a\x05\x18\xe8\a(\x00R\bpageSize\x12'\n" +
@@ -711,7 +727,9 @@ const file_liaison_v1_audit_proto_rawDesc = "" +
 	"\aoutcome\x18\a \x01(\tB\a\xbaH\x04r\x02\x18@R\aoutcome\x129\n" +
 	"\n" +
 	"start_time\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\tstartTime\x125\n" +
-	"\bend_time\x18\t \x01(\v2\x1a.google.protobuf.TimestampR\aendTime\"q\n" +
+	"\bend_time\x18\t \x01(\v2\x1a.google.protobuf.TimestampR\aendTime\x12$\n" +
+	"\trecord_id\x18\n" +
+	" \x01(\tB\a\xbaH\x04r\x02\x18@R\brecordId\"q\n" +
 	"\x17ListAuditEventsResponse\x12.\n" +
 	"\x06events\x18\x01 \x03(\v2\x16.liaison.v1.AuditEventR\x06events\x12&\n" +
 	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\x17\n" +
