@@ -4,6 +4,8 @@
 //	liaison audit verify --db FILE
 //	liaison federation verify --config FILE [--db FILE]
 //	liaison federation fast-forward --config FILE --partner AGENCY --to N [--db FILE]
+//	liaison federation receipt-proof --db FILE --partner AGENCY --record ID --out FILE
+//	liaison federation check-receipt FILE --ca PARTNER-CA.crt [--trust-domain DOMAIN]
 //	liaison backup --db FILE --out FILE
 package main
 
@@ -50,6 +52,8 @@ const usage = `usage:
   liaison audit verify --db FILE
   liaison federation verify --config FILE [--db FILE]
   liaison federation fast-forward --config FILE --partner AGENCY --to N [--db FILE]
+  liaison federation receipt-proof --db FILE --partner AGENCY --record ID --out FILE
+  liaison federation check-receipt FILE --ca PARTNER-CA.crt [--trust-domain DOMAIN]
   liaison backup --db FILE --out FILE`
 
 func run(ctx context.Context, args []string, stdout io.Writer) error {
@@ -70,6 +74,10 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 			return federationVerify(ctx, args[2:], stdout)
 		case len(args) >= 2 && args[1] == "fast-forward":
 			return federationFastForward(ctx, args[2:], stdout)
+		case len(args) >= 2 && args[1] == "receipt-proof":
+			return federationReceiptProof(ctx, args[2:], stdout)
+		case len(args) >= 2 && args[1] == "check-receipt":
+			return federationCheckReceipt(ctx, args[2:], stdout)
 		}
 		return errors.New(usage)
 	case "backup":
