@@ -223,14 +223,19 @@ func TestReceipts_ForgedAreNotRecorded(t *testing.T) {
 			if ev.GetOutcome() == "OK" || !strings.Contains(ev.GetDetail(), "bravo") {
 				t.Errorf("audit event of the refusal: %v", ev)
 			}
+			// Each reconnection clears the last error until the next
+			// refusal sets it again: look until it is seen.
 			admin := liaisonv1.NewFederationAdminServiceClient(s.node.Conn(t, "supervisor"))
-			st, err := admin.GetFederationStatus(ctx, &liaisonv1.GetFederationStatusRequest{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			if e := st.GetPartners()[0].GetLastError(); !strings.Contains(e, "receipts") {
-				t.Errorf("status last error %q does not say receipts were refused", e)
-			}
+			nodetest.Eventually(t, 10*time.Second, func() error {
+				st, err := admin.GetFederationStatus(ctx, &liaisonv1.GetFederationStatusRequest{})
+				if err != nil {
+					return err
+				}
+				if e := st.GetPartners()[0].GetLastError(); !strings.Contains(e, "receipts from bravo refused") {
+					return fmt.Errorf("status last error %q does not say receipts were refused", e)
+				}
+				return nil
+			})
 
 			// bravo answers honestly now: the batch sent again is receipted
 			// and the signed receipt kept.
