@@ -34,6 +34,9 @@ func TestFederation_PartitionCatchesUp(t *testing.T) {
 	ctx := context.Background()
 	first := alpha.createReleased(t, newLead("before the partition"), "bravo")
 	bravo.waitVersion(t, first.GetId(), first.GetVersion())
+	// And its receipt back on alpha: cut before it arrives, it is lost in
+	// the partition and 21 envelopes wait, not 20.
+	alpha.waitPartnerStatus(t, "bravo", 10*time.Second, caughtUp(1))
 
 	proxy.cut()
 	cutAt := time.Now()
