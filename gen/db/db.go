@@ -159,6 +159,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.getPermissionRequestStmt, err = db.PrepareContext(ctx, getPermissionRequest); err != nil {
 		return nil, fmt.Errorf("error preparing query GetPermissionRequest: %w", err)
 	}
+	if q.hasOutboxReceiptStmt, err = db.PrepareContext(ctx, hasOutboxReceipt); err != nil {
+		return nil, fmt.Errorf("error preparing query HasOutboxReceipt: %w", err)
+	}
 	if q.hasPermissionStmt, err = db.PrepareContext(ctx, hasPermission); err != nil {
 		return nil, fmt.Errorf("error preparing query HasPermission: %w", err)
 	}
@@ -207,11 +210,17 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.insertOutboxStmt, err = db.PrepareContext(ctx, insertOutbox); err != nil {
 		return nil, fmt.Errorf("error preparing query InsertOutbox: %w", err)
 	}
+	if q.insertOutboxReceiptStmt, err = db.PrepareContext(ctx, insertOutboxReceipt); err != nil {
+		return nil, fmt.Errorf("error preparing query InsertOutboxReceipt: %w", err)
+	}
 	if q.insertPersonStmt, err = db.PrepareContext(ctx, insertPerson); err != nil {
 		return nil, fmt.Errorf("error preparing query InsertPerson: %w", err)
 	}
 	if q.insertPersonIdentifierStmt, err = db.PrepareContext(ctx, insertPersonIdentifier); err != nil {
 		return nil, fmt.Errorf("error preparing query InsertPersonIdentifier: %w", err)
+	}
+	if q.insertReceiptBatchStmt, err = db.PrepareContext(ctx, insertReceiptBatch); err != nil {
+		return nil, fmt.Errorf("error preparing query InsertReceiptBatch: %w", err)
 	}
 	if q.latestAuditCheckpointStmt, err = db.PrepareContext(ctx, latestAuditCheckpoint); err != nil {
 		return nil, fmt.Errorf("error preparing query LatestAuditCheckpoint: %w", err)
@@ -305,6 +314,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	}
 	if q.putScreeningStmt, err = db.PrepareContext(ctx, putScreening); err != nil {
 		return nil, fmt.Errorf("error preparing query PutScreening: %w", err)
+	}
+	if q.receiptEvidenceStmt, err = db.PrepareContext(ctx, receiptEvidence); err != nil {
+		return nil, fmt.Errorf("error preparing query ReceiptEvidence: %w", err)
 	}
 	if q.recordKeysByIDStmt, err = db.PrepareContext(ctx, recordKeysByID); err != nil {
 		return nil, fmt.Errorf("error preparing query RecordKeysByID: %w", err)
@@ -596,6 +608,11 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing getPermissionRequestStmt: %w", cerr)
 		}
 	}
+	if q.hasOutboxReceiptStmt != nil {
+		if cerr := q.hasOutboxReceiptStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing hasOutboxReceiptStmt: %w", cerr)
+		}
+	}
 	if q.hasPermissionStmt != nil {
 		if cerr := q.hasPermissionStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing hasPermissionStmt: %w", cerr)
@@ -676,6 +693,11 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing insertOutboxStmt: %w", cerr)
 		}
 	}
+	if q.insertOutboxReceiptStmt != nil {
+		if cerr := q.insertOutboxReceiptStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing insertOutboxReceiptStmt: %w", cerr)
+		}
+	}
 	if q.insertPersonStmt != nil {
 		if cerr := q.insertPersonStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing insertPersonStmt: %w", cerr)
@@ -684,6 +706,11 @@ func (q *Queries) Close() error {
 	if q.insertPersonIdentifierStmt != nil {
 		if cerr := q.insertPersonIdentifierStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing insertPersonIdentifierStmt: %w", cerr)
+		}
+	}
+	if q.insertReceiptBatchStmt != nil {
+		if cerr := q.insertReceiptBatchStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing insertReceiptBatchStmt: %w", cerr)
 		}
 	}
 	if q.latestAuditCheckpointStmt != nil {
@@ -839,6 +866,11 @@ func (q *Queries) Close() error {
 	if q.putScreeningStmt != nil {
 		if cerr := q.putScreeningStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing putScreeningStmt: %w", cerr)
+		}
+	}
+	if q.receiptEvidenceStmt != nil {
+		if cerr := q.receiptEvidenceStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing receiptEvidenceStmt: %w", cerr)
 		}
 	}
 	if q.recordKeysByIDStmt != nil {
@@ -1025,6 +1057,7 @@ type Queries struct {
 	getOutChannelStmt                *sql.Stmt
 	getOutboxEntryStmt               *sql.Stmt
 	getPermissionRequestStmt         *sql.Stmt
+	hasOutboxReceiptStmt             *sql.Stmt
 	hasPermissionStmt                *sql.Stmt
 	inboxPageStmt                    *sql.Stmt
 	insertAuditCheckpointStmt        *sql.Stmt
@@ -1041,8 +1074,10 @@ type Queries struct {
 	insertManifestStmt               *sql.Stmt
 	insertManifestNoteStmt           *sql.Stmt
 	insertOutboxStmt                 *sql.Stmt
+	insertOutboxReceiptStmt          *sql.Stmt
 	insertPersonStmt                 *sql.Stmt
 	insertPersonIdentifierStmt       *sql.Stmt
+	insertReceiptBatchStmt           *sql.Stmt
 	latestAuditCheckpointStmt        *sql.Stmt
 	latestDriftCheckStmt             *sql.Stmt
 	leadReplicaItemsStmt             *sql.Stmt
@@ -1074,6 +1109,7 @@ type Queries struct {
 	purgeInboxContentStmt            *sql.Stmt
 	putManifestActionStmt            *sql.Stmt
 	putScreeningStmt                 *sql.Stmt
+	receiptEvidenceStmt              *sql.Stmt
 	recordKeysByIDStmt               *sql.Stmt
 	renumberOutboxStmt               *sql.Stmt
 	setAuditCheckpointNoteStmt       *sql.Stmt
@@ -1145,6 +1181,7 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		getOutChannelStmt:                q.getOutChannelStmt,
 		getOutboxEntryStmt:               q.getOutboxEntryStmt,
 		getPermissionRequestStmt:         q.getPermissionRequestStmt,
+		hasOutboxReceiptStmt:             q.hasOutboxReceiptStmt,
 		hasPermissionStmt:                q.hasPermissionStmt,
 		inboxPageStmt:                    q.inboxPageStmt,
 		insertAuditCheckpointStmt:        q.insertAuditCheckpointStmt,
@@ -1161,8 +1198,10 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		insertManifestStmt:               q.insertManifestStmt,
 		insertManifestNoteStmt:           q.insertManifestNoteStmt,
 		insertOutboxStmt:                 q.insertOutboxStmt,
+		insertOutboxReceiptStmt:          q.insertOutboxReceiptStmt,
 		insertPersonStmt:                 q.insertPersonStmt,
 		insertPersonIdentifierStmt:       q.insertPersonIdentifierStmt,
+		insertReceiptBatchStmt:           q.insertReceiptBatchStmt,
 		latestAuditCheckpointStmt:        q.latestAuditCheckpointStmt,
 		latestDriftCheckStmt:             q.latestDriftCheckStmt,
 		leadReplicaItemsStmt:             q.leadReplicaItemsStmt,
@@ -1194,6 +1233,7 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		purgeInboxContentStmt:            q.purgeInboxContentStmt,
 		putManifestActionStmt:            q.putManifestActionStmt,
 		putScreeningStmt:                 q.putScreeningStmt,
+		receiptEvidenceStmt:              q.receiptEvidenceStmt,
 		recordKeysByIDStmt:               q.recordKeysByIDStmt,
 		renumberOutboxStmt:               q.renumberOutboxStmt,
 		setAuditCheckpointNoteStmt:       q.setAuditCheckpointNoteStmt,

@@ -37,7 +37,7 @@ func (q *Queries) GetInChannel(ctx context.Context, sender string) (InChannel, e
 }
 
 const getInbox = `-- name: GetInbox :one
-SELECT seq, envelope_id, leaf_hash, status, reason_code, reason, apply_time FROM inbox WHERE sender = ? AND seq = ?
+SELECT seq, envelope_id, kind, record_id, record_version, leaf_hash, status, reason_code, reason, apply_time FROM inbox WHERE sender = ? AND seq = ?
 `
 
 type GetInboxParams struct {
@@ -46,13 +46,16 @@ type GetInboxParams struct {
 }
 
 type GetInboxRow struct {
-	Seq        int64
-	EnvelopeID string
-	LeafHash   []byte
-	Status     int64
-	ReasonCode string
-	Reason     string
-	ApplyTime  int64
+	Seq           int64
+	EnvelopeID    string
+	Kind          int64
+	RecordID      string
+	RecordVersion int64
+	LeafHash      []byte
+	Status        int64
+	ReasonCode    string
+	Reason        string
+	ApplyTime     int64
 }
 
 func (q *Queries) GetInbox(ctx context.Context, arg GetInboxParams) (GetInboxRow, error) {
@@ -61,6 +64,9 @@ func (q *Queries) GetInbox(ctx context.Context, arg GetInboxParams) (GetInboxRow
 	err := row.Scan(
 		&i.Seq,
 		&i.EnvelopeID,
+		&i.Kind,
+		&i.RecordID,
+		&i.RecordVersion,
 		&i.LeafHash,
 		&i.Status,
 		&i.ReasonCode,

@@ -220,6 +220,14 @@ type Outbox struct {
 	ReceiptTime   int64
 }
 
+type OutboxReceipt struct {
+	Partner        string
+	Seq            int64
+	ReceiptBatchID int64
+	Receipt        []byte
+	Proof          []byte
+}
+
 type PermissionRequest struct {
 	ID               string
 	RecordID         string
@@ -251,4 +259,14 @@ type PersonIndex struct {
 
 type PersonName struct {
 	Tokens string
+}
+
+type ReceiptBatch struct {
+	ID             int64
+	Partner        string
+	MerkleRoot     []byte
+	HighestApplied int64
+	Signature      []byte
+	SignerChain    []byte
+	ReceiveTime    int64
 }

@@ -7,7 +7,24 @@ package db
 
 import (
 	"context"
+	"database/sql"
 )
+
+const hasOutboxReceipt = `-- name: HasOutboxReceipt :one
+SELECT count(*) FROM outbox_receipts WHERE partner = ? AND seq = ?
+`
+
+type HasOutboxReceiptParams struct {
+	Partner string
+	Seq     int64
+}
+
+func (q *Queries) HasOutboxReceipt(ctx context.Context, arg HasOutboxReceiptParams) (int64, error) {
+	row := q.queryRow(ctx, q.hasOutboxReceiptStmt, hasOutboxReceipt, arg.Partner, arg.Seq)
+	var count int64
+	err := row.Scan(&count)
+	return count, err
+}
 
 const insertOutbox = `-- name: InsertOutbox :exec
 INSERT INTO outbox (partner, seq, envelope_id, kind, record_id, record_version, create_time, envelope)
@@ -37,6 +54,57 @@ func (q *Queries) InsertOutbox(ctx context.Context, arg InsertOutboxParams) erro
 		arg.Envelope,
 	)
 	return err
+}
+
+const insertOutboxReceipt = `-- name: InsertOutboxReceipt :exec
+INSERT INTO outbox_receipts (partner, seq, receipt_batch_id, receipt, proof) VALUES (?, ?, ?, ?, ?)
+`
+
+type InsertOutboxReceiptParams struct {
+	Partner        string
+	Seq            int64
+	ReceiptBatchID int64
+	Receipt        []byte
+	Proof          []byte
+}
+
+func (q *Queries) InsertOutboxReceipt(ctx context.Context, arg InsertOutboxReceiptParams) error {
+	_, err := q.exec(ctx, q.insertOutboxReceiptStmt, insertOutboxReceipt,
+		arg.Partner,
+		arg.Seq,
+		arg.ReceiptBatchID,
+		arg.Receipt,
+		arg.Proof,
+	)
+	return err
+}
+
+const insertReceiptBatch = `-- name: InsertReceiptBatch :one
+INSERT INTO receipt_batches (partner, merkle_root, highest_applied, signature, signer_chain, receive_time)
+VALUES (?, ?, ?, ?, ?, ?) RETURNING id
+`
+
+type InsertReceiptBatchParams struct {
+	Partner        string
+	MerkleRoot     []byte
+	HighestApplied int64
+	Signature      []byte
+	SignerChain    []byte
+	ReceiveTime    int64
+}
+
+func (q *Queries) InsertReceiptBatch(ctx context.Context, arg InsertReceiptBatchParams) (int64, error) {
+	row := q.queryRow(ctx, q.insertReceiptBatchStmt, insertReceiptBatch,
+		arg.Partner,
+		arg.MerkleRoot,
+		arg.HighestApplied,
+		arg.Signature,
+		arg.SignerChain,
+		arg.ReceiveTime,
+	)
+	var id int64
+	err := row.Scan(&id)
+	return id, err
 }
 
 const listOutboxForRecord = `-- name: ListOutboxForRecord :many
@@ -100,4 +168,66 @@ func (q *Queries) NextOutSeq(ctx context.Context, partner string) (int64, error)
 	var last_seq int64
 	err := row.Scan(&last_seq)
 	return last_seq, err
+}
+
+const receiptEvidence = `-- name: ReceiptEvidence :many
+SELECT o.seq, o.envelope, o.receipt_status,
+       r.receipt, r.proof, b.merkle_root, b.highest_applied, b.signature, b.signer_chain, b.receive_time
+FROM outbox o
+LEFT JOIN outbox_receipts r ON r.partner = o.partner AND r.seq = o.seq
+LEFT JOIN receipt_batches b ON b.id = r.receipt_batch_id
+WHERE o.record_id = ?1 AND o.partner = ?2
+ORDER BY o.seq
+`
+
+type ReceiptEvidenceParams struct {
+	RecordID string
+	Partner  string
+}
+
+type ReceiptEvidenceRow struct {
+	Seq            int64
+	Envelope       []byte
+	ReceiptStatus  int64
+	Receipt        []byte
+	Proof          []byte
+	MerkleRoot     []byte
+	HighestApplied sql.NullInt64
+	Signature      []byte
+	SignerChain    []byte
+	ReceiveTime    sql.NullInt64
+}
+
+func (q *Queries) ReceiptEvidence(ctx context.Context, arg ReceiptEvidenceParams) ([]ReceiptEvidenceRow, error) {
+	rows, err := q.query(ctx, q.receiptEvidenceStmt, receiptEvidence, arg.RecordID, arg.Partner)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []ReceiptEvidenceRow
+	for rows.Next() {
+		var i ReceiptEvidenceRow
+		if err := rows.Scan(
+			&i.Seq,
+			&i.Envelope,
+			&i.ReceiptStatus,
+			&i.Receipt,
+			&i.Proof,
+			&i.MerkleRoot,
+			&i.HighestApplied,
+			&i.Signature,
+			&i.SignerChain,
+			&i.ReceiveTime,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Close(); err != nil {
+		return nil, err
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
 }

@@ -80,7 +80,7 @@ func FuzzFederationApply(f *testing.F) {
 		if err != nil {
 			t.Fatalf("the channel broke on kind %v, payload %x: %v", env.GetKind(), payload, err)
 		}
-		rs := resp.GetReceipts()
+		rs := secReceipts(t, pki, "alpha", "bravo", resp)
 		if len(rs.GetReceipts()) != 1 {
 			t.Fatalf("one envelope sent, answer %v", resp)
 		}

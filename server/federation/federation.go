@@ -54,12 +54,6 @@ func New(o Options) (*Federation, error) {
 	f := &Federation{relays: map[string]*Relay{}, opts: o}
 	trust := map[string]Partner{}
 	for _, p := range o.Partners {
-		r, err := NewRelay(o.Own, nodeID, p.Agency, p.Address, o.Store, o.Material, o.Registry, o.Log, o.Relay)
-		if err != nil {
-			f.closeRelays()
-			return nil, err
-		}
-		f.relays[p.Agency] = r
 		trust[p.Agency] = p
 	}
 	signers := func(agency string) (SignerCheck, error) {
@@ -74,7 +68,17 @@ func New(o Options) (*Federation, error) {
 		return SignerCheck{CAs: cas, Sender: agency, TrustDomain: p.TrustDomain,
 			Revoked: func(c *x509.Certificate) bool { return o.Material.IsRevoked(agency, c) }}, nil
 	}
-	f.Receiver = NewReceiver(o.Own, o.Store, o.Registry, signers, o.Log)
+	for _, p := range o.Partners {
+		// The same check for a partner's batches and its receipts.
+		signer := func() (SignerCheck, error) { return signers(p.Agency) }
+		r, err := NewRelay(o.Own, nodeID, p.Agency, p.Address, o.Store, o.Material, o.Registry, signer, o.Log, o.Relay)
+		if err != nil {
+			f.closeRelays()
+			return nil, err
+		}
+		f.relays[p.Agency] = r
+	}
+	f.Receiver = NewReceiver(o.Own, o.Store, o.Registry, signers, o.Material.Signer, o.Log)
 	f.drift = NewDriftChecker(o.Own, nodeID, o.Store, o.Registry, f.relays, o.Log)
 	f.Admin = &Admin{own: o.Own, store: o.Store, relays: f.relays, drift: f.drift}
 	return f, nil

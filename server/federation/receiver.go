@@ -7,6 +7,8 @@ package federation
 import (
 	"bytes"
 	"context"
+	"crypto"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -94,6 +96,7 @@ type Receiver struct {
 	store    *store.Store
 	registry *Registry
 	signers  func(agency string) (SignerCheck, error)
+	key      func() (crypto.Signer, []*x509.Certificate, error)
 	log      *slog.Logger
 	now      func() time.Time
 	quit     chan struct{} // closed when the node stops: open channels end
@@ -103,9 +106,12 @@ type Receiver struct {
 var _ liaisonv1.FederationServiceServer = (*Receiver)(nil)
 
 // NewReceiver returns the receiving side of every partner's channel.
-// signers gives, for a partner agency, how to check its signatures.
-func NewReceiver(own string, s *store.Store, reg *Registry, signers func(string) (SignerCheck, error), log *slog.Logger) *Receiver {
-	return &Receiver{own: own, store: s, registry: reg, signers: signers, log: log, now: time.Now, quit: make(chan struct{})}
+// signers gives, for a partner agency, how to check its signatures; key
+// is this node's signing key and certificate chain, which sign the
+// receipts.
+func NewReceiver(own string, s *store.Store, reg *Registry, signers func(string) (SignerCheck, error),
+	key func() (crypto.Signer, []*x509.Certificate, error), log *slog.Logger) *Receiver {
+	return &Receiver{own: own, store: s, registry: reg, signers: signers, key: key, log: log, now: time.Now, quit: make(chan struct{})}
 }
 
 // Close ends every open channel (the senders reconnect later).
@@ -188,10 +194,33 @@ func (r *Receiver) Exchange(stream liaisonv1.FederationService_ExchangeServer) e
 		if err != nil {
 			return err
 		}
-		if err := stream.Send(&liaisonv1.ExchangeResponse{Msg: &liaisonv1.ExchangeResponse_Receipts{Receipts: receipts}}); err != nil {
+		signed, err := r.signReceipts(caller.Agency, receipts)
+		if err != nil {
+			return err
+		}
+		if err := stream.Send(&liaisonv1.ExchangeResponse{Msg: &liaisonv1.ExchangeResponse_SignedReceipts{SignedReceipts: signed}}); err != nil {
 			return err
 		}
 	}
+}
+
+// signReceipts signs the receipts for a batch from sender: once per batch,
+// so that a receipt is evidence the sender can show later.
+func (r *Receiver) signReceipts(sender string, rs *liaisonv1.Receipts) (*liaisonv1.SignedReceipts, error) {
+	key, chain, err := r.key()
+	if err != nil {
+		r.log.Error("cannot sign receipts: node key unavailable", "sender", sender, "err", err)
+		return nil, errs.New(errs.Unavailable, "%s cannot sign receipts now", r.own)
+	}
+	der := make([][]byte, len(chain))
+	for i, c := range chain {
+		der[i] = c.Raw
+	}
+	sr, err := SignReceipts(key, der, r.own, sender, rs)
+	if err != nil {
+		return nil, fmt.Errorf("sign receipts for %s: %w", sender, err)
+	}
+	return sr, nil
 }
 
 // auditRefusal records something refused outside an envelope's transaction.
@@ -263,15 +292,17 @@ func (r *Receiver) ApplyBatch(ctx context.Context, sender string, b *liaisonv1.B
 				Detail: fmt.Sprintf("envelope %s seq %d %s v%d from %s; %s", env.GetId(), env.GetSequence(), kindName(env.GetKind()), env.GetRecordVersion(), sender, detail),
 			})
 		}
+		var leaf []byte // of the envelope at hand, named by its receipt
 		refuse := func(env *liaisonv1.Envelope, code string, why error) error {
-			receipts = append(receipts, &liaisonv1.Receipt{Sequence: env.GetSequence(), EnvelopeId: env.GetId(),
-				Status: liaisonv1.ReceiptStatus_RECEIPT_STATUS_REFUSED, ReasonCode: code, Reason: why.Error()})
+			receipts = append(receipts, receiptFor(env, leaf, &liaisonv1.Receipt{
+				Status: liaisonv1.ReceiptStatus_RECEIPT_STATUS_REFUSED, ReasonCode: code, Reason: why.Error()}))
 			return auditEnv("federation.envelope.refused", env, "REFUSED", code+": "+why.Error())
 		}
 		for i := range items {
 			it := &items[i]
 			env := it.env
 			seq := int64(env.GetSequence())
+			leaf = it.leaf
 			switch {
 			case sigErr != nil:
 				if err := refuse(env, "envelope.bad_signature", sigErr); err != nil {
@@ -321,9 +352,9 @@ func (r *Receiver) ApplyBatch(ctx context.Context, sender string, b *liaisonv1.B
 				}
 				continue
 			case seq > last+1:
-				receipts = append(receipts, &liaisonv1.Receipt{Sequence: env.GetSequence(), EnvelopeId: env.GetId(),
+				receipts = append(receipts, receiptFor(env, leaf, &liaisonv1.Receipt{
 					Status: liaisonv1.ReceiptStatus_RECEIPT_STATUS_OUT_OF_ORDER, ReasonCode: "envelope.gap",
-					Reason: fmt.Sprintf("expected sequence %d", last+1), ExpectedSequence: uint64(last + 1)})
+					Reason: fmt.Sprintf("expected sequence %d", last+1), ExpectedSequence: uint64(last + 1)}))
 				if err := auditEnv("federation.envelope.refused", env, "OUT_OF_ORDER", fmt.Sprintf("gap: expected sequence %d", last+1)); err != nil {
 					return err
 				}
@@ -354,8 +385,8 @@ func (r *Receiver) ApplyBatch(ctx context.Context, sender string, b *liaisonv1.B
 				}
 			}
 			last = seq
-			receipts = append(receipts, &liaisonv1.Receipt{Sequence: env.GetSequence(), EnvelopeId: env.GetId(), Status: out.Status,
-				ReasonCode: out.Code, Reason: out.Reason, ApplyTime: timestamppb.New(tx.Now())})
+			receipts = append(receipts, receiptFor(env, leaf, &liaisonv1.Receipt{Status: out.Status,
+				ReasonCode: out.Code, Reason: out.Reason, ApplyTime: timestamppb.New(tx.Now())}))
 			action := "federation.envelope." + strings.ToLower(strings.TrimPrefix(out.Status.String(), "RECEIPT_STATUS_"))
 			detail := "applied"
 			if out.Code != "" {
@@ -372,6 +403,14 @@ func (r *Receiver) ApplyBatch(ctx context.Context, sender string, b *liaisonv1.B
 		return nil, err
 	}
 	return &liaisonv1.Receipts{Receipts: receipts, HighestApplied: uint64(highest)}, nil
+}
+
+// receiptFor completes a receipt with what names the envelope it answers:
+// sequence, id, leaf hash, kind and record, as this node read them.
+func receiptFor(env *liaisonv1.Envelope, leaf []byte, rc *liaisonv1.Receipt) *liaisonv1.Receipt {
+	rc.Sequence, rc.EnvelopeId, rc.EnvelopeHash = env.GetSequence(), env.GetId(), leaf
+	rc.Kind, rc.RecordId, rc.RecordVersion = env.GetKind(), env.GetRecordId(), env.GetRecordVersion()
+	return rc
 }
 
 // apply runs the envelope's applier in a nested savepoint. Whatever the

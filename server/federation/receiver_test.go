@@ -64,7 +64,7 @@ func TestReceiver_ApplierFaultRejectsOnlyItsEnvelope(t *testing.T) {
 	signers := func(string) (SignerCheck, error) {
 		return SignerCheck{CAs: []*x509.Certificate{ca.Cert}, Sender: "bravo", TrustDomain: certs.TrustDomain("bravo")}, nil
 	}
-	r := NewReceiver("alpha", st, reg, signers, slog.New(slog.NewTextHandler(&logged, nil)))
+	r := NewReceiver("alpha", st, reg, signers, nil, slog.New(slog.NewTextHandler(&logged, nil)))
 
 	var raws [][]byte
 	for i := range 3 {

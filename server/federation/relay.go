@@ -1,6 +1,7 @@
 package federation
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -61,6 +62,7 @@ type Relay struct {
 	store        *store.Store
 	material     *mtls.Material
 	registry     *Registry
+	signer       func() (SignerCheck, error) // checks the partner's receipts signatures
 	log          *slog.Logger
 	opts         RelayOptions
 	conn         *grpc.ClientConn
@@ -69,8 +71,9 @@ type Relay struct {
 }
 
 // NewRelay prepares the relay to partner at addr (it connects in Run).
-// nodeID is this node's SPIFFE ID.
-func NewRelay(own, nodeID, partner, addr string, s *store.Store, m *mtls.Material, reg *Registry, log *slog.Logger, o RelayOptions) (*Relay, error) {
+// nodeID is this node's SPIFFE ID; signer checks that receipts were
+// signed by the partner's node.
+func NewRelay(own, nodeID, partner, addr string, s *store.Store, m *mtls.Material, reg *Registry, signer func() (SignerCheck, error), log *slog.Logger, o RelayOptions) (*Relay, error) {
 	o.defaults()
 	tlsCfg, err := m.PartnerClientConfig(partner)
 	if err != nil {
@@ -85,7 +88,7 @@ func NewRelay(own, nodeID, partner, addr string, s *store.Store, m *mtls.Materia
 		return nil, fmt.Errorf("relay to %s: %w", partner, err)
 	}
 	return &Relay{
-		own: own, nodeID: nodeID, partner: partner, store: s, material: m, registry: reg, log: log.With("partner", partner), opts: o,
+		own: own, nodeID: nodeID, partner: partner, store: s, material: m, registry: reg, signer: signer, log: log.With("partner", partner), opts: o,
 		conn: conn, client: liaisonv1.NewFederationServiceClient(conn), State: &ChannelState{Partner: partner, Address: addr},
 	}, nil
 }
@@ -305,15 +308,29 @@ func (r *Relay) auditSent(ctx context.Context, first, last int64, root []byte) e
 	})
 }
 
-// receive stores receipts until the stream ends.
+// receive stores receipts until the stream ends. Receipts are evidence:
+// only receipts the partner's node signed are stored; any others end the
+// session, unstored, and the unreceipted batches go again after backoff.
 func (r *Relay) receive(ctx context.Context, stream liaisonv1.FederationService_ExchangeClient, slots, freed chan struct{}, receipted *atomic.Bool) error {
 	for {
 		resp, err := stream.Recv()
 		if err != nil {
 			return describe("channel closed by partner", err)
 		}
-		rs := resp.GetReceipts()
-		if rs == nil {
+		var rs *liaisonv1.Receipts
+		var signed []SignedReceipt
+		switch m := resp.GetMsg().(type) {
+		case *liaisonv1.ExchangeResponse_SignedReceipts:
+			check, err := r.signer()
+			if err != nil {
+				return err
+			}
+			if rs, signed, err = OpenReceipts(check, r.own, m.SignedReceipts, time.Now()); err != nil {
+				return r.refuseReceipts(ctx, err)
+			}
+		case *liaisonv1.ExchangeResponse_Receipts:
+			return r.refuseReceipts(ctx, errors.New("the receipts are unsigned"))
+		default:
 			return errors.New("partner sent something other than receipts")
 		}
 		select {
@@ -325,7 +342,11 @@ func (r *Relay) receive(ctx context.Context, stream liaisonv1.FederationService_
 		default:
 		}
 		r.State.contact(rs.GetHighestApplied())
-		bad, err := r.storeReceipts(ctx, rs)
+		bad, err := r.storeReceipts(ctx, rs, signed, resp.GetSignedReceipts().GetSignature())
+		var refused *refusedReceipts
+		if errors.As(err, &refused) {
+			return r.refuseReceipts(ctx, refused.why)
+		}
 		if err != nil {
 			return err
 		}
@@ -336,13 +357,35 @@ func (r *Relay) receive(ctx context.Context, stream liaisonv1.FederationService_
 	}
 }
 
-// storeReceipts records a batch's receipts in one transaction. It returns
-// an error describing a refusal or gap, after which the session restarts.
-func (r *Relay) storeReceipts(ctx context.Context, rs *liaisonv1.Receipts) (bad error, err error) {
+// refusedReceipts is a partner's answer that cannot be taken as its
+// receipts: nothing of it is stored.
+type refusedReceipts struct{ why error }
+
+func (e *refusedReceipts) Error() string { return e.why.Error() }
+
+// refuseReceipts logs and audits receipts not taken, and returns the error
+// that ends the session (the channel retries after backoff).
+func (r *Relay) refuseReceipts(ctx context.Context, why error) error {
+	r.log.Warn("receipts refused, not stored; the channel will retry", "err", why)
+	// The refusal stands even if recording it fails; the store logs that.
+	_ = r.store.Write(context.WithoutCancel(ctx), func(tx *store.Tx) error {
+		return tx.Audit(&audit.Event{
+			Principal: r.nodeID, Role: "node", Action: "federation.receipts.refused", Resource: "channels/" + r.partner,
+			Outcome: "REFUSED", Detail: fmt.Sprintf("receipts from %s refused, not stored: %v", r.partner, why),
+		})
+	})
+	return fmt.Errorf("receipts from %s refused (not stored): %w", r.partner, why)
+}
+
+// storeReceipts records a batch's receipts in one transaction, each with
+// the partner's signed bytes and Merkle path, and the partner's signature
+// once. It returns an error describing a refusal or gap, after which the
+// session restarts.
+func (r *Relay) storeReceipts(ctx context.Context, rs *liaisonv1.Receipts, signed []SignedReceipt, sig *liaisonv1.ReceiptsSignature) (bad error, err error) {
 	err = r.store.Write(ctx, func(tx *store.Tx) error {
 		bad = nil
-		var acked int64
-		for _, rc := range rs.GetReceipts() {
+		var acked, batchID int64
+		for i, rc := range rs.GetReceipts() {
 			switch rc.GetStatus() {
 			case liaisonv1.ReceiptStatus_RECEIPT_STATUS_APPLIED, liaisonv1.ReceiptStatus_RECEIPT_STATUS_REJECTED, liaisonv1.ReceiptStatus_RECEIPT_STATUS_IGNORED:
 			case liaisonv1.ReceiptStatus_RECEIPT_STATUS_OUT_OF_ORDER:
@@ -364,7 +407,36 @@ func (r *Relay) storeReceipts(ctx context.Context, rs *liaisonv1.Receipts) (bad 
 			if err != nil {
 				return err
 			}
+			// The receipt is evidence of what it names: it must name
+			// exactly the envelope sent.
+			if !bytes.Equal(rc.GetEnvelopeHash(), LeafHash(sent.Envelope)) || rc.GetKind() != sent.Kind ||
+				rc.GetRecordId() != sent.RecordID || rc.GetRecordVersion() != sent.RecordVersion {
+				return &refusedReceipts{fmt.Errorf("the receipt for sequence %d does not name the envelope sent (hash %x, %s %s v%d; sent %x, %s %s v%d)",
+					rc.GetSequence(), rc.GetEnvelopeHash(), kindName(rc.GetKind()), rc.GetRecordId(), rc.GetRecordVersion(),
+					LeafHash(sent.Envelope), kindName(sent.Kind), sent.RecordID, sent.RecordVersion)}
+			}
 			acked = max(acked, int64(rc.GetSequence()))
+			keep := first
+			if !first {
+				// A resent envelope's receipt again: kept only if the
+				// first one came before receipts were signed.
+				has, err := tx.HasSignedReceipt(r.partner, sent.Seq)
+				if err != nil {
+					return err
+				}
+				keep = !has
+			}
+			if keep {
+				if batchID == 0 {
+					if batchID, err = tx.InsertReceiptBatch(r.partner, store.ReceiptBatch{Root: sig.GetMerkleRoot(),
+						HighestApplied: int64(rs.GetHighestApplied()), Signature: sig.GetSignature(), SignerChain: sig.GetSignerChain()}); err != nil {
+						return err
+					}
+				}
+				if err := tx.KeepSignedReceipt(r.partner, sent.Seq, batchID, signed[i].Bytes, signed[i].Proof); err != nil {
+					return err
+				}
+			}
 			if !first {
 				continue
 			}

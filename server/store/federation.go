@@ -295,8 +295,8 @@ func (t *Tx) InsertInbox(e InboxEntry) error {
 	})
 }
 
-// InboxReceipt is the receipt given for an envelope received before, and
-// the leaf hash of what was received then.
+// InboxReceipt is the receipt given for an envelope received before
+// (marked duplicate), and the leaf hash of what was received then.
 func (t *Tx) InboxReceipt(sender string, seq int64) (*liaisonv1.Receipt, []byte, error) {
 	r, err := t.q.GetInbox(t.ctx, db.GetInboxParams{Sender: sender, Seq: seq})
 	if errors.Is(err, sql.ErrNoRows) {
@@ -308,6 +308,7 @@ func (t *Tx) InboxReceipt(sender string, seq int64) (*liaisonv1.Receipt, []byte,
 	return &liaisonv1.Receipt{
 		Sequence: uint64(r.Seq), EnvelopeId: r.EnvelopeID, Status: liaisonv1.ReceiptStatus(r.Status),
 		ReasonCode: r.ReasonCode, Reason: r.Reason, Duplicate: true, ApplyTime: timestampMicro(r.ApplyTime),
+		EnvelopeHash: r.LeafHash, Kind: liaisonv1.EnvelopeKind(r.Kind), RecordId: r.RecordID, RecordVersion: r.RecordVersion,
 	}, r.LeafHash, nil
 }
 

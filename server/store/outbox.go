@@ -91,3 +91,90 @@ func (s *Store) OutboxForRecord(ctx context.Context, recordID string) ([]OutboxE
 	}
 	return out, nil
 }
+
+// ReceiptBatch is a partner's signature over its receipts for one batch:
+// the Merkle root of the receipts and the highest sequence applied, signed
+// by the partner's node.
+type ReceiptBatch struct {
+	Root           []byte
+	HighestApplied int64
+	Signature      []byte
+	SignerChain    [][]byte
+}
+
+// InsertReceiptBatch stores a partner's receipts signature; the signed
+// receipts kept with outbox entries refer to it.
+func (t *Tx) InsertReceiptBatch(partner string, b ReceiptBatch) (int64, error) {
+	id, err := t.q.InsertReceiptBatch(t.ctx, db.InsertReceiptBatchParams{
+		Partner: partner, MerkleRoot: b.Root, HighestApplied: b.HighestApplied, Signature: b.Signature,
+		SignerChain: JoinDER(b.SignerChain), ReceiveTime: t.now.UnixMicro(),
+	})
+	if err != nil {
+		return 0, fmt.Errorf("store receipts signature of %s: %w", partner, err)
+	}
+	return id, nil
+}
+
+// KeepSignedReceipt stores, with the envelope at seq to partner, the
+// partner's receipt for it exactly as signed and its Merkle path to the
+// root of the receipt batch batchID.
+func (t *Tx) KeepSignedReceipt(partner string, seq, batchID int64, receipt, proof []byte) error {
+	if err := t.q.InsertOutboxReceipt(t.ctx, db.InsertOutboxReceiptParams{
+		Partner: partner, Seq: seq, ReceiptBatchID: batchID, Receipt: receipt, Proof: proof,
+	}); err != nil {
+		return fmt.Errorf("keep signed receipt %d of %s: %w", seq, partner, err)
+	}
+	return nil
+}
+
+// HasSignedReceipt reports whether the signed receipt for the envelope at
+// seq to partner is kept (receipts stored before receipts were signed are
+// not).
+func (t *Tx) HasSignedReceipt(partner string, seq int64) (bool, error) {
+	n, err := t.q.HasOutboxReceipt(t.ctx, db.HasOutboxReceiptParams{Partner: partner, Seq: seq})
+	if err != nil {
+		return false, fmt.Errorf("read signed receipt %d of %s: %w", seq, partner, err)
+	}
+	return n > 0, nil
+}
+
+// ReceiptProof is an envelope sent to a partner about a record and, when
+// the partner's signed receipt for it is kept, that receipt with what
+// proves it.
+type ReceiptProof struct {
+	Seq      int64
+	Envelope []byte
+	// ReceiptStatus is the receipt as recorded (zero: none yet).
+	ReceiptStatus liaisonv1.ReceiptStatus
+	// Signed is false when no signed receipt is kept (none came yet, or it
+	// came before receipts were signed); the fields below are then empty.
+	Signed      bool
+	Receipt     []byte
+	Proof       []byte
+	Batch       ReceiptBatch
+	ReceiveTime time.Time
+}
+
+// ReceiptProofs lists the envelopes sent to partner about a record, in
+// order, with the partner's signed receipts. Used by `liaison federation
+// receipt-proof` on a database opened read-only.
+func ReceiptProofs(ctx context.Context, q *db.Queries, partner, recordID string) ([]ReceiptProof, error) {
+	rows, err := q.ReceiptEvidence(ctx, db.ReceiptEvidenceParams{RecordID: recordID, Partner: partner})
+	if err != nil {
+		return nil, fmt.Errorf("read receipts of %s to %s: %w", recordID, partner, err)
+	}
+	out := make([]ReceiptProof, len(rows))
+	for i, r := range rows {
+		p := ReceiptProof{Seq: r.Seq, Envelope: r.Envelope, ReceiptStatus: liaisonv1.ReceiptStatus(r.ReceiptStatus)}
+		if r.Receipt != nil && r.ReceiveTime.Valid {
+			chain, err := SplitDER(r.SignerChain)
+			if err != nil {
+				return nil, fmt.Errorf("receipt %d of %s: %w", r.Seq, partner, err)
+			}
+			p.Signed, p.Receipt, p.Proof, p.ReceiveTime = true, r.Receipt, r.Proof, time.UnixMicro(r.ReceiveTime.Int64)
+			p.Batch = ReceiptBatch{Root: r.MerkleRoot, HighestApplied: r.HighestApplied.Int64, Signature: r.Signature, SignerChain: chain}
+		}
+		out[i] = p
+	}
+	return out, nil
+}

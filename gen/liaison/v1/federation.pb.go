@@ -406,6 +406,7 @@ type ExchangeResponse struct {
 	//
 	//	*ExchangeResponse_Welcome
 	//	*ExchangeResponse_Receipts
+	//	*ExchangeResponse_SignedReceipts
 	Msg           isExchangeResponse_Msg `protobuf_oneof:"msg"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -466,6 +467,15 @@ func (x *ExchangeResponse) GetReceipts() *Receipts {
 	return nil
 }
 
+func (x *ExchangeResponse) GetSignedReceipts() *SignedReceipts {
+	if x != nil {
+		if x, ok := x.Msg.(*ExchangeResponse_SignedReceipts); ok {
+			return x.SignedReceipts
+		}
+	}
+	return nil
+}
+
 type isExchangeResponse_Msg interface {
 	isExchangeResponse_Msg()
 }
@@ -475,12 +485,20 @@ type ExchangeResponse_Welcome struct {
 }
 
 type ExchangeResponse_Receipts struct {
+	// Unsigned receipts: a sender refuses them (receipts are evidence and
+	// must be signed); kept so that the refusal can say why.
 	Receipts *Receipts `protobuf:"bytes,2,opt,name=receipts,proto3,oneof"`
+}
+
+type ExchangeResponse_SignedReceipts struct {
+	SignedReceipts *SignedReceipts `protobuf:"bytes,3,opt,name=signed_receipts,json=signedReceipts,proto3,oneof"`
 }
 
 func (*ExchangeResponse_Welcome) isExchangeResponse_Msg() {}
 
 func (*ExchangeResponse_Receipts) isExchangeResponse_Msg() {}
+
+func (*ExchangeResponse_SignedReceipts) isExchangeResponse_Msg() {}
 
 // Welcome tells the sender where the receiver stands.
 type Welcome struct {
@@ -544,8 +562,18 @@ type Receipt struct {
 	// For RECEIPT_STATUS_OUT_OF_ORDER: the sequence the receiver expects next.
 	ExpectedSequence uint64                 `protobuf:"varint,7,opt,name=expected_sequence,json=expectedSequence,proto3" json:"expected_sequence,omitempty"`
 	ApplyTime        *timestamppb.Timestamp `protobuf:"bytes,8,opt,name=apply_time,json=applyTime,proto3" json:"apply_time,omitempty"`
-	unknownFields    protoimpl.UnknownFields
-	sizeCache        protoimpl.SizeCache
+	// SHA-256(0x00 || envelope): the Merkle leaf of the envelope bytes this
+	// receipt answers, so that a signed receipt names exactly what was
+	// received, not only an id the sender chose.
+	EnvelopeHash []byte `protobuf:"bytes,9,opt,name=envelope_hash,json=envelopeHash,proto3" json:"envelope_hash,omitempty"`
+	// What the envelope was about, as the receiver read it, so that a signed
+	// receipt says on its own which record it confirms (a deletion, say)
+	// without the envelope and its content.
+	Kind          EnvelopeKind `protobuf:"varint,10,opt,name=kind,proto3,enum=liaison.v1.EnvelopeKind" json:"kind,omitempty"`
+	RecordId      string       `protobuf:"bytes,11,opt,name=record_id,json=recordId,proto3" json:"record_id,omitempty"`
+	RecordVersion int64        `protobuf:"varint,12,opt,name=record_version,json=recordVersion,proto3" json:"record_version,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Receipt) Reset() {
@@ -634,6 +662,36 @@ func (x *Receipt) GetApplyTime() *timestamppb.Timestamp {
 	return nil
 }
 
+func (x *Receipt) GetEnvelopeHash() []byte {
+	if x != nil {
+		return x.EnvelopeHash
+	}
+	return nil
+}
+
+func (x *Receipt) GetKind() EnvelopeKind {
+	if x != nil {
+		return x.Kind
+	}
+	return EnvelopeKind_ENVELOPE_KIND_UNSPECIFIED
+}
+
+func (x *Receipt) GetRecordId() string {
+	if x != nil {
+		return x.RecordId
+	}
+	return ""
+}
+
+func (x *Receipt) GetRecordVersion() int64 {
+	if x != nil {
+		return x.RecordVersion
+	}
+	return 0
+}
+
+// Receipts is the receiver's answer to one batch, as the receiver makes it
+// and the sender stores it; on the wire it travels as SignedReceipts.
 type Receipts struct {
 	state    protoimpl.MessageState `protogen:"open.v1"`
 	Receipts []*Receipt             `protobuf:"bytes,1,rep,name=receipts,proto3" json:"receipts,omitempty"`
@@ -687,6 +745,309 @@ func (x *Receipts) GetHighestApplied() uint64 {
 	return 0
 }
 
+// SignedReceipts is the receiver's answer to one batch, signed once by the
+// receiver's node key, like a batch, so that a receipt — a deletion
+// confirmation above all — stays evidence the sender can show later,
+// offline, to anyone holding the receiver agency's CA certificate.
+type SignedReceipts struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Serialized Receipt messages, exactly as signed.
+	Receipts [][]byte `protobuf:"bytes,1,rep,name=receipts,proto3" json:"receipts,omitempty"`
+	// The highest sequence applied on the channel after this batch.
+	HighestApplied uint64             `protobuf:"varint,2,opt,name=highest_applied,json=highestApplied,proto3" json:"highest_applied,omitempty"`
+	Signature      *ReceiptsSignature `protobuf:"bytes,3,opt,name=signature,proto3" json:"signature,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *SignedReceipts) Reset() {
+	*x = SignedReceipts{}
+	mi := &file_liaison_v1_federation_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SignedReceipts) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SignedReceipts) ProtoMessage() {}
+
+func (x *SignedReceipts) ProtoReflect() protoreflect.Message {
+	mi := &file_liaison_v1_federation_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SignedReceipts.ProtoReflect.Descriptor instead.
+func (*SignedReceipts) Descriptor() ([]byte, []int) {
+	return file_liaison_v1_federation_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *SignedReceipts) GetReceipts() [][]byte {
+	if x != nil {
+		return x.Receipts
+	}
+	return nil
+}
+
+func (x *SignedReceipts) GetHighestApplied() uint64 {
+	if x != nil {
+		return x.HighestApplied
+	}
+	return 0
+}
+
+func (x *SignedReceipts) GetSignature() *ReceiptsSignature {
+	if x != nil {
+		return x.Signature
+	}
+	return nil
+}
+
+// ReceiptsSignature signs a Merkle root over a SignedReceipts' receipts,
+// built as a batch's (leaves SHA-256(0x00 || receipt), inner nodes
+// SHA-256(0x01 || left || right), an unpaired node promoted). The
+// signature is ECDSA (ASN.1) or Ed25519 over SHA-256 of
+// "liaison-receipts-v1", the signing node's agency and the agency the
+// receipts answer (each 4-byte length prefixed), the root, and
+// highest_applied (8 bytes, big-endian). The distinct tag means a batch
+// signature can never pass for a receipts signature, nor the reverse.
+type ReceiptsSignature struct {
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	MerkleRoot []byte                 `protobuf:"bytes,1,opt,name=merkle_root,json=merkleRoot,proto3" json:"merkle_root,omitempty"`
+	Signature  []byte                 `protobuf:"bytes,2,opt,name=signature,proto3" json:"signature,omitempty"`
+	// DER certificates, the signing node's certificate first.
+	SignerChain   [][]byte `protobuf:"bytes,3,rep,name=signer_chain,json=signerChain,proto3" json:"signer_chain,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReceiptsSignature) Reset() {
+	*x = ReceiptsSignature{}
+	mi := &file_liaison_v1_federation_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReceiptsSignature) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReceiptsSignature) ProtoMessage() {}
+
+func (x *ReceiptsSignature) ProtoReflect() protoreflect.Message {
+	mi := &file_liaison_v1_federation_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReceiptsSignature.ProtoReflect.Descriptor instead.
+func (*ReceiptsSignature) Descriptor() ([]byte, []int) {
+	return file_liaison_v1_federation_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *ReceiptsSignature) GetMerkleRoot() []byte {
+	if x != nil {
+		return x.MerkleRoot
+	}
+	return nil
+}
+
+func (x *ReceiptsSignature) GetSignature() []byte {
+	if x != nil {
+		return x.Signature
+	}
+	return nil
+}
+
+func (x *ReceiptsSignature) GetSignerChain() [][]byte {
+	if x != nil {
+		return x.SignerChain
+	}
+	return nil
+}
+
+// ReceiptEvidence is what `liaison federation receipt-proof` writes: the
+// envelopes a node sent a partner about one record and the partner's
+// signed receipts for them, checkable offline with only the partner's CA
+// certificate (`liaison federation check-receipt`).
+type ReceiptEvidence struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// "liaison-receipt-evidence-v1".
+	Format string `protobuf:"bytes,1,opt,name=format,proto3" json:"format,omitempty"`
+	// The agency that sent the envelopes and kept the receipts.
+	Sender string `protobuf:"bytes,2,opt,name=sender,proto3" json:"sender,omitempty"`
+	// The partner agency whose node signed the receipts.
+	Receiver      string              `protobuf:"bytes,3,opt,name=receiver,proto3" json:"receiver,omitempty"`
+	RecordId      string              `protobuf:"bytes,4,opt,name=record_id,json=recordId,proto3" json:"record_id,omitempty"`
+	Deliveries    []*DeliveryEvidence `protobuf:"bytes,5,rep,name=deliveries,proto3" json:"deliveries,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReceiptEvidence) Reset() {
+	*x = ReceiptEvidence{}
+	mi := &file_liaison_v1_federation_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReceiptEvidence) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReceiptEvidence) ProtoMessage() {}
+
+func (x *ReceiptEvidence) ProtoReflect() protoreflect.Message {
+	mi := &file_liaison_v1_federation_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReceiptEvidence.ProtoReflect.Descriptor instead.
+func (*ReceiptEvidence) Descriptor() ([]byte, []int) {
+	return file_liaison_v1_federation_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *ReceiptEvidence) GetFormat() string {
+	if x != nil {
+		return x.Format
+	}
+	return ""
+}
+
+func (x *ReceiptEvidence) GetSender() string {
+	if x != nil {
+		return x.Sender
+	}
+	return ""
+}
+
+func (x *ReceiptEvidence) GetReceiver() string {
+	if x != nil {
+		return x.Receiver
+	}
+	return ""
+}
+
+func (x *ReceiptEvidence) GetRecordId() string {
+	if x != nil {
+		return x.RecordId
+	}
+	return ""
+}
+
+func (x *ReceiptEvidence) GetDeliveries() []*DeliveryEvidence {
+	if x != nil {
+		return x.Deliveries
+	}
+	return nil
+}
+
+// DeliveryEvidence is one envelope and the partner's signed receipt for it.
+// It holds no record content: the receipt names the envelope (id,
+// sequence, hash), its kind and the record, and the sender's outbox keeps
+// the envelope whose leaf hash the receipt names.
+type DeliveryEvidence struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The serialized Receipt, exactly as the partner signed it.
+	Receipt []byte `protobuf:"bytes,1,opt,name=receipt,proto3" json:"receipt,omitempty"`
+	// The Merkle path from the receipt's leaf to the signed root (33-byte
+	// steps: a side byte, 0 = sibling on the left, then the sibling's hash).
+	ReceiptProof   []byte             `protobuf:"bytes,2,opt,name=receipt_proof,json=receiptProof,proto3" json:"receipt_proof,omitempty"`
+	HighestApplied uint64             `protobuf:"varint,3,opt,name=highest_applied,json=highestApplied,proto3" json:"highest_applied,omitempty"`
+	Signature      *ReceiptsSignature `protobuf:"bytes,4,opt,name=signature,proto3" json:"signature,omitempty"`
+	// When the sender received and verified the receipts: the time the
+	// signer's certificate is checked at.
+	ReceiveTime   *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=receive_time,json=receiveTime,proto3" json:"receive_time,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeliveryEvidence) Reset() {
+	*x = DeliveryEvidence{}
+	mi := &file_liaison_v1_federation_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeliveryEvidence) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeliveryEvidence) ProtoMessage() {}
+
+func (x *DeliveryEvidence) ProtoReflect() protoreflect.Message {
+	mi := &file_liaison_v1_federation_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeliveryEvidence.ProtoReflect.Descriptor instead.
+func (*DeliveryEvidence) Descriptor() ([]byte, []int) {
+	return file_liaison_v1_federation_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *DeliveryEvidence) GetReceipt() []byte {
+	if x != nil {
+		return x.Receipt
+	}
+	return nil
+}
+
+func (x *DeliveryEvidence) GetReceiptProof() []byte {
+	if x != nil {
+		return x.ReceiptProof
+	}
+	return nil
+}
+
+func (x *DeliveryEvidence) GetHighestApplied() uint64 {
+	if x != nil {
+		return x.HighestApplied
+	}
+	return 0
+}
+
+func (x *DeliveryEvidence) GetSignature() *ReceiptsSignature {
+	if x != nil {
+		return x.Signature
+	}
+	return nil
+}
+
+func (x *DeliveryEvidence) GetReceiveTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ReceiveTime
+	}
+	return nil
+}
+
 type GetDigestRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Kind          RecordKind             `protobuf:"varint,1,opt,name=kind,proto3,enum=liaison.v1.RecordKind" json:"kind,omitempty"`
@@ -696,7 +1057,7 @@ type GetDigestRequest struct {
 
 func (x *GetDigestRequest) Reset() {
 	*x = GetDigestRequest{}
-	mi := &file_liaison_v1_federation_proto_msgTypes[8]
+	mi := &file_liaison_v1_federation_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -708,7 +1069,7 @@ func (x *GetDigestRequest) String() string {
 func (*GetDigestRequest) ProtoMessage() {}
 
 func (x *GetDigestRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_liaison_v1_federation_proto_msgTypes[8]
+	mi := &file_liaison_v1_federation_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -721,7 +1082,7 @@ func (x *GetDigestRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetDigestRequest.ProtoReflect.Descriptor instead.
 func (*GetDigestRequest) Descriptor() ([]byte, []int) {
-	return file_liaison_v1_federation_proto_rawDescGZIP(), []int{8}
+	return file_liaison_v1_federation_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *GetDigestRequest) GetKind() RecordKind {
@@ -745,7 +1106,7 @@ type DigestBucket struct {
 
 func (x *DigestBucket) Reset() {
 	*x = DigestBucket{}
-	mi := &file_liaison_v1_federation_proto_msgTypes[9]
+	mi := &file_liaison_v1_federation_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -757,7 +1118,7 @@ func (x *DigestBucket) String() string {
 func (*DigestBucket) ProtoMessage() {}
 
 func (x *DigestBucket) ProtoReflect() protoreflect.Message {
-	mi := &file_liaison_v1_federation_proto_msgTypes[9]
+	mi := &file_liaison_v1_federation_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -770,7 +1131,7 @@ func (x *DigestBucket) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DigestBucket.ProtoReflect.Descriptor instead.
 func (*DigestBucket) Descriptor() ([]byte, []int) {
-	return file_liaison_v1_federation_proto_rawDescGZIP(), []int{9}
+	return file_liaison_v1_federation_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *DigestBucket) GetBucket() string {
@@ -806,7 +1167,7 @@ type GetDigestResponse struct {
 
 func (x *GetDigestResponse) Reset() {
 	*x = GetDigestResponse{}
-	mi := &file_liaison_v1_federation_proto_msgTypes[10]
+	mi := &file_liaison_v1_federation_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -818,7 +1179,7 @@ func (x *GetDigestResponse) String() string {
 func (*GetDigestResponse) ProtoMessage() {}
 
 func (x *GetDigestResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_liaison_v1_federation_proto_msgTypes[10]
+	mi := &file_liaison_v1_federation_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -831,7 +1192,7 @@ func (x *GetDigestResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetDigestResponse.ProtoReflect.Descriptor instead.
 func (*GetDigestResponse) Descriptor() ([]byte, []int) {
-	return file_liaison_v1_federation_proto_rawDescGZIP(), []int{10}
+	return file_liaison_v1_federation_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *GetDigestResponse) GetAsOfSequence() uint64 {
@@ -861,7 +1222,7 @@ type ListDigestItemsRequest struct {
 
 func (x *ListDigestItemsRequest) Reset() {
 	*x = ListDigestItemsRequest{}
-	mi := &file_liaison_v1_federation_proto_msgTypes[11]
+	mi := &file_liaison_v1_federation_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -873,7 +1234,7 @@ func (x *ListDigestItemsRequest) String() string {
 func (*ListDigestItemsRequest) ProtoMessage() {}
 
 func (x *ListDigestItemsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_liaison_v1_federation_proto_msgTypes[11]
+	mi := &file_liaison_v1_federation_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -886,7 +1247,7 @@ func (x *ListDigestItemsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListDigestItemsRequest.ProtoReflect.Descriptor instead.
 func (*ListDigestItemsRequest) Descriptor() ([]byte, []int) {
-	return file_liaison_v1_federation_proto_rawDescGZIP(), []int{11}
+	return file_liaison_v1_federation_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *ListDigestItemsRequest) GetKind() RecordKind {
@@ -929,7 +1290,7 @@ type DigestItem struct {
 
 func (x *DigestItem) Reset() {
 	*x = DigestItem{}
-	mi := &file_liaison_v1_federation_proto_msgTypes[12]
+	mi := &file_liaison_v1_federation_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -941,7 +1302,7 @@ func (x *DigestItem) String() string {
 func (*DigestItem) ProtoMessage() {}
 
 func (x *DigestItem) ProtoReflect() protoreflect.Message {
-	mi := &file_liaison_v1_federation_proto_msgTypes[12]
+	mi := &file_liaison_v1_federation_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -954,7 +1315,7 @@ func (x *DigestItem) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DigestItem.ProtoReflect.Descriptor instead.
 func (*DigestItem) Descriptor() ([]byte, []int) {
-	return file_liaison_v1_federation_proto_rawDescGZIP(), []int{12}
+	return file_liaison_v1_federation_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *DigestItem) GetId() string {
@@ -989,7 +1350,7 @@ type ListDigestItemsResponse struct {
 
 func (x *ListDigestItemsResponse) Reset() {
 	*x = ListDigestItemsResponse{}
-	mi := &file_liaison_v1_federation_proto_msgTypes[13]
+	mi := &file_liaison_v1_federation_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1001,7 +1362,7 @@ func (x *ListDigestItemsResponse) String() string {
 func (*ListDigestItemsResponse) ProtoMessage() {}
 
 func (x *ListDigestItemsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_liaison_v1_federation_proto_msgTypes[13]
+	mi := &file_liaison_v1_federation_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1014,7 +1375,7 @@ func (x *ListDigestItemsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListDigestItemsResponse.ProtoReflect.Descriptor instead.
 func (*ListDigestItemsResponse) Descriptor() ([]byte, []int) {
-	return file_liaison_v1_federation_proto_rawDescGZIP(), []int{13}
+	return file_liaison_v1_federation_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *ListDigestItemsResponse) GetAsOfSequence() uint64 {
@@ -1046,7 +1407,7 @@ type GetFederationStatusRequest struct {
 
 func (x *GetFederationStatusRequest) Reset() {
 	*x = GetFederationStatusRequest{}
-	mi := &file_liaison_v1_federation_proto_msgTypes[14]
+	mi := &file_liaison_v1_federation_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1058,7 +1419,7 @@ func (x *GetFederationStatusRequest) String() string {
 func (*GetFederationStatusRequest) ProtoMessage() {}
 
 func (x *GetFederationStatusRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_liaison_v1_federation_proto_msgTypes[14]
+	mi := &file_liaison_v1_federation_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1071,7 +1432,7 @@ func (x *GetFederationStatusRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetFederationStatusRequest.ProtoReflect.Descriptor instead.
 func (*GetFederationStatusRequest) Descriptor() ([]byte, []int) {
-	return file_liaison_v1_federation_proto_rawDescGZIP(), []int{14}
+	return file_liaison_v1_federation_proto_rawDescGZIP(), []int{18}
 }
 
 type GetFederationStatusResponse struct {
@@ -1084,7 +1445,7 @@ type GetFederationStatusResponse struct {
 
 func (x *GetFederationStatusResponse) Reset() {
 	*x = GetFederationStatusResponse{}
-	mi := &file_liaison_v1_federation_proto_msgTypes[15]
+	mi := &file_liaison_v1_federation_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1096,7 +1457,7 @@ func (x *GetFederationStatusResponse) String() string {
 func (*GetFederationStatusResponse) ProtoMessage() {}
 
 func (x *GetFederationStatusResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_liaison_v1_federation_proto_msgTypes[15]
+	mi := &file_liaison_v1_federation_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1109,7 +1470,7 @@ func (x *GetFederationStatusResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetFederationStatusResponse.ProtoReflect.Descriptor instead.
 func (*GetFederationStatusResponse) Descriptor() ([]byte, []int) {
-	return file_liaison_v1_federation_proto_rawDescGZIP(), []int{15}
+	return file_liaison_v1_federation_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *GetFederationStatusResponse) GetAgency() string {
@@ -1156,7 +1517,7 @@ type PartnerStatus struct {
 
 func (x *PartnerStatus) Reset() {
 	*x = PartnerStatus{}
-	mi := &file_liaison_v1_federation_proto_msgTypes[16]
+	mi := &file_liaison_v1_federation_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1168,7 +1529,7 @@ func (x *PartnerStatus) String() string {
 func (*PartnerStatus) ProtoMessage() {}
 
 func (x *PartnerStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_liaison_v1_federation_proto_msgTypes[16]
+	mi := &file_liaison_v1_federation_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1181,7 +1542,7 @@ func (x *PartnerStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PartnerStatus.ProtoReflect.Descriptor instead.
 func (*PartnerStatus) Descriptor() ([]byte, []int) {
-	return file_liaison_v1_federation_proto_rawDescGZIP(), []int{16}
+	return file_liaison_v1_federation_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *PartnerStatus) GetAgency() string {
@@ -1308,7 +1669,7 @@ type DriftCheckResult struct {
 
 func (x *DriftCheckResult) Reset() {
 	*x = DriftCheckResult{}
-	mi := &file_liaison_v1_federation_proto_msgTypes[17]
+	mi := &file_liaison_v1_federation_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1320,7 +1681,7 @@ func (x *DriftCheckResult) String() string {
 func (*DriftCheckResult) ProtoMessage() {}
 
 func (x *DriftCheckResult) ProtoReflect() protoreflect.Message {
-	mi := &file_liaison_v1_federation_proto_msgTypes[17]
+	mi := &file_liaison_v1_federation_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1333,7 +1694,7 @@ func (x *DriftCheckResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DriftCheckResult.ProtoReflect.Descriptor instead.
 func (*DriftCheckResult) Descriptor() ([]byte, []int) {
-	return file_liaison_v1_federation_proto_rawDescGZIP(), []int{17}
+	return file_liaison_v1_federation_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *DriftCheckResult) GetPartner() string {
@@ -1400,7 +1761,7 @@ type CheckDriftRequest struct {
 
 func (x *CheckDriftRequest) Reset() {
 	*x = CheckDriftRequest{}
-	mi := &file_liaison_v1_federation_proto_msgTypes[18]
+	mi := &file_liaison_v1_federation_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1412,7 +1773,7 @@ func (x *CheckDriftRequest) String() string {
 func (*CheckDriftRequest) ProtoMessage() {}
 
 func (x *CheckDriftRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_liaison_v1_federation_proto_msgTypes[18]
+	mi := &file_liaison_v1_federation_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1425,7 +1786,7 @@ func (x *CheckDriftRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CheckDriftRequest.ProtoReflect.Descriptor instead.
 func (*CheckDriftRequest) Descriptor() ([]byte, []int) {
-	return file_liaison_v1_federation_proto_rawDescGZIP(), []int{18}
+	return file_liaison_v1_federation_proto_rawDescGZIP(), []int{22}
 }
 
 type CheckDriftResponse struct {
@@ -1437,7 +1798,7 @@ type CheckDriftResponse struct {
 
 func (x *CheckDriftResponse) Reset() {
 	*x = CheckDriftResponse{}
-	mi := &file_liaison_v1_federation_proto_msgTypes[19]
+	mi := &file_liaison_v1_federation_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1449,7 +1810,7 @@ func (x *CheckDriftResponse) String() string {
 func (*CheckDriftResponse) ProtoMessage() {}
 
 func (x *CheckDriftResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_liaison_v1_federation_proto_msgTypes[19]
+	mi := &file_liaison_v1_federation_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1462,7 +1823,7 @@ func (x *CheckDriftResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CheckDriftResponse.ProtoReflect.Descriptor instead.
 func (*CheckDriftResponse) Descriptor() ([]byte, []int) {
-	return file_liaison_v1_federation_proto_rawDescGZIP(), []int{19}
+	return file_liaison_v1_federation_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *CheckDriftResponse) GetResults() []*DriftCheckResult {
@@ -1477,7 +1838,7 @@ var File_liaison_v1_federation_proto protoreflect.FileDescriptor
 const file_liaison_v1_federation_proto_rawDesc = "" +
 	"\n" +
 	"\x1bliaison/v1/federation.proto\x12\n" +
-	"liaison.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"u\n" +
+	"liaison.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x19liaison/v1/envelope.proto\"u\n" +
 	"\x0fExchangeRequest\x12)\n" +
 	"\x05hello\x18\x01 \x01(\v2\x11.liaison.v1.HelloH\x00R\x05hello\x12)\n" +
 	"\x05batch\x18\x02 \x01(\v2\x11.liaison.v1.BatchH\x00R\x05batchB\f\n" +
@@ -1494,13 +1855,14 @@ const file_liaison_v1_federation_proto_rawDesc = "" +
 	"\tsignature\x18\x02 \x01(\fB\n" +
 	"\xbaH\az\x05\x10\x01\x18\x80\x02R\tsignature\x12-\n" +
 	"\fsigner_chain\x18\x03 \x03(\fB\n" +
-	"\xbaH\a\x92\x01\x04\b\x01\x10\x05R\vsignerChain\"~\n" +
+	"\xbaH\a\x92\x01\x04\b\x01\x10\x05R\vsignerChain\"\xc5\x01\n" +
 	"\x10ExchangeResponse\x12/\n" +
 	"\awelcome\x18\x01 \x01(\v2\x13.liaison.v1.WelcomeH\x00R\awelcome\x122\n" +
-	"\breceipts\x18\x02 \x01(\v2\x14.liaison.v1.ReceiptsH\x00R\breceiptsB\x05\n" +
+	"\breceipts\x18\x02 \x01(\v2\x14.liaison.v1.ReceiptsH\x00R\breceipts\x12E\n" +
+	"\x0fsigned_receipts\x18\x03 \x01(\v2\x1a.liaison.v1.SignedReceiptsH\x00R\x0esignedReceiptsB\x05\n" +
 	"\x03msg\",\n" +
 	"\aWelcome\x12!\n" +
-	"\flast_applied\x18\x01 \x01(\x04R\vlastApplied\"\xb8\x02\n" +
+	"\flast_applied\x18\x01 \x01(\x04R\vlastApplied\"\xcf\x03\n" +
 	"\aReceipt\x12\x1a\n" +
 	"\bsequence\x18\x01 \x01(\x04R\bsequence\x12\x1f\n" +
 	"\venvelope_id\x18\x02 \x01(\tR\n" +
@@ -1512,10 +1874,40 @@ const file_liaison_v1_federation_proto_rawDesc = "" +
 	"\tduplicate\x18\x06 \x01(\bR\tduplicate\x12+\n" +
 	"\x11expected_sequence\x18\a \x01(\x04R\x10expectedSequence\x129\n" +
 	"\n" +
-	"apply_time\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\tapplyTime\"d\n" +
+	"apply_time\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\tapplyTime\x12#\n" +
+	"\renvelope_hash\x18\t \x01(\fR\fenvelopeHash\x12,\n" +
+	"\x04kind\x18\n" +
+	" \x01(\x0e2\x18.liaison.v1.EnvelopeKindR\x04kind\x12\x1b\n" +
+	"\trecord_id\x18\v \x01(\tR\brecordId\x12%\n" +
+	"\x0erecord_version\x18\f \x01(\x03R\rrecordVersion\"d\n" +
 	"\bReceipts\x12/\n" +
 	"\breceipts\x18\x01 \x03(\v2\x13.liaison.v1.ReceiptR\breceipts\x12'\n" +
-	"\x0fhighest_applied\x18\x02 \x01(\x04R\x0ehighestApplied\"K\n" +
+	"\x0fhighest_applied\x18\x02 \x01(\x04R\x0ehighestApplied\"\xa5\x01\n" +
+	"\x0eSignedReceipts\x12%\n" +
+	"\breceipts\x18\x01 \x03(\fB\t\xbaH\x06\x92\x01\x03\x10\xd0\x0fR\breceipts\x12'\n" +
+	"\x0fhighest_applied\x18\x02 \x01(\x04R\x0ehighestApplied\x12C\n" +
+	"\tsignature\x18\x03 \x01(\v2\x1d.liaison.v1.ReceiptsSignatureB\x06\xbaH\x03\xc8\x01\x01R\tsignature\"\x96\x01\n" +
+	"\x11ReceiptsSignature\x12(\n" +
+	"\vmerkle_root\x18\x01 \x01(\fB\a\xbaH\x04z\x02h R\n" +
+	"merkleRoot\x12(\n" +
+	"\tsignature\x18\x02 \x01(\fB\n" +
+	"\xbaH\az\x05\x10\x01\x18\x80\x02R\tsignature\x12-\n" +
+	"\fsigner_chain\x18\x03 \x03(\fB\n" +
+	"\xbaH\a\x92\x01\x04\b\x01\x10\x05R\vsignerChain\"\xb8\x01\n" +
+	"\x0fReceiptEvidence\x12\x16\n" +
+	"\x06format\x18\x01 \x01(\tR\x06format\x12\x16\n" +
+	"\x06sender\x18\x02 \x01(\tR\x06sender\x12\x1a\n" +
+	"\breceiver\x18\x03 \x01(\tR\breceiver\x12\x1b\n" +
+	"\trecord_id\x18\x04 \x01(\tR\brecordId\x12<\n" +
+	"\n" +
+	"deliveries\x18\x05 \x03(\v2\x1c.liaison.v1.DeliveryEvidenceR\n" +
+	"deliveries\"\xf6\x01\n" +
+	"\x10DeliveryEvidence\x12\x18\n" +
+	"\areceipt\x18\x01 \x01(\fR\areceipt\x12#\n" +
+	"\rreceipt_proof\x18\x02 \x01(\fR\freceiptProof\x12'\n" +
+	"\x0fhighest_applied\x18\x03 \x01(\x04R\x0ehighestApplied\x12;\n" +
+	"\tsignature\x18\x04 \x01(\v2\x1d.liaison.v1.ReceiptsSignatureR\tsignature\x12=\n" +
+	"\freceive_time\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\vreceiveTime\"K\n" +
 	"\x10GetDigestRequest\x127\n" +
 	"\x04kind\x18\x01 \x01(\x0e2\x16.liaison.v1.RecordKindB\v\xbaH\b\xc8\x01\x01\x82\x01\x02\x10\x01R\x04kind\"P\n" +
 	"\fDigestBucket\x12\x16\n" +
@@ -1610,7 +2002,7 @@ func file_liaison_v1_federation_proto_rawDescGZIP() []byte {
 }
 
 var file_liaison_v1_federation_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_liaison_v1_federation_proto_msgTypes = make([]protoimpl.MessageInfo, 20)
+var file_liaison_v1_federation_proto_msgTypes = make([]protoimpl.MessageInfo, 24)
 var file_liaison_v1_federation_proto_goTypes = []any{
 	(ReceiptStatus)(0),                  // 0: liaison.v1.ReceiptStatus
 	(RecordKind)(0),                     // 1: liaison.v1.RecordKind
@@ -1622,19 +2014,24 @@ var file_liaison_v1_federation_proto_goTypes = []any{
 	(*Welcome)(nil),                     // 7: liaison.v1.Welcome
 	(*Receipt)(nil),                     // 8: liaison.v1.Receipt
 	(*Receipts)(nil),                    // 9: liaison.v1.Receipts
-	(*GetDigestRequest)(nil),            // 10: liaison.v1.GetDigestRequest
-	(*DigestBucket)(nil),                // 11: liaison.v1.DigestBucket
-	(*GetDigestResponse)(nil),           // 12: liaison.v1.GetDigestResponse
-	(*ListDigestItemsRequest)(nil),      // 13: liaison.v1.ListDigestItemsRequest
-	(*DigestItem)(nil),                  // 14: liaison.v1.DigestItem
-	(*ListDigestItemsResponse)(nil),     // 15: liaison.v1.ListDigestItemsResponse
-	(*GetFederationStatusRequest)(nil),  // 16: liaison.v1.GetFederationStatusRequest
-	(*GetFederationStatusResponse)(nil), // 17: liaison.v1.GetFederationStatusResponse
-	(*PartnerStatus)(nil),               // 18: liaison.v1.PartnerStatus
-	(*DriftCheckResult)(nil),            // 19: liaison.v1.DriftCheckResult
-	(*CheckDriftRequest)(nil),           // 20: liaison.v1.CheckDriftRequest
-	(*CheckDriftResponse)(nil),          // 21: liaison.v1.CheckDriftResponse
-	(*timestamppb.Timestamp)(nil),       // 22: google.protobuf.Timestamp
+	(*SignedReceipts)(nil),              // 10: liaison.v1.SignedReceipts
+	(*ReceiptsSignature)(nil),           // 11: liaison.v1.ReceiptsSignature
+	(*ReceiptEvidence)(nil),             // 12: liaison.v1.ReceiptEvidence
+	(*DeliveryEvidence)(nil),            // 13: liaison.v1.DeliveryEvidence
+	(*GetDigestRequest)(nil),            // 14: liaison.v1.GetDigestRequest
+	(*DigestBucket)(nil),                // 15: liaison.v1.DigestBucket
+	(*GetDigestResponse)(nil),           // 16: liaison.v1.GetDigestResponse
+	(*ListDigestItemsRequest)(nil),      // 17: liaison.v1.ListDigestItemsRequest
+	(*DigestItem)(nil),                  // 18: liaison.v1.DigestItem
+	(*ListDigestItemsResponse)(nil),     // 19: liaison.v1.ListDigestItemsResponse
+	(*GetFederationStatusRequest)(nil),  // 20: liaison.v1.GetFederationStatusRequest
+	(*GetFederationStatusResponse)(nil), // 21: liaison.v1.GetFederationStatusResponse
+	(*PartnerStatus)(nil),               // 22: liaison.v1.PartnerStatus
+	(*DriftCheckResult)(nil),            // 23: liaison.v1.DriftCheckResult
+	(*CheckDriftRequest)(nil),           // 24: liaison.v1.CheckDriftRequest
+	(*CheckDriftResponse)(nil),          // 25: liaison.v1.CheckDriftResponse
+	(*timestamppb.Timestamp)(nil),       // 26: google.protobuf.Timestamp
+	(EnvelopeKind)(0),                   // 27: liaison.v1.EnvelopeKind
 }
 var file_liaison_v1_federation_proto_depIdxs = []int32{
 	3,  // 0: liaison.v1.ExchangeRequest.hello:type_name -> liaison.v1.Hello
@@ -1642,36 +2039,42 @@ var file_liaison_v1_federation_proto_depIdxs = []int32{
 	5,  // 2: liaison.v1.Batch.signature:type_name -> liaison.v1.BatchSignature
 	7,  // 3: liaison.v1.ExchangeResponse.welcome:type_name -> liaison.v1.Welcome
 	9,  // 4: liaison.v1.ExchangeResponse.receipts:type_name -> liaison.v1.Receipts
-	0,  // 5: liaison.v1.Receipt.status:type_name -> liaison.v1.ReceiptStatus
-	22, // 6: liaison.v1.Receipt.apply_time:type_name -> google.protobuf.Timestamp
-	8,  // 7: liaison.v1.Receipts.receipts:type_name -> liaison.v1.Receipt
-	1,  // 8: liaison.v1.GetDigestRequest.kind:type_name -> liaison.v1.RecordKind
-	11, // 9: liaison.v1.GetDigestResponse.buckets:type_name -> liaison.v1.DigestBucket
-	1,  // 10: liaison.v1.ListDigestItemsRequest.kind:type_name -> liaison.v1.RecordKind
-	14, // 11: liaison.v1.ListDigestItemsResponse.items:type_name -> liaison.v1.DigestItem
-	18, // 12: liaison.v1.GetFederationStatusResponse.partners:type_name -> liaison.v1.PartnerStatus
-	22, // 13: liaison.v1.PartnerStatus.last_contact:type_name -> google.protobuf.Timestamp
-	22, // 14: liaison.v1.PartnerStatus.oldest_waiting_time:type_name -> google.protobuf.Timestamp
-	22, // 15: liaison.v1.PartnerStatus.last_error_time:type_name -> google.protobuf.Timestamp
-	22, // 16: liaison.v1.PartnerStatus.inbound_last_contact:type_name -> google.protobuf.Timestamp
-	19, // 17: liaison.v1.PartnerStatus.last_drift_check:type_name -> liaison.v1.DriftCheckResult
-	22, // 18: liaison.v1.DriftCheckResult.time:type_name -> google.protobuf.Timestamp
-	19, // 19: liaison.v1.CheckDriftResponse.results:type_name -> liaison.v1.DriftCheckResult
-	2,  // 20: liaison.v1.FederationService.Exchange:input_type -> liaison.v1.ExchangeRequest
-	10, // 21: liaison.v1.FederationService.GetDigest:input_type -> liaison.v1.GetDigestRequest
-	13, // 22: liaison.v1.FederationService.ListDigestItems:input_type -> liaison.v1.ListDigestItemsRequest
-	16, // 23: liaison.v1.FederationAdminService.GetFederationStatus:input_type -> liaison.v1.GetFederationStatusRequest
-	20, // 24: liaison.v1.FederationAdminService.CheckDrift:input_type -> liaison.v1.CheckDriftRequest
-	6,  // 25: liaison.v1.FederationService.Exchange:output_type -> liaison.v1.ExchangeResponse
-	12, // 26: liaison.v1.FederationService.GetDigest:output_type -> liaison.v1.GetDigestResponse
-	15, // 27: liaison.v1.FederationService.ListDigestItems:output_type -> liaison.v1.ListDigestItemsResponse
-	17, // 28: liaison.v1.FederationAdminService.GetFederationStatus:output_type -> liaison.v1.GetFederationStatusResponse
-	21, // 29: liaison.v1.FederationAdminService.CheckDrift:output_type -> liaison.v1.CheckDriftResponse
-	25, // [25:30] is the sub-list for method output_type
-	20, // [20:25] is the sub-list for method input_type
-	20, // [20:20] is the sub-list for extension type_name
-	20, // [20:20] is the sub-list for extension extendee
-	0,  // [0:20] is the sub-list for field type_name
+	10, // 5: liaison.v1.ExchangeResponse.signed_receipts:type_name -> liaison.v1.SignedReceipts
+	0,  // 6: liaison.v1.Receipt.status:type_name -> liaison.v1.ReceiptStatus
+	26, // 7: liaison.v1.Receipt.apply_time:type_name -> google.protobuf.Timestamp
+	27, // 8: liaison.v1.Receipt.kind:type_name -> liaison.v1.EnvelopeKind
+	8,  // 9: liaison.v1.Receipts.receipts:type_name -> liaison.v1.Receipt
+	11, // 10: liaison.v1.SignedReceipts.signature:type_name -> liaison.v1.ReceiptsSignature
+	13, // 11: liaison.v1.ReceiptEvidence.deliveries:type_name -> liaison.v1.DeliveryEvidence
+	11, // 12: liaison.v1.DeliveryEvidence.signature:type_name -> liaison.v1.ReceiptsSignature
+	26, // 13: liaison.v1.DeliveryEvidence.receive_time:type_name -> google.protobuf.Timestamp
+	1,  // 14: liaison.v1.GetDigestRequest.kind:type_name -> liaison.v1.RecordKind
+	15, // 15: liaison.v1.GetDigestResponse.buckets:type_name -> liaison.v1.DigestBucket
+	1,  // 16: liaison.v1.ListDigestItemsRequest.kind:type_name -> liaison.v1.RecordKind
+	18, // 17: liaison.v1.ListDigestItemsResponse.items:type_name -> liaison.v1.DigestItem
+	22, // 18: liaison.v1.GetFederationStatusResponse.partners:type_name -> liaison.v1.PartnerStatus
+	26, // 19: liaison.v1.PartnerStatus.last_contact:type_name -> google.protobuf.Timestamp
+	26, // 20: liaison.v1.PartnerStatus.oldest_waiting_time:type_name -> google.protobuf.Timestamp
+	26, // 21: liaison.v1.PartnerStatus.last_error_time:type_name -> google.protobuf.Timestamp
+	26, // 22: liaison.v1.PartnerStatus.inbound_last_contact:type_name -> google.protobuf.Timestamp
+	23, // 23: liaison.v1.PartnerStatus.last_drift_check:type_name -> liaison.v1.DriftCheckResult
+	26, // 24: liaison.v1.DriftCheckResult.time:type_name -> google.protobuf.Timestamp
+	23, // 25: liaison.v1.CheckDriftResponse.results:type_name -> liaison.v1.DriftCheckResult
+	2,  // 26: liaison.v1.FederationService.Exchange:input_type -> liaison.v1.ExchangeRequest
+	14, // 27: liaison.v1.FederationService.GetDigest:input_type -> liaison.v1.GetDigestRequest
+	17, // 28: liaison.v1.FederationService.ListDigestItems:input_type -> liaison.v1.ListDigestItemsRequest
+	20, // 29: liaison.v1.FederationAdminService.GetFederationStatus:input_type -> liaison.v1.GetFederationStatusRequest
+	24, // 30: liaison.v1.FederationAdminService.CheckDrift:input_type -> liaison.v1.CheckDriftRequest
+	6,  // 31: liaison.v1.FederationService.Exchange:output_type -> liaison.v1.ExchangeResponse
+	16, // 32: liaison.v1.FederationService.GetDigest:output_type -> liaison.v1.GetDigestResponse
+	19, // 33: liaison.v1.FederationService.ListDigestItems:output_type -> liaison.v1.ListDigestItemsResponse
+	21, // 34: liaison.v1.FederationAdminService.GetFederationStatus:output_type -> liaison.v1.GetFederationStatusResponse
+	25, // 35: liaison.v1.FederationAdminService.CheckDrift:output_type -> liaison.v1.CheckDriftResponse
+	31, // [31:36] is the sub-list for method output_type
+	26, // [26:31] is the sub-list for method input_type
+	26, // [26:26] is the sub-list for extension type_name
+	26, // [26:26] is the sub-list for extension extendee
+	0,  // [0:26] is the sub-list for field type_name
 }
 
 func init() { file_liaison_v1_federation_proto_init() }
@@ -1679,6 +2082,7 @@ func file_liaison_v1_federation_proto_init() {
 	if File_liaison_v1_federation_proto != nil {
 		return
 	}
+	file_liaison_v1_envelope_proto_init()
 	file_liaison_v1_federation_proto_msgTypes[0].OneofWrappers = []any{
 		(*ExchangeRequest_Hello)(nil),
 		(*ExchangeRequest_Batch)(nil),
@@ -1686,6 +2090,7 @@ func file_liaison_v1_federation_proto_init() {
 	file_liaison_v1_federation_proto_msgTypes[4].OneofWrappers = []any{
 		(*ExchangeResponse_Welcome)(nil),
 		(*ExchangeResponse_Receipts)(nil),
+		(*ExchangeResponse_SignedReceipts)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
@@ -1693,7 +2098,7 @@ func file_liaison_v1_federation_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_liaison_v1_federation_proto_rawDesc), len(file_liaison_v1_federation_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   20,
+			NumMessages:   24,
 			NumExtensions: 0,
 			NumServices:   2,
 		},

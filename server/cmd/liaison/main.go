@@ -5,6 +5,8 @@
 //	liaison audit check-proof FILE --log-key VKEY-FILE [--witness-key VKEY-FILE]...
 //	liaison federation verify --config FILE [--db FILE]
 //	liaison federation fast-forward --config FILE --partner AGENCY --to N [--db FILE]
+//	liaison federation receipt-proof --db FILE --partner AGENCY --record ID --out FILE
+//	liaison federation check-receipt FILE --ca PARTNER-CA.crt [--trust-domain DOMAIN]
 //	liaison backup --db FILE --out FILE
 package main
 
@@ -52,6 +54,8 @@ const usage = `usage:
   liaison audit check-proof FILE --log-key VKEY-FILE [--witness-key VKEY-FILE]...
   liaison federation verify --config FILE [--db FILE]
   liaison federation fast-forward --config FILE --partner AGENCY --to N [--db FILE]
+  liaison federation receipt-proof --db FILE --partner AGENCY --record ID --out FILE
+  liaison federation check-receipt FILE --ca PARTNER-CA.crt [--trust-domain DOMAIN]
   liaison backup --db FILE --out FILE`
 
 func run(ctx context.Context, args []string, stdout io.Writer) error {
@@ -75,6 +79,10 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 			return federationVerify(ctx, args[2:], stdout)
 		case len(args) >= 2 && args[1] == "fast-forward":
 			return federationFastForward(ctx, args[2:], stdout)
+		case len(args) >= 2 && args[1] == "receipt-proof":
+			return federationReceiptProof(ctx, args[2:], stdout)
+		case len(args) >= 2 && args[1] == "check-receipt":
+			return federationCheckReceipt(ctx, args[2:], stdout)
 		}
 		return errors.New(usage)
 	case "backup":

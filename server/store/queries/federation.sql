@@ -40,7 +40,7 @@ INSERT INTO inbox (sender, seq, envelope_id, kind, record_id, record_version, ba
 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?);
 
 -- name: GetInbox :one
-SELECT seq, envelope_id, leaf_hash, status, reason_code, reason, apply_time FROM inbox WHERE sender = ? AND seq = ?;
+SELECT seq, envelope_id, kind, record_id, record_version, leaf_hash, status, reason_code, reason, apply_time FROM inbox WHERE sender = ? AND seq = ?;
 
 -- name: PurgeInboxContent :exec
 UPDATE inbox SET envelope = NULL WHERE record_id = ? AND seq < ? AND sender = ?;
