@@ -13,12 +13,21 @@ import (
 
 	liaisonv1 "github.com/liaison-exchange/liaison/gen/liaison/v1"
 	"github.com/liaison-exchange/liaison/server/audit"
+	"github.com/liaison-exchange/liaison/server/errs"
 )
 
 // ProveAuditEvent implements liaisonv1.AuditServiceServer.
 func (s *Server) ProveAuditEvent(ctx context.Context, req *liaisonv1.ProveAuditEventRequest) (*liaisonv1.ProveAuditEventResponse, error) {
 	audit.SetResource(ctx, fmt.Sprintf("audit_events/%d", req.GetSequence()))
 	ev, err := s.store.AuditEvidence(ctx, req.GetSequence())
+	if errs.CodeOf(err) == errs.FailedPrecondition && s.log != nil && s.log.VerifierKey() != "" {
+		// No checkpoint covers the event yet: sign one now rather than make
+		// the auditor wait for the next.
+		if _, err := s.log.Checkpoint(ctx); err != nil {
+			return nil, err
+		}
+		ev, err = s.store.AuditEvidence(ctx, req.GetSequence())
+	}
 	if err != nil {
 		return nil, err
 	}
