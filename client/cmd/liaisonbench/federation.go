@@ -97,7 +97,8 @@ func measureFederation(ctx context.Context, f flags, pkiDir, tmp string, createL
 			Agency: own, Listen: lis.Addr().String(),
 			TLS:      config.TLS{CA: path(own, "ca.crt"), Cert: path(own, "node.crt"), Key: path(own, "node.key")},
 			Database: config.Database{Path: filepath.Join(dir, own+".db"), Synchronous: "full"},
-			Partners: []config.Partner{{Agency: partner, CA: path(partner, "ca.crt"), Address: partnerLis.Addr().String()}},
+			Partners: []config.Partner{{Agency: partner, CA: path(partner, "ca.crt"), Address: partnerLis.Addr().String(), LogKey: path(partner, "log.vkey")}},
+			Audit:    config.Audit{LogKey: path(own, "log.key")},
 			Limits:   config.Limits{RatePerSecond: 1e6, Burst: 1_000_000},
 			Log:      config.Log{Level: f.logLevel},
 			// Not scraped here, and the default port may be in use.

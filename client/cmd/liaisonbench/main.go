@@ -283,7 +283,9 @@ func start(ctx context.Context, f flags, tmp, dbDir string) (*bench, error) {
 		// synchronous "full" is the production default: every commit is
 		// fsynced before the caller is answered.
 		Database: config.Database{Path: filepath.Join(dbDir, ownAgency+".db"), Synchronous: "full"},
-		Partners: []config.Partner{{Agency: partnerAgency, CA: path(partnerAgency, "ca.crt"), Address: "127.0.0.1:1"}},
+		Partners: []config.Partner{{Agency: partnerAgency, CA: path(partnerAgency, "ca.crt"), Address: "127.0.0.1:1", LogKey: path(partnerAgency, "log.vkey")}},
+		// Checkpoints of the audit tree are signed as in production.
+		Audit: config.Audit{LogKey: path(ownAgency, "log.key")},
 		// The per-principal limiter would otherwise be what is measured.
 		Limits: config.Limits{RatePerSecond: 1e6, Burst: 1_000_000},
 		Log:    config.Log{Level: f.logLevel},
