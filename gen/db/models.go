@@ -247,3 +247,13 @@ type PersonIndex struct {
 type PersonName struct {
 	Tokens string
 }
+
+type PersonSeparation struct {
+	ManifestID      string
+	PersonID        string
+	OtherManifestID string
+	OtherPersonID   string
+	Time            int64
+	Principal       string
+	Reason          string
+}

@@ -1,0 +1,1 @@
+-- Placeholder, temporary: the concurrent migration 0008 takes this number at merge.
