@@ -13,8 +13,10 @@ package manifests
 import (
 	"context"
 	"fmt"
+	"net/url"
 	"slices"
 	"sort"
+	"strings"
 
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
@@ -119,9 +121,28 @@ func everProposed(m *liaisonv1.Manifest) bool {
 // person withdrawn is identified (only that they were withdrawn), medical
 // needs only for persons included. Screenings, claims, assessments and the
 // reasons for withdrawals are not in a Manifest at all.
+//
+// Nor does it name an officer: each step is shown as done by the agency and
+// role (neutralPrincipal), and every withdrawal — and the completion a
+// withdrawal can bring about — by the sending agency alone, with no note,
+// so that a withdrawal looks the same whoever and whatever caused it (an
+// analyst's screening, a hold, a supervisor's decision). The real actor
+// and cause stay in this node's notes.
 func ReceivingView(m *liaisonv1.Manifest) *liaisonv1.Manifest {
 	v := proto.Clone(m).(*liaisonv1.Manifest)
 	v.Etag = ""
+	v.CreatedBy = neutralPrincipal(v.GetOriginAgency(), v.GetCreatedBy())
+	for _, e := range v.GetHistory() {
+		switch e.GetAction() {
+		case "person_withdrawn", "completed":
+			e.Principal = e.GetAgency()
+			if e.GetAction() == "person_withdrawn" {
+				e.Note = ""
+			}
+		default:
+			e.Principal = neutralPrincipal(e.GetAgency(), e.GetPrincipal())
+		}
+	}
 	for i, p := range v.GetPersons() {
 		switch p.GetStatus() {
 		case withdrawn:
@@ -130,8 +151,26 @@ func ReceivingView(m *liaisonv1.Manifest) *liaisonv1.Manifest {
 		default:
 			p.MedicalNeeds = nil
 		}
+		if n := v.Persons[i].GetNationality(); n.GetReviewedBy() != "" {
+			n.ReviewedBy = neutralPrincipal(m.GetReceivingAgency(), n.GetReviewedBy())
+		}
 	}
 	return v
+}
+
+// neutralPrincipal is an officer as a partner may see them: the agency and
+// the role ("alpha/supervisor"), never the name. A principal that is not
+// an officer's SPIFFE ID is shown as the agency.
+func neutralPrincipal(agency, principal string) string {
+	u, err := url.Parse(principal)
+	if err != nil || u.Scheme != "spiffe" {
+		return agency
+	}
+	role, _, _ := strings.Cut(strings.TrimPrefix(u.Path, "/"), "/")
+	if role == "" {
+		return agency
+	}
+	return agency + "/" + role
 }
 
 // CreateManifest implements liaisonv1.ManifestServiceServer.
