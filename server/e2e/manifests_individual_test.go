@@ -174,6 +174,11 @@ func TestManifests_ClaimFollowsTheIndividual(t *testing.T) {
 	if !found {
 		t.Fatalf("alpha's history of manifest B has no local note naming manifest A and the analyst: %v", h.GetEvents())
 	}
+	// One passport is one individual: no supervisor can separate them.
+	_, err = alpha.supervisor.SeparatePersons(ctx, &liaisonv1.SeparatePersonsRequest{ManifestId: c.GetId(), PersonId: pc, OtherManifestId: a.GetId(), OtherPersonId: pa, Reason: "looks different"})
+	if v := violationsOf(t, err); v["person.same_individual persons/"+pc] == "" {
+		t.Fatalf("separating one individual: %v", v)
+	}
 }
 
 func TestManifests_PendingClaimBlocksAddingTheIndividual(t *testing.T) {
