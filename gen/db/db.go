@@ -303,6 +303,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.overwriteManifestStmt, err = db.PrepareContext(ctx, overwriteManifest); err != nil {
 		return nil, fmt.Errorf("error preparing query OverwriteManifest: %w", err)
 	}
+	if q.ownManifestsStmt, err = db.PrepareContext(ctx, ownManifests); err != nil {
+		return nil, fmt.Errorf("error preparing query OwnManifests: %w", err)
+	}
 	if q.parkUnreceiptedOutboxStmt, err = db.PrepareContext(ctx, parkUnreceiptedOutbox); err != nil {
 		return nil, fmt.Errorf("error preparing query ParkUnreceiptedOutbox: %w", err)
 	}
@@ -315,6 +318,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.putScreeningStmt, err = db.PrepareContext(ctx, putScreening); err != nil {
 		return nil, fmt.Errorf("error preparing query PutScreening: %w", err)
 	}
+	if q.putSeparationStmt, err = db.PrepareContext(ctx, putSeparation); err != nil {
+		return nil, fmt.Errorf("error preparing query PutSeparation: %w", err)
+	}
 	if q.receiptEvidenceStmt, err = db.PrepareContext(ctx, receiptEvidence); err != nil {
 		return nil, fmt.Errorf("error preparing query ReceiptEvidence: %w", err)
 	}
@@ -323,6 +329,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	}
 	if q.renumberOutboxStmt, err = db.PrepareContext(ctx, renumberOutbox); err != nil {
 		return nil, fmt.Errorf("error preparing query RenumberOutbox: %w", err)
+	}
+	if q.separationsOfManifestStmt, err = db.PrepareContext(ctx, separationsOfManifest); err != nil {
+		return nil, fmt.Errorf("error preparing query SeparationsOfManifest: %w", err)
 	}
 	if q.setAuditCheckpointNoteStmt, err = db.PrepareContext(ctx, setAuditCheckpointNote); err != nil {
 		return nil, fmt.Errorf("error preparing query SetAuditCheckpointNote: %w", err)
@@ -848,6 +857,11 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing overwriteManifestStmt: %w", cerr)
 		}
 	}
+	if q.ownManifestsStmt != nil {
+		if cerr := q.ownManifestsStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing ownManifestsStmt: %w", cerr)
+		}
+	}
 	if q.parkUnreceiptedOutboxStmt != nil {
 		if cerr := q.parkUnreceiptedOutboxStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing parkUnreceiptedOutboxStmt: %w", cerr)
@@ -868,6 +882,11 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing putScreeningStmt: %w", cerr)
 		}
 	}
+	if q.putSeparationStmt != nil {
+		if cerr := q.putSeparationStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing putSeparationStmt: %w", cerr)
+		}
+	}
 	if q.receiptEvidenceStmt != nil {
 		if cerr := q.receiptEvidenceStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing receiptEvidenceStmt: %w", cerr)
@@ -881,6 +900,11 @@ func (q *Queries) Close() error {
 	if q.renumberOutboxStmt != nil {
 		if cerr := q.renumberOutboxStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing renumberOutboxStmt: %w", cerr)
+		}
+	}
+	if q.separationsOfManifestStmt != nil {
+		if cerr := q.separationsOfManifestStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing separationsOfManifestStmt: %w", cerr)
 		}
 	}
 	if q.setAuditCheckpointNoteStmt != nil {
@@ -1105,13 +1129,16 @@ type Queries struct {
 	overwriteCaseStmt                *sql.Stmt
 	overwriteLeadStmt                *sql.Stmt
 	overwriteManifestStmt            *sql.Stmt
+	ownManifestsStmt                 *sql.Stmt
 	parkUnreceiptedOutboxStmt        *sql.Stmt
 	purgeInboxContentStmt            *sql.Stmt
 	putManifestActionStmt            *sql.Stmt
 	putScreeningStmt                 *sql.Stmt
+	putSeparationStmt                *sql.Stmt
 	receiptEvidenceStmt              *sql.Stmt
 	recordKeysByIDStmt               *sql.Stmt
 	renumberOutboxStmt               *sql.Stmt
+	separationsOfManifestStmt        *sql.Stmt
 	setAuditCheckpointNoteStmt       *sql.Stmt
 	setAuditContentHashStmt          *sql.Stmt
 	setAuditHeadStmt                 *sql.Stmt
@@ -1229,13 +1256,16 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		overwriteCaseStmt:                q.overwriteCaseStmt,
 		overwriteLeadStmt:                q.overwriteLeadStmt,
 		overwriteManifestStmt:            q.overwriteManifestStmt,
+		ownManifestsStmt:                 q.ownManifestsStmt,
 		parkUnreceiptedOutboxStmt:        q.parkUnreceiptedOutboxStmt,
 		purgeInboxContentStmt:            q.purgeInboxContentStmt,
 		putManifestActionStmt:            q.putManifestActionStmt,
 		putScreeningStmt:                 q.putScreeningStmt,
+		putSeparationStmt:                q.putSeparationStmt,
 		receiptEvidenceStmt:              q.receiptEvidenceStmt,
 		recordKeysByIDStmt:               q.recordKeysByIDStmt,
 		renumberOutboxStmt:               q.renumberOutboxStmt,
+		separationsOfManifestStmt:        q.separationsOfManifestStmt,
 		setAuditCheckpointNoteStmt:       q.setAuditCheckpointNoteStmt,
 		setAuditContentHashStmt:          q.setAuditContentHashStmt,
 		setAuditHeadStmt:                 q.setAuditHeadStmt,

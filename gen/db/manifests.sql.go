@@ -358,6 +358,38 @@ func (q *Queries) OverwriteManifest(ctx context.Context, arg OverwriteManifestPa
 	return result.RowsAffected()
 }
 
+const ownManifests = `-- name: OwnManifests :many
+SELECT id, body FROM manifests WHERE origin_agency = ? ORDER BY id
+`
+
+type OwnManifestsRow struct {
+	ID   string
+	Body []byte
+}
+
+func (q *Queries) OwnManifests(ctx context.Context, originAgency string) ([]OwnManifestsRow, error) {
+	rows, err := q.query(ctx, q.ownManifestsStmt, ownManifests, originAgency)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []OwnManifestsRow
+	for rows.Next() {
+		var i OwnManifestsRow
+		if err := rows.Scan(&i.ID, &i.Body); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Close(); err != nil {
+		return nil, err
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const putManifestAction = `-- name: PutManifestAction :exec
 INSERT INTO manifest_actions (id, manifest_id, person_id, kind, state, reason, create_time, body) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
 ON CONFLICT (id) DO UPDATE SET state = excluded.state, reason = excluded.reason
@@ -402,6 +434,68 @@ type PutScreeningParams struct {
 func (q *Queries) PutScreening(ctx context.Context, arg PutScreeningParams) error {
 	_, err := q.exec(ctx, q.putScreeningStmt, putScreening, arg.ManifestID, arg.PersonID, arg.Body)
 	return err
+}
+
+const putSeparation = `-- name: PutSeparation :exec
+INSERT INTO person_separations (manifest_id, person_id, other_manifest_id, other_person_id, time, principal, reason)
+VALUES (?, ?, ?, ?, ?, ?, ?)
+ON CONFLICT DO NOTHING
+`
+
+type PutSeparationParams struct {
+	ManifestID      string
+	PersonID        string
+	OtherManifestID string
+	OtherPersonID   string
+	Time            int64
+	Principal       string
+	Reason          string
+}
+
+func (q *Queries) PutSeparation(ctx context.Context, arg PutSeparationParams) error {
+	_, err := q.exec(ctx, q.putSeparationStmt, putSeparation,
+		arg.ManifestID,
+		arg.PersonID,
+		arg.OtherManifestID,
+		arg.OtherPersonID,
+		arg.Time,
+		arg.Principal,
+		arg.Reason,
+	)
+	return err
+}
+
+const separationsOfManifest = `-- name: SeparationsOfManifest :many
+SELECT person_id, other_manifest_id, other_person_id FROM person_separations WHERE manifest_id = ?
+`
+
+type SeparationsOfManifestRow struct {
+	PersonID        string
+	OtherManifestID string
+	OtherPersonID   string
+}
+
+func (q *Queries) SeparationsOfManifest(ctx context.Context, manifestID string) ([]SeparationsOfManifestRow, error) {
+	rows, err := q.query(ctx, q.separationsOfManifestStmt, separationsOfManifest, manifestID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []SeparationsOfManifestRow
+	for rows.Next() {
+		var i SeparationsOfManifestRow
+		if err := rows.Scan(&i.PersonID, &i.OtherManifestID, &i.OtherPersonID); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Close(); err != nil {
+		return nil, err
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
 }
 
 const updateManifest = `-- name: UpdateManifest :execrows

@@ -261,6 +261,16 @@ type PersonName struct {
 	Tokens string
 }
 
+type PersonSeparation struct {
+	ManifestID      string
+	PersonID        string
+	OtherManifestID string
+	OtherPersonID   string
+	Time            int64
+	Principal       string
+	Reason          string
+}
+
 type ReceiptBatch struct {
 	ID             int64
 	Partner        string

@@ -83,6 +83,9 @@ var Table = map[string]Rule{
 	liaisonv1.ManifestService_PlaceHold_FullMethodName:           {Own: []identity.Role{an, su}},
 	liaisonv1.ManifestService_LiftHold_FullMethodName:            {Own: []identity.Role{su}},
 	liaisonv1.ManifestService_ListManifestHistory_FullMethodName: {Own: []identity.Role{an, su, se}},
+	// Deciding that a possible match is two different people lifts a
+	// safeguard: a supervisor's decision, like a withdrawal.
+	liaisonv1.ManifestService_SeparatePersons_FullMethodName: {Own: []identity.Role{su}},
 
 	liaisonv1.PermissionService_RequestPermission_FullMethodName:       {Own: []identity.Role{an, su}},
 	liaisonv1.PermissionService_ListPermissionRequests_FullMethodName:  {Own: []identity.Role{an, su}},

@@ -213,6 +213,7 @@ var amfWant = map[string][]identity.Role{
 	liaisonv1.ManifestService_PlaceHold_FullMethodName:           {identity.Analyst, identity.Supervisor},
 	liaisonv1.ManifestService_LiftHold_FullMethodName:            {identity.Supervisor},
 	liaisonv1.ManifestService_ListManifestHistory_FullMethodName: {identity.Analyst, identity.Supervisor, identity.Service},
+	liaisonv1.ManifestService_SeparatePersons_FullMethodName:     {identity.Supervisor},
 }
 
 // amfFixture holds the manifests the matrix's requests name, on alpha (the
@@ -359,6 +360,9 @@ func (f *amfFixture) request(t *testing.T, method string, allowed bool) (proto.M
 		return &liaisonv1.LiftHoldRequest{ManifestId: draft, PersonId: person, HoldId: hold, Reason: "authz matrix"}, draft
 	case liaisonv1.ManifestService_ListManifestHistory_FullMethodName:
 		return &liaisonv1.ListManifestHistoryRequest{Id: draft}, draft
+	case liaisonv1.ManifestService_SeparatePersons_FullMethodName:
+		other, ids := fresh(1)
+		return &liaisonv1.SeparatePersonsRequest{ManifestId: draft, PersonId: person, OtherManifestId: other, OtherPersonId: ids[0], Reason: "authz matrix"}, draft
 	}
 	t.Fatalf("no valid request for %s: add one to amfFixture.request", method)
 	return nil, ""
@@ -421,8 +425,8 @@ func TestAuthz_ManifestMatrix(t *testing.T) {
 func TestAuthz_ManifestTableMatchesExpectation(t *testing.T) {
 	t.Parallel()
 	methods := amMethods(liaisonv1.ManifestService_ServiceDesc)
-	if len(methods) != 19 {
-		t.Errorf("ManifestService has %d methods; this test was written for 19: review amfWant", len(methods))
+	if len(methods) != 20 {
+		t.Errorf("ManifestService has %d methods; this test was written for 20: review amfWant", len(methods))
 	}
 	for _, m := range methods {
 		rule, ok := authz.Table[m]

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -13,11 +15,14 @@ import (
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/liaison-exchange/liaison/certs"
 	liaisonv1 "github.com/liaison-exchange/liaison/gen/liaison/v1"
+	"github.com/liaison-exchange/liaison/server/config"
 	"github.com/liaison-exchange/liaison/server/nodetest"
 )
 
@@ -501,41 +506,81 @@ func TestManifests_PendingClaimWithdrawsPerson(t *testing.T) {
 // ever appear in what alpha sends bravo.
 var screeningWords = []string{"officer Ana Lima", "interviewed with an interpreter", "claimed asylum", "fears persecution", "BID-2026", "pending claim", "protection concern"}
 
-// TestManifests_NoScreeningDataLeavesTheSendingNode runs a manifest through
-// its whole life with claims, concerns, screenings, holds and withdrawals,
-// then inspects every envelope alpha wrote for bravo.
+// TestManifests_NoScreeningDataLeavesTheSendingNode runs manifests through
+// their whole life with claims, concerns, screenings, holds, withdrawals (by
+// a screening, across manifests, and by a supervisor) and a separation of
+// persons, a marker written into every screening, claim, concern, hold,
+// withdrawal and separation field. Then it inspects every envelope alpha
+// wrote for bravo, bravo's whole database files, bravo's log and what
+// bravo serves: neither the marker nor the principal of an alpha officer
+// appears anywhere, and every withdrawal has the same neutral shape.
 func TestManifests_NoScreeningDataLeavesTheSendingNode(t *testing.T) {
 	t.Parallel()
-	alpha, bravo := manPair(t)
+	var bravoLog syncBuffer
+	a, b := nodetest.Pair(t, func(c *config.Config) {
+		if c.Agency == "bravo" {
+			nodetest.CaptureLog(c, &bravoLog)
+		}
+	})
+	mk := func(n *nodetest.Node) *manNode {
+		return &manNode{Node: n, analyst: liaisonv1.NewManifestServiceClient(n.Conn(t, "analyst")),
+			supervisor: liaisonv1.NewManifestServiceClient(n.Conn(t, "supervisor"))}
+	}
+	alpha, bravo := mk(a), mk(b)
 	ctx := context.Background()
+	const marker = "MKR-5f2c9e"
+	marked := func(claim liaisonv1.ClaimStatus, as liaisonv1.Assessment) *liaisonv1.Screening {
+		return &liaisonv1.Screening{Claim: claim, Assessment: as, AssessingOfficer: "officer " + marker, Notes: marker + " claimed asylum on arrival",
+			BestInterestsDetermined: true, BestInterestsReference: marker + "-BID"}
+	}
+	none, ok, pending := liaisonv1.ClaimStatus_CLAIM_STATUS_NONE, liaisonv1.Assessment_ASSESSMENT_CLEARED, liaisonv1.ClaimStatus_CLAIM_STATUS_PENDING
 	m, ids := draftWith(t, alpha, 4, true)
-	sc := proto.Clone(cleared).(*liaisonv1.Screening)
-	sc.BestInterestsDetermined, sc.BestInterestsReference = true, "BID-2026-99"
-	if _, err := alpha.analyst.RecordScreening(ctx, &liaisonv1.RecordScreeningRequest{ManifestId: m.GetId(), PersonId: ids[0], Screening: sc}); err != nil {
-		t.Fatal(err)
+	// The same individual (one passport) on m and on m2; a possible match
+	// of another (same name and birth year) on both, separated below.
+	m2, _ := draftWith(t, alpha, 1, true)
+	x1 := addScreened(t, alpha, m.GetId(), indPerson("1990-03-04", "C7654321"))
+	x2 := addScreened(t, alpha, m2.GetId(), indPerson("1990-03-04", "C 765 4321"))
+	y1 := addScreened(t, alpha, m.GetId(), indPerson("1985-01-02", ""))
+	y2 := addScreened(t, alpha, m2.GetId(), indPerson("1985", ""))
+	for _, id := range append(slices.Clone(ids), x1, y1) {
+		if _, err := alpha.analyst.RecordScreening(ctx, &liaisonv1.RecordScreeningRequest{ManifestId: m.GetId(), PersonId: id, Screening: marked(none, ok)}); err != nil {
+			t.Fatal(err)
+		}
 	}
-	if _, err := alpha.supervisor.ProposeManifest(ctx, &liaisonv1.ProposeManifestRequest{Id: m.GetId()}); err != nil {
-		t.Fatal(err)
+	for _, id := range []*liaisonv1.Manifest{m, m2} {
+		if _, err := alpha.supervisor.ProposeManifest(ctx, &liaisonv1.ProposeManifestRequest{Id: id.GetId()}); err != nil {
+			t.Fatal(err)
+		}
+		waitManifest(t, bravo, id.GetId(), liaisonv1.ManifestState_MANIFEST_STATE_PROPOSED, 0)
 	}
-	waitManifest(t, bravo, m.GetId(), liaisonv1.ManifestState_MANIFEST_STATE_PROPOSED, 0)
-	// A pending claim and a concern after proposal; a withdrawal with a
-	// reason; a hold by alpha with a reason.
-	if _, err := alpha.analyst.RecordScreening(ctx, &liaisonv1.RecordScreeningRequest{ManifestId: m.GetId(), PersonId: ids[1], Screening: &liaisonv1.Screening{
-		Claim: liaisonv1.ClaimStatus_CLAIM_STATUS_PENDING, Assessment: liaisonv1.Assessment_ASSESSMENT_CLEARED, AssessingOfficer: "officer Ana Lima", Notes: "claimed asylum on arrival"}}); err != nil {
-		t.Fatal(err)
+	// By an analyst: a pending claim, a concern, and a pending claim of the
+	// individual on both manifests; a hold with a reason.
+	for _, c := range []struct {
+		person string
+		sc     *liaisonv1.Screening
+	}{{ids[1], marked(pending, ok)}, {ids[2], marked(none, liaisonv1.Assessment_ASSESSMENT_CONCERN)}, {x1, marked(pending, ok)}} {
+		if _, err := alpha.analyst.RecordScreening(ctx, &liaisonv1.RecordScreeningRequest{ManifestId: m.GetId(), PersonId: c.person, Screening: c.sc}); err != nil {
+			t.Fatal(err)
+		}
 	}
-	if _, err := alpha.analyst.RecordScreening(ctx, &liaisonv1.RecordScreeningRequest{ManifestId: m.GetId(), PersonId: ids[2], Screening: &liaisonv1.Screening{
-		Claim: liaisonv1.ClaimStatus_CLAIM_STATUS_NONE, Assessment: liaisonv1.Assessment_ASSESSMENT_CONCERN, AssessingOfficer: "officer Ana Lima", Notes: "fears persecution by a militia"}}); err != nil {
-		t.Fatal(err)
-	}
-	hold, err := alpha.analyst.PlaceHold(ctx, &liaisonv1.PlaceHoldRequest{ManifestId: m.GetId(), PersonId: ids[3], Reason: "fears persecution, checking"})
+	waitWithdrawn(t, bravo, m2.GetId(), x2)
+	hold, err := alpha.analyst.PlaceHold(ctx, &liaisonv1.PlaceHoldRequest{ManifestId: m.GetId(), PersonId: ids[3], Reason: marker + " fears persecution, checking"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := alpha.supervisor.LiftHold(ctx, &liaisonv1.LiftHoldRequest{ManifestId: m.GetId(), PersonId: ids[3], HoldId: hold.GetHoldId(), Reason: "protection concern ruled out"}); err != nil {
+	// By a supervisor: the hold lifted, the possible match separated.
+	if _, err := alpha.supervisor.LiftHold(ctx, &liaisonv1.LiftHoldRequest{ManifestId: m.GetId(), PersonId: ids[3], HoldId: hold.GetHoldId(), Reason: marker + " protection concern ruled out"}); err != nil {
 		t.Fatal(err)
 	}
-	for _, id := range []string{ids[0], ids[3]} {
+	if _, err := alpha.supervisor.SeparatePersons(ctx, &liaisonv1.SeparatePersonsRequest{ManifestId: m.GetId(), PersonId: y1, OtherManifestId: m2.GetId(), OtherPersonId: y2,
+		Reason: marker + " different fingerprints"}); err != nil {
+		t.Fatal(err)
+	}
+	// Bravo's own hold, with bravo's own reason.
+	if _, err := bravo.analyst.PlaceHold(ctx, &liaisonv1.PlaceHoldRequest{ManifestId: m2.GetId(), PersonId: y2, Reason: "bravo checks the family"}); err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []string{ids[0], ids[3], y1} {
 		if _, err := bravo.supervisor.ReviewPerson(ctx, &liaisonv1.ReviewPersonRequest{ManifestId: m.GetId(), PersonId: id, Nationality: liaisonv1.NationalityStatus_NATIONALITY_STATUS_CONFIRMED}); err != nil {
 			t.Fatal(err)
 		}
@@ -551,18 +596,41 @@ func TestManifests_NoScreeningDataLeavesTheSendingNode(t *testing.T) {
 	if _, err := alpha.supervisor.DepartManifest(ctx, &liaisonv1.DepartManifestRequest{Id: m.GetId()}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := alpha.supervisor.WithdrawPerson(ctx, &liaisonv1.WithdrawPersonRequest{ManifestId: m.GetId(), PersonId: ids[3], Reason: "pending claim lodged by a lawyer"}); err != nil {
+	// By a supervisor: a withdrawal with a reason.
+	if _, err := alpha.supervisor.WithdrawPerson(ctx, &liaisonv1.WithdrawPersonRequest{ManifestId: m.GetId(), PersonId: ids[3], Reason: marker + " pending claim lodged by a lawyer"}); err != nil {
 		t.Fatal(err)
 	}
 	waitManifest(t, bravo, m.GetId(), liaisonv1.ManifestState_MANIFEST_STATE_IN_TRANSIT, 0)
-	if _, err := bravo.supervisor.RecordHandover(ctx, &liaisonv1.RecordHandoverRequest{ManifestId: m.GetId(), PersonId: ids[0], Status: liaisonv1.HandoverStatus_HANDOVER_STATUS_HANDED_OVER}); err != nil {
-		t.Fatal(err)
+	for _, id := range []string{ids[0], y1} {
+		if _, err := bravo.supervisor.RecordHandover(ctx, &liaisonv1.RecordHandoverRequest{ManifestId: m.GetId(), PersonId: id, Status: liaisonv1.HandoverStatus_HANDOVER_STATUS_HANDED_OVER}); err != nil {
+			t.Fatal(err)
+		}
 	}
 	home := waitManifest(t, alpha, m.GetId(), liaisonv1.ManifestState_MANIFEST_STATE_COMPLETED, 0)
 	waitManifest(t, bravo, m.GetId(), liaisonv1.ManifestState_MANIFEST_STATE_COMPLETED, home.GetVersion())
+	home2, err := alpha.analyst.GetManifest(ctx, &liaisonv1.GetManifestRequest{Id: m2.GetId()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitManifest(t, bravo, m2.GetId(), liaisonv1.ManifestState_MANIFEST_STATE_PROPOSED, home2.GetManifest().GetVersion())
 
-	// Every envelope alpha wrote for bravo, and every receipt reason it
-	// sent back.
+	// What must never reach bravo: the marker, the screening words, and the
+	// principal of any alpha officer.
+	var secrets []string
+	for _, p := range certs.DevPrincipals {
+		secrets = append(secrets, certs.PrincipalID("alpha", p.Role, p.Name), "alpha.liaison.test/"+p.Role+"/"+p.Name)
+	}
+	secrets = append(append(secrets, marker), screeningWords...)
+	leaks := func(where string, b []byte) {
+		t.Helper()
+		for _, w := range secrets {
+			if bytes.Contains(bytes.ToLower(b), bytes.ToLower([]byte(w))) {
+				t.Errorf("%s contains %q", where, w)
+			}
+		}
+	}
+
+	// Every envelope alpha wrote for bravo.
 	rows, err := openDB(t, alpha.Cfg.Database.Path).Query("SELECT seq, envelope FROM outbox WHERE partner = 'bravo' ORDER BY seq")
 	if err != nil {
 		t.Fatal(err)
@@ -580,11 +648,7 @@ func TestManifests_NoScreeningDataLeavesTheSendingNode(t *testing.T) {
 		if err := proto.Unmarshal(raw, env); err != nil {
 			t.Fatal(err)
 		}
-		for _, w := range screeningWords {
-			if bytes.Contains(bytes.ToLower(raw), bytes.ToLower([]byte(w))) {
-				t.Errorf("envelope %d contains %q", seq, w)
-			}
-		}
+		leaks(fmt.Sprintf("envelope %d", seq), raw)
 		if env.GetKind() != liaisonv1.EnvelopeKind_ENVELOPE_KIND_MANIFEST {
 			t.Errorf("envelope %d is a %s", seq, env.GetKind())
 			continue
@@ -597,7 +661,7 @@ func TestManifests_NoScreeningDataLeavesTheSendingNode(t *testing.T) {
 		// withdrawn persons reduced to their id.
 		walk(pm.ProtoReflect(), func(fd protoreflect.FieldDescriptor) {
 			name := strings.ToLower(string(fd.Name()))
-			for _, bad := range []string{"screen", "claim", "assess", "best_interests"} {
+			for _, bad := range []string{"screen", "claim", "assess", "best_interests", "separat"} {
 				if strings.Contains(name, bad) {
 					t.Errorf("envelope %d carries field %s", seq, fd.FullName())
 				}
@@ -611,8 +675,9 @@ func TestManifests_NoScreeningDataLeavesTheSendingNode(t *testing.T) {
 				t.Errorf("envelope %d carries medical needs of person %s, who is not included", seq, p.GetId())
 			}
 		}
+		checkSharedHistory(t, fmt.Sprintf("envelope %d", seq), pm)
 	}
-	if n < 8 {
+	if n < 10 {
 		t.Fatalf("only %d envelopes inspected", n)
 	}
 	// What alpha answered bravo's actions, as bravo stored it.
@@ -626,13 +691,99 @@ func TestManifests_NoScreeningDataLeavesTheSendingNode(t *testing.T) {
 		if err := reasons.Scan(&r); err != nil {
 			t.Fatal(err)
 		}
-		for _, w := range screeningWords {
-			if strings.Contains(strings.ToLower(r), strings.ToLower(w)) {
-				t.Errorf("a receipt to bravo says %q", r)
-			}
+		leaks("a receipt to bravo", []byte(r))
+	}
+
+	// What bravo serves.
+	served := func(what string, msg proto.Message, err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatalf("bravo %s: %v", what, err)
+		}
+		b, err := protojson.Marshal(msg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		leaks("bravo's "+what, b)
+	}
+	for _, id := range []string{m.GetId(), m2.GetId()} {
+		g, err := bravo.supervisor.GetManifest(ctx, &liaisonv1.GetManifestRequest{Id: id})
+		served("GetManifest", g, err)
+		checkSharedHistory(t, "bravo's copy of "+id, g.GetManifest())
+		h, err := bravo.supervisor.ListManifestHistory(ctx, &liaisonv1.ListManifestHistoryRequest{Id: id})
+		served("ListManifestHistory", h, err)
+	}
+	lm, err := bravo.supervisor.ListManifests(ctx, &liaisonv1.ListManifestsRequest{})
+	served("ListManifests", lm, err)
+	sr, err := liaisonv1.NewSearchServiceClient(bravo.Conn(t, "analyst")).SearchPersons(ctx, &liaisonv1.SearchPersonsRequest{Name: "Siregar"})
+	served("SearchPersons", sr, err)
+	auditor := liaisonv1.NewAuditServiceClient(bravo.Conn(t, "auditor"))
+	for token := ""; ; {
+		ev, err := auditor.ListAuditEvents(ctx, &liaisonv1.ListAuditEventsRequest{PageSize: 1000, PageToken: token})
+		served("ListAuditEvents", ev, err)
+		if token = ev.GetNextPageToken(); token == "" {
+			break
 		}
 	}
-	t.Logf("%d envelopes to bravo inspected: no screening, claim or assessment data", n)
+	// What bravo logged, and everything bravo's database files hold.
+	leaks("bravo's log", []byte(bravoLog.String()))
+	if bravoLog.String() == "" {
+		t.Error("bravo's log was not captured")
+	}
+	var dbBytes []byte
+	for _, suffix := range []string{"", "-wal"} {
+		b, err := os.ReadFile(bravo.Cfg.Database.Path + suffix)
+		if err != nil && !(suffix != "" && os.IsNotExist(err)) {
+			t.Fatal(err)
+		}
+		leaks("bravo's database file "+filepath.Base(bravo.Cfg.Database.Path+suffix), b)
+		dbBytes = append(dbBytes, b...)
+	}
+	// A control: the files do hold what bravo was sent (an included
+	// person's name), so the search above reads the data.
+	if !bytes.Contains(dbBytes, []byte("Siregar")) {
+		t.Error("bravo's database files do not hold the name of a person on its copy: the inspection reads nothing")
+	}
+
+	// Alpha's own view keeps who did what: the analyst's withdrawals by
+	// screening, the supervisor's by hand.
+	h, err := alpha.analyst.ListManifestHistory(ctx, &liaisonv1.ListManifestHistoryRequest{Id: m.GetId()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	by := map[string]string{}
+	for _, e := range h.GetEvents() {
+		if e.GetAction() == "person_withdrawn" {
+			by[e.GetPersonId()] = e.GetPrincipal()
+		}
+	}
+	if !strings.Contains(by[ids[1]], "/analyst/") || !strings.Contains(by[ids[3]], "/supervisor/") {
+		t.Errorf("alpha's own history of the withdrawals: %v", by)
+	}
+	t.Logf("%d envelopes, bravo's database (%s), log (%d bytes) and API inspected: no marker, no officer of alpha", n, bravo.Cfg.Database.Path, len(bravoLog.String()))
+}
+
+// checkSharedHistory checks the history a partner sees: no event names an
+// officer, and every withdrawal has the same shape whatever caused it — the
+// sending agency as the actor, no note.
+func checkSharedHistory(t *testing.T, where string, m *liaisonv1.Manifest) {
+	t.Helper()
+	if strings.Contains(m.GetCreatedBy(), "spiffe://") {
+		t.Errorf("%s: created by %q", where, m.GetCreatedBy())
+	}
+	for _, p := range m.GetPersons() {
+		if strings.Contains(p.GetNationality().GetReviewedBy(), "spiffe://") {
+			t.Errorf("%s: person %s reviewed by %q", where, p.GetId(), p.GetNationality().GetReviewedBy())
+		}
+	}
+	for _, e := range m.GetHistory() {
+		if strings.Contains(e.GetPrincipal(), "spiffe://") {
+			t.Errorf("%s: event %s by %q names an officer", where, e.GetAction(), e.GetPrincipal())
+		}
+		if e.GetAction() == "person_withdrawn" && (e.GetAgency() != m.GetOriginAgency() || e.GetPrincipal() != m.GetOriginAgency() || e.GetNote() != "") {
+			t.Errorf("%s: a withdrawal shows agency %q, principal %q, note %q; want the sending agency only", where, e.GetAgency(), e.GetPrincipal(), e.GetNote())
+		}
+	}
 }
 
 // walk calls fn for every populated field of m, recursively.

@@ -459,6 +459,15 @@ func TestValidation_ManifestRequests(t *testing.T) {
 		}
 	}
 
+	separate := func(edit func(r *liaisonv1.SeparatePersonsRequest)) func(context.Context) error {
+		return func(ctx context.Context) error {
+			r := &liaisonv1.SeparatePersonsRequest{ManifestId: d, PersonId: dp[0], OtherManifestId: d, OtherPersonId: dp[1], Reason: "fingerprints differ"}
+			edit(r)
+			_, err := alpha.supervisor.SeparatePersons(ctx, r)
+			return err
+		}
+	}
+
 	tests := []vmCase{
 		{name: "GetManifest/IdEmpty", call: func(ctx context.Context) error {
 			_, err := alpha.analyst.GetManifest(ctx, &liaisonv1.GetManifestRequest{})
@@ -593,6 +602,15 @@ func TestValidation_ManifestRequests(t *testing.T) {
 		{name: "LiftHold/ReasonEmpty", call: liftHold(func(r *liaisonv1.LiftHoldRequest) { r.Reason = "" }), field: "reason"},
 		{name: "LiftHold/ReasonBlank", call: liftHold(func(r *liaisonv1.LiftHoldRequest) { r.Reason = " " }), field: "reason"},
 		{name: "LiftHold/ReasonTooLong", call: liftHold(func(r *liaisonv1.LiftHoldRequest) { r.Reason = long }), field: "reason"},
+
+		{name: "SeparatePersons/ManifestIdNotUUID", call: separate(func(r *liaisonv1.SeparatePersonsRequest) { r.ManifestId = "manifest-1" }), field: "manifest_id"},
+		{name: "SeparatePersons/PersonIdNotUUID", call: separate(func(r *liaisonv1.SeparatePersonsRequest) { r.PersonId = "person-1" }), field: "person_id"},
+		{name: "SeparatePersons/OtherManifestIdEmpty", call: separate(func(r *liaisonv1.SeparatePersonsRequest) { r.OtherManifestId = "" }), field: "other_manifest_id"},
+		{name: "SeparatePersons/OtherPersonIdNotUUID", call: separate(func(r *liaisonv1.SeparatePersonsRequest) { r.OtherPersonId = "person-2" }), field: "other_person_id"},
+		{name: "SeparatePersons/SamePerson", call: separate(func(r *liaisonv1.SeparatePersonsRequest) { r.OtherPersonId = r.PersonId }), field: "other_person_id"},
+		{name: "SeparatePersons/ReasonEmpty", call: separate(func(r *liaisonv1.SeparatePersonsRequest) { r.Reason = "" }), field: "reason"},
+		{name: "SeparatePersons/ReasonBlank", call: separate(func(r *liaisonv1.SeparatePersonsRequest) { r.Reason = " " }), field: "reason"},
+		{name: "SeparatePersons/ReasonTooLong", call: separate(func(r *liaisonv1.SeparatePersonsRequest) { r.Reason = long }), field: "reason"},
 	}...)
 	// Every rule of a person, as AddPerson and UpdatePerson take it.
 	for _, pr := range vmPersonRules {

@@ -60,7 +60,19 @@ func (s *Server) act(ctx context.Context, manifestID string, act *liaisonv1.Mani
 			if err := run(m, act, a); err != nil {
 				return err
 			}
-			return s.keepNote(tx, m, act, a, note)
+			if err := s.keepNote(tx, m, act, a, note); err != nil {
+				return err
+			}
+			// A hold the sending agency places holds back the individual:
+			// it withdraws them from every other active manifest.
+			if act.GetKind() == liaisonv1.ManifestActionKind_MANIFEST_ACTION_KIND_PLACE_HOLD {
+				p, err := findPerson(m, act.GetPersonId())
+				if err != nil {
+					return err
+				}
+				return s.withdrawIndividual(tx, m, p, fmt.Sprintf("is on a protection hold (%s) placed on manifest %s", act.GetHoldId(), m.GetId()), a)
+			}
+			return nil
 		})
 		return m, nil, err
 	}

@@ -13,8 +13,10 @@ package manifests
 import (
 	"context"
 	"fmt"
+	"net/url"
 	"slices"
 	"sort"
+	"strings"
 
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
@@ -119,9 +121,28 @@ func everProposed(m *liaisonv1.Manifest) bool {
 // person withdrawn is identified (only that they were withdrawn), medical
 // needs only for persons included. Screenings, claims, assessments and the
 // reasons for withdrawals are not in a Manifest at all.
+//
+// Nor does it name an officer: each step is shown as done by the agency and
+// role (neutralPrincipal), and every withdrawal — and the completion a
+// withdrawal can bring about — by the sending agency alone, with no note,
+// so that a withdrawal looks the same whoever and whatever caused it (an
+// analyst's screening, a hold, a supervisor's decision). The real actor
+// and cause stay in this node's notes.
 func ReceivingView(m *liaisonv1.Manifest) *liaisonv1.Manifest {
 	v := proto.Clone(m).(*liaisonv1.Manifest)
 	v.Etag = ""
+	v.CreatedBy = neutralPrincipal(v.GetOriginAgency(), v.GetCreatedBy())
+	for _, e := range v.GetHistory() {
+		switch e.GetAction() {
+		case "person_withdrawn", "completed":
+			e.Principal = e.GetAgency()
+			if e.GetAction() == "person_withdrawn" {
+				e.Note = ""
+			}
+		default:
+			e.Principal = neutralPrincipal(e.GetAgency(), e.GetPrincipal())
+		}
+	}
 	for i, p := range v.GetPersons() {
 		switch p.GetStatus() {
 		case withdrawn:
@@ -130,8 +151,26 @@ func ReceivingView(m *liaisonv1.Manifest) *liaisonv1.Manifest {
 		default:
 			p.MedicalNeeds = nil
 		}
+		if n := v.Persons[i].GetNationality(); n.GetReviewedBy() != "" {
+			n.ReviewedBy = neutralPrincipal(m.GetReceivingAgency(), n.GetReviewedBy())
+		}
 	}
 	return v
+}
+
+// neutralPrincipal is an officer as a partner may see them: the agency and
+// the role ("alpha/supervisor"), never the name. A principal that is not
+// an officer's SPIFFE ID is shown as the agency.
+func neutralPrincipal(agency, principal string) string {
+	u, err := url.Parse(principal)
+	if err != nil || u.Scheme != "spiffe" {
+		return agency
+	}
+	role, _, _ := strings.Cut(strings.TrimPrefix(u.Path, "/"), "/")
+	if role == "" {
+		return agency
+	}
+	return agency + "/" + role
 }
 
 // CreateManifest implements liaisonv1.ManifestServiceServer.
@@ -299,6 +338,9 @@ func (s *Server) AddPerson(ctx context.Context, req *liaisonv1.AddPersonRequest)
 		if len(m.GetPersons()) >= 500 {
 			return errs.Precondition("manifest.too_many_persons", mres(m.GetId()), "a manifest holds at most 500 persons")
 		}
+		if err := s.checkIndividual(tx, m.GetId(), p); err != nil {
+			return err
+		}
 		m.Persons = append(m.Persons, p)
 		record(m, a, "person_added", p.GetId(), "")
 		return nil
@@ -407,25 +449,32 @@ func (s *Server) RecordScreening(ctx context.Context, req *liaisonv1.RecordScree
 			Note: fmt.Sprintf("claim %s, assessment %s by %s", enumWord(sc.GetClaim().String(), "CLAIM_STATUS_"), enumWord(sc.GetAssessment().String(), "ASSESSMENT_"), sc.GetAssessingOfficer())}); err != nil {
 			return err
 		}
-		if !screeningWithdraws(m, p, sc) {
+		rule, what := risky(sc)
+		if rule == "" {
 			return nil
 		}
 		// A pending claim or a concern takes the person off an active
-		// manifest at once; the partner learns only "withdrawn".
-		prev := m.GetVersion()
-		if err := withdraw(m, p.GetId(), a); err != nil {
-			return err
+		// manifest at once, and the same individual off every other; the
+		// partner learns only "withdrawn", as of any withdrawal.
+		if screeningWithdraws(m, p, sc) {
+			prev := m.GetVersion()
+			if err := withdraw(m, p.GetId(), a); err != nil {
+				return err
+			}
+			if err := tx.AddManifestNote(m.GetId(), &liaisonv1.ManifestEvent{Time: timestamppb.New(a.at), Agency: a.agency, Principal: a.principal,
+				Action: "withdrawal_reason", PersonId: p.GetId(), State: m.GetState(), Note: "withdrawn automatically: the screening found a pending claim or a protection concern"}); err != nil {
+				return err
+			}
+			m.Version, m.UpdateTime = prev+1, timestamppb.New(tx.Now())
+			if err := tx.ReplaceManifest(m, prev); err != nil {
+				return err
+			}
+			withdrew = true
+			if err := s.share(tx, m); err != nil {
+				return err
+			}
 		}
-		if err := tx.AddManifestNote(m.GetId(), &liaisonv1.ManifestEvent{Time: timestamppb.New(a.at), Agency: a.agency, Principal: a.principal,
-			Action: "withdrawal_reason", PersonId: p.GetId(), State: m.GetState(), Note: "withdrawn automatically: the screening found a pending claim or a protection concern"}); err != nil {
-			return err
-		}
-		m.Version, m.UpdateTime = prev+1, timestamppb.New(tx.Now())
-		if err := tx.ReplaceManifest(m, prev); err != nil {
-			return err
-		}
-		withdrew = true
-		return s.share(tx, m)
+		return s.withdrawIndividual(tx, m, p, fmt.Sprintf("has a screening recorded on manifest %s: %s (%s)", m.GetId(), rule, what), a)
 	})
 	if err != nil {
 		return nil, err
@@ -433,18 +482,29 @@ func (s *Server) RecordScreening(ctx context.Context, req *liaisonv1.RecordScree
 	return &liaisonv1.RecordScreeningResponse{Screening: sc, PersonWithdrawn: withdrew}, nil
 }
 
-func (s *Server) screenings(tx *store.Tx, id string) (map[string]*liaisonv1.Screening, error) {
-	return tx.Screenings(id)
+// screenings reads what the safeguards of a manifest check: its persons'
+// screenings, and what holds back the individual of each person included
+// on other manifests.
+func (s *Server) screenings(tx *store.Tx, m *liaisonv1.Manifest) (map[string]*liaisonv1.Screening, []errs.Violation, error) {
+	sc, err := tx.Screenings(m.GetId())
+	if err != nil {
+		return nil, nil, err
+	}
+	ind, err := s.individualViolations(tx, m, sc)
+	if err != nil {
+		return nil, nil, err
+	}
+	return sc, ind, nil
 }
 
 // ProposeManifest implements liaisonv1.ManifestServiceServer.
 func (s *Server) ProposeManifest(ctx context.Context, req *liaisonv1.ProposeManifestRequest) (*liaisonv1.ProposeManifestResponse, error) {
 	m, err := s.change(ctx, req.GetId(), func(tx *store.Tx, m *liaisonv1.Manifest, a actor) error {
-		sc, err := s.screenings(tx, m.GetId())
+		sc, ind, err := s.screenings(tx, m)
 		if err != nil {
 			return err
 		}
-		return propose(m, sc, a)
+		return propose(m, sc, ind, a)
 	})
 	if err != nil {
 		return nil, err
@@ -455,11 +515,11 @@ func (s *Server) ProposeManifest(ctx context.Context, req *liaisonv1.ProposeMani
 // ScheduleManifest implements liaisonv1.ManifestServiceServer.
 func (s *Server) ScheduleManifest(ctx context.Context, req *liaisonv1.ScheduleManifestRequest) (*liaisonv1.ScheduleManifestResponse, error) {
 	m, err := s.change(ctx, req.GetId(), func(tx *store.Tx, m *liaisonv1.Manifest, a actor) error {
-		sc, err := s.screenings(tx, m.GetId())
+		sc, ind, err := s.screenings(tx, m)
 		if err != nil {
 			return err
 		}
-		return schedule(m, sc, req.GetTransport(), a)
+		return schedule(m, sc, ind, req.GetTransport(), a)
 	})
 	if err != nil {
 		return nil, err
@@ -470,11 +530,11 @@ func (s *Server) ScheduleManifest(ctx context.Context, req *liaisonv1.ScheduleMa
 // DepartManifest implements liaisonv1.ManifestServiceServer.
 func (s *Server) DepartManifest(ctx context.Context, req *liaisonv1.DepartManifestRequest) (*liaisonv1.DepartManifestResponse, error) {
 	m, err := s.change(ctx, req.GetId(), func(tx *store.Tx, m *liaisonv1.Manifest, a actor) error {
-		sc, err := s.screenings(tx, m.GetId())
+		sc, ind, err := s.screenings(tx, m)
 		if err != nil {
 			return err
 		}
-		return depart(m, sc, a)
+		return depart(m, sc, ind, a)
 	})
 	if err != nil {
 		return nil, err

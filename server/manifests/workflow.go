@@ -160,11 +160,13 @@ func safeguards(m *liaisonv1.Manifest, screenings map[string]*liaisonv1.Screenin
 	return vs
 }
 
-func checkSafeguards(m *liaisonv1.Manifest, screenings map[string]*liaisonv1.Screening, departing bool, step string) error {
-	return errs.Preconditions(fmt.Sprintf("manifest %s cannot be %s: protection safeguards", m.GetId(), step), safeguards(m, screenings, departing))
+// checkSafeguards checks the rules of each person on the manifest, and
+// what holds back their individual elsewhere (ind: individualViolations).
+func checkSafeguards(m *liaisonv1.Manifest, screenings map[string]*liaisonv1.Screening, ind []errs.Violation, departing bool, step string) error {
+	return errs.Preconditions(fmt.Sprintf("manifest %s cannot be %s: protection safeguards", m.GetId(), step), append(safeguards(m, screenings, departing), ind...))
 }
 
-func propose(m *liaisonv1.Manifest, screenings map[string]*liaisonv1.Screening, a actor) error {
+func propose(m *liaisonv1.Manifest, screenings map[string]*liaisonv1.Screening, ind []errs.Violation, a actor) error {
 	if err := sendingOnly(m, a, "propose"); err != nil {
 		return err
 	}
@@ -175,7 +177,7 @@ func propose(m *liaisonv1.Manifest, screenings map[string]*liaisonv1.Screening, 
 	if err != nil {
 		return err
 	}
-	if err := checkSafeguards(m, screenings, false, "proposed"); err != nil {
+	if err := checkSafeguards(m, screenings, ind, false, "proposed"); err != nil {
 		return err
 	}
 	for _, p := range m.GetPersons() {
@@ -257,7 +259,7 @@ func accept(m *liaisonv1.Manifest, a actor) error {
 	return nil
 }
 
-func schedule(m *liaisonv1.Manifest, screenings map[string]*liaisonv1.Screening, t *liaisonv1.Transport, a actor) error {
+func schedule(m *liaisonv1.Manifest, screenings map[string]*liaisonv1.Screening, ind []errs.Violation, t *liaisonv1.Transport, a actor) error {
 	if err := sendingOnly(m, a, "schedule"); err != nil {
 		return err
 	}
@@ -270,7 +272,7 @@ func schedule(m *liaisonv1.Manifest, screenings map[string]*liaisonv1.Screening,
 	if _, err := someoneIncluded(m); err != nil {
 		return err
 	}
-	if err := checkSafeguards(m, screenings, false, "scheduled"); err != nil {
+	if err := checkSafeguards(m, screenings, ind, false, "scheduled"); err != nil {
 		return err
 	}
 	m.Transport = t
@@ -279,7 +281,7 @@ func schedule(m *liaisonv1.Manifest, screenings map[string]*liaisonv1.Screening,
 	return nil
 }
 
-func depart(m *liaisonv1.Manifest, screenings map[string]*liaisonv1.Screening, a actor) error {
+func depart(m *liaisonv1.Manifest, screenings map[string]*liaisonv1.Screening, ind []errs.Violation, a actor) error {
 	if err := sendingOnly(m, a, "depart"); err != nil {
 		return err
 	}
@@ -289,7 +291,7 @@ func depart(m *liaisonv1.Manifest, screenings map[string]*liaisonv1.Screening, a
 	if _, err := someoneIncluded(m); err != nil {
 		return err
 	}
-	if err := checkSafeguards(m, screenings, true, "departed"); err != nil {
+	if err := checkSafeguards(m, screenings, ind, true, "departed"); err != nil {
 		return err
 	}
 	m.State = inTransit

@@ -29,13 +29,13 @@ func TestWorkflow_EverySafeguardBlocksEveryStep(t *testing.T) {
 	}
 	steps := []step{
 		{"propose", draft, proposed, func(m *liaisonv1.Manifest, sc map[string]*liaisonv1.Screening) error {
-			return propose(m, sc, sending)
+			return propose(m, sc, nil, sending)
 		}},
 		{"schedule", accepted, scheduled, func(m *liaisonv1.Manifest, sc map[string]*liaisonv1.Screening) error {
-			return schedule(m, sc, &liaisonv1.Transport{DepartureTime: timestamppb.New(sending.at.Add(24 * time.Hour)), Carrier: "XX", VehicleNumber: "XX123"}, sending)
+			return schedule(m, sc, nil, &liaisonv1.Transport{DepartureTime: timestamppb.New(sending.at.Add(24 * time.Hour)), Carrier: "XX", VehicleNumber: "XX123"}, sending)
 		}},
 		{"depart", scheduled, inTransit, func(m *liaisonv1.Manifest, sc map[string]*liaisonv1.Screening) error {
-			return depart(m, sc, sending)
+			return depart(m, sc, nil, sending)
 		}},
 	}
 	type rule struct {
@@ -195,17 +195,17 @@ func TestWorkflow_EachTransitionBelongsToOneAgency(t *testing.T) {
 		reviewed bool
 	}{
 		{"propose", draft, func(m *liaisonv1.Manifest, sc map[string]*liaisonv1.Screening, a actor) error {
-			return propose(m, sc, a)
+			return propose(m, sc, nil, a)
 		}, alpha, "manifest.sending_agency_only", false},
 		{"review", proposed, func(m *liaisonv1.Manifest, _ map[string]*liaisonv1.Screening, a actor) error {
 			return review(m, "p1", confirmed, "", a)
 		}, bravo, "manifest.receiving_agency_only", false},
 		{"accept", proposed, func(m *liaisonv1.Manifest, _ map[string]*liaisonv1.Screening, a actor) error { return accept(m, a) }, bravo, "manifest.receiving_agency_only", true},
 		{"schedule", accepted, func(m *liaisonv1.Manifest, sc map[string]*liaisonv1.Screening, a actor) error {
-			return schedule(m, sc, departure, a)
+			return schedule(m, sc, nil, departure, a)
 		}, alpha, "manifest.sending_agency_only", false},
 		{"depart", scheduled, func(m *liaisonv1.Manifest, sc map[string]*liaisonv1.Screening, a actor) error {
-			return depart(m, sc, a)
+			return depart(m, sc, nil, a)
 		}, alpha, "manifest.sending_agency_only", false},
 		{"handover", inTransit, func(m *liaisonv1.Manifest, _ map[string]*liaisonv1.Screening, a actor) error {
 			return handover(m, "p1", handedOver, "", a)

@@ -136,7 +136,11 @@ func Start(t testing.TB, pki *PKI, cfg *config.Config, lis net.Listener) *Node {
 		})
 		w = fw
 	}
-	log := slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	var lh slog.Handler = slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelWarn})
+	if sink, ok := logSinks.Load(cfg); ok {
+		lh = slog.NewMultiHandler(lh, slog.NewTextHandler(sink.(io.Writer), &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	log := slog.New(lh)
 	n, err := node.Start(context.Background(), cfg, log, lis)
 	if err != nil {
 		t.Fatalf("start node %s: %v", cfg.Agency, err)
@@ -145,6 +149,14 @@ func Start(t testing.TB, pki *PKI, cfg *config.Config, lis net.Listener) *Node {
 	t.Cleanup(func() { h.Stop(t) })
 	return h
 }
+
+// logSinks are the writers CaptureLog added, by config.
+var logSinks sync.Map
+
+// CaptureLog makes the node started with cfg write its whole log, every
+// level, to w as well (which must be safe for concurrent writes): for
+// tests of what a node logs.
+func CaptureLog(cfg *config.Config, w io.Writer) { logSinks.Store(cfg, w) }
 
 // Pair starts alpha and bravo, each the other's partner, with databases
 // in a temp dir. mutate, if not nil, adjusts each config before start.

@@ -20,7 +20,14 @@ func manifestBody(m *liaisonv1.Manifest) ([]byte, error) {
 	return marshalDet.Marshal(c)
 }
 
+// feedManifest records a manifest's change in the feed and, on its home
+// node, in the person index.
 func (t *Tx) feedManifest(m *liaisonv1.Manifest) error {
+	if m.GetOriginAgency() == t.s.opts.Agency {
+		if err := t.IndexPersons(manifestIndex(m)); err != nil {
+			return err
+		}
+	}
 	return t.feed(liaisonv1.ChangeKind_CHANGE_KIND_MANIFEST, m.GetId(), m.GetVersion(), m.GetOriginAgency(),
 		strings.ToLower(strings.TrimPrefix(m.GetState().String(), "MANIFEST_STATE_")))
 }
@@ -273,6 +280,55 @@ func (s *Store) ManifestActions(ctx context.Context, manifestID string) ([]Manif
 			return nil, err
 		}
 		out = append(out, a)
+	}
+	return out, nil
+}
+
+// OwnManifests reads, inside the transaction, every manifest this node is
+// home to, in any state: the safeguards of one person look at all of them.
+func (t *Tx) OwnManifests() ([]*liaisonv1.Manifest, error) {
+	rows, err := t.q.OwnManifests(t.ctx, t.s.opts.Agency)
+	if err != nil {
+		return nil, fmt.Errorf("read own manifests: %w", err)
+	}
+	out := make([]*liaisonv1.Manifest, 0, len(rows))
+	for _, r := range rows {
+		m, err := decodeManifest(r.ID, r.Body, nil)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, m)
+	}
+	return out, nil
+}
+
+// PersonRef names a person on a manifest.
+type PersonRef struct{ ManifestID, PersonID string }
+
+// PutSeparation records, both ways, that a supervisor found two persons
+// on this node's manifests to be different people.
+func (t *Tx) PutSeparation(a, b PersonRef, principal, reason string) error {
+	for _, p := range [][2]PersonRef{{a, b}, {b, a}} {
+		if err := t.q.PutSeparation(t.ctx, db.PutSeparationParams{
+			ManifestID: p[0].ManifestID, PersonID: p[0].PersonID, OtherManifestID: p[1].ManifestID, OtherPersonID: p[1].PersonID,
+			Time: t.now.UnixMicro(), Principal: principal, Reason: reason,
+		}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Separations reads the separations recorded for the persons of a
+// manifest: each pair (person here, person elsewhere) is a key.
+func (t *Tx) Separations(manifestID string) (map[[2]PersonRef]bool, error) {
+	rows, err := t.q.SeparationsOfManifest(t.ctx, manifestID)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[[2]PersonRef]bool, len(rows))
+	for _, r := range rows {
+		out[[2]PersonRef{{manifestID, r.PersonID}, {r.OtherManifestID, r.OtherPersonID}}] = true
 	}
 	return out, nil
 }

@@ -21,7 +21,7 @@ const (
 
 // personIndexVersion changes when what is indexed of a person changes; a
 // database built with another version is re-indexed when it is opened.
-const personIndexVersion = "2"
+const personIndexVersion = "3"
 
 // IndexedRecord is a record whose persons the search index holds.
 type IndexedRecord struct {
@@ -101,9 +101,22 @@ func caseIndex(c *liaisonv1.Case) IndexedRecord {
 		OriginAgency: c.GetOriginAgency(), Persons: c.GetSubjects()}
 }
 
+// manifestIndex is what the index holds of a manifest on its home node:
+// every person on it, withdrawn ones too, so that an officer finds whether
+// a person is on any manifest. A receiving node indexes no manifest: it
+// learns of persons on them only through the manifest itself.
+func manifestIndex(m *liaisonv1.Manifest) IndexedRecord {
+	r := IndexedRecord{Kind: liaisonv1.RecordKind_RECORD_KIND_MANIFEST, ID: m.GetId(), Title: "transfer manifest to " + m.GetReceivingAgency(),
+		OriginAgency: m.GetOriginAgency()}
+	for _, p := range m.GetPersons() {
+		r.Persons = append(r.Persons, p.GetIdentity())
+	}
+	return r
+}
+
 // reindexIfNeeded rebuilds the person index when it was built by another
 // version of the indexing rules (or never, on a database from before it).
-func reindexIfNeeded(ctx context.Context, d *sql.DB, q *db.Queries) error {
+func reindexIfNeeded(ctx context.Context, d *sql.DB, q *db.Queries, agency string) error {
 	v, err := q.GetMeta(ctx, "person_index")
 	if err == nil && v == personIndexVersion {
 		return nil
@@ -154,6 +167,17 @@ func reindexIfNeeded(ctx context.Context, d *sql.DB, q *db.Queries) error {
 		recs = append(recs, caseIndex(c))
 	}
 	rows.Close()
+	own, err := qt.OwnManifests(ctx, agency)
+	if err != nil {
+		return err
+	}
+	for _, r := range own {
+		m := &liaisonv1.Manifest{}
+		if err := proto.Unmarshal(r.Body, m); err != nil {
+			return err
+		}
+		recs = append(recs, manifestIndex(m))
+	}
 	if _, err := tx.ExecContext(ctx, "DELETE FROM person_index"); err != nil {
 		return err
 	}

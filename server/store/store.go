@@ -141,7 +141,7 @@ func Open(ctx context.Context, path string, o Options) (*Store, error) {
 		s.closeDBs()
 		return nil, fmt.Errorf("open store: %w", err)
 	}
-	if err := reindexIfNeeded(ctx, s.wdb, s.wq); err != nil {
+	if err := reindexIfNeeded(ctx, s.wdb, s.wq, s.opts.Agency); err != nil {
 		s.closeDBs()
 		return nil, fmt.Errorf("open store: rebuild the person index: %w", err)
 	}

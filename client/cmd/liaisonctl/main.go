@@ -78,6 +78,9 @@
 //	manifests withdraw ID PERSON --reason TEXT
 //	manifests hold ID PERSON --reason TEXT    (prints the hold's id)
 //	manifests lift-hold ID PERSON HOLD --reason TEXT
+//	manifests separate ID PERSON OTHER_ID OTHER_PERSON --reason TEXT
+//	    Record that two persons held for a possible match of one
+//	    individual are different people (sending supervisors).
 //	manifests history ID
 //	    Every step with time, agency, officer, action, person, note and
 //	    state; on this node also its local notes.

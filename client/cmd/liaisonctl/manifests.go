@@ -65,6 +65,8 @@ func init() {
 			summary: "place a protection hold on a person (either agency); prints the hold's id. The reason stays on this node"},
 		{name: "lift-hold", synopsis: "ID PERSON HOLD --reason TEXT", args: []string{"ID", "PERSON", "HOLD"}, setup: manifestsLiftHold,
 			summary: "lift a protection hold (supervisors of the agency that placed it)"},
+		{name: "separate", synopsis: "ID PERSON OTHER_ID OTHER_PERSON --reason TEXT", args: []string{"ID", "PERSON", "OTHER_ID", "OTHER_PERSON"}, setup: manifestsSeparate,
+			summary: "record that two persons the safeguards hold for a possible match (same name and birth year, no document) are different people (supervisors of the sending agency); the reason stays on this node"},
 		{name: "history", synopsis: "ID", args: []string{"ID"}, setup: manifestsHistory,
 			summary: "list every step of a manifest with agency, officer and time; on this node also its local notes"},
 	}})
@@ -598,6 +600,26 @@ func manifestsLiftHold(fs *flag.FlagSet) handler {
 			return err
 		}
 		return c.printAction(ctx, resp, resp.GetManifest(), resp.GetAction(), args[0], fmt.Sprintf("hold %s on person %s lifted", args[2], args[1]))
+	}
+}
+
+func manifestsSeparate(fs *flag.FlagSet) handler {
+	reason := manifestReasonFlag(fs, "what shows they are different people, kept on this node only")
+	return func(ctx context.Context, c *cli, args []string) error {
+		if err := manifestNeedReason(*reason, "separate"); err != nil {
+			return err
+		}
+		svc, err := c.manifestService()
+		if err != nil {
+			return err
+		}
+		resp, err := svc.SeparatePersons(ctx, &liaisonv1.SeparatePersonsRequest{ManifestId: args[0], PersonId: args[1], OtherManifestId: args[2], OtherPersonId: args[3], Reason: *reason})
+		if err != nil {
+			return err
+		}
+		return c.print(resp, func(w io.Writer) {
+			fmt.Fprintf(w, "person %s (manifest %s) and person %s (manifest %s) recorded as different people\n", args[1], args[0], args[3], args[2])
+		})
 	}
 }
 

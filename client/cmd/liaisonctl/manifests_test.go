@@ -482,3 +482,30 @@ func TestManifests_Usage(t *testing.T) {
 			"liaisonctl manifests handover ID PERSON --status handed-over|not-handed-over", "liaisonctl manifests history ID")
 	})
 }
+
+// TestManifests_Separate records, as a supervisor, that two persons of the
+// same name and birth year on two manifests are different people; an
+// analyst may not, and the decision shows in the sending node's history.
+func TestManifests_Separate(t *testing.T) {
+	t.Parallel()
+	alpha, _ := startPair(t)
+	person := `{"identity": {"names": [{"familyName": "Siregar", "givenNames": "Budi"}], "nationalities": ["IDN"], "dateOfBirth": {"year": 1990}}, "fitness": "FITNESS_FIT"}`
+	a, pa := alpha.mfCreate(t, person)
+	b, pb := alpha.mfCreate(t, person)
+	args := []string{"manifests", "separate", a, pa[0], b, pb[0], "--reason", "fingerprints differ"}
+	if r := alpha.ctl(t, "analyst", args...).wantCode(t, exitFailed); !strings.Contains(r.stderr, "PERMISSION_DENIED") {
+		t.Fatalf("analyst: %s", r.stderr)
+	}
+	r := alpha.ctl(t, "supervisor", args...).wantCode(t, exitOK)
+	if !strings.Contains(r.stdout, "recorded as different people") {
+		t.Fatalf("stdout: %s", r.stdout)
+	}
+	var h liaisonv1.ListManifestHistoryResponse
+	if err := alpha.tryJSON("analyst", &h, "manifests", "history", b); err != nil {
+		t.Fatal(err)
+	}
+	if e := h.GetEvents()[len(h.GetEvents())-1]; e.GetAction() != "persons_separated" || !strings.Contains(e.GetNote(), "fingerprints differ") || !strings.Contains(e.GetPrincipal(), "/supervisor/") {
+		t.Fatalf("history of %s ends with %v", b, e)
+	}
+	alpha.ctl(t, "supervisor", "manifests", "separate", a, pa[0], b, pb[0], "--reason", " ").wantCode(t, exitUsage)
+}

@@ -3505,6 +3505,119 @@ func (x *ListManifestHistoryResponse) GetEvents() []*ManifestEvent {
 	return nil
 }
 
+type SeparatePersonsRequest struct {
+	state           protoimpl.MessageState `protogen:"open.v1"`
+	ManifestId      string                 `protobuf:"bytes,1,opt,name=manifest_id,json=manifestId,proto3" json:"manifest_id,omitempty"`
+	PersonId        string                 `protobuf:"bytes,2,opt,name=person_id,json=personId,proto3" json:"person_id,omitempty"`
+	OtherManifestId string                 `protobuf:"bytes,3,opt,name=other_manifest_id,json=otherManifestId,proto3" json:"other_manifest_id,omitempty"`
+	OtherPersonId   string                 `protobuf:"bytes,4,opt,name=other_person_id,json=otherPersonId,proto3" json:"other_person_id,omitempty"`
+	// What the supervisor checked; kept on this node.
+	Reason        string `protobuf:"bytes,5,opt,name=reason,proto3" json:"reason,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SeparatePersonsRequest) Reset() {
+	*x = SeparatePersonsRequest{}
+	mi := &file_liaison_v1_manifest_proto_msgTypes[48]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SeparatePersonsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SeparatePersonsRequest) ProtoMessage() {}
+
+func (x *SeparatePersonsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_liaison_v1_manifest_proto_msgTypes[48]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SeparatePersonsRequest.ProtoReflect.Descriptor instead.
+func (*SeparatePersonsRequest) Descriptor() ([]byte, []int) {
+	return file_liaison_v1_manifest_proto_rawDescGZIP(), []int{48}
+}
+
+func (x *SeparatePersonsRequest) GetManifestId() string {
+	if x != nil {
+		return x.ManifestId
+	}
+	return ""
+}
+
+func (x *SeparatePersonsRequest) GetPersonId() string {
+	if x != nil {
+		return x.PersonId
+	}
+	return ""
+}
+
+func (x *SeparatePersonsRequest) GetOtherManifestId() string {
+	if x != nil {
+		return x.OtherManifestId
+	}
+	return ""
+}
+
+func (x *SeparatePersonsRequest) GetOtherPersonId() string {
+	if x != nil {
+		return x.OtherPersonId
+	}
+	return ""
+}
+
+func (x *SeparatePersonsRequest) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+type SeparatePersonsResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SeparatePersonsResponse) Reset() {
+	*x = SeparatePersonsResponse{}
+	mi := &file_liaison_v1_manifest_proto_msgTypes[49]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SeparatePersonsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SeparatePersonsResponse) ProtoMessage() {}
+
+func (x *SeparatePersonsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_liaison_v1_manifest_proto_msgTypes[49]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SeparatePersonsResponse.ProtoReflect.Descriptor instead.
+func (*SeparatePersonsResponse) Descriptor() ([]byte, []int) {
+	return file_liaison_v1_manifest_proto_rawDescGZIP(), []int{49}
+}
+
 // ManifestAction is what the receiving agency's node sends the sending
 // node for it to apply: one action, about at most one person.
 type ManifestAction struct {
@@ -3527,7 +3640,7 @@ type ManifestAction struct {
 
 func (x *ManifestAction) Reset() {
 	*x = ManifestAction{}
-	mi := &file_liaison_v1_manifest_proto_msgTypes[48]
+	mi := &file_liaison_v1_manifest_proto_msgTypes[50]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3539,7 +3652,7 @@ func (x *ManifestAction) String() string {
 func (*ManifestAction) ProtoMessage() {}
 
 func (x *ManifestAction) ProtoReflect() protoreflect.Message {
-	mi := &file_liaison_v1_manifest_proto_msgTypes[48]
+	mi := &file_liaison_v1_manifest_proto_msgTypes[50]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3552,7 +3665,7 @@ func (x *ManifestAction) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ManifestAction.ProtoReflect.Descriptor instead.
 func (*ManifestAction) Descriptor() ([]byte, []int) {
-	return file_liaison_v1_manifest_proto_rawDescGZIP(), []int{48}
+	return file_liaison_v1_manifest_proto_rawDescGZIP(), []int{50}
 }
 
 func (x *ManifestAction) GetId() string {
@@ -3861,7 +3974,16 @@ const file_liaison_v1_manifest_proto_rawDesc = "" +
 	"\x1aListManifestHistoryRequest\x12\x18\n" +
 	"\x02id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\x02id\"P\n" +
 	"\x1bListManifestHistoryResponse\x121\n" +
-	"\x06events\x18\x01 \x03(\v2\x19.liaison.v1.ManifestEventR\x06events\"\x97\x03\n" +
+	"\x06events\x18\x01 \x03(\v2\x19.liaison.v1.ManifestEventR\x06events\"\xce\x02\n" +
+	"\x16SeparatePersonsRequest\x12)\n" +
+	"\vmanifest_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\n" +
+	"manifestId\x12%\n" +
+	"\tperson_id\x18\x02 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\bpersonId\x124\n" +
+	"\x11other_manifest_id\x18\x03 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\x0fotherManifestId\x120\n" +
+	"\x0fother_person_id\x18\x04 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\rotherPersonId\x12z\n" +
+	"\x06reason\x18\x05 \x01(\tBb\xbaH_\xba\x01U\n" +
+	"\x10reason.not_blank\x12#must say something, not only spaces\x1a\x1cthis.matches('[^\\\\s\\\\p{Z}]')r\x05\x10\x01\x18\xe8\aR\x06reason\"\x19\n" +
+	"\x17SeparatePersonsResponse\"\x97\x03\n" +
 	"\x0eManifestAction\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1f\n" +
 	"\vmanifest_id\x18\x02 \x01(\tR\n" +
@@ -3938,7 +4060,7 @@ const file_liaison_v1_manifest_proto_rawDesc = "" +
 	"\x1dMANIFEST_ACTION_KIND_HANDOVER\x10\x03\x12\x1f\n" +
 	"\x1bMANIFEST_ACTION_KIND_CANCEL\x10\x04\x12#\n" +
 	"\x1fMANIFEST_ACTION_KIND_PLACE_HOLD\x10\x05\x12\"\n" +
-	"\x1eMANIFEST_ACTION_KIND_LIFT_HOLD\x10\x062\xf9\f\n" +
+	"\x1eMANIFEST_ACTION_KIND_LIFT_HOLD\x10\x062\xd5\r\n" +
 	"\x0fManifestService\x12W\n" +
 	"\x0eCreateManifest\x12!.liaison.v1.CreateManifestRequest\x1a\".liaison.v1.CreateManifestResponse\x12N\n" +
 	"\vGetManifest\x12\x1e.liaison.v1.GetManifestRequest\x1a\x1f.liaison.v1.GetManifestResponse\x12T\n" +
@@ -3958,7 +4080,8 @@ const file_liaison_v1_manifest_proto_rawDesc = "" +
 	"\x0eWithdrawPerson\x12!.liaison.v1.WithdrawPersonRequest\x1a\".liaison.v1.WithdrawPersonResponse\x12H\n" +
 	"\tPlaceHold\x12\x1c.liaison.v1.PlaceHoldRequest\x1a\x1d.liaison.v1.PlaceHoldResponse\x12E\n" +
 	"\bLiftHold\x12\x1b.liaison.v1.LiftHoldRequest\x1a\x1c.liaison.v1.LiftHoldResponse\x12f\n" +
-	"\x13ListManifestHistory\x12&.liaison.v1.ListManifestHistoryRequest\x1a'.liaison.v1.ListManifestHistoryResponseB>Z<github.com/liaison-exchange/liaison/gen/liaison/v1;liaisonv1b\x06proto3"
+	"\x13ListManifestHistory\x12&.liaison.v1.ListManifestHistoryRequest\x1a'.liaison.v1.ListManifestHistoryResponse\x12Z\n" +
+	"\x0fSeparatePersons\x12\".liaison.v1.SeparatePersonsRequest\x1a#.liaison.v1.SeparatePersonsResponseB>Z<github.com/liaison-exchange/liaison/gen/liaison/v1;liaisonv1b\x06proto3"
 
 var (
 	file_liaison_v1_manifest_proto_rawDescOnce sync.Once
@@ -3973,7 +4096,7 @@ func file_liaison_v1_manifest_proto_rawDescGZIP() []byte {
 }
 
 var file_liaison_v1_manifest_proto_enumTypes = make([]protoimpl.EnumInfo, 10)
-var file_liaison_v1_manifest_proto_msgTypes = make([]protoimpl.MessageInfo, 50)
+var file_liaison_v1_manifest_proto_msgTypes = make([]protoimpl.MessageInfo, 52)
 var file_liaison_v1_manifest_proto_goTypes = []any{
 	(ManifestState)(0),                  // 0: liaison.v1.ManifestState
 	(EscortRole)(0),                     // 1: liaison.v1.EscortRole
@@ -4033,22 +4156,24 @@ var file_liaison_v1_manifest_proto_goTypes = []any{
 	(*LiftHoldResponse)(nil),            // 55: liaison.v1.LiftHoldResponse
 	(*ListManifestHistoryRequest)(nil),  // 56: liaison.v1.ListManifestHistoryRequest
 	(*ListManifestHistoryResponse)(nil), // 57: liaison.v1.ListManifestHistoryResponse
-	(*ManifestAction)(nil),              // 58: liaison.v1.ManifestAction
-	nil,                                 // 59: liaison.v1.GetManifestResponse.ScreeningsEntry
-	(TransportMode)(0),                  // 60: liaison.v1.TransportMode
-	(*timestamppb.Timestamp)(nil),       // 61: google.protobuf.Timestamp
-	(*Person)(nil),                      // 62: liaison.v1.Person
+	(*SeparatePersonsRequest)(nil),      // 58: liaison.v1.SeparatePersonsRequest
+	(*SeparatePersonsResponse)(nil),     // 59: liaison.v1.SeparatePersonsResponse
+	(*ManifestAction)(nil),              // 60: liaison.v1.ManifestAction
+	nil,                                 // 61: liaison.v1.GetManifestResponse.ScreeningsEntry
+	(TransportMode)(0),                  // 62: liaison.v1.TransportMode
+	(*timestamppb.Timestamp)(nil),       // 63: google.protobuf.Timestamp
+	(*Person)(nil),                      // 64: liaison.v1.Person
 }
 var file_liaison_v1_manifest_proto_depIdxs = []int32{
-	60, // 0: liaison.v1.Transport.mode:type_name -> liaison.v1.TransportMode
-	61, // 1: liaison.v1.Transport.departure_time:type_name -> google.protobuf.Timestamp
-	61, // 2: liaison.v1.Transport.arrival_time:type_name -> google.protobuf.Timestamp
+	62, // 0: liaison.v1.Transport.mode:type_name -> liaison.v1.TransportMode
+	63, // 1: liaison.v1.Transport.departure_time:type_name -> google.protobuf.Timestamp
+	63, // 2: liaison.v1.Transport.arrival_time:type_name -> google.protobuf.Timestamp
 	1,  // 3: liaison.v1.Escort.role:type_name -> liaison.v1.EscortRole
 	2,  // 4: liaison.v1.NationalityCheck.status:type_name -> liaison.v1.NationalityStatus
-	61, // 5: liaison.v1.NationalityCheck.review_time:type_name -> google.protobuf.Timestamp
-	61, // 6: liaison.v1.ProtectionHold.place_time:type_name -> google.protobuf.Timestamp
-	61, // 7: liaison.v1.ProtectionHold.lift_time:type_name -> google.protobuf.Timestamp
-	62, // 8: liaison.v1.ManifestPerson.identity:type_name -> liaison.v1.Person
+	63, // 5: liaison.v1.NationalityCheck.review_time:type_name -> google.protobuf.Timestamp
+	63, // 6: liaison.v1.ProtectionHold.place_time:type_name -> google.protobuf.Timestamp
+	63, // 7: liaison.v1.ProtectionHold.lift_time:type_name -> google.protobuf.Timestamp
+	64, // 8: liaison.v1.ManifestPerson.identity:type_name -> liaison.v1.Person
 	12, // 9: liaison.v1.ManifestPerson.nationality:type_name -> liaison.v1.NationalityCheck
 	3,  // 10: liaison.v1.ManifestPerson.fitness:type_name -> liaison.v1.Fitness
 	13, // 11: liaison.v1.ManifestPerson.medical_needs:type_name -> liaison.v1.MedicalNeeds
@@ -4056,10 +4181,10 @@ var file_liaison_v1_manifest_proto_depIdxs = []int32{
 	5,  // 13: liaison.v1.ManifestPerson.status:type_name -> liaison.v1.PersonStatus
 	6,  // 14: liaison.v1.ManifestPerson.handover:type_name -> liaison.v1.HandoverStatus
 	14, // 15: liaison.v1.ManifestPerson.holds:type_name -> liaison.v1.ProtectionHold
-	61, // 16: liaison.v1.ManifestEvent.time:type_name -> google.protobuf.Timestamp
+	63, // 16: liaison.v1.ManifestEvent.time:type_name -> google.protobuf.Timestamp
 	0,  // 17: liaison.v1.ManifestEvent.state:type_name -> liaison.v1.ManifestState
-	61, // 18: liaison.v1.Manifest.create_time:type_name -> google.protobuf.Timestamp
-	61, // 19: liaison.v1.Manifest.update_time:type_name -> google.protobuf.Timestamp
+	63, // 18: liaison.v1.Manifest.create_time:type_name -> google.protobuf.Timestamp
+	63, // 19: liaison.v1.Manifest.update_time:type_name -> google.protobuf.Timestamp
 	10, // 20: liaison.v1.Manifest.transport:type_name -> liaison.v1.Transport
 	11, // 21: liaison.v1.Manifest.escorts:type_name -> liaison.v1.Escort
 	0,  // 22: liaison.v1.Manifest.state:type_name -> liaison.v1.ManifestState
@@ -4067,12 +4192,12 @@ var file_liaison_v1_manifest_proto_depIdxs = []int32{
 	16, // 24: liaison.v1.Manifest.history:type_name -> liaison.v1.ManifestEvent
 	7,  // 25: liaison.v1.Screening.claim:type_name -> liaison.v1.ClaimStatus
 	8,  // 26: liaison.v1.Screening.assessment:type_name -> liaison.v1.Assessment
-	61, // 27: liaison.v1.Screening.record_time:type_name -> google.protobuf.Timestamp
+	63, // 27: liaison.v1.Screening.record_time:type_name -> google.protobuf.Timestamp
 	17, // 28: liaison.v1.CreateManifestRequest.manifest:type_name -> liaison.v1.Manifest
 	17, // 29: liaison.v1.CreateManifestResponse.manifest:type_name -> liaison.v1.Manifest
-	61, // 30: liaison.v1.PendingAction.create_time:type_name -> google.protobuf.Timestamp
+	63, // 30: liaison.v1.PendingAction.create_time:type_name -> google.protobuf.Timestamp
 	17, // 31: liaison.v1.GetManifestResponse.manifest:type_name -> liaison.v1.Manifest
-	59, // 32: liaison.v1.GetManifestResponse.screenings:type_name -> liaison.v1.GetManifestResponse.ScreeningsEntry
+	61, // 32: liaison.v1.GetManifestResponse.screenings:type_name -> liaison.v1.GetManifestResponse.ScreeningsEntry
 	22, // 33: liaison.v1.GetManifestResponse.pending_actions:type_name -> liaison.v1.PendingAction
 	0,  // 34: liaison.v1.ListManifestsRequest.state:type_name -> liaison.v1.ManifestState
 	17, // 35: liaison.v1.ListManifestsResponse.manifests:type_name -> liaison.v1.Manifest
@@ -4106,7 +4231,7 @@ var file_liaison_v1_manifest_proto_depIdxs = []int32{
 	9,  // 63: liaison.v1.ManifestAction.kind:type_name -> liaison.v1.ManifestActionKind
 	2,  // 64: liaison.v1.ManifestAction.nationality:type_name -> liaison.v1.NationalityStatus
 	6,  // 65: liaison.v1.ManifestAction.handover:type_name -> liaison.v1.HandoverStatus
-	61, // 66: liaison.v1.ManifestAction.create_time:type_name -> google.protobuf.Timestamp
+	63, // 66: liaison.v1.ManifestAction.create_time:type_name -> google.protobuf.Timestamp
 	18, // 67: liaison.v1.GetManifestResponse.ScreeningsEntry.value:type_name -> liaison.v1.Screening
 	19, // 68: liaison.v1.ManifestService.CreateManifest:input_type -> liaison.v1.CreateManifestRequest
 	21, // 69: liaison.v1.ManifestService.GetManifest:input_type -> liaison.v1.GetManifestRequest
@@ -4127,27 +4252,29 @@ var file_liaison_v1_manifest_proto_depIdxs = []int32{
 	52, // 84: liaison.v1.ManifestService.PlaceHold:input_type -> liaison.v1.PlaceHoldRequest
 	54, // 85: liaison.v1.ManifestService.LiftHold:input_type -> liaison.v1.LiftHoldRequest
 	56, // 86: liaison.v1.ManifestService.ListManifestHistory:input_type -> liaison.v1.ListManifestHistoryRequest
-	20, // 87: liaison.v1.ManifestService.CreateManifest:output_type -> liaison.v1.CreateManifestResponse
-	23, // 88: liaison.v1.ManifestService.GetManifest:output_type -> liaison.v1.GetManifestResponse
-	25, // 89: liaison.v1.ManifestService.ListManifests:output_type -> liaison.v1.ListManifestsResponse
-	27, // 90: liaison.v1.ManifestService.UpdateManifest:output_type -> liaison.v1.UpdateManifestResponse
-	29, // 91: liaison.v1.ManifestService.AddPerson:output_type -> liaison.v1.AddPersonResponse
-	31, // 92: liaison.v1.ManifestService.UpdatePerson:output_type -> liaison.v1.UpdatePersonResponse
-	33, // 93: liaison.v1.ManifestService.RemovePerson:output_type -> liaison.v1.RemovePersonResponse
-	35, // 94: liaison.v1.ManifestService.RecordScreening:output_type -> liaison.v1.RecordScreeningResponse
-	37, // 95: liaison.v1.ManifestService.ProposeManifest:output_type -> liaison.v1.ProposeManifestResponse
-	39, // 96: liaison.v1.ManifestService.ReviewPerson:output_type -> liaison.v1.ReviewPersonResponse
-	41, // 97: liaison.v1.ManifestService.AcceptManifest:output_type -> liaison.v1.AcceptManifestResponse
-	43, // 98: liaison.v1.ManifestService.ScheduleManifest:output_type -> liaison.v1.ScheduleManifestResponse
-	45, // 99: liaison.v1.ManifestService.DepartManifest:output_type -> liaison.v1.DepartManifestResponse
-	47, // 100: liaison.v1.ManifestService.RecordHandover:output_type -> liaison.v1.RecordHandoverResponse
-	49, // 101: liaison.v1.ManifestService.CancelManifest:output_type -> liaison.v1.CancelManifestResponse
-	51, // 102: liaison.v1.ManifestService.WithdrawPerson:output_type -> liaison.v1.WithdrawPersonResponse
-	53, // 103: liaison.v1.ManifestService.PlaceHold:output_type -> liaison.v1.PlaceHoldResponse
-	55, // 104: liaison.v1.ManifestService.LiftHold:output_type -> liaison.v1.LiftHoldResponse
-	57, // 105: liaison.v1.ManifestService.ListManifestHistory:output_type -> liaison.v1.ListManifestHistoryResponse
-	87, // [87:106] is the sub-list for method output_type
-	68, // [68:87] is the sub-list for method input_type
+	58, // 87: liaison.v1.ManifestService.SeparatePersons:input_type -> liaison.v1.SeparatePersonsRequest
+	20, // 88: liaison.v1.ManifestService.CreateManifest:output_type -> liaison.v1.CreateManifestResponse
+	23, // 89: liaison.v1.ManifestService.GetManifest:output_type -> liaison.v1.GetManifestResponse
+	25, // 90: liaison.v1.ManifestService.ListManifests:output_type -> liaison.v1.ListManifestsResponse
+	27, // 91: liaison.v1.ManifestService.UpdateManifest:output_type -> liaison.v1.UpdateManifestResponse
+	29, // 92: liaison.v1.ManifestService.AddPerson:output_type -> liaison.v1.AddPersonResponse
+	31, // 93: liaison.v1.ManifestService.UpdatePerson:output_type -> liaison.v1.UpdatePersonResponse
+	33, // 94: liaison.v1.ManifestService.RemovePerson:output_type -> liaison.v1.RemovePersonResponse
+	35, // 95: liaison.v1.ManifestService.RecordScreening:output_type -> liaison.v1.RecordScreeningResponse
+	37, // 96: liaison.v1.ManifestService.ProposeManifest:output_type -> liaison.v1.ProposeManifestResponse
+	39, // 97: liaison.v1.ManifestService.ReviewPerson:output_type -> liaison.v1.ReviewPersonResponse
+	41, // 98: liaison.v1.ManifestService.AcceptManifest:output_type -> liaison.v1.AcceptManifestResponse
+	43, // 99: liaison.v1.ManifestService.ScheduleManifest:output_type -> liaison.v1.ScheduleManifestResponse
+	45, // 100: liaison.v1.ManifestService.DepartManifest:output_type -> liaison.v1.DepartManifestResponse
+	47, // 101: liaison.v1.ManifestService.RecordHandover:output_type -> liaison.v1.RecordHandoverResponse
+	49, // 102: liaison.v1.ManifestService.CancelManifest:output_type -> liaison.v1.CancelManifestResponse
+	51, // 103: liaison.v1.ManifestService.WithdrawPerson:output_type -> liaison.v1.WithdrawPersonResponse
+	53, // 104: liaison.v1.ManifestService.PlaceHold:output_type -> liaison.v1.PlaceHoldResponse
+	55, // 105: liaison.v1.ManifestService.LiftHold:output_type -> liaison.v1.LiftHoldResponse
+	57, // 106: liaison.v1.ManifestService.ListManifestHistory:output_type -> liaison.v1.ListManifestHistoryResponse
+	59, // 107: liaison.v1.ManifestService.SeparatePersons:output_type -> liaison.v1.SeparatePersonsResponse
+	88, // [88:108] is the sub-list for method output_type
+	68, // [68:88] is the sub-list for method input_type
 	68, // [68:68] is the sub-list for extension type_name
 	68, // [68:68] is the sub-list for extension extendee
 	0,  // [0:68] is the sub-list for field type_name
@@ -4165,7 +4292,7 @@ func file_liaison_v1_manifest_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_liaison_v1_manifest_proto_rawDesc), len(file_liaison_v1_manifest_proto_rawDesc)),
 			NumEnums:      10,
-			NumMessages:   50,
+			NumMessages:   52,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -38,6 +38,7 @@ const (
 	ManifestService_PlaceHold_FullMethodName           = "/liaison.v1.ManifestService/PlaceHold"
 	ManifestService_LiftHold_FullMethodName            = "/liaison.v1.ManifestService/LiftHold"
 	ManifestService_ListManifestHistory_FullMethodName = "/liaison.v1.ManifestService/ListManifestHistory"
+	ManifestService_SeparatePersons_FullMethodName     = "/liaison.v1.ManifestService/SeparatePersons"
 )
 
 // ManifestServiceClient is the client API for ManifestService service.
@@ -103,6 +104,12 @@ type ManifestServiceClient interface {
 	// ListManifestHistory lists every transition, with agency, officer and
 	// time; on the sending node also its local notes.
 	ListManifestHistory(ctx context.Context, in *ListManifestHistoryRequest, opts ...grpc.CallOption) (*ListManifestHistoryResponse, error)
+	// SeparatePersons records that two persons on this node's manifests,
+	// whom the safeguards hold for a possible match of one individual (same
+	// name and birth year, no document in common), are different people, so
+	// that the claim, concern or hold of one no longer blocks the other
+	// (sending node only, S supervisor; audited, the reason kept locally).
+	SeparatePersons(ctx context.Context, in *SeparatePersonsRequest, opts ...grpc.CallOption) (*SeparatePersonsResponse, error)
 }
 
 type manifestServiceClient struct {
@@ -303,6 +310,16 @@ func (c *manifestServiceClient) ListManifestHistory(ctx context.Context, in *Lis
 	return out, nil
 }
 
+func (c *manifestServiceClient) SeparatePersons(ctx context.Context, in *SeparatePersonsRequest, opts ...grpc.CallOption) (*SeparatePersonsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(SeparatePersonsResponse)
+	err := c.cc.Invoke(ctx, ManifestService_SeparatePersons_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // ManifestServiceServer is the server API for ManifestService service.
 // All implementations must embed UnimplementedManifestServiceServer
 // for forward compatibility.
@@ -366,6 +383,12 @@ type ManifestServiceServer interface {
 	// ListManifestHistory lists every transition, with agency, officer and
 	// time; on the sending node also its local notes.
 	ListManifestHistory(context.Context, *ListManifestHistoryRequest) (*ListManifestHistoryResponse, error)
+	// SeparatePersons records that two persons on this node's manifests,
+	// whom the safeguards hold for a possible match of one individual (same
+	// name and birth year, no document in common), are different people, so
+	// that the claim, concern or hold of one no longer blocks the other
+	// (sending node only, S supervisor; audited, the reason kept locally).
+	SeparatePersons(context.Context, *SeparatePersonsRequest) (*SeparatePersonsResponse, error)
 	mustEmbedUnimplementedManifestServiceServer()
 }
 
@@ -432,6 +455,9 @@ func (UnimplementedManifestServiceServer) LiftHold(context.Context, *LiftHoldReq
 }
 func (UnimplementedManifestServiceServer) ListManifestHistory(context.Context, *ListManifestHistoryRequest) (*ListManifestHistoryResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ListManifestHistory not implemented")
+}
+func (UnimplementedManifestServiceServer) SeparatePersons(context.Context, *SeparatePersonsRequest) (*SeparatePersonsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method SeparatePersons not implemented")
 }
 func (UnimplementedManifestServiceServer) mustEmbedUnimplementedManifestServiceServer() {}
 func (UnimplementedManifestServiceServer) testEmbeddedByValue()                         {}
@@ -796,6 +822,24 @@ func _ManifestService_ListManifestHistory_Handler(srv interface{}, ctx context.C
 	return interceptor(ctx, in, info, handler)
 }
 
+func _ManifestService_SeparatePersons_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(SeparatePersonsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ManifestServiceServer).SeparatePersons(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ManifestService_SeparatePersons_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ManifestServiceServer).SeparatePersons(ctx, req.(*SeparatePersonsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // ManifestService_ServiceDesc is the grpc.ServiceDesc for ManifestService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -878,6 +922,10 @@ var ManifestService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "ListManifestHistory",
 			Handler:    _ManifestService_ListManifestHistory_Handler,
+		},
+		{
+			MethodName: "SeparatePersons",
+			Handler:    _ManifestService_SeparatePersons_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

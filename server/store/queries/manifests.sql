@@ -54,3 +54,14 @@ SELECT id, manifest_id, person_id, kind, state, reason, create_time, body FROM m
 
 -- name: ManifestActions :many
 SELECT id, manifest_id, person_id, kind, state, reason, create_time, body FROM manifest_actions WHERE manifest_id = ? ORDER BY create_time;
+
+-- name: OwnManifests :many
+SELECT id, body FROM manifests WHERE origin_agency = ? ORDER BY id;
+
+-- name: PutSeparation :exec
+INSERT INTO person_separations (manifest_id, person_id, other_manifest_id, other_person_id, time, principal, reason)
+VALUES (?, ?, ?, ?, ?, ?, ?)
+ON CONFLICT DO NOTHING;
+
+-- name: SeparationsOfManifest :many
+SELECT person_id, other_manifest_id, other_person_id FROM person_separations WHERE manifest_id = ?;
