@@ -111,6 +111,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.getAuditTreeHashStmt, err = db.PrepareContext(ctx, getAuditTreeHash); err != nil {
 		return nil, fmt.Errorf("error preparing query GetAuditTreeHash: %w", err)
 	}
+	if q.getAuditWitnessStmt, err = db.PrepareContext(ctx, getAuditWitness); err != nil {
+		return nil, fmt.Errorf("error preparing query GetAuditWitness: %w", err)
+	}
 	if q.getCaseStmt, err = db.PrepareContext(ctx, getCase); err != nil {
 		return nil, fmt.Errorf("error preparing query GetCase: %w", err)
 	}
@@ -119,6 +122,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	}
 	if q.getExpiredLeadStmt, err = db.PrepareContext(ctx, getExpiredLead); err != nil {
 		return nil, fmt.Errorf("error preparing query GetExpiredLead: %w", err)
+	}
+	if q.getForkAlarmStmt, err = db.PrepareContext(ctx, getForkAlarm); err != nil {
+		return nil, fmt.Errorf("error preparing query GetForkAlarm: %w", err)
 	}
 	if q.getIdempotencyKeyStmt, err = db.PrepareContext(ctx, getIdempotencyKey); err != nil {
 		return nil, fmt.Errorf("error preparing query GetIdempotencyKey: %w", err)
@@ -150,6 +156,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.getPermissionRequestStmt, err = db.PrepareContext(ctx, getPermissionRequest); err != nil {
 		return nil, fmt.Errorf("error preparing query GetPermissionRequest: %w", err)
 	}
+	if q.getWitnessedCheckpointStmt, err = db.PrepareContext(ctx, getWitnessedCheckpoint); err != nil {
+		return nil, fmt.Errorf("error preparing query GetWitnessedCheckpoint: %w", err)
+	}
 	if q.hasPermissionStmt, err = db.PrepareContext(ctx, hasPermission); err != nil {
 		return nil, fmt.Errorf("error preparing query HasPermission: %w", err)
 	}
@@ -173,6 +182,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	}
 	if q.insertDriftCheckStmt, err = db.PrepareContext(ctx, insertDriftCheck); err != nil {
 		return nil, fmt.Errorf("error preparing query InsertDriftCheck: %w", err)
+	}
+	if q.insertForkAlarmStmt, err = db.PrepareContext(ctx, insertForkAlarm); err != nil {
+		return nil, fmt.Errorf("error preparing query InsertForkAlarm: %w", err)
 	}
 	if q.insertIdempotencyKeyStmt, err = db.PrepareContext(ctx, insertIdempotencyKey); err != nil {
 		return nil, fmt.Errorf("error preparing query InsertIdempotencyKey: %w", err)
@@ -297,6 +309,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.renumberOutboxStmt, err = db.PrepareContext(ctx, renumberOutbox); err != nil {
 		return nil, fmt.Errorf("error preparing query RenumberOutbox: %w", err)
 	}
+	if q.repeatForkAlarmStmt, err = db.PrepareContext(ctx, repeatForkAlarm); err != nil {
+		return nil, fmt.Errorf("error preparing query RepeatForkAlarm: %w", err)
+	}
 	if q.setAuditCheckpointNoteStmt, err = db.PrepareContext(ctx, setAuditCheckpointNote); err != nil {
 		return nil, fmt.Errorf("error preparing query SetAuditCheckpointNote: %w", err)
 	}
@@ -305,6 +320,12 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	}
 	if q.setAuditHeadStmt, err = db.PrepareContext(ctx, setAuditHead); err != nil {
 		return nil, fmt.Errorf("error preparing query SetAuditHead: %w", err)
+	}
+	if q.setAuditWitnessErrorStmt, err = db.PrepareContext(ctx, setAuditWitnessError); err != nil {
+		return nil, fmt.Errorf("error preparing query SetAuditWitnessError: %w", err)
+	}
+	if q.setAuditWitnessedStmt, err = db.PrepareContext(ctx, setAuditWitnessed); err != nil {
+		return nil, fmt.Errorf("error preparing query SetAuditWitnessed: %w", err)
 	}
 	if q.setCaseLinksStmt, err = db.PrepareContext(ctx, setCaseLinks); err != nil {
 		return nil, fmt.Errorf("error preparing query SetCaseLinks: %w", err)
@@ -323,6 +344,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	}
 	if q.setOutboxReceiptStmt, err = db.PrepareContext(ctx, setOutboxReceipt); err != nil {
 		return nil, fmt.Errorf("error preparing query SetOutboxReceipt: %w", err)
+	}
+	if q.setWitnessedCheckpointStmt, err = db.PrepareContext(ctx, setWitnessedCheckpoint); err != nil {
+		return nil, fmt.Errorf("error preparing query SetWitnessedCheckpoint: %w", err)
 	}
 	if q.strandedOutboxStmt, err = db.PrepareContext(ctx, strandedOutbox); err != nil {
 		return nil, fmt.Errorf("error preparing query StrandedOutbox: %w", err)
@@ -501,6 +525,11 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing getAuditTreeHashStmt: %w", cerr)
 		}
 	}
+	if q.getAuditWitnessStmt != nil {
+		if cerr := q.getAuditWitnessStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing getAuditWitnessStmt: %w", cerr)
+		}
+	}
 	if q.getCaseStmt != nil {
 		if cerr := q.getCaseStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing getCaseStmt: %w", cerr)
@@ -514,6 +543,11 @@ func (q *Queries) Close() error {
 	if q.getExpiredLeadStmt != nil {
 		if cerr := q.getExpiredLeadStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing getExpiredLeadStmt: %w", cerr)
+		}
+	}
+	if q.getForkAlarmStmt != nil {
+		if cerr := q.getForkAlarmStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing getForkAlarmStmt: %w", cerr)
 		}
 	}
 	if q.getIdempotencyKeyStmt != nil {
@@ -566,6 +600,11 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing getPermissionRequestStmt: %w", cerr)
 		}
 	}
+	if q.getWitnessedCheckpointStmt != nil {
+		if cerr := q.getWitnessedCheckpointStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing getWitnessedCheckpointStmt: %w", cerr)
+		}
+	}
 	if q.hasPermissionStmt != nil {
 		if cerr := q.hasPermissionStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing hasPermissionStmt: %w", cerr)
@@ -604,6 +643,11 @@ func (q *Queries) Close() error {
 	if q.insertDriftCheckStmt != nil {
 		if cerr := q.insertDriftCheckStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing insertDriftCheckStmt: %w", cerr)
+		}
+	}
+	if q.insertForkAlarmStmt != nil {
+		if cerr := q.insertForkAlarmStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing insertForkAlarmStmt: %w", cerr)
 		}
 	}
 	if q.insertIdempotencyKeyStmt != nil {
@@ -811,6 +855,11 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing renumberOutboxStmt: %w", cerr)
 		}
 	}
+	if q.repeatForkAlarmStmt != nil {
+		if cerr := q.repeatForkAlarmStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing repeatForkAlarmStmt: %w", cerr)
+		}
+	}
 	if q.setAuditCheckpointNoteStmt != nil {
 		if cerr := q.setAuditCheckpointNoteStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing setAuditCheckpointNoteStmt: %w", cerr)
@@ -824,6 +873,16 @@ func (q *Queries) Close() error {
 	if q.setAuditHeadStmt != nil {
 		if cerr := q.setAuditHeadStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing setAuditHeadStmt: %w", cerr)
+		}
+	}
+	if q.setAuditWitnessErrorStmt != nil {
+		if cerr := q.setAuditWitnessErrorStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing setAuditWitnessErrorStmt: %w", cerr)
+		}
+	}
+	if q.setAuditWitnessedStmt != nil {
+		if cerr := q.setAuditWitnessedStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing setAuditWitnessedStmt: %w", cerr)
 		}
 	}
 	if q.setCaseLinksStmt != nil {
@@ -854,6 +913,11 @@ func (q *Queries) Close() error {
 	if q.setOutboxReceiptStmt != nil {
 		if cerr := q.setOutboxReceiptStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing setOutboxReceiptStmt: %w", cerr)
+		}
+	}
+	if q.setWitnessedCheckpointStmt != nil {
+		if cerr := q.setWitnessedCheckpointStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing setWitnessedCheckpointStmt: %w", cerr)
 		}
 	}
 	if q.strandedOutboxStmt != nil {
@@ -969,9 +1033,11 @@ type Queries struct {
 	getAuditCheckpointStmt           *sql.Stmt
 	getAuditHeadStmt                 *sql.Stmt
 	getAuditTreeHashStmt             *sql.Stmt
+	getAuditWitnessStmt              *sql.Stmt
 	getCaseStmt                      *sql.Stmt
 	getCaseEntryStmt                 *sql.Stmt
 	getExpiredLeadStmt               *sql.Stmt
+	getForkAlarmStmt                 *sql.Stmt
 	getIdempotencyKeyStmt            *sql.Stmt
 	getInChannelStmt                 *sql.Stmt
 	getInboxStmt                     *sql.Stmt
@@ -982,6 +1048,7 @@ type Queries struct {
 	getOutChannelStmt                *sql.Stmt
 	getOutboxEntryStmt               *sql.Stmt
 	getPermissionRequestStmt         *sql.Stmt
+	getWitnessedCheckpointStmt       *sql.Stmt
 	hasPermissionStmt                *sql.Stmt
 	inboxPageStmt                    *sql.Stmt
 	insertAuditCheckpointStmt        *sql.Stmt
@@ -990,6 +1057,7 @@ type Queries struct {
 	insertCaseStmt                   *sql.Stmt
 	insertCaseEntryStmt              *sql.Stmt
 	insertDriftCheckStmt             *sql.Stmt
+	insertForkAlarmStmt              *sql.Stmt
 	insertIdempotencyKeyStmt         *sql.Stmt
 	insertInboxStmt                  *sql.Stmt
 	insertInboxBatchStmt             *sql.Stmt
@@ -1031,15 +1099,19 @@ type Queries struct {
 	putScreeningStmt                 *sql.Stmt
 	recordKeysByIDStmt               *sql.Stmt
 	renumberOutboxStmt               *sql.Stmt
+	repeatForkAlarmStmt              *sql.Stmt
 	setAuditCheckpointNoteStmt       *sql.Stmt
 	setAuditContentHashStmt          *sql.Stmt
 	setAuditHeadStmt                 *sql.Stmt
+	setAuditWitnessErrorStmt         *sql.Stmt
+	setAuditWitnessedStmt            *sql.Stmt
 	setCaseLinksStmt                 *sql.Stmt
 	setInChannelStmt                 *sql.Stmt
 	setMetaStmt                      *sql.Stmt
 	setOutChannelProgressStmt        *sql.Stmt
 	setOutboxEnvelopeStmt            *sql.Stmt
 	setOutboxReceiptStmt             *sql.Stmt
+	setWitnessedCheckpointStmt       *sql.Stmt
 	strandedOutboxStmt               *sql.Stmt
 	trimFeedStmt                     *sql.Stmt
 	undeliveredEnvelopesOfRecordStmt *sql.Stmt
@@ -1084,9 +1156,11 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		getAuditCheckpointStmt:           q.getAuditCheckpointStmt,
 		getAuditHeadStmt:                 q.getAuditHeadStmt,
 		getAuditTreeHashStmt:             q.getAuditTreeHashStmt,
+		getAuditWitnessStmt:              q.getAuditWitnessStmt,
 		getCaseStmt:                      q.getCaseStmt,
 		getCaseEntryStmt:                 q.getCaseEntryStmt,
 		getExpiredLeadStmt:               q.getExpiredLeadStmt,
+		getForkAlarmStmt:                 q.getForkAlarmStmt,
 		getIdempotencyKeyStmt:            q.getIdempotencyKeyStmt,
 		getInChannelStmt:                 q.getInChannelStmt,
 		getInboxStmt:                     q.getInboxStmt,
@@ -1097,6 +1171,7 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		getOutChannelStmt:                q.getOutChannelStmt,
 		getOutboxEntryStmt:               q.getOutboxEntryStmt,
 		getPermissionRequestStmt:         q.getPermissionRequestStmt,
+		getWitnessedCheckpointStmt:       q.getWitnessedCheckpointStmt,
 		hasPermissionStmt:                q.hasPermissionStmt,
 		inboxPageStmt:                    q.inboxPageStmt,
 		insertAuditCheckpointStmt:        q.insertAuditCheckpointStmt,
@@ -1105,6 +1180,7 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		insertCaseStmt:                   q.insertCaseStmt,
 		insertCaseEntryStmt:              q.insertCaseEntryStmt,
 		insertDriftCheckStmt:             q.insertDriftCheckStmt,
+		insertForkAlarmStmt:              q.insertForkAlarmStmt,
 		insertIdempotencyKeyStmt:         q.insertIdempotencyKeyStmt,
 		insertInboxStmt:                  q.insertInboxStmt,
 		insertInboxBatchStmt:             q.insertInboxBatchStmt,
@@ -1146,15 +1222,19 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		putScreeningStmt:                 q.putScreeningStmt,
 		recordKeysByIDStmt:               q.recordKeysByIDStmt,
 		renumberOutboxStmt:               q.renumberOutboxStmt,
+		repeatForkAlarmStmt:              q.repeatForkAlarmStmt,
 		setAuditCheckpointNoteStmt:       q.setAuditCheckpointNoteStmt,
 		setAuditContentHashStmt:          q.setAuditContentHashStmt,
 		setAuditHeadStmt:                 q.setAuditHeadStmt,
+		setAuditWitnessErrorStmt:         q.setAuditWitnessErrorStmt,
+		setAuditWitnessedStmt:            q.setAuditWitnessedStmt,
 		setCaseLinksStmt:                 q.setCaseLinksStmt,
 		setInChannelStmt:                 q.setInChannelStmt,
 		setMetaStmt:                      q.setMetaStmt,
 		setOutChannelProgressStmt:        q.setOutChannelProgressStmt,
 		setOutboxEnvelopeStmt:            q.setOutboxEnvelopeStmt,
 		setOutboxReceiptStmt:             q.setOutboxReceiptStmt,
+		setWitnessedCheckpointStmt:       q.setWitnessedCheckpointStmt,
 		strandedOutboxStmt:               q.strandedOutboxStmt,
 		trimFeedStmt:                     q.trimFeedStmt,
 		undeliveredEnvelopesOfRecordStmt: q.undeliveredEnvelopesOfRecordStmt,

@@ -39,6 +39,14 @@ type AuditTree struct {
 	Hash []byte
 }
 
+type AuditWitness struct {
+	Partner   string
+	Size      int64
+	Time      int64
+	LastError string
+	ErrorTime int64
+}
+
 type Case struct {
 	ID           string
 	OriginAgency string
@@ -94,6 +102,16 @@ type Feed struct {
 	Version      int64
 	OriginAgency string
 	Action       string
+}
+
+type ForkAlarm struct {
+	Partner       string
+	FirstTime     int64
+	LastTime      int64
+	Refusals      int64
+	Reason        string
+	WitnessedSize int64
+	Checkpoint    []byte
 }
 
 type IdempotencyKey struct {
@@ -246,4 +264,12 @@ type PersonIndex struct {
 
 type PersonName struct {
 	Tokens string
+}
+
+type WitnessedCheckpoint struct {
+	Partner string
+	Size    int64
+	Root    []byte
+	Note    []byte
+	Time    int64
 }

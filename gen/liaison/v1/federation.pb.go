@@ -143,6 +143,224 @@ func (RecordKind) EnumDescriptor() ([]byte, []int) {
 	return file_liaison_v1_federation_proto_rawDescGZIP(), []int{1}
 }
 
+type CosignRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The log's signed checkpoint (C2SP signed note).
+	Checkpoint []byte `protobuf:"bytes,1,opt,name=checkpoint,proto3" json:"checkpoint,omitempty"`
+	// The size of the checkpoint the proof starts from: the last one the
+	// caller believes this node cosigned (0: none).
+	OldSize int64 `protobuf:"varint,2,opt,name=old_size,json=oldSize,proto3" json:"old_size,omitempty"`
+	// The consistency proof (RFC 6962) from old_size to the checkpoint's
+	// size, one 32-byte hash per entry.
+	Proof         [][]byte `protobuf:"bytes,3,rep,name=proof,proto3" json:"proof,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CosignRequest) Reset() {
+	*x = CosignRequest{}
+	mi := &file_liaison_v1_federation_proto_msgTypes[0]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CosignRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CosignRequest) ProtoMessage() {}
+
+func (x *CosignRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_liaison_v1_federation_proto_msgTypes[0]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CosignRequest.ProtoReflect.Descriptor instead.
+func (*CosignRequest) Descriptor() ([]byte, []int) {
+	return file_liaison_v1_federation_proto_rawDescGZIP(), []int{0}
+}
+
+func (x *CosignRequest) GetCheckpoint() []byte {
+	if x != nil {
+		return x.Checkpoint
+	}
+	return nil
+}
+
+func (x *CosignRequest) GetOldSize() int64 {
+	if x != nil {
+		return x.OldSize
+	}
+	return 0
+}
+
+func (x *CosignRequest) GetProof() [][]byte {
+	if x != nil {
+		return x.Proof
+	}
+	return nil
+}
+
+type CosignResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The checkpoint with this node's cosignature added; empty when the
+	// proof did not start at witnessed_size (retry from there).
+	Cosigned []byte `protobuf:"bytes,1,opt,name=cosigned,proto3" json:"cosigned,omitempty"`
+	// The size of the latest checkpoint of the caller's log this node has
+	// cosigned (0: none).
+	WitnessedSize int64 `protobuf:"varint,2,opt,name=witnessed_size,json=witnessedSize,proto3" json:"witnessed_size,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CosignResponse) Reset() {
+	*x = CosignResponse{}
+	mi := &file_liaison_v1_federation_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CosignResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CosignResponse) ProtoMessage() {}
+
+func (x *CosignResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_liaison_v1_federation_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CosignResponse.ProtoReflect.Descriptor instead.
+func (*CosignResponse) Descriptor() ([]byte, []int) {
+	return file_liaison_v1_federation_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *CosignResponse) GetCosigned() []byte {
+	if x != nil {
+		return x.Cosigned
+	}
+	return nil
+}
+
+func (x *CosignResponse) GetWitnessedSize() int64 {
+	if x != nil {
+		return x.WitnessedSize
+	}
+	return 0
+}
+
+type GetWitnessedCheckpointRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetWitnessedCheckpointRequest) Reset() {
+	*x = GetWitnessedCheckpointRequest{}
+	mi := &file_liaison_v1_federation_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetWitnessedCheckpointRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetWitnessedCheckpointRequest) ProtoMessage() {}
+
+func (x *GetWitnessedCheckpointRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_liaison_v1_federation_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetWitnessedCheckpointRequest.ProtoReflect.Descriptor instead.
+func (*GetWitnessedCheckpointRequest) Descriptor() ([]byte, []int) {
+	return file_liaison_v1_federation_proto_rawDescGZIP(), []int{2}
+}
+
+type GetWitnessedCheckpointResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The cosigned checkpoint (signed note); empty if none yet.
+	Checkpoint    []byte                 `protobuf:"bytes,1,opt,name=checkpoint,proto3" json:"checkpoint,omitempty"`
+	Size          int64                  `protobuf:"varint,2,opt,name=size,proto3" json:"size,omitempty"`
+	WitnessTime   *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=witness_time,json=witnessTime,proto3" json:"witness_time,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetWitnessedCheckpointResponse) Reset() {
+	*x = GetWitnessedCheckpointResponse{}
+	mi := &file_liaison_v1_federation_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetWitnessedCheckpointResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetWitnessedCheckpointResponse) ProtoMessage() {}
+
+func (x *GetWitnessedCheckpointResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_liaison_v1_federation_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetWitnessedCheckpointResponse.ProtoReflect.Descriptor instead.
+func (*GetWitnessedCheckpointResponse) Descriptor() ([]byte, []int) {
+	return file_liaison_v1_federation_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *GetWitnessedCheckpointResponse) GetCheckpoint() []byte {
+	if x != nil {
+		return x.Checkpoint
+	}
+	return nil
+}
+
+func (x *GetWitnessedCheckpointResponse) GetSize() int64 {
+	if x != nil {
+		return x.Size
+	}
+	return 0
+}
+
+func (x *GetWitnessedCheckpointResponse) GetWitnessTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.WitnessTime
+	}
+	return nil
+}
+
 type ExchangeRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Types that are valid to be assigned to Msg:
@@ -156,7 +374,7 @@ type ExchangeRequest struct {
 
 func (x *ExchangeRequest) Reset() {
 	*x = ExchangeRequest{}
-	mi := &file_liaison_v1_federation_proto_msgTypes[0]
+	mi := &file_liaison_v1_federation_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -168,7 +386,7 @@ func (x *ExchangeRequest) String() string {
 func (*ExchangeRequest) ProtoMessage() {}
 
 func (x *ExchangeRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_liaison_v1_federation_proto_msgTypes[0]
+	mi := &file_liaison_v1_federation_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -181,7 +399,7 @@ func (x *ExchangeRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ExchangeRequest.ProtoReflect.Descriptor instead.
 func (*ExchangeRequest) Descriptor() ([]byte, []int) {
-	return file_liaison_v1_federation_proto_rawDescGZIP(), []int{0}
+	return file_liaison_v1_federation_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *ExchangeRequest) GetMsg() isExchangeRequest_Msg {
@@ -236,7 +454,7 @@ type Hello struct {
 
 func (x *Hello) Reset() {
 	*x = Hello{}
-	mi := &file_liaison_v1_federation_proto_msgTypes[1]
+	mi := &file_liaison_v1_federation_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -248,7 +466,7 @@ func (x *Hello) String() string {
 func (*Hello) ProtoMessage() {}
 
 func (x *Hello) ProtoReflect() protoreflect.Message {
-	mi := &file_liaison_v1_federation_proto_msgTypes[1]
+	mi := &file_liaison_v1_federation_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -261,7 +479,7 @@ func (x *Hello) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Hello.ProtoReflect.Descriptor instead.
 func (*Hello) Descriptor() ([]byte, []int) {
-	return file_liaison_v1_federation_proto_rawDescGZIP(), []int{1}
+	return file_liaison_v1_federation_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *Hello) GetSender() string {
@@ -292,7 +510,7 @@ type Batch struct {
 
 func (x *Batch) Reset() {
 	*x = Batch{}
-	mi := &file_liaison_v1_federation_proto_msgTypes[2]
+	mi := &file_liaison_v1_federation_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -304,7 +522,7 @@ func (x *Batch) String() string {
 func (*Batch) ProtoMessage() {}
 
 func (x *Batch) ProtoReflect() protoreflect.Message {
-	mi := &file_liaison_v1_federation_proto_msgTypes[2]
+	mi := &file_liaison_v1_federation_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -317,7 +535,7 @@ func (x *Batch) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Batch.ProtoReflect.Descriptor instead.
 func (*Batch) Descriptor() ([]byte, []int) {
-	return file_liaison_v1_federation_proto_rawDescGZIP(), []int{2}
+	return file_liaison_v1_federation_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *Batch) GetEnvelopes() [][]byte {
@@ -351,7 +569,7 @@ type BatchSignature struct {
 
 func (x *BatchSignature) Reset() {
 	*x = BatchSignature{}
-	mi := &file_liaison_v1_federation_proto_msgTypes[3]
+	mi := &file_liaison_v1_federation_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -363,7 +581,7 @@ func (x *BatchSignature) String() string {
 func (*BatchSignature) ProtoMessage() {}
 
 func (x *BatchSignature) ProtoReflect() protoreflect.Message {
-	mi := &file_liaison_v1_federation_proto_msgTypes[3]
+	mi := &file_liaison_v1_federation_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -376,7 +594,7 @@ func (x *BatchSignature) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BatchSignature.ProtoReflect.Descriptor instead.
 func (*BatchSignature) Descriptor() ([]byte, []int) {
-	return file_liaison_v1_federation_proto_rawDescGZIP(), []int{3}
+	return file_liaison_v1_federation_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *BatchSignature) GetMerkleRoot() []byte {
@@ -413,7 +631,7 @@ type ExchangeResponse struct {
 
 func (x *ExchangeResponse) Reset() {
 	*x = ExchangeResponse{}
-	mi := &file_liaison_v1_federation_proto_msgTypes[4]
+	mi := &file_liaison_v1_federation_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -425,7 +643,7 @@ func (x *ExchangeResponse) String() string {
 func (*ExchangeResponse) ProtoMessage() {}
 
 func (x *ExchangeResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_liaison_v1_federation_proto_msgTypes[4]
+	mi := &file_liaison_v1_federation_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -438,7 +656,7 @@ func (x *ExchangeResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ExchangeResponse.ProtoReflect.Descriptor instead.
 func (*ExchangeResponse) Descriptor() ([]byte, []int) {
-	return file_liaison_v1_federation_proto_rawDescGZIP(), []int{4}
+	return file_liaison_v1_federation_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *ExchangeResponse) GetMsg() isExchangeResponse_Msg {
@@ -494,7 +712,7 @@ type Welcome struct {
 
 func (x *Welcome) Reset() {
 	*x = Welcome{}
-	mi := &file_liaison_v1_federation_proto_msgTypes[5]
+	mi := &file_liaison_v1_federation_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -506,7 +724,7 @@ func (x *Welcome) String() string {
 func (*Welcome) ProtoMessage() {}
 
 func (x *Welcome) ProtoReflect() protoreflect.Message {
-	mi := &file_liaison_v1_federation_proto_msgTypes[5]
+	mi := &file_liaison_v1_federation_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -519,7 +737,7 @@ func (x *Welcome) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Welcome.ProtoReflect.Descriptor instead.
 func (*Welcome) Descriptor() ([]byte, []int) {
-	return file_liaison_v1_federation_proto_rawDescGZIP(), []int{5}
+	return file_liaison_v1_federation_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *Welcome) GetLastApplied() uint64 {
@@ -550,7 +768,7 @@ type Receipt struct {
 
 func (x *Receipt) Reset() {
 	*x = Receipt{}
-	mi := &file_liaison_v1_federation_proto_msgTypes[6]
+	mi := &file_liaison_v1_federation_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -562,7 +780,7 @@ func (x *Receipt) String() string {
 func (*Receipt) ProtoMessage() {}
 
 func (x *Receipt) ProtoReflect() protoreflect.Message {
-	mi := &file_liaison_v1_federation_proto_msgTypes[6]
+	mi := &file_liaison_v1_federation_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -575,7 +793,7 @@ func (x *Receipt) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Receipt.ProtoReflect.Descriptor instead.
 func (*Receipt) Descriptor() ([]byte, []int) {
-	return file_liaison_v1_federation_proto_rawDescGZIP(), []int{6}
+	return file_liaison_v1_federation_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *Receipt) GetSequence() uint64 {
@@ -645,7 +863,7 @@ type Receipts struct {
 
 func (x *Receipts) Reset() {
 	*x = Receipts{}
-	mi := &file_liaison_v1_federation_proto_msgTypes[7]
+	mi := &file_liaison_v1_federation_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -657,7 +875,7 @@ func (x *Receipts) String() string {
 func (*Receipts) ProtoMessage() {}
 
 func (x *Receipts) ProtoReflect() protoreflect.Message {
-	mi := &file_liaison_v1_federation_proto_msgTypes[7]
+	mi := &file_liaison_v1_federation_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -670,7 +888,7 @@ func (x *Receipts) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Receipts.ProtoReflect.Descriptor instead.
 func (*Receipts) Descriptor() ([]byte, []int) {
-	return file_liaison_v1_federation_proto_rawDescGZIP(), []int{7}
+	return file_liaison_v1_federation_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *Receipts) GetReceipts() []*Receipt {
@@ -696,7 +914,7 @@ type GetDigestRequest struct {
 
 func (x *GetDigestRequest) Reset() {
 	*x = GetDigestRequest{}
-	mi := &file_liaison_v1_federation_proto_msgTypes[8]
+	mi := &file_liaison_v1_federation_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -708,7 +926,7 @@ func (x *GetDigestRequest) String() string {
 func (*GetDigestRequest) ProtoMessage() {}
 
 func (x *GetDigestRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_liaison_v1_federation_proto_msgTypes[8]
+	mi := &file_liaison_v1_federation_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -721,7 +939,7 @@ func (x *GetDigestRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetDigestRequest.ProtoReflect.Descriptor instead.
 func (*GetDigestRequest) Descriptor() ([]byte, []int) {
-	return file_liaison_v1_federation_proto_rawDescGZIP(), []int{8}
+	return file_liaison_v1_federation_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *GetDigestRequest) GetKind() RecordKind {
@@ -745,7 +963,7 @@ type DigestBucket struct {
 
 func (x *DigestBucket) Reset() {
 	*x = DigestBucket{}
-	mi := &file_liaison_v1_federation_proto_msgTypes[9]
+	mi := &file_liaison_v1_federation_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -757,7 +975,7 @@ func (x *DigestBucket) String() string {
 func (*DigestBucket) ProtoMessage() {}
 
 func (x *DigestBucket) ProtoReflect() protoreflect.Message {
-	mi := &file_liaison_v1_federation_proto_msgTypes[9]
+	mi := &file_liaison_v1_federation_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -770,7 +988,7 @@ func (x *DigestBucket) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DigestBucket.ProtoReflect.Descriptor instead.
 func (*DigestBucket) Descriptor() ([]byte, []int) {
-	return file_liaison_v1_federation_proto_rawDescGZIP(), []int{9}
+	return file_liaison_v1_federation_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *DigestBucket) GetBucket() string {
@@ -806,7 +1024,7 @@ type GetDigestResponse struct {
 
 func (x *GetDigestResponse) Reset() {
 	*x = GetDigestResponse{}
-	mi := &file_liaison_v1_federation_proto_msgTypes[10]
+	mi := &file_liaison_v1_federation_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -818,7 +1036,7 @@ func (x *GetDigestResponse) String() string {
 func (*GetDigestResponse) ProtoMessage() {}
 
 func (x *GetDigestResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_liaison_v1_federation_proto_msgTypes[10]
+	mi := &file_liaison_v1_federation_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -831,7 +1049,7 @@ func (x *GetDigestResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetDigestResponse.ProtoReflect.Descriptor instead.
 func (*GetDigestResponse) Descriptor() ([]byte, []int) {
-	return file_liaison_v1_federation_proto_rawDescGZIP(), []int{10}
+	return file_liaison_v1_federation_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *GetDigestResponse) GetAsOfSequence() uint64 {
@@ -861,7 +1079,7 @@ type ListDigestItemsRequest struct {
 
 func (x *ListDigestItemsRequest) Reset() {
 	*x = ListDigestItemsRequest{}
-	mi := &file_liaison_v1_federation_proto_msgTypes[11]
+	mi := &file_liaison_v1_federation_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -873,7 +1091,7 @@ func (x *ListDigestItemsRequest) String() string {
 func (*ListDigestItemsRequest) ProtoMessage() {}
 
 func (x *ListDigestItemsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_liaison_v1_federation_proto_msgTypes[11]
+	mi := &file_liaison_v1_federation_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -886,7 +1104,7 @@ func (x *ListDigestItemsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListDigestItemsRequest.ProtoReflect.Descriptor instead.
 func (*ListDigestItemsRequest) Descriptor() ([]byte, []int) {
-	return file_liaison_v1_federation_proto_rawDescGZIP(), []int{11}
+	return file_liaison_v1_federation_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *ListDigestItemsRequest) GetKind() RecordKind {
@@ -929,7 +1147,7 @@ type DigestItem struct {
 
 func (x *DigestItem) Reset() {
 	*x = DigestItem{}
-	mi := &file_liaison_v1_federation_proto_msgTypes[12]
+	mi := &file_liaison_v1_federation_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -941,7 +1159,7 @@ func (x *DigestItem) String() string {
 func (*DigestItem) ProtoMessage() {}
 
 func (x *DigestItem) ProtoReflect() protoreflect.Message {
-	mi := &file_liaison_v1_federation_proto_msgTypes[12]
+	mi := &file_liaison_v1_federation_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -954,7 +1172,7 @@ func (x *DigestItem) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DigestItem.ProtoReflect.Descriptor instead.
 func (*DigestItem) Descriptor() ([]byte, []int) {
-	return file_liaison_v1_federation_proto_rawDescGZIP(), []int{12}
+	return file_liaison_v1_federation_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *DigestItem) GetId() string {
@@ -989,7 +1207,7 @@ type ListDigestItemsResponse struct {
 
 func (x *ListDigestItemsResponse) Reset() {
 	*x = ListDigestItemsResponse{}
-	mi := &file_liaison_v1_federation_proto_msgTypes[13]
+	mi := &file_liaison_v1_federation_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1001,7 +1219,7 @@ func (x *ListDigestItemsResponse) String() string {
 func (*ListDigestItemsResponse) ProtoMessage() {}
 
 func (x *ListDigestItemsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_liaison_v1_federation_proto_msgTypes[13]
+	mi := &file_liaison_v1_federation_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1014,7 +1232,7 @@ func (x *ListDigestItemsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListDigestItemsResponse.ProtoReflect.Descriptor instead.
 func (*ListDigestItemsResponse) Descriptor() ([]byte, []int) {
-	return file_liaison_v1_federation_proto_rawDescGZIP(), []int{13}
+	return file_liaison_v1_federation_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *ListDigestItemsResponse) GetAsOfSequence() uint64 {
@@ -1038,6 +1256,112 @@ func (x *ListDigestItemsResponse) GetNextPageToken() string {
 	return ""
 }
 
+type FetchWitnessedCheckpointRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Partner       string                 `protobuf:"bytes,1,opt,name=partner,proto3" json:"partner,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *FetchWitnessedCheckpointRequest) Reset() {
+	*x = FetchWitnessedCheckpointRequest{}
+	mi := &file_liaison_v1_federation_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *FetchWitnessedCheckpointRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*FetchWitnessedCheckpointRequest) ProtoMessage() {}
+
+func (x *FetchWitnessedCheckpointRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_liaison_v1_federation_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use FetchWitnessedCheckpointRequest.ProtoReflect.Descriptor instead.
+func (*FetchWitnessedCheckpointRequest) Descriptor() ([]byte, []int) {
+	return file_liaison_v1_federation_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *FetchWitnessedCheckpointRequest) GetPartner() string {
+	if x != nil {
+		return x.Partner
+	}
+	return ""
+}
+
+type FetchWitnessedCheckpointResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The checkpoint as the partner keeps it, its cosignature included;
+	// empty if the partner has cosigned none.
+	Checkpoint    []byte                 `protobuf:"bytes,1,opt,name=checkpoint,proto3" json:"checkpoint,omitempty"`
+	Size          int64                  `protobuf:"varint,2,opt,name=size,proto3" json:"size,omitempty"`
+	WitnessTime   *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=witness_time,json=witnessTime,proto3" json:"witness_time,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *FetchWitnessedCheckpointResponse) Reset() {
+	*x = FetchWitnessedCheckpointResponse{}
+	mi := &file_liaison_v1_federation_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *FetchWitnessedCheckpointResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*FetchWitnessedCheckpointResponse) ProtoMessage() {}
+
+func (x *FetchWitnessedCheckpointResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_liaison_v1_federation_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use FetchWitnessedCheckpointResponse.ProtoReflect.Descriptor instead.
+func (*FetchWitnessedCheckpointResponse) Descriptor() ([]byte, []int) {
+	return file_liaison_v1_federation_proto_rawDescGZIP(), []int{19}
+}
+
+func (x *FetchWitnessedCheckpointResponse) GetCheckpoint() []byte {
+	if x != nil {
+		return x.Checkpoint
+	}
+	return nil
+}
+
+func (x *FetchWitnessedCheckpointResponse) GetSize() int64 {
+	if x != nil {
+		return x.Size
+	}
+	return 0
+}
+
+func (x *FetchWitnessedCheckpointResponse) GetWitnessTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.WitnessTime
+	}
+	return nil
+}
+
 type GetFederationStatusRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	unknownFields protoimpl.UnknownFields
@@ -1046,7 +1370,7 @@ type GetFederationStatusRequest struct {
 
 func (x *GetFederationStatusRequest) Reset() {
 	*x = GetFederationStatusRequest{}
-	mi := &file_liaison_v1_federation_proto_msgTypes[14]
+	mi := &file_liaison_v1_federation_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1058,7 +1382,7 @@ func (x *GetFederationStatusRequest) String() string {
 func (*GetFederationStatusRequest) ProtoMessage() {}
 
 func (x *GetFederationStatusRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_liaison_v1_federation_proto_msgTypes[14]
+	mi := &file_liaison_v1_federation_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1071,7 +1395,7 @@ func (x *GetFederationStatusRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetFederationStatusRequest.ProtoReflect.Descriptor instead.
 func (*GetFederationStatusRequest) Descriptor() ([]byte, []int) {
-	return file_liaison_v1_federation_proto_rawDescGZIP(), []int{14}
+	return file_liaison_v1_federation_proto_rawDescGZIP(), []int{20}
 }
 
 type GetFederationStatusResponse struct {
@@ -1084,7 +1408,7 @@ type GetFederationStatusResponse struct {
 
 func (x *GetFederationStatusResponse) Reset() {
 	*x = GetFederationStatusResponse{}
-	mi := &file_liaison_v1_federation_proto_msgTypes[15]
+	mi := &file_liaison_v1_federation_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1096,7 +1420,7 @@ func (x *GetFederationStatusResponse) String() string {
 func (*GetFederationStatusResponse) ProtoMessage() {}
 
 func (x *GetFederationStatusResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_liaison_v1_federation_proto_msgTypes[15]
+	mi := &file_liaison_v1_federation_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1109,7 +1433,7 @@ func (x *GetFederationStatusResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetFederationStatusResponse.ProtoReflect.Descriptor instead.
 func (*GetFederationStatusResponse) Descriptor() ([]byte, []int) {
-	return file_liaison_v1_federation_proto_rawDescGZIP(), []int{15}
+	return file_liaison_v1_federation_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *GetFederationStatusResponse) GetAgency() string {
@@ -1150,13 +1474,15 @@ type PartnerStatus struct {
 	InboundLastApplied uint64                 `protobuf:"varint,13,opt,name=inbound_last_applied,json=inboundLastApplied,proto3" json:"inbound_last_applied,omitempty"`
 	InboundLastContact *timestamppb.Timestamp `protobuf:"bytes,14,opt,name=inbound_last_contact,json=inboundLastContact,proto3" json:"inbound_last_contact,omitempty"`
 	LastDriftCheck     *DriftCheckResult      `protobuf:"bytes,15,opt,name=last_drift_check,json=lastDriftCheck,proto3" json:"last_drift_check,omitempty"`
-	unknownFields      protoimpl.UnknownFields
-	sizeCache          protoimpl.SizeCache
+	// Witnessing of each other's audit logs.
+	Witness       *WitnessStatus `protobuf:"bytes,16,opt,name=witness,proto3" json:"witness,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *PartnerStatus) Reset() {
 	*x = PartnerStatus{}
-	mi := &file_liaison_v1_federation_proto_msgTypes[16]
+	mi := &file_liaison_v1_federation_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1168,7 +1494,7 @@ func (x *PartnerStatus) String() string {
 func (*PartnerStatus) ProtoMessage() {}
 
 func (x *PartnerStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_liaison_v1_federation_proto_msgTypes[16]
+	mi := &file_liaison_v1_federation_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1181,7 +1507,7 @@ func (x *PartnerStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PartnerStatus.ProtoReflect.Descriptor instead.
 func (*PartnerStatus) Descriptor() ([]byte, []int) {
-	return file_liaison_v1_federation_proto_rawDescGZIP(), []int{16}
+	return file_liaison_v1_federation_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *PartnerStatus) GetAgency() string {
@@ -1289,6 +1615,140 @@ func (x *PartnerStatus) GetLastDriftCheck() *DriftCheckResult {
 	return nil
 }
 
+func (x *PartnerStatus) GetWitness() *WitnessStatus {
+	if x != nil {
+		return x.Witness
+	}
+	return nil
+}
+
+// WitnessStatus is the state of the cross-witnessing with one partner:
+// this node as the witness of the partner's audit log, and the partner as
+// the witness of this node's.
+type WitnessStatus struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The latest checkpoint of the partner's log this node cosigned.
+	WitnessedSize int64                  `protobuf:"varint,1,opt,name=witnessed_size,json=witnessedSize,proto3" json:"witnessed_size,omitempty"`
+	WitnessedTime *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=witnessed_time,json=witnessedTime,proto3" json:"witnessed_time,omitempty"`
+	// A fork alarm: the partner presented a checkpoint that cannot be
+	// consistent with what this node witnessed (its log was truncated,
+	// rewritten or forked). It stays raised until an operator clears it.
+	ForkAlarm bool `protobuf:"varint,3,opt,name=fork_alarm,json=forkAlarm,proto3" json:"fork_alarm,omitempty"`
+	// The first failure, in words.
+	ForkAlarmReason string                 `protobuf:"bytes,4,opt,name=fork_alarm_reason,json=forkAlarmReason,proto3" json:"fork_alarm_reason,omitempty"`
+	ForkAlarmTime   *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=fork_alarm_time,json=forkAlarmTime,proto3" json:"fork_alarm_time,omitempty"`
+	// How many checkpoints were refused since the alarm was raised.
+	ForkAlarmRefusals int64                  `protobuf:"varint,6,opt,name=fork_alarm_refusals,json=forkAlarmRefusals,proto3" json:"fork_alarm_refusals,omitempty"`
+	ForkAlarmLastTime *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=fork_alarm_last_time,json=forkAlarmLastTime,proto3" json:"fork_alarm_last_time,omitempty"`
+	// The latest checkpoint of this node's log the partner cosigned.
+	CosignedSize int64                  `protobuf:"varint,8,opt,name=cosigned_size,json=cosignedSize,proto3" json:"cosigned_size,omitempty"`
+	CosignedTime *timestamppb.Timestamp `protobuf:"bytes,9,opt,name=cosigned_time,json=cosignedTime,proto3" json:"cosigned_time,omitempty"`
+	// Why the partner's last cosignature request failed ("" if it did not).
+	CosignError   string `protobuf:"bytes,10,opt,name=cosign_error,json=cosignError,proto3" json:"cosign_error,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WitnessStatus) Reset() {
+	*x = WitnessStatus{}
+	mi := &file_liaison_v1_federation_proto_msgTypes[23]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WitnessStatus) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WitnessStatus) ProtoMessage() {}
+
+func (x *WitnessStatus) ProtoReflect() protoreflect.Message {
+	mi := &file_liaison_v1_federation_proto_msgTypes[23]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WitnessStatus.ProtoReflect.Descriptor instead.
+func (*WitnessStatus) Descriptor() ([]byte, []int) {
+	return file_liaison_v1_federation_proto_rawDescGZIP(), []int{23}
+}
+
+func (x *WitnessStatus) GetWitnessedSize() int64 {
+	if x != nil {
+		return x.WitnessedSize
+	}
+	return 0
+}
+
+func (x *WitnessStatus) GetWitnessedTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.WitnessedTime
+	}
+	return nil
+}
+
+func (x *WitnessStatus) GetForkAlarm() bool {
+	if x != nil {
+		return x.ForkAlarm
+	}
+	return false
+}
+
+func (x *WitnessStatus) GetForkAlarmReason() string {
+	if x != nil {
+		return x.ForkAlarmReason
+	}
+	return ""
+}
+
+func (x *WitnessStatus) GetForkAlarmTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ForkAlarmTime
+	}
+	return nil
+}
+
+func (x *WitnessStatus) GetForkAlarmRefusals() int64 {
+	if x != nil {
+		return x.ForkAlarmRefusals
+	}
+	return 0
+}
+
+func (x *WitnessStatus) GetForkAlarmLastTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ForkAlarmLastTime
+	}
+	return nil
+}
+
+func (x *WitnessStatus) GetCosignedSize() int64 {
+	if x != nil {
+		return x.CosignedSize
+	}
+	return 0
+}
+
+func (x *WitnessStatus) GetCosignedTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.CosignedTime
+	}
+	return nil
+}
+
+func (x *WitnessStatus) GetCosignError() string {
+	if x != nil {
+		return x.CosignError
+	}
+	return ""
+}
+
 // DriftCheckResult is the outcome of comparing one partner's copies.
 type DriftCheckResult struct {
 	state           protoimpl.MessageState `protogen:"open.v1"`
@@ -1308,7 +1768,7 @@ type DriftCheckResult struct {
 
 func (x *DriftCheckResult) Reset() {
 	*x = DriftCheckResult{}
-	mi := &file_liaison_v1_federation_proto_msgTypes[17]
+	mi := &file_liaison_v1_federation_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1320,7 +1780,7 @@ func (x *DriftCheckResult) String() string {
 func (*DriftCheckResult) ProtoMessage() {}
 
 func (x *DriftCheckResult) ProtoReflect() protoreflect.Message {
-	mi := &file_liaison_v1_federation_proto_msgTypes[17]
+	mi := &file_liaison_v1_federation_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1333,7 +1793,7 @@ func (x *DriftCheckResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DriftCheckResult.ProtoReflect.Descriptor instead.
 func (*DriftCheckResult) Descriptor() ([]byte, []int) {
-	return file_liaison_v1_federation_proto_rawDescGZIP(), []int{17}
+	return file_liaison_v1_federation_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *DriftCheckResult) GetPartner() string {
@@ -1400,7 +1860,7 @@ type CheckDriftRequest struct {
 
 func (x *CheckDriftRequest) Reset() {
 	*x = CheckDriftRequest{}
-	mi := &file_liaison_v1_federation_proto_msgTypes[18]
+	mi := &file_liaison_v1_federation_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1412,7 +1872,7 @@ func (x *CheckDriftRequest) String() string {
 func (*CheckDriftRequest) ProtoMessage() {}
 
 func (x *CheckDriftRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_liaison_v1_federation_proto_msgTypes[18]
+	mi := &file_liaison_v1_federation_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1425,7 +1885,7 @@ func (x *CheckDriftRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CheckDriftRequest.ProtoReflect.Descriptor instead.
 func (*CheckDriftRequest) Descriptor() ([]byte, []int) {
-	return file_liaison_v1_federation_proto_rawDescGZIP(), []int{18}
+	return file_liaison_v1_federation_proto_rawDescGZIP(), []int{25}
 }
 
 type CheckDriftResponse struct {
@@ -1437,7 +1897,7 @@ type CheckDriftResponse struct {
 
 func (x *CheckDriftResponse) Reset() {
 	*x = CheckDriftResponse{}
-	mi := &file_liaison_v1_federation_proto_msgTypes[19]
+	mi := &file_liaison_v1_federation_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1449,7 +1909,7 @@ func (x *CheckDriftResponse) String() string {
 func (*CheckDriftResponse) ProtoMessage() {}
 
 func (x *CheckDriftResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_liaison_v1_federation_proto_msgTypes[19]
+	mi := &file_liaison_v1_federation_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1462,7 +1922,7 @@ func (x *CheckDriftResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CheckDriftResponse.ProtoReflect.Descriptor instead.
 func (*CheckDriftResponse) Descriptor() ([]byte, []int) {
-	return file_liaison_v1_federation_proto_rawDescGZIP(), []int{19}
+	return file_liaison_v1_federation_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *CheckDriftResponse) GetResults() []*DriftCheckResult {
@@ -1477,7 +1937,24 @@ var File_liaison_v1_federation_proto protoreflect.FileDescriptor
 const file_liaison_v1_federation_proto_rawDesc = "" +
 	"\n" +
 	"\x1bliaison/v1/federation.proto\x12\n" +
-	"liaison.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"u\n" +
+	"liaison.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x86\x01\n" +
+	"\rCosignRequest\x12*\n" +
+	"\n" +
+	"checkpoint\x18\x01 \x01(\fB\n" +
+	"\xbaH\az\x05\x10\x01\x18\x80@R\n" +
+	"checkpoint\x12\"\n" +
+	"\bold_size\x18\x02 \x01(\x03B\a\xbaH\x04\"\x02(\x00R\aoldSize\x12%\n" +
+	"\x05proof\x18\x03 \x03(\fB\x0f\xbaH\f\x92\x01\t\x10\x80\x01\"\x04z\x02h R\x05proof\"S\n" +
+	"\x0eCosignResponse\x12\x1a\n" +
+	"\bcosigned\x18\x01 \x01(\fR\bcosigned\x12%\n" +
+	"\x0ewitnessed_size\x18\x02 \x01(\x03R\rwitnessedSize\"\x1f\n" +
+	"\x1dGetWitnessedCheckpointRequest\"\x93\x01\n" +
+	"\x1eGetWitnessedCheckpointResponse\x12\x1e\n" +
+	"\n" +
+	"checkpoint\x18\x01 \x01(\fR\n" +
+	"checkpoint\x12\x12\n" +
+	"\x04size\x18\x02 \x01(\x03R\x04size\x12=\n" +
+	"\fwitness_time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\vwitnessTime\"u\n" +
 	"\x0fExchangeRequest\x12)\n" +
 	"\x05hello\x18\x01 \x01(\v2\x11.liaison.v1.HelloH\x00R\x05hello\x12)\n" +
 	"\x05batch\x18\x02 \x01(\v2\x11.liaison.v1.BatchH\x00R\x05batchB\f\n" +
@@ -1540,11 +2017,19 @@ const file_liaison_v1_federation_proto_rawDesc = "" +
 	"\x17ListDigestItemsResponse\x12$\n" +
 	"\x0eas_of_sequence\x18\x01 \x01(\x04R\fasOfSequence\x12,\n" +
 	"\x05items\x18\x02 \x03(\v2\x16.liaison.v1.DigestItemR\x05items\x12&\n" +
-	"\x0fnext_page_token\x18\x03 \x01(\tR\rnextPageToken\"\x1c\n" +
+	"\x0fnext_page_token\x18\x03 \x01(\tR\rnextPageToken\"Z\n" +
+	"\x1fFetchWitnessedCheckpointRequest\x127\n" +
+	"\apartner\x18\x01 \x01(\tB\x1d\xbaH\x1ar\x182\x16^[a-z][a-z0-9-]{1,30}$R\apartner\"\x95\x01\n" +
+	" FetchWitnessedCheckpointResponse\x12\x1e\n" +
+	"\n" +
+	"checkpoint\x18\x01 \x01(\fR\n" +
+	"checkpoint\x12\x12\n" +
+	"\x04size\x18\x02 \x01(\x03R\x04size\x12=\n" +
+	"\fwitness_time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\vwitnessTime\"\x1c\n" +
 	"\x1aGetFederationStatusRequest\"l\n" +
 	"\x1bGetFederationStatusResponse\x12\x16\n" +
 	"\x06agency\x18\x01 \x01(\tR\x06agency\x125\n" +
-	"\bpartners\x18\x02 \x03(\v2\x19.liaison.v1.PartnerStatusR\bpartners\"\x98\x06\n" +
+	"\bpartners\x18\x02 \x03(\v2\x19.liaison.v1.PartnerStatusR\bpartners\"\xcd\x06\n" +
 	"\rPartnerStatus\x12\x16\n" +
 	"\x06agency\x18\x01 \x01(\tR\x06agency\x12\x18\n" +
 	"\aaddress\x18\x02 \x01(\tR\aaddress\x12\x1c\n" +
@@ -1562,7 +2047,21 @@ const file_liaison_v1_federation_proto_rawDesc = "" +
 	"\x0flast_error_time\x18\f \x01(\v2\x1a.google.protobuf.TimestampR\rlastErrorTime\x120\n" +
 	"\x14inbound_last_applied\x18\r \x01(\x04R\x12inboundLastApplied\x12L\n" +
 	"\x14inbound_last_contact\x18\x0e \x01(\v2\x1a.google.protobuf.TimestampR\x12inboundLastContact\x12F\n" +
-	"\x10last_drift_check\x18\x0f \x01(\v2\x1c.liaison.v1.DriftCheckResultR\x0elastDriftCheck\"\x99\x02\n" +
+	"\x10last_drift_check\x18\x0f \x01(\v2\x1c.liaison.v1.DriftCheckResultR\x0elastDriftCheck\x123\n" +
+	"\awitness\x18\x10 \x01(\v2\x19.liaison.v1.WitnessStatusR\awitness\"\x8e\x04\n" +
+	"\rWitnessStatus\x12%\n" +
+	"\x0ewitnessed_size\x18\x01 \x01(\x03R\rwitnessedSize\x12A\n" +
+	"\x0ewitnessed_time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\rwitnessedTime\x12\x1d\n" +
+	"\n" +
+	"fork_alarm\x18\x03 \x01(\bR\tforkAlarm\x12*\n" +
+	"\x11fork_alarm_reason\x18\x04 \x01(\tR\x0fforkAlarmReason\x12B\n" +
+	"\x0ffork_alarm_time\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\rforkAlarmTime\x12.\n" +
+	"\x13fork_alarm_refusals\x18\x06 \x01(\x03R\x11forkAlarmRefusals\x12K\n" +
+	"\x14fork_alarm_last_time\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\x11forkAlarmLastTime\x12#\n" +
+	"\rcosigned_size\x18\b \x01(\x03R\fcosignedSize\x12?\n" +
+	"\rcosigned_time\x18\t \x01(\v2\x1a.google.protobuf.TimestampR\fcosignedTime\x12!\n" +
+	"\fcosign_error\x18\n" +
+	" \x01(\tR\vcosignError\"\x99\x02\n" +
 	"\x10DriftCheckResult\x12\x18\n" +
 	"\apartner\x18\x01 \x01(\tR\apartner\x12.\n" +
 	"\x04time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\x12\x17\n" +
@@ -1587,15 +2086,18 @@ const file_liaison_v1_federation_proto_rawDesc = "" +
 	"\x17RECORD_KIND_UNSPECIFIED\x10\x00\x12\x14\n" +
 	"\x10RECORD_KIND_LEAD\x10\x01\x12\x14\n" +
 	"\x10RECORD_KIND_CASE\x10\x02\x12\x18\n" +
-	"\x14RECORD_KIND_MANIFEST\x10\x032\x84\x02\n" +
+	"\x14RECORD_KIND_MANIFEST\x10\x032\xb6\x03\n" +
 	"\x11FederationService\x12I\n" +
 	"\bExchange\x12\x1b.liaison.v1.ExchangeRequest\x1a\x1c.liaison.v1.ExchangeResponse(\x010\x01\x12H\n" +
 	"\tGetDigest\x12\x1c.liaison.v1.GetDigestRequest\x1a\x1d.liaison.v1.GetDigestResponse\x12Z\n" +
-	"\x0fListDigestItems\x12\".liaison.v1.ListDigestItemsRequest\x1a#.liaison.v1.ListDigestItemsResponse2\xcd\x01\n" +
+	"\x0fListDigestItems\x12\".liaison.v1.ListDigestItemsRequest\x1a#.liaison.v1.ListDigestItemsResponse\x12?\n" +
+	"\x06Cosign\x12\x19.liaison.v1.CosignRequest\x1a\x1a.liaison.v1.CosignResponse\x12o\n" +
+	"\x16GetWitnessedCheckpoint\x12).liaison.v1.GetWitnessedCheckpointRequest\x1a*.liaison.v1.GetWitnessedCheckpointResponse2\xc4\x02\n" +
 	"\x16FederationAdminService\x12f\n" +
 	"\x13GetFederationStatus\x12&.liaison.v1.GetFederationStatusRequest\x1a'.liaison.v1.GetFederationStatusResponse\x12K\n" +
 	"\n" +
-	"CheckDrift\x12\x1d.liaison.v1.CheckDriftRequest\x1a\x1e.liaison.v1.CheckDriftResponseB>Z<github.com/liaison-exchange/liaison/gen/liaison/v1;liaisonv1b\x06proto3"
+	"CheckDrift\x12\x1d.liaison.v1.CheckDriftRequest\x1a\x1e.liaison.v1.CheckDriftResponse\x12u\n" +
+	"\x18FetchWitnessedCheckpoint\x12+.liaison.v1.FetchWitnessedCheckpointRequest\x1a,.liaison.v1.FetchWitnessedCheckpointResponseB>Z<github.com/liaison-exchange/liaison/gen/liaison/v1;liaisonv1b\x06proto3"
 
 var (
 	file_liaison_v1_federation_proto_rawDescOnce sync.Once
@@ -1610,68 +2112,88 @@ func file_liaison_v1_federation_proto_rawDescGZIP() []byte {
 }
 
 var file_liaison_v1_federation_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_liaison_v1_federation_proto_msgTypes = make([]protoimpl.MessageInfo, 20)
+var file_liaison_v1_federation_proto_msgTypes = make([]protoimpl.MessageInfo, 27)
 var file_liaison_v1_federation_proto_goTypes = []any{
-	(ReceiptStatus)(0),                  // 0: liaison.v1.ReceiptStatus
-	(RecordKind)(0),                     // 1: liaison.v1.RecordKind
-	(*ExchangeRequest)(nil),             // 2: liaison.v1.ExchangeRequest
-	(*Hello)(nil),                       // 3: liaison.v1.Hello
-	(*Batch)(nil),                       // 4: liaison.v1.Batch
-	(*BatchSignature)(nil),              // 5: liaison.v1.BatchSignature
-	(*ExchangeResponse)(nil),            // 6: liaison.v1.ExchangeResponse
-	(*Welcome)(nil),                     // 7: liaison.v1.Welcome
-	(*Receipt)(nil),                     // 8: liaison.v1.Receipt
-	(*Receipts)(nil),                    // 9: liaison.v1.Receipts
-	(*GetDigestRequest)(nil),            // 10: liaison.v1.GetDigestRequest
-	(*DigestBucket)(nil),                // 11: liaison.v1.DigestBucket
-	(*GetDigestResponse)(nil),           // 12: liaison.v1.GetDigestResponse
-	(*ListDigestItemsRequest)(nil),      // 13: liaison.v1.ListDigestItemsRequest
-	(*DigestItem)(nil),                  // 14: liaison.v1.DigestItem
-	(*ListDigestItemsResponse)(nil),     // 15: liaison.v1.ListDigestItemsResponse
-	(*GetFederationStatusRequest)(nil),  // 16: liaison.v1.GetFederationStatusRequest
-	(*GetFederationStatusResponse)(nil), // 17: liaison.v1.GetFederationStatusResponse
-	(*PartnerStatus)(nil),               // 18: liaison.v1.PartnerStatus
-	(*DriftCheckResult)(nil),            // 19: liaison.v1.DriftCheckResult
-	(*CheckDriftRequest)(nil),           // 20: liaison.v1.CheckDriftRequest
-	(*CheckDriftResponse)(nil),          // 21: liaison.v1.CheckDriftResponse
-	(*timestamppb.Timestamp)(nil),       // 22: google.protobuf.Timestamp
+	(ReceiptStatus)(0),                       // 0: liaison.v1.ReceiptStatus
+	(RecordKind)(0),                          // 1: liaison.v1.RecordKind
+	(*CosignRequest)(nil),                    // 2: liaison.v1.CosignRequest
+	(*CosignResponse)(nil),                   // 3: liaison.v1.CosignResponse
+	(*GetWitnessedCheckpointRequest)(nil),    // 4: liaison.v1.GetWitnessedCheckpointRequest
+	(*GetWitnessedCheckpointResponse)(nil),   // 5: liaison.v1.GetWitnessedCheckpointResponse
+	(*ExchangeRequest)(nil),                  // 6: liaison.v1.ExchangeRequest
+	(*Hello)(nil),                            // 7: liaison.v1.Hello
+	(*Batch)(nil),                            // 8: liaison.v1.Batch
+	(*BatchSignature)(nil),                   // 9: liaison.v1.BatchSignature
+	(*ExchangeResponse)(nil),                 // 10: liaison.v1.ExchangeResponse
+	(*Welcome)(nil),                          // 11: liaison.v1.Welcome
+	(*Receipt)(nil),                          // 12: liaison.v1.Receipt
+	(*Receipts)(nil),                         // 13: liaison.v1.Receipts
+	(*GetDigestRequest)(nil),                 // 14: liaison.v1.GetDigestRequest
+	(*DigestBucket)(nil),                     // 15: liaison.v1.DigestBucket
+	(*GetDigestResponse)(nil),                // 16: liaison.v1.GetDigestResponse
+	(*ListDigestItemsRequest)(nil),           // 17: liaison.v1.ListDigestItemsRequest
+	(*DigestItem)(nil),                       // 18: liaison.v1.DigestItem
+	(*ListDigestItemsResponse)(nil),          // 19: liaison.v1.ListDigestItemsResponse
+	(*FetchWitnessedCheckpointRequest)(nil),  // 20: liaison.v1.FetchWitnessedCheckpointRequest
+	(*FetchWitnessedCheckpointResponse)(nil), // 21: liaison.v1.FetchWitnessedCheckpointResponse
+	(*GetFederationStatusRequest)(nil),       // 22: liaison.v1.GetFederationStatusRequest
+	(*GetFederationStatusResponse)(nil),      // 23: liaison.v1.GetFederationStatusResponse
+	(*PartnerStatus)(nil),                    // 24: liaison.v1.PartnerStatus
+	(*WitnessStatus)(nil),                    // 25: liaison.v1.WitnessStatus
+	(*DriftCheckResult)(nil),                 // 26: liaison.v1.DriftCheckResult
+	(*CheckDriftRequest)(nil),                // 27: liaison.v1.CheckDriftRequest
+	(*CheckDriftResponse)(nil),               // 28: liaison.v1.CheckDriftResponse
+	(*timestamppb.Timestamp)(nil),            // 29: google.protobuf.Timestamp
 }
 var file_liaison_v1_federation_proto_depIdxs = []int32{
-	3,  // 0: liaison.v1.ExchangeRequest.hello:type_name -> liaison.v1.Hello
-	4,  // 1: liaison.v1.ExchangeRequest.batch:type_name -> liaison.v1.Batch
-	5,  // 2: liaison.v1.Batch.signature:type_name -> liaison.v1.BatchSignature
-	7,  // 3: liaison.v1.ExchangeResponse.welcome:type_name -> liaison.v1.Welcome
-	9,  // 4: liaison.v1.ExchangeResponse.receipts:type_name -> liaison.v1.Receipts
-	0,  // 5: liaison.v1.Receipt.status:type_name -> liaison.v1.ReceiptStatus
-	22, // 6: liaison.v1.Receipt.apply_time:type_name -> google.protobuf.Timestamp
-	8,  // 7: liaison.v1.Receipts.receipts:type_name -> liaison.v1.Receipt
-	1,  // 8: liaison.v1.GetDigestRequest.kind:type_name -> liaison.v1.RecordKind
-	11, // 9: liaison.v1.GetDigestResponse.buckets:type_name -> liaison.v1.DigestBucket
-	1,  // 10: liaison.v1.ListDigestItemsRequest.kind:type_name -> liaison.v1.RecordKind
-	14, // 11: liaison.v1.ListDigestItemsResponse.items:type_name -> liaison.v1.DigestItem
-	18, // 12: liaison.v1.GetFederationStatusResponse.partners:type_name -> liaison.v1.PartnerStatus
-	22, // 13: liaison.v1.PartnerStatus.last_contact:type_name -> google.protobuf.Timestamp
-	22, // 14: liaison.v1.PartnerStatus.oldest_waiting_time:type_name -> google.protobuf.Timestamp
-	22, // 15: liaison.v1.PartnerStatus.last_error_time:type_name -> google.protobuf.Timestamp
-	22, // 16: liaison.v1.PartnerStatus.inbound_last_contact:type_name -> google.protobuf.Timestamp
-	19, // 17: liaison.v1.PartnerStatus.last_drift_check:type_name -> liaison.v1.DriftCheckResult
-	22, // 18: liaison.v1.DriftCheckResult.time:type_name -> google.protobuf.Timestamp
-	19, // 19: liaison.v1.CheckDriftResponse.results:type_name -> liaison.v1.DriftCheckResult
-	2,  // 20: liaison.v1.FederationService.Exchange:input_type -> liaison.v1.ExchangeRequest
-	10, // 21: liaison.v1.FederationService.GetDigest:input_type -> liaison.v1.GetDigestRequest
-	13, // 22: liaison.v1.FederationService.ListDigestItems:input_type -> liaison.v1.ListDigestItemsRequest
-	16, // 23: liaison.v1.FederationAdminService.GetFederationStatus:input_type -> liaison.v1.GetFederationStatusRequest
-	20, // 24: liaison.v1.FederationAdminService.CheckDrift:input_type -> liaison.v1.CheckDriftRequest
-	6,  // 25: liaison.v1.FederationService.Exchange:output_type -> liaison.v1.ExchangeResponse
-	12, // 26: liaison.v1.FederationService.GetDigest:output_type -> liaison.v1.GetDigestResponse
-	15, // 27: liaison.v1.FederationService.ListDigestItems:output_type -> liaison.v1.ListDigestItemsResponse
-	17, // 28: liaison.v1.FederationAdminService.GetFederationStatus:output_type -> liaison.v1.GetFederationStatusResponse
-	21, // 29: liaison.v1.FederationAdminService.CheckDrift:output_type -> liaison.v1.CheckDriftResponse
-	25, // [25:30] is the sub-list for method output_type
-	20, // [20:25] is the sub-list for method input_type
-	20, // [20:20] is the sub-list for extension type_name
-	20, // [20:20] is the sub-list for extension extendee
-	0,  // [0:20] is the sub-list for field type_name
+	29, // 0: liaison.v1.GetWitnessedCheckpointResponse.witness_time:type_name -> google.protobuf.Timestamp
+	7,  // 1: liaison.v1.ExchangeRequest.hello:type_name -> liaison.v1.Hello
+	8,  // 2: liaison.v1.ExchangeRequest.batch:type_name -> liaison.v1.Batch
+	9,  // 3: liaison.v1.Batch.signature:type_name -> liaison.v1.BatchSignature
+	11, // 4: liaison.v1.ExchangeResponse.welcome:type_name -> liaison.v1.Welcome
+	13, // 5: liaison.v1.ExchangeResponse.receipts:type_name -> liaison.v1.Receipts
+	0,  // 6: liaison.v1.Receipt.status:type_name -> liaison.v1.ReceiptStatus
+	29, // 7: liaison.v1.Receipt.apply_time:type_name -> google.protobuf.Timestamp
+	12, // 8: liaison.v1.Receipts.receipts:type_name -> liaison.v1.Receipt
+	1,  // 9: liaison.v1.GetDigestRequest.kind:type_name -> liaison.v1.RecordKind
+	15, // 10: liaison.v1.GetDigestResponse.buckets:type_name -> liaison.v1.DigestBucket
+	1,  // 11: liaison.v1.ListDigestItemsRequest.kind:type_name -> liaison.v1.RecordKind
+	18, // 12: liaison.v1.ListDigestItemsResponse.items:type_name -> liaison.v1.DigestItem
+	29, // 13: liaison.v1.FetchWitnessedCheckpointResponse.witness_time:type_name -> google.protobuf.Timestamp
+	24, // 14: liaison.v1.GetFederationStatusResponse.partners:type_name -> liaison.v1.PartnerStatus
+	29, // 15: liaison.v1.PartnerStatus.last_contact:type_name -> google.protobuf.Timestamp
+	29, // 16: liaison.v1.PartnerStatus.oldest_waiting_time:type_name -> google.protobuf.Timestamp
+	29, // 17: liaison.v1.PartnerStatus.last_error_time:type_name -> google.protobuf.Timestamp
+	29, // 18: liaison.v1.PartnerStatus.inbound_last_contact:type_name -> google.protobuf.Timestamp
+	26, // 19: liaison.v1.PartnerStatus.last_drift_check:type_name -> liaison.v1.DriftCheckResult
+	25, // 20: liaison.v1.PartnerStatus.witness:type_name -> liaison.v1.WitnessStatus
+	29, // 21: liaison.v1.WitnessStatus.witnessed_time:type_name -> google.protobuf.Timestamp
+	29, // 22: liaison.v1.WitnessStatus.fork_alarm_time:type_name -> google.protobuf.Timestamp
+	29, // 23: liaison.v1.WitnessStatus.fork_alarm_last_time:type_name -> google.protobuf.Timestamp
+	29, // 24: liaison.v1.WitnessStatus.cosigned_time:type_name -> google.protobuf.Timestamp
+	29, // 25: liaison.v1.DriftCheckResult.time:type_name -> google.protobuf.Timestamp
+	26, // 26: liaison.v1.CheckDriftResponse.results:type_name -> liaison.v1.DriftCheckResult
+	6,  // 27: liaison.v1.FederationService.Exchange:input_type -> liaison.v1.ExchangeRequest
+	14, // 28: liaison.v1.FederationService.GetDigest:input_type -> liaison.v1.GetDigestRequest
+	17, // 29: liaison.v1.FederationService.ListDigestItems:input_type -> liaison.v1.ListDigestItemsRequest
+	2,  // 30: liaison.v1.FederationService.Cosign:input_type -> liaison.v1.CosignRequest
+	4,  // 31: liaison.v1.FederationService.GetWitnessedCheckpoint:input_type -> liaison.v1.GetWitnessedCheckpointRequest
+	22, // 32: liaison.v1.FederationAdminService.GetFederationStatus:input_type -> liaison.v1.GetFederationStatusRequest
+	27, // 33: liaison.v1.FederationAdminService.CheckDrift:input_type -> liaison.v1.CheckDriftRequest
+	20, // 34: liaison.v1.FederationAdminService.FetchWitnessedCheckpoint:input_type -> liaison.v1.FetchWitnessedCheckpointRequest
+	10, // 35: liaison.v1.FederationService.Exchange:output_type -> liaison.v1.ExchangeResponse
+	16, // 36: liaison.v1.FederationService.GetDigest:output_type -> liaison.v1.GetDigestResponse
+	19, // 37: liaison.v1.FederationService.ListDigestItems:output_type -> liaison.v1.ListDigestItemsResponse
+	3,  // 38: liaison.v1.FederationService.Cosign:output_type -> liaison.v1.CosignResponse
+	5,  // 39: liaison.v1.FederationService.GetWitnessedCheckpoint:output_type -> liaison.v1.GetWitnessedCheckpointResponse
+	23, // 40: liaison.v1.FederationAdminService.GetFederationStatus:output_type -> liaison.v1.GetFederationStatusResponse
+	28, // 41: liaison.v1.FederationAdminService.CheckDrift:output_type -> liaison.v1.CheckDriftResponse
+	21, // 42: liaison.v1.FederationAdminService.FetchWitnessedCheckpoint:output_type -> liaison.v1.FetchWitnessedCheckpointResponse
+	35, // [35:43] is the sub-list for method output_type
+	27, // [27:35] is the sub-list for method input_type
+	27, // [27:27] is the sub-list for extension type_name
+	27, // [27:27] is the sub-list for extension extendee
+	0,  // [0:27] is the sub-list for field type_name
 }
 
 func init() { file_liaison_v1_federation_proto_init() }
@@ -1679,11 +2201,11 @@ func file_liaison_v1_federation_proto_init() {
 	if File_liaison_v1_federation_proto != nil {
 		return
 	}
-	file_liaison_v1_federation_proto_msgTypes[0].OneofWrappers = []any{
+	file_liaison_v1_federation_proto_msgTypes[4].OneofWrappers = []any{
 		(*ExchangeRequest_Hello)(nil),
 		(*ExchangeRequest_Batch)(nil),
 	}
-	file_liaison_v1_federation_proto_msgTypes[4].OneofWrappers = []any{
+	file_liaison_v1_federation_proto_msgTypes[8].OneofWrappers = []any{
 		(*ExchangeResponse_Welcome)(nil),
 		(*ExchangeResponse_Receipts)(nil),
 	}
@@ -1693,7 +2215,7 @@ func file_liaison_v1_federation_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_liaison_v1_federation_proto_rawDesc), len(file_liaison_v1_federation_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   20,
+			NumMessages:   27,
 			NumExtensions: 0,
 			NumServices:   2,
 		},
