@@ -60,7 +60,7 @@ func (r *Receiver) Cosign(ctx context.Context, req *liaisonv1.CosignRequest) (*l
 		if err != nil {
 			return err
 		}
-		reason, retry := checkAgainstWitnessed(req, lg, w, have)
+		cp, reason, retry := checkAgainstWitnessed(req, lg, w, have)
 		if retry {
 			resp = &liaisonv1.CosignResponse{WitnessedSize: w.Size}
 			return nil
@@ -69,7 +69,6 @@ func (r *Receiver) Cosign(ctx context.Context, req *liaisonv1.CosignRequest) (*l
 			refusal, err = r.forkAlarm(ctx, tx, partner, reason, w.Size, req.GetCheckpoint())
 			return err
 		}
-		cp, _ := audit.OpenCheckpoint(req.GetCheckpoint(), lg.origin, audit.Keys{Log: lg.vkey})
 		cosigned, err := audit.Cosign(req.GetCheckpoint(), r.witness.SignerKey)
 		if err != nil {
 			return err
@@ -89,34 +88,34 @@ func (r *Receiver) Cosign(ctx context.Context, req *liaisonv1.CosignRequest) (*l
 	return resp, nil
 }
 
-// checkAgainstWitnessed says why a checkpoint cannot be cosigned (a fork
-// alarm), or that the proof does not start where this node stands (retry:
-// not an alarm, the log may have lost track of what was cosigned), or
-// neither.
-func checkAgainstWitnessed(req *liaisonv1.CosignRequest, lg witnessedLog, w store.Witnessed, have bool) (reason string, retry bool) {
+// checkAgainstWitnessed opens the checkpoint and says why it cannot be
+// cosigned (a fork alarm), or that the proof does not start where this
+// node stands (retry: not an alarm, the log may have lost track of what
+// was cosigned), or neither (cosign cp).
+func checkAgainstWitnessed(req *liaisonv1.CosignRequest, lg witnessedLog, w store.Witnessed, have bool) (cp *audit.Checkpoint, reason string, retry bool) {
 	cp, err := audit.OpenCheckpoint(req.GetCheckpoint(), lg.origin, audit.Keys{Log: lg.vkey})
 	switch {
 	case err != nil:
-		return fmt.Sprintf("a checkpoint that does not verify with the log's key: %v", err), false
+		return nil, fmt.Sprintf("a checkpoint that does not verify with the log's key: %v", err), false
 	case !have:
-		return "", false
+		return cp, "", false
 	case cp.Size < w.Size:
-		return fmt.Sprintf("checkpoint of %d events, fewer than the %d already witnessed: the log was truncated or rolled back", cp.Size, w.Size), false
+		return cp, fmt.Sprintf("checkpoint of %d events, fewer than the %d already witnessed: the log was truncated or rolled back", cp.Size, w.Size), false
 	case cp.Size == w.Size && cp.Root != w.Root:
-		return fmt.Sprintf("checkpoint of %d events with root %x, but the witnessed checkpoint of the same size has root %x: the log was rewritten or forked", cp.Size, cp.Root[:8], w.Root[:8]), false
+		return cp, fmt.Sprintf("checkpoint of %d events with root %x, but the witnessed checkpoint of the same size has root %x: the log was rewritten or forked", cp.Size, cp.Root[:8], w.Root[:8]), false
 	case cp.Size == w.Size:
-		return "", false
+		return cp, "", false
 	case req.GetOldSize() != w.Size:
-		return "", true
+		return cp, "", true
 	}
 	proof := make(tlog.TreeProof, len(req.GetProof()))
 	for i, h := range req.GetProof() {
 		copy(proof[i][:], h)
 	}
 	if err := tlog.CheckTree(proof, cp.Size, cp.Root, w.Size, w.Root); err != nil {
-		return fmt.Sprintf("checkpoint of %d events is not consistent with the witnessed checkpoint of %d events (%v): the log was rewritten or forked", cp.Size, w.Size, err), false
+		return cp, fmt.Sprintf("checkpoint of %d events is not consistent with the witnessed checkpoint of %d events (%v): the log was rewritten or forked", cp.Size, w.Size, err), false
 	}
-	return "", false
+	return cp, "", false
 }
 
 // forkAlarm raises (or repeats) the fork alarm on partner's log in tx and

@@ -113,7 +113,7 @@ func TestCheckAgainstWitnessed(t *testing.T) {
 			if tc.have {
 				w = w5
 			}
-			reason, retry := checkAgainstWitnessed(tc.req, lg, w, tc.have)
+			_, reason, retry := checkAgainstWitnessed(tc.req, lg, w, tc.have)
 			if retry != tc.retry {
 				t.Errorf("retry %v, want %v", retry, tc.retry)
 			}
