@@ -347,6 +347,8 @@ func TestWitness_CleanLogUnderLoad(t *testing.T) {
 		}
 	}
 	got := alpha.witnessedFromPartner(t, "bravo")
+	// Verified offline, as `liaison audit verify` does, on a still file.
+	alpha.Stop(t)
 	res := verifyWithWitness(t, alpha, "bravo", got.GetCheckpoint())
 	if !res.OK || res.WitnessedAt < size {
 		t.Errorf("alpha's clean log against bravo's checkpoint %d: OK %v, witnessed at %d (%s)", got.GetSize(), res.OK, res.WitnessedAt, res.Problem)
