@@ -363,3 +363,47 @@ func (n *fedNode) createLead(t *testing.T, title string) *liaisonv1.Lead {
 	}
 	return r.GetLead()
 }
+
+// TestWitness_ThreeAgenciesCosignTheSameCheckpoint: with two partners,
+// both cosignatures end up on alpha's stored checkpoint, merged.
+func TestWitness_ThreeAgenciesCosignTheSameCheckpoint(t *testing.T) {
+	t.Parallel()
+	alpha, _, _ := nodetest.Trio(t, func(c *config.Config) { c.Audit.CheckpointInterval.Duration = time.Second })
+	keys := audit.Keys{Log: alpha.AuditLog.VerifierKey()}
+	for _, p := range []string{"bravo", "charlie"} {
+		b, err := os.ReadFile(alpha.PKI.Path(p, "log.vkey"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		keys.Witnesses = append(keys.Witnesses, strings.TrimSpace(string(b)))
+	}
+	nodetest.Eventually(t, 10*time.Second, func() error {
+		var cp store.StoredCheckpoint
+		if err := alpha.Store.Write(context.Background(), func(tx *store.Tx) error {
+			var err error
+			cp, _, err = tx.LatestCheckpoint()
+			return err
+		}); err != nil {
+			return err
+		}
+		// Until both partners answered for the latest checkpoint, it
+		// carries fewer cosignatures: poll.
+		for _, p := range []string{"bravo", "charlie"} {
+			w, err := alpha.Store.AuditWitness(context.Background(), p)
+			if err != nil {
+				return err
+			}
+			if w.Size == 0 {
+				return fmt.Errorf("%s has not cosigned yet", p)
+			}
+		}
+		c, err := audit.OpenCheckpoint(cp.Note, alpha.AuditLog.Origin(), keys)
+		if err != nil {
+			return err
+		}
+		if len(c.Cosigners) != 2 {
+			return fmt.Errorf("checkpoint %d cosigned by %v, want bravo and charlie", c.Size, c.Cosigners)
+		}
+		return nil
+	})
+}
