@@ -407,3 +407,26 @@ func TestWitness_ThreeAgenciesCosignTheSameCheckpoint(t *testing.T) {
 		return nil
 	})
 }
+
+// TestWitness_IdlePairStaysQuiet: two idle nodes do not keep each other's
+// logs growing by asking for cosignatures of the events their requests
+// append.
+func TestWitness_IdlePairStaysQuiet(t *testing.T) {
+	t.Parallel()
+	alpha, bravo := witnessPair(t, false)
+	bravo.waitWitnessed(t, "alpha", 1)
+	alpha.waitWitnessed(t, "bravo", 1)
+	time.Sleep(1500 * time.Millisecond) // the last requests answered
+	size := func(n *fedNode) int64 {
+		var s int64
+		if err := n.Store.Write(context.Background(), func(tx *store.Tx) error { s = tx.TreeSize(); return nil }); err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	a0, b0 := size(alpha), size(bravo)
+	time.Sleep(4 * time.Second)
+	if a, b := size(alpha), size(bravo); a-a0 > 1 || b-b0 > 1 {
+		t.Errorf("idle for 4 s with checkpoints every second, alpha's log grew by %d events and bravo's by %d", a-a0, b-b0)
+	}
+}
