@@ -120,6 +120,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.getAuditTreeHashStmt, err = db.PrepareContext(ctx, getAuditTreeHash); err != nil {
 		return nil, fmt.Errorf("error preparing query GetAuditTreeHash: %w", err)
 	}
+	if q.getAuditWitnessStmt, err = db.PrepareContext(ctx, getAuditWitness); err != nil {
+		return nil, fmt.Errorf("error preparing query GetAuditWitness: %w", err)
+	}
 	if q.getCaseStmt, err = db.PrepareContext(ctx, getCase); err != nil {
 		return nil, fmt.Errorf("error preparing query GetCase: %w", err)
 	}
@@ -128,6 +131,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	}
 	if q.getExpiredLeadStmt, err = db.PrepareContext(ctx, getExpiredLead); err != nil {
 		return nil, fmt.Errorf("error preparing query GetExpiredLead: %w", err)
+	}
+	if q.getForkAlarmStmt, err = db.PrepareContext(ctx, getForkAlarm); err != nil {
+		return nil, fmt.Errorf("error preparing query GetForkAlarm: %w", err)
 	}
 	if q.getIdempotencyKeyStmt, err = db.PrepareContext(ctx, getIdempotencyKey); err != nil {
 		return nil, fmt.Errorf("error preparing query GetIdempotencyKey: %w", err)
@@ -159,6 +165,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.getPermissionRequestStmt, err = db.PrepareContext(ctx, getPermissionRequest); err != nil {
 		return nil, fmt.Errorf("error preparing query GetPermissionRequest: %w", err)
 	}
+	if q.getWitnessedCheckpointStmt, err = db.PrepareContext(ctx, getWitnessedCheckpoint); err != nil {
+		return nil, fmt.Errorf("error preparing query GetWitnessedCheckpoint: %w", err)
+	}
 	if q.hasOutboxReceiptStmt, err = db.PrepareContext(ctx, hasOutboxReceipt); err != nil {
 		return nil, fmt.Errorf("error preparing query HasOutboxReceipt: %w", err)
 	}
@@ -188,6 +197,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	}
 	if q.insertDriftCheckStmt, err = db.PrepareContext(ctx, insertDriftCheck); err != nil {
 		return nil, fmt.Errorf("error preparing query InsertDriftCheck: %w", err)
+	}
+	if q.insertForkAlarmStmt, err = db.PrepareContext(ctx, insertForkAlarm); err != nil {
+		return nil, fmt.Errorf("error preparing query InsertForkAlarm: %w", err)
 	}
 	if q.insertIdempotencyKeyStmt, err = db.PrepareContext(ctx, insertIdempotencyKey); err != nil {
 		return nil, fmt.Errorf("error preparing query InsertIdempotencyKey: %w", err)
@@ -330,6 +342,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.renumberOutboxStmt, err = db.PrepareContext(ctx, renumberOutbox); err != nil {
 		return nil, fmt.Errorf("error preparing query RenumberOutbox: %w", err)
 	}
+	if q.repeatForkAlarmStmt, err = db.PrepareContext(ctx, repeatForkAlarm); err != nil {
+		return nil, fmt.Errorf("error preparing query RepeatForkAlarm: %w", err)
+	}
 	if q.separationsOfManifestStmt, err = db.PrepareContext(ctx, separationsOfManifest); err != nil {
 		return nil, fmt.Errorf("error preparing query SeparationsOfManifest: %w", err)
 	}
@@ -341,6 +356,12 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	}
 	if q.setAuditHeadStmt, err = db.PrepareContext(ctx, setAuditHead); err != nil {
 		return nil, fmt.Errorf("error preparing query SetAuditHead: %w", err)
+	}
+	if q.setAuditWitnessErrorStmt, err = db.PrepareContext(ctx, setAuditWitnessError); err != nil {
+		return nil, fmt.Errorf("error preparing query SetAuditWitnessError: %w", err)
+	}
+	if q.setAuditWitnessedStmt, err = db.PrepareContext(ctx, setAuditWitnessed); err != nil {
+		return nil, fmt.Errorf("error preparing query SetAuditWitnessed: %w", err)
 	}
 	if q.setCaseLinksStmt, err = db.PrepareContext(ctx, setCaseLinks); err != nil {
 		return nil, fmt.Errorf("error preparing query SetCaseLinks: %w", err)
@@ -359,6 +380,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	}
 	if q.setOutboxReceiptStmt, err = db.PrepareContext(ctx, setOutboxReceipt); err != nil {
 		return nil, fmt.Errorf("error preparing query SetOutboxReceipt: %w", err)
+	}
+	if q.setWitnessedCheckpointStmt, err = db.PrepareContext(ctx, setWitnessedCheckpoint); err != nil {
+		return nil, fmt.Errorf("error preparing query SetWitnessedCheckpoint: %w", err)
 	}
 	if q.strandedOutboxStmt, err = db.PrepareContext(ctx, strandedOutbox); err != nil {
 		return nil, fmt.Errorf("error preparing query StrandedOutbox: %w", err)
@@ -552,6 +576,11 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing getAuditTreeHashStmt: %w", cerr)
 		}
 	}
+	if q.getAuditWitnessStmt != nil {
+		if cerr := q.getAuditWitnessStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing getAuditWitnessStmt: %w", cerr)
+		}
+	}
 	if q.getCaseStmt != nil {
 		if cerr := q.getCaseStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing getCaseStmt: %w", cerr)
@@ -565,6 +594,11 @@ func (q *Queries) Close() error {
 	if q.getExpiredLeadStmt != nil {
 		if cerr := q.getExpiredLeadStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing getExpiredLeadStmt: %w", cerr)
+		}
+	}
+	if q.getForkAlarmStmt != nil {
+		if cerr := q.getForkAlarmStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing getForkAlarmStmt: %w", cerr)
 		}
 	}
 	if q.getIdempotencyKeyStmt != nil {
@@ -617,6 +651,11 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing getPermissionRequestStmt: %w", cerr)
 		}
 	}
+	if q.getWitnessedCheckpointStmt != nil {
+		if cerr := q.getWitnessedCheckpointStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing getWitnessedCheckpointStmt: %w", cerr)
+		}
+	}
 	if q.hasOutboxReceiptStmt != nil {
 		if cerr := q.hasOutboxReceiptStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing hasOutboxReceiptStmt: %w", cerr)
@@ -665,6 +704,11 @@ func (q *Queries) Close() error {
 	if q.insertDriftCheckStmt != nil {
 		if cerr := q.insertDriftCheckStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing insertDriftCheckStmt: %w", cerr)
+		}
+	}
+	if q.insertForkAlarmStmt != nil {
+		if cerr := q.insertForkAlarmStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing insertForkAlarmStmt: %w", cerr)
 		}
 	}
 	if q.insertIdempotencyKeyStmt != nil {
@@ -902,6 +946,11 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing renumberOutboxStmt: %w", cerr)
 		}
 	}
+	if q.repeatForkAlarmStmt != nil {
+		if cerr := q.repeatForkAlarmStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing repeatForkAlarmStmt: %w", cerr)
+		}
+	}
 	if q.separationsOfManifestStmt != nil {
 		if cerr := q.separationsOfManifestStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing separationsOfManifestStmt: %w", cerr)
@@ -920,6 +969,16 @@ func (q *Queries) Close() error {
 	if q.setAuditHeadStmt != nil {
 		if cerr := q.setAuditHeadStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing setAuditHeadStmt: %w", cerr)
+		}
+	}
+	if q.setAuditWitnessErrorStmt != nil {
+		if cerr := q.setAuditWitnessErrorStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing setAuditWitnessErrorStmt: %w", cerr)
+		}
+	}
+	if q.setAuditWitnessedStmt != nil {
+		if cerr := q.setAuditWitnessedStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing setAuditWitnessedStmt: %w", cerr)
 		}
 	}
 	if q.setCaseLinksStmt != nil {
@@ -950,6 +1009,11 @@ func (q *Queries) Close() error {
 	if q.setOutboxReceiptStmt != nil {
 		if cerr := q.setOutboxReceiptStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing setOutboxReceiptStmt: %w", cerr)
+		}
+	}
+	if q.setWitnessedCheckpointStmt != nil {
+		if cerr := q.setWitnessedCheckpointStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing setWitnessedCheckpointStmt: %w", cerr)
 		}
 	}
 	if q.strandedOutboxStmt != nil {
@@ -1068,9 +1132,11 @@ type Queries struct {
 	getAuditHeadStmt                 *sql.Stmt
 	getAuditLeafStmt                 *sql.Stmt
 	getAuditTreeHashStmt             *sql.Stmt
+	getAuditWitnessStmt              *sql.Stmt
 	getCaseStmt                      *sql.Stmt
 	getCaseEntryStmt                 *sql.Stmt
 	getExpiredLeadStmt               *sql.Stmt
+	getForkAlarmStmt                 *sql.Stmt
 	getIdempotencyKeyStmt            *sql.Stmt
 	getInChannelStmt                 *sql.Stmt
 	getInboxStmt                     *sql.Stmt
@@ -1081,6 +1147,7 @@ type Queries struct {
 	getOutChannelStmt                *sql.Stmt
 	getOutboxEntryStmt               *sql.Stmt
 	getPermissionRequestStmt         *sql.Stmt
+	getWitnessedCheckpointStmt       *sql.Stmt
 	hasOutboxReceiptStmt             *sql.Stmt
 	hasPermissionStmt                *sql.Stmt
 	inboxPageStmt                    *sql.Stmt
@@ -1091,6 +1158,7 @@ type Queries struct {
 	insertCaseStmt                   *sql.Stmt
 	insertCaseEntryStmt              *sql.Stmt
 	insertDriftCheckStmt             *sql.Stmt
+	insertForkAlarmStmt              *sql.Stmt
 	insertIdempotencyKeyStmt         *sql.Stmt
 	insertInboxStmt                  *sql.Stmt
 	insertInboxBatchStmt             *sql.Stmt
@@ -1138,16 +1206,20 @@ type Queries struct {
 	receiptEvidenceStmt              *sql.Stmt
 	recordKeysByIDStmt               *sql.Stmt
 	renumberOutboxStmt               *sql.Stmt
+	repeatForkAlarmStmt              *sql.Stmt
 	separationsOfManifestStmt        *sql.Stmt
 	setAuditCheckpointNoteStmt       *sql.Stmt
 	setAuditContentHashStmt          *sql.Stmt
 	setAuditHeadStmt                 *sql.Stmt
+	setAuditWitnessErrorStmt         *sql.Stmt
+	setAuditWitnessedStmt            *sql.Stmt
 	setCaseLinksStmt                 *sql.Stmt
 	setInChannelStmt                 *sql.Stmt
 	setMetaStmt                      *sql.Stmt
 	setOutChannelProgressStmt        *sql.Stmt
 	setOutboxEnvelopeStmt            *sql.Stmt
 	setOutboxReceiptStmt             *sql.Stmt
+	setWitnessedCheckpointStmt       *sql.Stmt
 	strandedOutboxStmt               *sql.Stmt
 	trimFeedStmt                     *sql.Stmt
 	undeliveredEnvelopesOfRecordStmt *sql.Stmt
@@ -1195,9 +1267,11 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		getAuditHeadStmt:                 q.getAuditHeadStmt,
 		getAuditLeafStmt:                 q.getAuditLeafStmt,
 		getAuditTreeHashStmt:             q.getAuditTreeHashStmt,
+		getAuditWitnessStmt:              q.getAuditWitnessStmt,
 		getCaseStmt:                      q.getCaseStmt,
 		getCaseEntryStmt:                 q.getCaseEntryStmt,
 		getExpiredLeadStmt:               q.getExpiredLeadStmt,
+		getForkAlarmStmt:                 q.getForkAlarmStmt,
 		getIdempotencyKeyStmt:            q.getIdempotencyKeyStmt,
 		getInChannelStmt:                 q.getInChannelStmt,
 		getInboxStmt:                     q.getInboxStmt,
@@ -1208,6 +1282,7 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		getOutChannelStmt:                q.getOutChannelStmt,
 		getOutboxEntryStmt:               q.getOutboxEntryStmt,
 		getPermissionRequestStmt:         q.getPermissionRequestStmt,
+		getWitnessedCheckpointStmt:       q.getWitnessedCheckpointStmt,
 		hasOutboxReceiptStmt:             q.hasOutboxReceiptStmt,
 		hasPermissionStmt:                q.hasPermissionStmt,
 		inboxPageStmt:                    q.inboxPageStmt,
@@ -1218,6 +1293,7 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		insertCaseStmt:                   q.insertCaseStmt,
 		insertCaseEntryStmt:              q.insertCaseEntryStmt,
 		insertDriftCheckStmt:             q.insertDriftCheckStmt,
+		insertForkAlarmStmt:              q.insertForkAlarmStmt,
 		insertIdempotencyKeyStmt:         q.insertIdempotencyKeyStmt,
 		insertInboxStmt:                  q.insertInboxStmt,
 		insertInboxBatchStmt:             q.insertInboxBatchStmt,
@@ -1265,16 +1341,20 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		receiptEvidenceStmt:              q.receiptEvidenceStmt,
 		recordKeysByIDStmt:               q.recordKeysByIDStmt,
 		renumberOutboxStmt:               q.renumberOutboxStmt,
+		repeatForkAlarmStmt:              q.repeatForkAlarmStmt,
 		separationsOfManifestStmt:        q.separationsOfManifestStmt,
 		setAuditCheckpointNoteStmt:       q.setAuditCheckpointNoteStmt,
 		setAuditContentHashStmt:          q.setAuditContentHashStmt,
 		setAuditHeadStmt:                 q.setAuditHeadStmt,
+		setAuditWitnessErrorStmt:         q.setAuditWitnessErrorStmt,
+		setAuditWitnessedStmt:            q.setAuditWitnessedStmt,
 		setCaseLinksStmt:                 q.setCaseLinksStmt,
 		setInChannelStmt:                 q.setInChannelStmt,
 		setMetaStmt:                      q.setMetaStmt,
 		setOutChannelProgressStmt:        q.setOutChannelProgressStmt,
 		setOutboxEnvelopeStmt:            q.setOutboxEnvelopeStmt,
 		setOutboxReceiptStmt:             q.setOutboxReceiptStmt,
+		setWitnessedCheckpointStmt:       q.setWitnessedCheckpointStmt,
 		strandedOutboxStmt:               q.strandedOutboxStmt,
 		trimFeedStmt:                     q.trimFeedStmt,
 		undeliveredEnvelopesOfRecordStmt: q.undeliveredEnvelopesOfRecordStmt,

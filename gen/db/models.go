@@ -44,6 +44,14 @@ type AuditTree struct {
 	Hash []byte
 }
 
+type AuditWitness struct {
+	Partner   string
+	Size      int64
+	Time      int64
+	LastError string
+	ErrorTime int64
+}
+
 type Case struct {
 	ID           string
 	OriginAgency string
@@ -99,6 +107,16 @@ type Feed struct {
 	Version      int64
 	OriginAgency string
 	Action       string
+}
+
+type ForkAlarm struct {
+	Partner       string
+	FirstTime     int64
+	LastTime      int64
+	Refusals      int64
+	Reason        string
+	WitnessedSize int64
+	Checkpoint    []byte
 }
 
 type IdempotencyKey struct {
@@ -279,4 +297,12 @@ type ReceiptBatch struct {
 	Signature      []byte
 	SignerChain    []byte
 	ReceiveTime    int64
+}
+
+type WitnessedCheckpoint struct {
+	Partner string
+	Size    int64
+	Root    []byte
+	Note    []byte
+	Time    int64
 }

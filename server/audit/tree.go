@@ -212,3 +212,28 @@ var PersonalData = []string{
 	"/liaison.v1.CaseService/ReopenCase",
 	"/liaison.v1.PermissionService/DecidePermissionRequest",
 }
+
+// MergeSignatures returns note a with the signature lines of note b that a
+// lacks appended: the same checkpoint, cosigned by several witnesses.
+func MergeSignatures(a, b []byte) ([]byte, error) {
+	bodyA, sigsA, okA := bytes.Cut(a, []byte("\n\n"))
+	bodyB, sigsB, okB := bytes.Cut(b, []byte("\n\n"))
+	if !okA || !okB {
+		return nil, errors.New("not a signed note")
+	}
+	if !bytes.Equal(bodyA, bodyB) {
+		return nil, errors.New("not the same checkpoint")
+	}
+	have := map[string]bool{}
+	for _, l := range strings.SplitAfter(string(sigsA), "\n") {
+		have[l] = true
+	}
+	out := append([]byte(nil), a...)
+	for _, l := range strings.SplitAfter(string(sigsB), "\n") {
+		if l != "" && !have[l] {
+			out = append(out, l...)
+			have[l] = true
+		}
+	}
+	return out, nil
+}

@@ -93,6 +93,8 @@ var Table = map[string]Rule{
 
 	liaisonv1.FederationAdminService_GetFederationStatus_FullMethodName: {Own: []identity.Role{an, su, au, se}},
 	liaisonv1.FederationAdminService_CheckDrift_FullMethodName:          {Own: []identity.Role{an, su, se}},
+	// The partner's copy of the own log's checkpoint: what auditors verify with.
+	liaisonv1.FederationAdminService_FetchWitnessedCheckpoint_FullMethodName: {Own: []identity.Role{an, su, au, se}},
 
 	// Retention: anyone who answers for the data may see what the next
 	// purge removes (auditors included); only supervisors purge on demand.

@@ -103,6 +103,11 @@ type Federation struct {
 	// DriftInterval is how often copies held by partners are compared
 	// (default 10m).
 	DriftInterval Duration `yaml:"drift_interval"`
+	// StopOnFork refuses a partner's channel (its Exchange, with
+	// FAILED_PRECONDITION naming the alarm) while this node holds a fork
+	// alarm on the partner's audit log. Off by default: the alarm is for
+	// people to act on, and records keep flowing.
+	StopOnFork bool `yaml:"stop_on_fork"`
 }
 
 // TLS is the node's own certificate material.

@@ -5,12 +5,15 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/google/uuid"
+	signednote "golang.org/x/mod/sumdb/note"
+	"golang.org/x/mod/sumdb/tlog"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -19,6 +22,7 @@ import (
 	"google.golang.org/protobuf/types/known/fieldmaskpb"
 
 	liaisonv1 "github.com/liaison-exchange/liaison/gen/liaison/v1"
+	"github.com/liaison-exchange/liaison/server/audit"
 	"github.com/liaison-exchange/liaison/server/authz"
 	"github.com/liaison-exchange/liaison/server/errs"
 	"github.com/liaison-exchange/liaison/server/identity"
@@ -55,8 +59,9 @@ var amWant = map[string][]identity.Role{
 
 	// The auditor sees the channels (an outage is an audit fact) but does
 	// not start drift checks, which queue repairs.
-	liaisonv1.FederationAdminService_GetFederationStatus_FullMethodName: {identity.Analyst, identity.Supervisor, identity.Auditor, identity.Service},
-	liaisonv1.FederationAdminService_CheckDrift_FullMethodName:          {identity.Analyst, identity.Supervisor, identity.Service},
+	liaisonv1.FederationAdminService_GetFederationStatus_FullMethodName:      {identity.Analyst, identity.Supervisor, identity.Auditor, identity.Service},
+	liaisonv1.FederationAdminService_CheckDrift_FullMethodName:               {identity.Analyst, identity.Supervisor, identity.Service},
+	liaisonv1.FederationAdminService_FetchWitnessedCheckpoint_FullMethodName: {identity.Analyst, identity.Supervisor, identity.Auditor, identity.Service},
 
 	// Retention: what the next purge removes is also an auditor's concern;
 	// purging is a supervisor's decision.
@@ -237,6 +242,8 @@ func (f *amFixture) request(t *testing.T, method string, p authzPrincipal) proto
 		return &liaisonv1.GetFederationStatusRequest{}
 	case liaisonv1.FederationAdminService_CheckDrift_FullMethodName:
 		return &liaisonv1.CheckDriftRequest{}
+	case liaisonv1.FederationAdminService_FetchWitnessedCheckpoint_FullMethodName:
+		return &liaisonv1.FetchWitnessedCheckpointRequest{Partner: "bravo"}
 	case liaisonv1.RetentionService_PreviewPurge_FullMethodName:
 		return &liaisonv1.PreviewPurgeRequest{}
 	case liaisonv1.RetentionService_RunPurge_FullMethodName:
@@ -442,6 +449,10 @@ func TestAuthz_FederationServiceOnlyPartnerNode(t *testing.T) {
 					err = invoke(t, conn, method, &liaisonv1.ListDigestItemsRequest{
 						Kind: liaisonv1.RecordKind_RECORD_KIND_CASE, Bucket: time.Now().UTC().Format("2006-01-02T15"),
 					})
+				case liaisonv1.FederationService_Cosign_FullMethodName:
+					err = invoke(t, conn, method, &liaisonv1.CosignRequest{Checkpoint: bravoCheckpoint(t, n)})
+				case liaisonv1.FederationService_GetWitnessedCheckpoint_FullMethodName:
+					err = invoke(t, conn, method, &liaisonv1.GetWitnessedCheckpointRequest{})
 				default:
 					t.Fatalf("no valid call of %s: add one to this test", method)
 				}
@@ -565,4 +576,23 @@ func TestAuthz_RefusalsNameTheirTarget(t *testing.T) {
 			}
 		})
 	}
+}
+
+// bravoCheckpoint is a checkpoint of a one-event log signed with bravo's
+// log key: one alpha, its witness, cosigns.
+func bravoCheckpoint(t *testing.T, n *nodetest.Node) []byte {
+	t.Helper()
+	skey, err := os.ReadFile(n.PKI.Path("bravo", "log.key"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	signer, err := signednote.NewSigner(strings.TrimSpace(string(skey)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cp, err := audit.SignCheckpoint(audit.Origin(signer.Name()), 1, tlog.RecordHash([]byte("one event")), signer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cp
 }

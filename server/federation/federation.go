@@ -20,6 +20,9 @@ import (
 // Partner is a partner agency's node.
 type Partner struct {
 	Agency, TrustDomain, Address string
+	// LogVKey is the verifier key of the partner's audit log ("" : this
+	// node does not witness it).
+	LogVKey string
 }
 
 // Options configure federation.
@@ -34,6 +37,8 @@ type Options struct {
 	Relay       RelayOptions
 	// DriftInterval is how often copies are compared (0: only on demand).
 	DriftInterval time.Duration
+	// Witness makes this node the witness of its partners' audit logs.
+	Witness WitnessOptions
 }
 
 // Federation is a node's side of every channel.
@@ -79,6 +84,12 @@ func New(o Options) (*Federation, error) {
 		f.relays[p.Agency] = r
 	}
 	f.Receiver = NewReceiver(o.Own, o.Store, o.Registry, signers, o.Material.Signer, o.Log)
+	f.Receiver.witness = o.Witness
+	for _, p := range o.Partners {
+		if p.LogVKey != "" {
+			f.Receiver.logs[p.Agency] = witnessedLog{origin: audit.Origin(p.TrustDomain), vkey: p.LogVKey}
+		}
+	}
 	f.drift = NewDriftChecker(o.Own, nodeID, o.Store, o.Registry, f.relays, o.Log)
 	f.Admin = &Admin{own: o.Own, store: o.Store, relays: f.relays, drift: f.drift}
 	return f, nil
@@ -102,6 +113,15 @@ func (f *Federation) Start() {
 			f.drift.Run(ctx, f.opts.DriftInterval)
 		}()
 	}
+}
+
+// Client is partner's FederationService over the relay's connection (nil
+// if partner is not one).
+func (f *Federation) Client(partner string) liaisonv1.FederationServiceClient {
+	if r, ok := f.relays[partner]; ok {
+		return r.Client()
+	}
+	return nil
 }
 
 // Stop stops the relays and the drift check, ends the partners' open
@@ -174,6 +194,9 @@ func (a *Admin) GetFederationStatus(ctx context.Context, _ *liaisonv1.GetFederat
 			LastSequenceAcknowledged: uint64(oc.Acked), LastSequenceApplied: uint64(oc.PartnerApplied),
 			LastError: snap.LastError, LastErrorTime: ts(snap.LastErrorTime),
 			InboundLastApplied: uint64(in.LastApplied), LastDriftCheck: dc,
+		}
+		if st.Witness, err = a.witnessStatus(ctx, p); err != nil {
+			return nil, err
 		}
 		if in.LastApplied > 0 || !in.LastContact.IsZero() && in.LastContact.Unix() > 0 {
 			st.InboundLastContact = ts(in.LastContact)

@@ -101,6 +101,9 @@ type Receiver struct {
 	now      func() time.Time
 	quit     chan struct{} // closed when the node stops: open channels end
 	quitOnce sync.Once
+
+	witness WitnessOptions
+	logs    map[string]witnessedLog // the partners' logs this node witnesses
 }
 
 var _ liaisonv1.FederationServiceServer = (*Receiver)(nil)
@@ -111,7 +114,7 @@ var _ liaisonv1.FederationServiceServer = (*Receiver)(nil)
 // receipts.
 func NewReceiver(own string, s *store.Store, reg *Registry, signers func(string) (SignerCheck, error),
 	key func() (crypto.Signer, []*x509.Certificate, error), log *slog.Logger) *Receiver {
-	return &Receiver{own: own, store: s, registry: reg, signers: signers, key: key, log: log, now: time.Now, quit: make(chan struct{})}
+	return &Receiver{own: own, store: s, registry: reg, signers: signers, key: key, log: log, now: time.Now, quit: make(chan struct{}), logs: map[string]witnessedLog{}}
 }
 
 // Close ends every open channel (the senders reconnect later).
@@ -133,6 +136,8 @@ func (r *Receiver) Exchange(stream liaisonv1.FederationService_ExchangeServer) e
 		err = errs.New(errs.PermissionDenied, "Hello names sender %q but the certificate is %s's node", hello.GetSender(), caller.Agency)
 	case hello.GetReceiver() != r.own:
 		err = errs.Precondition("envelope.wrong_receiver", "channels/"+caller.Agency, "this is the node of %s, not of %s", r.own, hello.GetReceiver())
+	default:
+		err = r.refuseOnFork(ctx, caller.Agency)
 	}
 	if err != nil {
 		r.auditRefusal(ctx, caller.Agency, "federation.channel.refused", "", err)
@@ -189,6 +194,11 @@ func (r *Receiver) Exchange(stream liaisonv1.FederationService_ExchangeServer) e
 		b := req.GetBatch()
 		if b == nil {
 			return errs.Invalid("batch", "after the Hello, only batches may be sent")
+		}
+		// A fork alarm raised while the channel is open stops it too.
+		if err := r.refuseOnFork(ctx, caller.Agency); err != nil {
+			r.auditRefusal(ctx, caller.Agency, "federation.channel.refused", "channels/"+caller.Agency, err)
+			return err
 		}
 		receipts, err := r.ApplyBatch(ctx, caller.Agency, b)
 		if err != nil {

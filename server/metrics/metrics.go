@@ -213,6 +213,14 @@ var (
 		"Size of the database's write-ahead log.")
 	feedDesc = desc("liaison_feed_consumers",
 		"Change-feed streams open now.")
+	forkAlarmsDesc = desc("liaison_audit_fork_alarms_total",
+		"Fork alarms raised by this node, as the partner's witness, on the partner's audit log (it stays raised: never cleared by the node).", "partner")
+	forkRefusalsDesc = desc("liaison_audit_fork_alarm_refusals_total",
+		"Checkpoints of the partner's audit log this node refused to cosign since it raised the fork alarm.", "partner")
+	witnessedDesc = desc("liaison_audit_witnessed_size",
+		"Size of the latest checkpoint of the partner's audit log this node cosigned.", "partner")
+	cosignedDesc = desc("liaison_audit_cosigned_size",
+		"Size of the latest checkpoint of this node's audit log the partner cosigned.", "partner")
 	readErrorsDesc = desc("liaison_metrics_read_errors_total",
 		"Scrapes in which a node metric could not be read (the error is logged).")
 )
@@ -229,6 +237,7 @@ var allDescs = []*prometheus.Desc{
 	recordsDesc, leadsDesc, tombstonesDesc, waitingDesc, oldestDesc, sentDesc, envelopesDesc,
 	connectedDesc, contactDesc, inStepDesc, differencesDesc, failedDesc, driftTimeDesc,
 	auditDesc, dbSizeDesc, walSizeDesc, feedDesc, readErrorsDesc,
+	forkAlarmsDesc, forkRefusalsDesc, witnessedDesc, cosignedDesc,
 }
 
 // Describe implements prometheus.Collector.
@@ -283,6 +292,12 @@ func (c *nodeCollector) Collect(ch chan<- prometheus.Metric) {
 		gauge(connectedDesc, b2f(p.GetConnected()), p.GetAgency())
 		if t := p.GetLastContact(); t != nil {
 			gauge(contactDesc, unix(t.AsTime()), p.GetAgency())
+		}
+		if w := p.GetWitness(); w != nil {
+			counter(forkAlarmsDesc, b2f(w.GetForkAlarm()), p.GetAgency())
+			counter(forkRefusalsDesc, float64(w.GetForkAlarmRefusals()), p.GetAgency())
+			gauge(witnessedDesc, float64(w.GetWitnessedSize()), p.GetAgency())
+			gauge(cosignedDesc, float64(w.GetCosignedSize()), p.GetAgency())
 		}
 		if dc := p.GetLastDriftCheck(); dc != nil {
 			gauge(inStepDesc, b2f(dc.GetInStep()), p.GetAgency())

@@ -177,11 +177,20 @@ func Start(ctx context.Context, cfg *config.Config, log *slog.Logger, lis net.Li
 	manifestSvc.Register(reg)
 	fedPartners := make([]federation.Partner, 0, len(cfg.Partners))
 	for _, p := range cfg.Partners {
-		fedPartners = append(fedPartners, federation.Partner{Agency: p.Agency, TrustDomain: p.TrustDomain, Address: p.Address})
+		vkey, err := p.LogVerifierKey()
+		if err != nil {
+			return nil, fmt.Errorf("partner %s log_key: %w", p.Agency, err)
+		}
+		fedPartners = append(fedPartners, federation.Partner{Agency: p.Agency, TrustDomain: p.TrustDomain, Address: p.Address, LogVKey: vkey})
+	}
+	logKey, err := cfg.LogSignerKey()
+	if err != nil {
+		return nil, fmt.Errorf("audit.log_key: %w", err)
 	}
 	n.Federation, err = federation.New(federation.Options{
 		Own: cfg.Agency, TrustDomain: cfg.TrustDomain, Partners: fedPartners, Store: n.Store, Material: n.Material,
 		Registry: reg, Log: log, DriftInterval: cfg.Federation.DriftInterval.Duration,
+		Witness: federation.WitnessOptions{SignerKey: logKey, StopOnFork: cfg.Federation.StopOnFork},
 		Relay: federation.RelayOptions{
 			BatchSize: cfg.Federation.BatchSize, Window: cfg.Federation.Window,
 			MinBackoff: cfg.Federation.MinBackoff.Duration, MaxBackoff: cfg.Federation.MaxBackoff.Duration,
@@ -199,6 +208,7 @@ func Start(ctx context.Context, cfg *config.Config, log *slog.Logger, lis net.Li
 	if n.AuditLog, err = NewAuditLog(cfg, n.Store, log); err != nil {
 		return nil, err
 	}
+	n.AuditLog.SetClients(n.Federation.Client)
 	liaisonv1.RegisterAuditServiceServer(n.grpc, auditsvc.New(n.Store, n.AuditLog))
 	liaisonv1.RegisterSearchServiceServer(n.grpc, search.New(n.Store, cfg.Agency))
 	liaisonv1.RegisterChangeFeedServiceServer(n.grpc, n.feed)

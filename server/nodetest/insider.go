@@ -18,7 +18,8 @@ import (
 // it recomputed to match — sequence numbers, chain hashes, the head row,
 // salts and content hashes, the whole Merkle tree. Only what the insider
 // cannot recompute (signatures of keys it does not hold) is left as it
-// was; checkpoints are kept unless dropCheckpoints.
+// was; checkpoints, and how far partners cosigned them, are kept unless
+// dropCheckpoints.
 func RewriteAuditLog(t testing.TB, path string, dropCheckpoints bool, edit func([]audit.Event) []audit.Event) {
 	t.Helper()
 	d, err := sql.Open("sqlite3", store.FileURI(path, url.Values{"_busy_timeout": {"5000"}}))
@@ -78,7 +79,10 @@ func RewriteAuditLog(t testing.TB, path string, dropCheckpoints bool, edit func(
 	must(tx.Exec(`DELETE FROM audit_events`))
 	must(tx.Exec(`DELETE FROM audit_tree`))
 	if dropCheckpoints {
+		// With the checkpoints goes the record of how far partners
+		// cosigned them: the log then has nothing left that disagrees.
 		must(tx.Exec(`DELETE FROM audit_checkpoints`))
+		must(tx.Exec(`DELETE FROM audit_witnesses`))
 	}
 	tree := audit.NewTreeCheck()
 	prev := audit.Genesis

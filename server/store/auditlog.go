@@ -98,7 +98,14 @@ func (s *Store) ListAuditEvents(ctx context.Context, f AuditFilter, beforeSeq in
 // VerifyAudit recomputes the chain and the tree from the database and
 // checks them against every checkpoint it holds (see VerifyAuditDB).
 func (s *Store) VerifyAudit(ctx context.Context, o VerifyOptions) (audit.Result, error) {
-	return VerifyAuditDB(ctx, s.rq, o)
+	// One read transaction: the events, the head and the checkpoints as of
+	// one commit, while the node goes on appending (WAL snapshot).
+	tx, err := s.rdb.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return audit.Result{}, fmt.Errorf("verify audit: %w", err)
+	}
+	defer tx.Rollback()
+	return VerifyAuditDB(ctx, s.rq.WithTx(tx), o)
 }
 
 // VerifyOptions say what to check a log against.
@@ -121,6 +128,18 @@ type VerifyOptions struct {
 // rewritten with every stored hash recomputed still fails against a
 // checkpoint a witness cosigned before.
 func VerifyAuditDB(ctx context.Context, q *db.Queries, o VerifyOptions) (audit.Result, error) {
+	// The stored checkpoints are read before the events: on a node that is
+	// running, events and checkpoints are appended between the reads, and
+	// a checkpoint read after the events could be past the last event read
+	// (reported as missing events). Read first, every checkpoint is of a
+	// tree the events read next contain, since the log only grows.
+	var stored []db.AuditCheckpoint
+	if o.Keys.Log != "" {
+		var err error
+		if stored, err = q.ListAuditCheckpoints(ctx); err != nil {
+			return audit.Result{}, fmt.Errorf("read checkpoints: %w", err)
+		}
+	}
 	v := audit.NewVerifier()
 	tc := audit.NewTreeCheck()
 	const page = 5000
@@ -193,16 +212,6 @@ func VerifyAuditDB(ctx context.Context, q *db.Queries, o VerifyOptions) (audit.R
 	}
 	if o.Keys.Log == "" {
 		return res, nil
-	}
-	return checkCheckpoints(ctx, q, o, tc, res)
-}
-
-// checkCheckpoints checks the rebuilt tree against every checkpoint, stored
-// or given.
-func checkCheckpoints(ctx context.Context, q *db.Queries, o VerifyOptions, tc *audit.TreeCheck, res audit.Result) (audit.Result, error) {
-	stored, err := q.ListAuditCheckpoints(ctx)
-	if err != nil {
-		return audit.Result{}, fmt.Errorf("read checkpoints: %w", err)
 	}
 	texts := o.Checkpoints
 	for _, c := range stored {

@@ -9,10 +9,12 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"golang.org/x/mod/sumdb/note"
 
+	liaisonv1 "github.com/liaison-exchange/liaison/gen/liaison/v1"
 	"github.com/liaison-exchange/liaison/server/audit"
 	"github.com/liaison-exchange/liaison/server/store"
 )
@@ -43,11 +45,15 @@ type Log struct {
 	origin string
 	signer note.Signer
 	vkey   string
+
+	clients map[string]liaisonv1.FederationServiceClient // the witnesses'
+	mu      sync.Mutex
+	lastErr map[string]string // per witness, the last failure logged
 }
 
 // New prepares the log; it signs nothing until Run.
 func New(o Options) (*Log, error) {
-	l := &Log{o: o, origin: audit.Origin(o.TrustDomain)}
+	l := &Log{o: o, origin: audit.Origin(o.TrustDomain), lastErr: map[string]string{}}
 	if o.SignerKey == "" {
 		return l, nil
 	}
@@ -102,8 +108,8 @@ func (l *Log) Checkpoint(ctx context.Context) (store.StoredCheckpoint, error) {
 	return cp, err
 }
 
-// Run signs a checkpoint every interval while events are appended, until
-// ctx is done.
+// Run signs a checkpoint every interval while events are appended, and
+// has each witness cosign the newest, until ctx is done.
 func (l *Log) Run(ctx context.Context) {
 	if l.signer == nil {
 		l.o.Log.Warn("no audit log key (audit.log_key): the audit log is not checkpointed and no partner can witness it")
@@ -117,8 +123,13 @@ func (l *Log) Run(ctx context.Context) {
 			return
 		case <-t.C:
 		}
-		if _, err := l.Checkpoint(ctx); err != nil && ctx.Err() == nil {
-			l.o.Log.Error("audit checkpoint", "err", err)
+		cp, err := l.Checkpoint(ctx)
+		if err != nil {
+			if ctx.Err() == nil {
+				l.o.Log.Error("audit checkpoint", "err", err)
+			}
+			continue
 		}
+		l.askWitnesses(ctx, cp)
 	}
 }

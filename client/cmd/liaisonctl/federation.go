@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 	"time"
 
@@ -20,6 +21,9 @@ func init() {
 		{name: "check", setup: federationCheck,
 			summary: "compare now what partners hold of this node's records, queuing repairs; " +
 				"drift is reported, not a failure: exit status 1 only if a partner could not be checked"},
+		{name: "witnessed", setup: federationWitnessed,
+			summary: "fetch from a partner the latest checkpoint of this node's audit log it cosigned (--partner AGENCY --out FILE), " +
+				"for: liaison audit verify --config FILE --checkpoint FILE"},
 	}})
 }
 
@@ -77,6 +81,7 @@ func statusTable(w io.Writer, resp *liaisonv1.GetFederationStatusResponse, at ti
 			}
 		}
 		row(w, "LAST ERROR:", lastErr)
+		witnessRows(w, p, at)
 		dc := p.GetLastDriftCheck()
 		if dc == nil {
 			row(w, "LAST DRIFT CHECK:", "never")
@@ -86,6 +91,65 @@ func statusTable(w io.Writer, resp *liaisonv1.GetFederationStatusResponse, at ti
 		if dc.GetError() == "" && dc.GetSummary() != "" {
 			row(w, "", dc.GetSummary())
 		}
+	}
+}
+
+// witnessRows are the lines of the cross-witnessing of the audit logs:
+// the fork alarm first, since it is what an operator must act on.
+func witnessRows(w io.Writer, p *liaisonv1.PartnerStatus, at time.Time) {
+	ws := p.GetWitness()
+	alarm := "-"
+	if ws.GetForkAlarm() {
+		alarm = fmt.Sprintf("RAISED %s: %s's audit log is inconsistent with the checkpoint this node cosigned: %s; %d checkpoint(s) refused, the last %s",
+			when(ws.GetForkAlarmTime(), at), p.GetAgency(), ws.GetForkAlarmReason(), ws.GetForkAlarmRefusals(), when(ws.GetForkAlarmLastTime(), at))
+	}
+	row(w, "FORK ALARM:", alarm)
+	witnessing := "never cosigned"
+	if ws.GetWitnessedSize() > 0 {
+		witnessing = fmt.Sprintf("%s's audit log cosigned at %d events, %s", p.GetAgency(), ws.GetWitnessedSize(), when(ws.GetWitnessedTime(), at))
+	}
+	row(w, "WITNESSING:", witnessing)
+	by := "never cosigned"
+	if ws.GetCosignedSize() > 0 {
+		by = fmt.Sprintf("this node's audit log cosigned at %d events, %s", ws.GetCosignedSize(), when(ws.GetCosignedTime(), at))
+	}
+	if ws.GetCosignError() != "" {
+		by += "; last request failed: " + ws.GetCosignError()
+	}
+	row(w, "WITNESSED BY:", by)
+}
+
+func federationWitnessed(fs *flag.FlagSet) handler {
+	partner := fs.String("partner", "", "the partner `AGENCY` that witnesses this node's audit log")
+	out := fs.String("out", "", "write the checkpoint to `FILE` instead of stdout")
+	return func(ctx context.Context, c *cli, _ []string) error {
+		if *partner == "" {
+			return usageErrorf("federation witnessed needs --partner AGENCY")
+		}
+		svc, err := c.federationAdmin()
+		if err != nil {
+			return err
+		}
+		resp, err := svc.FetchWitnessedCheckpoint(ctx, &liaisonv1.FetchWitnessedCheckpointRequest{Partner: *partner})
+		if err != nil {
+			return err
+		}
+		if len(resp.GetCheckpoint()) == 0 {
+			return &exitError{exitFailed, *partner + " has cosigned no checkpoint of this node's audit log yet"}
+		}
+		if *out == "" || *out == "-" {
+			_, err := c.stdout.Write(resp.GetCheckpoint())
+			return err
+		}
+		if err := os.WriteFile(*out, resp.GetCheckpoint(), 0o644); err != nil {
+			return err
+		}
+		return c.print(resp, func(w io.Writer) {
+			row(w, "PARTNER:", *partner)
+			row(w, "SIZE:", fmt.Sprintf("%d events", resp.GetSize()))
+			row(w, "COSIGNED:", when(resp.GetWitnessTime(), clock()))
+			row(w, "WRITTEN TO:", *out)
+		})
 	}
 }
 

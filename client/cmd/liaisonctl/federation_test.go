@@ -157,6 +157,12 @@ func TestStatusTable(t *testing.T) {
 		LastError: "receive: connection reset", LastErrorTime: ago(2*time.Hour + 5*time.Minute),
 		InboundLastApplied: 3, InboundLastContact: ago(50 * time.Hour),
 		LastDriftCheck: &liaisonv1.DriftCheckResult{Time: ago(time.Minute), Differences: 2, RepairsQueued: 2, Summary: "2 of 9 records differ"},
+		Witness: &liaisonv1.WitnessStatus{
+			WitnessedSize: 120, WitnessedTime: ago(10 * time.Minute),
+			ForkAlarm: true, ForkAlarmReason: "checkpoint of 80 events, fewer than the 120 already witnessed", ForkAlarmTime: ago(9 * time.Minute),
+			ForkAlarmRefusals: 3, ForkAlarmLastTime: ago(time.Second),
+			CosignedSize: 40, CosignedTime: ago(2 * time.Second),
+		},
 	}, {
 		Agency: "charlie",
 		// A check that could not run, by a node whose clock is ahead.
@@ -178,6 +184,9 @@ OLDEST WAITING:    3m12s (since 2025-03-01T11:56:48Z)
 SEQUENCES:         assigned 9, sent 7, acknowledged 5, applied by bravo 5
 INBOUND:           last applied 3, last contact 2025-02-27T10:00:00Z (2d2h ago)
 LAST ERROR:        receive: connection reset (at 2025-03-01T09:55:00Z (2h5m ago))
+FORK ALARM:        RAISED 2025-03-01T11:51:00Z (9m0s ago): bravo's audit log is inconsistent with the checkpoint this node cosigned: checkpoint of 80 events, fewer than the 120 already witnessed; 3 checkpoint(s) refused, the last 2025-03-01T11:59:59Z (1s ago)
+WITNESSING:        bravo's audit log cosigned at 120 events, 2025-03-01T11:50:00Z (10m0s ago)
+WITNESSED BY:      this node's audit log cosigned at 40 events, 2025-03-01T11:59:58Z (2s ago)
 LAST DRIFT CHECK:  2025-03-01T11:59:00Z (1m0s ago): DRIFT: 2 differences, 2 repairs queued
                    2 of 9 records differ
 
@@ -190,6 +199,9 @@ OLDEST WAITING:    -
 SEQUENCES:         assigned 0, sent 0, acknowledged 0, applied by charlie 0
 INBOUND:           last applied 0, last contact never
 LAST ERROR:        -
+FORK ALARM:        -
+WITNESSING:        never cosigned
+WITNESSED BY:      never cosigned
 LAST DRIFT CHECK:  2025-03-01T12:00:05Z (5s from now): FAILED: partner digest: unavailable
 `
 	if got := b.String(); got != want {

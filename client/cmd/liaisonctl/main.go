@@ -89,11 +89,16 @@
 //
 //	federation status
 //	    Show, per partner, both channels: connection, envelopes waiting,
-//	    sequences, last error and last drift check.
+//	    sequences, last error, the fork alarm and the cross-witnessing of
+//	    the audit logs, and the last drift check.
 //	federation check
 //	    Compare now what each partner holds of this node's records and
 //	    queue repairs. Drift found is reported, not a failure: exit status 1
 //	    only if a partner could not be checked.
+//	federation witnessed --partner AGENCY [--out FILE]
+//	    Fetch from the partner the latest checkpoint of this node's audit
+//	    log it cosigned, to verify the log against with
+//	    liaison audit verify --config FILE --checkpoint FILE.
 //
 // Permissions (PermissionService):
 //

@@ -143,6 +143,224 @@ func (RecordKind) EnumDescriptor() ([]byte, []int) {
 	return file_liaison_v1_federation_proto_rawDescGZIP(), []int{1}
 }
 
+type CosignRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The log's signed checkpoint (C2SP signed note).
+	Checkpoint []byte `protobuf:"bytes,1,opt,name=checkpoint,proto3" json:"checkpoint,omitempty"`
+	// The size of the checkpoint the proof starts from: the last one the
+	// caller believes this node cosigned (0: none).
+	OldSize int64 `protobuf:"varint,2,opt,name=old_size,json=oldSize,proto3" json:"old_size,omitempty"`
+	// The consistency proof (RFC 6962) from old_size to the checkpoint's
+	// size, one 32-byte hash per entry.
+	Proof         [][]byte `protobuf:"bytes,3,rep,name=proof,proto3" json:"proof,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CosignRequest) Reset() {
+	*x = CosignRequest{}
+	mi := &file_liaison_v1_federation_proto_msgTypes[0]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CosignRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CosignRequest) ProtoMessage() {}
+
+func (x *CosignRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_liaison_v1_federation_proto_msgTypes[0]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CosignRequest.ProtoReflect.Descriptor instead.
+func (*CosignRequest) Descriptor() ([]byte, []int) {
+	return file_liaison_v1_federation_proto_rawDescGZIP(), []int{0}
+}
+
+func (x *CosignRequest) GetCheckpoint() []byte {
+	if x != nil {
+		return x.Checkpoint
+	}
+	return nil
+}
+
+func (x *CosignRequest) GetOldSize() int64 {
+	if x != nil {
+		return x.OldSize
+	}
+	return 0
+}
+
+func (x *CosignRequest) GetProof() [][]byte {
+	if x != nil {
+		return x.Proof
+	}
+	return nil
+}
+
+type CosignResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The checkpoint with this node's cosignature added; empty when the
+	// proof did not start at witnessed_size (retry from there).
+	Cosigned []byte `protobuf:"bytes,1,opt,name=cosigned,proto3" json:"cosigned,omitempty"`
+	// The size of the latest checkpoint of the caller's log this node has
+	// cosigned (0: none).
+	WitnessedSize int64 `protobuf:"varint,2,opt,name=witnessed_size,json=witnessedSize,proto3" json:"witnessed_size,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CosignResponse) Reset() {
+	*x = CosignResponse{}
+	mi := &file_liaison_v1_federation_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CosignResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CosignResponse) ProtoMessage() {}
+
+func (x *CosignResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_liaison_v1_federation_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CosignResponse.ProtoReflect.Descriptor instead.
+func (*CosignResponse) Descriptor() ([]byte, []int) {
+	return file_liaison_v1_federation_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *CosignResponse) GetCosigned() []byte {
+	if x != nil {
+		return x.Cosigned
+	}
+	return nil
+}
+
+func (x *CosignResponse) GetWitnessedSize() int64 {
+	if x != nil {
+		return x.WitnessedSize
+	}
+	return 0
+}
+
+type GetWitnessedCheckpointRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetWitnessedCheckpointRequest) Reset() {
+	*x = GetWitnessedCheckpointRequest{}
+	mi := &file_liaison_v1_federation_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetWitnessedCheckpointRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetWitnessedCheckpointRequest) ProtoMessage() {}
+
+func (x *GetWitnessedCheckpointRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_liaison_v1_federation_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetWitnessedCheckpointRequest.ProtoReflect.Descriptor instead.
+func (*GetWitnessedCheckpointRequest) Descriptor() ([]byte, []int) {
+	return file_liaison_v1_federation_proto_rawDescGZIP(), []int{2}
+}
+
+type GetWitnessedCheckpointResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The cosigned checkpoint (signed note); empty if none yet.
+	Checkpoint    []byte                 `protobuf:"bytes,1,opt,name=checkpoint,proto3" json:"checkpoint,omitempty"`
+	Size          int64                  `protobuf:"varint,2,opt,name=size,proto3" json:"size,omitempty"`
+	WitnessTime   *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=witness_time,json=witnessTime,proto3" json:"witness_time,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetWitnessedCheckpointResponse) Reset() {
+	*x = GetWitnessedCheckpointResponse{}
+	mi := &file_liaison_v1_federation_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetWitnessedCheckpointResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetWitnessedCheckpointResponse) ProtoMessage() {}
+
+func (x *GetWitnessedCheckpointResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_liaison_v1_federation_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetWitnessedCheckpointResponse.ProtoReflect.Descriptor instead.
+func (*GetWitnessedCheckpointResponse) Descriptor() ([]byte, []int) {
+	return file_liaison_v1_federation_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *GetWitnessedCheckpointResponse) GetCheckpoint() []byte {
+	if x != nil {
+		return x.Checkpoint
+	}
+	return nil
+}
+
+func (x *GetWitnessedCheckpointResponse) GetSize() int64 {
+	if x != nil {
+		return x.Size
+	}
+	return 0
+}
+
+func (x *GetWitnessedCheckpointResponse) GetWitnessTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.WitnessTime
+	}
+	return nil
+}
+
 type ExchangeRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Types that are valid to be assigned to Msg:
@@ -156,7 +374,7 @@ type ExchangeRequest struct {
 
 func (x *ExchangeRequest) Reset() {
 	*x = ExchangeRequest{}
-	mi := &file_liaison_v1_federation_proto_msgTypes[0]
+	mi := &file_liaison_v1_federation_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -168,7 +386,7 @@ func (x *ExchangeRequest) String() string {
 func (*ExchangeRequest) ProtoMessage() {}
 
 func (x *ExchangeRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_liaison_v1_federation_proto_msgTypes[0]
+	mi := &file_liaison_v1_federation_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -181,7 +399,7 @@ func (x *ExchangeRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ExchangeRequest.ProtoReflect.Descriptor instead.
 func (*ExchangeRequest) Descriptor() ([]byte, []int) {
-	return file_liaison_v1_federation_proto_rawDescGZIP(), []int{0}
+	return file_liaison_v1_federation_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *ExchangeRequest) GetMsg() isExchangeRequest_Msg {
@@ -236,7 +454,7 @@ type Hello struct {
 
 func (x *Hello) Reset() {
 	*x = Hello{}
-	mi := &file_liaison_v1_federation_proto_msgTypes[1]
+	mi := &file_liaison_v1_federation_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -248,7 +466,7 @@ func (x *Hello) String() string {
 func (*Hello) ProtoMessage() {}
 
 func (x *Hello) ProtoReflect() protoreflect.Message {
-	mi := &file_liaison_v1_federation_proto_msgTypes[1]
+	mi := &file_liaison_v1_federation_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -261,7 +479,7 @@ func (x *Hello) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Hello.ProtoReflect.Descriptor instead.
 func (*Hello) Descriptor() ([]byte, []int) {
-	return file_liaison_v1_federation_proto_rawDescGZIP(), []int{1}
+	return file_liaison_v1_federation_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *Hello) GetSender() string {
@@ -292,7 +510,7 @@ type Batch struct {
 
 func (x *Batch) Reset() {
 	*x = Batch{}
-	mi := &file_liaison_v1_federation_proto_msgTypes[2]
+	mi := &file_liaison_v1_federation_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -304,7 +522,7 @@ func (x *Batch) String() string {
 func (*Batch) ProtoMessage() {}
 
 func (x *Batch) ProtoReflect() protoreflect.Message {
-	mi := &file_liaison_v1_federation_proto_msgTypes[2]
+	mi := &file_liaison_v1_federation_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -317,7 +535,7 @@ func (x *Batch) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Batch.ProtoReflect.Descriptor instead.
 func (*Batch) Descriptor() ([]byte, []int) {
-	return file_liaison_v1_federation_proto_rawDescGZIP(), []int{2}
+	return file_liaison_v1_federation_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *Batch) GetEnvelopes() [][]byte {
@@ -351,7 +569,7 @@ type BatchSignature struct {
 
 func (x *BatchSignature) Reset() {
 	*x = BatchSignature{}
-	mi := &file_liaison_v1_federation_proto_msgTypes[3]
+	mi := &file_liaison_v1_federation_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -363,7 +581,7 @@ func (x *BatchSignature) String() string {
 func (*BatchSignature) ProtoMessage() {}
 
 func (x *BatchSignature) ProtoReflect() protoreflect.Message {
-	mi := &file_liaison_v1_federation_proto_msgTypes[3]
+	mi := &file_liaison_v1_federation_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -376,7 +594,7 @@ func (x *BatchSignature) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BatchSignature.ProtoReflect.Descriptor instead.
 func (*BatchSignature) Descriptor() ([]byte, []int) {
-	return file_liaison_v1_federation_proto_rawDescGZIP(), []int{3}
+	return file_liaison_v1_federation_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *BatchSignature) GetMerkleRoot() []byte {
@@ -414,7 +632,7 @@ type ExchangeResponse struct {
 
 func (x *ExchangeResponse) Reset() {
 	*x = ExchangeResponse{}
-	mi := &file_liaison_v1_federation_proto_msgTypes[4]
+	mi := &file_liaison_v1_federation_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -426,7 +644,7 @@ func (x *ExchangeResponse) String() string {
 func (*ExchangeResponse) ProtoMessage() {}
 
 func (x *ExchangeResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_liaison_v1_federation_proto_msgTypes[4]
+	mi := &file_liaison_v1_federation_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -439,7 +657,7 @@ func (x *ExchangeResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ExchangeResponse.ProtoReflect.Descriptor instead.
 func (*ExchangeResponse) Descriptor() ([]byte, []int) {
-	return file_liaison_v1_federation_proto_rawDescGZIP(), []int{4}
+	return file_liaison_v1_federation_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *ExchangeResponse) GetMsg() isExchangeResponse_Msg {
@@ -512,7 +730,7 @@ type Welcome struct {
 
 func (x *Welcome) Reset() {
 	*x = Welcome{}
-	mi := &file_liaison_v1_federation_proto_msgTypes[5]
+	mi := &file_liaison_v1_federation_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -524,7 +742,7 @@ func (x *Welcome) String() string {
 func (*Welcome) ProtoMessage() {}
 
 func (x *Welcome) ProtoReflect() protoreflect.Message {
-	mi := &file_liaison_v1_federation_proto_msgTypes[5]
+	mi := &file_liaison_v1_federation_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -537,7 +755,7 @@ func (x *Welcome) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Welcome.ProtoReflect.Descriptor instead.
 func (*Welcome) Descriptor() ([]byte, []int) {
-	return file_liaison_v1_federation_proto_rawDescGZIP(), []int{5}
+	return file_liaison_v1_federation_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *Welcome) GetLastApplied() uint64 {
@@ -578,7 +796,7 @@ type Receipt struct {
 
 func (x *Receipt) Reset() {
 	*x = Receipt{}
-	mi := &file_liaison_v1_federation_proto_msgTypes[6]
+	mi := &file_liaison_v1_federation_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -590,7 +808,7 @@ func (x *Receipt) String() string {
 func (*Receipt) ProtoMessage() {}
 
 func (x *Receipt) ProtoReflect() protoreflect.Message {
-	mi := &file_liaison_v1_federation_proto_msgTypes[6]
+	mi := &file_liaison_v1_federation_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -603,7 +821,7 @@ func (x *Receipt) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Receipt.ProtoReflect.Descriptor instead.
 func (*Receipt) Descriptor() ([]byte, []int) {
-	return file_liaison_v1_federation_proto_rawDescGZIP(), []int{6}
+	return file_liaison_v1_federation_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *Receipt) GetSequence() uint64 {
@@ -703,7 +921,7 @@ type Receipts struct {
 
 func (x *Receipts) Reset() {
 	*x = Receipts{}
-	mi := &file_liaison_v1_federation_proto_msgTypes[7]
+	mi := &file_liaison_v1_federation_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -715,7 +933,7 @@ func (x *Receipts) String() string {
 func (*Receipts) ProtoMessage() {}
 
 func (x *Receipts) ProtoReflect() protoreflect.Message {
-	mi := &file_liaison_v1_federation_proto_msgTypes[7]
+	mi := &file_liaison_v1_federation_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -728,7 +946,7 @@ func (x *Receipts) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Receipts.ProtoReflect.Descriptor instead.
 func (*Receipts) Descriptor() ([]byte, []int) {
-	return file_liaison_v1_federation_proto_rawDescGZIP(), []int{7}
+	return file_liaison_v1_federation_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *Receipts) GetReceipts() []*Receipt {
@@ -762,7 +980,7 @@ type SignedReceipts struct {
 
 func (x *SignedReceipts) Reset() {
 	*x = SignedReceipts{}
-	mi := &file_liaison_v1_federation_proto_msgTypes[8]
+	mi := &file_liaison_v1_federation_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -774,7 +992,7 @@ func (x *SignedReceipts) String() string {
 func (*SignedReceipts) ProtoMessage() {}
 
 func (x *SignedReceipts) ProtoReflect() protoreflect.Message {
-	mi := &file_liaison_v1_federation_proto_msgTypes[8]
+	mi := &file_liaison_v1_federation_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -787,7 +1005,7 @@ func (x *SignedReceipts) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SignedReceipts.ProtoReflect.Descriptor instead.
 func (*SignedReceipts) Descriptor() ([]byte, []int) {
-	return file_liaison_v1_federation_proto_rawDescGZIP(), []int{8}
+	return file_liaison_v1_federation_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *SignedReceipts) GetReceipts() [][]byte {
@@ -831,7 +1049,7 @@ type ReceiptsSignature struct {
 
 func (x *ReceiptsSignature) Reset() {
 	*x = ReceiptsSignature{}
-	mi := &file_liaison_v1_federation_proto_msgTypes[9]
+	mi := &file_liaison_v1_federation_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -843,7 +1061,7 @@ func (x *ReceiptsSignature) String() string {
 func (*ReceiptsSignature) ProtoMessage() {}
 
 func (x *ReceiptsSignature) ProtoReflect() protoreflect.Message {
-	mi := &file_liaison_v1_federation_proto_msgTypes[9]
+	mi := &file_liaison_v1_federation_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -856,7 +1074,7 @@ func (x *ReceiptsSignature) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReceiptsSignature.ProtoReflect.Descriptor instead.
 func (*ReceiptsSignature) Descriptor() ([]byte, []int) {
-	return file_liaison_v1_federation_proto_rawDescGZIP(), []int{9}
+	return file_liaison_v1_federation_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *ReceiptsSignature) GetMerkleRoot() []byte {
@@ -900,7 +1118,7 @@ type ReceiptEvidence struct {
 
 func (x *ReceiptEvidence) Reset() {
 	*x = ReceiptEvidence{}
-	mi := &file_liaison_v1_federation_proto_msgTypes[10]
+	mi := &file_liaison_v1_federation_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -912,7 +1130,7 @@ func (x *ReceiptEvidence) String() string {
 func (*ReceiptEvidence) ProtoMessage() {}
 
 func (x *ReceiptEvidence) ProtoReflect() protoreflect.Message {
-	mi := &file_liaison_v1_federation_proto_msgTypes[10]
+	mi := &file_liaison_v1_federation_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -925,7 +1143,7 @@ func (x *ReceiptEvidence) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReceiptEvidence.ProtoReflect.Descriptor instead.
 func (*ReceiptEvidence) Descriptor() ([]byte, []int) {
-	return file_liaison_v1_federation_proto_rawDescGZIP(), []int{10}
+	return file_liaison_v1_federation_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *ReceiptEvidence) GetFormat() string {
@@ -985,7 +1203,7 @@ type DeliveryEvidence struct {
 
 func (x *DeliveryEvidence) Reset() {
 	*x = DeliveryEvidence{}
-	mi := &file_liaison_v1_federation_proto_msgTypes[11]
+	mi := &file_liaison_v1_federation_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -997,7 +1215,7 @@ func (x *DeliveryEvidence) String() string {
 func (*DeliveryEvidence) ProtoMessage() {}
 
 func (x *DeliveryEvidence) ProtoReflect() protoreflect.Message {
-	mi := &file_liaison_v1_federation_proto_msgTypes[11]
+	mi := &file_liaison_v1_federation_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1010,7 +1228,7 @@ func (x *DeliveryEvidence) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeliveryEvidence.ProtoReflect.Descriptor instead.
 func (*DeliveryEvidence) Descriptor() ([]byte, []int) {
-	return file_liaison_v1_federation_proto_rawDescGZIP(), []int{11}
+	return file_liaison_v1_federation_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *DeliveryEvidence) GetReceipt() []byte {
@@ -1057,7 +1275,7 @@ type GetDigestRequest struct {
 
 func (x *GetDigestRequest) Reset() {
 	*x = GetDigestRequest{}
-	mi := &file_liaison_v1_federation_proto_msgTypes[12]
+	mi := &file_liaison_v1_federation_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1069,7 +1287,7 @@ func (x *GetDigestRequest) String() string {
 func (*GetDigestRequest) ProtoMessage() {}
 
 func (x *GetDigestRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_liaison_v1_federation_proto_msgTypes[12]
+	mi := &file_liaison_v1_federation_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1082,7 +1300,7 @@ func (x *GetDigestRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetDigestRequest.ProtoReflect.Descriptor instead.
 func (*GetDigestRequest) Descriptor() ([]byte, []int) {
-	return file_liaison_v1_federation_proto_rawDescGZIP(), []int{12}
+	return file_liaison_v1_federation_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *GetDigestRequest) GetKind() RecordKind {
@@ -1106,7 +1324,7 @@ type DigestBucket struct {
 
 func (x *DigestBucket) Reset() {
 	*x = DigestBucket{}
-	mi := &file_liaison_v1_federation_proto_msgTypes[13]
+	mi := &file_liaison_v1_federation_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1118,7 +1336,7 @@ func (x *DigestBucket) String() string {
 func (*DigestBucket) ProtoMessage() {}
 
 func (x *DigestBucket) ProtoReflect() protoreflect.Message {
-	mi := &file_liaison_v1_federation_proto_msgTypes[13]
+	mi := &file_liaison_v1_federation_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1131,7 +1349,7 @@ func (x *DigestBucket) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DigestBucket.ProtoReflect.Descriptor instead.
 func (*DigestBucket) Descriptor() ([]byte, []int) {
-	return file_liaison_v1_federation_proto_rawDescGZIP(), []int{13}
+	return file_liaison_v1_federation_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *DigestBucket) GetBucket() string {
@@ -1167,7 +1385,7 @@ type GetDigestResponse struct {
 
 func (x *GetDigestResponse) Reset() {
 	*x = GetDigestResponse{}
-	mi := &file_liaison_v1_federation_proto_msgTypes[14]
+	mi := &file_liaison_v1_federation_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1179,7 +1397,7 @@ func (x *GetDigestResponse) String() string {
 func (*GetDigestResponse) ProtoMessage() {}
 
 func (x *GetDigestResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_liaison_v1_federation_proto_msgTypes[14]
+	mi := &file_liaison_v1_federation_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1192,7 +1410,7 @@ func (x *GetDigestResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetDigestResponse.ProtoReflect.Descriptor instead.
 func (*GetDigestResponse) Descriptor() ([]byte, []int) {
-	return file_liaison_v1_federation_proto_rawDescGZIP(), []int{14}
+	return file_liaison_v1_federation_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *GetDigestResponse) GetAsOfSequence() uint64 {
@@ -1222,7 +1440,7 @@ type ListDigestItemsRequest struct {
 
 func (x *ListDigestItemsRequest) Reset() {
 	*x = ListDigestItemsRequest{}
-	mi := &file_liaison_v1_federation_proto_msgTypes[15]
+	mi := &file_liaison_v1_federation_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1234,7 +1452,7 @@ func (x *ListDigestItemsRequest) String() string {
 func (*ListDigestItemsRequest) ProtoMessage() {}
 
 func (x *ListDigestItemsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_liaison_v1_federation_proto_msgTypes[15]
+	mi := &file_liaison_v1_federation_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1247,7 +1465,7 @@ func (x *ListDigestItemsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListDigestItemsRequest.ProtoReflect.Descriptor instead.
 func (*ListDigestItemsRequest) Descriptor() ([]byte, []int) {
-	return file_liaison_v1_federation_proto_rawDescGZIP(), []int{15}
+	return file_liaison_v1_federation_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *ListDigestItemsRequest) GetKind() RecordKind {
@@ -1290,7 +1508,7 @@ type DigestItem struct {
 
 func (x *DigestItem) Reset() {
 	*x = DigestItem{}
-	mi := &file_liaison_v1_federation_proto_msgTypes[16]
+	mi := &file_liaison_v1_federation_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1302,7 +1520,7 @@ func (x *DigestItem) String() string {
 func (*DigestItem) ProtoMessage() {}
 
 func (x *DigestItem) ProtoReflect() protoreflect.Message {
-	mi := &file_liaison_v1_federation_proto_msgTypes[16]
+	mi := &file_liaison_v1_federation_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1315,7 +1533,7 @@ func (x *DigestItem) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DigestItem.ProtoReflect.Descriptor instead.
 func (*DigestItem) Descriptor() ([]byte, []int) {
-	return file_liaison_v1_federation_proto_rawDescGZIP(), []int{16}
+	return file_liaison_v1_federation_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *DigestItem) GetId() string {
@@ -1350,7 +1568,7 @@ type ListDigestItemsResponse struct {
 
 func (x *ListDigestItemsResponse) Reset() {
 	*x = ListDigestItemsResponse{}
-	mi := &file_liaison_v1_federation_proto_msgTypes[17]
+	mi := &file_liaison_v1_federation_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1362,7 +1580,7 @@ func (x *ListDigestItemsResponse) String() string {
 func (*ListDigestItemsResponse) ProtoMessage() {}
 
 func (x *ListDigestItemsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_liaison_v1_federation_proto_msgTypes[17]
+	mi := &file_liaison_v1_federation_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1375,7 +1593,7 @@ func (x *ListDigestItemsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListDigestItemsResponse.ProtoReflect.Descriptor instead.
 func (*ListDigestItemsResponse) Descriptor() ([]byte, []int) {
-	return file_liaison_v1_federation_proto_rawDescGZIP(), []int{17}
+	return file_liaison_v1_federation_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *ListDigestItemsResponse) GetAsOfSequence() uint64 {
@@ -1399,6 +1617,112 @@ func (x *ListDigestItemsResponse) GetNextPageToken() string {
 	return ""
 }
 
+type FetchWitnessedCheckpointRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Partner       string                 `protobuf:"bytes,1,opt,name=partner,proto3" json:"partner,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *FetchWitnessedCheckpointRequest) Reset() {
+	*x = FetchWitnessedCheckpointRequest{}
+	mi := &file_liaison_v1_federation_proto_msgTypes[22]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *FetchWitnessedCheckpointRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*FetchWitnessedCheckpointRequest) ProtoMessage() {}
+
+func (x *FetchWitnessedCheckpointRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_liaison_v1_federation_proto_msgTypes[22]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use FetchWitnessedCheckpointRequest.ProtoReflect.Descriptor instead.
+func (*FetchWitnessedCheckpointRequest) Descriptor() ([]byte, []int) {
+	return file_liaison_v1_federation_proto_rawDescGZIP(), []int{22}
+}
+
+func (x *FetchWitnessedCheckpointRequest) GetPartner() string {
+	if x != nil {
+		return x.Partner
+	}
+	return ""
+}
+
+type FetchWitnessedCheckpointResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The checkpoint as the partner keeps it, its cosignature included;
+	// empty if the partner has cosigned none.
+	Checkpoint    []byte                 `protobuf:"bytes,1,opt,name=checkpoint,proto3" json:"checkpoint,omitempty"`
+	Size          int64                  `protobuf:"varint,2,opt,name=size,proto3" json:"size,omitempty"`
+	WitnessTime   *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=witness_time,json=witnessTime,proto3" json:"witness_time,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *FetchWitnessedCheckpointResponse) Reset() {
+	*x = FetchWitnessedCheckpointResponse{}
+	mi := &file_liaison_v1_federation_proto_msgTypes[23]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *FetchWitnessedCheckpointResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*FetchWitnessedCheckpointResponse) ProtoMessage() {}
+
+func (x *FetchWitnessedCheckpointResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_liaison_v1_federation_proto_msgTypes[23]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use FetchWitnessedCheckpointResponse.ProtoReflect.Descriptor instead.
+func (*FetchWitnessedCheckpointResponse) Descriptor() ([]byte, []int) {
+	return file_liaison_v1_federation_proto_rawDescGZIP(), []int{23}
+}
+
+func (x *FetchWitnessedCheckpointResponse) GetCheckpoint() []byte {
+	if x != nil {
+		return x.Checkpoint
+	}
+	return nil
+}
+
+func (x *FetchWitnessedCheckpointResponse) GetSize() int64 {
+	if x != nil {
+		return x.Size
+	}
+	return 0
+}
+
+func (x *FetchWitnessedCheckpointResponse) GetWitnessTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.WitnessTime
+	}
+	return nil
+}
+
 type GetFederationStatusRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	unknownFields protoimpl.UnknownFields
@@ -1407,7 +1731,7 @@ type GetFederationStatusRequest struct {
 
 func (x *GetFederationStatusRequest) Reset() {
 	*x = GetFederationStatusRequest{}
-	mi := &file_liaison_v1_federation_proto_msgTypes[18]
+	mi := &file_liaison_v1_federation_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1419,7 +1743,7 @@ func (x *GetFederationStatusRequest) String() string {
 func (*GetFederationStatusRequest) ProtoMessage() {}
 
 func (x *GetFederationStatusRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_liaison_v1_federation_proto_msgTypes[18]
+	mi := &file_liaison_v1_federation_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1432,7 +1756,7 @@ func (x *GetFederationStatusRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetFederationStatusRequest.ProtoReflect.Descriptor instead.
 func (*GetFederationStatusRequest) Descriptor() ([]byte, []int) {
-	return file_liaison_v1_federation_proto_rawDescGZIP(), []int{18}
+	return file_liaison_v1_federation_proto_rawDescGZIP(), []int{24}
 }
 
 type GetFederationStatusResponse struct {
@@ -1445,7 +1769,7 @@ type GetFederationStatusResponse struct {
 
 func (x *GetFederationStatusResponse) Reset() {
 	*x = GetFederationStatusResponse{}
-	mi := &file_liaison_v1_federation_proto_msgTypes[19]
+	mi := &file_liaison_v1_federation_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1457,7 +1781,7 @@ func (x *GetFederationStatusResponse) String() string {
 func (*GetFederationStatusResponse) ProtoMessage() {}
 
 func (x *GetFederationStatusResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_liaison_v1_federation_proto_msgTypes[19]
+	mi := &file_liaison_v1_federation_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1470,7 +1794,7 @@ func (x *GetFederationStatusResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetFederationStatusResponse.ProtoReflect.Descriptor instead.
 func (*GetFederationStatusResponse) Descriptor() ([]byte, []int) {
-	return file_liaison_v1_federation_proto_rawDescGZIP(), []int{19}
+	return file_liaison_v1_federation_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *GetFederationStatusResponse) GetAgency() string {
@@ -1511,13 +1835,15 @@ type PartnerStatus struct {
 	InboundLastApplied uint64                 `protobuf:"varint,13,opt,name=inbound_last_applied,json=inboundLastApplied,proto3" json:"inbound_last_applied,omitempty"`
 	InboundLastContact *timestamppb.Timestamp `protobuf:"bytes,14,opt,name=inbound_last_contact,json=inboundLastContact,proto3" json:"inbound_last_contact,omitempty"`
 	LastDriftCheck     *DriftCheckResult      `protobuf:"bytes,15,opt,name=last_drift_check,json=lastDriftCheck,proto3" json:"last_drift_check,omitempty"`
-	unknownFields      protoimpl.UnknownFields
-	sizeCache          protoimpl.SizeCache
+	// Witnessing of each other's audit logs.
+	Witness       *WitnessStatus `protobuf:"bytes,16,opt,name=witness,proto3" json:"witness,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *PartnerStatus) Reset() {
 	*x = PartnerStatus{}
-	mi := &file_liaison_v1_federation_proto_msgTypes[20]
+	mi := &file_liaison_v1_federation_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1529,7 +1855,7 @@ func (x *PartnerStatus) String() string {
 func (*PartnerStatus) ProtoMessage() {}
 
 func (x *PartnerStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_liaison_v1_federation_proto_msgTypes[20]
+	mi := &file_liaison_v1_federation_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1542,7 +1868,7 @@ func (x *PartnerStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PartnerStatus.ProtoReflect.Descriptor instead.
 func (*PartnerStatus) Descriptor() ([]byte, []int) {
-	return file_liaison_v1_federation_proto_rawDescGZIP(), []int{20}
+	return file_liaison_v1_federation_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *PartnerStatus) GetAgency() string {
@@ -1650,6 +1976,140 @@ func (x *PartnerStatus) GetLastDriftCheck() *DriftCheckResult {
 	return nil
 }
 
+func (x *PartnerStatus) GetWitness() *WitnessStatus {
+	if x != nil {
+		return x.Witness
+	}
+	return nil
+}
+
+// WitnessStatus is the state of the cross-witnessing with one partner:
+// this node as the witness of the partner's audit log, and the partner as
+// the witness of this node's.
+type WitnessStatus struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The latest checkpoint of the partner's log this node cosigned.
+	WitnessedSize int64                  `protobuf:"varint,1,opt,name=witnessed_size,json=witnessedSize,proto3" json:"witnessed_size,omitempty"`
+	WitnessedTime *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=witnessed_time,json=witnessedTime,proto3" json:"witnessed_time,omitempty"`
+	// A fork alarm: the partner presented a checkpoint that cannot be
+	// consistent with what this node witnessed (its log was truncated,
+	// rewritten or forked). It stays raised until an operator clears it.
+	ForkAlarm bool `protobuf:"varint,3,opt,name=fork_alarm,json=forkAlarm,proto3" json:"fork_alarm,omitempty"`
+	// The first failure, in words.
+	ForkAlarmReason string                 `protobuf:"bytes,4,opt,name=fork_alarm_reason,json=forkAlarmReason,proto3" json:"fork_alarm_reason,omitempty"`
+	ForkAlarmTime   *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=fork_alarm_time,json=forkAlarmTime,proto3" json:"fork_alarm_time,omitempty"`
+	// How many checkpoints were refused since the alarm was raised.
+	ForkAlarmRefusals int64                  `protobuf:"varint,6,opt,name=fork_alarm_refusals,json=forkAlarmRefusals,proto3" json:"fork_alarm_refusals,omitempty"`
+	ForkAlarmLastTime *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=fork_alarm_last_time,json=forkAlarmLastTime,proto3" json:"fork_alarm_last_time,omitempty"`
+	// The latest checkpoint of this node's log the partner cosigned.
+	CosignedSize int64                  `protobuf:"varint,8,opt,name=cosigned_size,json=cosignedSize,proto3" json:"cosigned_size,omitempty"`
+	CosignedTime *timestamppb.Timestamp `protobuf:"bytes,9,opt,name=cosigned_time,json=cosignedTime,proto3" json:"cosigned_time,omitempty"`
+	// Why the partner's last cosignature request failed ("" if it did not).
+	CosignError   string `protobuf:"bytes,10,opt,name=cosign_error,json=cosignError,proto3" json:"cosign_error,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WitnessStatus) Reset() {
+	*x = WitnessStatus{}
+	mi := &file_liaison_v1_federation_proto_msgTypes[27]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WitnessStatus) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WitnessStatus) ProtoMessage() {}
+
+func (x *WitnessStatus) ProtoReflect() protoreflect.Message {
+	mi := &file_liaison_v1_federation_proto_msgTypes[27]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WitnessStatus.ProtoReflect.Descriptor instead.
+func (*WitnessStatus) Descriptor() ([]byte, []int) {
+	return file_liaison_v1_federation_proto_rawDescGZIP(), []int{27}
+}
+
+func (x *WitnessStatus) GetWitnessedSize() int64 {
+	if x != nil {
+		return x.WitnessedSize
+	}
+	return 0
+}
+
+func (x *WitnessStatus) GetWitnessedTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.WitnessedTime
+	}
+	return nil
+}
+
+func (x *WitnessStatus) GetForkAlarm() bool {
+	if x != nil {
+		return x.ForkAlarm
+	}
+	return false
+}
+
+func (x *WitnessStatus) GetForkAlarmReason() string {
+	if x != nil {
+		return x.ForkAlarmReason
+	}
+	return ""
+}
+
+func (x *WitnessStatus) GetForkAlarmTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ForkAlarmTime
+	}
+	return nil
+}
+
+func (x *WitnessStatus) GetForkAlarmRefusals() int64 {
+	if x != nil {
+		return x.ForkAlarmRefusals
+	}
+	return 0
+}
+
+func (x *WitnessStatus) GetForkAlarmLastTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ForkAlarmLastTime
+	}
+	return nil
+}
+
+func (x *WitnessStatus) GetCosignedSize() int64 {
+	if x != nil {
+		return x.CosignedSize
+	}
+	return 0
+}
+
+func (x *WitnessStatus) GetCosignedTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.CosignedTime
+	}
+	return nil
+}
+
+func (x *WitnessStatus) GetCosignError() string {
+	if x != nil {
+		return x.CosignError
+	}
+	return ""
+}
+
 // DriftCheckResult is the outcome of comparing one partner's copies.
 type DriftCheckResult struct {
 	state           protoimpl.MessageState `protogen:"open.v1"`
@@ -1669,7 +2129,7 @@ type DriftCheckResult struct {
 
 func (x *DriftCheckResult) Reset() {
 	*x = DriftCheckResult{}
-	mi := &file_liaison_v1_federation_proto_msgTypes[21]
+	mi := &file_liaison_v1_federation_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1681,7 +2141,7 @@ func (x *DriftCheckResult) String() string {
 func (*DriftCheckResult) ProtoMessage() {}
 
 func (x *DriftCheckResult) ProtoReflect() protoreflect.Message {
-	mi := &file_liaison_v1_federation_proto_msgTypes[21]
+	mi := &file_liaison_v1_federation_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1694,7 +2154,7 @@ func (x *DriftCheckResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DriftCheckResult.ProtoReflect.Descriptor instead.
 func (*DriftCheckResult) Descriptor() ([]byte, []int) {
-	return file_liaison_v1_federation_proto_rawDescGZIP(), []int{21}
+	return file_liaison_v1_federation_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *DriftCheckResult) GetPartner() string {
@@ -1761,7 +2221,7 @@ type CheckDriftRequest struct {
 
 func (x *CheckDriftRequest) Reset() {
 	*x = CheckDriftRequest{}
-	mi := &file_liaison_v1_federation_proto_msgTypes[22]
+	mi := &file_liaison_v1_federation_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1773,7 +2233,7 @@ func (x *CheckDriftRequest) String() string {
 func (*CheckDriftRequest) ProtoMessage() {}
 
 func (x *CheckDriftRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_liaison_v1_federation_proto_msgTypes[22]
+	mi := &file_liaison_v1_federation_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1786,7 +2246,7 @@ func (x *CheckDriftRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CheckDriftRequest.ProtoReflect.Descriptor instead.
 func (*CheckDriftRequest) Descriptor() ([]byte, []int) {
-	return file_liaison_v1_federation_proto_rawDescGZIP(), []int{22}
+	return file_liaison_v1_federation_proto_rawDescGZIP(), []int{29}
 }
 
 type CheckDriftResponse struct {
@@ -1798,7 +2258,7 @@ type CheckDriftResponse struct {
 
 func (x *CheckDriftResponse) Reset() {
 	*x = CheckDriftResponse{}
-	mi := &file_liaison_v1_federation_proto_msgTypes[23]
+	mi := &file_liaison_v1_federation_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1810,7 +2270,7 @@ func (x *CheckDriftResponse) String() string {
 func (*CheckDriftResponse) ProtoMessage() {}
 
 func (x *CheckDriftResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_liaison_v1_federation_proto_msgTypes[23]
+	mi := &file_liaison_v1_federation_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1823,7 +2283,7 @@ func (x *CheckDriftResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CheckDriftResponse.ProtoReflect.Descriptor instead.
 func (*CheckDriftResponse) Descriptor() ([]byte, []int) {
-	return file_liaison_v1_federation_proto_rawDescGZIP(), []int{23}
+	return file_liaison_v1_federation_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *CheckDriftResponse) GetResults() []*DriftCheckResult {
@@ -1838,7 +2298,24 @@ var File_liaison_v1_federation_proto protoreflect.FileDescriptor
 const file_liaison_v1_federation_proto_rawDesc = "" +
 	"\n" +
 	"\x1bliaison/v1/federation.proto\x12\n" +
-	"liaison.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x19liaison/v1/envelope.proto\"u\n" +
+	"liaison.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x19liaison/v1/envelope.proto\"\x86\x01\n" +
+	"\rCosignRequest\x12*\n" +
+	"\n" +
+	"checkpoint\x18\x01 \x01(\fB\n" +
+	"\xbaH\az\x05\x10\x01\x18\x80@R\n" +
+	"checkpoint\x12\"\n" +
+	"\bold_size\x18\x02 \x01(\x03B\a\xbaH\x04\"\x02(\x00R\aoldSize\x12%\n" +
+	"\x05proof\x18\x03 \x03(\fB\x0f\xbaH\f\x92\x01\t\x10\x80\x01\"\x04z\x02h R\x05proof\"S\n" +
+	"\x0eCosignResponse\x12\x1a\n" +
+	"\bcosigned\x18\x01 \x01(\fR\bcosigned\x12%\n" +
+	"\x0ewitnessed_size\x18\x02 \x01(\x03R\rwitnessedSize\"\x1f\n" +
+	"\x1dGetWitnessedCheckpointRequest\"\x93\x01\n" +
+	"\x1eGetWitnessedCheckpointResponse\x12\x1e\n" +
+	"\n" +
+	"checkpoint\x18\x01 \x01(\fR\n" +
+	"checkpoint\x12\x12\n" +
+	"\x04size\x18\x02 \x01(\x03R\x04size\x12=\n" +
+	"\fwitness_time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\vwitnessTime\"u\n" +
 	"\x0fExchangeRequest\x12)\n" +
 	"\x05hello\x18\x01 \x01(\v2\x11.liaison.v1.HelloH\x00R\x05hello\x12)\n" +
 	"\x05batch\x18\x02 \x01(\v2\x11.liaison.v1.BatchH\x00R\x05batchB\f\n" +
@@ -1932,11 +2409,19 @@ const file_liaison_v1_federation_proto_rawDesc = "" +
 	"\x17ListDigestItemsResponse\x12$\n" +
 	"\x0eas_of_sequence\x18\x01 \x01(\x04R\fasOfSequence\x12,\n" +
 	"\x05items\x18\x02 \x03(\v2\x16.liaison.v1.DigestItemR\x05items\x12&\n" +
-	"\x0fnext_page_token\x18\x03 \x01(\tR\rnextPageToken\"\x1c\n" +
+	"\x0fnext_page_token\x18\x03 \x01(\tR\rnextPageToken\"Z\n" +
+	"\x1fFetchWitnessedCheckpointRequest\x127\n" +
+	"\apartner\x18\x01 \x01(\tB\x1d\xbaH\x1ar\x182\x16^[a-z][a-z0-9-]{1,30}$R\apartner\"\x95\x01\n" +
+	" FetchWitnessedCheckpointResponse\x12\x1e\n" +
+	"\n" +
+	"checkpoint\x18\x01 \x01(\fR\n" +
+	"checkpoint\x12\x12\n" +
+	"\x04size\x18\x02 \x01(\x03R\x04size\x12=\n" +
+	"\fwitness_time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\vwitnessTime\"\x1c\n" +
 	"\x1aGetFederationStatusRequest\"l\n" +
 	"\x1bGetFederationStatusResponse\x12\x16\n" +
 	"\x06agency\x18\x01 \x01(\tR\x06agency\x125\n" +
-	"\bpartners\x18\x02 \x03(\v2\x19.liaison.v1.PartnerStatusR\bpartners\"\x98\x06\n" +
+	"\bpartners\x18\x02 \x03(\v2\x19.liaison.v1.PartnerStatusR\bpartners\"\xcd\x06\n" +
 	"\rPartnerStatus\x12\x16\n" +
 	"\x06agency\x18\x01 \x01(\tR\x06agency\x12\x18\n" +
 	"\aaddress\x18\x02 \x01(\tR\aaddress\x12\x1c\n" +
@@ -1954,7 +2439,21 @@ const file_liaison_v1_federation_proto_rawDesc = "" +
 	"\x0flast_error_time\x18\f \x01(\v2\x1a.google.protobuf.TimestampR\rlastErrorTime\x120\n" +
 	"\x14inbound_last_applied\x18\r \x01(\x04R\x12inboundLastApplied\x12L\n" +
 	"\x14inbound_last_contact\x18\x0e \x01(\v2\x1a.google.protobuf.TimestampR\x12inboundLastContact\x12F\n" +
-	"\x10last_drift_check\x18\x0f \x01(\v2\x1c.liaison.v1.DriftCheckResultR\x0elastDriftCheck\"\x99\x02\n" +
+	"\x10last_drift_check\x18\x0f \x01(\v2\x1c.liaison.v1.DriftCheckResultR\x0elastDriftCheck\x123\n" +
+	"\awitness\x18\x10 \x01(\v2\x19.liaison.v1.WitnessStatusR\awitness\"\x8e\x04\n" +
+	"\rWitnessStatus\x12%\n" +
+	"\x0ewitnessed_size\x18\x01 \x01(\x03R\rwitnessedSize\x12A\n" +
+	"\x0ewitnessed_time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\rwitnessedTime\x12\x1d\n" +
+	"\n" +
+	"fork_alarm\x18\x03 \x01(\bR\tforkAlarm\x12*\n" +
+	"\x11fork_alarm_reason\x18\x04 \x01(\tR\x0fforkAlarmReason\x12B\n" +
+	"\x0ffork_alarm_time\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\rforkAlarmTime\x12.\n" +
+	"\x13fork_alarm_refusals\x18\x06 \x01(\x03R\x11forkAlarmRefusals\x12K\n" +
+	"\x14fork_alarm_last_time\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\x11forkAlarmLastTime\x12#\n" +
+	"\rcosigned_size\x18\b \x01(\x03R\fcosignedSize\x12?\n" +
+	"\rcosigned_time\x18\t \x01(\v2\x1a.google.protobuf.TimestampR\fcosignedTime\x12!\n" +
+	"\fcosign_error\x18\n" +
+	" \x01(\tR\vcosignError\"\x99\x02\n" +
 	"\x10DriftCheckResult\x12\x18\n" +
 	"\apartner\x18\x01 \x01(\tR\apartner\x12.\n" +
 	"\x04time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\x12\x17\n" +
@@ -1979,15 +2478,18 @@ const file_liaison_v1_federation_proto_rawDesc = "" +
 	"\x17RECORD_KIND_UNSPECIFIED\x10\x00\x12\x14\n" +
 	"\x10RECORD_KIND_LEAD\x10\x01\x12\x14\n" +
 	"\x10RECORD_KIND_CASE\x10\x02\x12\x18\n" +
-	"\x14RECORD_KIND_MANIFEST\x10\x032\x84\x02\n" +
+	"\x14RECORD_KIND_MANIFEST\x10\x032\xb6\x03\n" +
 	"\x11FederationService\x12I\n" +
 	"\bExchange\x12\x1b.liaison.v1.ExchangeRequest\x1a\x1c.liaison.v1.ExchangeResponse(\x010\x01\x12H\n" +
 	"\tGetDigest\x12\x1c.liaison.v1.GetDigestRequest\x1a\x1d.liaison.v1.GetDigestResponse\x12Z\n" +
-	"\x0fListDigestItems\x12\".liaison.v1.ListDigestItemsRequest\x1a#.liaison.v1.ListDigestItemsResponse2\xcd\x01\n" +
+	"\x0fListDigestItems\x12\".liaison.v1.ListDigestItemsRequest\x1a#.liaison.v1.ListDigestItemsResponse\x12?\n" +
+	"\x06Cosign\x12\x19.liaison.v1.CosignRequest\x1a\x1a.liaison.v1.CosignResponse\x12o\n" +
+	"\x16GetWitnessedCheckpoint\x12).liaison.v1.GetWitnessedCheckpointRequest\x1a*.liaison.v1.GetWitnessedCheckpointResponse2\xc4\x02\n" +
 	"\x16FederationAdminService\x12f\n" +
 	"\x13GetFederationStatus\x12&.liaison.v1.GetFederationStatusRequest\x1a'.liaison.v1.GetFederationStatusResponse\x12K\n" +
 	"\n" +
-	"CheckDrift\x12\x1d.liaison.v1.CheckDriftRequest\x1a\x1e.liaison.v1.CheckDriftResponseB>Z<github.com/liaison-exchange/liaison/gen/liaison/v1;liaisonv1b\x06proto3"
+	"CheckDrift\x12\x1d.liaison.v1.CheckDriftRequest\x1a\x1e.liaison.v1.CheckDriftResponse\x12u\n" +
+	"\x18FetchWitnessedCheckpoint\x12+.liaison.v1.FetchWitnessedCheckpointRequest\x1a,.liaison.v1.FetchWitnessedCheckpointResponseB>Z<github.com/liaison-exchange/liaison/gen/liaison/v1;liaisonv1b\x06proto3"
 
 var (
 	file_liaison_v1_federation_proto_rawDescOnce sync.Once
@@ -2002,79 +2504,99 @@ func file_liaison_v1_federation_proto_rawDescGZIP() []byte {
 }
 
 var file_liaison_v1_federation_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_liaison_v1_federation_proto_msgTypes = make([]protoimpl.MessageInfo, 24)
+var file_liaison_v1_federation_proto_msgTypes = make([]protoimpl.MessageInfo, 31)
 var file_liaison_v1_federation_proto_goTypes = []any{
-	(ReceiptStatus)(0),                  // 0: liaison.v1.ReceiptStatus
-	(RecordKind)(0),                     // 1: liaison.v1.RecordKind
-	(*ExchangeRequest)(nil),             // 2: liaison.v1.ExchangeRequest
-	(*Hello)(nil),                       // 3: liaison.v1.Hello
-	(*Batch)(nil),                       // 4: liaison.v1.Batch
-	(*BatchSignature)(nil),              // 5: liaison.v1.BatchSignature
-	(*ExchangeResponse)(nil),            // 6: liaison.v1.ExchangeResponse
-	(*Welcome)(nil),                     // 7: liaison.v1.Welcome
-	(*Receipt)(nil),                     // 8: liaison.v1.Receipt
-	(*Receipts)(nil),                    // 9: liaison.v1.Receipts
-	(*SignedReceipts)(nil),              // 10: liaison.v1.SignedReceipts
-	(*ReceiptsSignature)(nil),           // 11: liaison.v1.ReceiptsSignature
-	(*ReceiptEvidence)(nil),             // 12: liaison.v1.ReceiptEvidence
-	(*DeliveryEvidence)(nil),            // 13: liaison.v1.DeliveryEvidence
-	(*GetDigestRequest)(nil),            // 14: liaison.v1.GetDigestRequest
-	(*DigestBucket)(nil),                // 15: liaison.v1.DigestBucket
-	(*GetDigestResponse)(nil),           // 16: liaison.v1.GetDigestResponse
-	(*ListDigestItemsRequest)(nil),      // 17: liaison.v1.ListDigestItemsRequest
-	(*DigestItem)(nil),                  // 18: liaison.v1.DigestItem
-	(*ListDigestItemsResponse)(nil),     // 19: liaison.v1.ListDigestItemsResponse
-	(*GetFederationStatusRequest)(nil),  // 20: liaison.v1.GetFederationStatusRequest
-	(*GetFederationStatusResponse)(nil), // 21: liaison.v1.GetFederationStatusResponse
-	(*PartnerStatus)(nil),               // 22: liaison.v1.PartnerStatus
-	(*DriftCheckResult)(nil),            // 23: liaison.v1.DriftCheckResult
-	(*CheckDriftRequest)(nil),           // 24: liaison.v1.CheckDriftRequest
-	(*CheckDriftResponse)(nil),          // 25: liaison.v1.CheckDriftResponse
-	(*timestamppb.Timestamp)(nil),       // 26: google.protobuf.Timestamp
-	(EnvelopeKind)(0),                   // 27: liaison.v1.EnvelopeKind
+	(ReceiptStatus)(0),                       // 0: liaison.v1.ReceiptStatus
+	(RecordKind)(0),                          // 1: liaison.v1.RecordKind
+	(*CosignRequest)(nil),                    // 2: liaison.v1.CosignRequest
+	(*CosignResponse)(nil),                   // 3: liaison.v1.CosignResponse
+	(*GetWitnessedCheckpointRequest)(nil),    // 4: liaison.v1.GetWitnessedCheckpointRequest
+	(*GetWitnessedCheckpointResponse)(nil),   // 5: liaison.v1.GetWitnessedCheckpointResponse
+	(*ExchangeRequest)(nil),                  // 6: liaison.v1.ExchangeRequest
+	(*Hello)(nil),                            // 7: liaison.v1.Hello
+	(*Batch)(nil),                            // 8: liaison.v1.Batch
+	(*BatchSignature)(nil),                   // 9: liaison.v1.BatchSignature
+	(*ExchangeResponse)(nil),                 // 10: liaison.v1.ExchangeResponse
+	(*Welcome)(nil),                          // 11: liaison.v1.Welcome
+	(*Receipt)(nil),                          // 12: liaison.v1.Receipt
+	(*Receipts)(nil),                         // 13: liaison.v1.Receipts
+	(*SignedReceipts)(nil),                   // 14: liaison.v1.SignedReceipts
+	(*ReceiptsSignature)(nil),                // 15: liaison.v1.ReceiptsSignature
+	(*ReceiptEvidence)(nil),                  // 16: liaison.v1.ReceiptEvidence
+	(*DeliveryEvidence)(nil),                 // 17: liaison.v1.DeliveryEvidence
+	(*GetDigestRequest)(nil),                 // 18: liaison.v1.GetDigestRequest
+	(*DigestBucket)(nil),                     // 19: liaison.v1.DigestBucket
+	(*GetDigestResponse)(nil),                // 20: liaison.v1.GetDigestResponse
+	(*ListDigestItemsRequest)(nil),           // 21: liaison.v1.ListDigestItemsRequest
+	(*DigestItem)(nil),                       // 22: liaison.v1.DigestItem
+	(*ListDigestItemsResponse)(nil),          // 23: liaison.v1.ListDigestItemsResponse
+	(*FetchWitnessedCheckpointRequest)(nil),  // 24: liaison.v1.FetchWitnessedCheckpointRequest
+	(*FetchWitnessedCheckpointResponse)(nil), // 25: liaison.v1.FetchWitnessedCheckpointResponse
+	(*GetFederationStatusRequest)(nil),       // 26: liaison.v1.GetFederationStatusRequest
+	(*GetFederationStatusResponse)(nil),      // 27: liaison.v1.GetFederationStatusResponse
+	(*PartnerStatus)(nil),                    // 28: liaison.v1.PartnerStatus
+	(*WitnessStatus)(nil),                    // 29: liaison.v1.WitnessStatus
+	(*DriftCheckResult)(nil),                 // 30: liaison.v1.DriftCheckResult
+	(*CheckDriftRequest)(nil),                // 31: liaison.v1.CheckDriftRequest
+	(*CheckDriftResponse)(nil),               // 32: liaison.v1.CheckDriftResponse
+	(*timestamppb.Timestamp)(nil),            // 33: google.protobuf.Timestamp
+	(EnvelopeKind)(0),                        // 34: liaison.v1.EnvelopeKind
 }
 var file_liaison_v1_federation_proto_depIdxs = []int32{
-	3,  // 0: liaison.v1.ExchangeRequest.hello:type_name -> liaison.v1.Hello
-	4,  // 1: liaison.v1.ExchangeRequest.batch:type_name -> liaison.v1.Batch
-	5,  // 2: liaison.v1.Batch.signature:type_name -> liaison.v1.BatchSignature
-	7,  // 3: liaison.v1.ExchangeResponse.welcome:type_name -> liaison.v1.Welcome
-	9,  // 4: liaison.v1.ExchangeResponse.receipts:type_name -> liaison.v1.Receipts
-	10, // 5: liaison.v1.ExchangeResponse.signed_receipts:type_name -> liaison.v1.SignedReceipts
-	0,  // 6: liaison.v1.Receipt.status:type_name -> liaison.v1.ReceiptStatus
-	26, // 7: liaison.v1.Receipt.apply_time:type_name -> google.protobuf.Timestamp
-	27, // 8: liaison.v1.Receipt.kind:type_name -> liaison.v1.EnvelopeKind
-	8,  // 9: liaison.v1.Receipts.receipts:type_name -> liaison.v1.Receipt
-	11, // 10: liaison.v1.SignedReceipts.signature:type_name -> liaison.v1.ReceiptsSignature
-	13, // 11: liaison.v1.ReceiptEvidence.deliveries:type_name -> liaison.v1.DeliveryEvidence
-	11, // 12: liaison.v1.DeliveryEvidence.signature:type_name -> liaison.v1.ReceiptsSignature
-	26, // 13: liaison.v1.DeliveryEvidence.receive_time:type_name -> google.protobuf.Timestamp
-	1,  // 14: liaison.v1.GetDigestRequest.kind:type_name -> liaison.v1.RecordKind
-	15, // 15: liaison.v1.GetDigestResponse.buckets:type_name -> liaison.v1.DigestBucket
-	1,  // 16: liaison.v1.ListDigestItemsRequest.kind:type_name -> liaison.v1.RecordKind
-	18, // 17: liaison.v1.ListDigestItemsResponse.items:type_name -> liaison.v1.DigestItem
-	22, // 18: liaison.v1.GetFederationStatusResponse.partners:type_name -> liaison.v1.PartnerStatus
-	26, // 19: liaison.v1.PartnerStatus.last_contact:type_name -> google.protobuf.Timestamp
-	26, // 20: liaison.v1.PartnerStatus.oldest_waiting_time:type_name -> google.protobuf.Timestamp
-	26, // 21: liaison.v1.PartnerStatus.last_error_time:type_name -> google.protobuf.Timestamp
-	26, // 22: liaison.v1.PartnerStatus.inbound_last_contact:type_name -> google.protobuf.Timestamp
-	23, // 23: liaison.v1.PartnerStatus.last_drift_check:type_name -> liaison.v1.DriftCheckResult
-	26, // 24: liaison.v1.DriftCheckResult.time:type_name -> google.protobuf.Timestamp
-	23, // 25: liaison.v1.CheckDriftResponse.results:type_name -> liaison.v1.DriftCheckResult
-	2,  // 26: liaison.v1.FederationService.Exchange:input_type -> liaison.v1.ExchangeRequest
-	14, // 27: liaison.v1.FederationService.GetDigest:input_type -> liaison.v1.GetDigestRequest
-	17, // 28: liaison.v1.FederationService.ListDigestItems:input_type -> liaison.v1.ListDigestItemsRequest
-	20, // 29: liaison.v1.FederationAdminService.GetFederationStatus:input_type -> liaison.v1.GetFederationStatusRequest
-	24, // 30: liaison.v1.FederationAdminService.CheckDrift:input_type -> liaison.v1.CheckDriftRequest
-	6,  // 31: liaison.v1.FederationService.Exchange:output_type -> liaison.v1.ExchangeResponse
-	16, // 32: liaison.v1.FederationService.GetDigest:output_type -> liaison.v1.GetDigestResponse
-	19, // 33: liaison.v1.FederationService.ListDigestItems:output_type -> liaison.v1.ListDigestItemsResponse
-	21, // 34: liaison.v1.FederationAdminService.GetFederationStatus:output_type -> liaison.v1.GetFederationStatusResponse
-	25, // 35: liaison.v1.FederationAdminService.CheckDrift:output_type -> liaison.v1.CheckDriftResponse
-	31, // [31:36] is the sub-list for method output_type
-	26, // [26:31] is the sub-list for method input_type
-	26, // [26:26] is the sub-list for extension type_name
-	26, // [26:26] is the sub-list for extension extendee
-	0,  // [0:26] is the sub-list for field type_name
+	33, // 0: liaison.v1.GetWitnessedCheckpointResponse.witness_time:type_name -> google.protobuf.Timestamp
+	7,  // 1: liaison.v1.ExchangeRequest.hello:type_name -> liaison.v1.Hello
+	8,  // 2: liaison.v1.ExchangeRequest.batch:type_name -> liaison.v1.Batch
+	9,  // 3: liaison.v1.Batch.signature:type_name -> liaison.v1.BatchSignature
+	11, // 4: liaison.v1.ExchangeResponse.welcome:type_name -> liaison.v1.Welcome
+	13, // 5: liaison.v1.ExchangeResponse.receipts:type_name -> liaison.v1.Receipts
+	14, // 6: liaison.v1.ExchangeResponse.signed_receipts:type_name -> liaison.v1.SignedReceipts
+	0,  // 7: liaison.v1.Receipt.status:type_name -> liaison.v1.ReceiptStatus
+	33, // 8: liaison.v1.Receipt.apply_time:type_name -> google.protobuf.Timestamp
+	34, // 9: liaison.v1.Receipt.kind:type_name -> liaison.v1.EnvelopeKind
+	12, // 10: liaison.v1.Receipts.receipts:type_name -> liaison.v1.Receipt
+	15, // 11: liaison.v1.SignedReceipts.signature:type_name -> liaison.v1.ReceiptsSignature
+	17, // 12: liaison.v1.ReceiptEvidence.deliveries:type_name -> liaison.v1.DeliveryEvidence
+	15, // 13: liaison.v1.DeliveryEvidence.signature:type_name -> liaison.v1.ReceiptsSignature
+	33, // 14: liaison.v1.DeliveryEvidence.receive_time:type_name -> google.protobuf.Timestamp
+	1,  // 15: liaison.v1.GetDigestRequest.kind:type_name -> liaison.v1.RecordKind
+	19, // 16: liaison.v1.GetDigestResponse.buckets:type_name -> liaison.v1.DigestBucket
+	1,  // 17: liaison.v1.ListDigestItemsRequest.kind:type_name -> liaison.v1.RecordKind
+	22, // 18: liaison.v1.ListDigestItemsResponse.items:type_name -> liaison.v1.DigestItem
+	33, // 19: liaison.v1.FetchWitnessedCheckpointResponse.witness_time:type_name -> google.protobuf.Timestamp
+	28, // 20: liaison.v1.GetFederationStatusResponse.partners:type_name -> liaison.v1.PartnerStatus
+	33, // 21: liaison.v1.PartnerStatus.last_contact:type_name -> google.protobuf.Timestamp
+	33, // 22: liaison.v1.PartnerStatus.oldest_waiting_time:type_name -> google.protobuf.Timestamp
+	33, // 23: liaison.v1.PartnerStatus.last_error_time:type_name -> google.protobuf.Timestamp
+	33, // 24: liaison.v1.PartnerStatus.inbound_last_contact:type_name -> google.protobuf.Timestamp
+	30, // 25: liaison.v1.PartnerStatus.last_drift_check:type_name -> liaison.v1.DriftCheckResult
+	29, // 26: liaison.v1.PartnerStatus.witness:type_name -> liaison.v1.WitnessStatus
+	33, // 27: liaison.v1.WitnessStatus.witnessed_time:type_name -> google.protobuf.Timestamp
+	33, // 28: liaison.v1.WitnessStatus.fork_alarm_time:type_name -> google.protobuf.Timestamp
+	33, // 29: liaison.v1.WitnessStatus.fork_alarm_last_time:type_name -> google.protobuf.Timestamp
+	33, // 30: liaison.v1.WitnessStatus.cosigned_time:type_name -> google.protobuf.Timestamp
+	33, // 31: liaison.v1.DriftCheckResult.time:type_name -> google.protobuf.Timestamp
+	30, // 32: liaison.v1.CheckDriftResponse.results:type_name -> liaison.v1.DriftCheckResult
+	6,  // 33: liaison.v1.FederationService.Exchange:input_type -> liaison.v1.ExchangeRequest
+	18, // 34: liaison.v1.FederationService.GetDigest:input_type -> liaison.v1.GetDigestRequest
+	21, // 35: liaison.v1.FederationService.ListDigestItems:input_type -> liaison.v1.ListDigestItemsRequest
+	2,  // 36: liaison.v1.FederationService.Cosign:input_type -> liaison.v1.CosignRequest
+	4,  // 37: liaison.v1.FederationService.GetWitnessedCheckpoint:input_type -> liaison.v1.GetWitnessedCheckpointRequest
+	26, // 38: liaison.v1.FederationAdminService.GetFederationStatus:input_type -> liaison.v1.GetFederationStatusRequest
+	31, // 39: liaison.v1.FederationAdminService.CheckDrift:input_type -> liaison.v1.CheckDriftRequest
+	24, // 40: liaison.v1.FederationAdminService.FetchWitnessedCheckpoint:input_type -> liaison.v1.FetchWitnessedCheckpointRequest
+	10, // 41: liaison.v1.FederationService.Exchange:output_type -> liaison.v1.ExchangeResponse
+	20, // 42: liaison.v1.FederationService.GetDigest:output_type -> liaison.v1.GetDigestResponse
+	23, // 43: liaison.v1.FederationService.ListDigestItems:output_type -> liaison.v1.ListDigestItemsResponse
+	3,  // 44: liaison.v1.FederationService.Cosign:output_type -> liaison.v1.CosignResponse
+	5,  // 45: liaison.v1.FederationService.GetWitnessedCheckpoint:output_type -> liaison.v1.GetWitnessedCheckpointResponse
+	27, // 46: liaison.v1.FederationAdminService.GetFederationStatus:output_type -> liaison.v1.GetFederationStatusResponse
+	32, // 47: liaison.v1.FederationAdminService.CheckDrift:output_type -> liaison.v1.CheckDriftResponse
+	25, // 48: liaison.v1.FederationAdminService.FetchWitnessedCheckpoint:output_type -> liaison.v1.FetchWitnessedCheckpointResponse
+	41, // [41:49] is the sub-list for method output_type
+	33, // [33:41] is the sub-list for method input_type
+	33, // [33:33] is the sub-list for extension type_name
+	33, // [33:33] is the sub-list for extension extendee
+	0,  // [0:33] is the sub-list for field type_name
 }
 
 func init() { file_liaison_v1_federation_proto_init() }
@@ -2083,11 +2605,11 @@ func file_liaison_v1_federation_proto_init() {
 		return
 	}
 	file_liaison_v1_envelope_proto_init()
-	file_liaison_v1_federation_proto_msgTypes[0].OneofWrappers = []any{
+	file_liaison_v1_federation_proto_msgTypes[4].OneofWrappers = []any{
 		(*ExchangeRequest_Hello)(nil),
 		(*ExchangeRequest_Batch)(nil),
 	}
-	file_liaison_v1_federation_proto_msgTypes[4].OneofWrappers = []any{
+	file_liaison_v1_federation_proto_msgTypes[8].OneofWrappers = []any{
 		(*ExchangeResponse_Welcome)(nil),
 		(*ExchangeResponse_Receipts)(nil),
 		(*ExchangeResponse_SignedReceipts)(nil),
@@ -2098,7 +2620,7 @@ func file_liaison_v1_federation_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_liaison_v1_federation_proto_rawDesc), len(file_liaison_v1_federation_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   24,
+			NumMessages:   31,
 			NumExtensions: 0,
 			NumServices:   2,
 		},

@@ -19,9 +19,11 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	FederationService_Exchange_FullMethodName        = "/liaison.v1.FederationService/Exchange"
-	FederationService_GetDigest_FullMethodName       = "/liaison.v1.FederationService/GetDigest"
-	FederationService_ListDigestItems_FullMethodName = "/liaison.v1.FederationService/ListDigestItems"
+	FederationService_Exchange_FullMethodName               = "/liaison.v1.FederationService/Exchange"
+	FederationService_GetDigest_FullMethodName              = "/liaison.v1.FederationService/GetDigest"
+	FederationService_ListDigestItems_FullMethodName        = "/liaison.v1.FederationService/ListDigestItems"
+	FederationService_Cosign_FullMethodName                 = "/liaison.v1.FederationService/Cosign"
+	FederationService_GetWitnessedCheckpoint_FullMethodName = "/liaison.v1.FederationService/GetWitnessedCheckpoint"
 )
 
 // FederationServiceClient is the client API for FederationService service.
@@ -42,6 +44,18 @@ type FederationServiceClient interface {
 	GetDigest(ctx context.Context, in *GetDigestRequest, opts ...grpc.CallOption) (*GetDigestResponse, error)
 	// ListDigestItems lists the records of one bucket of a digest.
 	ListDigestItems(ctx context.Context, in *ListDigestItemsRequest, opts ...grpc.CallOption) (*ListDigestItemsResponse, error)
+	// Cosign asks this node to witness the caller's audit log: it verifies
+	// the checkpoint with the caller's log key from its own configuration,
+	// and that the log is consistent with the last checkpoint of it this
+	// node cosigned, stores it and returns it cosigned (C2SP
+	// tlog-cosignature, cosignature/v1). A checkpoint that cannot be
+	// consistent with what this node witnessed (a truncated, rewritten or
+	// forked log, a bad signature) raises a fork alarm and is refused with
+	// FAILED_PRECONDITION.
+	Cosign(ctx context.Context, in *CosignRequest, opts ...grpc.CallOption) (*CosignResponse, error)
+	// GetWitnessedCheckpoint returns the latest checkpoint of the caller's
+	// audit log this node cosigned, as it keeps it.
+	GetWitnessedCheckpoint(ctx context.Context, in *GetWitnessedCheckpointRequest, opts ...grpc.CallOption) (*GetWitnessedCheckpointResponse, error)
 }
 
 type federationServiceClient struct {
@@ -85,6 +99,26 @@ func (c *federationServiceClient) ListDigestItems(ctx context.Context, in *ListD
 	return out, nil
 }
 
+func (c *federationServiceClient) Cosign(ctx context.Context, in *CosignRequest, opts ...grpc.CallOption) (*CosignResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(CosignResponse)
+	err := c.cc.Invoke(ctx, FederationService_Cosign_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *federationServiceClient) GetWitnessedCheckpoint(ctx context.Context, in *GetWitnessedCheckpointRequest, opts ...grpc.CallOption) (*GetWitnessedCheckpointResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetWitnessedCheckpointResponse)
+	err := c.cc.Invoke(ctx, FederationService_GetWitnessedCheckpoint_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // FederationServiceServer is the server API for FederationService service.
 // All implementations must embed UnimplementedFederationServiceServer
 // for forward compatibility.
@@ -103,6 +137,18 @@ type FederationServiceServer interface {
 	GetDigest(context.Context, *GetDigestRequest) (*GetDigestResponse, error)
 	// ListDigestItems lists the records of one bucket of a digest.
 	ListDigestItems(context.Context, *ListDigestItemsRequest) (*ListDigestItemsResponse, error)
+	// Cosign asks this node to witness the caller's audit log: it verifies
+	// the checkpoint with the caller's log key from its own configuration,
+	// and that the log is consistent with the last checkpoint of it this
+	// node cosigned, stores it and returns it cosigned (C2SP
+	// tlog-cosignature, cosignature/v1). A checkpoint that cannot be
+	// consistent with what this node witnessed (a truncated, rewritten or
+	// forked log, a bad signature) raises a fork alarm and is refused with
+	// FAILED_PRECONDITION.
+	Cosign(context.Context, *CosignRequest) (*CosignResponse, error)
+	// GetWitnessedCheckpoint returns the latest checkpoint of the caller's
+	// audit log this node cosigned, as it keeps it.
+	GetWitnessedCheckpoint(context.Context, *GetWitnessedCheckpointRequest) (*GetWitnessedCheckpointResponse, error)
 	mustEmbedUnimplementedFederationServiceServer()
 }
 
@@ -121,6 +167,12 @@ func (UnimplementedFederationServiceServer) GetDigest(context.Context, *GetDiges
 }
 func (UnimplementedFederationServiceServer) ListDigestItems(context.Context, *ListDigestItemsRequest) (*ListDigestItemsResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ListDigestItems not implemented")
+}
+func (UnimplementedFederationServiceServer) Cosign(context.Context, *CosignRequest) (*CosignResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method Cosign not implemented")
+}
+func (UnimplementedFederationServiceServer) GetWitnessedCheckpoint(context.Context, *GetWitnessedCheckpointRequest) (*GetWitnessedCheckpointResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetWitnessedCheckpoint not implemented")
 }
 func (UnimplementedFederationServiceServer) mustEmbedUnimplementedFederationServiceServer() {}
 func (UnimplementedFederationServiceServer) testEmbeddedByValue()                           {}
@@ -186,6 +238,42 @@ func _FederationService_ListDigestItems_Handler(srv interface{}, ctx context.Con
 	return interceptor(ctx, in, info, handler)
 }
 
+func _FederationService_Cosign_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CosignRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(FederationServiceServer).Cosign(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: FederationService_Cosign_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(FederationServiceServer).Cosign(ctx, req.(*CosignRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _FederationService_GetWitnessedCheckpoint_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetWitnessedCheckpointRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(FederationServiceServer).GetWitnessedCheckpoint(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: FederationService_GetWitnessedCheckpoint_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(FederationServiceServer).GetWitnessedCheckpoint(ctx, req.(*GetWitnessedCheckpointRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // FederationService_ServiceDesc is the grpc.ServiceDesc for FederationService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -201,6 +289,14 @@ var FederationService_ServiceDesc = grpc.ServiceDesc{
 			MethodName: "ListDigestItems",
 			Handler:    _FederationService_ListDigestItems_Handler,
 		},
+		{
+			MethodName: "Cosign",
+			Handler:    _FederationService_Cosign_Handler,
+		},
+		{
+			MethodName: "GetWitnessedCheckpoint",
+			Handler:    _FederationService_GetWitnessedCheckpoint_Handler,
+		},
 	},
 	Streams: []grpc.StreamDesc{
 		{
@@ -214,8 +310,9 @@ var FederationService_ServiceDesc = grpc.ServiceDesc{
 }
 
 const (
-	FederationAdminService_GetFederationStatus_FullMethodName = "/liaison.v1.FederationAdminService/GetFederationStatus"
-	FederationAdminService_CheckDrift_FullMethodName          = "/liaison.v1.FederationAdminService/CheckDrift"
+	FederationAdminService_GetFederationStatus_FullMethodName      = "/liaison.v1.FederationAdminService/GetFederationStatus"
+	FederationAdminService_CheckDrift_FullMethodName               = "/liaison.v1.FederationAdminService/CheckDrift"
+	FederationAdminService_FetchWitnessedCheckpoint_FullMethodName = "/liaison.v1.FederationAdminService/FetchWitnessedCheckpoint"
 )
 
 // FederationAdminServiceClient is the client API for FederationAdminService service.
@@ -230,6 +327,10 @@ type FederationAdminServiceClient interface {
 	// CheckDrift compares now, with every partner, what the partner holds of
 	// this node's records with what it should hold, and queues repairs.
 	CheckDrift(ctx context.Context, in *CheckDriftRequest, opts ...grpc.CallOption) (*CheckDriftResponse, error)
+	// FetchWitnessedCheckpoint asks a partner for the latest checkpoint of
+	// this node's audit log that the partner cosigned, so that the log can
+	// be verified against a copy the own agency does not control.
+	FetchWitnessedCheckpoint(ctx context.Context, in *FetchWitnessedCheckpointRequest, opts ...grpc.CallOption) (*FetchWitnessedCheckpointResponse, error)
 }
 
 type federationAdminServiceClient struct {
@@ -260,6 +361,16 @@ func (c *federationAdminServiceClient) CheckDrift(ctx context.Context, in *Check
 	return out, nil
 }
 
+func (c *federationAdminServiceClient) FetchWitnessedCheckpoint(ctx context.Context, in *FetchWitnessedCheckpointRequest, opts ...grpc.CallOption) (*FetchWitnessedCheckpointResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(FetchWitnessedCheckpointResponse)
+	err := c.cc.Invoke(ctx, FederationAdminService_FetchWitnessedCheckpoint_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // FederationAdminServiceServer is the server API for FederationAdminService service.
 // All implementations must embed UnimplementedFederationAdminServiceServer
 // for forward compatibility.
@@ -272,6 +383,10 @@ type FederationAdminServiceServer interface {
 	// CheckDrift compares now, with every partner, what the partner holds of
 	// this node's records with what it should hold, and queues repairs.
 	CheckDrift(context.Context, *CheckDriftRequest) (*CheckDriftResponse, error)
+	// FetchWitnessedCheckpoint asks a partner for the latest checkpoint of
+	// this node's audit log that the partner cosigned, so that the log can
+	// be verified against a copy the own agency does not control.
+	FetchWitnessedCheckpoint(context.Context, *FetchWitnessedCheckpointRequest) (*FetchWitnessedCheckpointResponse, error)
 	mustEmbedUnimplementedFederationAdminServiceServer()
 }
 
@@ -287,6 +402,9 @@ func (UnimplementedFederationAdminServiceServer) GetFederationStatus(context.Con
 }
 func (UnimplementedFederationAdminServiceServer) CheckDrift(context.Context, *CheckDriftRequest) (*CheckDriftResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method CheckDrift not implemented")
+}
+func (UnimplementedFederationAdminServiceServer) FetchWitnessedCheckpoint(context.Context, *FetchWitnessedCheckpointRequest) (*FetchWitnessedCheckpointResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method FetchWitnessedCheckpoint not implemented")
 }
 func (UnimplementedFederationAdminServiceServer) mustEmbedUnimplementedFederationAdminServiceServer() {
 }
@@ -346,6 +464,24 @@ func _FederationAdminService_CheckDrift_Handler(srv interface{}, ctx context.Con
 	return interceptor(ctx, in, info, handler)
 }
 
+func _FederationAdminService_FetchWitnessedCheckpoint_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(FetchWitnessedCheckpointRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(FederationAdminServiceServer).FetchWitnessedCheckpoint(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: FederationAdminService_FetchWitnessedCheckpoint_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(FederationAdminServiceServer).FetchWitnessedCheckpoint(ctx, req.(*FetchWitnessedCheckpointRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // FederationAdminService_ServiceDesc is the grpc.ServiceDesc for FederationAdminService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -360,6 +496,10 @@ var FederationAdminService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "CheckDrift",
 			Handler:    _FederationAdminService_CheckDrift_Handler,
+		},
+		{
+			MethodName: "FetchWitnessedCheckpoint",
+			Handler:    _FederationAdminService_FetchWitnessedCheckpoint_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},
