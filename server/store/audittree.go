@@ -269,3 +269,12 @@ func (s *Store) EraseAuditContent(ctx context.Context, before time.Time) (int64,
 	}
 	return n, nil
 }
+
+// AuditSize is the number of events in the audit log as last committed.
+func (s *Store) AuditSize(ctx context.Context) (int64, error) {
+	head, err := s.rq.GetAuditHead(ctx)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, nil
+	}
+	return head.Seq, err
+}

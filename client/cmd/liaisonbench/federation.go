@@ -54,8 +54,14 @@ type fedResult struct {
 	envelopes      int64 // envelopes bravo applied
 	batches        int64 // alpha's writer group commits during the releases
 	createLeadRate float64
-	imported       time.Duration // the leads' ImportLeads calls, before the releases
-	err            error
+	// cosign is, for the audit events alpha committed during the releases,
+	// the time from commit to bravo's cosignature of a checkpoint covering
+	// them (p50, p99), and how many events that covers.
+	cosignP50, cosignP99 time.Duration
+	cosignEvents         int
+	checkpointEvery      time.Duration
+	imported             time.Duration // the leads' ImportLeads calls, before the releases
+	err                  error
 }
 
 // measureFederation runs the phase; createLeadRate is the CreateLead figure
@@ -175,6 +181,10 @@ func measureFederation(ctx context.Context, f flags, pkiDir, tmp string, createL
 	}
 	done := make(chan error, 1)
 	stats0 := alpha.Store.Stats()
+	sampler := &cosignSampler{st: alpha.Store, partner: partnerAgency}
+	sampleCtx, stopSampling := context.WithCancel(ctx)
+	defer stopSampling()
+	go sampler.run(sampleCtx)
 	stopProfile := (&bench{}).profile(f, 99, Scenario{Name: "federation"})
 	defer stopProfile()
 	start := time.Now()
@@ -228,6 +238,16 @@ func measureFederation(ctx context.Context, f flags, pkiDir, tmp string, createL
 		}
 	}
 	r.tail = max(0, r.endToEnd-r.release)
+	// Until bravo has cosigned every event alpha committed meanwhile.
+	if size, err := alpha.Store.AuditSize(ctx); err == nil {
+		for wait := time.Now().Add(2 * time.Minute); !sampler.cosigned(size) && time.Now().Before(wait); {
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	stopSampling()
+	lat := sampler.latencies()
+	r.cosignEvents, r.cosignP50, r.cosignP99 = len(lat), percentile(lat, 0.50), percentile(lat, 0.99)
+	r.checkpointEvery = cfgA.Audit.CheckpointInterval.Duration
 	r.batches = alpha.Store.Stats().Batches - stats0.Batches
 	progress("%d leads applied on bravo in %v (%.0f/s)", want, r.endToEnd.Round(time.Millisecond), float64(want)/r.endToEnd.Seconds())
 
@@ -391,6 +411,8 @@ func reportFederation(w io.Writer, f flags, r fedResult) bool {
 	fmt.Fprintf(w, "| bulk import beforehand: ImportLeads, 1,000 leads a call, 4 calls at a time | %v = %.0f leads/s |\n", r.imported.Round(time.Millisecond), rate(r.imported))
 	fmt.Fprintf(w, "| raw SQLite: %d lead-sized rows, batches of 1,000, one table | %.0f rows/s |\n", r.leads, r.rawRate)
 	fmt.Fprintf(w, "| one P-256 signature / verification | %.0f µs / %.0f µs |\n", r.signUS, r.verUS)
+	fmt.Fprintf(w, "| audit event committed on alpha → cosigned by bravo (%d events, checkpoints every %v) | p50 %v, p99 %v |\n",
+		r.cosignEvents, r.checkpointEvery, r.cosignP50.Round(time.Millisecond), r.cosignP99.Round(time.Millisecond))
 	fmt.Fprintln(w)
 	fmt.Fprintf(w, "End to end is %.1f%% of the raw batched-insert ceiling.\n", 100*e2e/r.rawRate)
 	fmt.Fprintf(w, "Envelopes verified afterwards on bravo: %s.\n", r.verify.String())
