@@ -186,7 +186,8 @@
 //
 //	retention preview
 //	    List the own leads the next purge would remove (review date passed,
-//	    no open case linking them) and the expired leads an open case keeps.
+//	    no open case linking them) and the expired leads an open case keeps
+//	    (supervisors, like the purge).
 //	retention run
 //	    Purge now (supervisors): delete their content, keep a tombstone, and
 //	    send the tombstone to every partner holding a copy. The node also
