@@ -28,6 +28,7 @@ import (
 	"github.com/liaison-exchange/liaison/server/changefeed"
 	"github.com/liaison-exchange/liaison/server/config"
 	"github.com/liaison-exchange/liaison/server/federation"
+	"github.com/liaison-exchange/liaison/server/handling"
 	"github.com/liaison-exchange/liaison/server/identity"
 	"github.com/liaison-exchange/liaison/server/interceptors"
 	"github.com/liaison-exchange/liaison/server/leads"
@@ -128,9 +129,13 @@ func Start(ctx context.Context, cfg *config.Config, log *slog.Logger, lis net.Li
 	}
 
 	nodeID := "spiffe://" + cfg.TrustDomain + "/node"
+	// One handling policy for every surface that serves a lead.
+	policy := &handling.Policy{Agency: cfg.Agency, Granted: func(ctx context.Context, id string) (bool, error) {
+		return n.Store.HasPermission(ctx, id, liaisonv1.PermissionPurpose_PERMISSION_PURPOSE_EXPORT)
+	}}
 	n.feed = changefeed.New(n.Store, changefeed.Options{
 		MaxLag: cfg.Feed.MaxLag, SendTimeout: cfg.Feed.SendTimeout.Duration, Retention: cfg.Feed.Retention.Duration, Logger: log,
-		NodeID: nodeID,
+		NodeID: nodeID, Handling: policy,
 	})
 	n.Metrics = metrics.New(metrics.Options{Agency: cfg.Agency, Store: n.Store, FeedConsumers: n.feed.Consumers, Logger: log})
 	n.refusals = interceptors.NewRefusals(interceptors.RefusalOptions{Append: n.Store.AppendAudit, Logger: log})
@@ -166,7 +171,7 @@ func Start(ctx context.Context, cfg *config.Config, log *slog.Logger, lis net.Li
 	reg := federation.NewRegistry(cfg.Agency, v)
 	leadSvc := leads.New(leads.Options{
 		Store: n.Store, Validator: v, Agency: cfg.Agency, Partners: partnerCodes, ReviewAfter: cfg.Retention.ReviewAfter.Duration,
-		ReviewAfterByCrimeArea: reviewAfterByArea(cfg.Retention),
+		ReviewAfterByCrimeArea: reviewAfterByArea(cfg.Retention), Handling: policy,
 	})
 	leadSvc.Register(reg)
 	permSvc := permissions.New(n.Store, cfg.Agency)
@@ -200,7 +205,7 @@ func Start(ctx context.Context, cfg *config.Config, log *slog.Logger, lis net.Li
 		return nil, err
 	}
 	liaisonv1.RegisterAuditServiceServer(n.grpc, auditsvc.New(n.Store, n.AuditLog))
-	liaisonv1.RegisterSearchServiceServer(n.grpc, search.New(n.Store, cfg.Agency))
+	liaisonv1.RegisterSearchServiceServer(n.grpc, search.New(n.Store, cfg.Agency, policy))
 	liaisonv1.RegisterChangeFeedServiceServer(n.grpc, n.feed)
 	n.retention = retention.New(n.Store, retention.Options{
 		Agency: cfg.Agency, Interval: cfg.Retention.PurgeInterval.Duration, Now: time.Now, Logger: log,
