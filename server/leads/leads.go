@@ -184,7 +184,7 @@ func (s *Server) ListLeads(ctx context.Context, req *liaisonv1.ListLeadsRequest)
 // updatable are the fields an update_mask may name.
 var updatable = map[string]bool{
 	"title": true, "summary": true, "crime_areas": true, "subjects": true, "locations": true, "routes": true,
-	"originator_reference": true, "evaluation": true, "handling": true, "review_date": true,
+	"originator_reference": true, "evaluation": true, "handling": true, "review_date": true, "contact": true,
 }
 
 // UpdateLead implements liaisonv1.LeadServiceServer.
@@ -207,7 +207,7 @@ func (s *Server) UpdateLead(ctx context.Context, req *liaisonv1.UpdateLeadReques
 	}
 	for i, p := range paths {
 		if !updatable[p] {
-			bad = append(bad, errs.FieldViolation{Field: fmt.Sprintf("update_mask.paths[%d]", i), Description: fmt.Sprintf("%q cannot be updated (updatable: title, summary, crime_areas, subjects, locations, routes, originator_reference, evaluation, handling, review_date)", p)})
+			bad = append(bad, errs.FieldViolation{Field: fmt.Sprintf("update_mask.paths[%d]", i), Description: fmt.Sprintf("%q cannot be updated (updatable: title, summary, crime_areas, subjects, locations, routes, originator_reference, evaluation, handling, review_date, contact)", p)})
 		}
 	}
 	if err := errs.InvalidFields(bad); err != nil {
@@ -298,11 +298,19 @@ func (s *Server) ReleaseLead(ctx context.Context, req *liaisonv1.ReleaseLeadRequ
 				added = append(added, p)
 			}
 		}
-		if len(added) == 0 {
+		newContact := req.GetContact() != nil && !proto.Equal(req.GetContact(), cur.GetContact())
+		if len(added) == 0 && !newContact {
 			out = cur // already released to all of them: nothing changes
 			return nil
 		}
 		next := proto.Clone(cur).(*liaisonv1.Lead)
+		sendTo := added
+		if newContact {
+			// The releasing officer's contact point: every partner
+			// holding the lead gets it.
+			next.Contact = req.GetContact()
+			sendTo = append(slices.Clone(cur.GetReleasedTo()), added...)
+		}
 		next.ReleasedTo = append(next.ReleasedTo, added...)
 		slices.Sort(next.ReleasedTo)
 		next.Status = liaisonv1.LeadStatus_LEAD_STATUS_RELEASED
@@ -311,7 +319,7 @@ func (s *Server) ReleaseLead(ctx context.Context, req *liaisonv1.ReleaseLeadRequ
 		if err := tx.ReplaceLead(next, cur); err != nil {
 			return err
 		}
-		if err := s.sendToPartners(tx, next, added); err != nil {
+		if err := s.sendToPartners(tx, next, sendTo); err != nil {
 			return err
 		}
 		out = next

@@ -35,6 +35,7 @@ import (
 	"github.com/liaison-exchange/liaison/server/manifests"
 	"github.com/liaison-exchange/liaison/server/metrics"
 	"github.com/liaison-exchange/liaison/server/mtls"
+	"github.com/liaison-exchange/liaison/server/officers"
 	"github.com/liaison-exchange/liaison/server/permissions"
 	"github.com/liaison-exchange/liaison/server/retention"
 	"github.com/liaison-exchange/liaison/server/search"
@@ -123,6 +124,14 @@ func Start(ctx context.Context, cfg *config.Config, log *slog.Logger, lis net.Li
 	if err != nil {
 		return nil, err
 	}
+	// Officers' names stay home: every payload for a partner passes
+	// through the pseudonyms (server/officers says why the key lives in
+	// the database).
+	officerKey, err := n.Store.Secret(ctx, "officer_pseudonyms")
+	if err != nil {
+		return nil, err
+	}
+	n.Store.SetOutgoing(officers.New(officerKey, cfg.Agency, cfg.TrustDomain).Outgoing)
 	v, err := validate.New()
 	if err != nil {
 		return nil, err

@@ -1485,9 +1485,12 @@ func (x *UpdateCaseResponse) GetCase() *Case {
 }
 
 type ShareCaseRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
-	Partners      []string               `protobuf:"bytes,2,rep,name=partners,proto3" json:"partners,omitempty"`
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Id       string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	Partners []string               `protobuf:"bytes,2,rep,name=partners,proto3" json:"partners,omitempty"`
+	// If set, the contact point every partner the case is shared with gets
+	// from now on, chosen by the sharing officer (it replaces the case's).
+	Contact       *ContactPoint `protobuf:"bytes,3,opt,name=contact,proto3" json:"contact,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1532,6 +1535,13 @@ func (x *ShareCaseRequest) GetId() string {
 func (x *ShareCaseRequest) GetPartners() []string {
 	if x != nil {
 		return x.Partners
+	}
+	return nil
+}
+
+func (x *ShareCaseRequest) GetContact() *ContactPoint {
+	if x != nil {
+		return x.Contact
 	}
 	return nil
 }
@@ -2472,10 +2482,11 @@ const file_liaison_v1_case_proto_rawDesc = "" +
 	"\vupdate_mask\x18\x02 \x01(\v2\x1a.google.protobuf.FieldMaskB\x06\xbaH\x03\xc8\x01\x01R\n" +
 	"updateMask\":\n" +
 	"\x12UpdateCaseResponse\x12$\n" +
-	"\x04case\x18\x01 \x01(\v2\x10.liaison.v1.CaseR\x04case\"r\n" +
+	"\x04case\x18\x01 \x01(\v2\x10.liaison.v1.CaseR\x04case\"\xa6\x01\n" +
 	"\x10ShareCaseRequest\x12\x18\n" +
 	"\x02id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\x02id\x12D\n" +
-	"\bpartners\x18\x02 \x03(\tB(\xbaH%\x92\x01\"\b\x01\x10\x14\x18\x01\"\x1ar\x182\x16^[a-z][a-z0-9-]{1,30}$R\bpartners\"9\n" +
+	"\bpartners\x18\x02 \x03(\tB(\xbaH%\x92\x01\"\b\x01\x10\x14\x18\x01\"\x1ar\x182\x16^[a-z][a-z0-9-]{1,30}$R\bpartners\x122\n" +
+	"\acontact\x18\x03 \x01(\v2\x18.liaison.v1.ContactPointR\acontact\"9\n" +
 	"\x11ShareCaseResponse\x12$\n" +
 	"\x04case\x18\x01 \x01(\v2\x10.liaison.v1.CaseR\x04case\"\x99\x01\n" +
 	"\x13AddCaseEntryRequest\x12!\n" +
@@ -2676,47 +2687,48 @@ var file_liaison_v1_case_proto_depIdxs = []int32{
 	7,  // 28: liaison.v1.UpdateCaseRequest.case:type_name -> liaison.v1.Case
 	42, // 29: liaison.v1.UpdateCaseRequest.update_mask:type_name -> google.protobuf.FieldMask
 	7,  // 30: liaison.v1.UpdateCaseResponse.case:type_name -> liaison.v1.Case
-	7,  // 31: liaison.v1.ShareCaseResponse.case:type_name -> liaison.v1.Case
-	11, // 32: liaison.v1.AddCaseEntryRequest.entry:type_name -> liaison.v1.CaseEntry
-	11, // 33: liaison.v1.AddCaseEntryResponse.entry:type_name -> liaison.v1.CaseEntry
-	11, // 34: liaison.v1.ListCaseEntriesResponse.entries:type_name -> liaison.v1.CaseEntry
-	7,  // 35: liaison.v1.LinkLeadResponse.case:type_name -> liaison.v1.Case
-	7,  // 36: liaison.v1.UnlinkLeadResponse.case:type_name -> liaison.v1.Case
-	7,  // 37: liaison.v1.CloseCaseResponse.case:type_name -> liaison.v1.Case
-	7,  // 38: liaison.v1.ReopenCaseResponse.case:type_name -> liaison.v1.Case
-	5,  // 39: liaison.v1.ListOpenRequestsRequest.direction:type_name -> liaison.v1.RequestDirection
-	11, // 40: liaison.v1.OpenRequest.entry:type_name -> liaison.v1.CaseEntry
-	43, // 41: liaison.v1.OpenRequest.open_for:type_name -> google.protobuf.Duration
-	36, // 42: liaison.v1.ListOpenRequestsResponse.requests:type_name -> liaison.v1.OpenRequest
-	12, // 43: liaison.v1.CaseService.CreateCase:input_type -> liaison.v1.CreateCaseRequest
-	14, // 44: liaison.v1.CaseService.GetCase:input_type -> liaison.v1.GetCaseRequest
-	17, // 45: liaison.v1.CaseService.ListCases:input_type -> liaison.v1.ListCasesRequest
-	19, // 46: liaison.v1.CaseService.UpdateCase:input_type -> liaison.v1.UpdateCaseRequest
-	21, // 47: liaison.v1.CaseService.ShareCase:input_type -> liaison.v1.ShareCaseRequest
-	23, // 48: liaison.v1.CaseService.AddCaseEntry:input_type -> liaison.v1.AddCaseEntryRequest
-	25, // 49: liaison.v1.CaseService.ListCaseEntries:input_type -> liaison.v1.ListCaseEntriesRequest
-	27, // 50: liaison.v1.CaseService.LinkLead:input_type -> liaison.v1.LinkLeadRequest
-	29, // 51: liaison.v1.CaseService.UnlinkLead:input_type -> liaison.v1.UnlinkLeadRequest
-	31, // 52: liaison.v1.CaseService.CloseCase:input_type -> liaison.v1.CloseCaseRequest
-	33, // 53: liaison.v1.CaseService.ReopenCase:input_type -> liaison.v1.ReopenCaseRequest
-	35, // 54: liaison.v1.CaseService.ListOpenRequests:input_type -> liaison.v1.ListOpenRequestsRequest
-	13, // 55: liaison.v1.CaseService.CreateCase:output_type -> liaison.v1.CreateCaseResponse
-	16, // 56: liaison.v1.CaseService.GetCase:output_type -> liaison.v1.GetCaseResponse
-	18, // 57: liaison.v1.CaseService.ListCases:output_type -> liaison.v1.ListCasesResponse
-	20, // 58: liaison.v1.CaseService.UpdateCase:output_type -> liaison.v1.UpdateCaseResponse
-	22, // 59: liaison.v1.CaseService.ShareCase:output_type -> liaison.v1.ShareCaseResponse
-	24, // 60: liaison.v1.CaseService.AddCaseEntry:output_type -> liaison.v1.AddCaseEntryResponse
-	26, // 61: liaison.v1.CaseService.ListCaseEntries:output_type -> liaison.v1.ListCaseEntriesResponse
-	28, // 62: liaison.v1.CaseService.LinkLead:output_type -> liaison.v1.LinkLeadResponse
-	30, // 63: liaison.v1.CaseService.UnlinkLead:output_type -> liaison.v1.UnlinkLeadResponse
-	32, // 64: liaison.v1.CaseService.CloseCase:output_type -> liaison.v1.CloseCaseResponse
-	34, // 65: liaison.v1.CaseService.ReopenCase:output_type -> liaison.v1.ReopenCaseResponse
-	37, // 66: liaison.v1.CaseService.ListOpenRequests:output_type -> liaison.v1.ListOpenRequestsResponse
-	55, // [55:67] is the sub-list for method output_type
-	43, // [43:55] is the sub-list for method input_type
-	43, // [43:43] is the sub-list for extension type_name
-	43, // [43:43] is the sub-list for extension extendee
-	0,  // [0:43] is the sub-list for field type_name
+	41, // 31: liaison.v1.ShareCaseRequest.contact:type_name -> liaison.v1.ContactPoint
+	7,  // 32: liaison.v1.ShareCaseResponse.case:type_name -> liaison.v1.Case
+	11, // 33: liaison.v1.AddCaseEntryRequest.entry:type_name -> liaison.v1.CaseEntry
+	11, // 34: liaison.v1.AddCaseEntryResponse.entry:type_name -> liaison.v1.CaseEntry
+	11, // 35: liaison.v1.ListCaseEntriesResponse.entries:type_name -> liaison.v1.CaseEntry
+	7,  // 36: liaison.v1.LinkLeadResponse.case:type_name -> liaison.v1.Case
+	7,  // 37: liaison.v1.UnlinkLeadResponse.case:type_name -> liaison.v1.Case
+	7,  // 38: liaison.v1.CloseCaseResponse.case:type_name -> liaison.v1.Case
+	7,  // 39: liaison.v1.ReopenCaseResponse.case:type_name -> liaison.v1.Case
+	5,  // 40: liaison.v1.ListOpenRequestsRequest.direction:type_name -> liaison.v1.RequestDirection
+	11, // 41: liaison.v1.OpenRequest.entry:type_name -> liaison.v1.CaseEntry
+	43, // 42: liaison.v1.OpenRequest.open_for:type_name -> google.protobuf.Duration
+	36, // 43: liaison.v1.ListOpenRequestsResponse.requests:type_name -> liaison.v1.OpenRequest
+	12, // 44: liaison.v1.CaseService.CreateCase:input_type -> liaison.v1.CreateCaseRequest
+	14, // 45: liaison.v1.CaseService.GetCase:input_type -> liaison.v1.GetCaseRequest
+	17, // 46: liaison.v1.CaseService.ListCases:input_type -> liaison.v1.ListCasesRequest
+	19, // 47: liaison.v1.CaseService.UpdateCase:input_type -> liaison.v1.UpdateCaseRequest
+	21, // 48: liaison.v1.CaseService.ShareCase:input_type -> liaison.v1.ShareCaseRequest
+	23, // 49: liaison.v1.CaseService.AddCaseEntry:input_type -> liaison.v1.AddCaseEntryRequest
+	25, // 50: liaison.v1.CaseService.ListCaseEntries:input_type -> liaison.v1.ListCaseEntriesRequest
+	27, // 51: liaison.v1.CaseService.LinkLead:input_type -> liaison.v1.LinkLeadRequest
+	29, // 52: liaison.v1.CaseService.UnlinkLead:input_type -> liaison.v1.UnlinkLeadRequest
+	31, // 53: liaison.v1.CaseService.CloseCase:input_type -> liaison.v1.CloseCaseRequest
+	33, // 54: liaison.v1.CaseService.ReopenCase:input_type -> liaison.v1.ReopenCaseRequest
+	35, // 55: liaison.v1.CaseService.ListOpenRequests:input_type -> liaison.v1.ListOpenRequestsRequest
+	13, // 56: liaison.v1.CaseService.CreateCase:output_type -> liaison.v1.CreateCaseResponse
+	16, // 57: liaison.v1.CaseService.GetCase:output_type -> liaison.v1.GetCaseResponse
+	18, // 58: liaison.v1.CaseService.ListCases:output_type -> liaison.v1.ListCasesResponse
+	20, // 59: liaison.v1.CaseService.UpdateCase:output_type -> liaison.v1.UpdateCaseResponse
+	22, // 60: liaison.v1.CaseService.ShareCase:output_type -> liaison.v1.ShareCaseResponse
+	24, // 61: liaison.v1.CaseService.AddCaseEntry:output_type -> liaison.v1.AddCaseEntryResponse
+	26, // 62: liaison.v1.CaseService.ListCaseEntries:output_type -> liaison.v1.ListCaseEntriesResponse
+	28, // 63: liaison.v1.CaseService.LinkLead:output_type -> liaison.v1.LinkLeadResponse
+	30, // 64: liaison.v1.CaseService.UnlinkLead:output_type -> liaison.v1.UnlinkLeadResponse
+	32, // 65: liaison.v1.CaseService.CloseCase:output_type -> liaison.v1.CloseCaseResponse
+	34, // 66: liaison.v1.CaseService.ReopenCase:output_type -> liaison.v1.ReopenCaseResponse
+	37, // 67: liaison.v1.CaseService.ListOpenRequests:output_type -> liaison.v1.ListOpenRequestsResponse
+	56, // [56:68] is the sub-list for method output_type
+	44, // [44:56] is the sub-list for method input_type
+	44, // [44:44] is the sub-list for extension type_name
+	44, // [44:44] is the sub-list for extension extendee
+	0,  // [0:44] is the sub-list for field type_name
 }
 
 func init() { file_liaison_v1_case_proto_init() }

@@ -669,7 +669,10 @@ type ReleaseLeadRequest struct {
 	// Partner agency codes.
 	Partners []string `protobuf:"bytes,2,rep,name=partners,proto3" json:"partners,omitempty"`
 	// If set, the release happens only if the lead is still at this etag.
-	Etag          string `protobuf:"bytes,3,opt,name=etag,proto3" json:"etag,omitempty"`
+	Etag string `protobuf:"bytes,3,opt,name=etag,proto3" json:"etag,omitempty"`
+	// If set, the contact point every partner holding the lead gets with it
+	// from now on, chosen by the releasing officer (it replaces the lead's).
+	Contact       *ContactPoint `protobuf:"bytes,4,opt,name=contact,proto3" json:"contact,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -723,6 +726,13 @@ func (x *ReleaseLeadRequest) GetEtag() string {
 		return x.Etag
 	}
 	return ""
+}
+
+func (x *ReleaseLeadRequest) GetContact() *ContactPoint {
+	if x != nil {
+		return x.Contact
+	}
+	return nil
 }
 
 type WithdrawLeadRequest struct {
@@ -1767,11 +1777,12 @@ const file_liaison_v1_lead_proto_rawDesc = "" +
 	"\x11UpdateLeadRequest\x12,\n" +
 	"\x04lead\x18\x01 \x01(\v2\x10.liaison.v1.LeadB\x06\xbaH\x03\xd8\x01\x03R\x04lead\x12C\n" +
 	"\vupdate_mask\x18\x02 \x01(\v2\x1a.google.protobuf.FieldMaskB\x06\xbaH\x03\xc8\x01\x01R\n" +
-	"updateMask\"\x91\x01\n" +
+	"updateMask\"\xc5\x01\n" +
 	"\x12ReleaseLeadRequest\x12\x18\n" +
 	"\x02id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\x02id\x12D\n" +
 	"\bpartners\x18\x02 \x03(\tB(\xbaH%\x92\x01\"\b\x01\x10\x14\x18\x01\"\x1ar\x182\x16^[a-z][a-z0-9-]{1,30}$R\bpartners\x12\x1b\n" +
-	"\x04etag\x18\x03 \x01(\tB\a\xbaH\x04r\x02\x18@R\x04etag\"\xc8\x01\n" +
+	"\x04etag\x18\x03 \x01(\tB\a\xbaH\x04r\x02\x18@R\x04etag\x122\n" +
+	"\acontact\x18\x04 \x01(\v2\x18.liaison.v1.ContactPointR\acontact\"\xc8\x01\n" +
 	"\x13WithdrawLeadRequest\x12\x18\n" +
 	"\x02id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\x02id\x12z\n" +
 	"\x06reason\x18\x02 \x01(\tBb\xbaH_\xba\x01U\n" +
@@ -1938,48 +1949,49 @@ var file_liaison_v1_lead_proto_depIdxs = []int32{
 	2,  // 17: liaison.v1.ListLeadsResponse.leads:type_name -> liaison.v1.Lead
 	2,  // 18: liaison.v1.UpdateLeadRequest.lead:type_name -> liaison.v1.Lead
 	36, // 19: liaison.v1.UpdateLeadRequest.update_mask:type_name -> google.protobuf.FieldMask
-	2,  // 20: liaison.v1.CreateLeadResponse.lead:type_name -> liaison.v1.Lead
-	2,  // 21: liaison.v1.GetLeadResponse.lead:type_name -> liaison.v1.Lead
-	2,  // 22: liaison.v1.UpdateLeadResponse.lead:type_name -> liaison.v1.Lead
-	2,  // 23: liaison.v1.ReleaseLeadResponse.lead:type_name -> liaison.v1.Lead
-	2,  // 24: liaison.v1.WithdrawLeadResponse.lead:type_name -> liaison.v1.Lead
-	37, // 25: liaison.v1.Delivery.kind:type_name -> liaison.v1.EnvelopeKind
-	26, // 26: liaison.v1.Delivery.create_time:type_name -> google.protobuf.Timestamp
-	38, // 27: liaison.v1.Delivery.status:type_name -> liaison.v1.ReceiptStatus
-	26, // 28: liaison.v1.Delivery.receipt_time:type_name -> google.protobuf.Timestamp
-	16, // 29: liaison.v1.ListLeadReceiptsResponse.deliveries:type_name -> liaison.v1.Delivery
-	26, // 30: liaison.v1.ExportLeadsRequest.updated_after:type_name -> google.protobuf.Timestamp
-	2,  // 31: liaison.v1.ExportLeadsResponse.lead:type_name -> liaison.v1.Lead
-	20, // 32: liaison.v1.ExportLeadsResponse.refused:type_name -> liaison.v1.ExportRefusal
-	39, // 33: liaison.v1.ExportRefusal.handling_code:type_name -> liaison.v1.HandlingCode
-	2,  // 34: liaison.v1.ImportItem.lead:type_name -> liaison.v1.Lead
-	21, // 35: liaison.v1.ImportLeadsRequest.items:type_name -> liaison.v1.ImportItem
-	1,  // 36: liaison.v1.ImportResult.outcome:type_name -> liaison.v1.ImportOutcome
-	23, // 37: liaison.v1.ImportResult.field_errors:type_name -> liaison.v1.FieldError
-	24, // 38: liaison.v1.ImportLeadsResponse.results:type_name -> liaison.v1.ImportResult
-	3,  // 39: liaison.v1.LeadService.CreateLead:input_type -> liaison.v1.CreateLeadRequest
-	4,  // 40: liaison.v1.LeadService.GetLead:input_type -> liaison.v1.GetLeadRequest
-	5,  // 41: liaison.v1.LeadService.ListLeads:input_type -> liaison.v1.ListLeadsRequest
-	7,  // 42: liaison.v1.LeadService.UpdateLead:input_type -> liaison.v1.UpdateLeadRequest
-	8,  // 43: liaison.v1.LeadService.ReleaseLead:input_type -> liaison.v1.ReleaseLeadRequest
-	9,  // 44: liaison.v1.LeadService.WithdrawLead:input_type -> liaison.v1.WithdrawLeadRequest
-	15, // 45: liaison.v1.LeadService.ListLeadReceipts:input_type -> liaison.v1.ListLeadReceiptsRequest
-	18, // 46: liaison.v1.LeadService.ExportLeads:input_type -> liaison.v1.ExportLeadsRequest
-	22, // 47: liaison.v1.LeadService.ImportLeads:input_type -> liaison.v1.ImportLeadsRequest
-	10, // 48: liaison.v1.LeadService.CreateLead:output_type -> liaison.v1.CreateLeadResponse
-	11, // 49: liaison.v1.LeadService.GetLead:output_type -> liaison.v1.GetLeadResponse
-	6,  // 50: liaison.v1.LeadService.ListLeads:output_type -> liaison.v1.ListLeadsResponse
-	12, // 51: liaison.v1.LeadService.UpdateLead:output_type -> liaison.v1.UpdateLeadResponse
-	13, // 52: liaison.v1.LeadService.ReleaseLead:output_type -> liaison.v1.ReleaseLeadResponse
-	14, // 53: liaison.v1.LeadService.WithdrawLead:output_type -> liaison.v1.WithdrawLeadResponse
-	17, // 54: liaison.v1.LeadService.ListLeadReceipts:output_type -> liaison.v1.ListLeadReceiptsResponse
-	19, // 55: liaison.v1.LeadService.ExportLeads:output_type -> liaison.v1.ExportLeadsResponse
-	25, // 56: liaison.v1.LeadService.ImportLeads:output_type -> liaison.v1.ImportLeadsResponse
-	48, // [48:57] is the sub-list for method output_type
-	39, // [39:48] is the sub-list for method input_type
-	39, // [39:39] is the sub-list for extension type_name
-	39, // [39:39] is the sub-list for extension extendee
-	0,  // [0:39] is the sub-list for field type_name
+	34, // 20: liaison.v1.ReleaseLeadRequest.contact:type_name -> liaison.v1.ContactPoint
+	2,  // 21: liaison.v1.CreateLeadResponse.lead:type_name -> liaison.v1.Lead
+	2,  // 22: liaison.v1.GetLeadResponse.lead:type_name -> liaison.v1.Lead
+	2,  // 23: liaison.v1.UpdateLeadResponse.lead:type_name -> liaison.v1.Lead
+	2,  // 24: liaison.v1.ReleaseLeadResponse.lead:type_name -> liaison.v1.Lead
+	2,  // 25: liaison.v1.WithdrawLeadResponse.lead:type_name -> liaison.v1.Lead
+	37, // 26: liaison.v1.Delivery.kind:type_name -> liaison.v1.EnvelopeKind
+	26, // 27: liaison.v1.Delivery.create_time:type_name -> google.protobuf.Timestamp
+	38, // 28: liaison.v1.Delivery.status:type_name -> liaison.v1.ReceiptStatus
+	26, // 29: liaison.v1.Delivery.receipt_time:type_name -> google.protobuf.Timestamp
+	16, // 30: liaison.v1.ListLeadReceiptsResponse.deliveries:type_name -> liaison.v1.Delivery
+	26, // 31: liaison.v1.ExportLeadsRequest.updated_after:type_name -> google.protobuf.Timestamp
+	2,  // 32: liaison.v1.ExportLeadsResponse.lead:type_name -> liaison.v1.Lead
+	20, // 33: liaison.v1.ExportLeadsResponse.refused:type_name -> liaison.v1.ExportRefusal
+	39, // 34: liaison.v1.ExportRefusal.handling_code:type_name -> liaison.v1.HandlingCode
+	2,  // 35: liaison.v1.ImportItem.lead:type_name -> liaison.v1.Lead
+	21, // 36: liaison.v1.ImportLeadsRequest.items:type_name -> liaison.v1.ImportItem
+	1,  // 37: liaison.v1.ImportResult.outcome:type_name -> liaison.v1.ImportOutcome
+	23, // 38: liaison.v1.ImportResult.field_errors:type_name -> liaison.v1.FieldError
+	24, // 39: liaison.v1.ImportLeadsResponse.results:type_name -> liaison.v1.ImportResult
+	3,  // 40: liaison.v1.LeadService.CreateLead:input_type -> liaison.v1.CreateLeadRequest
+	4,  // 41: liaison.v1.LeadService.GetLead:input_type -> liaison.v1.GetLeadRequest
+	5,  // 42: liaison.v1.LeadService.ListLeads:input_type -> liaison.v1.ListLeadsRequest
+	7,  // 43: liaison.v1.LeadService.UpdateLead:input_type -> liaison.v1.UpdateLeadRequest
+	8,  // 44: liaison.v1.LeadService.ReleaseLead:input_type -> liaison.v1.ReleaseLeadRequest
+	9,  // 45: liaison.v1.LeadService.WithdrawLead:input_type -> liaison.v1.WithdrawLeadRequest
+	15, // 46: liaison.v1.LeadService.ListLeadReceipts:input_type -> liaison.v1.ListLeadReceiptsRequest
+	18, // 47: liaison.v1.LeadService.ExportLeads:input_type -> liaison.v1.ExportLeadsRequest
+	22, // 48: liaison.v1.LeadService.ImportLeads:input_type -> liaison.v1.ImportLeadsRequest
+	10, // 49: liaison.v1.LeadService.CreateLead:output_type -> liaison.v1.CreateLeadResponse
+	11, // 50: liaison.v1.LeadService.GetLead:output_type -> liaison.v1.GetLeadResponse
+	6,  // 51: liaison.v1.LeadService.ListLeads:output_type -> liaison.v1.ListLeadsResponse
+	12, // 52: liaison.v1.LeadService.UpdateLead:output_type -> liaison.v1.UpdateLeadResponse
+	13, // 53: liaison.v1.LeadService.ReleaseLead:output_type -> liaison.v1.ReleaseLeadResponse
+	14, // 54: liaison.v1.LeadService.WithdrawLead:output_type -> liaison.v1.WithdrawLeadResponse
+	17, // 55: liaison.v1.LeadService.ListLeadReceipts:output_type -> liaison.v1.ListLeadReceiptsResponse
+	19, // 56: liaison.v1.LeadService.ExportLeads:output_type -> liaison.v1.ExportLeadsResponse
+	25, // 57: liaison.v1.LeadService.ImportLeads:output_type -> liaison.v1.ImportLeadsResponse
+	49, // [49:58] is the sub-list for method output_type
+	40, // [40:49] is the sub-list for method input_type
+	40, // [40:40] is the sub-list for extension type_name
+	40, // [40:40] is the sub-list for extension extendee
+	0,  // [0:40] is the sub-list for field type_name
 }
 
 func init() { file_liaison_v1_lead_proto_init() }
