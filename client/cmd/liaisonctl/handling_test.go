@@ -77,3 +77,26 @@ func TestHandling_OutputShowsTheRestriction(t *testing.T) {
 		wantContains(t, "stdout", r.stdout, "H1 lead [H1 of alpha]", "(withheld: H3 of alpha, needs alpha's permission)")
 	})
 }
+
+// TestContact_ChosenOnRelease: the releasing officer's contact point
+// reaches the partner, and the partner sees the officer by pseudonym only.
+func TestContact_ChosenOnRelease(t *testing.T) {
+	t.Parallel()
+	alpha, bravo := startPair(t)
+	var created liaisonv1.CreateLeadResponse
+	alpha.ctl(t, "analyst", "leads", "create", "-f", writeFile(t, leadWithHandling("contact lead", "H0")), "-o", "json").wantCode(t, exitOK).decode(t, &created)
+	id := created.GetLead().GetId()
+	r := alpha.ctl(t, "supervisor", "leads", "release", id, "--to", "bravo", "--contact-desk", "Smuggling desk", "--contact-phone", "+6621234567").wantCode(t, exitOK)
+	wantContains(t, "stdout", r.stdout, "CONTACT:", "Smuggling desk, +6621234567")
+	l := bravo.waitLead(t, created.GetLead())
+	if l.GetContact().GetDesk() != "Smuggling desk" || l.GetContact().GetPhone() != "+6621234567" {
+		t.Errorf("contact on bravo: %v", l.GetContact())
+	}
+	r = bravo.ctl(t, "analyst", "leads", "get", id).wantCode(t, exitOK)
+	wantContains(t, "stdout", r.stdout, "CONTACT:", "Smuggling desk, +6621234567", "by alpha/analyst/")
+	if strings.Contains(r.stdout, "alice") {
+		t.Errorf("bravo shows alpha's officer by name:\n%s", r.stdout)
+	}
+	r = alpha.ctl(t, "supervisor", "leads", "release", id, "--to", "bravo", "--contact-phone", "0812").wantCode(t, exitFailed)
+	wantContains(t, "stderr", r.stderr, "INVALID_ARGUMENT", "contact.phone")
+}
