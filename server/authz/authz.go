@@ -91,14 +91,15 @@ var Table = map[string]Rule{
 	liaisonv1.PermissionService_ListPermissionRequests_FullMethodName:  {Own: []identity.Role{an, su}},
 	liaisonv1.PermissionService_DecidePermissionRequest_FullMethodName: {Own: []identity.Role{su}},
 
-	liaisonv1.FederationAdminService_GetFederationStatus_FullMethodName: {Own: []identity.Role{an, su, au, se}},
+	// Auditors reach the audit log only (DESIGN.md, issue 13).
+	liaisonv1.FederationAdminService_GetFederationStatus_FullMethodName: {Own: []identity.Role{an, su, se}},
 	liaisonv1.FederationAdminService_CheckDrift_FullMethodName:          {Own: []identity.Role{an, su, se}},
 	// The partner's copy of the own log's checkpoint: what auditors verify with.
-	liaisonv1.FederationAdminService_FetchWitnessedCheckpoint_FullMethodName: {Own: []identity.Role{an, su, au, se}},
+	liaisonv1.FederationAdminService_FetchWitnessedCheckpoint_FullMethodName: {Own: []identity.Role{an, su, se}},
 
-	// Retention: anyone who answers for the data may see what the next
-	// purge removes (auditors included); only supervisors purge on demand.
-	liaisonv1.RetentionService_PreviewPurge_FullMethodName: {Own: []identity.Role{an, su, au}},
+	// Retention: the preview lists the titles of what a purge is about to
+	// delete, and purging is a supervisor's decision: supervisors only.
+	liaisonv1.RetentionService_PreviewPurge_FullMethodName: {Own: []identity.Role{su}},
 	liaisonv1.RetentionService_RunPurge_FullMethodName:     {Own: []identity.Role{su}},
 
 	// Node to node only: a partner's node, and no one else.

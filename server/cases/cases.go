@@ -246,7 +246,7 @@ func (s *Server) ListCases(ctx context.Context, req *liaisonv1.ListCasesRequest)
 
 // updatable are the fields an update_mask may name.
 var updatable = map[string]bool{
-	"title": true, "summary": true, "crime_areas": true, "status": true, "originator_reference": true,
+	"title": true, "summary": true, "crime_areas": true, "status": true, "originator_reference": true, "contact": true,
 	"partner_references": true, "subjects": true,
 }
 
@@ -271,7 +271,7 @@ func (s *Server) UpdateCase(ctx context.Context, req *liaisonv1.UpdateCaseReques
 	for i, p := range paths {
 		if !updatable[p] {
 			bad = append(bad, errs.FieldViolation{Field: fmt.Sprintf("update_mask.paths[%d]", i),
-				Description: fmt.Sprintf("%q cannot be updated (updatable: title, summary, crime_areas, status, originator_reference, partner_references, subjects)", p)})
+				Description: fmt.Sprintf("%q cannot be updated (updatable: title, summary, crime_areas, status, originator_reference, partner_references, subjects, contact)", p)})
 		}
 	}
 	if slices.Contains(paths, "status") && patch.GetStatus() == liaisonv1.CaseStatus_CASE_STATUS_CLOSED {
@@ -427,10 +427,14 @@ func (s *Server) ShareCase(ctx context.Context, req *liaisonv1.ShareCaseRequest)
 				added = append(added, p)
 			}
 		}
-		if len(added) == 0 {
+		newContact := req.GetContact() != nil && !proto.Equal(req.GetContact(), cur.GetContact())
+		if len(added) == 0 && !newContact {
 			return nil, nil
 		}
 		next := proto.Clone(cur).(*liaisonv1.Case)
+		if newContact {
+			next.Contact = req.GetContact()
+		}
 		next.SharedWith = append(next.SharedWith, added...)
 		slices.Sort(next.SharedWith)
 		return next, nil

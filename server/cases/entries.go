@@ -310,6 +310,13 @@ func (s *Server) applyEntry(tx *store.Tx, env *liaisonv1.Envelope, e *liaisonv1.
 	if e.GetState() != liaisonv1.EntryState_ENTRY_STATE_APPLIED || e.GetSequence() < 1 {
 		return federation.Outcome{}, errs.Precondition("entry.not_applied", resource(c.GetId()), "entry %s arrived without its position", e.GetId())
 	}
+	// An entry of ours coming back ordered names its author by the
+	// pseudonym the home node was given: the local view keeps the officer.
+	if e.GetAgency() == s.agency {
+		if prior, err := tx.CaseEntry(e.GetId()); err == nil && prior.GetAgency() == s.agency {
+			e.Author = prior.GetAuthor()
+		}
+	}
 	if err := tx.PutCaseEntry(e); err != nil {
 		return federation.Outcome{}, err
 	}

@@ -50,6 +50,7 @@ import (
 	liaisonv1 "github.com/liaison-exchange/liaison/gen/liaison/v1"
 	"github.com/liaison-exchange/liaison/server/audit"
 	"github.com/liaison-exchange/liaison/server/errs"
+	"github.com/liaison-exchange/liaison/server/handling"
 	"github.com/liaison-exchange/liaison/server/identity"
 	"github.com/liaison-exchange/liaison/server/store"
 )
@@ -93,6 +94,9 @@ type Options struct {
 	// NodeID is the principal of the node's own audit events (default
 	// "node").
 	NodeID string
+	// Handling is the handling-code policy applied to every lead sent
+	// (the node always sets it; nil serves leads as stored).
+	Handling *handling.Policy
 }
 
 func (o *Options) setDefaults() {
@@ -245,6 +249,9 @@ func (w *watcher) run() error {
 				continue
 			}
 			c, err := toChange(ev)
+			if err == nil {
+				err = w.restrict(c)
+			}
 			if err != nil {
 				return err
 			}
@@ -331,6 +338,23 @@ func (w *watcher) deliver(batch []*liaisonv1.Change) error {
 		}
 		w.sent++
 	}
+	return nil
+}
+
+// restrict applies the handling policy to the lead a change carries: the
+// consumer sees its code and conditions, or only a stub when its content is
+// withheld from the consumer's role.
+func (w *watcher) restrict(c *liaisonv1.Change) error {
+	l := c.GetLead()
+	if l == nil || w.s.opts.Handling == nil {
+		return nil
+	}
+	caller, _ := identity.FromContext(w.ctx)
+	served, err := w.s.opts.Handling.Serve(w.ctx, handling.Watch, caller, l)
+	if err != nil {
+		return err
+	}
+	c.Record = &liaisonv1.Change_Lead{Lead: served}
 	return nil
 }
 

@@ -57,15 +57,15 @@ var amWant = map[string][]identity.Role{
 	liaisonv1.PermissionService_ListPermissionRequests_FullMethodName:  {identity.Analyst, identity.Supervisor},
 	liaisonv1.PermissionService_DecidePermissionRequest_FullMethodName: {identity.Supervisor},
 
-	// The auditor sees the channels (an outage is an audit fact) but does
-	// not start drift checks, which queue repairs.
-	liaisonv1.FederationAdminService_GetFederationStatus_FullMethodName:      {identity.Analyst, identity.Supervisor, identity.Auditor, identity.Service},
+	// Auditors reach the audit log only (DESIGN.md); the channels' state is
+	// for the officers and systems that run the exchange.
+	liaisonv1.FederationAdminService_GetFederationStatus_FullMethodName:      {identity.Analyst, identity.Supervisor, identity.Service},
 	liaisonv1.FederationAdminService_CheckDrift_FullMethodName:               {identity.Analyst, identity.Supervisor, identity.Service},
-	liaisonv1.FederationAdminService_FetchWitnessedCheckpoint_FullMethodName: {identity.Analyst, identity.Supervisor, identity.Auditor, identity.Service},
+	liaisonv1.FederationAdminService_FetchWitnessedCheckpoint_FullMethodName: {identity.Analyst, identity.Supervisor, identity.Service},
 
-	// Retention: what the next purge removes is also an auditor's concern;
-	// purging is a supervisor's decision.
-	liaisonv1.RetentionService_PreviewPurge_FullMethodName: {identity.Analyst, identity.Supervisor, identity.Auditor},
+	// Retention: the preview lists lead titles and the purge is a
+	// supervisor's decision, so both are a supervisor's (issue 13).
+	liaisonv1.RetentionService_PreviewPurge_FullMethodName: {identity.Supervisor},
 	liaisonv1.RetentionService_RunPurge_FullMethodName:     {identity.Supervisor},
 }
 

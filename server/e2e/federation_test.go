@@ -93,6 +93,14 @@ func TestFederation_ReleaseUpdateWithdraw(t *testing.T) {
 	t.Logf("release arrived on bravo after %v", time.Since(start).Round(time.Millisecond))
 	want := proto.Clone(rel).(*liaisonv1.Lead)
 	want.ReleasedTo = []string{"bravo"}
+	// Served on bravo with alpha's handling code in words (server/handling).
+	want.Restriction = &liaisonv1.Restriction{Code: liaisonv1.HandlingCode_HANDLING_CODE_H1, Originator: "alpha",
+		Meaning: "H1: not to be used in judicial proceedings without the permission of alpha"}
+	// And with alpha's officer by pseudonym (server/officers).
+	if m := pseudonymPattern.FindStringSubmatch(got.GetCreatedBy()); m == nil || m[1] != "alpha" || m[2] != "analyst" {
+		t.Errorf("bravo's replica created by %q, want alpha/analyst/<pseudonym>", got.GetCreatedBy())
+	}
+	want.CreatedBy = got.GetCreatedBy()
 	if diff := cmp.Diff(want, got, protocmp.Transform(), protocmp.IgnoreFields(&liaisonv1.Lead{}, "etag")); diff != "" {
 		t.Errorf("bravo's replica differs from alpha's lead (-alpha +bravo):\n%s", diff)
 	}

@@ -102,8 +102,9 @@ func TestRetention_PurgeExpiredUnlinkedKeepLinked(t *testing.T) {
 	alpha, bravo := retentionPair(t)
 	ctx := context.Background()
 	cases := caseClients(t, alpha.Node)
-	preview := liaisonv1.NewRetentionServiceClient(alpha.Conn(t, "analyst"))
+	analyst := liaisonv1.NewRetentionServiceClient(alpha.Conn(t, "analyst"))
 	retention := liaisonv1.NewRetentionServiceClient(alpha.Conn(t, "supervisor"))
+	preview := retention
 
 	unlinked := alpha.createReleased(t, expiredLead("expired, unlinked"), "bravo")
 	// A second version: two envelopes carry its content to bravo.
@@ -155,9 +156,16 @@ func TestRetention_PurgeExpiredUnlinkedKeepLinked(t *testing.T) {
 		t.Errorf("preview: kept (-want +got):\n%s", diff)
 	}
 
-	// Only supervisors purge on demand.
-	if _, err := preview.RunPurge(ctx, &liaisonv1.RunPurgeRequest{}); status.Code(err) != codes.PermissionDenied {
+	// Only supervisors preview and purge on demand (issue 13: the preview
+	// lists titles; auditors reach the audit log only).
+	if _, err := analyst.RunPurge(ctx, &liaisonv1.RunPurgeRequest{}); status.Code(err) != codes.PermissionDenied {
 		t.Fatalf("analyst runs the purge: %v, want PermissionDenied", err)
+	}
+	for _, role := range []string{"analyst", "auditor", "service"} {
+		_, err := liaisonv1.NewRetentionServiceClient(alpha.Conn(t, role)).PreviewPurge(ctx, &liaisonv1.PreviewPurgeRequest{})
+		if status.Code(err) != codes.PermissionDenied {
+			t.Fatalf("%s previews the purge: %v, want PermissionDenied", role, err)
+		}
 	}
 	run, err := retention.RunPurge(ctx, &liaisonv1.RunPurgeRequest{})
 	if err != nil {

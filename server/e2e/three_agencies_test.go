@@ -298,7 +298,11 @@ func TestThreeAgencies_SharedCaseConverges(t *testing.T) {
 		if !slices.Equal(got.GetSharedWith(), []string{n.Agency}) {
 			t.Errorf("%s's copy is shared with %v, want [%s]", n.Agency, got.GetSharedWith(), n.Agency)
 		}
-		if diff := cmp.Diff(cases[0].GetCase(), got, protocmp.Transform(), protocmp.IgnoreFields(&liaisonv1.Case{}, "shared_with")); diff != "" {
+		// The officer who opened it crosses as alpha/<role>/<pseudonym>.
+		if m := pseudonymPattern.FindStringSubmatch(got.GetCreatedBy()); m == nil || m[1] != "alpha" {
+			t.Errorf("%s's copy was created by %q", n.Agency, got.GetCreatedBy())
+		}
+		if diff := cmp.Diff(cases[0].GetCase(), got, protocmp.Transform(), protocmp.IgnoreFields(&liaisonv1.Case{}, "shared_with", "created_by")); diff != "" {
 			t.Errorf("%s's copy of the case differs from alpha's (-alpha +%s):\n%s", n.Agency, n.Agency, diff)
 		}
 	}

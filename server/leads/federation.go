@@ -11,6 +11,8 @@ import (
 	"github.com/liaison-exchange/liaison/server/audit"
 	"github.com/liaison-exchange/liaison/server/errs"
 	"github.com/liaison-exchange/liaison/server/federation"
+	"github.com/liaison-exchange/liaison/server/handling"
+	"github.com/liaison-exchange/liaison/server/identity"
 	"github.com/liaison-exchange/liaison/server/store"
 )
 
@@ -48,6 +50,7 @@ func (s *Server) applyLead(tx *store.Tx, env *liaisonv1.Envelope, l *liaisonv1.L
 			"envelope names lead %s v%d but carries v%d", env.GetRecordId(), env.GetRecordVersion(), l.GetVersion())
 	}
 	l.ReleasedTo = []string{s.agency}
+	l.Restriction = nil // this node computes it when serving the lead
 	cur, err := tx.Lead(l.GetId())
 	if errs.CodeOf(err) == errs.NotFound {
 		return federation.Applied, tx.InsertLead(l)
@@ -146,30 +149,21 @@ func (s *Server) ListLeadReceipts(ctx context.Context, req *liaisonv1.ListLeadRe
 	return resp, nil
 }
 
-// exportBlock says why a lead may not be exported ("" if it may). Handling
-// codes bind the recipient of a record, not its originator: a partner's
-// lead coded H1, H2 or H3 leaves this node only with the originator's
-// permission.
+// exportBlock says why a lead may not be exported ("" if it may): the
+// handling policy's answer for ExportLeads. It attaches the lead's
+// restriction, so that what is exported carries its code.
 func (s *Server) exportBlock(ctx context.Context, l *liaisonv1.Lead) (string, error) {
-	if l.GetOriginAgency() == s.agency {
-		return "", nil
+	caller, _ := identity.FromContext(ctx)
+	why, err := s.policy.Block(ctx, handling.ExportLeads, caller, l)
+	if err != nil || why != "" {
+		return why, err
 	}
-	code := l.GetHandling().GetCode()
-	if code == liaisonv1.HandlingCode_HANDLING_CODE_H0 {
-		return "", nil
-	}
-	ok, err := s.store.HasPermission(ctx, l.GetId(), liaisonv1.PermissionPurpose_PERMISSION_PURPOSE_EXPORT)
-	if err != nil || ok {
-		return "", err
-	}
-	return fmt.Sprintf("handling code %s of %s forbids export without the originator's permission (ask %s with RequestPermission)",
-		HandlingName(code), l.GetOriginAgency(), l.GetOriginAgency()), nil
+	_, err = s.policy.Serve(ctx, handling.ExportLeads, caller, l)
+	return "", err
 }
 
 // HandlingName is the short name of a handling code ("H2").
-func HandlingName(c liaisonv1.HandlingCode) string {
-	return strings.TrimPrefix(c.String(), "HANDLING_CODE_")
-}
+func HandlingName(c liaisonv1.HandlingCode) string { return handling.Name(c) }
 
 // ExportLeads implements liaisonv1.LeadServiceServer.
 func (s *Server) ExportLeads(req *liaisonv1.ExportLeadsRequest, stream liaisonv1.LeadService_ExportLeadsServer) error {

@@ -16,6 +16,7 @@ import (
 	liaisonv1 "github.com/liaison-exchange/liaison/gen/liaison/v1"
 	"github.com/liaison-exchange/liaison/server/audit"
 	"github.com/liaison-exchange/liaison/server/errs"
+	"github.com/liaison-exchange/liaison/server/handling"
 	"github.com/liaison-exchange/liaison/server/identity"
 	"github.com/liaison-exchange/liaison/server/ids"
 	"github.com/liaison-exchange/liaison/server/paging"
@@ -34,6 +35,7 @@ type Server struct {
 	partners     map[string]bool
 	reviewAfter  time.Duration
 	reviewByArea map[liaisonv1.CrimeArea]time.Duration
+	policy       *handling.Policy
 }
 
 var _ liaisonv1.LeadServiceServer = (*Server)(nil)
@@ -50,6 +52,9 @@ type Options struct {
 	// ReviewAfterByCrimeArea overrides it per area (the longest applies).
 	ReviewAfter            time.Duration
 	ReviewAfterByCrimeArea map[liaisonv1.CrimeArea]time.Duration
+	// Handling is the handling-code policy of every lead served; by
+	// default one whose permissions come from Store.
+	Handling *handling.Policy
 }
 
 // New returns the lead service.
@@ -58,7 +63,12 @@ func New(o Options) *Server {
 	for _, a := range o.Partners {
 		p[a] = true
 	}
-	return &Server{store: o.Store, validator: o.Validator, agency: o.Agency, partners: p, reviewAfter: o.ReviewAfter, reviewByArea: o.ReviewAfterByCrimeArea}
+	if o.Handling == nil {
+		o.Handling = &handling.Policy{Agency: o.Agency, Granted: func(ctx context.Context, id string) (bool, error) {
+			return o.Store.HasPermission(ctx, id, liaisonv1.PermissionPurpose_PERMISSION_PURPOSE_EXPORT)
+		}}
+	}
+	return &Server{store: o.Store, validator: o.Validator, agency: o.Agency, partners: p, reviewAfter: o.ReviewAfter, reviewByArea: o.ReviewAfterByCrimeArea, policy: o.Handling}
 }
 
 // reviewPeriod is how long a lead of these crime areas is kept before
@@ -119,6 +129,10 @@ func (s *Server) CreateLead(ctx context.Context, req *liaisonv1.CreateLeadReques
 // GetLead implements liaisonv1.LeadServiceServer.
 func (s *Server) GetLead(ctx context.Context, req *liaisonv1.GetLeadRequest) (*liaisonv1.GetLeadResponse, error) {
 	l, err := s.store.Lead(ctx, req.GetId())
+	if err == nil {
+		caller, _ := identity.FromContext(ctx)
+		l, err = s.policy.Require(ctx, handling.GetLead, caller, l)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -157,6 +171,12 @@ func (s *Server) ListLeads(ctx context.Context, req *liaisonv1.ListLeadsRequest)
 		leads = leads[:size]
 		resp.NextPageToken = paging.Encode(leads[size-1].GetId(), fp)
 	}
+	caller, _ := identity.FromContext(ctx)
+	for i, l := range leads {
+		if leads[i], err = s.policy.Serve(ctx, handling.ListLeads, caller, l); err != nil {
+			return nil, err
+		}
+	}
 	resp.Leads = leads
 	audit.SetRecordsOf(ctx, leads)
 	return resp, nil
@@ -165,7 +185,7 @@ func (s *Server) ListLeads(ctx context.Context, req *liaisonv1.ListLeadsRequest)
 // updatable are the fields an update_mask may name.
 var updatable = map[string]bool{
 	"title": true, "summary": true, "crime_areas": true, "subjects": true, "locations": true, "routes": true,
-	"originator_reference": true, "evaluation": true, "handling": true, "review_date": true,
+	"originator_reference": true, "evaluation": true, "handling": true, "review_date": true, "contact": true,
 }
 
 // UpdateLead implements liaisonv1.LeadServiceServer.
@@ -188,7 +208,7 @@ func (s *Server) UpdateLead(ctx context.Context, req *liaisonv1.UpdateLeadReques
 	}
 	for i, p := range paths {
 		if !updatable[p] {
-			bad = append(bad, errs.FieldViolation{Field: fmt.Sprintf("update_mask.paths[%d]", i), Description: fmt.Sprintf("%q cannot be updated (updatable: title, summary, crime_areas, subjects, locations, routes, originator_reference, evaluation, handling, review_date)", p)})
+			bad = append(bad, errs.FieldViolation{Field: fmt.Sprintf("update_mask.paths[%d]", i), Description: fmt.Sprintf("%q cannot be updated (updatable: title, summary, crime_areas, subjects, locations, routes, originator_reference, evaluation, handling, review_date, contact)", p)})
 		}
 	}
 	if err := errs.InvalidFields(bad); err != nil {
@@ -263,9 +283,9 @@ func (s *Server) ReleaseLead(ctx context.Context, req *liaisonv1.ReleaseLeadRequ
 		if err != nil {
 			return err
 		}
-		if cur.GetOriginAgency() != s.agency {
-			return errs.Precondition("handling.no_onward_release", resource(cur.GetId()),
-				"lead %s is a replica of a record of %s; a partner's record is never released onward", cur.GetId(), cur.GetOriginAgency())
+		caller, _ := identity.FromContext(ctx)
+		if _, err := s.policy.Require(ctx, handling.OnwardRelease, caller, cur); err != nil {
+			return err
 		}
 		if err := s.ownAndLive(cur, "release"); err != nil {
 			return err
@@ -279,11 +299,19 @@ func (s *Server) ReleaseLead(ctx context.Context, req *liaisonv1.ReleaseLeadRequ
 				added = append(added, p)
 			}
 		}
-		if len(added) == 0 {
+		newContact := req.GetContact() != nil && !proto.Equal(req.GetContact(), cur.GetContact())
+		if len(added) == 0 && !newContact {
 			out = cur // already released to all of them: nothing changes
 			return nil
 		}
 		next := proto.Clone(cur).(*liaisonv1.Lead)
+		sendTo := added
+		if newContact {
+			// The releasing officer's contact point: every partner
+			// holding the lead gets it.
+			next.Contact = req.GetContact()
+			sendTo = append(slices.Clone(cur.GetReleasedTo()), added...)
+		}
 		next.ReleasedTo = append(next.ReleasedTo, added...)
 		slices.Sort(next.ReleasedTo)
 		next.Status = liaisonv1.LeadStatus_LEAD_STATUS_RELEASED
@@ -292,7 +320,7 @@ func (s *Server) ReleaseLead(ctx context.Context, req *liaisonv1.ReleaseLeadRequ
 		if err := tx.ReplaceLead(next, cur); err != nil {
 			return err
 		}
-		if err := s.sendToPartners(tx, next, added); err != nil {
+		if err := s.sendToPartners(tx, next, sendTo); err != nil {
 			return err
 		}
 		out = next
@@ -381,11 +409,14 @@ func ReplicaView(l *liaisonv1.Lead, partner string) *liaisonv1.Lead {
 	c := proto.Clone(l).(*liaisonv1.Lead)
 	c.Etag = ""
 	c.ReleasedTo = []string{partner}
+	c.Restriction = nil // computed where the record is served, never sent
 	return c
 }
 
-// normalize normalises every subject of a lead.
+// normalize normalises every subject of a lead, and drops a restriction
+// a caller sent (it is output only, computed when a lead is served).
 func normalize(l *liaisonv1.Lead) error {
+	l.Restriction = nil
 	var bad []errs.FieldViolation
 	for i, p := range l.GetSubjects() {
 		bad = append(bad, persons.Normalize(p, fmt.Sprintf("lead.subjects[%d]", i))...)

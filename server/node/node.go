@@ -28,12 +28,14 @@ import (
 	"github.com/liaison-exchange/liaison/server/changefeed"
 	"github.com/liaison-exchange/liaison/server/config"
 	"github.com/liaison-exchange/liaison/server/federation"
+	"github.com/liaison-exchange/liaison/server/handling"
 	"github.com/liaison-exchange/liaison/server/identity"
 	"github.com/liaison-exchange/liaison/server/interceptors"
 	"github.com/liaison-exchange/liaison/server/leads"
 	"github.com/liaison-exchange/liaison/server/manifests"
 	"github.com/liaison-exchange/liaison/server/metrics"
 	"github.com/liaison-exchange/liaison/server/mtls"
+	"github.com/liaison-exchange/liaison/server/officers"
 	"github.com/liaison-exchange/liaison/server/permissions"
 	"github.com/liaison-exchange/liaison/server/retention"
 	"github.com/liaison-exchange/liaison/server/search"
@@ -122,15 +124,27 @@ func Start(ctx context.Context, cfg *config.Config, log *slog.Logger, lis net.Li
 	if err != nil {
 		return nil, err
 	}
+	// Officers' names stay home: every payload for a partner passes
+	// through the pseudonyms (server/officers says why the key lives in
+	// the database).
+	officerKey, err := n.Store.Secret(ctx, "officer_pseudonyms")
+	if err != nil {
+		return nil, err
+	}
+	n.Store.SetOutgoing(officers.New(officerKey, cfg.Agency, cfg.TrustDomain).Outgoing)
 	v, err := validate.New()
 	if err != nil {
 		return nil, err
 	}
 
 	nodeID := "spiffe://" + cfg.TrustDomain + "/node"
+	// One handling policy for every surface that serves a lead.
+	policy := &handling.Policy{Agency: cfg.Agency, Granted: func(ctx context.Context, id string) (bool, error) {
+		return n.Store.HasPermission(ctx, id, liaisonv1.PermissionPurpose_PERMISSION_PURPOSE_EXPORT)
+	}}
 	n.feed = changefeed.New(n.Store, changefeed.Options{
 		MaxLag: cfg.Feed.MaxLag, SendTimeout: cfg.Feed.SendTimeout.Duration, Retention: cfg.Feed.Retention.Duration, Logger: log,
-		NodeID: nodeID,
+		NodeID: nodeID, Handling: policy,
 	})
 	n.Metrics = metrics.New(metrics.Options{Agency: cfg.Agency, Store: n.Store, FeedConsumers: n.feed.Consumers, Logger: log})
 	n.refusals = interceptors.NewRefusals(interceptors.RefusalOptions{Append: n.Store.AppendAudit, Logger: log})
@@ -166,7 +180,7 @@ func Start(ctx context.Context, cfg *config.Config, log *slog.Logger, lis net.Li
 	reg := federation.NewRegistry(cfg.Agency, v)
 	leadSvc := leads.New(leads.Options{
 		Store: n.Store, Validator: v, Agency: cfg.Agency, Partners: partnerCodes, ReviewAfter: cfg.Retention.ReviewAfter.Duration,
-		ReviewAfterByCrimeArea: reviewAfterByArea(cfg.Retention),
+		ReviewAfterByCrimeArea: reviewAfterByArea(cfg.Retention), Handling: policy,
 	})
 	leadSvc.Register(reg)
 	permSvc := permissions.New(n.Store, cfg.Agency)
@@ -210,7 +224,7 @@ func Start(ctx context.Context, cfg *config.Config, log *slog.Logger, lis net.Li
 	}
 	n.AuditLog.SetClients(n.Federation.Client)
 	liaisonv1.RegisterAuditServiceServer(n.grpc, auditsvc.New(n.Store, n.AuditLog))
-	liaisonv1.RegisterSearchServiceServer(n.grpc, search.New(n.Store, cfg.Agency))
+	liaisonv1.RegisterSearchServiceServer(n.grpc, search.New(n.Store, cfg.Agency, policy))
 	liaisonv1.RegisterChangeFeedServiceServer(n.grpc, n.feed)
 	n.retention = retention.New(n.Store, retention.Options{
 		Agency: cfg.Agency, Interval: cfg.Retention.PurgeInterval.Duration, Now: time.Now, Logger: log,

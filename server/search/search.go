@@ -22,6 +22,8 @@ import (
 	liaisonv1 "github.com/liaison-exchange/liaison/gen/liaison/v1"
 	"github.com/liaison-exchange/liaison/server/audit"
 	"github.com/liaison-exchange/liaison/server/errs"
+	"github.com/liaison-exchange/liaison/server/handling"
+	"github.com/liaison-exchange/liaison/server/identity"
 	"github.com/liaison-exchange/liaison/server/persons"
 	"github.com/liaison-exchange/liaison/server/store"
 )
@@ -46,12 +48,16 @@ type Server struct {
 	liaisonv1.UnimplementedSearchServiceServer
 	store  *store.Store
 	agency string
+	policy *handling.Policy
 }
 
 var _ liaisonv1.SearchServiceServer = (*Server)(nil)
 
 // New returns the search service of the node of agency.
-func New(s *store.Store, agency string) *Server { return &Server{store: s, agency: agency} }
+// Hits on persons of partners' leads pass through the handling policy.
+func New(s *store.Store, agency string, policy *handling.Policy) *Server {
+	return &Server{store: s, agency: agency, policy: policy}
+}
 
 // SearchPersons implements liaisonv1.SearchServiceServer. Running a search
 // is an audited access: the event names the resource "persons" and records
@@ -64,6 +70,9 @@ func (s *Server) SearchPersons(ctx context.Context, req *liaisonv1.SearchPersons
 		return nil, err
 	}
 	hits, err := run(ctx, s.store, q)
+	if err == nil {
+		hits, err = s.restrict(ctx, hits)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -256,4 +265,38 @@ func (q query) check(p *liaisonv1.Person) (score int, reasons []string, ok bool)
 		return 0, nil, false
 	}
 	return score, reasons, true
+}
+
+// restrict applies the handling policy to hits on persons of partners'
+// leads: each carries its lead's restriction, and a withheld one only says
+// that the record matched.
+func (s *Server) restrict(ctx context.Context, hits []*liaisonv1.PersonHit) ([]*liaisonv1.PersonHit, error) {
+	if s.policy == nil {
+		return hits, nil
+	}
+	caller, _ := identity.FromContext(ctx)
+	leads := map[string]*liaisonv1.Lead{}
+	out := hits[:0]
+	for _, h := range hits {
+		if h.GetRecordKind() != liaisonv1.RecordKind_RECORD_KIND_LEAD || h.GetOriginAgency() == s.agency {
+			out = append(out, h)
+			continue
+		}
+		l, ok := leads[h.GetRecordId()]
+		if !ok {
+			var err error
+			if l, err = s.store.Lead(ctx, h.GetRecordId()); err != nil {
+				return nil, err
+			}
+			leads[h.GetRecordId()] = l
+		}
+		h, err := s.policy.Hit(ctx, caller, h, l)
+		if err != nil {
+			return nil, err
+		}
+		if h != nil {
+			out = append(out, h)
+		}
+	}
+	return out, nil
 }

@@ -2,6 +2,10 @@ package store
 
 import (
 	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/hex"
+	"errors"
 	"fmt"
 	"time"
 
@@ -26,7 +30,13 @@ type Outgoing struct {
 
 // AppendOutbox writes an envelope for a partner in the same transaction as
 // the change it carries, with the next sequence number of that channel.
+//
+// Every payload bound for a partner passes here, through the hook set with
+// SetOutgoing: the one place where what leaves the node is minimised.
 func (t *Tx) AppendOutbox(o Outgoing) (*liaisonv1.Envelope, error) {
+	if f := t.s.outgoing; f != nil {
+		o.Payload = f(o.Receiver, o.Payload)
+	}
 	payload, err := marshalDet.Marshal(o.Payload)
 	if err != nil {
 		return nil, fmt.Errorf("marshal payload: %w", err)
@@ -177,4 +187,41 @@ func ReceiptProofs(ctx context.Context, q *db.Queries, partner, recordID string)
 		out[i] = p
 	}
 	return out, nil
+}
+
+// SetOutgoing sets the function every payload for a partner passes through
+// before it is written to the outbox (officers' pseudonyms). Call it before
+// the first write that may send anything.
+func (s *Store) SetOutgoing(f func(partner string, payload proto.Message) proto.Message) {
+	s.outgoing = f
+}
+
+// Secret returns the node's secret called name: 32 random bytes made on
+// first use and kept in the database, so that it persists across restarts
+// and travels with backups.
+func (s *Store) Secret(ctx context.Context, name string) ([]byte, error) {
+	var out []byte
+	err := s.Write(ctx, func(t *Tx) error {
+		key := "secret/" + name
+		v, err := t.q.GetMeta(t.ctx, key)
+		if err == nil {
+			out, err = hex.DecodeString(v)
+			if err == nil && len(out) != 32 {
+				err = fmt.Errorf("%d bytes", len(out))
+			}
+			if err != nil {
+				return fmt.Errorf("node secret %s: %w", name, err)
+			}
+			return nil
+		}
+		if !errors.Is(err, sql.ErrNoRows) {
+			return fmt.Errorf("read node secret %s: %w", name, err)
+		}
+		out = make([]byte, 32)
+		if _, err := rand.Read(out); err != nil {
+			return err
+		}
+		return t.q.SetMeta(t.ctx, db.SetMetaParams{Key: key, Value: hex.EncodeToString(out)})
+	})
+	return out, err
 }

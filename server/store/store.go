@@ -34,6 +34,7 @@ import (
 	"time"
 
 	sqlite3 "github.com/mattn/go-sqlite3"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/liaison-exchange/liaison/gen/db"
 	"github.com/liaison-exchange/liaison/server/audit"
@@ -71,6 +72,9 @@ type Store struct {
 	mu     sync.RWMutex // guards closed against sends on ops
 	closed bool
 	done   chan struct{}
+
+	// outgoing rewrites payloads bound for partners (SetOutgoing).
+	outgoing func(partner string, payload proto.Message) proto.Message
 
 	// head is the last committed audit event; owned by the writer goroutine.
 	headSeq  int64

@@ -23,7 +23,7 @@ func init() {
 			summary: "list cases, newest first"},
 		{name: "update", synopsis: "ID -f PATCH [--etag E]", args: []string{"ID"}, setup: casesUpdate,
 			summary: "change the fields named by the top-level keys of PATCH (a partial protojson Case; home node only)"},
-		{name: "share", synopsis: "ID --to AGENCY[,AGENCY]", args: []string{"ID"}, setup: casesShare,
+		{name: "share", synopsis: "ID --to AGENCY[,AGENCY] [--contact-desk D] [--contact-phone P] [--contact-email E]", args: []string{"ID"}, setup: casesShare,
 			summary: "share a case, with all its entries, with partner agencies (supervisors, home node only)"},
 		{name: "link-lead", synopsis: "CASE_ID LEAD_ID", args: []string{"CASE_ID", "LEAD_ID"}, setup: casesLink(true),
 			summary: "link a lead this node holds to a case (home node only)"},
@@ -169,6 +169,7 @@ func casesUpdate(fs *flag.FlagSet) handler {
 func casesShare(fs *flag.FlagSet) handler {
 	var to listFlag
 	fs.Var(&to, "to", "share with partner `AGENCY` (repeatable, or comma-separated)")
+	contact := contactFlags(fs, "every partner the case is shared with")
 	return func(ctx context.Context, c *cli, args []string) error {
 		if len(to) == 0 {
 			return usageErrorf("cases share needs --to AGENCY")
@@ -177,7 +178,7 @@ func casesShare(fs *flag.FlagSet) handler {
 		if err != nil {
 			return err
 		}
-		resp, err := svc.ShareCase(ctx, &liaisonv1.ShareCaseRequest{Id: args[0], Partners: to})
+		resp, err := svc.ShareCase(ctx, &liaisonv1.ShareCaseRequest{Id: args[0], Partners: to, Contact: contact()})
 		if err != nil {
 			return err
 		}

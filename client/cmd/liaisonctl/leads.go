@@ -24,7 +24,7 @@ func init() {
 			summary: "list leads, newest first"},
 		{name: "update", synopsis: "ID -f PATCH [--etag E]", args: []string{"ID"}, setup: leadsUpdate,
 			summary: "change the fields named by the top-level keys of PATCH (a partial protojson Lead)"},
-		{name: "release", synopsis: "ID --to AGENCY[,AGENCY] [--etag E]", args: []string{"ID"}, setup: leadsRelease,
+		{name: "release", synopsis: "ID --to AGENCY[,AGENCY] [--etag E] [--contact-desk D] [--contact-phone P] [--contact-email E]", args: []string{"ID"}, setup: leadsRelease,
 			summary: "release a lead to partner agencies (supervisors)"},
 		{name: "withdraw", synopsis: "ID --reason TEXT [--etag E]", args: []string{"ID"}, setup: leadsWithdraw,
 			summary: "withdraw a lead (supervisors); partners keep only a tombstone"},
@@ -164,6 +164,7 @@ func leadsRelease(fs *flag.FlagSet) handler {
 	var to listFlag
 	fs.Var(&to, "to", "release to partner `AGENCY` (repeatable, or comma-separated)")
 	etag := fs.String("etag", "", "release only if the lead is still at `ETAG`")
+	contact := contactFlags(fs, "every partner holding the lead")
 	return func(ctx context.Context, c *cli, args []string) error {
 		if len(to) == 0 {
 			return usageErrorf("leads release needs --to AGENCY")
@@ -172,7 +173,7 @@ func leadsRelease(fs *flag.FlagSet) handler {
 		if err != nil {
 			return err
 		}
-		resp, err := svc.ReleaseLead(ctx, &liaisonv1.ReleaseLeadRequest{Id: args[0], Partners: to, Etag: *etag})
+		resp, err := svc.ReleaseLead(ctx, &liaisonv1.ReleaseLeadRequest{Id: args[0], Partners: to, Etag: *etag, Contact: contact()})
 		if err != nil {
 			return err
 		}
@@ -196,5 +197,19 @@ func leadsWithdraw(fs *flag.FlagSet) handler {
 			return err
 		}
 		return c.printLead(resp, resp.GetLead())
+	}
+}
+
+// contactFlags defines --contact-desk, --contact-phone and --contact-email
+// and returns the contact point they give (nil if none).
+func contactFlags(fs *flag.FlagSet, who string) func() *liaisonv1.ContactPoint {
+	desk := fs.String("contact-desk", "", "the `DESK` "+who+" should contact (officers' names do not cross the border)")
+	phone := fs.String("contact-phone", "", "the contact `PHONE` (international format, +…)")
+	email := fs.String("contact-email", "", "the contact `EMAIL`")
+	return func() *liaisonv1.ContactPoint {
+		if *desk == "" && *phone == "" && *email == "" {
+			return nil
+		}
+		return &liaisonv1.ContactPoint{Desk: *desk, Phone: *phone, Email: *email}
 	}
 }

@@ -18,8 +18,10 @@
 //	leads update ID -f PATCH [--etag E]
 //	    Change the fields named by the top-level keys of PATCH (a partial
 //	    Lead in protojson); without --etag the lead is read first.
-//	leads release ID --to AGENCY[,AGENCY] [--etag E]
-//	    Release a lead to partner agencies (supervisors).
+//	leads release ID --to AGENCY[,AGENCY] [--etag E] [--contact-desk D] [--contact-phone P] [--contact-email E]
+//	    Release a lead to partner agencies (supervisors). A contact point
+//	    given goes to every partner holding the lead: officers' names do not
+//	    cross the border, so it says whom to contact.
 //	leads withdraw ID --reason TEXT [--etag E]
 //	    Withdraw a lead (supervisors).
 //	leads receipts ID
@@ -129,8 +131,9 @@
 //	    List cases, newest first.
 //	cases update ID -f PATCH [--etag E]
 //	    As leads update, for a case (home node only).
-//	cases share ID --to AGENCY[,AGENCY]
-//	    Share a case, with all its entries, with partners (supervisors).
+//	cases share ID --to AGENCY[,AGENCY] [--contact-desk D] [--contact-phone P] [--contact-email E]
+//	    Share a case, with all its entries, with partners (supervisors),
+//	    optionally with the contact point they get with it.
 //	cases link-lead CASE_ID LEAD_ID
 //	cases unlink-lead CASE_ID LEAD_ID
 //	    Link a lead this node holds to a case, or remove the link.
@@ -194,7 +197,8 @@
 //
 //	retention preview
 //	    List the own leads the next purge would remove (review date passed,
-//	    no open case linking them) and the expired leads an open case keeps.
+//	    no open case linking them) and the expired leads an open case keeps
+//	    (supervisors, like the purge).
 //	retention run
 //	    Purge now (supervisors): delete their content, keep a tombstone, and
 //	    send the tombstone to every partner holding a copy. The node also

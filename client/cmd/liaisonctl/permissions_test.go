@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -160,7 +161,7 @@ func TestPermissions_RoundTrip(t *testing.T) {
 
 	// The decisions travel back to bravo.
 	got := waitPermission(t, bravo, grantID, liaisonv1.PermissionStatus_PERMISSION_STATUS_GRANTED)
-	if got.GetDecisionReason() != "for the case file only" || !strings.HasPrefix(got.GetDecidedBy(), "spiffe://alpha.liaison.test/supervisor/") {
+	if got.GetDecisionReason() != "for the case file only" || !regexp.MustCompile(`^alpha/supervisor/[0-9a-f]{16}$`).MatchString(got.GetDecidedBy()) {
 		t.Errorf("granted request on bravo: %v", got)
 	}
 	waitPermission(t, bravo, refuseID, liaisonv1.PermissionStatus_PERMISSION_STATUS_REFUSED)

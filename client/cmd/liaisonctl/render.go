@@ -56,7 +56,7 @@ func leadTable(w io.Writer, leads []*liaisonv1.Lead) {
 	for _, l := range leads {
 		row(w, l.GetId(), l.GetOriginAgency(), enumName(l.GetStatus()), fmt.Sprint(l.GetVersion()),
 			evaluation(l.GetEvaluation()), truncate(handling(l.GetHandling()), 40), crimeAreas(l.GetCrimeAreas()),
-			orDash(strings.Join(l.GetReleasedTo(), ",")), timestamp(l.GetUpdateTime()), l.GetTitle())
+			orDash(strings.Join(l.GetReleasedTo(), ",")), timestamp(l.GetUpdateTime()), restricted(l.GetTitle(), l.GetRestriction()))
 	}
 }
 
@@ -82,6 +82,13 @@ func (c *cli) leadDetail(w io.Writer, l *liaisonv1.Lead) {
 	kv("CRIME AREAS:", crimeAreas(l.GetCrimeAreas()))
 	kv("EVALUATION:", evaluation(l.GetEvaluation()))
 	kv("HANDLING:", handling(l.GetHandling()))
+	if r := l.GetRestriction(); r != nil {
+		kv("RESTRICTION:", r.GetMeaning())
+		if r.GetPermissionGranted() {
+			kv("PERMISSION:", "granted by "+r.GetOriginator()+" (export)")
+		}
+	}
+	kv("CONTACT:", contact(l.GetContact()))
 	kv("REFERENCE:", l.GetOriginatorReference())
 	kv("RELEASED TO:", strings.Join(l.GetReleasedTo(), ", "))
 	kv("REVIEW DATE:", date(l.GetReviewDate()))
@@ -226,6 +233,29 @@ func evaluation(e *liaisonv1.Evaluation) string {
 		return "-"
 	}
 	return enumSuffix(e.GetSourceReliability()) + enumSuffix(e.GetInformationAccuracy())
+}
+
+// restricted is a title cell with a partner's handling code after it
+// ("Kupang boats [H2 of alpha]"), or what stands for a withheld one.
+func restricted(title string, r *liaisonv1.Restriction) string {
+	switch {
+	case r == nil:
+		return title
+	case r.GetWithheld():
+		return fmt.Sprintf("(withheld: %s of %s, needs %s's permission)", enumSuffix(r.GetCode()), r.GetOriginator(), r.GetOriginator())
+	}
+	return fmt.Sprintf("%s [%s of %s]", title, enumSuffix(r.GetCode()), r.GetOriginator())
+}
+
+// contact is a contact point on one line.
+func contact(c *liaisonv1.ContactPoint) string {
+	var parts []string
+	for _, p := range []string{c.GetDesk(), c.GetPhone(), c.GetEmail()} {
+		if p != "" {
+			parts = append(parts, p)
+		}
+	}
+	return strings.Join(parts, ", ")
 }
 
 // handling is the code, e.g. "H1", with the conditions of H3.

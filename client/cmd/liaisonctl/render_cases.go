@@ -55,6 +55,7 @@ func (c *cli) caseDetail(w io.Writer, cs *liaisonv1.Case, get *liaisonv1.GetCase
 		created += " by " + cs.GetCreatedBy()
 	}
 	kv("CREATED:", created)
+	kv("CONTACT:", contact(cs.GetContact()))
 	kv("UPDATED:", timestamp(cs.GetUpdateTime()))
 	if cs.GetCloseTime() != nil {
 		kv("CLOSED:", timestamp(cs.GetCloseTime()))
@@ -197,11 +198,17 @@ func entryDetail(w io.Writer, e *liaisonv1.CaseEntry, home string) {
 
 // shortAuthor is an author's SPIFFE ID without the trust domain
 // ("analyst/alice"), which the agency column already gives.
+//
+// A partner's officer arrives as "<agency>/<role>/<pseudonym>" (their names
+// stay on their node); the AGENCY column already names the agency.
 func shortAuthor(id string) string {
 	if rest, ok := strings.CutPrefix(id, "spiffe://"); ok {
 		if _, path, ok := strings.Cut(rest, "/"); ok {
 			return path
 		}
+	}
+	if parts := strings.Split(id, "/"); len(parts) == 3 {
+		return parts[1] + "/" + parts[2]
 	}
 	return id
 }

@@ -15,7 +15,7 @@ import (
 func init() {
 	register(&group{name: "retention", summary: "the purge of leads past their review date (RetentionService)", commands: []*command{
 		{name: "preview", setup: retentionPreview,
-			summary: "list what the next purge would remove, and the expired leads an open case keeps"},
+			summary: "list what the next purge would remove, and the expired leads an open case keeps (supervisors)"},
 		{name: "run", setup: retentionRun,
 			summary: "purge now (supervisors): delete the content of expired leads no open case links and tell the partners holding them"},
 	}})

@@ -49,7 +49,7 @@ func TestRetention_PreviewAndRun(t *testing.T) {
 	keptLine := fmt.Sprintf("%-38s%-13s%-*s%s\n", kept.GetId(), "2020-01-15", len(why)+2, why, "Dili crossings")
 
 	t.Run("Preview", func(t *testing.T) {
-		r := alpha.ctl(t, "analyst", "retention", "preview").wantCode(t, exitOK)
+		r := alpha.ctl(t, "supervisor", "retention", "preview").wantCode(t, exitOK)
 		wantContains(t, "stdout", r.stdout,
 			"Z: 1 lead to purge, 1 lead kept (linked to open cases)\n\nTO PURGE\n",
 			fmt.Sprintf("%-38s%-13s%-15s%s\n", "ID", "REVIEW DATE", "PARTNERS TOLD", "TITLE"), purgeLine,
@@ -57,9 +57,13 @@ func TestRetention_PreviewAndRun(t *testing.T) {
 		if !strings.HasPrefix(r.stdout, "AS OF 20") {
 			t.Errorf("stdout does not start with the time:\n%s", r.stdout)
 		}
-		// Auditors may look too; JSON on request.
+		// Analysts and auditors may not look (issue 13); JSON on request.
+		for _, role := range []string{"analyst", "auditor"} {
+			r := alpha.ctl(t, role, "retention", "preview").wantCode(t, exitFailed)
+			wantContains(t, "stderr", r.stderr, "PERMISSION_DENIED")
+		}
 		var resp liaisonv1.PreviewPurgeResponse
-		alpha.ctl(t, "auditor", "retention", "preview", "-o", "json").wantCode(t, exitOK).decode(t, &resp)
+		alpha.ctl(t, "supervisor", "retention", "preview", "-o", "json").wantCode(t, exitOK).decode(t, &resp)
 		if len(resp.GetPurge()) != 1 || resp.GetPurge()[0].GetRecordId() != gone.GetId() || len(resp.GetKeep()) != 1 ||
 			resp.GetKeep()[0].GetKeptBecause() != why || resp.GetAsOf() == nil {
 			t.Errorf("preview as JSON: %v", &resp)
@@ -76,7 +80,7 @@ func TestRetention_PreviewAndRun(t *testing.T) {
 		if l.GetStatus() != liaisonv1.LeadStatus_LEAD_STATUS_WITHDRAWN || l.GetTitle() != "" {
 			t.Errorf("bravo's copy after the purge: %v", l)
 		}
-		r = alpha.ctl(t, "analyst", "retention", "preview").wantCode(t, exitOK)
+		r = alpha.ctl(t, "supervisor", "retention", "preview").wantCode(t, exitOK)
 		wantContains(t, "stdout", r.stdout, "Z: 0 leads to purge, 1 lead kept (linked to open cases)\n\nKEPT\n", keptLine)
 		if strings.Contains(r.stdout, "TO PURGE") {
 			t.Errorf("an empty purge table:\n%s", r.stdout)

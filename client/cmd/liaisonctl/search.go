@@ -83,7 +83,7 @@ func hitTable(w io.Writer, resp *liaisonv1.SearchPersonsResponse) {
 	row(w, hitColumns...)
 	for _, h := range resp.GetHits() {
 		row(w, fmt.Sprint(h.GetScore()), enumName(h.GetRecordKind()), h.GetRecordId(), h.GetOriginAgency(),
-			truncate(h.GetRecordTitle(), 40), hitPerson(h.GetPerson()), strings.Join(h.GetReasons(), "; "))
+			restricted(truncate(h.GetRecordTitle(), 40), h.GetRestriction()), hitPerson(h.GetPerson()), strings.Join(h.GetReasons(), "; "))
 	}
 	fmt.Fprintf(w, "\nthreshold %d: weaker matches are left out\n", resp.GetThreshold())
 }

@@ -202,7 +202,7 @@ func changeSummary(ch *liaisonv1.Change) string {
 	var now int64
 	switch r := ch.GetRecord().(type) {
 	case *liaisonv1.Change_Lead:
-		s, now = r.Lead.GetTitle(), r.Lead.GetVersion()
+		s, now = restricted(r.Lead.GetTitle(), r.Lead.GetRestriction()), r.Lead.GetVersion()
 	case *liaisonv1.Change_Case:
 		s, now = r.Case.GetTitle(), r.Case.GetVersion()
 	case *liaisonv1.Change_CaseEntry:

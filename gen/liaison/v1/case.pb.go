@@ -449,12 +449,15 @@ type Case struct {
 	LinkedLeadIds []string `protobuf:"bytes,14,rep,name=linked_lead_ids,json=linkedLeadIds,proto3" json:"linked_lead_ids,omitempty"`
 	// Output only. Set with ShareCase (on a partner's copy: that partner).
 	SharedWith []string `protobuf:"bytes,15,rep,name=shared_with,json=sharedWith,proto3" json:"shared_with,omitempty"`
-	// Output only.
+	// Output only. The principal (SPIFFE ID) that opened the case; on a
+	// partner's copy "<agency>/<role>/<pseudonym>" (see Lead.created_by).
 	CreatedBy string `protobuf:"bytes,16,opt,name=created_by,json=createdBy,proto3" json:"created_by,omitempty"`
 	// Output only.
 	CloseTime *timestamppb.Timestamp `protobuf:"bytes,17,opt,name=close_time,json=closeTime,proto3" json:"close_time,omitempty"`
 	// Output only.
-	CloseReason   string `protobuf:"bytes,18,opt,name=close_reason,json=closeReason,proto3" json:"close_reason,omitempty"`
+	CloseReason string `protobuf:"bytes,18,opt,name=close_reason,json=closeReason,proto3" json:"close_reason,omitempty"`
+	// Whom the partner should contact about the case (optional).
+	Contact       *ContactPoint `protobuf:"bytes,19,opt,name=contact,proto3" json:"contact,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -613,6 +616,13 @@ func (x *Case) GetCloseReason() string {
 		return x.CloseReason
 	}
 	return ""
+}
+
+func (x *Case) GetContact() *ContactPoint {
+	if x != nil {
+		return x.Contact
+	}
+	return nil
 }
 
 // RequestDetails are the details of a request for assistance.
@@ -817,7 +827,9 @@ type CaseEntry struct {
 	Sequence int64 `protobuf:"varint,3,opt,name=sequence,proto3" json:"sequence,omitempty"`
 	// Output only. The agency that wrote it.
 	Agency string `protobuf:"bytes,4,opt,name=agency,proto3" json:"agency,omitempty"`
-	// Output only. The officer or system (SPIFFE ID) that wrote it.
+	// Output only. The officer or system (SPIFFE ID) that wrote it; in what
+	// a partner holds, "<agency>/<role>/<pseudonym>" for an entry written on
+	// another node (see Lead.created_by).
 	Author   string           `protobuf:"bytes,5,opt,name=author,proto3" json:"author,omitempty"`
 	Kind     CaseEntryKind    `protobuf:"varint,6,opt,name=kind,proto3,enum=liaison.v1.CaseEntryKind" json:"kind,omitempty"`
 	Text     string           `protobuf:"bytes,7,opt,name=text,proto3" json:"text,omitempty"`
@@ -1473,9 +1485,12 @@ func (x *UpdateCaseResponse) GetCase() *Case {
 }
 
 type ShareCaseRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
-	Partners      []string               `protobuf:"bytes,2,rep,name=partners,proto3" json:"partners,omitempty"`
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Id       string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	Partners []string               `protobuf:"bytes,2,rep,name=partners,proto3" json:"partners,omitempty"`
+	// If set, the contact point every partner the case is shared with gets
+	// from now on, chosen by the sharing officer (it replaces the case's).
+	Contact       *ContactPoint `protobuf:"bytes,3,opt,name=contact,proto3" json:"contact,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1520,6 +1535,13 @@ func (x *ShareCaseRequest) GetId() string {
 func (x *ShareCaseRequest) GetPartners() []string {
 	if x != nil {
 		return x.Partners
+	}
+	return nil
+}
+
+func (x *ShareCaseRequest) GetContact() *ContactPoint {
+	if x != nil {
+		return x.Contact
 	}
 	return nil
 }
@@ -2361,7 +2383,7 @@ const file_liaison_v1_case_proto_rawDesc = "" +
 	"liaison.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1egoogle/protobuf/duration.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x17liaison/v1/common.proto\"r\n" +
 	"\x10PartnerReference\x125\n" +
 	"\x06agency\x18\x01 \x01(\tB\x1d\xbaH\x1ar\x182\x16^[a-z][a-z0-9-]{1,30}$R\x06agency\x12'\n" +
-	"\treference\x18\x02 \x01(\tB\t\xbaH\x06r\x04\x10\x01\x18dR\treference\"\xc6\x06\n" +
+	"\treference\x18\x02 \x01(\tB\t\xbaH\x06r\x04\x10\x01\x18dR\treference\"\xfa\x06\n" +
 	"\x04Case\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12#\n" +
 	"\rorigin_agency\x18\x02 \x01(\tR\foriginAgency\x12\x18\n" +
@@ -2388,7 +2410,8 @@ const file_liaison_v1_case_proto_rawDesc = "" +
 	"created_by\x18\x10 \x01(\tR\tcreatedBy\x129\n" +
 	"\n" +
 	"close_time\x18\x11 \x01(\v2\x1a.google.protobuf.TimestampR\tcloseTime\x12!\n" +
-	"\fclose_reason\x18\x12 \x01(\tR\vcloseReason\"\xd9\x02\n" +
+	"\fclose_reason\x18\x12 \x01(\tR\vcloseReason\x122\n" +
+	"\acontact\x18\x13 \x01(\v2\x18.liaison.v1.ContactPointR\acontact\"\xd9\x02\n" +
 	"\x0eRequestDetails\x12A\n" +
 	"\aurgency\x18\x01 \x01(\x0e2\x1a.liaison.v1.RequestUrgencyB\v\xbaH\b\xc8\x01\x01\x82\x01\x02\x10\x01R\aurgency\x125\n" +
 	"\bdue_time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\adueTime\x12C\n" +
@@ -2459,10 +2482,11 @@ const file_liaison_v1_case_proto_rawDesc = "" +
 	"\vupdate_mask\x18\x02 \x01(\v2\x1a.google.protobuf.FieldMaskB\x06\xbaH\x03\xc8\x01\x01R\n" +
 	"updateMask\":\n" +
 	"\x12UpdateCaseResponse\x12$\n" +
-	"\x04case\x18\x01 \x01(\v2\x10.liaison.v1.CaseR\x04case\"r\n" +
+	"\x04case\x18\x01 \x01(\v2\x10.liaison.v1.CaseR\x04case\"\xa6\x01\n" +
 	"\x10ShareCaseRequest\x12\x18\n" +
 	"\x02id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\x02id\x12D\n" +
-	"\bpartners\x18\x02 \x03(\tB(\xbaH%\x92\x01\"\b\x01\x10\x14\x18\x01\"\x1ar\x182\x16^[a-z][a-z0-9-]{1,30}$R\bpartners\"9\n" +
+	"\bpartners\x18\x02 \x03(\tB(\xbaH%\x92\x01\"\b\x01\x10\x14\x18\x01\"\x1ar\x182\x16^[a-z][a-z0-9-]{1,30}$R\bpartners\x122\n" +
+	"\acontact\x18\x03 \x01(\v2\x18.liaison.v1.ContactPointR\acontact\"9\n" +
 	"\x11ShareCaseResponse\x12$\n" +
 	"\x04case\x18\x01 \x01(\v2\x10.liaison.v1.CaseR\x04case\"\x99\x01\n" +
 	"\x13AddCaseEntryRequest\x12!\n" +
@@ -2627,8 +2651,9 @@ var file_liaison_v1_case_proto_goTypes = []any{
 	(*timestamppb.Timestamp)(nil),    // 38: google.protobuf.Timestamp
 	(CrimeArea)(0),                   // 39: liaison.v1.CrimeArea
 	(*Person)(nil),                   // 40: liaison.v1.Person
-	(*fieldmaskpb.FieldMask)(nil),    // 41: google.protobuf.FieldMask
-	(*durationpb.Duration)(nil),      // 42: google.protobuf.Duration
+	(*ContactPoint)(nil),             // 41: liaison.v1.ContactPoint
+	(*fieldmaskpb.FieldMask)(nil),    // 42: google.protobuf.FieldMask
+	(*durationpb.Duration)(nil),      // 43: google.protobuf.Duration
 }
 var file_liaison_v1_case_proto_depIdxs = []int32{
 	38, // 0: liaison.v1.Case.create_time:type_name -> google.protobuf.Timestamp
@@ -2638,70 +2663,72 @@ var file_liaison_v1_case_proto_depIdxs = []int32{
 	6,  // 4: liaison.v1.Case.partner_references:type_name -> liaison.v1.PartnerReference
 	40, // 5: liaison.v1.Case.subjects:type_name -> liaison.v1.Person
 	38, // 6: liaison.v1.Case.close_time:type_name -> google.protobuf.Timestamp
-	2,  // 7: liaison.v1.RequestDetails.urgency:type_name -> liaison.v1.RequestUrgency
-	38, // 8: liaison.v1.RequestDetails.due_time:type_name -> google.protobuf.Timestamp
-	38, // 9: liaison.v1.RequestDetails.answer_time:type_name -> google.protobuf.Timestamp
-	3,  // 10: liaison.v1.OutcomeDetails.kind:type_name -> liaison.v1.OutcomeKind
-	1,  // 11: liaison.v1.CaseEntry.kind:type_name -> liaison.v1.CaseEntryKind
-	8,  // 12: liaison.v1.CaseEntry.request:type_name -> liaison.v1.RequestDetails
-	9,  // 13: liaison.v1.CaseEntry.response:type_name -> liaison.v1.ResponseDetails
-	10, // 14: liaison.v1.CaseEntry.outcome:type_name -> liaison.v1.OutcomeDetails
-	4,  // 15: liaison.v1.CaseEntry.state:type_name -> liaison.v1.EntryState
-	38, // 16: liaison.v1.CaseEntry.create_time:type_name -> google.protobuf.Timestamp
-	38, // 17: liaison.v1.CaseEntry.apply_time:type_name -> google.protobuf.Timestamp
-	7,  // 18: liaison.v1.CreateCaseRequest.case:type_name -> liaison.v1.Case
-	7,  // 19: liaison.v1.CreateCaseResponse.case:type_name -> liaison.v1.Case
-	40, // 20: liaison.v1.CaseSubject.person:type_name -> liaison.v1.Person
-	7,  // 21: liaison.v1.GetCaseResponse.case:type_name -> liaison.v1.Case
-	15, // 22: liaison.v1.GetCaseResponse.subjects:type_name -> liaison.v1.CaseSubject
-	0,  // 23: liaison.v1.ListCasesRequest.status:type_name -> liaison.v1.CaseStatus
-	39, // 24: liaison.v1.ListCasesRequest.crime_area:type_name -> liaison.v1.CrimeArea
-	38, // 25: liaison.v1.ListCasesRequest.updated_after:type_name -> google.protobuf.Timestamp
-	7,  // 26: liaison.v1.ListCasesResponse.cases:type_name -> liaison.v1.Case
-	7,  // 27: liaison.v1.UpdateCaseRequest.case:type_name -> liaison.v1.Case
-	41, // 28: liaison.v1.UpdateCaseRequest.update_mask:type_name -> google.protobuf.FieldMask
-	7,  // 29: liaison.v1.UpdateCaseResponse.case:type_name -> liaison.v1.Case
-	7,  // 30: liaison.v1.ShareCaseResponse.case:type_name -> liaison.v1.Case
-	11, // 31: liaison.v1.AddCaseEntryRequest.entry:type_name -> liaison.v1.CaseEntry
-	11, // 32: liaison.v1.AddCaseEntryResponse.entry:type_name -> liaison.v1.CaseEntry
-	11, // 33: liaison.v1.ListCaseEntriesResponse.entries:type_name -> liaison.v1.CaseEntry
-	7,  // 34: liaison.v1.LinkLeadResponse.case:type_name -> liaison.v1.Case
-	7,  // 35: liaison.v1.UnlinkLeadResponse.case:type_name -> liaison.v1.Case
-	7,  // 36: liaison.v1.CloseCaseResponse.case:type_name -> liaison.v1.Case
-	7,  // 37: liaison.v1.ReopenCaseResponse.case:type_name -> liaison.v1.Case
-	5,  // 38: liaison.v1.ListOpenRequestsRequest.direction:type_name -> liaison.v1.RequestDirection
-	11, // 39: liaison.v1.OpenRequest.entry:type_name -> liaison.v1.CaseEntry
-	42, // 40: liaison.v1.OpenRequest.open_for:type_name -> google.protobuf.Duration
-	36, // 41: liaison.v1.ListOpenRequestsResponse.requests:type_name -> liaison.v1.OpenRequest
-	12, // 42: liaison.v1.CaseService.CreateCase:input_type -> liaison.v1.CreateCaseRequest
-	14, // 43: liaison.v1.CaseService.GetCase:input_type -> liaison.v1.GetCaseRequest
-	17, // 44: liaison.v1.CaseService.ListCases:input_type -> liaison.v1.ListCasesRequest
-	19, // 45: liaison.v1.CaseService.UpdateCase:input_type -> liaison.v1.UpdateCaseRequest
-	21, // 46: liaison.v1.CaseService.ShareCase:input_type -> liaison.v1.ShareCaseRequest
-	23, // 47: liaison.v1.CaseService.AddCaseEntry:input_type -> liaison.v1.AddCaseEntryRequest
-	25, // 48: liaison.v1.CaseService.ListCaseEntries:input_type -> liaison.v1.ListCaseEntriesRequest
-	27, // 49: liaison.v1.CaseService.LinkLead:input_type -> liaison.v1.LinkLeadRequest
-	29, // 50: liaison.v1.CaseService.UnlinkLead:input_type -> liaison.v1.UnlinkLeadRequest
-	31, // 51: liaison.v1.CaseService.CloseCase:input_type -> liaison.v1.CloseCaseRequest
-	33, // 52: liaison.v1.CaseService.ReopenCase:input_type -> liaison.v1.ReopenCaseRequest
-	35, // 53: liaison.v1.CaseService.ListOpenRequests:input_type -> liaison.v1.ListOpenRequestsRequest
-	13, // 54: liaison.v1.CaseService.CreateCase:output_type -> liaison.v1.CreateCaseResponse
-	16, // 55: liaison.v1.CaseService.GetCase:output_type -> liaison.v1.GetCaseResponse
-	18, // 56: liaison.v1.CaseService.ListCases:output_type -> liaison.v1.ListCasesResponse
-	20, // 57: liaison.v1.CaseService.UpdateCase:output_type -> liaison.v1.UpdateCaseResponse
-	22, // 58: liaison.v1.CaseService.ShareCase:output_type -> liaison.v1.ShareCaseResponse
-	24, // 59: liaison.v1.CaseService.AddCaseEntry:output_type -> liaison.v1.AddCaseEntryResponse
-	26, // 60: liaison.v1.CaseService.ListCaseEntries:output_type -> liaison.v1.ListCaseEntriesResponse
-	28, // 61: liaison.v1.CaseService.LinkLead:output_type -> liaison.v1.LinkLeadResponse
-	30, // 62: liaison.v1.CaseService.UnlinkLead:output_type -> liaison.v1.UnlinkLeadResponse
-	32, // 63: liaison.v1.CaseService.CloseCase:output_type -> liaison.v1.CloseCaseResponse
-	34, // 64: liaison.v1.CaseService.ReopenCase:output_type -> liaison.v1.ReopenCaseResponse
-	37, // 65: liaison.v1.CaseService.ListOpenRequests:output_type -> liaison.v1.ListOpenRequestsResponse
-	54, // [54:66] is the sub-list for method output_type
-	42, // [42:54] is the sub-list for method input_type
-	42, // [42:42] is the sub-list for extension type_name
-	42, // [42:42] is the sub-list for extension extendee
-	0,  // [0:42] is the sub-list for field type_name
+	41, // 7: liaison.v1.Case.contact:type_name -> liaison.v1.ContactPoint
+	2,  // 8: liaison.v1.RequestDetails.urgency:type_name -> liaison.v1.RequestUrgency
+	38, // 9: liaison.v1.RequestDetails.due_time:type_name -> google.protobuf.Timestamp
+	38, // 10: liaison.v1.RequestDetails.answer_time:type_name -> google.protobuf.Timestamp
+	3,  // 11: liaison.v1.OutcomeDetails.kind:type_name -> liaison.v1.OutcomeKind
+	1,  // 12: liaison.v1.CaseEntry.kind:type_name -> liaison.v1.CaseEntryKind
+	8,  // 13: liaison.v1.CaseEntry.request:type_name -> liaison.v1.RequestDetails
+	9,  // 14: liaison.v1.CaseEntry.response:type_name -> liaison.v1.ResponseDetails
+	10, // 15: liaison.v1.CaseEntry.outcome:type_name -> liaison.v1.OutcomeDetails
+	4,  // 16: liaison.v1.CaseEntry.state:type_name -> liaison.v1.EntryState
+	38, // 17: liaison.v1.CaseEntry.create_time:type_name -> google.protobuf.Timestamp
+	38, // 18: liaison.v1.CaseEntry.apply_time:type_name -> google.protobuf.Timestamp
+	7,  // 19: liaison.v1.CreateCaseRequest.case:type_name -> liaison.v1.Case
+	7,  // 20: liaison.v1.CreateCaseResponse.case:type_name -> liaison.v1.Case
+	40, // 21: liaison.v1.CaseSubject.person:type_name -> liaison.v1.Person
+	7,  // 22: liaison.v1.GetCaseResponse.case:type_name -> liaison.v1.Case
+	15, // 23: liaison.v1.GetCaseResponse.subjects:type_name -> liaison.v1.CaseSubject
+	0,  // 24: liaison.v1.ListCasesRequest.status:type_name -> liaison.v1.CaseStatus
+	39, // 25: liaison.v1.ListCasesRequest.crime_area:type_name -> liaison.v1.CrimeArea
+	38, // 26: liaison.v1.ListCasesRequest.updated_after:type_name -> google.protobuf.Timestamp
+	7,  // 27: liaison.v1.ListCasesResponse.cases:type_name -> liaison.v1.Case
+	7,  // 28: liaison.v1.UpdateCaseRequest.case:type_name -> liaison.v1.Case
+	42, // 29: liaison.v1.UpdateCaseRequest.update_mask:type_name -> google.protobuf.FieldMask
+	7,  // 30: liaison.v1.UpdateCaseResponse.case:type_name -> liaison.v1.Case
+	41, // 31: liaison.v1.ShareCaseRequest.contact:type_name -> liaison.v1.ContactPoint
+	7,  // 32: liaison.v1.ShareCaseResponse.case:type_name -> liaison.v1.Case
+	11, // 33: liaison.v1.AddCaseEntryRequest.entry:type_name -> liaison.v1.CaseEntry
+	11, // 34: liaison.v1.AddCaseEntryResponse.entry:type_name -> liaison.v1.CaseEntry
+	11, // 35: liaison.v1.ListCaseEntriesResponse.entries:type_name -> liaison.v1.CaseEntry
+	7,  // 36: liaison.v1.LinkLeadResponse.case:type_name -> liaison.v1.Case
+	7,  // 37: liaison.v1.UnlinkLeadResponse.case:type_name -> liaison.v1.Case
+	7,  // 38: liaison.v1.CloseCaseResponse.case:type_name -> liaison.v1.Case
+	7,  // 39: liaison.v1.ReopenCaseResponse.case:type_name -> liaison.v1.Case
+	5,  // 40: liaison.v1.ListOpenRequestsRequest.direction:type_name -> liaison.v1.RequestDirection
+	11, // 41: liaison.v1.OpenRequest.entry:type_name -> liaison.v1.CaseEntry
+	43, // 42: liaison.v1.OpenRequest.open_for:type_name -> google.protobuf.Duration
+	36, // 43: liaison.v1.ListOpenRequestsResponse.requests:type_name -> liaison.v1.OpenRequest
+	12, // 44: liaison.v1.CaseService.CreateCase:input_type -> liaison.v1.CreateCaseRequest
+	14, // 45: liaison.v1.CaseService.GetCase:input_type -> liaison.v1.GetCaseRequest
+	17, // 46: liaison.v1.CaseService.ListCases:input_type -> liaison.v1.ListCasesRequest
+	19, // 47: liaison.v1.CaseService.UpdateCase:input_type -> liaison.v1.UpdateCaseRequest
+	21, // 48: liaison.v1.CaseService.ShareCase:input_type -> liaison.v1.ShareCaseRequest
+	23, // 49: liaison.v1.CaseService.AddCaseEntry:input_type -> liaison.v1.AddCaseEntryRequest
+	25, // 50: liaison.v1.CaseService.ListCaseEntries:input_type -> liaison.v1.ListCaseEntriesRequest
+	27, // 51: liaison.v1.CaseService.LinkLead:input_type -> liaison.v1.LinkLeadRequest
+	29, // 52: liaison.v1.CaseService.UnlinkLead:input_type -> liaison.v1.UnlinkLeadRequest
+	31, // 53: liaison.v1.CaseService.CloseCase:input_type -> liaison.v1.CloseCaseRequest
+	33, // 54: liaison.v1.CaseService.ReopenCase:input_type -> liaison.v1.ReopenCaseRequest
+	35, // 55: liaison.v1.CaseService.ListOpenRequests:input_type -> liaison.v1.ListOpenRequestsRequest
+	13, // 56: liaison.v1.CaseService.CreateCase:output_type -> liaison.v1.CreateCaseResponse
+	16, // 57: liaison.v1.CaseService.GetCase:output_type -> liaison.v1.GetCaseResponse
+	18, // 58: liaison.v1.CaseService.ListCases:output_type -> liaison.v1.ListCasesResponse
+	20, // 59: liaison.v1.CaseService.UpdateCase:output_type -> liaison.v1.UpdateCaseResponse
+	22, // 60: liaison.v1.CaseService.ShareCase:output_type -> liaison.v1.ShareCaseResponse
+	24, // 61: liaison.v1.CaseService.AddCaseEntry:output_type -> liaison.v1.AddCaseEntryResponse
+	26, // 62: liaison.v1.CaseService.ListCaseEntries:output_type -> liaison.v1.ListCaseEntriesResponse
+	28, // 63: liaison.v1.CaseService.LinkLead:output_type -> liaison.v1.LinkLeadResponse
+	30, // 64: liaison.v1.CaseService.UnlinkLead:output_type -> liaison.v1.UnlinkLeadResponse
+	32, // 65: liaison.v1.CaseService.CloseCase:output_type -> liaison.v1.CloseCaseResponse
+	34, // 66: liaison.v1.CaseService.ReopenCase:output_type -> liaison.v1.ReopenCaseResponse
+	37, // 67: liaison.v1.CaseService.ListOpenRequests:output_type -> liaison.v1.ListOpenRequestsResponse
+	56, // [56:68] is the sub-list for method output_type
+	44, // [44:56] is the sub-list for method input_type
+	44, // [44:44] is the sub-list for extension type_name
+	44, // [44:44] is the sub-list for extension extendee
+	0,  // [0:44] is the sub-list for field type_name
 }
 
 func init() { file_liaison_v1_case_proto_init() }

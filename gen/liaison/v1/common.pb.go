@@ -609,6 +609,168 @@ func (x *Handling) GetConditions() string {
 	return ""
 }
 
+// Restriction is what a partner's handling code asks of the people and
+// systems of the node that holds the record. It is computed when the record
+// is served, never stored or sent to a partner, and travels with the record
+// on every surface that serves it (GetLead, ListLeads, Watch,
+// SearchPersons, ExportLeads); README "Handling codes" is the policy.
+type Restriction struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Code  HandlingCode           `protobuf:"varint,1,opt,name=code,proto3,enum=liaison.v1.HandlingCode" json:"code,omitempty"`
+	// For H3: the originator's conditions.
+	Conditions string `protobuf:"bytes,2,opt,name=conditions,proto3" json:"conditions,omitempty"`
+	// The agency whose permission lifts the restriction.
+	Originator string `protobuf:"bytes,3,opt,name=originator,proto3" json:"originator,omitempty"`
+	// The code in words, and what it means for this caller.
+	Meaning string `protobuf:"bytes,4,opt,name=meaning,proto3" json:"meaning,omitempty"`
+	// True when the caller's role may not see the content on this surface
+	// without the originator's permission: the record then carries only its
+	// id, origin, version, status, times, handling and this restriction.
+	Withheld bool `protobuf:"varint,5,opt,name=withheld,proto3" json:"withheld,omitempty"`
+	// True when the originator granted this agency permission (purpose
+	// export) for the record.
+	PermissionGranted bool `protobuf:"varint,6,opt,name=permission_granted,json=permissionGranted,proto3" json:"permission_granted,omitempty"`
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
+}
+
+func (x *Restriction) Reset() {
+	*x = Restriction{}
+	mi := &file_liaison_v1_common_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Restriction) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Restriction) ProtoMessage() {}
+
+func (x *Restriction) ProtoReflect() protoreflect.Message {
+	mi := &file_liaison_v1_common_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Restriction.ProtoReflect.Descriptor instead.
+func (*Restriction) Descriptor() ([]byte, []int) {
+	return file_liaison_v1_common_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *Restriction) GetCode() HandlingCode {
+	if x != nil {
+		return x.Code
+	}
+	return HandlingCode_HANDLING_CODE_UNSPECIFIED
+}
+
+func (x *Restriction) GetConditions() string {
+	if x != nil {
+		return x.Conditions
+	}
+	return ""
+}
+
+func (x *Restriction) GetOriginator() string {
+	if x != nil {
+		return x.Originator
+	}
+	return ""
+}
+
+func (x *Restriction) GetMeaning() string {
+	if x != nil {
+		return x.Meaning
+	}
+	return ""
+}
+
+func (x *Restriction) GetWithheld() bool {
+	if x != nil {
+		return x.Withheld
+	}
+	return false
+}
+
+func (x *Restriction) GetPermissionGranted() bool {
+	if x != nil {
+		return x.PermissionGranted
+	}
+	return false
+}
+
+// ContactPoint is whom a partner should contact about a record, chosen by
+// the officer who releases it: a desk, a phone, an email (at least one).
+// Officers' names do not cross the border; a contact point does.
+type ContactPoint struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// A desk or function, e.g. "Smuggling desk, night duty".
+	Desk string `protobuf:"bytes,1,opt,name=desk,proto3" json:"desk,omitempty"`
+	// In international format (E.164), e.g. +6281234567890.
+	Phone         string `protobuf:"bytes,2,opt,name=phone,proto3" json:"phone,omitempty"`
+	Email         string `protobuf:"bytes,3,opt,name=email,proto3" json:"email,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ContactPoint) Reset() {
+	*x = ContactPoint{}
+	mi := &file_liaison_v1_common_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ContactPoint) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ContactPoint) ProtoMessage() {}
+
+func (x *ContactPoint) ProtoReflect() protoreflect.Message {
+	mi := &file_liaison_v1_common_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ContactPoint.ProtoReflect.Descriptor instead.
+func (*ContactPoint) Descriptor() ([]byte, []int) {
+	return file_liaison_v1_common_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *ContactPoint) GetDesk() string {
+	if x != nil {
+		return x.Desk
+	}
+	return ""
+}
+
+func (x *ContactPoint) GetPhone() string {
+	if x != nil {
+		return x.Phone
+	}
+	return ""
+}
+
+func (x *ContactPoint) GetEmail() string {
+	if x != nil {
+		return x.Email
+	}
+	return ""
+}
+
 // Date is a calendar date. In a date of birth, month and day may be zero
 // (unknown); everywhere else all three parts are required.
 type Date struct {
@@ -622,7 +784,7 @@ type Date struct {
 
 func (x *Date) Reset() {
 	*x = Date{}
-	mi := &file_liaison_v1_common_proto_msgTypes[2]
+	mi := &file_liaison_v1_common_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -634,7 +796,7 @@ func (x *Date) String() string {
 func (*Date) ProtoMessage() {}
 
 func (x *Date) ProtoReflect() protoreflect.Message {
-	mi := &file_liaison_v1_common_proto_msgTypes[2]
+	mi := &file_liaison_v1_common_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -647,7 +809,7 @@ func (x *Date) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Date.ProtoReflect.Descriptor instead.
 func (*Date) Descriptor() ([]byte, []int) {
-	return file_liaison_v1_common_proto_rawDescGZIP(), []int{2}
+	return file_liaison_v1_common_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *Date) GetYear() int32 {
@@ -685,7 +847,7 @@ type PersonName struct {
 
 func (x *PersonName) Reset() {
 	*x = PersonName{}
-	mi := &file_liaison_v1_common_proto_msgTypes[3]
+	mi := &file_liaison_v1_common_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -697,7 +859,7 @@ func (x *PersonName) String() string {
 func (*PersonName) ProtoMessage() {}
 
 func (x *PersonName) ProtoReflect() protoreflect.Message {
-	mi := &file_liaison_v1_common_proto_msgTypes[3]
+	mi := &file_liaison_v1_common_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -710,7 +872,7 @@ func (x *PersonName) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PersonName.ProtoReflect.Descriptor instead.
 func (*PersonName) Descriptor() ([]byte, []int) {
-	return file_liaison_v1_common_proto_rawDescGZIP(), []int{3}
+	return file_liaison_v1_common_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *PersonName) GetFamilyName() string {
@@ -756,7 +918,7 @@ type IdentityDocument struct {
 
 func (x *IdentityDocument) Reset() {
 	*x = IdentityDocument{}
-	mi := &file_liaison_v1_common_proto_msgTypes[4]
+	mi := &file_liaison_v1_common_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -768,7 +930,7 @@ func (x *IdentityDocument) String() string {
 func (*IdentityDocument) ProtoMessage() {}
 
 func (x *IdentityDocument) ProtoReflect() protoreflect.Message {
-	mi := &file_liaison_v1_common_proto_msgTypes[4]
+	mi := &file_liaison_v1_common_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -781,7 +943,7 @@ func (x *IdentityDocument) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use IdentityDocument.ProtoReflect.Descriptor instead.
 func (*IdentityDocument) Descriptor() ([]byte, []int) {
-	return file_liaison_v1_common_proto_rawDescGZIP(), []int{4}
+	return file_liaison_v1_common_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *IdentityDocument) GetType() DocumentType {
@@ -826,7 +988,7 @@ type PhoneNumber struct {
 
 func (x *PhoneNumber) Reset() {
 	*x = PhoneNumber{}
-	mi := &file_liaison_v1_common_proto_msgTypes[5]
+	mi := &file_liaison_v1_common_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -838,7 +1000,7 @@ func (x *PhoneNumber) String() string {
 func (*PhoneNumber) ProtoMessage() {}
 
 func (x *PhoneNumber) ProtoReflect() protoreflect.Message {
-	mi := &file_liaison_v1_common_proto_msgTypes[5]
+	mi := &file_liaison_v1_common_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -851,7 +1013,7 @@ func (x *PhoneNumber) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PhoneNumber.ProtoReflect.Descriptor instead.
 func (*PhoneNumber) Descriptor() ([]byte, []int) {
-	return file_liaison_v1_common_proto_rawDescGZIP(), []int{5}
+	return file_liaison_v1_common_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *PhoneNumber) GetNumber() string {
@@ -890,7 +1052,7 @@ type Person struct {
 
 func (x *Person) Reset() {
 	*x = Person{}
-	mi := &file_liaison_v1_common_proto_msgTypes[6]
+	mi := &file_liaison_v1_common_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -902,7 +1064,7 @@ func (x *Person) String() string {
 func (*Person) ProtoMessage() {}
 
 func (x *Person) ProtoReflect() protoreflect.Message {
-	mi := &file_liaison_v1_common_proto_msgTypes[6]
+	mi := &file_liaison_v1_common_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -915,7 +1077,7 @@ func (x *Person) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Person.ProtoReflect.Descriptor instead.
 func (*Person) Descriptor() ([]byte, []int) {
-	return file_liaison_v1_common_proto_rawDescGZIP(), []int{6}
+	return file_liaison_v1_common_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *Person) GetId() string {
@@ -993,7 +1155,7 @@ type Location struct {
 
 func (x *Location) Reset() {
 	*x = Location{}
-	mi := &file_liaison_v1_common_proto_msgTypes[7]
+	mi := &file_liaison_v1_common_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1005,7 +1167,7 @@ func (x *Location) String() string {
 func (*Location) ProtoMessage() {}
 
 func (x *Location) ProtoReflect() protoreflect.Message {
-	mi := &file_liaison_v1_common_proto_msgTypes[7]
+	mi := &file_liaison_v1_common_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1018,7 +1180,7 @@ func (x *Location) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Location.ProtoReflect.Descriptor instead.
 func (*Location) Descriptor() ([]byte, []int) {
-	return file_liaison_v1_common_proto_rawDescGZIP(), []int{7}
+	return file_liaison_v1_common_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *Location) GetName() string {
@@ -1047,7 +1209,7 @@ type Route struct {
 
 func (x *Route) Reset() {
 	*x = Route{}
-	mi := &file_liaison_v1_common_proto_msgTypes[8]
+	mi := &file_liaison_v1_common_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1059,7 +1221,7 @@ func (x *Route) String() string {
 func (*Route) ProtoMessage() {}
 
 func (x *Route) ProtoReflect() protoreflect.Message {
-	mi := &file_liaison_v1_common_proto_msgTypes[8]
+	mi := &file_liaison_v1_common_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1072,7 +1234,7 @@ func (x *Route) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Route.ProtoReflect.Descriptor instead.
 func (*Route) Descriptor() ([]byte, []int) {
-	return file_liaison_v1_common_proto_rawDescGZIP(), []int{8}
+	return file_liaison_v1_common_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *Route) GetStops() []*Location {
@@ -1111,7 +1273,24 @@ const file_liaison_v1_common_proto_rawDesc = "" +
 	"\n" +
 	"conditions\x18\x02 \x01(\tB\b\xbaH\x05r\x03\x18\xe8\aR\n" +
 	"conditions:y\xbaHv\x1at\n" +
-	"\x16handling.h3_conditions\x12,conditions are required for handling code H3\x1a,this.code != 4 || this.conditions.size() > 0\"\x8f\x03\n" +
+	"\x16handling.h3_conditions\x12,conditions are required for handling code H3\x1a,this.code != 4 || this.conditions.size() > 0\"\xe0\x01\n" +
+	"\vRestriction\x12,\n" +
+	"\x04code\x18\x01 \x01(\x0e2\x18.liaison.v1.HandlingCodeR\x04code\x12\x1e\n" +
+	"\n" +
+	"conditions\x18\x02 \x01(\tR\n" +
+	"conditions\x12\x1e\n" +
+	"\n" +
+	"originator\x18\x03 \x01(\tR\n" +
+	"originator\x12\x18\n" +
+	"\ameaning\x18\x04 \x01(\tR\ameaning\x12\x1a\n" +
+	"\bwithheld\x18\x05 \x01(\bR\bwithheld\x12-\n" +
+	"\x12permission_granted\x18\x06 \x01(\bR\x11permissionGranted\"\x9f\x02\n" +
+	"\fContactPoint\x12\x1c\n" +
+	"\x04desk\x18\x01 \x01(\tB\b\xbaH\x05r\x03\x18\xc8\x01R\x04desk\x124\n" +
+	"\x05phone\x18\x02 \x01(\tB\x1e\xbaH\x1b\xd8\x01\x01r\x162\x14^\\+[1-9][0-9]{6,14}$R\x05phone\x12#\n" +
+	"\x05email\x18\x03 \x01(\tB\r\xbaH\n" +
+	"\xd8\x01\x01r\x05\x18\xfe\x01`\x01R\x05email:\x95\x01\xbaH\x91\x01\x1a\x8e\x01\n" +
+	"\x11contact.not_empty\x121a contact point needs a desk, a phone or an email\x1aFthis.desk.size() > 0 || this.phone.size() > 0 || this.email.size() > 0\"\x8f\x03\n" +
 	"\x04Date\x12\x1f\n" +
 	"\x04year\x18\x01 \x01(\x05B\v\xbaH\b\x1a\x06\x18\x98\x11(\xec\x0eR\x04year\x12\x1f\n" +
 	"\x05month\x18\x02 \x01(\x05B\t\xbaH\x06\x1a\x04\x18\f(\x00R\x05month\x12\x1b\n" +
@@ -1231,7 +1410,7 @@ func file_liaison_v1_common_proto_rawDescGZIP() []byte {
 }
 
 var file_liaison_v1_common_proto_enumTypes = make([]protoimpl.EnumInfo, 8)
-var file_liaison_v1_common_proto_msgTypes = make([]protoimpl.MessageInfo, 9)
+var file_liaison_v1_common_proto_msgTypes = make([]protoimpl.MessageInfo, 11)
 var file_liaison_v1_common_proto_goTypes = []any{
 	(CrimeArea)(0),           // 0: liaison.v1.CrimeArea
 	(SourceReliability)(0),   // 1: liaison.v1.SourceReliability
@@ -1243,33 +1422,36 @@ var file_liaison_v1_common_proto_goTypes = []any{
 	(TransportMode)(0),       // 7: liaison.v1.TransportMode
 	(*Evaluation)(nil),       // 8: liaison.v1.Evaluation
 	(*Handling)(nil),         // 9: liaison.v1.Handling
-	(*Date)(nil),             // 10: liaison.v1.Date
-	(*PersonName)(nil),       // 11: liaison.v1.PersonName
-	(*IdentityDocument)(nil), // 12: liaison.v1.IdentityDocument
-	(*PhoneNumber)(nil),      // 13: liaison.v1.PhoneNumber
-	(*Person)(nil),           // 14: liaison.v1.Person
-	(*Location)(nil),         // 15: liaison.v1.Location
-	(*Route)(nil),            // 16: liaison.v1.Route
+	(*Restriction)(nil),      // 10: liaison.v1.Restriction
+	(*ContactPoint)(nil),     // 11: liaison.v1.ContactPoint
+	(*Date)(nil),             // 12: liaison.v1.Date
+	(*PersonName)(nil),       // 13: liaison.v1.PersonName
+	(*IdentityDocument)(nil), // 14: liaison.v1.IdentityDocument
+	(*PhoneNumber)(nil),      // 15: liaison.v1.PhoneNumber
+	(*Person)(nil),           // 16: liaison.v1.Person
+	(*Location)(nil),         // 17: liaison.v1.Location
+	(*Route)(nil),            // 18: liaison.v1.Route
 }
 var file_liaison_v1_common_proto_depIdxs = []int32{
 	1,  // 0: liaison.v1.Evaluation.source_reliability:type_name -> liaison.v1.SourceReliability
 	2,  // 1: liaison.v1.Evaluation.information_accuracy:type_name -> liaison.v1.InformationAccuracy
 	3,  // 2: liaison.v1.Handling.code:type_name -> liaison.v1.HandlingCode
-	6,  // 3: liaison.v1.IdentityDocument.type:type_name -> liaison.v1.DocumentType
-	10, // 4: liaison.v1.IdentityDocument.expiry:type_name -> liaison.v1.Date
-	11, // 5: liaison.v1.Person.names:type_name -> liaison.v1.PersonName
-	10, // 6: liaison.v1.Person.date_of_birth:type_name -> liaison.v1.Date
-	4,  // 7: liaison.v1.Person.sex:type_name -> liaison.v1.Sex
-	12, // 8: liaison.v1.Person.documents:type_name -> liaison.v1.IdentityDocument
-	13, // 9: liaison.v1.Person.phone_numbers:type_name -> liaison.v1.PhoneNumber
-	5,  // 10: liaison.v1.Person.role:type_name -> liaison.v1.NetworkRole
-	15, // 11: liaison.v1.Route.stops:type_name -> liaison.v1.Location
-	7,  // 12: liaison.v1.Route.mode:type_name -> liaison.v1.TransportMode
-	13, // [13:13] is the sub-list for method output_type
-	13, // [13:13] is the sub-list for method input_type
-	13, // [13:13] is the sub-list for extension type_name
-	13, // [13:13] is the sub-list for extension extendee
-	0,  // [0:13] is the sub-list for field type_name
+	3,  // 3: liaison.v1.Restriction.code:type_name -> liaison.v1.HandlingCode
+	6,  // 4: liaison.v1.IdentityDocument.type:type_name -> liaison.v1.DocumentType
+	12, // 5: liaison.v1.IdentityDocument.expiry:type_name -> liaison.v1.Date
+	13, // 6: liaison.v1.Person.names:type_name -> liaison.v1.PersonName
+	12, // 7: liaison.v1.Person.date_of_birth:type_name -> liaison.v1.Date
+	4,  // 8: liaison.v1.Person.sex:type_name -> liaison.v1.Sex
+	14, // 9: liaison.v1.Person.documents:type_name -> liaison.v1.IdentityDocument
+	15, // 10: liaison.v1.Person.phone_numbers:type_name -> liaison.v1.PhoneNumber
+	5,  // 11: liaison.v1.Person.role:type_name -> liaison.v1.NetworkRole
+	17, // 12: liaison.v1.Route.stops:type_name -> liaison.v1.Location
+	7,  // 13: liaison.v1.Route.mode:type_name -> liaison.v1.TransportMode
+	14, // [14:14] is the sub-list for method output_type
+	14, // [14:14] is the sub-list for method input_type
+	14, // [14:14] is the sub-list for extension type_name
+	14, // [14:14] is the sub-list for extension extendee
+	0,  // [0:14] is the sub-list for field type_name
 }
 
 func init() { file_liaison_v1_common_proto_init() }
@@ -1283,7 +1465,7 @@ func file_liaison_v1_common_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_liaison_v1_common_proto_rawDesc), len(file_liaison_v1_common_proto_rawDesc)),
 			NumEnums:      8,
-			NumMessages:   9,
+			NumMessages:   11,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

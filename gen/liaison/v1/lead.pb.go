@@ -165,14 +165,21 @@ type Lead struct {
 	// When the lead is due for review; expired leads are purged. Defaults
 	// from the node's retention configuration.
 	ReviewDate *Date `protobuf:"bytes,18,opt,name=review_date,json=reviewDate,proto3" json:"review_date,omitempty"`
-	// Output only. The principal (SPIFFE ID) that created the lead.
+	// Output only. The principal (SPIFFE ID) that created the lead. On a
+	// partner's replica: "<agency>/<role>/<pseudonym>", the same pseudonym
+	// for the same officer in every record that agency sent this node.
 	CreatedBy string `protobuf:"bytes,19,opt,name=created_by,json=createdBy,proto3" json:"created_by,omitempty"`
 	// Output only. Set when the lead was withdrawn.
 	WithdrawTime *timestamppb.Timestamp `protobuf:"bytes,20,opt,name=withdraw_time,json=withdrawTime,proto3" json:"withdraw_time,omitempty"`
 	// Output only.
 	WithdrawReason string `protobuf:"bytes,21,opt,name=withdraw_reason,json=withdrawReason,proto3" json:"withdraw_reason,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// Whom the partner should contact about the lead (optional).
+	Contact *ContactPoint `protobuf:"bytes,22,opt,name=contact,proto3" json:"contact,omitempty"`
+	// Output only. On a partner's lead: its handling code's restriction for
+	// this caller on this surface (unset on the own agency's leads).
+	Restriction   *Restriction `protobuf:"bytes,23,opt,name=restriction,proto3" json:"restriction,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Lead) Reset() {
@@ -350,6 +357,20 @@ func (x *Lead) GetWithdrawReason() string {
 		return x.WithdrawReason
 	}
 	return ""
+}
+
+func (x *Lead) GetContact() *ContactPoint {
+	if x != nil {
+		return x.Contact
+	}
+	return nil
+}
+
+func (x *Lead) GetRestriction() *Restriction {
+	if x != nil {
+		return x.Restriction
+	}
+	return nil
 }
 
 type CreateLeadRequest struct {
@@ -648,7 +669,10 @@ type ReleaseLeadRequest struct {
 	// Partner agency codes.
 	Partners []string `protobuf:"bytes,2,rep,name=partners,proto3" json:"partners,omitempty"`
 	// If set, the release happens only if the lead is still at this etag.
-	Etag          string `protobuf:"bytes,3,opt,name=etag,proto3" json:"etag,omitempty"`
+	Etag string `protobuf:"bytes,3,opt,name=etag,proto3" json:"etag,omitempty"`
+	// If set, the contact point every partner holding the lead gets with it
+	// from now on, chosen by the releasing officer (it replaces the lead's).
+	Contact       *ContactPoint `protobuf:"bytes,4,opt,name=contact,proto3" json:"contact,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -702,6 +726,13 @@ func (x *ReleaseLeadRequest) GetEtag() string {
 		return x.Etag
 	}
 	return ""
+}
+
+func (x *ReleaseLeadRequest) GetContact() *ContactPoint {
+	if x != nil {
+		return x.Contact
+	}
+	return nil
 }
 
 type WithdrawLeadRequest struct {
@@ -1686,7 +1717,8 @@ var File_liaison_v1_lead_proto protoreflect.FileDescriptor
 const file_liaison_v1_lead_proto_rawDesc = "" +
 	"\n" +
 	"\x15liaison/v1/lead.proto\x12\n" +
-	"liaison.v1\x1a\x1bbuf/validate/validate.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x17liaison/v1/common.proto\x1a\x19liaison/v1/envelope.proto\x1a\x1bliaison/v1/federation.proto\"\xd9\t\n" +
+	"liaison.v1\x1a\x1bbuf/validate/validate.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x17liaison/v1/common.proto\x1a\x19liaison/v1/envelope.proto\x1a\x1bliaison/v1/federation.proto\"\xc8\n" +
+	"\n" +
 	"\x04Lead\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12#\n" +
 	"\rorigin_agency\x18\x02 \x01(\tR\foriginAgency\x12\x18\n" +
@@ -1719,7 +1751,9 @@ const file_liaison_v1_lead_proto_rawDesc = "" +
 	"\n" +
 	"created_by\x18\x13 \x01(\tR\tcreatedBy\x12?\n" +
 	"\rwithdraw_time\x18\x14 \x01(\v2\x1a.google.protobuf.TimestampR\fwithdrawTime\x12'\n" +
-	"\x0fwithdraw_reason\x18\x15 \x01(\tR\x0ewithdrawReason:\x84\x01\xbaH\x80\x01\x1a~\n" +
+	"\x0fwithdraw_reason\x18\x15 \x01(\tR\x0ewithdrawReason\x122\n" +
+	"\acontact\x18\x16 \x01(\v2\x18.liaison.v1.ContactPointR\acontact\x129\n" +
+	"\vrestriction\x18\x17 \x01(\v2\x17.liaison.v1.RestrictionR\vrestriction:\x84\x01\xbaH\x80\x01\x1a~\n" +
 	"\x17lead.subject_or_summary\x12.a lead needs at least one subject or a summary\x1a3this.subjects.size() > 0 || this.summary.size() > 0\"m\n" +
 	"\x11CreateLeadRequest\x12,\n" +
 	"\x04lead\x18\x01 \x01(\v2\x10.liaison.v1.LeadB\x06\xbaH\x03\xc8\x01\x01R\x04lead\x12*\n" +
@@ -1743,11 +1777,12 @@ const file_liaison_v1_lead_proto_rawDesc = "" +
 	"\x11UpdateLeadRequest\x12,\n" +
 	"\x04lead\x18\x01 \x01(\v2\x10.liaison.v1.LeadB\x06\xbaH\x03\xd8\x01\x03R\x04lead\x12C\n" +
 	"\vupdate_mask\x18\x02 \x01(\v2\x1a.google.protobuf.FieldMaskB\x06\xbaH\x03\xc8\x01\x01R\n" +
-	"updateMask\"\x91\x01\n" +
+	"updateMask\"\xc5\x01\n" +
 	"\x12ReleaseLeadRequest\x12\x18\n" +
 	"\x02id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\x02id\x12D\n" +
 	"\bpartners\x18\x02 \x03(\tB(\xbaH%\x92\x01\"\b\x01\x10\x14\x18\x01\"\x1ar\x182\x16^[a-z][a-z0-9-]{1,30}$R\bpartners\x12\x1b\n" +
-	"\x04etag\x18\x03 \x01(\tB\a\xbaH\x04r\x02\x18@R\x04etag\"\xc8\x01\n" +
+	"\x04etag\x18\x03 \x01(\tB\a\xbaH\x04r\x02\x18@R\x04etag\x122\n" +
+	"\acontact\x18\x04 \x01(\v2\x18.liaison.v1.ContactPointR\acontact\"\xc8\x01\n" +
 	"\x13WithdrawLeadRequest\x12\x18\n" +
 	"\x02id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\x02id\x12z\n" +
 	"\x06reason\x18\x02 \x01(\tBb\xbaH_\xba\x01U\n" +
@@ -1886,10 +1921,12 @@ var file_liaison_v1_lead_proto_goTypes = []any{
 	(*Evaluation)(nil),               // 31: liaison.v1.Evaluation
 	(*Handling)(nil),                 // 32: liaison.v1.Handling
 	(*Date)(nil),                     // 33: liaison.v1.Date
-	(*fieldmaskpb.FieldMask)(nil),    // 34: google.protobuf.FieldMask
-	(EnvelopeKind)(0),                // 35: liaison.v1.EnvelopeKind
-	(ReceiptStatus)(0),               // 36: liaison.v1.ReceiptStatus
-	(HandlingCode)(0),                // 37: liaison.v1.HandlingCode
+	(*ContactPoint)(nil),             // 34: liaison.v1.ContactPoint
+	(*Restriction)(nil),              // 35: liaison.v1.Restriction
+	(*fieldmaskpb.FieldMask)(nil),    // 36: google.protobuf.FieldMask
+	(EnvelopeKind)(0),                // 37: liaison.v1.EnvelopeKind
+	(ReceiptStatus)(0),               // 38: liaison.v1.ReceiptStatus
+	(HandlingCode)(0),                // 39: liaison.v1.HandlingCode
 }
 var file_liaison_v1_lead_proto_depIdxs = []int32{
 	26, // 0: liaison.v1.Lead.create_time:type_name -> google.protobuf.Timestamp
@@ -1903,55 +1940,58 @@ var file_liaison_v1_lead_proto_depIdxs = []int32{
 	0,  // 8: liaison.v1.Lead.status:type_name -> liaison.v1.LeadStatus
 	33, // 9: liaison.v1.Lead.review_date:type_name -> liaison.v1.Date
 	26, // 10: liaison.v1.Lead.withdraw_time:type_name -> google.protobuf.Timestamp
-	2,  // 11: liaison.v1.CreateLeadRequest.lead:type_name -> liaison.v1.Lead
-	0,  // 12: liaison.v1.ListLeadsRequest.status:type_name -> liaison.v1.LeadStatus
-	27, // 13: liaison.v1.ListLeadsRequest.crime_area:type_name -> liaison.v1.CrimeArea
-	26, // 14: liaison.v1.ListLeadsRequest.updated_after:type_name -> google.protobuf.Timestamp
-	2,  // 15: liaison.v1.ListLeadsResponse.leads:type_name -> liaison.v1.Lead
-	2,  // 16: liaison.v1.UpdateLeadRequest.lead:type_name -> liaison.v1.Lead
-	34, // 17: liaison.v1.UpdateLeadRequest.update_mask:type_name -> google.protobuf.FieldMask
-	2,  // 18: liaison.v1.CreateLeadResponse.lead:type_name -> liaison.v1.Lead
-	2,  // 19: liaison.v1.GetLeadResponse.lead:type_name -> liaison.v1.Lead
-	2,  // 20: liaison.v1.UpdateLeadResponse.lead:type_name -> liaison.v1.Lead
-	2,  // 21: liaison.v1.ReleaseLeadResponse.lead:type_name -> liaison.v1.Lead
-	2,  // 22: liaison.v1.WithdrawLeadResponse.lead:type_name -> liaison.v1.Lead
-	35, // 23: liaison.v1.Delivery.kind:type_name -> liaison.v1.EnvelopeKind
-	26, // 24: liaison.v1.Delivery.create_time:type_name -> google.protobuf.Timestamp
-	36, // 25: liaison.v1.Delivery.status:type_name -> liaison.v1.ReceiptStatus
-	26, // 26: liaison.v1.Delivery.receipt_time:type_name -> google.protobuf.Timestamp
-	16, // 27: liaison.v1.ListLeadReceiptsResponse.deliveries:type_name -> liaison.v1.Delivery
-	26, // 28: liaison.v1.ExportLeadsRequest.updated_after:type_name -> google.protobuf.Timestamp
-	2,  // 29: liaison.v1.ExportLeadsResponse.lead:type_name -> liaison.v1.Lead
-	20, // 30: liaison.v1.ExportLeadsResponse.refused:type_name -> liaison.v1.ExportRefusal
-	37, // 31: liaison.v1.ExportRefusal.handling_code:type_name -> liaison.v1.HandlingCode
-	2,  // 32: liaison.v1.ImportItem.lead:type_name -> liaison.v1.Lead
-	21, // 33: liaison.v1.ImportLeadsRequest.items:type_name -> liaison.v1.ImportItem
-	1,  // 34: liaison.v1.ImportResult.outcome:type_name -> liaison.v1.ImportOutcome
-	23, // 35: liaison.v1.ImportResult.field_errors:type_name -> liaison.v1.FieldError
-	24, // 36: liaison.v1.ImportLeadsResponse.results:type_name -> liaison.v1.ImportResult
-	3,  // 37: liaison.v1.LeadService.CreateLead:input_type -> liaison.v1.CreateLeadRequest
-	4,  // 38: liaison.v1.LeadService.GetLead:input_type -> liaison.v1.GetLeadRequest
-	5,  // 39: liaison.v1.LeadService.ListLeads:input_type -> liaison.v1.ListLeadsRequest
-	7,  // 40: liaison.v1.LeadService.UpdateLead:input_type -> liaison.v1.UpdateLeadRequest
-	8,  // 41: liaison.v1.LeadService.ReleaseLead:input_type -> liaison.v1.ReleaseLeadRequest
-	9,  // 42: liaison.v1.LeadService.WithdrawLead:input_type -> liaison.v1.WithdrawLeadRequest
-	15, // 43: liaison.v1.LeadService.ListLeadReceipts:input_type -> liaison.v1.ListLeadReceiptsRequest
-	18, // 44: liaison.v1.LeadService.ExportLeads:input_type -> liaison.v1.ExportLeadsRequest
-	22, // 45: liaison.v1.LeadService.ImportLeads:input_type -> liaison.v1.ImportLeadsRequest
-	10, // 46: liaison.v1.LeadService.CreateLead:output_type -> liaison.v1.CreateLeadResponse
-	11, // 47: liaison.v1.LeadService.GetLead:output_type -> liaison.v1.GetLeadResponse
-	6,  // 48: liaison.v1.LeadService.ListLeads:output_type -> liaison.v1.ListLeadsResponse
-	12, // 49: liaison.v1.LeadService.UpdateLead:output_type -> liaison.v1.UpdateLeadResponse
-	13, // 50: liaison.v1.LeadService.ReleaseLead:output_type -> liaison.v1.ReleaseLeadResponse
-	14, // 51: liaison.v1.LeadService.WithdrawLead:output_type -> liaison.v1.WithdrawLeadResponse
-	17, // 52: liaison.v1.LeadService.ListLeadReceipts:output_type -> liaison.v1.ListLeadReceiptsResponse
-	19, // 53: liaison.v1.LeadService.ExportLeads:output_type -> liaison.v1.ExportLeadsResponse
-	25, // 54: liaison.v1.LeadService.ImportLeads:output_type -> liaison.v1.ImportLeadsResponse
-	46, // [46:55] is the sub-list for method output_type
-	37, // [37:46] is the sub-list for method input_type
-	37, // [37:37] is the sub-list for extension type_name
-	37, // [37:37] is the sub-list for extension extendee
-	0,  // [0:37] is the sub-list for field type_name
+	34, // 11: liaison.v1.Lead.contact:type_name -> liaison.v1.ContactPoint
+	35, // 12: liaison.v1.Lead.restriction:type_name -> liaison.v1.Restriction
+	2,  // 13: liaison.v1.CreateLeadRequest.lead:type_name -> liaison.v1.Lead
+	0,  // 14: liaison.v1.ListLeadsRequest.status:type_name -> liaison.v1.LeadStatus
+	27, // 15: liaison.v1.ListLeadsRequest.crime_area:type_name -> liaison.v1.CrimeArea
+	26, // 16: liaison.v1.ListLeadsRequest.updated_after:type_name -> google.protobuf.Timestamp
+	2,  // 17: liaison.v1.ListLeadsResponse.leads:type_name -> liaison.v1.Lead
+	2,  // 18: liaison.v1.UpdateLeadRequest.lead:type_name -> liaison.v1.Lead
+	36, // 19: liaison.v1.UpdateLeadRequest.update_mask:type_name -> google.protobuf.FieldMask
+	34, // 20: liaison.v1.ReleaseLeadRequest.contact:type_name -> liaison.v1.ContactPoint
+	2,  // 21: liaison.v1.CreateLeadResponse.lead:type_name -> liaison.v1.Lead
+	2,  // 22: liaison.v1.GetLeadResponse.lead:type_name -> liaison.v1.Lead
+	2,  // 23: liaison.v1.UpdateLeadResponse.lead:type_name -> liaison.v1.Lead
+	2,  // 24: liaison.v1.ReleaseLeadResponse.lead:type_name -> liaison.v1.Lead
+	2,  // 25: liaison.v1.WithdrawLeadResponse.lead:type_name -> liaison.v1.Lead
+	37, // 26: liaison.v1.Delivery.kind:type_name -> liaison.v1.EnvelopeKind
+	26, // 27: liaison.v1.Delivery.create_time:type_name -> google.protobuf.Timestamp
+	38, // 28: liaison.v1.Delivery.status:type_name -> liaison.v1.ReceiptStatus
+	26, // 29: liaison.v1.Delivery.receipt_time:type_name -> google.protobuf.Timestamp
+	16, // 30: liaison.v1.ListLeadReceiptsResponse.deliveries:type_name -> liaison.v1.Delivery
+	26, // 31: liaison.v1.ExportLeadsRequest.updated_after:type_name -> google.protobuf.Timestamp
+	2,  // 32: liaison.v1.ExportLeadsResponse.lead:type_name -> liaison.v1.Lead
+	20, // 33: liaison.v1.ExportLeadsResponse.refused:type_name -> liaison.v1.ExportRefusal
+	39, // 34: liaison.v1.ExportRefusal.handling_code:type_name -> liaison.v1.HandlingCode
+	2,  // 35: liaison.v1.ImportItem.lead:type_name -> liaison.v1.Lead
+	21, // 36: liaison.v1.ImportLeadsRequest.items:type_name -> liaison.v1.ImportItem
+	1,  // 37: liaison.v1.ImportResult.outcome:type_name -> liaison.v1.ImportOutcome
+	23, // 38: liaison.v1.ImportResult.field_errors:type_name -> liaison.v1.FieldError
+	24, // 39: liaison.v1.ImportLeadsResponse.results:type_name -> liaison.v1.ImportResult
+	3,  // 40: liaison.v1.LeadService.CreateLead:input_type -> liaison.v1.CreateLeadRequest
+	4,  // 41: liaison.v1.LeadService.GetLead:input_type -> liaison.v1.GetLeadRequest
+	5,  // 42: liaison.v1.LeadService.ListLeads:input_type -> liaison.v1.ListLeadsRequest
+	7,  // 43: liaison.v1.LeadService.UpdateLead:input_type -> liaison.v1.UpdateLeadRequest
+	8,  // 44: liaison.v1.LeadService.ReleaseLead:input_type -> liaison.v1.ReleaseLeadRequest
+	9,  // 45: liaison.v1.LeadService.WithdrawLead:input_type -> liaison.v1.WithdrawLeadRequest
+	15, // 46: liaison.v1.LeadService.ListLeadReceipts:input_type -> liaison.v1.ListLeadReceiptsRequest
+	18, // 47: liaison.v1.LeadService.ExportLeads:input_type -> liaison.v1.ExportLeadsRequest
+	22, // 48: liaison.v1.LeadService.ImportLeads:input_type -> liaison.v1.ImportLeadsRequest
+	10, // 49: liaison.v1.LeadService.CreateLead:output_type -> liaison.v1.CreateLeadResponse
+	11, // 50: liaison.v1.LeadService.GetLead:output_type -> liaison.v1.GetLeadResponse
+	6,  // 51: liaison.v1.LeadService.ListLeads:output_type -> liaison.v1.ListLeadsResponse
+	12, // 52: liaison.v1.LeadService.UpdateLead:output_type -> liaison.v1.UpdateLeadResponse
+	13, // 53: liaison.v1.LeadService.ReleaseLead:output_type -> liaison.v1.ReleaseLeadResponse
+	14, // 54: liaison.v1.LeadService.WithdrawLead:output_type -> liaison.v1.WithdrawLeadResponse
+	17, // 55: liaison.v1.LeadService.ListLeadReceipts:output_type -> liaison.v1.ListLeadReceiptsResponse
+	19, // 56: liaison.v1.LeadService.ExportLeads:output_type -> liaison.v1.ExportLeadsResponse
+	25, // 57: liaison.v1.LeadService.ImportLeads:output_type -> liaison.v1.ImportLeadsResponse
+	49, // [49:58] is the sub-list for method output_type
+	40, // [40:49] is the sub-list for method input_type
+	40, // [40:40] is the sub-list for extension type_name
+	40, // [40:40] is the sub-list for extension extendee
+	0,  // [0:40] is the sub-list for field type_name
 }
 
 func init() { file_liaison_v1_lead_proto_init() }

@@ -41,9 +41,13 @@ type LeadServiceClient interface {
 	// returns the first result; the same request_id with another payload is
 	// ALREADY_EXISTS.
 	CreateLead(ctx context.Context, in *CreateLeadRequest, opts ...grpc.CallOption) (*CreateLeadResponse, error)
-	// GetLead returns a lead, own or a partner's replica.
+	// GetLead returns a lead, own or a partner's replica. A partner's lead
+	// carries its restriction; one whose content the handling policy
+	// withholds from the caller's role is FAILED_PRECONDITION naming the
+	// code (README "Handling codes").
 	GetLead(ctx context.Context, in *GetLeadRequest, opts ...grpc.CallOption) (*GetLeadResponse, error)
-	// ListLeads lists leads, newest first.
+	// ListLeads lists leads, newest first. A partner's lead carries its
+	// restriction; a withheld one is listed as a stub.
 	ListLeads(ctx context.Context, in *ListLeadsRequest, opts ...grpc.CallOption) (*ListLeadsResponse, error)
 	// UpdateLead changes the fields named in update_mask. Only the
 	// originator's node may change a lead; a stale etag is ABORTED.
@@ -187,9 +191,13 @@ type LeadServiceServer interface {
 	// returns the first result; the same request_id with another payload is
 	// ALREADY_EXISTS.
 	CreateLead(context.Context, *CreateLeadRequest) (*CreateLeadResponse, error)
-	// GetLead returns a lead, own or a partner's replica.
+	// GetLead returns a lead, own or a partner's replica. A partner's lead
+	// carries its restriction; one whose content the handling policy
+	// withholds from the caller's role is FAILED_PRECONDITION naming the
+	// code (README "Handling codes").
 	GetLead(context.Context, *GetLeadRequest) (*GetLeadResponse, error)
-	// ListLeads lists leads, newest first.
+	// ListLeads lists leads, newest first. A partner's lead carries its
+	// restriction; a withheld one is listed as a stub.
 	ListLeads(context.Context, *ListLeadsRequest) (*ListLeadsResponse, error)
 	// UpdateLead changes the fields named in update_mask. Only the
 	// originator's node may change a lead; a stale etag is ABORTED.

@@ -140,7 +140,11 @@ type PersonHit struct {
 	// 0–100; only hits at or above the response's threshold are returned.
 	Score int32 `protobuf:"varint,6,opt,name=score,proto3" json:"score,omitempty"`
 	// Why it matched, in words (one line per matching term).
-	Reasons       []string `protobuf:"bytes,7,rep,name=reasons,proto3" json:"reasons,omitempty"`
+	Reasons []string `protobuf:"bytes,7,rep,name=reasons,proto3" json:"reasons,omitempty"`
+	// On a person of a partner's lead: the lead's handling restriction for
+	// this caller. When withheld, the hit carries no person, title or
+	// reasons: only that the record matched.
+	Restriction   *Restriction `protobuf:"bytes,8,opt,name=restriction,proto3" json:"restriction,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -224,6 +228,13 @@ func (x *PersonHit) GetReasons() []string {
 	return nil
 }
 
+func (x *PersonHit) GetRestriction() *Restriction {
+	if x != nil {
+		return x.Restriction
+	}
+	return nil
+}
+
 type SearchPersonsResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	Hits  []*PersonHit           `protobuf:"bytes,1,rep,name=hits,proto3" json:"hits,omitempty"`
@@ -296,7 +307,7 @@ const file_liaison_v1_search_proto_rawDesc = "" +
 	"\tpage_size\x18\b \x01(\x05B\n" +
 	"\xbaH\a\x1a\x05\x18\xc8\x01(\x00R\bpageSize:\xa8\x03\xbaH\xa4\x03\x1a\xf5\x01\n" +
 	"\fsearch.terms\x12Hgive a name, phone, document, date of birth or birth years to search for\x1a\x9a\x01this.name.size() > 0 || this.phone.size() > 0 || this.document.size() > 0 || has(this.date_of_birth) || this.birth_year_from > 0 || this.birth_year_to > 0\x1a\xa9\x01\n" +
-	"\x12search.birth_years\x12/birth_year_from must not be after birth_year_to\x1abthis.birth_year_from == 0 || this.birth_year_to == 0 || this.birth_year_from <= this.birth_year_to\"\x85\x02\n" +
+	"\x12search.birth_years\x12/birth_year_from must not be after birth_year_to\x1abthis.birth_year_from == 0 || this.birth_year_to == 0 || this.birth_year_from <= this.birth_year_to\"\xc0\x02\n" +
 	"\tPersonHit\x127\n" +
 	"\vrecord_kind\x18\x01 \x01(\x0e2\x16.liaison.v1.RecordKindR\n" +
 	"recordKind\x12\x1b\n" +
@@ -305,7 +316,8 @@ const file_liaison_v1_search_proto_rawDesc = "" +
 	"\frecord_title\x18\x04 \x01(\tR\vrecordTitle\x12*\n" +
 	"\x06person\x18\x05 \x01(\v2\x12.liaison.v1.PersonR\x06person\x12\x14\n" +
 	"\x05score\x18\x06 \x01(\x05R\x05score\x12\x18\n" +
-	"\areasons\x18\a \x03(\tR\areasons\"`\n" +
+	"\areasons\x18\a \x03(\tR\areasons\x129\n" +
+	"\vrestriction\x18\b \x01(\v2\x17.liaison.v1.RestrictionR\vrestriction\"`\n" +
 	"\x15SearchPersonsResponse\x12)\n" +
 	"\x04hits\x18\x01 \x03(\v2\x15.liaison.v1.PersonHitR\x04hits\x12\x1c\n" +
 	"\tthreshold\x18\x02 \x01(\x05R\tthreshold2e\n" +
@@ -332,19 +344,21 @@ var file_liaison_v1_search_proto_goTypes = []any{
 	(*Date)(nil),                  // 3: liaison.v1.Date
 	(RecordKind)(0),               // 4: liaison.v1.RecordKind
 	(*Person)(nil),                // 5: liaison.v1.Person
+	(*Restriction)(nil),           // 6: liaison.v1.Restriction
 }
 var file_liaison_v1_search_proto_depIdxs = []int32{
 	3, // 0: liaison.v1.SearchPersonsRequest.date_of_birth:type_name -> liaison.v1.Date
 	4, // 1: liaison.v1.PersonHit.record_kind:type_name -> liaison.v1.RecordKind
 	5, // 2: liaison.v1.PersonHit.person:type_name -> liaison.v1.Person
-	1, // 3: liaison.v1.SearchPersonsResponse.hits:type_name -> liaison.v1.PersonHit
-	0, // 4: liaison.v1.SearchService.SearchPersons:input_type -> liaison.v1.SearchPersonsRequest
-	2, // 5: liaison.v1.SearchService.SearchPersons:output_type -> liaison.v1.SearchPersonsResponse
-	5, // [5:6] is the sub-list for method output_type
-	4, // [4:5] is the sub-list for method input_type
-	4, // [4:4] is the sub-list for extension type_name
-	4, // [4:4] is the sub-list for extension extendee
-	0, // [0:4] is the sub-list for field type_name
+	6, // 3: liaison.v1.PersonHit.restriction:type_name -> liaison.v1.Restriction
+	1, // 4: liaison.v1.SearchPersonsResponse.hits:type_name -> liaison.v1.PersonHit
+	0, // 5: liaison.v1.SearchService.SearchPersons:input_type -> liaison.v1.SearchPersonsRequest
+	2, // 6: liaison.v1.SearchService.SearchPersons:output_type -> liaison.v1.SearchPersonsResponse
+	6, // [6:7] is the sub-list for method output_type
+	5, // [5:6] is the sub-list for method input_type
+	5, // [5:5] is the sub-list for extension type_name
+	5, // [5:5] is the sub-list for extension extendee
+	0, // [0:5] is the sub-list for field type_name
 }
 
 func init() { file_liaison_v1_search_proto_init() }
