@@ -62,7 +62,8 @@ func (p *Pseudonyms) Of(partner, principal string) string {
 
 // Outgoing is what partner receives of a payload: a copy whose principal
 // fields name no officer of the own agency (leads, cases, case entries,
-// permission requests). Other payloads are returned as they are.
+// permission requests, manifest actions; the manifest's own history goes
+// with agency and role only, see server/manifests). Other payloads are returned as they are.
 func (p *Pseudonyms) Outgoing(partner string, m proto.Message) proto.Message {
 	switch v := m.(type) {
 	case *liaisonv1.Lead:
@@ -81,6 +82,11 @@ func (p *Pseudonyms) Outgoing(partner string, m proto.Message) proto.Message {
 		c := proto.Clone(v).(*liaisonv1.PermissionRequest)
 		c.RequestedBy = p.Of(partner, c.GetRequestedBy())
 		c.DecidedBy = p.Of(partner, c.GetDecidedBy())
+		return c
+	case *liaisonv1.ManifestAction:
+		// The receiving agency's officer, on the sending agency's history.
+		c := proto.Clone(v).(*liaisonv1.ManifestAction)
+		c.Principal = p.Of(partner, c.GetPrincipal())
 		return c
 	}
 	return m

@@ -55,4 +55,8 @@ func TestPseudonyms_OutgoingCopies(t *testing.T) {
 	if r.GetRequestedBy() == "" || r.GetDecidedBy() == "" || bytes.Contains([]byte(r.String()), []byte("alice")) || bytes.Contains([]byte(r.String()), []byte("sam")) {
 		t.Errorf("permission request sent: %v", r)
 	}
+	a := p.Outgoing("bravo", &liaisonv1.ManifestAction{Principal: "spiffe://alpha.liaison.test/supervisor/sam"}).(*liaisonv1.ManifestAction)
+	if a.GetPrincipal() != p.Of("bravo", "spiffe://alpha.liaison.test/supervisor/sam") || bytes.Contains([]byte(a.String()), []byte("sam")) {
+		t.Errorf("manifest action sent: %v", a)
+	}
 }

@@ -22,13 +22,13 @@ func TestFederation_Witnessed(t *testing.T) {
 	a, b := nodetest.Pair(t, func(c *config.Config) { c.Audit.CheckpointInterval.Duration = time.Second })
 	alpha, bravo := &peer{a}, &peer{b}
 	eventually(t, func() error {
-		if r := alpha.try("auditor", "federation", "status"); !strings.Contains(r.stdout, "this node's audit log cosigned at ") {
+		if r := alpha.try("supervisor", "federation", "status"); !strings.Contains(r.stdout, "this node's audit log cosigned at ") {
 			return fmt.Errorf("bravo has not cosigned alpha's log yet:\n%s%s", r.stdout, r.stderr)
 		}
 		return nil
 	})
 	out := filepath.Join(t.TempDir(), "witnessed.note")
-	r := alpha.ctl(t, "auditor", "federation", "witnessed", "--partner", "bravo", "--out", out).wantCode(t, exitOK)
+	r := alpha.ctl(t, "supervisor", "federation", "witnessed", "--partner", "bravo", "--out", out).wantCode(t, exitOK)
 	wantContains(t, "stdout", r.stdout, "PARTNER:", "bravo", "WRITTEN TO:", out)
 	text, err := os.ReadFile(out)
 	if err != nil {
@@ -48,5 +48,5 @@ func TestFederation_Witnessed(t *testing.T) {
 	if _, ok := cp.Cosigners[bravo.Cfg.TrustDomain]; !ok || cp.Size == 0 {
 		t.Errorf("checkpoint %d cosigned by %v, want bravo's cosignature", cp.Size, cp.Cosigners)
 	}
-	alpha.ctl(t, "auditor", "federation", "witnessed").wantCode(t, exitUsage)
+	alpha.ctl(t, "supervisor", "federation", "witnessed").wantCode(t, exitUsage)
 }
