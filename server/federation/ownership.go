@@ -134,7 +134,10 @@ func (r *Registry) owns(tx *store.Tx, env *liaisonv1.Envelope, proposal bool, c 
 	if c.Home == "" {
 		c.Home = home // the payload names no home: the kind implies it
 	}
-	if c.Home != home {
+	switch {
+	case c.Home != home && proposal:
+		return errs.Precondition("record.home_node_only", res, "%s proposed a %s homed on %q to %s; only its home node can take it", sender, c.Kind, c.Home, r.own)
+	case c.Home != home:
 		return errs.Precondition("record.home_node_only", res, "%s sent a %s homed on %q; only %s's node can send it", sender, c.Kind, c.Home, c.Home)
 	}
 	held, err := tx.RecordsUnder(c.ID)

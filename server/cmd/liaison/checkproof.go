@@ -23,16 +23,9 @@ func auditCheckProof(args []string, stdout io.Writer) error {
 	logKey := fs.String("log-key", "", "file of the log's verifier key (the node's log.vkey)")
 	var witnesses stringList
 	fs.Var(&witnesses, "witness-key", "file of a witness's verifier key whose cosignature the checkpoint must carry (repeatable)")
-	// The evidence file may come before or after the flags.
-	var file string
-	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
-		file, args = args[0], args[1:]
-	}
-	if err := fs.Parse(args); err != nil {
+	file, err := parseFileArg(fs, args)
+	if err != nil {
 		return err
-	}
-	if file == "" && fs.NArg() == 1 {
-		file = fs.Arg(0)
 	}
 	if file == "" || *logKey == "" {
 		return errors.New("audit check-proof: give the evidence FILE and --log-key")
@@ -42,7 +35,6 @@ func auditCheckProof(args []string, stdout io.Writer) error {
 		return strings.TrimSpace(string(b)), err
 	}
 	var k audit.Keys
-	var err error
 	if k.Log, err = read(*logKey); err != nil {
 		return fmt.Errorf("audit check-proof: %w", err)
 	}
@@ -69,4 +61,23 @@ func auditCheckProof(args []string, stdout io.Writer) error {
 	}
 	fmt.Fprintf(stdout, "evidence OK: %s\n", p)
 	return nil
+}
+
+// parseFileArg parses fs's flags around one positional FILE, which may come
+// before or after them ("" if none was given).
+func parseFileArg(fs *flag.FlagSet, args []string) (string, error) {
+	var file string
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		file, args = args[0], args[1:]
+	}
+	if err := fs.Parse(args); err != nil {
+		return "", err
+	}
+	switch {
+	case file == "" && fs.NArg() == 1:
+		file = fs.Arg(0)
+	case fs.NArg() > 0:
+		return "", fmt.Errorf("%s: one file, please", fs.Name())
+	}
+	return file, nil
 }

@@ -103,18 +103,9 @@ func federationCheckReceipt(_ context.Context, args []string, stdout io.Writer) 
 	fs := flag.NewFlagSet("federation check-receipt", flag.ContinueOnError)
 	ca := fs.String("ca", "", "the CA certificate (PEM) of the agency whose node signed the receipts")
 	td := fs.String("trust-domain", "", "that agency's SPIFFE trust domain (default: <agency>.liaison.test)")
-	// The file may come before or after the flags.
-	var file string
-	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
-		file, args = args[0], args[1:]
-	}
-	if err := fs.Parse(args); err != nil {
+	file, err := parseFileArg(fs, args)
+	if err != nil {
 		return err
-	}
-	if file == "" && fs.NArg() == 1 {
-		file = fs.Arg(0)
-	} else if fs.NArg() > 0 {
-		return errors.New("federation check-receipt: one evidence file, please")
 	}
 	if file == "" || *ca == "" {
 		return errors.New("usage: liaison federation check-receipt FILE --ca PARTNER-CA.crt [--trust-domain DOMAIN]")
