@@ -10,33 +10,19 @@ import (
 )
 
 const auditEventsToBackfill = `-- name: AuditEventsToBackfill :many
-SELECT seq, time, agency, principal, role, action, resource, outcome, request_id, detail, hash FROM audit_events
+SELECT seq, time, agency, principal, role, action, resource, outcome, request_id, detail, hash, salt, content_hash, erase_time FROM audit_events
 WHERE content_hash = x'' ORDER BY seq LIMIT ?
 `
 
-type AuditEventsToBackfillRow struct {
-	Seq       int64
-	Time      int64
-	Agency    string
-	Principal string
-	Role      string
-	Action    string
-	Resource  string
-	Outcome   string
-	RequestID string
-	Detail    string
-	Hash      []byte
-}
-
-func (q *Queries) AuditEventsToBackfill(ctx context.Context, limit int64) ([]AuditEventsToBackfillRow, error) {
+func (q *Queries) AuditEventsToBackfill(ctx context.Context, limit int64) ([]AuditEvent, error) {
 	rows, err := q.query(ctx, q.auditEventsToBackfillStmt, auditEventsToBackfill, limit)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	var items []AuditEventsToBackfillRow
+	var items []AuditEvent
 	for rows.Next() {
-		var i AuditEventsToBackfillRow
+		var i AuditEvent
 		if err := rows.Scan(
 			&i.Seq,
 			&i.Time,
@@ -49,6 +35,9 @@ func (q *Queries) AuditEventsToBackfill(ctx context.Context, limit int64) ([]Aud
 			&i.RequestID,
 			&i.Detail,
 			&i.Hash,
+			&i.Salt,
+			&i.ContentHash,
+			&i.EraseTime,
 		); err != nil {
 			return nil, err
 		}

@@ -34,7 +34,7 @@ func (s *Server) ProveAuditEvent(ctx context.Context, req *liaisonv1.ProveAuditE
 	e := ToProto(&ev.Event)
 	out := &liaisonv1.AuditEvidence{
 		Event: e, TimeMicros: ev.Event.Time.UnixMicro(), Salt: ev.Salt, ContentHash: ev.ContentHash, Erased: ev.Erased,
-		LeafIndex: ev.Event.Seq - 1, Checkpoint: ev.Checkpoint.Note,
+		LeafIndex: ev.Event.Seq - 1, Checkpoint: ev.Checkpoint.Note, RecordIds: ev.Event.Records,
 	}
 	for _, h := range ev.Proof {
 		out.InclusionProof = append(out.InclusionProof, h[:])
@@ -98,7 +98,8 @@ func CheckEvidence(ev *liaisonv1.AuditEvidence, k audit.Keys) (Proven, error) {
 			return Proven{}, errors.New("the event's time and time_micros differ")
 		}
 		ae := audit.Event{Seq: e.GetSequence(), Time: at, Agency: e.GetAgency(), Principal: e.GetPrincipal(), Role: e.GetRole(),
-			Action: e.GetAction(), Resource: e.GetResource(), Outcome: e.GetOutcome(), RequestID: e.GetRequestId(), Detail: e.GetDetail()}
+			Action: e.GetAction(), Resource: e.GetResource(), Outcome: e.GetOutcome(), RequestID: e.GetRequestId(), Detail: e.GetDetail(),
+			Records: ev.GetRecordIds()}
 		content = audit.ContentHash(ev.GetSalt(), &ae)
 	}
 	proof := make(tlog.RecordProof, len(ev.GetInclusionProof()))

@@ -87,10 +87,7 @@ func (s *Store) ListAuditEvents(ctx context.Context, f AuditFilter, beforeSeq in
 	}
 	out := make([]audit.Event, len(rows))
 	for i, r := range rows {
-		out[i] = audit.Event{
-			Seq: r.Seq, Time: time.UnixMicro(r.Time).UTC(), Agency: r.Agency, Principal: r.Principal, Role: r.Role,
-			Action: r.Action, Resource: r.Resource, Outcome: r.Outcome, RequestID: r.RequestID, Detail: r.Detail, Hash: r.Hash,
-		}
+		out[i] = eventOf(r, nil)
 	}
 	return out, nil
 }
@@ -166,11 +163,7 @@ func VerifyAuditDB(ctx context.Context, q *db.Queries, o VerifyOptions) (audit.R
 			}
 		}
 		for _, r := range rows {
-			e := audit.Event{
-				Seq: r.Seq, Time: time.UnixMicro(r.Time), Agency: r.Agency, Principal: r.Principal, Role: r.Role,
-				Action: r.Action, Resource: r.Resource, Outcome: r.Outcome, RequestID: r.RequestID, Detail: r.Detail, Hash: r.Hash,
-				Records: records[r.Seq],
-			}
+			e := eventOf(r, records[r.Seq])
 			listed += int64(len(e.Records))
 			erased := r.EraseTime != 0
 			if erased && !v.AddErased(&e) || !erased && !v.Add(&e) {
@@ -242,6 +235,16 @@ func VerifyAuditDB(ctx context.Context, q *db.Queries, o VerifyOptions) (audit.R
 		res.OK, res.FirstBad, res.Through, res.Problem = false, cr.FirstBad, cr.Through, cr.Problem
 	}
 	return res, nil
+}
+
+// eventOf is a stored event as the audit package has it, with the ids of
+// the records it lists.
+func eventOf(r db.AuditEvent, records []string) audit.Event {
+	return audit.Event{
+		Seq: r.Seq, Time: time.UnixMicro(r.Time).UTC(), Agency: r.Agency, Principal: r.Principal, Role: r.Role,
+		Action: r.Action, Resource: r.Resource, Outcome: r.Outcome, RequestID: r.RequestID, Detail: r.Detail, Hash: r.Hash,
+		Records: records,
+	}
 }
 
 // OpenReadOnly opens a database file for offline inspection without

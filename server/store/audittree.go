@@ -71,8 +71,7 @@ func backfillTree(ctx context.Context, d *sql.DB, q *db.Queries) error {
 		}
 		if err == nil {
 			for _, r := range rows {
-				e := audit.Event{Seq: r.Seq, Time: time.UnixMicro(r.Time), Agency: r.Agency, Principal: r.Principal, Role: r.Role,
-					Action: r.Action, Resource: r.Resource, Outcome: r.Outcome, RequestID: r.RequestID, Detail: r.Detail, Records: records[r.Seq]}
+				e := eventOf(r, records[r.Seq])
 				salt := audit.NewSalt()
 				c := audit.ContentHash(salt, &e)
 				if err = qt.SetAuditContentHash(ctx, db.SetAuditContentHashParams{Salt: salt, ContentHash: c, Seq: r.Seq}); err != nil {
@@ -209,11 +208,15 @@ func (s *Store) AuditEvidence(ctx context.Context, seq int64) (Evidence, error) 
 	if err != nil {
 		return Evidence{}, err
 	}
-	ev := Evidence{
-		Event: audit.Event{Seq: r.Seq, Time: time.UnixMicro(r.Time).UTC(), Agency: r.Agency, Principal: r.Principal, Role: r.Role,
-			Action: r.Action, Resource: r.Resource, Outcome: r.Outcome, RequestID: r.RequestID, Detail: r.Detail, Hash: r.Hash},
-		Salt: r.Salt, ContentHash: r.ContentHash, Erased: r.EraseTime != 0,
+	recs, err := s.rq.AuditRecordsBetween(ctx, db.AuditRecordsBetweenParams{First: seq, Last: seq})
+	if err != nil {
+		return Evidence{}, fmt.Errorf("records of audit event %d: %w", seq, err)
 	}
+	var ids []string
+	for _, rec := range recs {
+		ids = append(ids, rec.RecordID)
+	}
+	ev := Evidence{Event: eventOf(r, ids), Salt: r.Salt, ContentHash: r.ContentHash, Erased: r.EraseTime != 0}
 	cps, err := s.rq.ListAuditCheckpoints(ctx)
 	if err != nil {
 		return Evidence{}, err

@@ -603,7 +603,10 @@ type AuditEvidence struct {
 	// The checkpoint: a C2SP signed note (origin "<trust domain>/audit",
 	// tree size, root hash) with the log's signature and any witness
 	// cosignatures (C2SP tlog-cosignature).
-	Checkpoint    []byte `protobuf:"bytes,8,opt,name=checkpoint,proto3" json:"checkpoint,omitempty"`
+	Checkpoint []byte `protobuf:"bytes,8,opt,name=checkpoint,proto3" json:"checkpoint,omitempty"`
+	// The ids of the records a bulk read returned, when the event lists
+	// them: its canonical encoding covers their digest (server/audit).
+	RecordIds     []string `protobuf:"bytes,9,rep,name=record_ids,json=recordIds,proto3" json:"record_ids,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -694,6 +697,13 @@ func (x *AuditEvidence) GetCheckpoint() []byte {
 	return nil
 }
 
+func (x *AuditEvidence) GetRecordIds() []string {
+	if x != nil {
+		return x.RecordIds
+	}
+	return nil
+}
+
 var File_liaison_v1_audit_proto protoreflect.FileDescriptor
 
 const file_liaison_v1_audit_proto_rawDesc = "" +
@@ -749,7 +759,7 @@ const file_liaison_v1_audit_proto_rawDesc = "" +
 	"\x16ProveAuditEventRequest\x12#\n" +
 	"\bsequence\x18\x01 \x01(\x03B\a\xbaH\x04\"\x02 \x00R\bsequence\"P\n" +
 	"\x17ProveAuditEventResponse\x125\n" +
-	"\bevidence\x18\x01 \x01(\v2\x19.liaison.v1.AuditEvidenceR\bevidence\"\x95\x02\n" +
+	"\bevidence\x18\x01 \x01(\v2\x19.liaison.v1.AuditEvidenceR\bevidence\"\xb4\x02\n" +
 	"\rAuditEvidence\x12,\n" +
 	"\x05event\x18\x01 \x01(\v2\x16.liaison.v1.AuditEventR\x05event\x12\x1f\n" +
 	"\vtime_micros\x18\x02 \x01(\x03R\n" +
@@ -762,7 +772,9 @@ const file_liaison_v1_audit_proto_rawDesc = "" +
 	"\x0finclusion_proof\x18\a \x03(\fR\x0einclusionProof\x12\x1e\n" +
 	"\n" +
 	"checkpoint\x18\b \x01(\fR\n" +
-	"checkpoint2\x9f\x02\n" +
+	"checkpoint\x12\x1d\n" +
+	"\n" +
+	"record_ids\x18\t \x03(\tR\trecordIds2\x9f\x02\n" +
 	"\fAuditService\x12Z\n" +
 	"\x0fListAuditEvents\x12\".liaison.v1.ListAuditEventsRequest\x1a#.liaison.v1.ListAuditEventsResponse\x12W\n" +
 	"\x0eVerifyAuditLog\x12!.liaison.v1.VerifyAuditLogRequest\x1a\".liaison.v1.VerifyAuditLogResponse\x12Z\n" +

@@ -13,6 +13,8 @@ import (
 	"google.golang.org/protobuf/encoding/protojson"
 
 	liaisonv1 "github.com/liaison-exchange/liaison/gen/liaison/v1"
+	"github.com/liaison-exchange/liaison/server/audit"
+	"github.com/liaison-exchange/liaison/server/auditsvc"
 	"github.com/liaison-exchange/liaison/server/config"
 	"github.com/liaison-exchange/liaison/server/nodetest"
 )
@@ -76,6 +78,31 @@ func TestAuditCheckProof_OfflineWithTheKeysOnly(t *testing.T) {
 	if err := os.WriteFile(badFile, []byte(bad), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	// A bulk read's event covers the ids it returned: its evidence carries
+	// them, and checks.
+	if _, err := leads.ListLeads(ctx, &liaisonv1.ListLeadsRequest{}); err != nil {
+		t.Fatal(err)
+	}
+	lists, err := auditor.ListAuditEvents(ctx, &liaisonv1.ListAuditEventsRequest{Action: liaisonv1.LeadService_ListLeads_FullMethodName})
+	if err != nil || len(lists.GetEvents()) != 1 {
+		t.Fatalf("the list's event: %v %v", lists, err)
+	}
+	listed, err := auditor.ProveAuditEvent(ctx, &liaisonv1.ProveAuditEventRequest{Sequence: lists.GetEvents()[0].GetSequence()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ids := listed.GetEvidence().GetRecordIds(); len(ids) != 1 || ids[0] != created.GetLead().GetId() {
+		t.Errorf("the list's evidence names records %v, want the lead", ids)
+	}
+	k := audit.Keys{Log: readKey(t, pki.Path("alpha", "log.vkey"))}
+	if _, err := auditsvc.CheckEvidence(listed.GetEvidence(), k); err != nil {
+		t.Errorf("the list's evidence: %v", err)
+	}
+	listed.GetEvidence().RecordIds = nil
+	if _, err := auditsvc.CheckEvidence(listed.GetEvidence(), k); err == nil {
+		t.Error("the list's evidence checked without the ids it covers")
+	}
+
 	for name, c := range map[string][2]string{
 		"changed event": {badFile, pki.Path("alpha", "log.vkey")},
 		"another key":   {file, pki.Path("bravo", "log.vkey")},
@@ -86,4 +113,13 @@ func TestAuditCheckProof_OfflineWithTheKeysOnly(t *testing.T) {
 			t.Errorf("%s: %v\n%s; want NOT VALID, exit status 2", name, err, out)
 		}
 	}
+}
+
+func readKey(t *testing.T, path string) string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.TrimSpace(string(b))
 }

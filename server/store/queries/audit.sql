@@ -35,7 +35,7 @@ SELECT hash FROM audit_tree WHERE id = ?;
 SELECT count(*) FROM audit_tree;
 
 -- name: AuditEventsToBackfill :many
-SELECT seq, time, agency, principal, role, action, resource, outcome, request_id, detail, hash FROM audit_events
+SELECT seq, time, agency, principal, role, action, resource, outcome, request_id, detail, hash, salt, content_hash, erase_time FROM audit_events
 WHERE content_hash = x'' ORDER BY seq LIMIT ?;
 
 -- name: SetAuditContentHash :exec
