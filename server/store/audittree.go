@@ -17,15 +17,26 @@ import (
 )
 
 // treeHashes reads the audit tree's stored hashes through q (inside a
-// transaction, it sees the hashes the transaction appended).
+// transaction, it sees the hashes the transaction appended). With tx set,
+// the hashes the transaction appended and the writer's cache of recent
+// ones are read first: appending a leaf needs the roots of the complete
+// subtrees to its left, almost always among the last few thousand hashes
+// stored.
 type treeHashes struct {
 	ctx context.Context
 	q   *db.Queries
+	tx  *Tx
 }
 
 func (r treeHashes) ReadHashes(indexes []int64) ([]tlog.Hash, error) {
 	out := make([]tlog.Hash, len(indexes))
 	for i, x := range indexes {
+		if r.tx != nil {
+			if h, ok := r.tx.treeHash(x); ok {
+				out[i] = h
+				continue
+			}
+		}
 		b, err := r.q.GetAuditTreeHash(r.ctx, x)
 		if err != nil {
 			return nil, fmt.Errorf("audit tree hash %d: %w", x, err)
@@ -35,10 +46,54 @@ func (r treeHashes) ReadHashes(indexes []int64) ([]tlog.Hash, error) {
 	return out, nil
 }
 
-// appendLeaf appends event seq's leaf (content hash c) to the tree.
-func appendLeaf(ctx context.Context, q *db.Queries, seq int64, c []byte) error {
+// storedHash is a hash of the tree at its stored index.
+type storedHash struct {
+	idx  int64
+	hash tlog.Hash
+}
+
+// treeCache holds the last hashes the writer committed (only the writer
+// goroutine uses it).
+type treeCache struct {
+	byIdx map[int64]tlog.Hash
+	order []int64 // insertion order, to evict the oldest
+}
+
+const treeCacheSize = 4096
+
+func (c *treeCache) add(hs []storedHash) {
+	if c.byIdx == nil {
+		c.byIdx = make(map[int64]tlog.Hash, treeCacheSize)
+	}
+	for _, h := range hs {
+		c.byIdx[h.idx] = h.hash
+		c.order = append(c.order, h.idx)
+	}
+	if over := len(c.order) - treeCacheSize; over > 0 {
+		for _, x := range c.order[:over] {
+			delete(c.byIdx, x)
+		}
+		c.order = append(c.order[:0], c.order[over:]...)
+	}
+}
+
+// treeHash finds a stored hash among those the transaction appended or
+// the writer's cache.
+func (t *Tx) treeHash(idx int64) (tlog.Hash, bool) {
+	for i := len(t.treeNew) - 1; i >= 0; i-- {
+		if t.treeNew[i].idx == idx {
+			return t.treeNew[i].hash, true
+		}
+	}
+	h, ok := t.s.treeCache.byIdx[idx]
+	return h, ok
+}
+
+// appendLeaf appends event seq's leaf (content hash c) to the tree; each
+// hash it stores is handed to remember (nil: none).
+func appendLeaf(ctx context.Context, q *db.Queries, r tlog.HashReader, seq int64, c []byte, remember func(storedHash)) error {
 	n := seq - 1
-	hashes, err := tlog.StoredHashes(n, c, treeHashes{ctx, q})
+	hashes, err := tlog.StoredHashes(n, c, r)
 	if err != nil {
 		return fmt.Errorf("audit tree: leaf %d: %w", n, err)
 	}
@@ -47,8 +102,16 @@ func appendLeaf(ctx context.Context, q *db.Queries, seq int64, c []byte) error {
 		if err := q.InsertAuditTreeHash(ctx, db.InsertAuditTreeHashParams{ID: base + int64(i), Hash: h[:]}); err != nil {
 			return fmt.Errorf("audit tree: store hash: %w", err)
 		}
+		if remember != nil {
+			remember(storedHash{base + int64(i), h})
+		}
 	}
 	return nil
+}
+
+// appendLeaf appends the leaf of the event the transaction just wrote.
+func (t *Tx) appendLeaf(seq int64, c []byte) error {
+	return appendLeaf(t.ctx, t.q, treeHashes{t.ctx, t.q, t}, seq, c, func(h storedHash) { t.treeNew = append(t.treeNew, h) })
 }
 
 // backfillTree gives the events written before the tree existed a salt,
@@ -77,7 +140,7 @@ func backfillTree(ctx context.Context, d *sql.DB, q *db.Queries) error {
 				if err = qt.SetAuditContentHash(ctx, db.SetAuditContentHashParams{Salt: salt, ContentHash: c, Seq: r.Seq}); err != nil {
 					break
 				}
-				if err = appendLeaf(ctx, qt, r.Seq, c); err != nil {
+				if err = appendLeaf(ctx, qt, treeHashes{ctx: ctx, q: qt}, r.Seq, c, nil); err != nil {
 					break
 				}
 			}
@@ -100,17 +163,17 @@ func (t *Tx) TreeSize() int64 { return t.headSeq }
 
 // TreeRoot is the root of the audit tree at size n (n ≤ TreeSize).
 func (t *Tx) TreeRoot(n int64) (tlog.Hash, error) {
-	return tlog.TreeHash(n, treeHashes{t.ctx, t.q})
+	return tlog.TreeHash(n, treeHashes{t.ctx, t.q, t})
 }
 
 // ConsistencyProof proves the tree at size n extends the tree at size m.
 func (t *Tx) ConsistencyProof(n, m int64) (tlog.TreeProof, error) {
-	return tlog.ProveTree(n, m, treeHashes{t.ctx, t.q})
+	return tlog.ProveTree(n, m, treeHashes{t.ctx, t.q, t})
 }
 
 // InclusionProof proves leaf i is in the tree at size n.
 func (t *Tx) InclusionProof(n, i int64) (tlog.RecordProof, error) {
-	return tlog.ProveRecord(n, i, treeHashes{t.ctx, t.q})
+	return tlog.ProveRecord(n, i, treeHashes{t.ctx, t.q, t})
 }
 
 // StoredCheckpoint is one of this node's signed checkpoints.
@@ -240,7 +303,7 @@ func (s *Store) AuditEvidence(ctx context.Context, seq int64) (Evidence, error) 
 			"event %d is not yet covered by a checkpoint; one is signed every few seconds", seq)
 	}
 	ev.Checkpoint = storedCheckpoint(best.Size, best.Root, best.Time, best.Note)
-	if ev.Proof, err = tlog.ProveRecord(best.Size, seq-1, treeHashes{ctx, s.rq}); err != nil {
+	if ev.Proof, err = tlog.ProveRecord(best.Size, seq-1, treeHashes{ctx: ctx, q: s.rq}); err != nil {
 		return Evidence{}, fmt.Errorf("inclusion proof of event %d: %w", seq, err)
 	}
 	return ev, nil

@@ -48,7 +48,7 @@ func (t *Tx) Savepoint(fn func() error) error {
 	if _, err := t.tx.ExecContext(t.ctx, "SAVEPOINT inner"); err != nil {
 		return fmt.Errorf("savepoint: %w", err)
 	}
-	hooks := len(t.afterCommit)
+	hooks, treeNew := len(t.afterCommit), len(t.treeNew)
 	headSeq, headHash := t.headSeq, t.headHash
 	err := func() (err error) {
 		defer func() {
@@ -62,7 +62,7 @@ func (t *Tx) Savepoint(fn func() error) error {
 		if _, rerr := t.tx.ExecContext(t.ctx, "ROLLBACK TO inner"); rerr != nil {
 			return errors.Join(err, ErrTxBroken, rerr)
 		}
-		t.afterCommit = t.afterCommit[:hooks]
+		t.afterCommit, t.treeNew = t.afterCommit[:hooks], t.treeNew[:treeNew]
 		t.headSeq, t.headHash = headSeq, headHash
 	}
 	if _, rerr := t.tx.ExecContext(t.ctx, "RELEASE inner"); rerr != nil {

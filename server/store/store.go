@@ -79,6 +79,9 @@ type Store struct {
 	// head is the last committed audit event; owned by the writer goroutine.
 	headSeq  int64
 	headHash []byte
+	// treeCache holds the audit tree's recently stored hashes; owned by the
+	// writer goroutine.
+	treeCache treeCache
 
 	signals    signals
 	feedSignal broadcast
@@ -569,6 +572,7 @@ func (s *Store) runBatch(taken []*op, savepoints bool) ([]func(), error) {
 		return nil, fmt.Errorf("commit: %w", err)
 	}
 	s.headSeq, s.headHash = t.headSeq, t.headHash
+	s.treeCache.add(t.treeNew)
 	return t.afterCommit, nil
 }
 
@@ -581,6 +585,7 @@ type Tx struct {
 	now         time.Time
 	headSeq     int64
 	headHash    []byte
+	treeNew     []storedHash // audit tree hashes this transaction stored
 	afterCommit []func()
 	feedChanged bool
 }
@@ -617,7 +622,7 @@ func (t *Tx) runIsolated(o *op) error {
 	if _, err := t.tx.ExecContext(t.ctx, "SAVEPOINT op"); err != nil {
 		return fmt.Errorf("savepoint: %w", err)
 	}
-	headSeq, headHash, hooks, feedChanged := t.headSeq, t.headHash, len(t.afterCommit), t.feedChanged
+	headSeq, headHash, hooks, feedChanged, treeNew := t.headSeq, t.headHash, len(t.afterCommit), t.feedChanged, len(t.treeNew)
 	err := t.call(o)
 	if err == nil && o.call != nil && !o.call.Recorded() {
 		err = t.appendCall(o.call, "OK")
@@ -627,7 +632,7 @@ func (t *Tx) runIsolated(o *op) error {
 		if _, rerr := t.tx.ExecContext(t.ctx, "ROLLBACK TO op"); rerr != nil {
 			return errors.Join(err, fmt.Errorf("rollback to savepoint: %w", rerr))
 		}
-		t.headSeq, t.headHash, t.afterCommit, t.feedChanged = headSeq, headHash, t.afterCommit[:hooks], feedChanged
+		t.headSeq, t.headHash, t.afterCommit, t.feedChanged, t.treeNew = headSeq, headHash, t.afterCommit[:hooks], feedChanged, t.treeNew[:treeNew]
 		if o.recordedHere {
 			o.call.SetRecorded(false)
 			o.recordedHere = false
@@ -699,7 +704,7 @@ func (t *Tx) Audit(e *audit.Event) error {
 			return fmt.Errorf("append the records of audit event %d: %w", e.Seq, err)
 		}
 	}
-	if err := appendLeaf(t.ctx, t.q, e.Seq, content); err != nil {
+	if err := t.appendLeaf(e.Seq, content); err != nil {
 		return err
 	}
 	t.headSeq, t.headHash = e.Seq, e.Hash
