@@ -74,6 +74,8 @@ func (s *Server) SearchPersons(ctx context.Context, req *liaisonv1.SearchPersons
 type query struct {
 	name  string
 	words []string // persons.NameWords(name)
+	// forms are the name's forms for its keys (queryForms).
+	forms []persons.NameForm
 	// phone is E.164 and document normalised; the input as given is kept
 	// for the audit record of a search refused because it could not be.
 	phone, phoneAsGiven       string
@@ -100,6 +102,8 @@ func parse(req *liaisonv1.SearchPersonsRequest) (query, error) {
 	if req.GetName() != "" {
 		if q.words = persons.NameWords(req.GetName()); len(q.words) == 0 {
 			bad = append(bad, errs.FieldViolation{Field: "name", Description: "has no letters or digits to search for"})
+		} else {
+			q.forms = queryForms(q.name, q.words)
 		}
 	}
 	if req.GetPhone() != "" {
@@ -165,7 +169,12 @@ func run(ctx context.Context, st *store.Store, q query) ([]*liaisonv1.PersonHit,
 		Phone: q.phone, Document: q.document, Words: q.words,
 		Birth: q.birth, YearFrom: q.yearFrom, YearTo: q.yearTo, Limit: candidateCap,
 	}
+	if len(q.forms) > 0 {
+		pq.Keys = queryKeys(q.forms)
+	}
 	var hits []*liaisonv1.PersonHit
+	// byKeys are the hits whose name matched only through its keys.
+	byKeys := map[*liaisonv1.PersonHit]bool{}
 	seen := map[int64]bool{}
 	full := 0
 	collect := func(pq store.PersonQuery) error {
@@ -178,11 +187,13 @@ func run(ctx context.Context, st *store.Store, q query) ([]*liaisonv1.PersonHit,
 				continue
 			}
 			seen[c.Row] = true
-			if score, reasons, ok := q.check(c.Person); ok && score >= Threshold {
-				hits = append(hits, &liaisonv1.PersonHit{
+			if score, reasons, keys, ok := q.check(c.Person); ok && score >= Threshold {
+				h := &liaisonv1.PersonHit{
 					RecordKind: c.RecordKind, RecordId: c.RecordID, OriginAgency: c.OriginAgency, RecordTitle: c.RecordTitle,
 					Person: c.Person, Score: int32(score), Reasons: reasons,
-				})
+				}
+				hits = append(hits, h)
+				byKeys[h] = keys
 				if score == 100 {
 					full++
 				}
@@ -205,14 +216,21 @@ func run(ctx context.Context, st *store.Store, q query) ([]*liaisonv1.PersonHit,
 	// Equal scores keep the order they were found in: exact names first,
 	// then the most recently written.
 	slices.SortStableFunc(hits, func(a, b *liaisonv1.PersonHit) int { return cmp.Compare(b.Score, a.Score) })
+	// Fuzziness is bounded: a match through keys far below the best hit
+	// is a namesake, not a spelling of the name searched for.
+	if len(hits) > 0 {
+		top := hits[0].Score
+		hits = slices.DeleteFunc(hits, func(h *liaisonv1.PersonHit) bool { return byKeys[h] && h.Score < top-keySpread })
+	}
 	return hits[:min(len(hits), q.size)], nil
 }
 
 // check tests p against every criterion of q. It returns the score — 100
 // for an exact phone or document number, else the name score, else 100
-// (dates of birth match or not) — and one reason per criterion; ok is
-// false if any criterion is not met.
-func (q query) check(p *liaisonv1.Person) (score int, reasons []string, ok bool) {
+// (dates of birth match or not) — and one reason per criterion; byKeys
+// says the name matched only through its keys; ok is false if any
+// criterion is not met.
+func (q query) check(p *liaisonv1.Person) (score int, reasons []string, byKeys, ok bool) {
 	score = 100
 	exact := false
 	add := func(ok bool, reason string) bool {
@@ -223,20 +241,21 @@ func (q query) check(p *liaisonv1.Person) (score int, reasons []string, ok bool)
 	}
 	if q.phone != "" {
 		if !add(matchPhone(q.phone, p)) {
-			return 0, nil, false
+			return 0, nil, false, false
 		}
 		exact = true
 	}
 	if q.document != "" {
 		if !add(matchDocument(q.document, p)) {
-			return 0, nil, false
+			return 0, nil, false, false
 		}
 		exact = true
 	}
 	if len(q.words) > 0 {
-		m := matchName(q.name, q.words, p, Threshold)
+		m := q.matchName(p)
+		byKeys = m.byKeys
 		if m.score < Threshold {
-			return 0, nil, false
+			return 0, nil, false, false
 		}
 		reasons = append(reasons, m.reason)
 		if !exact {
@@ -244,10 +263,10 @@ func (q query) check(p *liaisonv1.Person) (score int, reasons []string, ok bool)
 		}
 	}
 	if q.birth != nil && !add(matchBirth(q.birth, p)) {
-		return 0, nil, false
+		return 0, nil, false, false
 	}
 	if (q.yearFrom > 0 || q.yearTo > 0) && !add(matchBirthYears(q.yearFrom, q.yearTo, p)) {
-		return 0, nil, false
+		return 0, nil, false, false
 	}
-	return score, reasons, true
+	return score, reasons, byKeys, true
 }
