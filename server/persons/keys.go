@@ -131,6 +131,23 @@ func Skeleton(w string) string {
 	return b.String()
 }
 
+// Skeletons are the skeletons of w: its Skeleton, and for a word that
+// begins with j also the skeleton of its reading as y, as German, Polish
+// and Dutch spellings write it (Jaroschenko, Yaroshenko).
+func Skeletons(w string) []string {
+	s := Skeleton(w)
+	if s == "" {
+		return nil
+	}
+	out := []string{s}
+	if strings.HasPrefix(w, "j") {
+		if y := Skeleton("y" + w[1:]); y != s {
+			out = append(out, y)
+		}
+	}
+	return out
+}
+
 // equivalents maps a word to the groups of names it belongs to
 // (names/equivalents.txt), each group named by its first word.
 var equivalents = sync.OnceValue(func() map[string][]string {
@@ -166,7 +183,7 @@ func SameGroup(a, b string) (string, bool) {
 // skeleton and its groups of equivalent names.
 func WordKeys(w string) []string {
 	var out []string
-	if s := Skeleton(w); s != "" {
+	for _, s := range Skeletons(w) {
 		out = append(out, SkeletonPrefix+s)
 	}
 	if b := stripArticle(w); b != w {

@@ -135,8 +135,10 @@ func similar(a, b string, ratio float64) (float64, int) {
 	jw := persons.JaroWinkler(a, b)
 	// The same skeleton counts when the spellings are not far apart: a
 	// skeleton of a letter or three is shared by many unrelated names.
-	if sa := persons.Skeleton(a); sa != "" && sa == persons.Skeleton(b) && (jw >= 0.75 || len(sa) >= 3 && jw >= 0.55) {
-		return 0.8 + 0.1*jw, levelPhonetic
+	for _, sa := range persons.Skeletons(a) {
+		if slices.Contains(persons.Skeletons(b), sa) && (jw >= 0.75 || len(sa) >= 3 && jw >= 0.55) {
+			return 0.8 + 0.1*jw, levelPhonetic
+		}
 	}
 	if jw >= 0.9 {
 		return jw - 0.2, levelFuzzy
