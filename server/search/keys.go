@@ -21,8 +21,8 @@ import (
 //	95      the same words through a machine transliteration
 //	≤ 92    the same name in an equivalent spelling (names/equivalents.txt)
 //	80–90   the same phonetic skeleton (names/skeleton.txt), ranked by
-//	        Jaro–Winkler
-//	≤ 80    Jaro–Winkler ≥ 0.9 over the spellings
+//	        Jaro–Winkler (at least 0.75 for words, 0.85 run together)
+//	≤ 80    Jaro–Winkler ≥ 0.9 over the spellings of a word
 //
 // A partial match scores the sum over matched words divided by the words
 // of both (as matchName's word overlap), so a namesake who shares only a
@@ -112,10 +112,26 @@ const (
 	runRatio  = 0.7
 )
 
-// wordSim is how alike two search words are (0–1) and at which level.
-func wordSim(a, b string) (float64, int) { return similar(a, b, wordRatio) }
+// wordJW and runJW are the Jaro–Winkler similarity two spellings with
+// the same skeleton need to count as the same sound: words, and whole
+// names run together (whose long skeletons unrelated names share more
+// often). A word with a skeleton of three consonants or more needs only
+// 0.55, since romanizations spell the vowels of a syllable very
+// differently (Korean "Wookyung", "Ugyeong").
+const (
+	wordJW = 0.75
+	runJW  = 0.85
+)
 
-func similar(a, b string, ratio float64) (float64, int) {
+// wordSim is how alike two search words are (0–1) and at which level.
+func wordSim(a, b string) (float64, int) { return similar(a, b, false) }
+
+// similar is wordSim for words or, with run, for whole names run together.
+func similar(a, b string, run bool) (float64, int) {
+	ratio, needJW := wordRatio, wordJW
+	if run {
+		ratio, needJW = runRatio, runJW
+	}
 	if a == b {
 		return 1, levelSame
 	}
@@ -136,11 +152,13 @@ func similar(a, b string, ratio float64) (float64, int) {
 	// The same skeleton counts when the spellings are not far apart: a
 	// skeleton of a letter or three is shared by many unrelated names.
 	for _, sa := range persons.Skeletons(a) {
-		if slices.Contains(persons.Skeletons(b), sa) && (jw >= 0.75 || len(sa) >= 3 && jw >= 0.55) {
+		if slices.Contains(persons.Skeletons(b), sa) && (jw >= needJW || !run && len(sa) >= 3 && jw >= 0.55) {
 			return 0.8 + 0.1*jw, levelPhonetic
 		}
 	}
-	if jw >= 0.9 {
+	// Close spellings count word by word only: run together, names that
+	// share a family name look close ("chenli", "chenwei").
+	if jw >= 0.9 && !run {
 		return jw - 0.2, levelFuzzy
 	}
 	return 0, levelNone
@@ -169,7 +187,7 @@ func matchForms(q, p persons.NameForm) formMatch {
 	qrun := strings.Join(qw, "")
 	pw := persons.WithoutArticles(p.Words)
 	for _, prun := range []string{strings.Join(pw, ""), strings.Join(persons.WithoutArticles(p.Swapped()), "")} {
-		if s, l := similar(qrun, prun, runRatio); s > best.score {
+		if s, l := similar(qrun, prun, true); s > best.score {
 			best.score, best.level, best.run = s, l, true
 		}
 	}
