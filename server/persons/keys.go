@@ -3,6 +3,7 @@ package persons
 import (
 	"strings"
 	"sync"
+	"sync/atomic"
 )
 
 // Name keys: besides its words, a name is indexed and searched under keys
@@ -135,6 +136,25 @@ func Skeleton(w string) string {
 // begins with j also the skeleton of its reading as y, as German, Polish
 // and Dutch spellings write it (Jaroschenko, Yaroshenko).
 func Skeletons(w string) []string {
+	if v, ok := skeletonCache.Load(w); ok {
+		return v.([]string)
+	}
+	out := skeletons(w)
+	if skeletonCached.Add(1) <= maxSkeletonCache {
+		skeletonCache.Store(w, out)
+	}
+	return out
+}
+
+// Skeletons are asked for every word of every candidate of every search:
+// the words of names recur, so they are kept, up to maxSkeletonCache.
+var (
+	skeletonCache    sync.Map
+	skeletonCached   atomic.Int64
+	maxSkeletonCache = int64(200_000)
+)
+
+func skeletons(w string) []string {
 	s := Skeleton(w)
 	if s == "" {
 		return nil
@@ -184,7 +204,11 @@ func SameGroup(a, b string) (string, bool) {
 func WordKeys(w string) []string {
 	var out []string
 	for _, s := range Skeletons(w) {
-		out = append(out, SkeletonPrefix+s)
+		// A skeleton of one consonant is shared by too many names to
+		// find candidates by ("Wei", "Woo", "Hu").
+		if len(s) > 1 {
+			out = append(out, SkeletonPrefix+s)
+		}
 	}
 	if b := stripArticle(w); b != w {
 		out = append(out, b)

@@ -91,7 +91,18 @@ func queryKeys(forms []persons.NameForm) [][][]string {
 		}
 		alts = append(alts, [][]string{persons.RunKeys(f.Words)})
 	}
-	return alts
+	// Forms often share keys (a transliteration spelled as typed): each
+	// alternative once keeps the full-text query small.
+	seen := map[string]bool{}
+	out := alts[:0]
+	for _, a := range alts {
+		k := fmt.Sprint(a)
+		if !seen[k] {
+			seen[k] = true
+			out = append(out, a)
+		}
+	}
+	return out
 }
 
 // Levels of a word match, weakest last.
