@@ -63,6 +63,10 @@ func queryForms(name string, words []string) []persons.NameForm {
 	return out
 }
 
+// keyCandidateCap bounds the candidates read through keys per search
+// (the most recently written first).
+const keyCandidateCap = 200
+
 // maxReadings bounds the pinyin readings of a Wade–Giles query.
 const maxReadings = 8
 
@@ -351,11 +355,31 @@ func explainKeys(query string, m formMatch, score int) string {
 	return b.String()
 }
 
+// useKeys says whether the name's keys are searched and scored: not for a
+// query of one Latin word, which shares at most half the words of a name
+// of two — under the lowest score of a match through keys — and would
+// read and score every person of a common family name for nothing. A
+// word in another script is romanized into a whole name ("김성민").
+func (q query) useKeys() bool {
+	if len(q.forms) == 0 {
+		return false
+	}
+	if len(q.words) > 1 {
+		return true
+	}
+	for _, f := range q.forms {
+		if f.Machine() && f.Kind != persons.SystemWadeGilesP {
+			return true
+		}
+	}
+	return false
+}
+
 // matchName scores the query's name against p: the words as written first
 // (matchName), then the keys when that is not a full match.
 func (q query) matchName(p *liaisonv1.Person) nameMatch {
 	m := matchName(q.name, q.words, p, Threshold)
-	if m.score == 100 || len(q.forms) == 0 {
+	if m.score == 100 || !q.useKeys() {
 		return m
 	}
 	if k := matchKeys(q.name, q.forms, p); k.score > m.score {

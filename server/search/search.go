@@ -169,9 +169,6 @@ func run(ctx context.Context, st *store.Store, q query) ([]*liaisonv1.PersonHit,
 		Phone: q.phone, Document: q.document, Words: q.words,
 		Birth: q.birth, YearFrom: q.yearFrom, YearTo: q.yearTo, Limit: candidateCap,
 	}
-	if len(q.forms) > 0 {
-		pq.Keys = queryKeys(q.forms)
-	}
 	var hits []*liaisonv1.PersonHit
 	// byKeys are the hits whose name matched only through its keys.
 	byKeys := map[*liaisonv1.PersonHit]bool{}
@@ -210,6 +207,16 @@ func run(ctx context.Context, st *store.Store, q query) ([]*liaisonv1.PersonHit,
 	}
 	if full < q.size {
 		if err := collect(pq); err != nil {
+			return nil, err
+		}
+	}
+	// Then the persons found only through the name's keys, in a query of
+	// their own so that the one above keeps its fast path for common
+	// words; fewer of them are read.
+	if full < q.size && q.useKeys() && q.phone == "" && q.document == "" {
+		kq := pq
+		kq.Keys, kq.Limit = queryKeys(q.forms), keyCandidateCap
+		if err := collect(kq); err != nil {
 			return nil, err
 		}
 	}

@@ -35,10 +35,10 @@ type PersonQuery struct {
 	// "chenwei" is indexed only for such forms, so this is a lookup of one
 	// rare token even when the words are common.
 	ExactName bool
-	// Keys widen a name query with the keys that survive transliteration
-	// (persons.WordKeys, persons.RunKeys): a person is a candidate too
-	// when, for one of the alternatives, every group of it has one of its
-	// tokens among the person's tokens.
+	// Keys, when given, replace Words as the match: the keys that survive
+	// transliteration (persons.WordKeys, persons.RunKeys); a person is a
+	// candidate when, for one of the alternatives, every group of it has
+	// one of its tokens among the person's tokens.
 	Keys [][][]string
 	// Birth keeps persons whose recorded date-of-birth parts agree with
 	// its parts (its year is required); persons with no date of birth are
@@ -171,9 +171,9 @@ func (s *Store) findByName(ctx context.Context, q PersonQuery, where string, arg
 	case q.ExactName:
 		match = ftsString(strings.Join(q.Words, ""))
 	case len(q.Keys) > 0:
-		// The keys make the match an OR of many tokens, which the split of
-		// common words below does not serve.
-		match = "(" + match + ") OR " + keysExpression(q.Keys)
+		// The keys alone: the caller reads the words' matches with a
+		// query of their own, which keeps the split of common words below.
+		match = keysExpression(q.Keys)
 	}
 	if q.Birth.GetMonth() > 0 {
 		var n int
