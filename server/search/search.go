@@ -174,7 +174,11 @@ func run(ctx context.Context, st *store.Store, q query) ([]*liaisonv1.PersonHit,
 	byKeys := map[*liaisonv1.PersonHit]bool{}
 	seen := map[int64]bool{}
 	full := 0
-	collect := func(pq store.PersonQuery) error {
+	// keyed says the candidates come from the name's keys and are scored
+	// through them; the words' candidates have every word of the query (or
+	// all of them run together) and are scored through keys only if their
+	// words fall short (a word of a machine transliteration).
+	collect := func(pq store.PersonQuery, keyed bool) error {
 		cands, err := st.FindPersons(ctx, pq)
 		if err != nil {
 			return err
@@ -184,7 +188,7 @@ func run(ctx context.Context, st *store.Store, q query) ([]*liaisonv1.PersonHit,
 				continue
 			}
 			seen[c.Row] = true
-			if score, reasons, keys, ok := q.check(c.Person); ok && score >= Threshold {
+			if score, reasons, keys, ok := q.check(c.Person, keyed); ok && score >= Threshold {
 				h := &liaisonv1.PersonHit{
 					RecordKind: c.RecordKind, RecordId: c.RecordID, OriginAgency: c.OriginAgency, RecordTitle: c.RecordTitle,
 					Person: c.Person, Score: int32(score), Reasons: reasons,
@@ -201,12 +205,12 @@ func run(ctx context.Context, st *store.Store, q query) ([]*liaisonv1.PersonHit,
 	if q.phone == "" && q.document == "" && len(q.words) > 1 {
 		exact := pq
 		exact.ExactName, exact.Limit = true, q.size+10
-		if err := collect(exact); err != nil {
+		if err := collect(exact, false); err != nil {
 			return nil, err
 		}
 	}
 	if full < q.size {
-		if err := collect(pq); err != nil {
+		if err := collect(pq, false); err != nil {
 			return nil, err
 		}
 	}
@@ -216,7 +220,7 @@ func run(ctx context.Context, st *store.Store, q query) ([]*liaisonv1.PersonHit,
 	if full < q.size && q.useKeys() && q.phone == "" && q.document == "" {
 		kq := pq
 		kq.Keys, kq.Limit = queryKeys(q.forms), keyCandidateCap
-		if err := collect(kq); err != nil {
+		if err := collect(kq, true); err != nil {
 			return nil, err
 		}
 	}
@@ -234,10 +238,11 @@ func run(ctx context.Context, st *store.Store, q query) ([]*liaisonv1.PersonHit,
 
 // check tests p against every criterion of q. It returns the score — 100
 // for an exact phone or document number, else the name score, else 100
-// (dates of birth match or not) — and one reason per criterion; byKeys
-// says the name matched only through its keys; ok is false if any
-// criterion is not met.
-func (q query) check(p *liaisonv1.Person) (score int, reasons []string, byKeys, ok bool) {
+// (dates of birth match or not) — and one reason per criterion; keyed
+// scores the name through its keys too (else only when its words fall
+// short), and byKeys says it matched only through them; ok is false if
+// any criterion is not met.
+func (q query) check(p *liaisonv1.Person, keyed bool) (score int, reasons []string, byKeys, ok bool) {
 	score = 100
 	exact := false
 	add := func(ok bool, reason string) bool {
@@ -259,7 +264,10 @@ func (q query) check(p *liaisonv1.Person) (score int, reasons []string, byKeys, 
 		exact = true
 	}
 	if len(q.words) > 0 {
-		m := q.matchName(p)
+		m := matchName(q.name, q.words, p, Threshold)
+		if keyed || m.score < Threshold {
+			m = q.matchName(p)
+		}
 		byKeys = m.byKeys
 		if m.score < Threshold {
 			return 0, nil, false, false
