@@ -116,7 +116,14 @@ type NameForm struct {
 	// Parts are the words of the family name and of the given names, the
 	// parts present (one part for an alias or a name given in one field).
 	Parts [][]string
+	// machine is set on a transliteration made here (Romanizations), not
+	// recorded by anyone.
+	machine bool
 }
+
+// Machine says the form is a transliteration made by search, not a
+// spelling anyone recorded.
+func (f NameForm) Machine() bool { return f.machine }
 
 // Swapped is the form's words in the other order people write the name
 // in: given names before the family name, or, for a form in one part, its
@@ -194,25 +201,33 @@ func newForm(family, given, kind, of string) *NameForm {
 // every form (each name part run together too: "xiaoming" for "Xiao
 // Ming"), and each form's words run together in recorded and in swapped
 // order ("chenwei", "weichen"), so "ChenWei" finds "Chen Wei" and spacing
-// does not matter.
+// does not matter. The forms are the names as recorded and their machine
+// transliterations (Romanizations); each word and each run also brings
+// its keys (WordKeys, RunKeys), so a spelling of another system or of
+// another country finds the person.
 func IndexTokens(p *liaisonv1.Person) string {
 	seen := map[string]bool{}
 	var out []string
-	add := func(w string) {
-		if w != "" && !seen[w] {
-			seen[w] = true
-			out = append(out, w)
+	add := func(ws ...string) {
+		for _, w := range ws {
+			if w != "" && !seen[w] {
+				seen[w] = true
+				out = append(out, w)
+			}
 		}
 	}
-	for _, f := range NameForms(p) {
+	for _, f := range AllForms(NameForms(p)) {
 		for _, seg := range f.Segmentations() {
 			for _, w := range seg {
 				add(w)
+				add(WordKeys(w)...)
 			}
 		}
 		if len(f.Words) > 1 {
 			add(strings.Join(f.Words, ""))
 			add(strings.Join(f.Swapped(), ""))
+			add(RunKeys(f.Words)...)
+			add(RunKeys(f.Swapped())...)
 		}
 	}
 	return strings.Join(out, " ")

@@ -17,6 +17,7 @@ import (
 type nameMatch struct {
 	score  int
 	reason string
+	byKeys bool // through the keys that survive transliteration (matchKeys)
 }
 
 // matchName scores the query words against every name form of p and

@@ -89,6 +89,8 @@ func (s *Server) SearchPersons(ctx context.Context, req *liaisonv1.SearchPersons
 type query struct {
 	name  string
 	words []string // persons.NameWords(name)
+	// forms are the name's forms for its keys (queryForms).
+	forms []persons.NameForm
 	// phone is E.164 and document normalised; the input as given is kept
 	// for the audit record of a search refused because it could not be.
 	phone, phoneAsGiven       string
@@ -115,6 +117,8 @@ func parse(req *liaisonv1.SearchPersonsRequest) (query, error) {
 	if req.GetName() != "" {
 		if q.words = persons.NameWords(req.GetName()); len(q.words) == 0 {
 			bad = append(bad, errs.FieldViolation{Field: "name", Description: "has no letters or digits to search for"})
+		} else {
+			q.forms = queryForms(q.name, q.words)
 		}
 	}
 	if req.GetPhone() != "" {
@@ -181,9 +185,15 @@ func run(ctx context.Context, st *store.Store, q query) ([]*liaisonv1.PersonHit,
 		Birth: q.birth, YearFrom: q.yearFrom, YearTo: q.yearTo, Limit: candidateCap,
 	}
 	var hits []*liaisonv1.PersonHit
+	// byKeys are the hits whose name matched only through its keys.
+	byKeys := map[*liaisonv1.PersonHit]bool{}
 	seen := map[int64]bool{}
 	full := 0
-	collect := func(pq store.PersonQuery) error {
+	// keyed says the candidates come from the name's keys and are scored
+	// through them; the words' candidates have every word of the query (or
+	// all of them run together) and are scored through keys only if their
+	// words fall short (a word of a machine transliteration).
+	collect := func(pq store.PersonQuery, keyed bool) error {
 		cands, err := st.FindPersons(ctx, pq)
 		if err != nil {
 			return err
@@ -193,11 +203,13 @@ func run(ctx context.Context, st *store.Store, q query) ([]*liaisonv1.PersonHit,
 				continue
 			}
 			seen[c.Row] = true
-			if score, reasons, ok := q.check(c.Person); ok && score >= Threshold {
-				hits = append(hits, &liaisonv1.PersonHit{
+			if score, reasons, keys, ok := q.check(c.Person, keyed); ok && score >= Threshold {
+				h := &liaisonv1.PersonHit{
 					RecordKind: c.RecordKind, RecordId: c.RecordID, OriginAgency: c.OriginAgency, RecordTitle: c.RecordTitle,
 					Person: c.Person, Score: int32(score), Reasons: reasons,
-				})
+				}
+				hits = append(hits, h)
+				byKeys[h] = keys
 				if score == 100 {
 					full++
 				}
@@ -208,26 +220,44 @@ func run(ctx context.Context, st *store.Store, q query) ([]*liaisonv1.PersonHit,
 	if q.phone == "" && q.document == "" && len(q.words) > 1 {
 		exact := pq
 		exact.ExactName, exact.Limit = true, q.size+10
-		if err := collect(exact); err != nil {
+		if err := collect(exact, false); err != nil {
 			return nil, err
 		}
 	}
 	if full < q.size {
-		if err := collect(pq); err != nil {
+		if err := collect(pq, false); err != nil {
+			return nil, err
+		}
+	}
+	// Then the persons found only through the name's keys, in a query of
+	// their own so that the one above keeps its fast path for common
+	// words; fewer of them are read.
+	if full < q.size && q.useKeys() && q.phone == "" && q.document == "" {
+		kq := pq
+		kq.Keys, kq.Limit = queryKeys(q.forms), keyCandidateCap
+		if err := collect(kq, true); err != nil {
 			return nil, err
 		}
 	}
 	// Equal scores keep the order they were found in: exact names first,
 	// then the most recently written.
 	slices.SortStableFunc(hits, func(a, b *liaisonv1.PersonHit) int { return cmp.Compare(b.Score, a.Score) })
+	// Fuzziness is bounded: a match through keys far below the best hit
+	// is a namesake, not a spelling of the name searched for.
+	if len(hits) > 0 {
+		top := hits[0].Score
+		hits = slices.DeleteFunc(hits, func(h *liaisonv1.PersonHit) bool { return byKeys[h] && h.Score < top-keySpread })
+	}
 	return hits[:min(len(hits), q.size)], nil
 }
 
 // check tests p against every criterion of q. It returns the score — 100
 // for an exact phone or document number, else the name score, else 100
-// (dates of birth match or not) — and one reason per criterion; ok is
-// false if any criterion is not met.
-func (q query) check(p *liaisonv1.Person) (score int, reasons []string, ok bool) {
+// (dates of birth match or not) — and one reason per criterion; keyed
+// scores the name through its keys too (else only when its words fall
+// short), and byKeys says it matched only through them; ok is false if
+// any criterion is not met.
+func (q query) check(p *liaisonv1.Person, keyed bool) (score int, reasons []string, byKeys, ok bool) {
 	score = 100
 	exact := false
 	add := func(ok bool, reason string) bool {
@@ -238,20 +268,24 @@ func (q query) check(p *liaisonv1.Person) (score int, reasons []string, ok bool)
 	}
 	if q.phone != "" {
 		if !add(matchPhone(q.phone, p)) {
-			return 0, nil, false
+			return 0, nil, false, false
 		}
 		exact = true
 	}
 	if q.document != "" {
 		if !add(matchDocument(q.document, p)) {
-			return 0, nil, false
+			return 0, nil, false, false
 		}
 		exact = true
 	}
 	if len(q.words) > 0 {
 		m := matchName(q.name, q.words, p, Threshold)
+		if keyed || m.score < Threshold {
+			m = q.matchName(p)
+		}
+		byKeys = m.byKeys
 		if m.score < Threshold {
-			return 0, nil, false
+			return 0, nil, false, false
 		}
 		reasons = append(reasons, m.reason)
 		if !exact {
@@ -259,12 +293,12 @@ func (q query) check(p *liaisonv1.Person) (score int, reasons []string, ok bool)
 		}
 	}
 	if q.birth != nil && !add(matchBirth(q.birth, p)) {
-		return 0, nil, false
+		return 0, nil, false, false
 	}
 	if (q.yearFrom > 0 || q.yearTo > 0) && !add(matchBirthYears(q.yearFrom, q.yearTo, p)) {
-		return 0, nil, false
+		return 0, nil, false, false
 	}
-	return score, reasons, true
+	return score, reasons, byKeys, true
 }
 
 // restrict applies the handling policy to hits on persons of partners'

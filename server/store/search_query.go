@@ -35,6 +35,11 @@ type PersonQuery struct {
 	// "chenwei" is indexed only for such forms, so this is a lookup of one
 	// rare token even when the words are common.
 	ExactName bool
+	// Keys, when given, replace Words as the match: the keys that survive
+	// transliteration (persons.WordKeys, persons.RunKeys); a person is a
+	// candidate when, for one of the alternatives, every group of it has
+	// one of its tokens among the person's tokens.
+	Keys [][][]string
 	// Birth keeps persons whose recorded date-of-birth parts agree with
 	// its parts (its year is required); persons with no date of birth are
 	// left out.
@@ -162,8 +167,13 @@ func (s *Store) queryPersons(ctx context.Context, query string, args ...any) ([]
 // name's matches reaches the cap soon.
 func (s *Store) findByName(ctx context.Context, q PersonQuery, where string, args []any) ([]IndexedPerson, error) {
 	match := NameMatchExpression(q.Words)
-	if q.ExactName {
+	switch {
+	case q.ExactName:
 		match = ftsString(strings.Join(q.Words, ""))
+	case len(q.Keys) > 0:
+		// The keys alone: the caller reads the words' matches with a
+		// query of their own, which keeps the split of common words below.
+		match = keysExpression(q.Keys)
 	}
 	if q.Birth.GetMonth() > 0 {
 		var n int
@@ -176,7 +186,7 @@ func (s *Store) findByName(ctx context.Context, q PersonQuery, where string, arg
 		}
 	}
 	filter := ""
-	if !q.ExactName {
+	if !q.ExactName && len(q.Keys) == 0 {
 		var err error
 		if match, filter, args, err = s.splitCommonWords(ctx, q.Words, args); err != nil {
 			return nil, err
@@ -298,6 +308,30 @@ func NameMatchExpression(words []string) string {
 		return quoted[0] + " OR " + joined
 	}
 	return "(" + strings.Join(quoted, " AND ") + ") OR " + joined
+}
+
+// keysExpression is the FTS5 query of PersonQuery.Keys.
+func keysExpression(keys [][][]string) string {
+	alts := make([]string, 0, len(keys))
+	for _, alt := range keys {
+		groups := make([]string, 0, len(alt))
+		for _, g := range alt {
+			toks := make([]string, 0, len(g))
+			for _, t := range persons.UniqueWords(g) {
+				toks = append(toks, ftsString(t))
+			}
+			if len(toks) > 0 {
+				groups = append(groups, "("+strings.Join(toks, " OR ")+")")
+			}
+		}
+		if len(groups) > 0 {
+			alts = append(alts, "("+strings.Join(groups, " AND ")+")")
+		}
+	}
+	if len(alts) == 0 {
+		return `""`
+	}
+	return strings.Join(alts, " OR ")
 }
 
 func ftsString(s string) string { return `"` + strings.ReplaceAll(s, `"`, `""`) + `"` }

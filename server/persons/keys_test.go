@@ -1,0 +1,87 @@
+package persons
+
+import (
+	"slices"
+	"testing"
+)
+
+// TestKeys_Skeleton: spellings of one name under different romanization
+// systems and habits share a skeleton; different names do not.
+func TestKeys_Skeleton(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct{ a, b string }{
+		{"gimseongmin", "kimsungmin"}, // Korean RR and a passport spelling
+		{"somchai", "somchay"},        // Thai RTGS and a passport spelling
+		{"prasoet", "prasert"},
+		{"thanakon", "tanakorn"}, // aspirate, silent r
+		{"kaeomani", "kaewmanee"},
+		{"ivanov", "iwanow"}, // Russian, German spelling
+		{"ivanov", "ivanoff"},
+		{"oleksandr", "aleksandr"}, // Ukrainian and Russian forms
+		{"rashid", "rasheed"},
+		{"abdurrahman", "abdulrahman"},
+		{"pairot", "pairoj"}, // a final stop in Thai
+		{"wichai", "vichai"},
+		{"wongyeong", "wonkyung"}, // n + g across syllables
+	} {
+		if sa, sb := Skeleton(tc.a), Skeleton(tc.b); sa == "" || sa != sb {
+			t.Errorf("Skeleton(%q) = %q, Skeleton(%q) = %q: want the same", tc.a, sa, tc.b, sb)
+		}
+	}
+	for _, tc := range []struct{ a, b string }{{"chen", "wang"}, {"somchai", "somsak"}, {"hassan", "mansour"}} {
+		if Skeleton(tc.a) == Skeleton(tc.b) {
+			t.Errorf("Skeleton(%q) = Skeleton(%q) = %q: want different", tc.a, tc.b, Skeleton(tc.a))
+		}
+	}
+	if got := Skeleton("陈"); got != "" {
+		t.Errorf("Skeleton of a Han word = %q, want none", got)
+	}
+}
+
+// TestKeys_Romanizations: a name in each script in Latin letters under
+// the main standards of the script.
+func TestKeys_Romanizations(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		family, given string
+		want          map[string]string
+	}{
+		{"陈", "伟明", map[string]string{SystemPinyin: "Chen Weiming", SystemWadeGiles: "Chen Weiming"}},
+		{"曾", "强", map[string]string{SystemPinyin: "Zeng Qiang", SystemWadeGiles: "Tseng Chiang"}},
+		{"김", "성민", map[string]string{SystemRR: "Gim Seongmin", SystemMR: "Kim Songmin"}},
+		{"ใจดี", "สมชาย", map[string]string{SystemRTGS: "Chaidi Somchai"}},
+		{"Щербаков", "Евгений", map[string]string{SystemGOST: "Shcherbakov Evgenii", SystemBGN: "Shcherbakov Yevgeniy"}},
+		{"Ярошенко", "Олександр", map[string]string{SystemUkrainian: "Yaroshenko Oleksandr"}},
+		{"الرشيد", "محمد", map[string]string{SystemArabic: "Al Rshyd Muhammad"}},
+	} {
+		f := newForm(tc.family, tc.given, "as written", "")
+		got := map[string]string{}
+		for _, r := range Romanizations(*f) {
+			got[r.Kind] = r.Text
+			if !r.Machine() || r.Of != f.Text {
+				t.Errorf("%s: %+v is not marked a machine transliteration of %q", f.Text, r, f.Text)
+			}
+		}
+		for sys, want := range tc.want {
+			if got[sys] != want {
+				t.Errorf("%s in %s = %q, want %q", f.Text, sys, got[sys], want)
+			}
+		}
+	}
+	if r := Romanizations(*newForm("Chen", "Wei", "as written", "")); len(r) != 0 {
+		t.Errorf("a Latin name has romanizations %v", r)
+	}
+}
+
+func TestKeys_Equivalent(t *testing.T) {
+	t.Parallel()
+	if g, ok := SameGroup("mohammed", "muhammad"); !ok || g != "muhammad" {
+		t.Errorf("Mohammed and Muhammad: group %q, %v", g, ok)
+	}
+	if _, ok := SameGroup("muhammad", "mahmoud"); ok {
+		t.Error("Muhammad and Mahmoud are one name")
+	}
+	if got := PinyinOfWadeGiles("hsu"); !slices.Contains(got, "xu") {
+		t.Errorf("PinyinOfWadeGiles(hsu) = %q, want xu among them", got)
+	}
+}

@@ -1,0 +1,389 @@
+package search
+
+import (
+	"fmt"
+	"math"
+	"slices"
+	"strings"
+
+	liaisonv1 "github.com/liaison-exchange/liaison/gen/liaison/v1"
+	"github.com/liaison-exchange/liaison/server/persons"
+)
+
+// Matching names that survive transliteration (issue 16). A name query is
+// read as the words typed, their machine transliterations when typed in
+// another script (persons.Romanizations), and, for Wade–Giles syllables,
+// their pinyin. Candidates come from the index on any of their keys; each
+// candidate is then scored over the best pair of a query form and one of
+// its forms (recorded, or transliterated here):
+//
+//	100     the same words (the scoring of matchName)
+//	95      the same words through a machine transliteration
+//	≤ 92    the same name in an equivalent spelling (names/equivalents.txt)
+//	80–90   the same phonetic skeleton (names/skeleton.txt), ranked by
+//	        Jaro–Winkler (at least 0.75 for words, 0.85 run together)
+//	≤ 80    Jaro–Winkler ≥ 0.9 over the spellings of a word
+//
+// A partial match scores the sum over matched words divided by the words
+// of both (as matchName's word overlap), so a namesake who shares only a
+// family name stays under the threshold.
+
+// queryForms are the forms of a name query: the words typed, their
+// transliterations, and pinyin readings of Wade–Giles words.
+func queryForms(name string, words []string) []persons.NameForm {
+	typed := persons.NameForm{Text: name, Kind: "query", Words: words, Parts: [][]string{words}}
+	out := []persons.NameForm{typed}
+	out = append(out, persons.Romanizations(typed)...)
+	// Wade–Giles read as pinyin: the readings of each word, up to
+	// maxReadings combinations.
+	readings := [][]string{nil}
+	changed := false
+	for _, w := range words {
+		rs := persons.PinyinOfWadeGiles(w)
+		if len(rs) == 0 {
+			rs = []string{w}
+		} else {
+			changed = true
+		}
+		var next [][]string
+		for _, prefix := range readings {
+			for _, r := range rs {
+				if len(next) < maxReadings {
+					next = append(next, append(append([]string{}, prefix...), r))
+				}
+			}
+		}
+		readings = next
+	}
+	if changed {
+		for _, py := range readings {
+			out = append(out, persons.MachineForm(persons.SystemWadeGilesP, name, [][]string{py}))
+		}
+	}
+	return out
+}
+
+// keyCandidateCap bounds the candidates read through keys per search
+// (the most recently written first).
+const keyCandidateCap = 200
+
+// maxReadings bounds the pinyin readings of a Wade–Giles query.
+const maxReadings = 8
+
+// minKeyScore is the lowest score of a match through keys: below it, a
+// match is a namesake sharing a family name and a sound or two.
+const minKeyScore = 65
+
+// keySpread is how far below the best hit of a search a match through
+// keys may score and still be returned.
+const keySpread = 30
+
+// queryKeys are the index keys of the query forms (store.PersonQuery.Keys).
+func queryKeys(forms []persons.NameForm) [][][]string {
+	var alts [][][]string
+	for _, f := range forms {
+		for _, words := range querySegmentations(persons.WithoutArticles(f.Words)) {
+			var groups [][]string
+			for _, w := range words {
+				g := append([]string{w}, persons.WordKeys(w)...)
+				for _, py := range persons.PinyinOfWadeGiles(w) {
+					g = append(g, py)
+				}
+				groups = append(groups, g)
+			}
+			alts = append(alts, groups)
+		}
+		alts = append(alts, [][]string{persons.RunKeys(f.Words)})
+	}
+	// Forms often share keys (a transliteration spelled as typed): each
+	// alternative once keeps the full-text query small.
+	seen := map[string]bool{}
+	out := alts[:0]
+	for _, a := range alts {
+		k := fmt.Sprint(a)
+		if !seen[k] {
+			seen[k] = true
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
+// Levels of a word match, weakest last.
+const (
+	levelSame     = iota
+	levelTranslit // a Wade–Giles syllable and its pinyin
+	levelEquivalent
+	levelPhonetic
+	levelFuzzy
+	levelNone
+)
+
+// Spellings of one name are about as long: "Chen" is not "Chen Wei"
+// however alike their sounds. The shorter must be at least this part of
+// the longer, for words and for whole names run together.
+const (
+	wordRatio = 0.6
+	runRatio  = 0.7
+)
+
+// wordJW and runJW are the Jaro–Winkler similarity two spellings with
+// the same skeleton need to count as the same sound: words, and whole
+// names run together (whose long skeletons unrelated names share more
+// often). A word with a skeleton of three consonants or more needs only
+// 0.55, since romanizations spell the vowels of a syllable very
+// differently (Korean "Wookyung", "Ugyeong").
+const (
+	wordJW = 0.75
+	runJW  = 0.85
+)
+
+// wordSim is how alike two search words are (0–1) and at which level.
+func wordSim(a, b string) (float64, int) { return similar(a, b, false) }
+
+// similar is wordSim for words or, with run, for whole names run together.
+func similar(a, b string, run bool) (float64, int) {
+	ratio, needJW := wordRatio, wordJW
+	if run {
+		ratio, needJW = runRatio, runJW
+	}
+	if a == b {
+		return 1, levelSame
+	}
+	ga, gb := persons.Equivalent(a), persons.Equivalent(b)
+	if _, ok := persons.SameGroup(a, b); ok {
+		return 0.92, levelEquivalent
+	}
+	if slices.Contains(persons.PinyinOfWadeGiles(a), b) || slices.Contains(persons.PinyinOfWadeGiles(b), a) {
+		return 0.95, levelTranslit
+	}
+	if len(ga) > 0 && len(gb) > 0 {
+		return 0, levelNone // two names known to differ (Muhammad, Mahmoud)
+	}
+	if la, lb := len([]rune(a)), len([]rune(b)); float64(min(la, lb)) < ratio*float64(max(la, lb)) {
+		return 0, levelNone
+	}
+	jw := persons.JaroWinkler(a, b)
+	// The same skeleton counts when the spellings are not far apart: a
+	// skeleton of a letter or three is shared by many unrelated names.
+	for _, sa := range persons.Skeletons(a) {
+		if slices.Contains(persons.Skeletons(b), sa) && (jw >= needJW || !run && len(sa) >= 3 && jw >= 0.55) {
+			return 0.8 + 0.1*jw, levelPhonetic
+		}
+	}
+	// Close spellings count word by word only: run together, names that
+	// share a family name look close ("chenli", "chenwei").
+	if jw >= 0.9 && !run {
+		return jw - 0.2, levelFuzzy
+	}
+	return 0, levelNone
+}
+
+// formMatch is the score of a query form against a person's form.
+type formMatch struct {
+	score      float64
+	level      int
+	q, p       persons.NameForm
+	run        bool // matched as the words run together
+	equivalent string
+}
+
+// matchForms scores query form q against form p: the better of the words
+// aligned one to one (greedily, best pairs first) and the words run
+// together. A machine transliteration on either side caps it at 0.95.
+func matchForms(q, p persons.NameForm) formMatch {
+	best := formMatch{q: q, p: p, level: levelNone}
+	qw := persons.WithoutArticles(q.Words)
+	for _, qs := range querySegmentations(qw) {
+		if m := alignForms(qs, p); m.score > best.score {
+			best.score, best.level, best.run = m.score, m.level, false
+		}
+	}
+	qrun := strings.Join(qw, "")
+	pw := persons.WithoutArticles(p.Words)
+	for _, prun := range []string{strings.Join(pw, ""), strings.Join(persons.WithoutArticles(p.Swapped()), "")} {
+		if s, l := similar(qrun, prun, true); s > best.score {
+			best.score, best.level, best.run = s, l, true
+		}
+	}
+	if (q.Machine() || p.Machine()) && best.score > 0.95 {
+		best.score = 0.95
+	}
+	return best
+}
+
+// querySegmentations are the ways a query's words may split into name
+// parts: as typed, and — for three words or more — the first (or last)
+// word apart and the others run together ("Kim Sung Min" as "Kim
+// Sungmin").
+func querySegmentations(qw []string) [][]string {
+	out := [][]string{qw}
+	if n := len(qw); n >= 3 && n <= 5 {
+		out = append(out, []string{qw[0], strings.Join(qw[1:], "")}, []string{strings.Join(qw[:n-1], ""), qw[n-1]})
+	}
+	return out
+}
+
+// alignForms aligns the query words qw with the words of p one to one,
+// best pairs first, over p's segmentations.
+func alignForms(qw []string, p persons.NameForm) formMatch {
+	best := formMatch{level: levelNone}
+	for _, seg := range p.Segmentations() {
+		pw := persons.WithoutArticles(seg)
+		type pair struct {
+			i, j  int
+			s     float64
+			level int
+		}
+		var pairs []pair
+		for i, a := range qw {
+			for j, b := range pw {
+				if s, l := wordSim(a, b); s > 0 {
+					pairs = append(pairs, pair{i, j, s, l})
+				}
+			}
+		}
+		usedQ, usedP := map[int]bool{}, map[int]bool{}
+		order := make([]int, len(qw))
+		for i := range order {
+			order[i] = -1
+		}
+		sum, matched, level := 0.0, 0, levelSame
+		for len(pairs) > 0 {
+			bi := 0
+			for k, pr := range pairs {
+				if pr.s > pairs[bi].s {
+					bi = k
+				}
+			}
+			pr := pairs[bi]
+			pairs = append(pairs[:bi], pairs[bi+1:]...)
+			if usedQ[pr.i] || usedP[pr.j] {
+				continue
+			}
+			usedQ[pr.i], usedP[pr.j] = true, true
+			order[pr.i] = pr.j
+			sum += pr.s
+			matched++
+			level = max(level, pr.level)
+		}
+		if matched > 0 {
+			s := sum / float64(len(qw)+len(pw)-matched)
+			if level > levelSame && !rotation(order) {
+				// Words found in another order than any way of writing
+				// the name: syllables of another given name.
+				s *= 0.8
+			}
+			if s > best.score {
+				best.score, best.level = s, level
+			}
+		}
+	}
+	return best
+}
+
+// rotation says whether the matched positions (-1: unmatched) increase,
+// allowing one wrap-around — the family name written last instead of
+// first.
+func rotation(order []int) bool {
+	var seq []int
+	for _, j := range order {
+		if j >= 0 {
+			seq = append(seq, j)
+		}
+	}
+	descents := 0
+	for i := 1; i < len(seq); i++ {
+		if seq[i] < seq[i-1] {
+			descents++
+		}
+	}
+	return descents == 0 || descents == 1 && seq[len(seq)-1] < seq[0]
+}
+
+// matchKeys scores the query forms against every form of p and explains
+// the best; the score is 0–99.
+func matchKeys(query string, qforms []persons.NameForm, p *liaisonv1.Person) nameMatch {
+	var best formMatch
+	for _, pf := range persons.AllForms(persons.NameForms(p)) {
+		for _, qf := range qforms {
+			if m := matchForms(qf, pf); m.score > best.score {
+				best = m
+			}
+		}
+	}
+	if best.level == levelSame && !best.q.Machine() && !best.p.Machine() {
+		return nameMatch{} // the words as written: matchName's to score
+	}
+	score := min(99, int(math.Round(100*best.score)))
+	if score < minKeyScore {
+		return nameMatch{}
+	}
+	return nameMatch{score: score, reason: explainKeys(query, best, score), byKeys: true}
+}
+
+func explainKeys(query string, m formMatch, score int) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "name %q", query)
+	if m.q.Machine() {
+		fmt.Fprintf(&b, " (in %s %q)", m.q.Kind, m.q.Text)
+	}
+	b.WriteString(" matches ")
+	if m.p.Machine() {
+		fmt.Fprintf(&b, "the name %q through its %s %q", m.p.Of, m.p.Kind, m.p.Text)
+	} else {
+		b.WriteString(describeForm(m.p))
+	}
+	switch m.level {
+	case levelSame:
+		if m.q.Machine() || m.p.Machine() {
+			b.WriteString(": the same transliteration")
+		}
+	case levelTranslit:
+		b.WriteString(": Wade–Giles and Pinyin spellings of the same syllables")
+	case levelEquivalent:
+		b.WriteString(": equivalent names (names/equivalents.txt)")
+	case levelPhonetic:
+		b.WriteString(": the same sound (phonetic key)")
+	case levelFuzzy:
+		b.WriteString(": a similar spelling (Jaro–Winkler)")
+	}
+	if m.run {
+		b.WriteString(", spacing ignored")
+	}
+	fmt.Fprintf(&b, ", score %d", score)
+	return b.String()
+}
+
+// useKeys says whether the name's keys are searched and scored: not for a
+// query of one Latin word, which shares at most half the words of a name
+// of two — under the lowest score of a match through keys — and would
+// read and score every person of a common family name for nothing. A
+// word in another script is romanized into a whole name ("김성민").
+func (q query) useKeys() bool {
+	if len(q.forms) == 0 {
+		return false
+	}
+	if len(q.words) > 1 {
+		return true
+	}
+	for _, f := range q.forms {
+		if f.Machine() && f.Kind != persons.SystemWadeGilesP {
+			return true
+		}
+	}
+	return false
+}
+
+// matchName scores the query's name against p: the words as written first
+// (matchName), then the keys when that is not a full match.
+func (q query) matchName(p *liaisonv1.Person) nameMatch {
+	m := matchName(q.name, q.words, p, Threshold)
+	if m.score == 100 || !q.useKeys() {
+		return m
+	}
+	if k := matchKeys(q.name, q.forms, p); k.score > m.score {
+		return k
+	}
+	return m
+}
