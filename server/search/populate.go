@@ -19,8 +19,10 @@ import (
 const populateBatch = 2000
 
 // Populate fills the person index of s with n synthetic persons, for
-// benchmarks: each the one subject of a synthetic lead record (only index
-// rows are written — no lead, no audit event), 2,000 records per
+// benchmarks: each the one subject of a synthetic lead record of the
+// store's own agency (only index rows are written — no lead, no audit
+// event; being the own agency's, no handling policy looks the lead up),
+// 2,000 records per
 // transaction. Names follow a skewed distribution like real ones (a few
 // family names are very common); some persons have a name in Han script
 // with its transliteration, aliases, documents; all have one or two Thai
@@ -47,7 +49,7 @@ func Populate(ctx context.Context, s *store.Store, n int, seed int64) (names []s
 	names, phones, err = generate(n, seed, func(i int, p *liaisonv1.Person) error {
 		batch = append(batch, store.IndexedRecord{
 			Kind: liaisonv1.RecordKind_RECORD_KIND_LEAD, ID: uuid.Must(uuid.NewV7()).String(),
-			Title: fmt.Sprintf("synthetic lead %d", i), OriginAgency: "bench", Persons: []*liaisonv1.Person{p},
+			Title: fmt.Sprintf("synthetic lead %d", i), OriginAgency: s.Agency(), Persons: []*liaisonv1.Person{p},
 		})
 		if len(batch) == populateBatch {
 			return flush()

@@ -319,7 +319,14 @@ func (s *Server) restrict(ctx context.Context, hits []*liaisonv1.PersonHit) ([]*
 		l, ok := leads[h.GetRecordId()]
 		if !ok {
 			var err error
-			if l, err = s.store.Lead(ctx, h.GetRecordId()); err != nil {
+			l, err = s.store.Lead(ctx, h.GetRecordId())
+			if errs.CodeOf(err) == errs.NotFound {
+				// Gone since the index was read (the index and the records
+				// are read in separate snapshots): the policy cannot be
+				// applied to it, so it is not shown.
+				continue
+			}
+			if err != nil {
 				return nil, err
 			}
 			leads[h.GetRecordId()] = l

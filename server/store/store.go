@@ -738,3 +738,6 @@ type Stats struct {
 
 // Stats returns the writer's counters.
 func (s *Store) Stats() Stats { return Stats{Batches: s.batches.Load(), Ops: s.opsDone.Load()} }
+
+// Agency is the own agency of the node the store belongs to.
+func (s *Store) Agency() string { return s.opts.Agency }
