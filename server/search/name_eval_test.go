@@ -493,7 +493,7 @@ func TestSearch_NameEvaluation(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: %v", q.text, err)
 		}
-		hits, err := run(ctx, s, pq)
+		hits, _, err := run(ctx, s, pq)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -69,7 +69,7 @@ func (s *Server) SearchPersons(ctx context.Context, req *liaisonv1.SearchPersons
 	if err != nil {
 		return nil, err
 	}
-	hits, err := run(ctx, s.store, q)
+	hits, capped, err := run(ctx, s.store, q)
 	if err == nil {
 		hits, err = s.restrict(ctx, hits)
 	}
@@ -82,7 +82,7 @@ func (s *Server) SearchPersons(ctx context.Context, req *liaisonv1.SearchPersons
 		seen[i] = h.GetRecordId()
 	}
 	audit.SetRecords(ctx, seen)
-	return &liaisonv1.SearchPersonsResponse{Hits: hits, Threshold: Threshold}, nil
+	return &liaisonv1.SearchPersonsResponse{Hits: hits, Threshold: Threshold, Capped: capped}, nil
 }
 
 // query is a search request, normalised.
@@ -179,12 +179,15 @@ func (q query) terms() string {
 // for common names); if they fill the page with full scores, nothing
 // better can follow and the broad query — every word, up to the candidate
 // cap — is skipped.
-func run(ctx context.Context, st *store.Store, q query) ([]*liaisonv1.PersonHit, error) {
+//
+// capped says a query read as many candidates as a search reads
+// (candidateCap by its words, keyCandidateCap by its keys): more persons
+// may match than were scored.
+func run(ctx context.Context, st *store.Store, q query) (hits []*liaisonv1.PersonHit, capped bool, err error) {
 	pq := store.PersonQuery{
 		Phone: q.phone, Document: q.document, Words: q.words,
 		Birth: q.birth, YearFrom: q.yearFrom, YearTo: q.yearTo, Limit: candidateCap,
 	}
-	var hits []*liaisonv1.PersonHit
 	// byKeys are the hits whose name matched only through its keys.
 	byKeys := map[*liaisonv1.PersonHit]bool{}
 	seen := map[int64]bool{}
@@ -197,6 +200,9 @@ func run(ctx context.Context, st *store.Store, q query) ([]*liaisonv1.PersonHit,
 		cands, err := st.FindPersons(ctx, pq)
 		if err != nil {
 			return err
+		}
+		if !pq.ExactName && len(cands) >= pq.Limit {
+			capped = true
 		}
 		for _, c := range cands {
 			if seen[c.Row] {
@@ -221,12 +227,12 @@ func run(ctx context.Context, st *store.Store, q query) ([]*liaisonv1.PersonHit,
 		exact := pq
 		exact.ExactName, exact.Limit = true, q.size+10
 		if err := collect(exact, false); err != nil {
-			return nil, err
+			return nil, false, err
 		}
 	}
 	if full < q.size {
 		if err := collect(pq, false); err != nil {
-			return nil, err
+			return nil, false, err
 		}
 	}
 	// Then the persons found only through the name's keys, in a query of
@@ -236,7 +242,7 @@ func run(ctx context.Context, st *store.Store, q query) ([]*liaisonv1.PersonHit,
 		kq := pq
 		kq.Keys, kq.Limit = queryKeys(q.forms), keyCandidateCap
 		if err := collect(kq, true); err != nil {
-			return nil, err
+			return nil, false, err
 		}
 	}
 	// Equal scores keep the order they were found in: exact names first,
@@ -248,7 +254,7 @@ func run(ctx context.Context, st *store.Store, q query) ([]*liaisonv1.PersonHit,
 		top := hits[0].Score
 		hits = slices.DeleteFunc(hits, func(h *liaisonv1.PersonHit) bool { return byKeys[h] && h.Score < top-keySpread })
 	}
-	return hits[:min(len(hits), q.size)], nil
+	return hits[:min(len(hits), q.size)], capped, nil
 }
 
 // check tests p against every criterion of q. It returns the score — 100

@@ -44,7 +44,7 @@ func search(t *testing.T, s *store.Store, req *liaisonv1.SearchPersonsRequest) [
 	if err != nil {
 		t.Fatalf("parse %v: %v", req, err)
 	}
-	hits, err := run(context.Background(), s, q)
+	hits, _, err := run(context.Background(), s, q)
 	if err != nil {
 		t.Fatalf("search %v: %v", req, err)
 	}
@@ -165,7 +165,7 @@ func TestSearch_FindPersons_QuotesAndOperators(t *testing.T) {
 			}
 			continue
 		}
-		hits, err := run(context.Background(), s, q)
+		hits, _, err := run(context.Background(), s, q)
 		if err != nil {
 			t.Errorf("%q: %v", tc.name, err)
 			continue
@@ -288,5 +288,28 @@ func TestSearch_FindPersons_CommonWords(t *testing.T) {
 	got = fmt.Sprint(recordIDs(search(t, s, &liaisonv1.SearchPersonsRequest{Name: "Rare Extra Common", PageSize: 200})))
 	if want := "[longer:100]"; got != want {
 		t.Errorf("hits %s, want %s", got, want)
+	}
+}
+
+// A query that matches more persons than a search reads says so, rather
+// than silently leaving the rest out; a narrower one does not.
+func TestSearch_Run_SaysWhenCapped(t *testing.T) {
+	t.Parallel()
+	s := openStore(t)
+	var recs []store.IndexedRecord
+	for i := 0; i < candidateCap+100; i++ {
+		recs = append(recs, lead(fmt.Sprintf("filler-%05d", i), named("Common", fmt.Sprintf("Filler%d", i))))
+	}
+	recs = append(recs, lead("exact", named("Common", "Rare")))
+	index(t, s, recs...)
+	for name, want := range map[string]bool{"Common": true, "Common Rare": false} {
+		q, err := parse(&liaisonv1.SearchPersonsRequest{Name: name, PageSize: 50})
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, capped, err := run(context.Background(), s, q)
+		if err != nil || capped != want {
+			t.Errorf("%q: capped %v (%v), want %v", name, capped, err, want)
+		}
 	}
 }

@@ -76,8 +76,14 @@ var hitColumns = []string{"SCORE", "KIND", "RECORD", "ORIGIN", "TITLE", "PERSON"
 // hitTable lists the persons found, best first, and the threshold below
 // which matches were left out.
 func hitTable(w io.Writer, resp *liaisonv1.SearchPersonsResponse) {
+	capped := func() {
+		if resp.GetCapped() {
+			fmt.Fprintln(w, "capped: the query matched more persons than a search reads; others may match too. Narrow it (date or year of birth, more of the name, a document or phone).")
+		}
+	}
 	if len(resp.GetHits()) == 0 {
 		fmt.Fprintf(w, "no persons found scoring at least the threshold %d\n", resp.GetThreshold())
+		capped()
 		return
 	}
 	row(w, hitColumns...)
@@ -86,6 +92,7 @@ func hitTable(w io.Writer, resp *liaisonv1.SearchPersonsResponse) {
 			restricted(truncate(h.GetRecordTitle(), 40), h.GetRestriction()), hitPerson(h.GetPerson()), strings.Join(h.GetReasons(), "; "))
 	}
 	fmt.Fprintf(w, "\nthreshold %d: weaker matches are left out\n", resp.GetThreshold())
+	capped()
 }
 
 // hitPerson is a person in one cell: the names with their

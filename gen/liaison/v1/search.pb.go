@@ -239,7 +239,12 @@ type SearchPersonsResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	Hits  []*PersonHit           `protobuf:"bytes,1,rep,name=hits,proto3" json:"hits,omitempty"`
 	// The lowest score returned: weaker matches are left out.
-	Threshold     int32 `protobuf:"varint,2,opt,name=threshold,proto3" json:"threshold,omitempty"`
+	Threshold int32 `protobuf:"varint,2,opt,name=threshold,proto3" json:"threshold,omitempty"`
+	// The query matched more persons than a search reads (500 by its words,
+	// 200 by its name's transliteration and phonetic keys): the best of those
+	// read are shown, and others may match too. Narrow it — a date or year of
+	// birth, more of the name, a document or a phone number.
+	Capped        bool `protobuf:"varint,3,opt,name=capped,proto3" json:"capped,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -288,6 +293,13 @@ func (x *SearchPersonsResponse) GetThreshold() int32 {
 	return 0
 }
 
+func (x *SearchPersonsResponse) GetCapped() bool {
+	if x != nil {
+		return x.Capped
+	}
+	return false
+}
+
 var File_liaison_v1_search_proto protoreflect.FileDescriptor
 
 const file_liaison_v1_search_proto_rawDesc = "" +
@@ -317,10 +329,11 @@ const file_liaison_v1_search_proto_rawDesc = "" +
 	"\x06person\x18\x05 \x01(\v2\x12.liaison.v1.PersonR\x06person\x12\x14\n" +
 	"\x05score\x18\x06 \x01(\x05R\x05score\x12\x18\n" +
 	"\areasons\x18\a \x03(\tR\areasons\x129\n" +
-	"\vrestriction\x18\b \x01(\v2\x17.liaison.v1.RestrictionR\vrestriction\"`\n" +
+	"\vrestriction\x18\b \x01(\v2\x17.liaison.v1.RestrictionR\vrestriction\"x\n" +
 	"\x15SearchPersonsResponse\x12)\n" +
 	"\x04hits\x18\x01 \x03(\v2\x15.liaison.v1.PersonHitR\x04hits\x12\x1c\n" +
-	"\tthreshold\x18\x02 \x01(\x05R\tthreshold2e\n" +
+	"\tthreshold\x18\x02 \x01(\x05R\tthreshold\x12\x16\n" +
+	"\x06capped\x18\x03 \x01(\bR\x06capped2e\n" +
 	"\rSearchService\x12T\n" +
 	"\rSearchPersons\x12 .liaison.v1.SearchPersonsRequest\x1a!.liaison.v1.SearchPersonsResponseB>Z<github.com/liaison-exchange/liaison/gen/liaison/v1;liaisonv1b\x06proto3"
 
