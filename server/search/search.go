@@ -17,6 +17,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 
 	liaisonv1 "github.com/liaison-exchange/liaison/gen/liaison/v1"
@@ -24,6 +25,7 @@ import (
 	"github.com/liaison-exchange/liaison/server/errs"
 	"github.com/liaison-exchange/liaison/server/handling"
 	"github.com/liaison-exchange/liaison/server/identity"
+	"github.com/liaison-exchange/liaison/server/paging"
 	"github.com/liaison-exchange/liaison/server/persons"
 	"github.com/liaison-exchange/liaison/server/store"
 )
@@ -69,6 +71,22 @@ func (s *Server) SearchPersons(ctx context.Context, req *liaisonv1.SearchPersons
 	if err != nil {
 		return nil, err
 	}
+	fp := paging.Fingerprint(req.GetName(), req.GetPhone(), req.GetPhoneRegion(), req.GetDocument(), req.GetDateOfBirth().String(),
+		req.GetBirthYearFrom(), req.GetBirthYearTo())
+	after, err := paging.Decode(req.GetPageToken(), fp)
+	if err != nil {
+		return nil, err
+	}
+	offset := 0
+	if after != "" {
+		if offset, err = strconv.Atoi(after); err != nil || offset < 1 {
+			return nil, errs.Invalid("page_token", "is not a token this service issued")
+		}
+	}
+	// The hits up to the end of this page, and one more to tell whether
+	// another page follows.
+	page := q.size
+	q.size = offset + page + 1
 	hits, capped, err := run(ctx, s.store, q)
 	if err == nil {
 		hits, err = s.restrict(ctx, hits)
@@ -76,13 +94,18 @@ func (s *Server) SearchPersons(ctx context.Context, req *liaisonv1.SearchPersons
 	if err != nil {
 		return nil, err
 	}
+	next := ""
+	if len(hits) > offset+page {
+		next = paging.Encode(strconv.Itoa(offset+page), fp)
+	}
+	hits = hits[min(offset, len(hits)):min(offset+page, len(hits))]
 	// A hit shows a person of a lead, case or manifest: that record was seen.
 	seen := make([]string, len(hits))
 	for i, h := range hits {
 		seen[i] = h.GetRecordId()
 	}
 	audit.SetRecords(ctx, seen)
-	return &liaisonv1.SearchPersonsResponse{Hits: hits, Threshold: Threshold, Capped: capped}, nil
+	return &liaisonv1.SearchPersonsResponse{Hits: hits, Threshold: Threshold, Capped: capped, NextPageToken: next}, nil
 }
 
 // query is a search request, normalised.

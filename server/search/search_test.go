@@ -10,6 +10,7 @@ import (
 	_ "github.com/mattn/go-sqlite3"
 
 	liaisonv1 "github.com/liaison-exchange/liaison/gen/liaison/v1"
+	"github.com/liaison-exchange/liaison/server/errs"
 	"github.com/liaison-exchange/liaison/server/store"
 )
 
@@ -311,5 +312,51 @@ func TestSearch_Run_SaysWhenCapped(t *testing.T) {
 		if err != nil || capped != want {
 			t.Errorf("%q: capped %v (%v), want %v", name, capped, err, want)
 		}
+	}
+}
+
+// Pages follow each other without a gap or a repeat, and a token is only
+// good for the criteria it was issued for.
+func TestSearchPersons_Pages(t *testing.T) {
+	t.Parallel()
+	s := openStore(t)
+	var recs []store.IndexedRecord
+	for i := 0; i < 25; i++ {
+		recs = append(recs, lead(fmt.Sprintf("page-%02d", i), named("Pagesearch", fmt.Sprintf("Given%d", i))))
+	}
+	index(t, s, recs...)
+	srv := New(s, "alpha", nil)
+	ctx := context.Background()
+	seen := map[string]bool{}
+	token, pages := "", 0
+	for {
+		resp, err := srv.SearchPersons(ctx, &liaisonv1.SearchPersonsRequest{Name: "Pagesearch", PageSize: 10, PageToken: token})
+		if err != nil {
+			t.Fatal(err)
+		}
+		pages++
+		for _, h := range resp.GetHits() {
+			if seen[h.GetRecordId()] {
+				t.Errorf("page %d repeats %s", pages, h.GetRecordId())
+			}
+			seen[h.GetRecordId()] = true
+		}
+		if token = resp.GetNextPageToken(); token == "" {
+			break
+		}
+		if pages > 5 {
+			t.Fatal("pages do not end")
+		}
+	}
+	if pages != 3 || len(seen) != 25 {
+		t.Errorf("%d pages, %d persons; want 3 pages, 25 persons", pages, len(seen))
+	}
+	first, err := srv.SearchPersons(ctx, &liaisonv1.SearchPersonsRequest{Name: "Pagesearch", PageSize: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = srv.SearchPersons(ctx, &liaisonv1.SearchPersonsRequest{Name: "Other", PageSize: 10, PageToken: first.GetNextPageToken()})
+	if errs.CodeOf(err) != errs.InvalidArgument {
+		t.Errorf("a token for other criteria: %v, want INVALID_ARGUMENT", err)
 	}
 }

@@ -41,9 +41,11 @@ func searchPersons(fs *flag.FlagSet) handler {
 	bornFrom := fs.Int("born-from", 0, "born in `YYYY` or later")
 	bornTo := fs.Int("born-to", 0, "born in `YYYY` or earlier")
 	size := fs.Int("page-size", 0, "at most `N` persons (node default 20, at most 200)")
+	token := fs.String("page-token", "", "the page after the one that printed `TOKEN` (same criteria)")
 	return func(ctx context.Context, c *cli, args []string) error {
 		req := &liaisonv1.SearchPersonsRequest{
 			Name: strings.Join(args, " "), Phone: phone.s, PhoneRegion: strings.ToUpper(strings.TrimSpace(*region)), Document: document.s,
+			PageToken: *token,
 		}
 		var err error
 		if req.DateOfBirth, err = parseDate("--dob", *dob); err != nil {
@@ -93,6 +95,7 @@ func hitTable(w io.Writer, resp *liaisonv1.SearchPersonsResponse) {
 	}
 	fmt.Fprintf(w, "\nthreshold %d: weaker matches are left out\n", resp.GetThreshold())
 	capped()
+	printNextPage(w, resp.GetNextPageToken())
 }
 
 // hitPerson is a person in one cell: the names with their

@@ -38,7 +38,11 @@ type SearchPersonsRequest struct {
 	BirthYearFrom int32 `protobuf:"varint,6,opt,name=birth_year_from,json=birthYearFrom,proto3" json:"birth_year_from,omitempty"`
 	BirthYearTo   int32 `protobuf:"varint,7,opt,name=birth_year_to,json=birthYearTo,proto3" json:"birth_year_to,omitempty"`
 	// Default 20, at most 200.
-	PageSize      int32 `protobuf:"varint,8,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	PageSize int32 `protobuf:"varint,8,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	// From a previous response's next_page_token, with the same criteria.
+	// Pages are cut from the hits of the query as it runs on each call: a
+	// person indexed meanwhile may shift them.
+	PageToken     string `protobuf:"bytes,9,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -127,6 +131,13 @@ func (x *SearchPersonsRequest) GetPageSize() int32 {
 		return x.PageSize
 	}
 	return 0
+}
+
+func (x *SearchPersonsRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
 }
 
 // PersonHit is one person found.
@@ -244,7 +255,9 @@ type SearchPersonsResponse struct {
 	// 200 by its name's transliteration and phonetic keys): the best of those
 	// read are shown, and others may match too. Narrow it — a date or year of
 	// birth, more of the name, a document or a phone number.
-	Capped        bool `protobuf:"varint,3,opt,name=capped,proto3" json:"capped,omitempty"`
+	Capped bool `protobuf:"varint,3,opt,name=capped,proto3" json:"capped,omitempty"`
+	// Set when more hits follow this page.
+	NextPageToken string `protobuf:"bytes,4,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -300,12 +313,19 @@ func (x *SearchPersonsResponse) GetCapped() bool {
 	return false
 }
 
+func (x *SearchPersonsResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
 var File_liaison_v1_search_proto protoreflect.FileDescriptor
 
 const file_liaison_v1_search_proto_rawDesc = "" +
 	"\n" +
 	"\x17liaison/v1/search.proto\x12\n" +
-	"liaison.v1\x1a\x1bbuf/validate/validate.proto\x1a\x17liaison/v1/common.proto\x1a\x1bliaison/v1/federation.proto\"\xb5\x06\n" +
+	"liaison.v1\x1a\x1bbuf/validate/validate.proto\x1a\x17liaison/v1/common.proto\x1a\x1bliaison/v1/federation.proto\"\xde\x06\n" +
 	"\x14SearchPersonsRequest\x12\x1c\n" +
 	"\x04name\x18\x01 \x01(\tB\b\xbaH\x05r\x03\x18\xc8\x01R\x04name\x123\n" +
 	"\x05phone\x18\x02 \x01(\tB\x1d\xbaH\x1ar\x18\x18(2\x14^(\\+?[0-9 ()./-]+)?$R\x05phone\x127\n" +
@@ -317,7 +337,9 @@ const file_liaison_v1_search_proto_rawDesc = "" +
 	"\rbirth_year_to\x18\a \x01(\x05B\n" +
 	"\xbaH\a\x1a\x05\x18\x98\x11(\x00R\vbirthYearTo\x12'\n" +
 	"\tpage_size\x18\b \x01(\x05B\n" +
-	"\xbaH\a\x1a\x05\x18\xc8\x01(\x00R\bpageSize:\xa8\x03\xbaH\xa4\x03\x1a\xf5\x01\n" +
+	"\xbaH\a\x1a\x05\x18\xc8\x01(\x00R\bpageSize\x12'\n" +
+	"\n" +
+	"page_token\x18\t \x01(\tB\b\xbaH\x05r\x03\x18\x80\x04R\tpageToken:\xa8\x03\xbaH\xa4\x03\x1a\xf5\x01\n" +
 	"\fsearch.terms\x12Hgive a name, phone, document, date of birth or birth years to search for\x1a\x9a\x01this.name.size() > 0 || this.phone.size() > 0 || this.document.size() > 0 || has(this.date_of_birth) || this.birth_year_from > 0 || this.birth_year_to > 0\x1a\xa9\x01\n" +
 	"\x12search.birth_years\x12/birth_year_from must not be after birth_year_to\x1abthis.birth_year_from == 0 || this.birth_year_to == 0 || this.birth_year_from <= this.birth_year_to\"\xc0\x02\n" +
 	"\tPersonHit\x127\n" +
@@ -329,11 +351,12 @@ const file_liaison_v1_search_proto_rawDesc = "" +
 	"\x06person\x18\x05 \x01(\v2\x12.liaison.v1.PersonR\x06person\x12\x14\n" +
 	"\x05score\x18\x06 \x01(\x05R\x05score\x12\x18\n" +
 	"\areasons\x18\a \x03(\tR\areasons\x129\n" +
-	"\vrestriction\x18\b \x01(\v2\x17.liaison.v1.RestrictionR\vrestriction\"x\n" +
+	"\vrestriction\x18\b \x01(\v2\x17.liaison.v1.RestrictionR\vrestriction\"\xa0\x01\n" +
 	"\x15SearchPersonsResponse\x12)\n" +
 	"\x04hits\x18\x01 \x03(\v2\x15.liaison.v1.PersonHitR\x04hits\x12\x1c\n" +
 	"\tthreshold\x18\x02 \x01(\x05R\tthreshold\x12\x16\n" +
-	"\x06capped\x18\x03 \x01(\bR\x06capped2e\n" +
+	"\x06capped\x18\x03 \x01(\bR\x06capped\x12&\n" +
+	"\x0fnext_page_token\x18\x04 \x01(\tR\rnextPageToken2e\n" +
 	"\rSearchService\x12T\n" +
 	"\rSearchPersons\x12 .liaison.v1.SearchPersonsRequest\x1a!.liaison.v1.SearchPersonsResponseB>Z<github.com/liaison-exchange/liaison/gen/liaison/v1;liaisonv1b\x06proto3"
 
