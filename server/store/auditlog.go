@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"os"
 	"sort"
 	"strings"
 	"time"
@@ -248,8 +249,12 @@ func eventOf(r db.AuditEvent, records []string) audit.Event {
 }
 
 // OpenReadOnly opens a database file for offline inspection without
-// migrating or writing it.
+// migrating or writing it. A file that does not exist is an error (SQLite
+// would create an empty one).
 func OpenReadOnly(path string) (*db.Queries, func() error, error) {
+	if _, err := os.Stat(path); err != nil {
+		return nil, nil, fmt.Errorf("open %w", err)
+	}
 	d, err := sql.Open("sqlite3", FileURI(path, url.Values{"_query_only": {"on"}, "_busy_timeout": {"10000"}}))
 	if err != nil {
 		return nil, nil, err

@@ -189,12 +189,9 @@ func auditVerify(ctx context.Context, args []string, stdout io.Writer) error {
 	if len(o.Checkpoints) > 0 && o.Keys.Log == "" {
 		return errors.New("audit verify: --checkpoint needs --config (the keys it is checked with)")
 	}
-	if _, err := os.Stat(*dbPath); err != nil {
-		return fmt.Errorf("audit verify: %w", err)
-	}
 	q, closeDB, err := store.OpenReadOnly(*dbPath)
 	if err != nil {
-		return err
+		return fmt.Errorf("audit verify: %w", err)
 	}
 	defer closeDB()
 	res, err := store.VerifyAuditDB(ctx, q, o)

@@ -35,12 +35,9 @@ func federationReceiptProof(ctx context.Context, args []string, stdout io.Writer
 	if *dbPath == "" || *partner == "" || *record == "" || *out == "" {
 		return errors.New("federation receipt-proof: --db, --partner, --record and --out are required")
 	}
-	if _, err := os.Stat(*dbPath); err != nil {
-		return fmt.Errorf("federation receipt-proof: %w", err)
-	}
 	q, closeDB, err := store.OpenReadOnly(*dbPath)
 	if err != nil {
-		return err
+		return fmt.Errorf("federation receipt-proof: %w", err)
 	}
 	defer closeDB()
 	proofs, err := store.ReceiptProofs(ctx, q, *partner, *record)
