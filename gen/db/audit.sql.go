@@ -161,17 +161,6 @@ func (q *Queries) CountAuditRecords(ctx context.Context) (int64, error) {
 	return count, err
 }
 
-const countAuditTreeHashes = `-- name: CountAuditTreeHashes :one
-SELECT count(*) FROM audit_tree
-`
-
-func (q *Queries) CountAuditTreeHashes(ctx context.Context) (int64, error) {
-	row := q.queryRow(ctx, q.countAuditTreeHashesStmt, countAuditTreeHashes)
-	var count int64
-	err := row.Scan(&count)
-	return count, err
-}
-
 const eraseAuditContent = `-- name: EraseAuditContent :execrows
 UPDATE audit_events SET detail = '', salt = NULL, erase_time = ?1
 WHERE action = ?2 AND time < ?3 AND erase_time = 0

@@ -57,9 +57,6 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.countAuditRecordsStmt, err = db.PrepareContext(ctx, countAuditRecords); err != nil {
 		return nil, fmt.Errorf("error preparing query CountAuditRecords: %w", err)
 	}
-	if q.countAuditTreeHashesStmt, err = db.PrepareContext(ctx, countAuditTreeHashes); err != nil {
-		return nil, fmt.Errorf("error preparing query CountAuditTreeHashes: %w", err)
-	}
 	if q.countCaseEntriesStmt, err = db.PrepareContext(ctx, countCaseEntries); err != nil {
 		return nil, fmt.Errorf("error preparing query CountCaseEntries: %w", err)
 	}
@@ -469,11 +466,6 @@ func (q *Queries) Close() error {
 	if q.countAuditRecordsStmt != nil {
 		if cerr := q.countAuditRecordsStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing countAuditRecordsStmt: %w", cerr)
-		}
-	}
-	if q.countAuditTreeHashesStmt != nil {
-		if cerr := q.countAuditTreeHashesStmt.Close(); cerr != nil {
-			err = fmt.Errorf("error closing countAuditTreeHashesStmt: %w", cerr)
 		}
 	}
 	if q.countCaseEntriesStmt != nil {
@@ -1111,7 +1103,6 @@ type Queries struct {
 	casesLinkingLeadStmt             *sql.Stmt
 	countAuditEventsStmt             *sql.Stmt
 	countAuditRecordsStmt            *sql.Stmt
-	countAuditTreeHashesStmt         *sql.Stmt
 	countCaseEntriesStmt             *sql.Stmt
 	countCasesStmt                   *sql.Stmt
 	countInboxStmt                   *sql.Stmt
@@ -1246,7 +1237,6 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		casesLinkingLeadStmt:             q.casesLinkingLeadStmt,
 		countAuditEventsStmt:             q.countAuditEventsStmt,
 		countAuditRecordsStmt:            q.countAuditRecordsStmt,
-		countAuditTreeHashesStmt:         q.countAuditTreeHashesStmt,
 		countCaseEntriesStmt:             q.countCaseEntriesStmt,
 		countCasesStmt:                   q.countCasesStmt,
 		countInboxStmt:                   q.countInboxStmt,

@@ -182,9 +182,6 @@ func GenerateKey(name string) (skey, vkey string, err error) {
 	return note.GenerateKey(rand.Reader, name)
 }
 
-// HashReader reads stored tree hashes (tlog.HashReader).
-type HashReader = tlog.HashReader
-
 // VerifierKey is the verifier key (vkey) of a signed-note private key.
 func VerifierKey(skey string) (string, error) {
 	// PRIVATE+KEY+<name>+<hash>+<base64(alg || private key)>

@@ -171,11 +171,6 @@ func (t *Tx) ConsistencyProof(n, m int64) (tlog.TreeProof, error) {
 	return tlog.ProveTree(n, m, treeHashes{t.ctx, t.q, t})
 }
 
-// InclusionProof proves leaf i is in the tree at size n.
-func (t *Tx) InclusionProof(n, i int64) (tlog.RecordProof, error) {
-	return tlog.ProveRecord(n, i, treeHashes{t.ctx, t.q, t})
-}
-
 // StoredCheckpoint is one of this node's signed checkpoints.
 type StoredCheckpoint struct {
 	Size int64

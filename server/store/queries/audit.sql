@@ -31,9 +31,6 @@ INSERT INTO audit_tree (id, hash) VALUES (?, ?);
 -- name: GetAuditTreeHash :one
 SELECT hash FROM audit_tree WHERE id = ?;
 
--- name: CountAuditTreeHashes :one
-SELECT count(*) FROM audit_tree;
-
 -- name: AuditEventsToBackfill :many
 SELECT seq, time, agency, principal, role, action, resource, outcome, request_id, detail, hash, salt, content_hash, erase_time FROM audit_events
 WHERE content_hash = x'' ORDER BY seq LIMIT ?;
