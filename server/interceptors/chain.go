@@ -73,6 +73,12 @@ type Options struct {
 
 // Chain returns the server options installing the chain.
 func Chain(o Options) []grpc.ServerOption {
+	unary, stream := interceptorsOf(o)
+	return []grpc.ServerOption{grpc.ChainUnaryInterceptor(unary...), grpc.ChainStreamInterceptor(stream...)}
+}
+
+// interceptorsOf returns the chain's interceptors, outermost first.
+func interceptorsOf(o Options) ([]grpc.UnaryServerInterceptor, []grpc.StreamServerInterceptor) {
 	c := &chain{o: o, limiter: newLimiter(newLimit(o.RatePerSecond, o.Burst), newLimit(o.PartnerRatePerSecond, o.PartnerBurst))}
 	rec := recovery.WithRecoveryHandlerContext(c.recovered)
 	logOpts := []logging.Option{
@@ -123,7 +129,7 @@ func Chain(o Options) []grpc.ServerOption {
 		c.streamRevoked,
 		recovery.StreamServerInterceptor(rec),
 	)
-	return []grpc.ServerOption{grpc.ChainUnaryInterceptor(unary...), grpc.ChainStreamInterceptor(stream...)}
+	return unary, stream
 }
 
 type chain struct {
