@@ -4,20 +4,15 @@ import (
 	"context"
 	"fmt"
 	"slices"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/google/uuid"
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	liaisonv1 "github.com/liaison-exchange/liaison/gen/liaison/v1"
-	"github.com/liaison-exchange/liaison/server/authz"
-	"github.com/liaison-exchange/liaison/server/identity"
 	"github.com/liaison-exchange/liaison/server/nodetest"
 )
 
@@ -185,36 +180,7 @@ func (f mfxFlow) at(t *testing.T, state liaisonv1.ManifestState, n int) (*liaiso
 	return m, ids
 }
 
-// ---- the authorization matrix of ManifestService ---------------------------
-
-// amfWant is who may call each ManifestService method, written out
-// independently of authz.Table: drafts, persons and screenings by the
-// officers of the own agency (analysts and supervisors), every transition
-// by a supervisor, reads also by the agency's systems; holds may be placed
-// by an analyst (protection comes first) but lifted only by a supervisor.
-// Partner principals (any role, their node included) may call none.
-var amfWant = map[string][]identity.Role{
-	liaisonv1.ManifestService_CreateManifest_FullMethodName:      {identity.Analyst, identity.Supervisor},
-	liaisonv1.ManifestService_GetManifest_FullMethodName:         {identity.Analyst, identity.Supervisor, identity.Service},
-	liaisonv1.ManifestService_ListManifests_FullMethodName:       {identity.Analyst, identity.Supervisor, identity.Service},
-	liaisonv1.ManifestService_UpdateManifest_FullMethodName:      {identity.Analyst, identity.Supervisor},
-	liaisonv1.ManifestService_AddPerson_FullMethodName:           {identity.Analyst, identity.Supervisor},
-	liaisonv1.ManifestService_UpdatePerson_FullMethodName:        {identity.Analyst, identity.Supervisor},
-	liaisonv1.ManifestService_RemovePerson_FullMethodName:        {identity.Analyst, identity.Supervisor},
-	liaisonv1.ManifestService_RecordScreening_FullMethodName:     {identity.Analyst, identity.Supervisor},
-	liaisonv1.ManifestService_ProposeManifest_FullMethodName:     {identity.Supervisor},
-	liaisonv1.ManifestService_ReviewPerson_FullMethodName:        {identity.Supervisor},
-	liaisonv1.ManifestService_AcceptManifest_FullMethodName:      {identity.Supervisor},
-	liaisonv1.ManifestService_ScheduleManifest_FullMethodName:    {identity.Supervisor},
-	liaisonv1.ManifestService_DepartManifest_FullMethodName:      {identity.Supervisor},
-	liaisonv1.ManifestService_RecordHandover_FullMethodName:      {identity.Supervisor},
-	liaisonv1.ManifestService_CancelManifest_FullMethodName:      {identity.Supervisor},
-	liaisonv1.ManifestService_WithdrawPerson_FullMethodName:      {identity.Supervisor},
-	liaisonv1.ManifestService_PlaceHold_FullMethodName:           {identity.Analyst, identity.Supervisor},
-	liaisonv1.ManifestService_LiftHold_FullMethodName:            {identity.Supervisor},
-	liaisonv1.ManifestService_ListManifestHistory_FullMethodName: {identity.Analyst, identity.Supervisor, identity.Service},
-	liaisonv1.ManifestService_SeparatePersons_FullMethodName:     {identity.Supervisor},
-}
+// ---- the manifests bench: ManifestService -------------------------------------
 
 // amfFixture holds the manifests the matrix's requests name, on alpha (the
 // node under test) of an alpha–bravo pair: alpha's own, and bravo's sent
@@ -236,7 +202,7 @@ type amfFixture struct {
 	outAccepted, outScheduled string
 }
 
-func amfSetup(t *testing.T) *amfFixture {
+func amfSetup(t *testing.T) authzFixture {
 	t.Helper()
 	a, b := manPair(t)
 	f := &amfFixture{alpha: a, bravo: b, out: mfxFlow{a, b}, in: mfxFlow{b, a}, inPerson: map[string]string{}}
@@ -286,8 +252,7 @@ func (f *amfFixture) request(t *testing.T, method string, allowed bool) (proto.M
 		if err != nil {
 			t.Fatal(err)
 		}
-		return &liaisonv1.UpdateManifestRequest{Manifest: &liaisonv1.Manifest{Id: draft, Etag: g.GetManifest().GetEtag(), LegalBasis: "authz matrix (updated)"},
-			UpdatePaths: []string{"legal_basis"}}, draft
+		return authzUpdateManifest(&liaisonv1.Manifest{Id: draft, Etag: g.GetManifest().GetEtag(), LegalBasis: "authz matrix (updated)"}, "legal_basis"), draft
 	case liaisonv1.ManifestService_AddPerson_FullMethodName:
 		if allowed {
 			draft, _ = fresh(0)
@@ -368,85 +333,20 @@ func (f *amfFixture) request(t *testing.T, method string, allowed bool) (proto.M
 	return nil, ""
 }
 
-// TestAuthz_ManifestMatrix calls every ManifestService method as every
-// role of the own agency (alpha) and of the partner agency (bravo's
-// certificates calling alpha's node), with requests naming real manifests
-// in the state each call needs: exactly the callers authz.Table lets in are
-// not refused (their calls succeed), all others are PERMISSION_DENIED and
-// leave exactly one audit event saying so, filed under the manifest.
-func TestAuthz_ManifestMatrix(t *testing.T) {
-	t.Parallel()
-	f := amfSetup(t)
-	conns := map[authzPrincipal]*grpc.ClientConn{}
-	for _, p := range authzPrincipals() {
-		conns[p] = f.alpha.ConnAs(t, p.agency, string(p.role))
+func (f *amfFixture) node() *nodetest.Node { return f.alpha.Node }
+
+func (f *amfFixture) call(t *testing.T, conn *grpc.ClientConn, method string, _ authzPrincipal, allowed bool) (string, error) {
+	t.Helper()
+	req, manifest := f.request(t, method, allowed)
+	err := invoke(t, conn, method, req)
+	if manifest == "" {
+		return "", err
 	}
-	var denied []amDenial
-	allowedCalls := 0
-	for _, method := range amMethods(liaisonv1.ManifestService_ServiceDesc) {
-		want, ok := amfWant[method]
-		if !ok {
-			t.Errorf("%s is not in this test's expectation table (amfWant)", method)
-			continue
-		}
-		for _, p := range authzPrincipals() {
-			t.Run(strings.TrimPrefix(method, "/liaison.v1.")+"/"+p.String(), func(t *testing.T) {
-				allowed := !p.isPartner() && slices.Contains(want, p.role)
-				req, manifest := f.request(t, method, allowed)
-				err := invoke(t, conns[p], method, req)
-				if allowed {
-					allowedCalls++
-					if err != nil {
-						t.Errorf("%s may call it, got %v", p.id(), err)
-					}
-					return
-				}
-				if status.Code(err) != codes.PermissionDenied {
-					t.Errorf("%s may not call it: got %v, want PermissionDenied", p.id(), err)
-				}
-				denied = append(denied, amDenial{p: p, method: method, id: manifest})
-			})
-		}
-	}
-	wantAllowed := 0
-	for _, roles := range amfWant {
-		wantAllowed += len(roles)
-	}
-	if total := len(amfWant) * len(authzPrincipals()); allowedCalls != wantAllowed || len(denied) != total-wantAllowed {
-		t.Errorf("%d calls allowed and %d denied, want %d and %d", allowedCalls, len(denied), wantAllowed, total-wantAllowed)
-	}
-	amCheckDenialsAudited(t, f.alpha.Node, denied)
+	return "manifests/" + manifest, err
 }
 
-// TestAuthz_ManifestTableMatchesExpectation: authz.Table has an entry of
-// its own for every ManifestService method, allowing exactly what amfWant
-// says and opening none to a partner or to anyone; amfWant names no
-// method the service does not have.
-func TestAuthz_ManifestTableMatchesExpectation(t *testing.T) {
-	t.Parallel()
-	methods := amMethods(liaisonv1.ManifestService_ServiceDesc)
-	if len(methods) != 20 {
-		t.Errorf("ManifestService has %d methods; this test was written for 20: review amfWant", len(methods))
-	}
-	for _, m := range methods {
-		rule, ok := authz.Table[m]
-		if !ok {
-			t.Errorf("authz.Table has no entry for %s", m)
-			continue
-		}
-		got, want := slices.Clone(rule.Own), slices.Clone(amfWant[m])
-		slices.Sort(got)
-		slices.Sort(want)
-		if !slices.Equal(got, want) {
-			t.Errorf("%s: authz.Table allows %v, want %v", m, got, want)
-		}
-		if rule.PartnerNode {
-			t.Errorf("%s: authz.Table opens it to partners", m)
-		}
-	}
-	for m := range amfWant {
-		if !slices.Contains(methods, m) {
-			t.Errorf("expectation for %s, which ManifestService does not have", m)
-		}
-	}
+// authzUpdateManifest asks to change the fields paths of manifest m, as
+// set in m.
+func authzUpdateManifest(m *liaisonv1.Manifest, paths ...string) *liaisonv1.UpdateManifestRequest {
+	return &liaisonv1.UpdateManifestRequest{Manifest: m, UpdatePaths: paths}
 }

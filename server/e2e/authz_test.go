@@ -24,54 +24,10 @@ import (
 	"github.com/liaison-exchange/liaison/certs"
 	liaisonv1 "github.com/liaison-exchange/liaison/gen/liaison/v1"
 	"github.com/liaison-exchange/liaison/server/authz"
-	"github.com/liaison-exchange/liaison/server/errs"
 	"github.com/liaison-exchange/liaison/server/identity"
 	"github.com/liaison-exchange/liaison/server/ids"
 	"github.com/liaison-exchange/liaison/server/nodetest"
 )
-
-// authzWant is who may call each method of the services officers and
-// systems use, written out independently of authz.Table. Partner
-// principals (any role, their node included) may call none of them.
-var authzWant = map[string][]identity.Role{
-	liaisonv1.LeadService_CreateLead_FullMethodName:   {identity.Analyst, identity.Supervisor, identity.Service},
-	liaisonv1.LeadService_GetLead_FullMethodName:      {identity.Analyst, identity.Supervisor, identity.Service},
-	liaisonv1.LeadService_ListLeads_FullMethodName:    {identity.Analyst, identity.Supervisor, identity.Service},
-	liaisonv1.LeadService_UpdateLead_FullMethodName:   {identity.Analyst, identity.Supervisor},
-	liaisonv1.LeadService_ReleaseLead_FullMethodName:  {identity.Supervisor},
-	liaisonv1.LeadService_WithdrawLead_FullMethodName: {identity.Supervisor},
-	// Reads, like GetLead: delivery receipts, and the export to the own
-	// agency's systems.
-	liaisonv1.LeadService_ListLeadReceipts_FullMethodName: {identity.Analyst, identity.Supervisor, identity.Service},
-	liaisonv1.LeadService_ExportLeads_FullMethodName:      {identity.Analyst, identity.Supervisor, identity.Service},
-	// Bulk import: like CreateLead.
-	liaisonv1.LeadService_ImportLeads_FullMethodName:      {identity.Analyst, identity.Supervisor, identity.Service},
-	liaisonv1.AuditService_ListAuditEvents_FullMethodName: {identity.Auditor},
-	liaisonv1.AuditService_VerifyAuditLog_FullMethodName:  {identity.Auditor},
-	liaisonv1.AuditService_ProveAuditEvent_FullMethodName: {identity.Auditor},
-}
-
-// authzServices are the services of the matrix.
-var authzServices = []grpc.ServiceDesc{liaisonv1.LeadService_ServiceDesc, liaisonv1.AuditService_ServiceDesc}
-
-// authzMethods lists every method of the matrix services from their
-// generated descriptors, so a new method cannot be left out.
-func authzMethods(t *testing.T) []string {
-	t.Helper()
-	var out []string
-	for _, sd := range authzServices {
-		for _, m := range sd.Methods {
-			out = append(out, "/"+sd.ServiceName+"/"+m.MethodName)
-		}
-		for _, st := range sd.Streams {
-			if st.ClientStreams {
-				t.Fatalf("%s/%s streams from the client; extend invoke to call it", sd.ServiceName, st.StreamName)
-			}
-			out = append(out, "/"+sd.ServiceName+"/"+st.StreamName)
-		}
-	}
-	return out
-}
 
 // authzPrincipal is a caller of the matrix: a certificate of nodetest's PKI.
 type authzPrincipal struct {
@@ -92,6 +48,8 @@ func (p authzPrincipal) id() string {
 }
 
 func (p authzPrincipal) String() string { return p.agency + "/" + string(p.role) }
+
+func (p authzPrincipal) isPartner() bool { return p.agency != "alpha" }
 
 // authzPrincipals: every role of the own agency (alpha) and of its partner
 // (bravo).
@@ -199,152 +157,61 @@ func invoke(t *testing.T, conn *grpc.ClientConn, method string, req proto.Messag
 	}
 }
 
-// TestAuthz_Matrix calls every LeadService and AuditService method as every
-// role of the own agency and of the partner agency, with valid requests:
-// allowed calls succeed, all others are PERMISSION_DENIED and leave an
-// audit event saying so.
-func TestAuthz_Matrix(t *testing.T) {
-	t.Parallel()
-	pki := nodetest.NewPKI(t, "alpha", "bravo")
-	n := nodetest.Start(t, pki, pki.Config("alpha", t.TempDir(), "bravo"), nil)
-	setup := liaisonv1.NewLeadServiceClient(n.Conn(t, "analyst"))
-	conns := map[authzPrincipal]*grpc.ClientConn{}
-	for _, p := range authzPrincipals() {
-		conns[p] = n.ConnAs(t, p.agency, string(p.role))
-	}
+// ---- the lone bench: one node, a fresh lead per call ---------------------------
 
-	type denial struct {
-		p        authzPrincipal
-		method   string
-		resource string
-	}
-	var denied []denial
-	for _, method := range authzMethods(t) {
-		allowed := authzWant[method]
-		if allowed == nil {
-			t.Errorf("%s is not in this test's expectation table (authzWant)", method)
-			continue
-		}
-		for _, p := range authzPrincipals() {
-			t.Run(strings.TrimPrefix(method, "/liaison.v1.")+"/"+p.String(), func(t *testing.T) {
-				// A fresh lead per call: an allowed release or withdrawal
-				// must not change what the next caller finds.
-				created, err := setup.CreateLead(context.Background(), &liaisonv1.CreateLeadRequest{Lead: newLead("authz " + p.String())})
-				if err != nil {
-					t.Fatal(err)
-				}
-				lead := created.GetLead()
-				err = invoke(t, conns[p], method, authzRequest(t, method, lead))
-				want := !p.isPartner() && slices.Contains(allowed, p.role)
-				if want {
-					// An event is proven once a checkpoint covers it, every
-					// few seconds: FAILED_PRECONDITION before that is the
-					// service answering, past authorization.
-					if method == liaisonv1.AuditService_ProveAuditEvent_FullMethodName && status.Code(err) == codes.FailedPrecondition {
-						err = nil
-					}
-					if err != nil {
-						t.Errorf("%s may call it, got %v", p.id(), err)
-					}
-					return
-				}
-				if status.Code(err) != codes.PermissionDenied {
-					t.Errorf("%s may not call it: got %v, want PermissionDenied", p.id(), err)
-				}
-				res := ""
-				if md := methodDescriptor(t, method); md.Input().Fields().ByName("id") != nil {
-					res = "leads/" + lead.GetId()
-				}
-				denied = append(denied, denial{p, method, res})
-			})
-		}
-	}
-
-	// Every refusal is in the audit log, under the caller and the method,
-	// with the outcome the audit log gives a PERMISSION_DENIED call.
-	deniedOutcome := errs.CodeName(status.Error(codes.PermissionDenied, ""))
-	audit := liaisonv1.NewAuditServiceClient(n.Conn(t, "auditor"))
-	for _, d := range denied {
-		resp, err := audit.ListAuditEvents(context.Background(), &liaisonv1.ListAuditEventsRequest{
-			Principal: d.p.id(), Action: d.method, PageSize: 10,
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		var refused []*liaisonv1.AuditEvent
-		for _, e := range resp.GetEvents() {
-			if e.GetOutcome() == deniedOutcome {
-				refused = append(refused, e)
-			}
-		}
-		if len(refused) != 1 {
-			t.Errorf("audit: %d %s events for %s calling %s, want 1 (all events: %v)", len(refused), deniedOutcome, d.p.id(), d.method, resp.GetEvents())
-			continue
-		}
-		e := refused[0]
-		if e.GetAgency() != d.p.agency || e.GetRole() != string(d.p.role) || e.GetPrincipal() != d.p.id() || e.GetAction() != d.method {
-			t.Errorf("audit event of %s calling %s: agency %q role %q principal %q action %q", d.p.id(), d.method, e.GetAgency(), e.GetRole(), e.GetPrincipal(), e.GetAction())
-		}
-		if d.resource != "" && e.GetResource() != d.resource {
-			t.Errorf("audit event of %s calling %s names resource %q, want %q", d.p.id(), d.method, e.GetResource(), d.resource)
-		}
-	}
-	if len(denied) == 0 {
-		t.Fatal("no call was denied: the matrix did not run")
-	}
-	v, err := audit.VerifyAuditLog(context.Background(), &liaisonv1.VerifyAuditLogRequest{})
-	if err != nil || !v.GetOk() {
-		t.Errorf("audit chain after the matrix: %v %v", v, err)
-	}
+// loneFixture is alpha alone, for the services about the own agency's
+// leads, its audit log and its change feed.
+type loneFixture struct {
+	n     *nodetest.Node
+	setup liaisonv1.LeadServiceClient
 }
 
-func (p authzPrincipal) isPartner() bool { return p.agency != "alpha" }
+func leadsFixture(t *testing.T) authzFixture {
+	t.Helper()
+	n := startAlpha(t)
+	return &loneFixture{n: n, setup: liaisonv1.NewLeadServiceClient(n.Conn(t, "analyst"))}
+}
 
-// TestAuthz_TableMatchesExpectation: authz.Table says exactly what this
-// test expects for every method of the matrix services, and has no entry
-// for a method that does not exist.
-func TestAuthz_TableMatchesExpectation(t *testing.T) {
-	t.Parallel()
-	methods := authzMethods(t)
-	for _, m := range methods {
-		rule, ok := authz.Table[m]
-		if !ok {
-			t.Errorf("authz.Table has no entry for %s", m)
-			continue
-		}
-		got := slices.Clone(rule.Own)
-		want := slices.Clone(authzWant[m])
-		slices.Sort(got)
-		slices.Sort(want)
-		if !slices.Equal(got, want) {
-			t.Errorf("%s: authz.Table allows %v, want %v", m, got, want)
-		}
-		if rule.PartnerNode {
-			t.Errorf("%s: authz.Table opens it to partners", m)
-		}
+func (f *loneFixture) node() *nodetest.Node { return f.n }
+
+func (f *loneFixture) call(t *testing.T, conn *grpc.ClientConn, method string, p authzPrincipal, allowed bool) (string, error) {
+	t.Helper()
+	// A fresh lead per call: an allowed release or withdrawal must not
+	// change what the next caller finds.
+	created, err := f.setup.CreateLead(context.Background(), &liaisonv1.CreateLeadRequest{Lead: newLead("authz " + p.String())})
+	if err != nil {
+		t.Fatal(err)
 	}
-	for m := range authzWant {
-		if !slices.Contains(methods, m) {
-			t.Errorf("expectation for %s, which the services do not have", m)
-		}
+	lead := created.GetLead()
+	if method == liaisonv1.ChangeFeedService_Watch_FullMethodName {
+		return "", authzWatch(t, conn)
 	}
-	// No stale entries: each names an existing method or service.
-	for key := range authz.Table {
-		svc, name, ok := strings.Cut(strings.TrimPrefix(key, "/"), "/")
-		if !ok || !strings.HasPrefix(key, "/") {
-			t.Errorf("authz.Table key %q is not /<service>/<method> or /<service>/*", key)
-			continue
-		}
-		d, err := protoregistry.GlobalFiles.FindDescriptorByName(protoreflect.FullName(svc))
-		sd, isSvc := d.(protoreflect.ServiceDescriptor)
-		if err != nil || !isSvc {
-			t.Errorf("authz.Table key %q: no service %s", key, svc)
-			continue
-		}
-		if name != "*" && sd.Methods().ByName(protoreflect.Name(name)) == nil {
-			t.Errorf("authz.Table key %q: %s has no method %s", key, svc, name)
-		}
+	err = invoke(t, conn, method, authzRequest(t, method, lead))
+	// An event is proven once a checkpoint covers it, every few seconds:
+	// FAILED_PRECONDITION before that is the service answering, past
+	// authorization.
+	if allowed && method == liaisonv1.AuditService_ProveAuditEvent_FullMethodName && status.Code(err) == codes.FailedPrecondition {
+		err = nil
 	}
+	res := ""
+	if md := methodDescriptor(t, method); md.Input().Fields().ByName("id") != nil {
+		res = "leads/" + lead.GetId()
+	}
+	return res, err
+}
+
+// authzWatch opens a watch of the change feed and returns the error of its
+// first message: a change (or the heartbeat of an empty feed), or the
+// refusal.
+func authzWatch(t *testing.T, conn *grpc.ClientConn) error {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	stream, err := liaisonv1.NewChangeFeedServiceClient(conn).Watch(ctx, &liaisonv1.WatchRequest{})
+	if err == nil {
+		_, err = stream.Recv()
+	}
+	return err
 }
 
 // TestAuthz_EveryRegisteredMethodHasRule: every method a started node

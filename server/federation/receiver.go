@@ -252,9 +252,9 @@ type decoded struct {
 	err   error
 }
 
-// ApplyBatch verifies a batch and applies its envelopes in one
-// transaction; it returns a receipt per envelope it looked at.
-func (r *Receiver) ApplyBatch(ctx context.Context, sender string, b *liaisonv1.Batch) (*liaisonv1.Receipts, error) {
+// decodeBatch decodes a batch's envelopes and computes its Merkle tree: the
+// root the sender signed and each envelope's inclusion proof.
+func decodeBatch(b *liaisonv1.Batch) ([]decoded, []byte) {
 	items := make([]decoded, len(b.GetEnvelopes()))
 	leaves := make([][]byte, len(items))
 	for i, raw := range b.GetEnvelopes() {
@@ -271,148 +271,132 @@ func (r *Receiver) ApplyBatch(ctx context.Context, sender string, b *liaisonv1.B
 	for i := range items {
 		items[i].proof = proofs[i]
 	}
-	sig := b.GetSignature()
-	var sigErr error
+	return items, root
+}
+
+// verifyBatch says why the batch's signature does not hold, if it does not:
+// the signed root must be the envelopes' root, signed by the sender's node
+// for this one.
+func (r *Receiver) verifyBatch(sender string, root []byte, sig *liaisonv1.BatchSignature) error {
 	if !bytes.Equal(root, sig.GetMerkleRoot()) {
-		sigErr = errors.New("the signed Merkle root does not match the envelopes")
-	} else if check, err := r.signers(sender); err != nil {
-		sigErr = err
-	} else {
-		sigErr = check.Verify(r.own, root, sig.GetSignature(), sig.GetSignerChain(), r.now())
+		return errors.New("the signed Merkle root does not match the envelopes")
 	}
+	check, err := r.signers(sender)
+	if err != nil {
+		return err
+	}
+	return check.Verify(r.own, root, sig.GetSignature(), sig.GetSignerChain(), r.now())
+}
+
+// ApplyBatch verifies a batch and applies its envelopes in one
+// transaction; it returns a receipt per envelope it looked at. Each
+// envelope is classified (classify) and then acted on in order: applied,
+// or answered without being applied; a gap ends the batch.
+func (r *Receiver) ApplyBatch(ctx context.Context, sender string, b *liaisonv1.Batch) (*liaisonv1.Receipts, error) {
+	items, root := decodeBatch(b)
+	sig := b.GetSignature()
+	sigErr := r.verifyBatch(sender, root, sig)
 
 	// Envelopes arrive only inside a FederationService call, whose audit
 	// record names the sending node.
 	call := audit.FromContext(ctx)
-	principal, requestID := call.Principal, call.RequestID
 	var receipts []*liaisonv1.Receipt
 	var highest int64
 	err := r.store.Write(ctx, func(tx *store.Tx) error {
-		receipts = receipts[:0]
 		ch, err := tx.InChannel(sender)
 		if err != nil {
 			return err
 		}
-		last := ch.LastApplied
-		var batchID int64
-		auditEnv := func(action string, env *liaisonv1.Envelope, outcome, detail string) error {
-			return tx.Audit(&audit.Event{
-				Agency: sender, Principal: principal, Role: string(identity.Node), Action: action,
-				Resource: resourceOf(env), Outcome: outcome, RequestID: requestID,
-				Detail: fmt.Sprintf("envelope %s seq %d %s v%d from %s; %s", env.GetId(), env.GetSequence(), kindName(env.GetKind()), env.GetRecordVersion(), sender, detail),
-			})
-		}
-		var leaf []byte // of the envelope at hand, named by its receipt
-		refuse := func(env *liaisonv1.Envelope, code string, why error) error {
-			receipts = append(receipts, receiptFor(env, leaf, &liaisonv1.Receipt{
-				Status: liaisonv1.ReceiptStatus_RECEIPT_STATUS_REFUSED, ReasonCode: code, Reason: why.Error()}))
-			return auditEnv("federation.envelope.refused", env, "REFUSED", code+": "+why.Error())
-		}
+		in := &inbox{r: r, tx: tx, sender: sender, principal: call.Principal, requestID: call.RequestID, root: root, sig: sig}
+		state := channelState{own: r.own, sender: sender, sigErr: sigErr, last: ch.LastApplied,
+			stored: func(seq int64) (*liaisonv1.Receipt, []byte, error) { return tx.InboxReceipt(sender, seq) }}
 		for i := range items {
 			it := &items[i]
-			env := it.env
-			seq := int64(env.GetSequence())
-			leaf = it.leaf
-			switch {
-			case sigErr != nil:
-				if err := refuse(env, "envelope.bad_signature", sigErr); err != nil {
-					return err
-				}
-				continue
-			case it.err != nil:
-				if err := refuse(env, "envelope.malformed", it.err); err != nil {
-					return err
-				}
-				continue
-			case env.GetSender() != sender:
-				if err := refuse(env, "envelope.wrong_sender", fmt.Errorf("envelope names sender %q but came from %s's node", env.GetSender(), sender)); err != nil {
-					return err
-				}
-				continue
-			case env.GetReceiver() != r.own:
-				if err := refuse(env, "envelope.wrong_receiver", fmt.Errorf("envelope is addressed to %q, this is %s", env.GetReceiver(), r.own)); err != nil {
-					return err
-				}
-				continue
-			case seq < 1:
-				if err := refuse(env, "envelope.bad_sequence", fmt.Errorf("sequence %d: sequences start at 1", seq)); err != nil {
-					return err
-				}
-				continue
-			case seq <= last:
-				orig, origLeaf, err := tx.InboxReceipt(sender, seq)
-				if errs.CodeOf(err) == errs.NotFound {
-					if err := refuse(env, "envelope.sequence_unknown", fmt.Errorf("sequence %d was passed without being stored", seq)); err != nil {
-						return err
-					}
-					continue
-				}
-				if err != nil {
-					return err
-				}
-				if orig.GetEnvelopeId() != env.GetId() || !bytes.Equal(origLeaf, it.leaf) {
-					if err := refuse(env, "envelope.sequence_reused", fmt.Errorf("sequence %d was already used by envelope %s with other content", seq, orig.GetEnvelopeId())); err != nil {
-						return err
-					}
-					continue
-				}
-				receipts = append(receipts, orig)
-				if err := auditEnv("federation.envelope.duplicate", env, "IGNORED", "already received; original receipt returned"); err != nil {
-					return err
-				}
-				continue
-			case seq > last+1:
-				receipts = append(receipts, receiptFor(env, leaf, &liaisonv1.Receipt{
-					Status: liaisonv1.ReceiptStatus_RECEIPT_STATUS_OUT_OF_ORDER, ReasonCode: "envelope.gap",
-					Reason: fmt.Sprintf("expected sequence %d", last+1), ExpectedSequence: uint64(last + 1)}))
-				if err := auditEnv("federation.envelope.refused", env, "OUT_OF_ORDER", fmt.Sprintf("gap: expected sequence %d", last+1)); err != nil {
-					return err
-				}
-			}
-			if seq > last+1 {
-				break // the rest of the batch cannot be in order either
-			}
-			if batchID == 0 {
-				if batchID, err = tx.InsertInboxBatch(sender, root, sig.GetSignature(), sig.GetSignerChain()); err != nil {
-					return err
-				}
-			}
-			out, err := r.apply(tx, env, requestID)
+			c, err := classify(it, state)
 			if err != nil {
 				return err
 			}
-			stored := it.raw
-			if err := tx.InsertInbox(store.InboxEntry{
-				Sender: sender, Seq: seq, EnvelopeID: env.GetId(), Kind: env.GetKind(), RecordID: env.GetRecordId(),
-				RecordVersion: env.GetRecordVersion(), BatchID: batchID, LeafHash: it.leaf, Proof: it.proof, Envelope: stored,
-				Status: out.Status, ReasonCode: out.Code, Reason: out.Reason,
-			}); err != nil {
-				return err
-			}
-			if out.PurgeContent {
-				if err := tx.PurgeInboxContent(sender, env.GetRecordId(), seq); err != nil {
+			if c.verdict != verdictApply {
+				in.receipts = append(in.receipts, c.receipt)
+				if err := in.audit(c.action, it.env, c.outcome, c.detail); err != nil {
 					return err
 				}
+				if c.verdict == verdictGap {
+					break // the rest of the batch cannot be in order either
+				}
+				continue
 			}
-			last = seq
-			receipts = append(receipts, receiptFor(env, leaf, &liaisonv1.Receipt{Status: out.Status,
-				ReasonCode: out.Code, Reason: out.Reason, ApplyTime: timestamppb.New(tx.Now())}))
-			action := "federation.envelope." + strings.ToLower(strings.TrimPrefix(out.Status.String(), "RECEIPT_STATUS_"))
-			detail := "applied"
-			if out.Code != "" {
-				detail = out.Code + ": " + out.Reason
-			}
-			if err := auditEnv(action, env, strings.TrimPrefix(out.Status.String(), "RECEIPT_STATUS_"), detail); err != nil {
+			if err := in.apply(it); err != nil {
 				return err
 			}
+			state.last = int64(it.env.GetSequence())
 		}
-		highest = last
-		return tx.SetInChannel(sender, last)
+		receipts, highest = in.receipts, state.last
+		return tx.SetInChannel(sender, state.last)
 	})
 	if err != nil {
 		return nil, err
 	}
 	return &liaisonv1.Receipts{Receipts: receipts, HighestApplied: uint64(highest)}, nil
+}
+
+// inbox is one batch of a sender being applied, inside its transaction.
+type inbox struct {
+	r                    *Receiver
+	tx                   *store.Tx
+	sender               string
+	principal, requestID string
+	root                 []byte
+	sig                  *liaisonv1.BatchSignature
+	batchID              int64 // the stored batch, once an envelope of it is applied
+	receipts             []*liaisonv1.Receipt
+}
+
+// audit records what became of an envelope.
+func (in *inbox) audit(action string, env *liaisonv1.Envelope, outcome, detail string) error {
+	return in.tx.Audit(&audit.Event{
+		Agency: in.sender, Principal: in.principal, Role: string(identity.Node), Action: action,
+		Resource: resourceOf(env), Outcome: outcome, RequestID: in.requestID,
+		Detail: fmt.Sprintf("envelope %s seq %d %s v%d from %s; %s", env.GetId(), env.GetSequence(), kindName(env.GetKind()), env.GetRecordVersion(), in.sender, detail),
+	})
+}
+
+// apply applies the channel's next envelope: it stores the batch (once),
+// runs the applier, stores the envelope with its outcome in the inbox,
+// purges what the envelope withdrew, and answers and audits the outcome.
+func (in *inbox) apply(it *decoded) error {
+	env, tx := it.env, in.tx
+	seq := int64(env.GetSequence())
+	if in.batchID == 0 {
+		var err error
+		if in.batchID, err = tx.InsertInboxBatch(in.sender, in.root, in.sig.GetSignature(), in.sig.GetSignerChain()); err != nil {
+			return err
+		}
+	}
+	out, err := in.r.apply(tx, env, in.requestID)
+	if err != nil {
+		return err
+	}
+	if err := tx.InsertInbox(store.InboxEntry{
+		Sender: in.sender, Seq: seq, EnvelopeID: env.GetId(), Kind: env.GetKind(), RecordID: env.GetRecordId(),
+		RecordVersion: env.GetRecordVersion(), BatchID: in.batchID, LeafHash: it.leaf, Proof: it.proof, Envelope: it.raw,
+		Status: out.Status, ReasonCode: out.Code, Reason: out.Reason,
+	}); err != nil {
+		return err
+	}
+	if out.PurgeContent {
+		if err := tx.PurgeInboxContent(in.sender, env.GetRecordId(), seq); err != nil {
+			return err
+		}
+	}
+	in.receipts = append(in.receipts, receiptFor(env, it.leaf, &liaisonv1.Receipt{Status: out.Status,
+		ReasonCode: out.Code, Reason: out.Reason, ApplyTime: timestamppb.New(tx.Now())}))
+	status := strings.TrimPrefix(out.Status.String(), "RECEIPT_STATUS_")
+	detail := "applied"
+	if out.Code != "" {
+		detail = out.Code + ": " + out.Reason
+	}
+	return in.audit("federation.envelope."+strings.ToLower(status), env, status, detail)
 }
 
 // receiptFor completes a receipt with what names the envelope it answers:

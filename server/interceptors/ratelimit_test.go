@@ -1,6 +1,7 @@
 package interceptors
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/liaison-exchange/liaison/server/errs"
@@ -45,6 +46,41 @@ func TestRateLimiter_Allow(t *testing.T) {
 		}
 		if allowed != tc.want {
 			t.Errorf("%s: %d of %d calls allowed, want %d", tc.name, allowed, tc.ask, tc.want)
+		}
+	}
+}
+
+func TestRateLimiter_NoRateMeansNoLimit(t *testing.T) {
+	t.Parallel()
+	l := newLimiter(newLimit(0, 1), newLimit(-1, 1))
+	for _, id := range []identity.Identity{
+		{Agency: "alpha", Role: identity.Analyst, ID: "spiffe://alpha.liaison.test/analyst/alice"},
+		{Agency: "bravo", Role: identity.Analyst, Partner: true, ID: "spiffe://bravo.liaison.test/analyst/bob"},
+	} {
+		for i := range 100 {
+			if err := l.allow(id); err != nil {
+				t.Fatalf("%s call %d: %v; a limit of 0/s is no limit", id.ID, i+1, err)
+			}
+		}
+	}
+}
+
+func TestRateLimiter_RefusalSaysWhose(t *testing.T) {
+	t.Parallel()
+	l := newLimiter(newLimit(0.001, 1), newLimit(0.001, 1))
+	for _, tc := range []struct {
+		id   identity.Identity
+		want string
+	}{
+		{identity.Identity{Agency: "alpha", Role: identity.Analyst, ID: "spiffe://alpha.liaison.test/analyst/alice"}, "spiffe://alpha.liaison.test/analyst/alice exceeds"},
+		{identity.Identity{Agency: "bravo", Role: identity.Analyst, Partner: true, ID: "spiffe://bravo.liaison.test/analyst/bob"}, "the principals of partner agency bravo together exceed"},
+	} {
+		if err := l.allow(tc.id); err != nil {
+			t.Fatalf("%s: first call refused: %v", tc.id.ID, err)
+		}
+		err := l.allow(tc.id)
+		if errs.CodeName(err) != "RESOURCE_EXHAUSTED" || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: second call: %v; want RESOURCE_EXHAUSTED naming %q", tc.id.ID, err, tc.want)
 		}
 	}
 }

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -23,73 +22,11 @@ import (
 
 	liaisonv1 "github.com/liaison-exchange/liaison/gen/liaison/v1"
 	"github.com/liaison-exchange/liaison/server/audit"
-	"github.com/liaison-exchange/liaison/server/authz"
-	"github.com/liaison-exchange/liaison/server/errs"
 	"github.com/liaison-exchange/liaison/server/identity"
 	"github.com/liaison-exchange/liaison/server/nodetest"
 )
 
-// The authorization matrix of the services not in authz_test.go: every
-// method of CaseService, SearchService, PermissionService and
-// FederationAdminService (officers and systems of the own agency), and of
-// FederationService (a partner's node only).
-
-// amWant is who may call each method of amServices, written out
-// independently of authz.Table. Partner principals (any role, their node
-// included) may call none of them.
-var amWant = map[string][]identity.Role{
-	liaisonv1.CaseService_CreateCase_FullMethodName:       {identity.Analyst, identity.Supervisor, identity.Service},
-	liaisonv1.CaseService_GetCase_FullMethodName:          {identity.Analyst, identity.Supervisor, identity.Service},
-	liaisonv1.CaseService_ListCases_FullMethodName:        {identity.Analyst, identity.Supervisor, identity.Service},
-	liaisonv1.CaseService_AddCaseEntry_FullMethodName:     {identity.Analyst, identity.Supervisor, identity.Service},
-	liaisonv1.CaseService_ListCaseEntries_FullMethodName:  {identity.Analyst, identity.Supervisor, identity.Service},
-	liaisonv1.CaseService_ListOpenRequests_FullMethodName: {identity.Analyst, identity.Supervisor, identity.Service},
-	liaisonv1.CaseService_UpdateCase_FullMethodName:       {identity.Analyst, identity.Supervisor},
-	liaisonv1.CaseService_LinkLead_FullMethodName:         {identity.Analyst, identity.Supervisor},
-	liaisonv1.CaseService_UnlinkLead_FullMethodName:       {identity.Analyst, identity.Supervisor},
-	liaisonv1.CaseService_ShareCase_FullMethodName:        {identity.Supervisor},
-	liaisonv1.CaseService_CloseCase_FullMethodName:        {identity.Supervisor},
-	liaisonv1.CaseService_ReopenCase_FullMethodName:       {identity.Supervisor},
-
-	liaisonv1.SearchService_SearchPersons_FullMethodName: {identity.Analyst, identity.Supervisor, identity.Service},
-
-	liaisonv1.PermissionService_RequestPermission_FullMethodName:       {identity.Analyst, identity.Supervisor},
-	liaisonv1.PermissionService_ListPermissionRequests_FullMethodName:  {identity.Analyst, identity.Supervisor},
-	liaisonv1.PermissionService_DecidePermissionRequest_FullMethodName: {identity.Supervisor},
-
-	// Auditors reach the audit log only (DESIGN.md); the channels' state is
-	// for the officers and systems that run the exchange.
-	liaisonv1.FederationAdminService_GetFederationStatus_FullMethodName:      {identity.Analyst, identity.Supervisor, identity.Service},
-	liaisonv1.FederationAdminService_CheckDrift_FullMethodName:               {identity.Analyst, identity.Supervisor, identity.Service},
-	liaisonv1.FederationAdminService_FetchWitnessedCheckpoint_FullMethodName: {identity.Analyst, identity.Supervisor, identity.Service},
-
-	// Retention: the preview lists lead titles and the purge is a
-	// supervisor's decision, so both are a supervisor's (issue 13).
-	liaisonv1.RetentionService_PreviewPurge_FullMethodName: {identity.Supervisor},
-	liaisonv1.RetentionService_RunPurge_FullMethodName:     {identity.Supervisor},
-}
-
-// amServices are the services of this file's own-agency matrix.
-var amServices = []grpc.ServiceDesc{
-	liaisonv1.CaseService_ServiceDesc, liaisonv1.SearchService_ServiceDesc,
-	liaisonv1.PermissionService_ServiceDesc, liaisonv1.FederationAdminService_ServiceDesc,
-	liaisonv1.RetentionService_ServiceDesc,
-}
-
-// amMethods lists every method (unary and streaming) of services from
-// their generated descriptors, so a new method cannot be left out.
-func amMethods(services ...grpc.ServiceDesc) []string {
-	var out []string
-	for _, sd := range services {
-		for _, m := range sd.Methods {
-			out = append(out, "/"+sd.ServiceName+"/"+m.MethodName)
-		}
-		for _, st := range sd.Streams {
-			out = append(out, "/"+sd.ServiceName+"/"+st.StreamName)
-		}
-	}
-	return out
-}
+// ---- the pair bench: cases, search, permissions, federation admin, retention ---
 
 // amFixture holds the records the matrix's requests name, on alpha (the
 // node under test) of an alpha–bravo pair.
@@ -111,7 +48,7 @@ type amFixture struct {
 	incoming map[authzPrincipal]string
 }
 
-func amSetup(t *testing.T) *amFixture {
+func amSetup(t *testing.T) authzFixture {
 	t.Helper()
 	ctx := context.Background()
 	a, b := nodetest.Pair(t, nil)
@@ -253,57 +190,6 @@ func (f *amFixture) request(t *testing.T, method string, p authzPrincipal) proto
 	return nil
 }
 
-// amDenial is a refused call whose audit event is checked.
-type amDenial struct {
-	p      authzPrincipal
-	method string
-	// id is the request's "id" field, if it has one: the resource of
-	// the event must name it.
-	id string
-}
-
-// amCheckDenialsAudited: every refusal is in n's audit log exactly once,
-// under the caller and the method, with the outcome the audit log gives a
-// PERMISSION_DENIED call; and the chain still verifies. (The same checks
-// TestAuthz_Matrix makes, as a helper.)
-func amCheckDenialsAudited(t *testing.T, n *nodetest.Node, denied []amDenial) {
-	t.Helper()
-	if len(denied) == 0 {
-		t.Fatal("no call was denied: the matrix did not run")
-	}
-	deniedOutcome := errs.CodeName(status.Error(codes.PermissionDenied, ""))
-	audit := liaisonv1.NewAuditServiceClient(n.Conn(t, "auditor"))
-	for _, d := range denied {
-		resp, err := audit.ListAuditEvents(context.Background(), &liaisonv1.ListAuditEventsRequest{
-			Principal: d.p.id(), Action: d.method, PageSize: 10,
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		var refused []*liaisonv1.AuditEvent
-		for _, e := range resp.GetEvents() {
-			if e.GetOutcome() == deniedOutcome {
-				refused = append(refused, e)
-			}
-		}
-		if len(refused) != 1 {
-			t.Errorf("audit: %d %s events for %s calling %s, want 1 (all events: %v)", len(refused), deniedOutcome, d.p.id(), d.method, resp.GetEvents())
-			continue
-		}
-		e := refused[0]
-		if e.GetAgency() != d.p.agency || e.GetRole() != string(d.p.role) || e.GetPrincipal() != d.p.id() || e.GetAction() != d.method {
-			t.Errorf("audit event of %s calling %s: agency %q role %q principal %q action %q", d.p.id(), d.method, e.GetAgency(), e.GetRole(), e.GetPrincipal(), e.GetAction())
-		}
-		if d.id != "" && !strings.HasSuffix(e.GetResource(), "/"+d.id) {
-			t.Errorf("audit event of %s calling %s names resource %q, want the record %s", d.p.id(), d.method, e.GetResource(), d.id)
-		}
-	}
-	v, err := audit.VerifyAuditLog(context.Background(), &liaisonv1.VerifyAuditLogRequest{})
-	if err != nil || !v.GetOk() {
-		t.Errorf("audit chain after the matrix: %v %v", v, err)
-	}
-}
-
 // requestID is the "id" field of a request, if it has one.
 func requestID(req proto.Message) string {
 	fd := req.ProtoReflect().Descriptor().Fields().ByName("id")
@@ -313,84 +199,28 @@ func requestID(req proto.Message) string {
 	return req.ProtoReflect().Get(fd).String()
 }
 
-// TestAuthz_MoreMatrix calls every method of CaseService, SearchService,
-// PermissionService and FederationAdminService as every role of the own
-// agency and of the partner agency, with valid requests naming real
-// records: allowed calls are not refused, all others are PERMISSION_DENIED
-// and leave an audit event saying so.
-func TestAuthz_MoreMatrix(t *testing.T) {
-	t.Parallel()
-	f := amSetup(t)
-	conns := map[authzPrincipal]*grpc.ClientConn{}
-	for _, p := range authzPrincipals() {
-		conns[p] = f.alpha.ConnAs(t, p.agency, string(p.role))
-	}
+func (f *amFixture) node() *nodetest.Node { return f.alpha }
 
-	var denied []amDenial
-	for _, method := range amMethods(amServices...) {
-		allowed, ok := amWant[method]
-		if !ok {
-			t.Errorf("%s is not in this test's expectation table (amWant)", method)
-			continue
-		}
-		for _, p := range authzPrincipals() {
-			t.Run(strings.TrimPrefix(method, "/liaison.v1.")+"/"+p.String(), func(t *testing.T) {
-				req := f.request(t, method, p)
-				err := invoke(t, conns[p], method, req)
-				if !p.isPartner() && slices.Contains(allowed, p.role) {
-					if err != nil {
-						t.Errorf("%s may call it, got %v", p.id(), err)
-					}
-					return
-				}
-				if status.Code(err) != codes.PermissionDenied {
-					t.Errorf("%s may not call it: got %v, want PermissionDenied", p.id(), err)
-				}
-				denied = append(denied, amDenial{p, method, requestID(req)})
-			})
-		}
-	}
-	amCheckDenialsAudited(t, f.alpha, denied)
+// amCollections name what a request's "id" field refers to, by service.
+var amCollections = map[string]string{
+	"liaison.v1.CaseService":       "cases",
+	"liaison.v1.PermissionService": "permission_requests",
 }
 
-// TestAuthz_MoreTableMatchesExpectation: authz.Table says exactly what
-// amWant says for every method of amServices (by an entry of its own, not
-// a service-wide one), opens none of them to partners, and lets only a
-// partner's node, and no own role, call any FederationService method.
-func TestAuthz_MoreTableMatchesExpectation(t *testing.T) {
-	t.Parallel()
-	methods := amMethods(amServices...)
-	for _, m := range methods {
-		rule, ok := authz.Table[m]
+func (f *amFixture) call(t *testing.T, conn *grpc.ClientConn, method string, p authzPrincipal, _ bool) (string, error) {
+	t.Helper()
+	req := f.request(t, method, p)
+	err := invoke(t, conn, method, req)
+	res := ""
+	if id := requestID(req); id != "" {
+		svc, _, _ := strings.Cut(strings.TrimPrefix(method, "/"), "/")
+		c, ok := amCollections[svc]
 		if !ok {
-			t.Errorf("authz.Table has no entry for %s", m)
-			continue
+			t.Fatalf("test bug: %s names a record by id; add its service to amCollections", method)
 		}
-		got, want := slices.Clone(rule.Own), slices.Clone(amWant[m])
-		slices.Sort(got)
-		slices.Sort(want)
-		if !slices.Equal(got, want) {
-			t.Errorf("%s: authz.Table allows %v, want %v", m, got, want)
-		}
-		if rule.PartnerNode {
-			t.Errorf("%s: authz.Table opens it to partners", m)
-		}
+		res = c + "/" + id
 	}
-	for m := range amWant {
-		if !slices.Contains(methods, m) {
-			t.Errorf("expectation for %s, which the services do not have", m)
-		}
-	}
-	for _, m := range amMethods(liaisonv1.FederationService_ServiceDesc) {
-		rule, ok := authz.Lookup(m)
-		if !ok {
-			t.Errorf("authz.Table has no rule for %s", m)
-			continue
-		}
-		if !rule.PartnerNode || len(rule.Own) != 0 {
-			t.Errorf("%s: rule %+v, want a partner's node only", m, rule)
-		}
-	}
+	return res, err
 }
 
 // amExchange opens FederationService.Exchange with a valid Hello from
@@ -427,49 +257,37 @@ func amExchange(t *testing.T, conn *grpc.ClientConn) error {
 	return nil
 }
 
-// TestAuthz_FederationServiceOnlyPartnerNode: bravo's node, and no other
-// principal of bravo or of alpha (alpha's own node included), may call
-// FederationService on alpha's node; every refusal is audited.
-func TestAuthz_FederationServiceOnlyPartnerNode(t *testing.T) {
-	t.Parallel()
-	n := startAlpha(t)
-	partnerNode := authzPrincipal{"bravo", identity.Node}
-	var denied []amDenial
-	for _, method := range amMethods(liaisonv1.FederationService_ServiceDesc) {
-		for _, p := range authzPrincipals() {
-			t.Run(strings.TrimPrefix(method, "/liaison.v1.")+"/"+p.String(), func(t *testing.T) {
-				conn := n.ConnAs(t, p.agency, string(p.role))
-				var err error
-				switch method {
-				case liaisonv1.FederationService_Exchange_FullMethodName:
-					err = amExchange(t, conn)
-				case liaisonv1.FederationService_GetDigest_FullMethodName:
-					err = invoke(t, conn, method, &liaisonv1.GetDigestRequest{Kind: liaisonv1.RecordKind_RECORD_KIND_LEAD})
-				case liaisonv1.FederationService_ListDigestItems_FullMethodName:
-					err = invoke(t, conn, method, &liaisonv1.ListDigestItemsRequest{
-						Kind: liaisonv1.RecordKind_RECORD_KIND_CASE, Bucket: time.Now().UTC().Format("2006-01-02T15"),
-					})
-				case liaisonv1.FederationService_Cosign_FullMethodName:
-					err = invoke(t, conn, method, &liaisonv1.CosignRequest{Checkpoint: bravoCheckpoint(t, n)})
-				case liaisonv1.FederationService_GetWitnessedCheckpoint_FullMethodName:
-					err = invoke(t, conn, method, &liaisonv1.GetWitnessedCheckpointRequest{})
-				default:
-					t.Fatalf("no valid call of %s: add one to this test", method)
-				}
-				if p == partnerNode {
-					if err != nil {
-						t.Errorf("%s may call it, got %v", p.id(), err)
-					}
-					return
-				}
-				if status.Code(err) != codes.PermissionDenied {
-					t.Errorf("%s may not call it: got %v, want PermissionDenied", p.id(), err)
-				}
-				denied = append(denied, amDenial{p: p, method: method})
-			})
-		}
+// ---- the channel bench: FederationService ------------------------------------
+
+// channelFixture is alpha alone, called over FederationService by bravo's
+// certificates (its node may; no other principal of bravo or of alpha,
+// alpha's own node included, may).
+type chanFixture struct{ n *nodetest.Node }
+
+func channelFixture(t *testing.T) authzFixture { return chanFixture{startAlpha(t)} }
+
+func (f chanFixture) node() *nodetest.Node { return f.n }
+
+// call makes a valid call of method on a connection of its own.
+func (f chanFixture) call(t *testing.T, _ *grpc.ClientConn, method string, p authzPrincipal, _ bool) (string, error) {
+	t.Helper()
+	conn := f.n.ConnAs(t, p.agency, string(p.role))
+	switch method {
+	case liaisonv1.FederationService_Exchange_FullMethodName:
+		return "", amExchange(t, conn)
+	case liaisonv1.FederationService_GetDigest_FullMethodName:
+		return "", invoke(t, conn, method, &liaisonv1.GetDigestRequest{Kind: liaisonv1.RecordKind_RECORD_KIND_LEAD})
+	case liaisonv1.FederationService_ListDigestItems_FullMethodName:
+		return "", invoke(t, conn, method, &liaisonv1.ListDigestItemsRequest{
+			Kind: liaisonv1.RecordKind_RECORD_KIND_CASE, Bucket: time.Now().UTC().Format("2006-01-02T15"),
+		})
+	case liaisonv1.FederationService_Cosign_FullMethodName:
+		return "", invoke(t, conn, method, &liaisonv1.CosignRequest{Checkpoint: bravoCheckpoint(t, f.n)})
+	case liaisonv1.FederationService_GetWitnessedCheckpoint_FullMethodName:
+		return "", invoke(t, conn, method, &liaisonv1.GetWitnessedCheckpointRequest{})
 	}
-	amCheckDenialsAudited(t, n, denied)
+	t.Fatalf("no valid call of %s: add one to chanFixture.call", method)
+	return "", nil
 }
 
 // TestAuthz_RefusalsNameTheirTarget: a refused call aimed at one record is
