@@ -1,6 +1,7 @@
 package persons
 
 import (
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -161,11 +162,32 @@ func skeletons(w string) []string {
 	}
 	out := []string{s}
 	if strings.HasPrefix(w, "j") {
-		if y := Skeleton("y" + w[1:]); y != s {
+		if y := Skeleton("y" + w[1:]); y != s && !slices.Contains(out, y) {
+			out = append(out, y)
+		}
+	}
+	// An r before a consonant is silent in English and Thai spellings
+	// (Somporn, Somphon) but not in a spelling that leaves out the vowels,
+	// as Arabic script does (فارس, Fars, Fares): the r read as sounded too.
+	if r := soundedR(w); r != w {
+		if y := Skeleton(r); y != "" && !slices.Contains(out, y) {
 			out = append(out, y)
 		}
 	}
 	return out
+}
+
+// soundedR is w with a vowel after every r that is followed by a
+// consonant, so that Skeleton reads that r as sounded.
+func soundedR(w string) string {
+	var b strings.Builder
+	for i := 0; i < len(w); i++ {
+		b.WriteByte(w[i])
+		if w[i] == 'r' && i+1 < len(w) && i > 0 && !strings.ContainsRune("aeiouyr", rune(w[i+1])) {
+			b.WriteByte('e')
+		}
+	}
+	return b.String()
 }
 
 // equivalents maps a word to the groups of names it belongs to

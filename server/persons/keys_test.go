@@ -40,6 +40,26 @@ func TestKeys_Skeleton(t *testing.T) {
 
 // TestKeys_Romanizations: a name in each script in Latin letters under
 // the main standards of the script.
+// TestKeys_SoundedR: a name spelled without its vowels, as the Arabic
+// consonant transliteration writes it, keeps an r before a consonant that
+// a spelling with vowels sounds: Skeletons share one.
+func TestKeys_SoundedR(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct{ a, b string }{
+		{"fars", "fares"}, // فارس
+		{"fars", "faris"},
+	} {
+		sa, sb := Skeletons(tc.a), Skeletons(tc.b)
+		if !slices.ContainsFunc(sa, func(s string) bool { return slices.Contains(sb, s) }) {
+			t.Errorf("Skeletons(%q) = %q, Skeletons(%q) = %q: want one in common", tc.a, sa, tc.b, sb)
+		}
+	}
+	// The silent r of a Thai spelling still reads as silent.
+	if !slices.Contains(Skeletons("somporn"), Skeleton("somphon")) {
+		t.Errorf("Skeletons(somporn) = %q lost Skeleton(somphon) = %q", Skeletons("somporn"), Skeleton("somphon"))
+	}
+}
+
 func TestKeys_Romanizations(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct {

@@ -569,6 +569,12 @@ func TestSearch_NameEvaluation(t *testing.T) {
 			t.Errorf("recall@20 %.1f%% for %s, want ≥ 90%%", f.recall(), c)
 		}
 	}
+	// Every script too: no language may be served worse than the classes.
+	for lang, f := range byLang {
+		if f.recall() < 90 {
+			t.Errorf("recall@20 %.1f%% for %s names, want ≥ 90%%", f.recall(), lang)
+		}
+	}
 	if total.above() > 2 {
 		t.Errorf("a namesake above the target in %.1f%% of queries, want ≤ 2%%", total.above())
 	}

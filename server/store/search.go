@@ -21,7 +21,7 @@ const (
 
 // personIndexVersion changes when what is indexed of a person changes; a
 // database built with another version is re-indexed when it is opened.
-const personIndexVersion = "4"
+const personIndexVersion = "5"
 
 // IndexedRecord is a record whose persons the search index holds.
 type IndexedRecord struct {
