@@ -19,10 +19,12 @@ import (
 // caseEntryCommands are the commands of the cases group about entries:
 // they join the group registered in cases.go.
 var caseEntryCommands = []*command{
-	{name: "add-entry", synopsis: "ID --kind note|request|response|outcome --text TEXT [--urgency urgent|high|normal] [--due TIME] [--requested-of AGENCY] " +
-		"[--responds-to ENTRY_ID] [--outcome KIND] [--count N] [--request-id UUID]  |  ID -f ENTRY [--request-id UUID]", args: []string{"ID"}, setup: casesAddEntry,
+	{name: "add-entry", detail: "An entry is given by flags or read from ENTRY, a liaison.v1.CaseEntry in protojson. On the case's home node it is applied at once and shown with its position; on a partner's node it is pending until the home node applies it, or rejects it with a reason. The node's refusal of a field names the flag that sets it.",
+		synopsis: "ID --kind note|request|response|outcome --text TEXT [--urgency urgent|high|normal] [--due TIME] [--requested-of AGENCY] " +
+			"[--responds-to ENTRY_ID] [--outcome KIND] [--count N] [--request-id UUID]  |  ID -f ENTRY [--request-id UUID]", args: []string{"ID"}, setup: casesAddEntry,
 		summary: "append an entry to a case: on its home node it is applied at once, on a partner's it is pending until the home node applies or rejects it"},
-	{name: "entries", synopsis: "ID [--page-size N] [--page-token T] [--all]", args: []string{"ID"}, setup: casesEntries,
+	{name: "entries", detail: "Shows state, author, a request's urgency, deadline, debtor and answer, the request a response answers, an outcome's count; then the reasons of rejected entries.",
+		synopsis: "ID [--page-size N] [--page-token T] [--all]", args: []string{"ID"}, setup: casesEntries,
 		summary: "list a case's entries in the home node's order, pending ones last, with the reasons of rejected ones"},
 }
 

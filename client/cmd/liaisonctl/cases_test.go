@@ -596,13 +596,7 @@ func TestCases_EntryRefused(t *testing.T) {
 
 func TestRun_UsageOfCaseCommands(t *testing.T) {
 	t.Parallel()
-	for _, tc := range []struct {
-		name   string
-		args   []string
-		code   int
-		stdout []string
-		stderr []string
-	}{
+	runUsage(t, []usageCase{
 		{name: "Help", args: []string{"help"}, code: exitOK, stdout: []string{"cases:", "  add-entry ", "  link-lead ", "requests:", "search:", "  search "}},
 		{name: "CasesHelp", args: []string{"cases", "-h"}, code: exitOK, stdout: []string{"liaisonctl cases add-entry ID --kind note|request|response|outcome --text TEXT", "liaisonctl cases reopen ID --reason TEXT"}},
 		{name: "AddEntryHelp", args: []string{"help", "cases", "add-entry"}, code: exitOK, stdout: []string{"--responds-to ENTRY_ID", "--urgency URGENCY", "--outcome KIND", "--count N", "-f FILE"}},
@@ -626,17 +620,7 @@ func TestRun_UsageOfCaseCommands(t *testing.T) {
 		{name: "AddEntryFileAndFlags", args: []string{"cases", "add-entry", "x", "-f", "e.json", "--kind", "note", "--text", "t"}, code: exitUsage, stderr: []string{"-f reads the whole entry from a file: it does not go with --kind, --text"}},
 		{name: "RequestsArgument", args: []string{"requests", "list", "mine"}, code: exitUsage, stderr: []string{`requests list takes no arguments, got ["mine"]`}},
 		{name: "RequestsBadPageSize", args: []string{"requests", "list", "--page-size", "-3"}, code: exitUsage, stderr: []string{"--page-size -3 is out of range"}},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			t.Parallel()
-			r := ctl(t, "", tc.args...).wantCode(t, tc.code)
-			wantContains(t, "stdout", r.stdout, tc.stdout...)
-			wantContains(t, "stderr", r.stderr, tc.stderr...)
-			if tc.code == exitUsage && r.stdout != "" {
-				t.Errorf("a usage error wrote to stdout:\n%s", r.stdout)
-			}
-		})
-	}
+	})
 }
 
 func TestEntryRendering(t *testing.T) {

@@ -14,13 +14,7 @@ import (
 
 func TestRun_Usage(t *testing.T) {
 	t.Parallel()
-	for _, tc := range []struct {
-		name   string
-		args   []string
-		code   int
-		stdout []string
-		stderr []string
-	}{
+	runUsage(t, []usageCase{
 		{name: "NoArgs", code: exitUsage, stderr: []string{"usage: liaisonctl [global flags]", "leads:", "audit:"}},
 		{name: "Help", args: []string{"help"}, code: exitOK, stdout: []string{"usage: liaisonctl", "create", "verify", "--timeout DURATION"}},
 		{name: "DashHelp", args: []string{"--help"}, code: exitOK, stdout: []string{"usage: liaisonctl [global flags]"}},
@@ -47,17 +41,7 @@ func TestRun_Usage(t *testing.T) {
 		{name: "UpdateWithoutFile", args: []string{"leads", "update", "x"}, code: exitUsage, stderr: []string{"leads update needs -f PATCH"}},
 		{name: "ReleaseWithoutPartner", args: []string{"leads", "release", "x"}, code: exitUsage, stderr: []string{"leads release needs --to AGENCY"}},
 		{name: "WithdrawWithoutReason", args: []string{"leads", "withdraw", "x", "--reason", " "}, code: exitUsage, stderr: []string{"leads withdraw needs --reason TEXT"}},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			t.Parallel()
-			r := ctl(t, "", tc.args...).wantCode(t, tc.code)
-			wantContains(t, "stdout", r.stdout, tc.stdout...)
-			wantContains(t, "stderr", r.stderr, tc.stderr...)
-			if tc.code == exitUsage && r.stdout != "" {
-				t.Errorf("a usage error wrote to stdout:\n%s", r.stdout)
-			}
-		})
-	}
+	})
 }
 
 // Every command's flags can be defined next to the global ones: a clash

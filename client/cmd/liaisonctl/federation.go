@@ -16,12 +16,14 @@ import (
 
 func init() {
 	register(&group{name: "federation", summary: "the channels to partner nodes (FederationAdminService)", commands: []*command{
-		{name: "status", setup: federationStatus,
+		{name: "status", detail: "Per partner, both channels: connection, envelopes waiting, sequences, last error, the fork alarm and the cross-witnessing of the audit logs, and the last drift check.",
+			setup:   federationStatus,
 			summary: "show, per partner, the state of the channels both ways and the last drift check"},
 		{name: "check", setup: federationCheck,
 			summary: "compare now what partners hold of this node's records, queuing repairs; " +
 				"drift is reported, not a failure: exit status 1 only if a partner could not be checked"},
-		{name: "witnessed", setup: federationWitnessed,
+		{name: "witnessed", synopsis: "--partner AGENCY [--out FILE]", detail: "Verify this node's log against the checkpoint fetched with: liaison audit verify --config FILE --checkpoint FILE.",
+			setup: federationWitnessed,
 			summary: "fetch from a partner the latest checkpoint of this node's audit log it cosigned (--partner AGENCY --out FILE), " +
 				"for: liaison audit verify --config FILE --checkpoint FILE"},
 	}})

@@ -227,13 +227,7 @@ func TestAge(t *testing.T) {
 
 func TestRun_UsageOfFederationCommands(t *testing.T) {
 	t.Parallel()
-	for _, tc := range []struct {
-		name   string
-		args   []string
-		code   int
-		stdout []string
-		stderr []string
-	}{
+	runUsage(t, []usageCase{
 		{name: "Help", args: []string{"help"}, code: exitOK, stdout: []string{"federation:", "permissions:", "  receipts ", "  export ", "  status ", "  check ", "  grant "}},
 		{name: "FederationHelp", args: []string{"help", "federation"}, code: exitOK, stdout: []string{"liaisonctl federation status", "liaisonctl federation check"}},
 		{name: "CheckHelp", args: []string{"federation", "check", "-h"}, code: exitOK, stdout: []string{"drift is reported, not a failure: exit status 1 only if a partner could not be checked"}},
@@ -252,12 +246,5 @@ func TestRun_UsageOfFederationCommands(t *testing.T) {
 		{name: "GrantWithoutReason", args: []string{"permissions", "grant", "x"}, code: exitUsage, stderr: []string{"permissions grant needs --reason TEXT"}},
 		{name: "RefuseWithoutReason", args: []string{"permissions", "refuse", "x", "--reason", " "}, code: exitUsage, stderr: []string{"permissions refuse needs --reason TEXT"}},
 		{name: "RefuseHelp", args: []string{"help", "permissions", "refuse"}, code: exitOK, stdout: []string{"--reason TEXT", "why the request is refused"}},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			t.Parallel()
-			r := ctl(t, "", tc.args...).wantCode(t, tc.code)
-			wantContains(t, "stdout", r.stdout, tc.stdout...)
-			wantContains(t, "stderr", r.stderr, tc.stderr...)
-		})
-	}
+	})
 }

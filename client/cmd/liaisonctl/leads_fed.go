@@ -17,9 +17,11 @@ import (
 // leadsFederationCommands are the commands of the leads group about what
 // partners hold: they join the group registered in leads.go.
 var leadsFederationCommands = []*command{
-	{name: "receipts", synopsis: "ID", args: []string{"ID"}, setup: leadsReceipts,
+	{name: "receipts", detail: "Shows each envelope sent to partners about an own lead with the partner's receipt, and which partners confirmed deleting it.",
+		synopsis: "ID", args: []string{"ID"}, setup: leadsReceipts,
 		summary: "list the envelopes sent to partners about an own lead and each partner's receipt (e.g. of its deletion)"},
-	{name: "export", synopsis: "[--id ID]... [--origin AGENCY] [--updated-after TIME] [--out FILE]", setup: leadsExport,
+	{name: "export", detail: "Writes one compact protojson Lead a line (NDJSON), to stdout or, once complete, to FILE. A partner's lead whose handling code forbids export is reported on stderr and makes the exit status 1; with --id the export is all or nothing. -o does not change the format. For bulk NDJSON or CSV with progress, see 'liaisonctl help export' and 'liaisonctl help import'.",
+		synopsis: "[--id ID]... [--origin AGENCY] [--updated-after TIME] [--out FILE]", setup: leadsExport,
 		summary: "write leads as NDJSON (a protojson Lead a line) for the agency's own systems; exit status 1 if any was refused; --timeout bounds the whole export"},
 }
 

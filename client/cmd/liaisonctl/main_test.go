@@ -99,3 +99,30 @@ func writeFile(t *testing.T, content string) string {
 	}
 	return path
 }
+
+// usageCase is a command line that needs no node: its exit status and what
+// stdout and stderr must contain.
+type usageCase struct {
+	name   string
+	args   []string
+	code   int
+	stdout []string
+	stderr []string
+}
+
+// runUsage runs each case as a parallel subtest. A usage error must also
+// leave stdout empty: its message and the usage go to stderr.
+func runUsage(t *testing.T, cases []usageCase) {
+	t.Helper()
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			r := ctl(t, "", tc.args...).wantCode(t, tc.code)
+			wantContains(t, "stdout", r.stdout, tc.stdout...)
+			wantContains(t, "stderr", r.stderr, tc.stderr...)
+			if tc.code == exitUsage && r.stdout != "" {
+				t.Errorf("a usage error wrote to stdout:\n%s", r.stdout)
+			}
+		})
+	}
+}

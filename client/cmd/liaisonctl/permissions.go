@@ -11,13 +11,16 @@ import (
 
 func init() {
 	register(&group{name: "permissions", summary: "asking a lead's originator for permission to use it beyond its handling code (PermissionService)", commands: []*command{
-		{name: "request", synopsis: "LEAD_ID --purpose export --justification TEXT", args: []string{"LEAD_ID"}, setup: permissionsRequest,
+		{name: "request", detail: "Use beyond its handling code: the originator's supervisors grant or refuse, and the decision travels back.",
+			synopsis: "LEAD_ID --purpose export --justification TEXT", args: []string{"LEAD_ID"}, setup: permissionsRequest,
 			summary: "ask the originator of a partner's lead for permission to use it; the originator's supervisors decide"},
 		{name: "list", synopsis: "[--direction incoming|outgoing] [--status pending|granted|refused] [--lead ID] [--page-size N] [--page-token T] [--all]", setup: permissionsList,
 			summary: "list requests made by this agency (outgoing) and of its leads (incoming), newest first"},
-		{name: "grant", synopsis: "ID --reason TEXT", args: []string{"ID"}, setup: permissionsDecide(true),
+		{name: "grant", detail: "Supervisors of the lead's originator decide incoming requests.",
+			synopsis: "ID --reason TEXT", args: []string{"ID"}, setup: permissionsDecide(true),
 			summary: "grant an incoming request (supervisors); the decision travels back to the requester"},
-		{name: "refuse", synopsis: "ID --reason TEXT", args: []string{"ID"}, setup: permissionsDecide(false),
+		{name: "refuse", detail: "Supervisors of the lead's originator decide incoming requests.",
+			synopsis: "ID --reason TEXT", args: []string{"ID"}, setup: permissionsDecide(false),
 			summary: "refuse an incoming request (supervisors); the decision travels back to the requester"},
 	}})
 }

@@ -15,8 +15,11 @@ import (
 // verbs. Each group lives in its own file and registers itself from init,
 // so adding one never touches the dispatcher.
 type group struct {
-	name     string
-	summary  string
+	name    string
+	summary string
+	// detail, if any, is what 'liaisonctl help GROUP' says about the group
+	// beyond its summary: one paragraph, wrapped when printed.
+	detail   string
 	commands []*command
 }
 
@@ -29,6 +32,10 @@ type command struct {
 	// "ID --reason TEXT [--etag E]".
 	synopsis string
 	summary  string
+	// detail, if any, is what 'liaisonctl help GROUP COMMAND' says beyond
+	// the summary: one paragraph, wrapped when printed. The flags' own
+	// usage strings are printed after it.
+	detail string
 	// args names the positional arguments; the command gets exactly these,
 	// unless the last name ends in "..." ("NAME..."): then any number of
 	// words, none included, stand for it.
@@ -246,14 +253,21 @@ func (inv *invocation) usage(w io.Writer) {
 			fmt.Fprintln(tw)
 		}
 		fmt.Fprint(tw, "'liaisonctl help GROUP COMMAND' shows a command's arguments and flags.\n\n")
+		fmt.Fprint(tw, exitUsageText)
 	case inv.cmd == nil:
 		fmt.Fprintf(tw, "usage: liaisonctl %s COMMAND [flags] [args]\n\n%s\n\n", inv.group.name, inv.group.summary)
+		if d := inv.group.helpDetail(); d != "" {
+			fmt.Fprintf(tw, "%s\n\n", wrap(d, "", helpWidth))
+		}
 		for _, c := range inv.group.commands {
-			fmt.Fprintf(tw, "  liaisonctl %s %s %s\n      %s\n", inv.group.name, c.name, c.synopsis, c.summary)
+			fmt.Fprintf(tw, "  %s\n      %s\n", strings.TrimSpace("liaisonctl "+inv.group.name+" "+c.name+" "+c.synopsis), c.summary)
 		}
 		fmt.Fprintln(tw)
 	default:
-		fmt.Fprintf(tw, "usage: liaisonctl %s %s\n\n%s\n", inv.name(), inv.cmd.synopsis, inv.cmd.summary)
+		fmt.Fprintf(tw, "usage: %s\n\n%s\n", strings.TrimSpace("liaisonctl "+inv.name()+" "+inv.cmd.synopsis), inv.cmd.summary)
+		if d := inv.group.commandDetail(inv.cmd); d != "" {
+			fmt.Fprintf(tw, "\n%s\n", wrap(d, "", helpWidth))
+		}
 		// Only the command's own flags: a throwaway set holds just them.
 		own := flag.NewFlagSet(inv.cmd.name, flag.ContinueOnError)
 		inv.cmd.setup(own)

@@ -13,7 +13,8 @@ import (
 
 func init() {
 	register(&group{name: "requests", summary: "requests for assistance made in cases, across all cases (CaseService)", commands: []*command{
-		{name: "list", synopsis: "[--owed-to-us] [--page-size N]", setup: requestsList,
+		{name: "list", detail: "Each with how overdue it is or how long is left.",
+			synopsis: "[--owed-to-us] [--page-size N]", setup: requestsList,
 			summary: "list open requests for assistance, overdue first: by default those this agency owes, with --owed-to-us those it awaits answers to"},
 	}})
 }

@@ -14,9 +14,11 @@ import (
 
 func init() {
 	register(&group{name: "retention", summary: "the purge of leads past their review date (RetentionService)", commands: []*command{
-		{name: "preview", setup: retentionPreview,
+		{name: "preview", detail: "The next purge removes own leads whose review date has passed and that no open case links.",
+			setup:   retentionPreview,
 			summary: "list what the next purge would remove, and the expired leads an open case keeps (supervisors)"},
-		{name: "run", setup: retentionRun,
+		{name: "run", detail: "Purging deletes the content, keeps a tombstone and sends the tombstone to every partner holding a copy. The node also purges on its own every retention.purge_interval.",
+			setup:   retentionRun,
 			summary: "purge now (supervisors): delete the content of expired leads no open case links and tell the partners holding them"},
 	}})
 }

@@ -15,8 +15,9 @@ import (
 func init() {
 	// A group that is itself the command: "liaisonctl search Chen Wei".
 	register(&group{name: "search", summary: "find persons across every record this node holds (SearchService)", commands: []*command{
-		{name: "", synopsis: "[NAME...] [--phone NUMBER] [--region CC] [--document NUMBER] [--dob YYYY[-MM[-DD]]] [--born-from YYYY] [--born-to YYYY] [--page-size N]",
-			args: []string{"NAME..."}, setup: searchPersons,
+		{name: "", detail: "NAME is the words of the line joined (\"search Chen Wei\" is \"search 'Chen Wei'\"). A number with spaces is best quoted; unquoted, the groups of digits right after --phone or --document are taken as part of it (\"--phone +66 81 234 5678\"). A query that matched more persons than a search reads says so and asks to narrow it.",
+			synopsis: "[NAME...] [--phone NUMBER] [--region CC] [--document NUMBER] [--dob YYYY[-MM[-DD]]] [--born-from YYYY] [--born-to YYYY] [--page-size N]",
+			args:     []string{"NAME..."}, setup: searchPersons,
 			summary: "find persons by name (the words of the line, in any script and order), phone, document or birth, " +
 				"in own and partners' leads and cases, best match first, each with why it matched; the search is audited"},
 	}})

@@ -292,13 +292,7 @@ func TestParseDate(t *testing.T) {
 
 func TestRun_UsageOfSearch(t *testing.T) {
 	t.Parallel()
-	for _, tc := range []struct {
-		name   string
-		args   []string
-		code   int
-		stdout []string
-		stderr []string
-	}{
+	runUsage(t, []usageCase{
 		{name: "Help", args: []string{"help", "search"}, code: exitOK, stdout: []string{"usage: liaisonctl search [NAME...] [--phone NUMBER]", "--phone NUMBER", "--dob YYYY[-MM[-DD]]", "--born-from YYYY", "--region CC"}},
 		{name: "DashH", args: []string{"search", "Chen", "-h"}, code: exitOK, stdout: []string{"usage: liaisonctl search [NAME...]"}},
 		{name: "BadDOB", args: []string{"search", "--dob", "14/03/1980"}, code: exitUsage, stderr: []string{`--dob: "14/03/1980" is not a date of birth like 1980, 1980-03 or 1980-03-14`, "usage: liaisonctl search "}},
@@ -306,12 +300,5 @@ func TestRun_UsageOfSearch(t *testing.T) {
 		{name: "BadPageSize", args: []string{"search", "x", "--page-size", "-1"}, code: exitUsage, stderr: []string{"--page-size -1 is out of range"}},
 		{name: "PhoneWithoutValue", args: []string{"search", "--phone"}, code: exitUsage, stderr: []string{"flag --phone needs a value"}},
 		{name: "UnknownFlag", args: []string{"search", "--name", "Chen"}, code: exitUsage, stderr: []string{"unknown flag --name"}},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			t.Parallel()
-			r := ctl(t, "", tc.args...).wantCode(t, tc.code)
-			wantContains(t, "stdout", r.stdout, tc.stdout...)
-			wantContains(t, "stderr", r.stderr, tc.stderr...)
-		})
-	}
+	})
 }

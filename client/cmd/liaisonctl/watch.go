@@ -23,7 +23,8 @@ import (
 
 func init() {
 	register(&group{name: "watch", summary: "follow every change this node applies, in order, from a cursor (ChangeFeedService)", commands: []*command{
-		{name: "", synopsis: "[--cursor N] [--kind KIND[,KIND]] [--once | --follow=false] [--reconnect]", setup: watchChanges,
+		{name: "", detail: "Prints every change the node applies after cursor N (0: from the oldest it keeps), in order, then follows new ones: a table line each (CURSOR TIME KIND ACTION ORIGIN RECORD VERSION SUMMARY). --kind keeps only lead, case, case-entry or manifest changes; --once stops when caught up. On stopping, the cursor to resume from goes to stderr; nothing is kept locally. A stream the node cuts off (the consumer fell behind or stopped reading, the node restarts) exits 1 with that cursor, or with --reconnect resumes from it. A cursor older than the node keeps is OUT_OF_RANGE: resync, then watch from the cursor the error names. --timeout bounds the whole watch only when given.",
+			synopsis: "[--cursor N] [--kind KIND[,KIND]] [--once | --follow=false] [--reconnect]", setup: watchChanges,
 			summary: "print each change as it commits — own records, partners' copies arriving, tombstones, case entries, manifest transitions — " +
 				"one table line each, or with -o json one protojson Change a line (NDJSON); the cursor to resume from goes to stderr when it stops"},
 	}})
