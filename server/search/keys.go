@@ -221,25 +221,30 @@ func similar(a, b string, run bool) (float64, int) {
 	if a == b {
 		return 1, levelSame
 	}
-	ga, gb := persons.Equivalent(a), persons.Equivalent(b)
-	if _, ok := persons.SameGroup(a, b); ok {
+	fa, fb := factsOf(a), factsOf(b)
+	if sameGroup(fa, fb) {
 		return 0.92, levelEquivalent
 	}
-	if slices.Contains(persons.PinyinOfWadeGiles(a), b) || slices.Contains(persons.PinyinOfWadeGiles(b), a) {
+	if slices.Contains(fa.pinyin, b) || slices.Contains(fb.pinyin, a) {
 		return 0.95, levelTranslit
 	}
-	if len(ga) > 0 && len(gb) > 0 {
+	if len(fa.groups) > 0 && len(fb.groups) > 0 {
 		return 0, levelNone // two names known to differ (Muhammad, Mahmoud)
 	}
-	if la, lb := len([]rune(a)), len([]rune(b)); float64(min(la, lb)) < ratio*float64(max(la, lb)) {
+	if la, lb := fa.runes, fb.runes; float64(min(la, lb)) < ratio*float64(max(la, lb)) {
 		return 0, levelNone
 	}
 	jw := persons.JaroWinkler(a, b)
 	// The same skeleton counts when the spellings are not far apart: a
 	// skeleton of a letter or three is shared by many unrelated names.
-	for _, sa := range persons.Skeletons(a) {
-		if slices.Contains(persons.Skeletons(b), sa) && (jw >= needJW || !run && len(sa) >= 3 && jw >= 0.55) {
-			return 0.8 + 0.1*jw, levelPhonetic
+	// (Skeletons are worked out only for spellings that close: most pairs
+	// of a search are not, and the run of a candidate's words is its own.)
+	if jw >= needJW || !run && jw >= 0.55 {
+		sb := persons.Skeletons(b)
+		for _, sa := range persons.Skeletons(a) {
+			if slices.Contains(sb, sa) && (jw >= needJW || !run && len(sa) >= 3 && jw >= 0.55) {
+				return 0.8 + 0.1*jw, levelPhonetic
+			}
 		}
 	}
 	// Close spellings count word by word only: run together, names that
