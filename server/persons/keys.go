@@ -4,7 +4,6 @@ import (
 	"slices"
 	"strings"
 	"sync"
-	"sync/atomic"
 )
 
 // Name keys: besides its words, a name is indexed and searched under keys
@@ -136,24 +135,10 @@ func Skeleton(w string) string {
 // Skeletons are the skeletons of w: its Skeleton, and for a word that
 // begins with j also the skeleton of its reading as y, as German, Polish
 // and Dutch spellings write it (Jaroschenko, Yaroshenko).
-func Skeletons(w string) []string {
-	if v, ok := skeletonCache.Load(w); ok {
-		return v.([]string)
-	}
-	out := skeletons(w)
-	if skeletonCached.Add(1) <= maxSkeletonCache {
-		skeletonCache.Store(w, out)
-	}
-	return out
-}
+func Skeletons(w string) []string { return skeletonMemo.Get(w, skeletons) }
 
-// Skeletons are asked for every word of every candidate of every search:
-// the words of names recur, so they are kept, up to maxSkeletonCache.
-var (
-	skeletonCache    sync.Map
-	skeletonCached   atomic.Int64
-	maxSkeletonCache = int64(200_000)
-)
+// Skeletons are asked for every word of every candidate of every search.
+var skeletonMemo = NewMemo[[]string](100_000)
 
 func skeletons(w string) []string {
 	s := Skeleton(w)

@@ -278,19 +278,12 @@ func wadeGilesWith(t *wgTables, py string) string {
 // plainLatin is s lower case, without apostrophes or accents (ü → u).
 func plainLatin(s string) string { return strings.Join(NameWords(s), "") }
 
-var wgCache sync.Map // string → []string
+var wgMemo = NewMemo[[]string](100_000)
 
 // PinyinOfWadeGiles returns the pinyin readings of a Latin word that is a
 // Wade–Giles syllable (or a run of them, as "Chia-jui" is written
 // "chiajui"), nil otherwise.
-func PinyinOfWadeGiles(w string) []string {
-	if v, ok := wgCache.Load(w); ok {
-		return v.([]string)
-	}
-	out := pinyinOfWadeGiles(w)
-	wgCache.Store(w, out)
-	return out
-}
+func PinyinOfWadeGiles(w string) []string { return wgMemo.Get(w, pinyinOfWadeGiles) }
 
 func pinyinOfWadeGiles(w string) []string {
 	if len(w) > 24 {

@@ -95,18 +95,89 @@ func queryKeys(forms []persons.NameForm) [][][]string {
 		}
 		alts = append(alts, [][]string{persons.RunKeys(f.Words)})
 	}
-	// Forms often share keys (a transliteration spelled as typed): each
-	// alternative once keeps the full-text query small.
-	seen := map[string]bool{}
-	out := alts[:0]
+	return simplifyKeys(alts)
+}
+
+// simplifyKeys returns alternatives that match the same persons as alts
+// in a smaller full-text query: forms often share keys (a transliteration
+// spelled as typed, the readings of a Wade–Giles word), and the query's
+// cost grows with its terms. Each group's tokens are made unique; an
+// alternative whose every group is implied by another's is dropped; and
+// two alternatives that differ in one group only become one with the
+// union of that group.
+func simplifyKeys(alts [][][]string) [][][]string {
+	out := make([][][]string, 0, len(alts))
 	for _, a := range alts {
-		k := fmt.Sprint(a)
-		if !seen[k] {
-			seen[k] = true
-			out = append(out, a)
+		groups := make([][]string, 0, len(a))
+		for _, g := range a {
+			if g = persons.UniqueWords(g); len(g) > 0 {
+				groups = append(groups, g)
+			}
+		}
+		if len(groups) > 0 {
+			out = append(out, groups)
+		}
+	}
+	for changed := true; changed; {
+		changed = false
+		for i := 0; i < len(out) && !changed; i++ {
+			for j := 0; j < len(out) && !changed; j++ {
+				switch {
+				case i == j:
+				case implies(out[j], out[i]):
+					// Whoever out[j] matches, out[i] matches too.
+					out = slices.Delete(out, j, j+1)
+					changed = true
+				case i < j:
+					if k, ok := oneGroupApart(out[i], out[j]); ok {
+						out[i][k] = persons.UniqueWords(append(slices.Clone(out[i][k]), out[j][k]...))
+						out = slices.Delete(out, j, j+1)
+						changed = true
+					}
+				}
+			}
 		}
 	}
 	return out
+}
+
+// implies says whether every person alternative b matches is matched by
+// alternative a: each group of a contains some group of b (a person with
+// a token of every group of b then has one of every group of a).
+func implies(b, a [][]string) bool {
+	for _, ga := range a {
+		if !slices.ContainsFunc(b, func(gb []string) bool { return subset(gb, ga) }) {
+			return false
+		}
+	}
+	return true
+}
+
+func subset(a, b []string) bool {
+	for _, t := range a {
+		if !slices.Contains(b, t) {
+			return false
+		}
+	}
+	return true
+}
+
+// oneGroupApart says whether a and b have the same groups, in order, but
+// the k-th: (g1 AND x) OR (g1 AND y) is g1 AND (x OR y).
+func oneGroupApart(a, b [][]string) (k int, ok bool) {
+	if len(a) != len(b) {
+		return 0, false
+	}
+	k = -1
+	for i := range a {
+		if !slices.Equal(a[i], b[i]) {
+			if k >= 0 {
+				return 0, false
+			}
+			k = i
+		}
+	}
+	return k, k >= 0
 }
 
 // Levels of a word match, weakest last.
@@ -150,25 +221,30 @@ func similar(a, b string, run bool) (float64, int) {
 	if a == b {
 		return 1, levelSame
 	}
-	ga, gb := persons.Equivalent(a), persons.Equivalent(b)
-	if _, ok := persons.SameGroup(a, b); ok {
+	fa, fb := factsOf(a), factsOf(b)
+	if sameGroup(fa, fb) {
 		return 0.92, levelEquivalent
 	}
-	if slices.Contains(persons.PinyinOfWadeGiles(a), b) || slices.Contains(persons.PinyinOfWadeGiles(b), a) {
+	if slices.Contains(fa.pinyin, b) || slices.Contains(fb.pinyin, a) {
 		return 0.95, levelTranslit
 	}
-	if len(ga) > 0 && len(gb) > 0 {
+	if len(fa.groups) > 0 && len(fb.groups) > 0 {
 		return 0, levelNone // two names known to differ (Muhammad, Mahmoud)
 	}
-	if la, lb := len([]rune(a)), len([]rune(b)); float64(min(la, lb)) < ratio*float64(max(la, lb)) {
+	if la, lb := fa.runes, fb.runes; float64(min(la, lb)) < ratio*float64(max(la, lb)) {
 		return 0, levelNone
 	}
 	jw := persons.JaroWinkler(a, b)
 	// The same skeleton counts when the spellings are not far apart: a
 	// skeleton of a letter or three is shared by many unrelated names.
-	for _, sa := range persons.Skeletons(a) {
-		if slices.Contains(persons.Skeletons(b), sa) && (jw >= needJW || !run && len(sa) >= 3 && jw >= 0.55) {
-			return 0.8 + 0.1*jw, levelPhonetic
+	// (Skeletons are worked out only for spellings that close: most pairs
+	// of a search are not, and the run of a candidate's words is its own.)
+	if jw >= needJW || !run && jw >= 0.55 {
+		sb := persons.Skeletons(b)
+		for _, sa := range persons.Skeletons(a) {
+			if slices.Contains(sb, sa) && (jw >= needJW || !run && len(sa) >= 3 && jw >= 0.55) {
+				return 0.8 + 0.1*jw, levelPhonetic
+			}
 		}
 	}
 	// Close spellings count word by word only: run together, names that
