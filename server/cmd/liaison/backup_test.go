@@ -30,17 +30,12 @@ func backupLead(title string) *liaisonv1.Lead {
 // read-only: "ok", or the problems it found.
 func integrityCheck(t *testing.T, path string) string {
 	t.Helper()
-	r, err := store.OpenReadOnly(path)
+	c, err := store.CheckFile(context.Background(), path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer r.Close()
-	problems, err := r.IntegrityCheck(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(problems) > 0 {
-		return strings.Join(problems, "; ")
+	if len(c.Problems) > 0 {
+		return strings.Join(c.Problems, "; ")
 	}
 	return "ok"
 }
