@@ -108,5 +108,5 @@ func (r *ReadOnly) InboxPage(ctx context.Context, afterSender string, afterSeq i
 // ReceiptProofs lists the envelopes sent to partner about a record, in
 // order, with the partner's signed receipts.
 func (r *ReadOnly) ReceiptProofs(ctx context.Context, partner, recordID string) ([]ReceiptProof, error) {
-	return ReceiptProofs(ctx, r.q, partner, recordID)
+	return receiptProofs(ctx, r.q, partner, recordID)
 }
