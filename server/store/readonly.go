@@ -102,7 +102,7 @@ func (r *ReadOnly) InChannel(ctx context.Context, sender string) (InChannel, err
 // in (sender, seq) order: start with ("", 0) and go on from the last one
 // read.
 func (r *ReadOnly) InboxPage(ctx context.Context, afterSender string, afterSeq int64, limit int) ([]StoredEnvelope, error) {
-	return InboxPage(ctx, r.q, afterSender, afterSeq, limit)
+	return inboxPage(ctx, r.q, afterSender, afterSeq, limit)
 }
 
 // ReceiptProofs lists the envelopes sent to partner about a record, in
