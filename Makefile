@@ -165,7 +165,7 @@ BENCH_PERSONS   ?= 1000000
 BENCH_FED_LEADS ?= 100000
 BENCH_FLAGS     ?=
 bench: build $(BIN)/.ghz-$(GHZ_VERSION)
-	$(GO) run -tags '$(GOTAGS)' ./client/cmd/liaisonbench -ghz $(BIN)/ghz \
+	$(GO) run -tags '$(GOTAGS)' ./server/cmd/liaisonbench -ghz $(BIN)/ghz \
 		-persons $(BENCH_PERSONS) -fed-leads $(BENCH_FED_LEADS) $(BENCH_FLAGS)
 
 clean:

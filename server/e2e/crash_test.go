@@ -3,8 +3,8 @@ package e2e
 import (
 	"bytes"
 	"context"
-	"database/sql"
 	"fmt"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -14,6 +14,7 @@ import (
 
 	liaisonv1 "github.com/liaison-exchange/liaison/gen/liaison/v1"
 	"github.com/liaison-exchange/liaison/server/nodetest"
+	"github.com/liaison-exchange/liaison/server/store"
 )
 
 // ack is a create the node acknowledged.
@@ -161,16 +162,16 @@ func auditorVerify(t *testing.T, pki *nodetest.PKI, addr string) *liaisonv1.Veri
 // checkIntegrity runs PRAGMA integrity_check on a database file.
 func checkIntegrity(t *testing.T, path string) {
 	t.Helper()
-	d, err := sql.Open("sqlite3", "file:"+path+"?_query_only=on")
+	r, err := store.OpenReadOnly(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer d.Close()
-	var res string
-	if err := d.QueryRow("PRAGMA integrity_check").Scan(&res); err != nil {
+	defer r.Close()
+	problems, err := r.IntegrityCheck(context.Background())
+	if err != nil {
 		t.Fatal(err)
 	}
-	if res != "ok" {
-		t.Fatalf("integrity_check: %s", res)
+	if len(problems) > 0 {
+		t.Fatalf("integrity_check: %s", strings.Join(problems, "; "))
 	}
 }

@@ -100,12 +100,12 @@ func verifyWithWitness(t *testing.T, n *fedNode, partner string, witnessed []byt
 	if err != nil {
 		t.Fatal(err)
 	}
-	q, closeDB, err := store.OpenReadOnly(n.Cfg.Database.Path)
+	r, err := store.OpenReadOnly(n.Cfg.Database.Path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer closeDB()
-	res, err := store.VerifyAuditDB(context.Background(), q, store.VerifyOptions{
+	defer r.Close()
+	res, err := r.VerifyAudit(context.Background(), store.VerifyOptions{
 		Origin:      audit.Origin(n.Cfg.TrustDomain),
 		Keys:        audit.Keys{Log: strings.TrimSpace(string(logKey)), Witnesses: []string{strings.TrimSpace(string(witnessKey))}},
 		Checkpoints: [][]byte{witnessed},

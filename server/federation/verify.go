@@ -7,7 +7,6 @@ import (
 
 	"google.golang.org/protobuf/proto"
 
-	"github.com/liaison-exchange/liaison/gen/db"
 	liaisonv1 "github.com/liaison-exchange/liaison/gen/liaison/v1"
 	"github.com/liaison-exchange/liaison/server/store"
 )
@@ -36,8 +35,8 @@ type VerifyFailure struct {
 // batch was received, and that each channel's sequences run from 1 to the
 // last one applied without a gap. receiver is the node's own agency;
 // signers gives the check for each sender (from configuration, never from
-// the database being checked).
-func VerifyInbox(ctx context.Context, q *db.Queries, receiver string, signers func(sender string) (SignerCheck, error)) (VerifyResult, error) {
+// the database being checked). r is the node's database opened read-only.
+func VerifyInbox(ctx context.Context, r *store.ReadOnly, receiver string, signers func(sender string) (SignerCheck, error)) (VerifyResult, error) {
 	var res VerifyResult
 	verified := map[string]error{} // by batch signature
 	after, afterSeq := "", int64(0)
@@ -47,7 +46,7 @@ func VerifyInbox(ctx context.Context, q *db.Queries, receiver string, signers fu
 		if sender == "" {
 			return nil
 		}
-		ch, err := store.InChannelOf(ctx, q, sender)
+		ch, err := r.InChannel(ctx, sender)
 		if err != nil {
 			return err
 		}
@@ -58,7 +57,7 @@ func VerifyInbox(ctx context.Context, q *db.Queries, receiver string, signers fu
 		return nil
 	}
 	for {
-		page, err := store.InboxPage(ctx, q, after, afterSeq, 1000)
+		page, err := r.InboxPage(ctx, after, afterSeq, 1000)
 		if err != nil {
 			return res, err
 		}

@@ -2,14 +2,18 @@ package search
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
+	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	liaisonv1 "github.com/liaison-exchange/liaison/gen/liaison/v1"
+	"github.com/liaison-exchange/liaison/server/internal/benchdata"
 	"github.com/liaison-exchange/liaison/server/store"
 )
 
@@ -39,13 +43,13 @@ func TestSearch_Measure(t *testing.T) {
 	var names, phones []string
 	if statErr == nil {
 		// Reuse: the same seed gives the same sample.
-		names, phones, err = generate(n, seed, func(int, *liaisonv1.Person) error { return nil })
+		names, phones, err = benchdata.Persons(n, seed, func(int, *liaisonv1.Person) error { return nil })
 		if err != nil {
 			t.Fatal(err)
 		}
 	} else {
 		start := time.Now()
-		names, phones, err = Populate(ctx, s, n, seed)
+		names, phones, err = benchdata.Populate(ctx, s, n, seed)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -91,3 +95,85 @@ func TestSearch_Measure(t *testing.T) {
 		t.Logf("%s queries, concurrency %d: %v", m.what, conc, l)
 	}
 }
+
+// Latency is what Measure found for one kind of query.
+type Latency struct {
+	Queries  int
+	Duration time.Duration
+	P50, P99 time.Duration
+	Max      time.Duration
+	// Hits is the mean number of hits per query.
+	Hits float64
+}
+
+func (l Latency) String() string {
+	return fmt.Sprintf("%d queries in %v (%.0f/s): p50 %v, p99 %v, max %v, %.1f hits/query",
+		l.Queries, l.Duration.Round(time.Millisecond), float64(l.Queries)/l.Duration.Seconds(),
+		l.P50.Round(time.Microsecond), l.P99.Round(time.Microsecond), l.Max.Round(time.Microsecond), l.Hits)
+}
+
+// Measure runs the requests round robin from concurrency goroutines for
+// about d against s directly — the search service's work without gRPC or
+// the audit write — and reports the latency of each search.
+func Measure(ctx context.Context, s *store.Store, reqs []*liaisonv1.SearchPersonsRequest, concurrency int, d time.Duration) (Latency, error) {
+	qs := make([]query, 0, len(reqs))
+	for _, req := range reqs {
+		q, err := parse(req)
+		if err != nil {
+			return Latency{}, fmt.Errorf("measure: %v: %w", req, err)
+		}
+		qs = append(qs, q)
+	}
+	if len(qs) == 0 {
+		return Latency{}, fmt.Errorf("measure: no requests")
+	}
+	var (
+		mu       sync.Mutex
+		all      []time.Duration
+		hits     int
+		firstErr error
+		wg       sync.WaitGroup
+	)
+	start := time.Now()
+	deadline := start.Add(d)
+	for w := 0; w < concurrency; w++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			var mine []time.Duration
+			found := 0
+			for i := w; time.Now().Before(deadline); i += concurrency {
+				t := time.Now()
+				h, _, err := run(ctx, s, qs[i%len(qs)])
+				mine = append(mine, time.Since(t))
+				if err != nil {
+					mu.Lock()
+					if firstErr == nil {
+						firstErr = err
+					}
+					mu.Unlock()
+					return
+				}
+				found += len(h)
+			}
+			mu.Lock()
+			all = append(all, mine...)
+			hits += found
+			mu.Unlock()
+		}(w)
+	}
+	wg.Wait()
+	if firstErr != nil {
+		return Latency{}, firstErr
+	}
+	sort.Slice(all, func(i, j int) bool { return all[i] < all[j] })
+	l := Latency{Queries: len(all), Duration: time.Since(start)}
+	if len(all) > 0 {
+		l.P50, l.P99, l.Max = all[len(all)/2], all[len(all)*99/100], all[len(all)-1]
+		l.Hits = float64(hits) / float64(len(all))
+	}
+	return l, nil
+}
+
+// title capitalises a word (as the synthetic names of benchdata are).
+func title(w string) string { return strings.ToUpper(w[:1]) + w[1:] }

@@ -11,6 +11,7 @@ import (
 
 	liaisonv1 "github.com/liaison-exchange/liaison/gen/liaison/v1"
 	"github.com/liaison-exchange/liaison/server/errs"
+	"github.com/liaison-exchange/liaison/server/internal/benchdata"
 	"github.com/liaison-exchange/liaison/server/store"
 )
 
@@ -190,7 +191,7 @@ func TestSearch_Populate(t *testing.T) {
 	ctx := context.Background()
 	s := openStore(t)
 	const n = 5000
-	names, phones, err := Populate(ctx, s, n, 7)
+	names, phones, err := benchdata.Populate(ctx, s, n, 7)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -221,7 +222,7 @@ func TestSearch_Populate(t *testing.T) {
 			t.Errorf("sample phone %s not found", phones[i])
 		}
 	}
-	again, _, err := generate(n, 7, func(int, *liaisonv1.Person) error { return nil })
+	again, _, err := benchdata.Persons(n, 7, func(int, *liaisonv1.Person) error { return nil })
 	if err != nil || fmt.Sprint(again) != fmt.Sprint(names) {
 		t.Errorf("the same seed gave other samples (%v)", err)
 	}

@@ -6,8 +6,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"net/url"
-	"os"
 	"sort"
 	"strings"
 	"time"
@@ -94,7 +92,7 @@ func (s *Store) ListAuditEvents(ctx context.Context, f AuditFilter, beforeSeq in
 }
 
 // VerifyAudit recomputes the chain and the tree from the database and
-// checks them against every checkpoint it holds (see VerifyAuditDB).
+// checks them against every checkpoint it holds (see verifyAudit).
 func (s *Store) VerifyAudit(ctx context.Context, o VerifyOptions) (audit.Result, error) {
 	// One read transaction: the events, the head and the checkpoints as of
 	// one commit, while the node goes on appending (WAL snapshot).
@@ -103,7 +101,7 @@ func (s *Store) VerifyAudit(ctx context.Context, o VerifyOptions) (audit.Result,
 		return audit.Result{}, fmt.Errorf("verify audit: %w", err)
 	}
 	defer tx.Rollback()
-	return VerifyAuditDB(ctx, s.rq.WithTx(tx), o)
+	return verifyAudit(ctx, s.rq.WithTx(tx), o)
 }
 
 // VerifyOptions say what to check a log against.
@@ -118,14 +116,15 @@ type VerifyOptions struct {
 	Checkpoints [][]byte
 }
 
-// VerifyAuditDB verifies the audit log of a database through its queries;
-// `liaison audit verify` uses it on a file opened read-only. Each event is
+// verifyAudit verifies the audit log of a database through its queries:
+// the running node's (Store.VerifyAudit), or a file opened read-only
+// (ReadOnly.VerifyAudit, for `liaison audit verify` and backups). Each event is
 // checked against its chain hash and its content hash (both cover the ids
 // of the records it lists); the tree is rebuilt from the content hashes
 // alone and checked against the checkpoints, so a log truncated or
 // rewritten with every stored hash recomputed still fails against a
 // checkpoint a witness cosigned before.
-func VerifyAuditDB(ctx context.Context, q *db.Queries, o VerifyOptions) (audit.Result, error) {
+func verifyAudit(ctx context.Context, q *db.Queries, o VerifyOptions) (audit.Result, error) {
 	// The stored checkpoints are read before the events: on a node that is
 	// running, events and checkpoints are appended between the reads, and
 	// a checkpoint read after the events could be past the last event read
@@ -246,24 +245,6 @@ func eventOf(r db.AuditEvent, records []string) audit.Event {
 		Action: r.Action, Resource: r.Resource, Outcome: r.Outcome, RequestID: r.RequestID, Detail: r.Detail, Hash: r.Hash,
 		Records: records,
 	}
-}
-
-// OpenReadOnly opens a database file for offline inspection without
-// migrating or writing it. A file that does not exist is an error (SQLite
-// would create an empty one).
-func OpenReadOnly(path string) (*db.Queries, func() error, error) {
-	if _, err := os.Stat(path); err != nil {
-		return nil, nil, fmt.Errorf("open %w", err)
-	}
-	d, err := sql.Open("sqlite3", FileURI(path, url.Values{"_query_only": {"on"}, "_busy_timeout": {"10000"}}))
-	if err != nil {
-		return nil, nil, err
-	}
-	if err := d.Ping(); err != nil {
-		d.Close()
-		return nil, nil, fmt.Errorf("open %s: %w", path, err)
-	}
-	return db.New(d), d.Close, nil
 }
 
 // noRecordsTable says whether err is SQLite's answer for a database

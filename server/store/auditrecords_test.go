@@ -116,12 +116,12 @@ func TestVerifyAuditDB_BeforeAuditRecords(t *testing.T) {
 		t.Fatal(err)
 	}
 	raw.Close()
-	q, done, err := OpenReadOnly(path)
+	ro, err := OpenReadOnly(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer done()
-	if r, err := VerifyAuditDB(ctx, q, VerifyOptions{}); err != nil || !r.OK || r.Checked != 1 {
+	defer ro.Close()
+	if r, err := ro.VerifyAudit(ctx, VerifyOptions{}); err != nil || !r.OK || r.Checked != 1 {
 		t.Errorf("verify a file without audit_records: %+v, %v", r, err)
 	}
 }

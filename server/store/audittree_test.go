@@ -60,12 +60,12 @@ func treeLog(t *testing.T, n int, cps ...int) (path string, o store.VerifyOption
 
 func verify(t *testing.T, path string, o store.VerifyOptions) audit.Result {
 	t.Helper()
-	q, closeDB, err := store.OpenReadOnly(path)
+	ro, err := store.OpenReadOnly(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer closeDB()
-	r, err := store.VerifyAuditDB(context.Background(), q, o)
+	defer ro.Close()
+	r, err := ro.VerifyAudit(context.Background(), o)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -238,11 +238,6 @@ func (s *Store) InChannel(ctx context.Context, sender string) (InChannel, error)
 	return inChannel(ctx, s.rq, sender)
 }
 
-// InChannelOf reads a partner's channel through q (offline tools).
-func InChannelOf(ctx context.Context, q *db.Queries, sender string) (InChannel, error) {
-	return inChannel(ctx, q, sender)
-}
-
 // InChannel reads a partner's channel inside the transaction.
 func (t *Tx) InChannel(sender string) (InChannel, error) { return inChannel(t.ctx, t.q, sender) }
 
@@ -338,9 +333,9 @@ type StoredEnvelope struct {
 	ReceiveTime   time.Time
 }
 
-// InboxPage reads stored envelopes after (sender, seq), in order. Used by
+// inboxPage reads stored envelopes after (sender, seq), in order. Used by
 // `liaison federation verify` on a database opened read-only.
-func InboxPage(ctx context.Context, q *db.Queries, afterSender string, afterSeq int64, limit int) ([]StoredEnvelope, error) {
+func inboxPage(ctx context.Context, q *db.Queries, afterSender string, afterSeq int64, limit int) ([]StoredEnvelope, error) {
 	rows, err := q.InboxPage(ctx, db.InboxPageParams{AfterSender: afterSender, AfterSeq: afterSeq, PageLimit: int64(limit)})
 	if err != nil {
 		return nil, fmt.Errorf("read inbox: %w", err)
@@ -359,10 +354,6 @@ func InboxPage(ctx context.Context, q *db.Queries, afterSender string, afterSeq 
 	}
 	return out, nil
 }
-
-// Queries returns the reader queries (for functions shared with offline
-// tools, such as InboxPage).
-func (s *Store) Queries() *db.Queries { return s.rq }
 
 // JoinDER concatenates certificates, each preceded by its 4-byte length.
 func JoinDER(certs [][]byte) []byte {

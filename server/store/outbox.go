@@ -165,10 +165,10 @@ type ReceiptProof struct {
 	ReceiveTime time.Time
 }
 
-// ReceiptProofs lists the envelopes sent to partner about a record, in
+// receiptProofs lists the envelopes sent to partner about a record, in
 // order, with the partner's signed receipts. Used by `liaison federation
 // receipt-proof` on a database opened read-only.
-func ReceiptProofs(ctx context.Context, q *db.Queries, partner, recordID string) ([]ReceiptProof, error) {
+func receiptProofs(ctx context.Context, q *db.Queries, partner, recordID string) ([]ReceiptProof, error) {
 	rows, err := q.ReceiptEvidence(ctx, db.ReceiptEvidenceParams{RecordID: recordID, Partner: partner})
 	if err != nil {
 		return nil, fmt.Errorf("read receipts of %s to %s: %w", recordID, partner, err)

@@ -213,7 +213,7 @@ const (
 // condition (" AND …", with args appended to args) that checks the common
 // words on the indexed tokens of the rows matched. The candidates are the
 // same — every word, or all of them run together — found faster: on a
-// million persons (search.Populate) the mean name query took half the time
+// million persons (benchdata.Populate) the mean name query took half the time
 // and the 99th percentile a third (1.7 ms against 5.2 ms, one query at a
 // time, best of five runs each).
 func (s *Store) splitCommonWords(ctx context.Context, words []string, args []any) (string, string, []any, error) {

@@ -20,7 +20,6 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
-	"net/url"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -118,7 +117,7 @@ func Open(ctx context.Context, path string, o Options) (*Store, error) {
 	}
 	s := &Store{path: path, opts: o, log: o.Logger, ops: make(chan *op, 4*o.MaxBatch), done: make(chan struct{})}
 	var err error
-	if s.wdb, err = sql.Open("sqlite3", dsn(path, o.Synchronous, false)); err != nil {
+	if s.wdb, err = sql.Open("sqlite3", connURI(path, connWriter, o.Synchronous)); err != nil {
 		return nil, fmt.Errorf("open store: %w", err)
 	}
 	s.wdb.SetMaxOpenConns(1)
@@ -133,7 +132,7 @@ func Open(ctx context.Context, path string, o Options) (*Store, error) {
 		s.wdb.Close()
 		return nil, fmt.Errorf("open store %s: %w", path, err)
 	}
-	if s.rdb, err = sql.Open("sqlite3", dsn(path, o.Synchronous, true)); err != nil {
+	if s.rdb, err = sql.Open("sqlite3", connURI(path, connReader, o.Synchronous)); err != nil {
 		s.wdb.Close()
 		return nil, fmt.Errorf("open store: %w", err)
 	}
@@ -168,36 +167,6 @@ func Open(ctx context.Context, path string, o Options) (*Store, error) {
 	}
 	go s.writer()
 	return s, nil
-}
-
-// dsn sets every connection's pragmas in the DSN, so each connection the
-// pool opens gets them (never PRAGMA on a pool).
-func dsn(path, synchronous string, readOnly bool) string {
-	v := url.Values{}
-	v.Set("_journal_mode", "WAL")
-	v.Set("_synchronous", strings.ToUpper(synchronous))
-	v.Set("_busy_timeout", "10000")
-	v.Set("_foreign_keys", "on")
-	// Erased audit content and purged records are overwritten in the file,
-	// not only unlinked.
-	v.Set("_secure_delete", "on")
-	v.Set("_cache_size", "-32000") // 32 MB page cache per connection
-	if readOnly {
-		v.Set("_query_only", "on")
-	} else {
-		v.Set("_txlock", "immediate")
-	}
-	return FileURI(path, v)
-}
-
-// FileURI is the driver's name for the database file at path with the
-// given parameters. The path is escaped: SQLite reads a file: name as a
-// URI, where "#" starts a fragment and "%" an escape, and the driver cuts
-// the parameters at the first "?" — unescaped, a directory named with
-// either would open (or create) another file.
-func FileURI(path string, params url.Values) string {
-	esc := strings.NewReplacer("%", "%25", "?", "%3f", "#", "%23").Replace(path)
-	return "file:" + esc + "?" + params.Encode()
 }
 
 // checkFTS5 refuses a binary built without SQLite's full-text search: the

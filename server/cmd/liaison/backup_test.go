@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 	"maps"
@@ -16,6 +15,7 @@ import (
 
 	liaisonv1 "github.com/liaison-exchange/liaison/gen/liaison/v1"
 	"github.com/liaison-exchange/liaison/server/nodetest"
+	"github.com/liaison-exchange/liaison/server/store"
 )
 
 func backupLead(title string) *liaisonv1.Lead {
@@ -26,19 +26,18 @@ func backupLead(title string) *liaisonv1.Lead {
 	}
 }
 
-// integrityCheck runs PRAGMA integrity_check on a database file, read-only.
+// integrityCheck runs PRAGMA integrity_check on a database file,
+// read-only: "ok", or the problems it found.
 func integrityCheck(t *testing.T, path string) string {
 	t.Helper()
-	d, err := sql.Open("sqlite3", "file:"+path+"?mode=ro&_busy_timeout=10000")
+	c, err := store.CheckFile(context.Background(), path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer d.Close()
-	var res string
-	if err := d.QueryRow("PRAGMA integrity_check").Scan(&res); err != nil {
-		t.Fatal(err)
+	if len(c.Problems) > 0 {
+		return strings.Join(c.Problems, "; ")
 	}
-	return res
+	return "ok"
 }
 
 // TestBackup_UnderWriteLoadRestores: a backup taken while writers keep

@@ -189,12 +189,12 @@ func auditVerify(ctx context.Context, args []string, stdout io.Writer) error {
 	if len(o.Checkpoints) > 0 && o.Keys.Log == "" {
 		return errors.New("audit verify: --checkpoint needs --config (the keys it is checked with)")
 	}
-	q, closeDB, err := store.OpenReadOnly(*dbPath)
+	r, err := store.OpenReadOnly(*dbPath)
 	if err != nil {
 		return fmt.Errorf("audit verify: %w", err)
 	}
-	defer closeDB()
-	res, err := store.VerifyAuditDB(ctx, q, o)
+	defer r.Close()
+	res, err := r.VerifyAudit(ctx, o)
 	if err != nil {
 		return err
 	}
@@ -253,12 +253,12 @@ func federationVerify(ctx context.Context, args []string, stdout io.Writer) erro
 		}
 		return federation.SignerCheck{CAs: cas, Sender: sender, TrustDomain: p.TrustDomain}, nil
 	}
-	q, closeDB, err := store.OpenReadOnly(*dbPath)
+	r, err := store.OpenReadOnly(*dbPath)
 	if err != nil {
 		return err
 	}
-	defer closeDB()
-	res, err := federation.VerifyInbox(ctx, q, cfg.Agency, signers)
+	defer r.Close()
+	res, err := federation.VerifyInbox(ctx, r, cfg.Agency, signers)
 	if err != nil {
 		return err
 	}

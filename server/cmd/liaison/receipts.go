@@ -35,12 +35,12 @@ func federationReceiptProof(ctx context.Context, args []string, stdout io.Writer
 	if *dbPath == "" || *partner == "" || *record == "" || *out == "" {
 		return errors.New("federation receipt-proof: --db, --partner, --record and --out are required")
 	}
-	q, closeDB, err := store.OpenReadOnly(*dbPath)
+	r, err := store.OpenReadOnly(*dbPath)
 	if err != nil {
 		return fmt.Errorf("federation receipt-proof: %w", err)
 	}
-	defer closeDB()
-	proofs, err := store.ReceiptProofs(ctx, q, *partner, *record)
+	defer r.Close()
+	proofs, err := r.ReceiptProofs(ctx, *partner, *record)
 	if err != nil {
 		return err
 	}

@@ -1,12 +1,20 @@
-package search
+// Package benchdata generates test data: synthetic persons written
+// straight into a store's person index, for the bench
+// (server/cmd/liaisonbench) and the search measurements of server/search.
+//
+// It is not part of any node and no node calls it. What it writes is not
+// what a node writes: index rows only, with no lead behind them and no
+// audit event — a shortcut that real records never take (a lead's persons
+// are indexed in the transaction that writes the lead and its event). Run
+// it on a database made for a benchmark, never on one that holds real
+// records.
+package benchdata
 
 import (
 	"context"
 	"fmt"
 	"math/rand"
-	"sort"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -19,11 +27,10 @@ import (
 const populateBatch = 2000
 
 // Populate fills the person index of s with n synthetic persons, for
-// benchmarks: each the one subject of a synthetic lead record of the
-// store's own agency (only index rows are written — no lead, no audit
-// event; being the own agency's, no handling policy looks the lead up),
-// 2,000 records per
-// transaction. Names follow a skewed distribution like real ones (a few
+// benchmarks (test data, see the package comment): each the one subject of
+// a synthetic lead record of the store's own agency (only index rows are
+// written — no lead, no audit event; being the own agency's, no handling
+// policy looks the lead up), 2,000 records per transaction. Names follow a skewed distribution like real ones (a few
 // family names are very common); some persons have a name in Han script
 // with its transliteration, aliases, documents; all have one or two Thai
 // mobile numbers. It returns up to 1,000 names and phone numbers of
@@ -46,7 +53,7 @@ func Populate(ctx context.Context, s *store.Store, n int, seed int64) (names []s
 		batch = batch[:0]
 		return err
 	}
-	names, phones, err = generate(n, seed, func(i int, p *liaisonv1.Person) error {
+	names, phones, err = Persons(n, seed, func(i int, p *liaisonv1.Person) error {
 		batch = append(batch, store.IndexedRecord{
 			Kind: liaisonv1.RecordKind_RECORD_KIND_LEAD, ID: uuid.Must(uuid.NewV7()).String(),
 			Title: fmt.Sprintf("synthetic lead %d", i), OriginAgency: s.Agency(), Persons: []*liaisonv1.Person{p},
@@ -65,9 +72,10 @@ func Populate(ctx context.Context, s *store.Store, n int, seed int64) (names []s
 	return names, phones, nil
 }
 
-// generate makes the n persons of seed, calling each with every one, and
-// returns the sample names and phone numbers Populate does.
-func generate(n int, seed int64, each func(int, *liaisonv1.Person) error) (names, phones []string, err error) {
+// Persons makes the n persons of seed, calling each with every one, and
+// returns the sample names and phone numbers Populate does: the samples of
+// a database Populate filled earlier with the same n and seed.
+func Persons(n int, seed int64, each func(int, *liaisonv1.Person) error) (names, phones []string, err error) {
 	g := newGenerator(seed)
 	every := max(n/1000, 1)
 	for i := 0; i < n; i++ {
@@ -173,83 +181,4 @@ func (g *generator) person() *liaisonv1.Person {
 		}}
 	}
 	return p
-}
-
-// Latency is what Measure found for one kind of query.
-type Latency struct {
-	Queries  int
-	Duration time.Duration
-	P50, P99 time.Duration
-	Max      time.Duration
-	// Hits is the mean number of hits per query.
-	Hits float64
-}
-
-func (l Latency) String() string {
-	return fmt.Sprintf("%d queries in %v (%.0f/s): p50 %v, p99 %v, max %v, %.1f hits/query",
-		l.Queries, l.Duration.Round(time.Millisecond), float64(l.Queries)/l.Duration.Seconds(),
-		l.P50.Round(time.Microsecond), l.P99.Round(time.Microsecond), l.Max.Round(time.Microsecond), l.Hits)
-}
-
-// Measure runs the requests round robin from concurrency goroutines for
-// about d against s directly — the search service's work without gRPC or
-// the audit write — and reports the latency of each search.
-func Measure(ctx context.Context, s *store.Store, reqs []*liaisonv1.SearchPersonsRequest, concurrency int, d time.Duration) (Latency, error) {
-	qs := make([]query, 0, len(reqs))
-	for _, req := range reqs {
-		q, err := parse(req)
-		if err != nil {
-			return Latency{}, fmt.Errorf("measure: %v: %w", req, err)
-		}
-		qs = append(qs, q)
-	}
-	if len(qs) == 0 {
-		return Latency{}, fmt.Errorf("measure: no requests")
-	}
-	var (
-		mu       sync.Mutex
-		all      []time.Duration
-		hits     int
-		firstErr error
-		wg       sync.WaitGroup
-	)
-	start := time.Now()
-	deadline := start.Add(d)
-	for w := 0; w < concurrency; w++ {
-		wg.Add(1)
-		go func(w int) {
-			defer wg.Done()
-			var mine []time.Duration
-			found := 0
-			for i := w; time.Now().Before(deadline); i += concurrency {
-				t := time.Now()
-				h, _, err := run(ctx, s, qs[i%len(qs)])
-				mine = append(mine, time.Since(t))
-				if err != nil {
-					mu.Lock()
-					if firstErr == nil {
-						firstErr = err
-					}
-					mu.Unlock()
-					return
-				}
-				found += len(h)
-			}
-			mu.Lock()
-			all = append(all, mine...)
-			hits += found
-			mu.Unlock()
-		}(w)
-	}
-	wg.Wait()
-	if firstErr != nil {
-		return Latency{}, firstErr
-	}
-	sort.Slice(all, func(i, j int) bool { return all[i] < all[j] })
-	l := Latency{Queries: len(all), Duration: time.Since(start)}
-	if len(all) > 0 {
-		l.P50, l.P99, l.Max = all[len(all)/2], all[len(all)*99/100], all[len(all)-1]
-		l.Hits = float64(hits) / float64(len(all))
-	}
-	return l, nil
 }

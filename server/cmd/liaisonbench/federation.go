@@ -21,6 +21,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/url"
 	"os"
 	"path/filepath"
 	"sync"
@@ -272,18 +273,18 @@ func measureFederation(ctx context.Context, f flags, pkiDir, tmp string, createL
 		r.err = fmt.Errorf("stop bravo: %w", err)
 		return r
 	}
-	q, closeDB, err := store.OpenReadOnly(cfgB.Database.Path)
+	ro, err := store.OpenReadOnly(cfgB.Database.Path)
 	if err != nil {
 		r.err = err
 		return r
 	}
-	defer closeDB()
+	defer ro.Close()
 	cas, err := mtls.ReadCAs(path(ownAgency, "ca.crt"))
 	if err != nil {
 		r.err = err
 		return r
 	}
-	r.verify, r.err = federation.VerifyInbox(ctx, q, partnerAgency, func(sender string) (federation.SignerCheck, error) {
+	r.verify, r.err = federation.VerifyInbox(ctx, ro, partnerAgency, func(sender string) (federation.SignerCheck, error) {
 		if sender != ownAgency {
 			return federation.SignerCheck{}, fmt.Errorf("unexpected sender %s", sender)
 		}
@@ -327,7 +328,7 @@ func rawInsertRate(ctx context.Context, path string, n int) (float64, error) {
 	if err != nil {
 		return 0, err
 	}
-	d, err := sql.Open("sqlite3", "file:"+path+"?_journal_mode=WAL&_synchronous=FULL&_busy_timeout=5000")
+	d, err := sql.Open("sqlite3", store.FileURI(path, url.Values{"_journal_mode": {"WAL"}, "_synchronous": {"FULL"}, "_busy_timeout": {"5000"}}))
 	if err != nil {
 		return 0, err
 	}

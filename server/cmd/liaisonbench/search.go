@@ -2,7 +2,7 @@ package main
 
 // The search scenarios (-persons N, default 1,000,000): before the node
 // starts, its database is filled with N synthetic persons by
-// search.Populate (untimed; index rows only, as if each were the subject
+// benchdata.Populate (untimed; index rows only, as if each were the subject
 // of a lead). SearchName and SearchPhone then query names and phone
 // numbers of persons that exist, at concurrency 8 as the issue asks, and
 // GetLead (c=8) gives the figure they are compared with in the same run.
@@ -17,7 +17,7 @@ import (
 	"time"
 
 	liaisonv1 "github.com/liaison-exchange/liaison/gen/liaison/v1"
-	"github.com/liaison-exchange/liaison/server/search"
+	"github.com/liaison-exchange/liaison/server/internal/benchdata"
 	"github.com/liaison-exchange/liaison/server/store"
 )
 
@@ -35,7 +35,7 @@ func populatePersons(ctx context.Context, path string, n int) (names, phones []s
 	if err != nil {
 		return nil, nil, err
 	}
-	names, phones, err = search.Populate(ctx, s, n, 1)
+	names, phones, err = benchdata.Populate(ctx, s, n, 1)
 	if cerr := s.Close(); err == nil {
 		err = cerr
 	}

@@ -17,7 +17,7 @@
 //
 // Usage:
 //
-//	go run -tags sqlite_fts5 ./client/cmd/liaisonbench [-concurrency 50] [-duration 10s]
+//	go run -tags sqlite_fts5 ./server/cmd/liaisonbench [-concurrency 50] [-duration 10s]
 //	    [-warmup 2s] [-conns 4] [-leads 2000] [-only Echo,GetLead] [-db-dir DIR]
 //	    [-persons 1000000] [-fed-leads 100000] [-ghz PATH]
 //	    [-cpuprofile PREFIX] [-log-level warn]

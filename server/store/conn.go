@@ -1,0 +1,75 @@
+package store
+
+import (
+	"net/url"
+	"strings"
+)
+
+// connMode is what a connection to a database file is for. Every
+// connection the project opens to a node's database gets its connection
+// string from connURI: one place says which pragmas each kind of
+// connection runs with.
+type connMode int
+
+const (
+	// connWriter is the node's one writer connection: WAL, the node's
+	// synchronous setting, IMMEDIATE transactions (a batch never upgrades
+	// a read lock and fails with SQLITE_BUSY).
+	connWriter connMode = iota
+	// connReader is a connection of the node's reader pool: like the
+	// writer, but refusing to write (query_only).
+	connReader
+	// connOffline is an offline tool's connection to a node's file
+	// (OpenReadOnly): query_only, waiting for a running node's locks.
+	connOffline
+	// connFileRO opens the file itself read-only (mode=ro): the source of
+	// a backup, and the copy being checked. Unlike query_only it allows
+	// VACUUM INTO, which writes only the target file.
+	connFileRO
+)
+
+// busyTimeout is how long, in milliseconds, a connection waits for
+// another's lock before giving up with SQLITE_BUSY.
+const busyTimeout = "10000"
+
+// connURI is the connection string for the database file at path opened
+// for mode; synchronous ("full" or "normal") applies to the node's own
+// connections only.
+func connURI(path string, mode connMode, synchronous string) string {
+	v := url.Values{}
+	v.Set("_busy_timeout", busyTimeout)
+	switch mode {
+	case connWriter, connReader:
+		// Pragmas go in the connection string, so that each connection the
+		// pool opens gets them (never PRAGMA on a pool).
+		v.Set("_journal_mode", "WAL")
+		v.Set("_synchronous", strings.ToUpper(synchronous))
+		v.Set("_foreign_keys", "on")
+		// Erased audit content and purged records are overwritten in the
+		// file, not only unlinked.
+		v.Set("_secure_delete", "on")
+		v.Set("_cache_size", "-32000") // 32 MB page cache per connection
+		if mode == connReader {
+			v.Set("_query_only", "on")
+		} else {
+			v.Set("_txlock", "immediate")
+		}
+	case connOffline:
+		v.Set("_query_only", "on")
+	case connFileRO:
+		v.Set("mode", "ro")
+	}
+	return FileURI(path, v)
+}
+
+// FileURI is the driver's name for the database file at path with the
+// given parameters. The path is escaped: SQLite reads a file: name as a
+// URI, where "#" starts a fragment and "%" an escape, and the driver cuts
+// the parameters at the first "?" — unescaped, a directory named with
+// either would open (or create) another file. The store builds its own
+// connection strings with connURI; FileURI is exported for tests and test
+// tools that must open a node's file raw (to tamper with it).
+func FileURI(path string, params url.Values) string {
+	esc := strings.NewReplacer("%", "%25", "?", "%3f", "#", "%23").Replace(path)
+	return "file:" + esc + "?" + params.Encode()
+}
