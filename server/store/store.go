@@ -71,6 +71,7 @@ type Store struct {
 	mu     sync.RWMutex // guards closed against sends on ops
 	closed bool
 	done   chan struct{}
+	lock   *os.File // the database's lock file (lockFile), held while open
 
 	// outgoing rewrites payloads bound for partners (SetOutgoing).
 	outgoing func(partner string, payload proto.Message) proto.Message
@@ -115,9 +116,13 @@ func Open(ctx context.Context, path string, o Options) (*Store, error) {
 	if err := ownerOnly(path); err != nil {
 		return nil, fmt.Errorf("open store: %w", err)
 	}
-	s := &Store{path: path, opts: o, log: o.Logger, ops: make(chan *op, 4*o.MaxBatch), done: make(chan struct{})}
-	var err error
+	lock, err := lockFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("open store: %w", err)
+	}
+	s := &Store{path: path, opts: o, log: o.Logger, ops: make(chan *op, 4*o.MaxBatch), done: make(chan struct{}), lock: lock}
 	if s.wdb, err = sql.Open("sqlite3", connURI(path, connWriter, o.Synchronous)); err != nil {
+		s.closeDBs()
 		return nil, fmt.Errorf("open store: %w", err)
 	}
 	s.wdb.SetMaxOpenConns(1)
@@ -125,15 +130,15 @@ func Open(ctx context.Context, path string, o Options) (*Store, error) {
 	s.wdb.SetConnMaxLifetime(0)
 	s.wdb.SetConnMaxIdleTime(0)
 	if err := checkFTS5(ctx, s.wdb); err != nil {
-		s.wdb.Close()
+		s.closeDBs()
 		return nil, fmt.Errorf("open store %s: %w", path, err)
 	}
 	if err := migrate(ctx, s.wdb); err != nil {
-		s.wdb.Close()
+		s.closeDBs()
 		return nil, fmt.Errorf("open store %s: %w", path, err)
 	}
 	if s.rdb, err = sql.Open("sqlite3", connURI(path, connReader, o.Synchronous)); err != nil {
-		s.wdb.Close()
+		s.closeDBs()
 		return nil, fmt.Errorf("open store: %w", err)
 	}
 	s.rdb.SetMaxOpenConns(o.ReadConns)
@@ -340,6 +345,10 @@ func (s *Store) closeDBs() error {
 	if s.wdb != nil {
 		// A clean close checkpoints the WAL into the main file.
 		errList = append(errList, s.wdb.Close())
+	}
+	if s.lock != nil {
+		// Closing the file releases its lock, after the last write.
+		errList = append(errList, s.lock.Close())
 	}
 	return errors.Join(errList...)
 }

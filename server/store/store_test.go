@@ -393,3 +393,32 @@ func TestBackup_UnderLoad(t *testing.T) {
 		t.Errorf("restored store holds %d events, the check found %d", res.Checked, c.Audit.Checked)
 	}
 }
+
+// TestOpen_OneNodeADatabase: a second store on a file that is open is
+// refused with the reason (two node processes on one file break each
+// other's audit writes), a read-only opening is not, and the file is
+// free again once the first store closes.
+func TestOpen_OneNodeADatabase(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "node.db")
+	s := mustOpen(t, path)
+	mustAppend(t, s, "test.before", 3)
+	_, err := Open(context.Background(), path, Options{Agency: "alpha", Logger: quiet})
+	if err == nil || !strings.Contains(err.Error(), "open in another node process") {
+		t.Fatalf("second Open of an open file = %v, want refused as open in another node process", err)
+	}
+	ro, err := OpenReadOnly(path)
+	if err != nil {
+		t.Fatalf("OpenReadOnly of an open file: %v", err)
+	}
+	ro.Close()
+	if fi, err := os.Stat(path + ".lock"); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("lock file: %v, %v; want mode 0600", fi, err)
+	}
+	mustClose(t, s)
+	s2 := mustOpen(t, path)
+	mustAppend(t, s2, "test.after", 1)
+	if r := mustVerify(t, s2); r.HeadSeq != 4 {
+		t.Errorf("after reopening: head at %d, want 4", r.HeadSeq)
+	}
+}
