@@ -13,6 +13,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/fieldmaskpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	liaisonv1 "github.com/liaison-exchange/liaison/gen/liaison/v1"
@@ -287,7 +288,7 @@ func (f *amfFixture) request(t *testing.T, method string, allowed bool) (proto.M
 			t.Fatal(err)
 		}
 		return &liaisonv1.UpdateManifestRequest{Manifest: &liaisonv1.Manifest{Id: draft, Etag: g.GetManifest().GetEtag(), LegalBasis: "authz matrix (updated)"},
-			UpdatePaths: []string{"legal_basis"}}, draft
+			UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"legal_basis"}}}, draft
 	case liaisonv1.ManifestService_AddPerson_FullMethodName:
 		if allowed {
 			draft, _ = fresh(0)

@@ -28,6 +28,7 @@ import (
 	"github.com/liaison-exchange/liaison/server/ids"
 	"github.com/liaison-exchange/liaison/server/paging"
 	"github.com/liaison-exchange/liaison/server/persons"
+	"github.com/liaison-exchange/liaison/server/records"
 	"github.com/liaison-exchange/liaison/server/store"
 	"github.com/liaison-exchange/liaison/server/validate"
 )
@@ -39,6 +40,7 @@ type Server struct {
 	validator *validate.Validator
 	agency    string
 	partners  map[string]bool
+	kind      *records.Kind[*liaisonv1.Manifest]
 }
 
 var _ liaisonv1.ManifestServiceServer = (*Server)(nil)
@@ -49,7 +51,17 @@ func New(s *store.Store, v *validate.Validator, agency string, partners []string
 	for _, a := range partners {
 		p[a] = true
 	}
-	return &Server{store: s, validator: v, agency: agency, partners: p}
+	srv := &Server{store: s, validator: v, agency: agency, partners: p}
+	srv.kind = &records.Kind[*liaisonv1.Manifest]{
+		Store:   s,
+		Read:    (*store.Tx).Manifest,
+		NotHome: srv.notHome,
+		Save: func(tx *store.Tx, next, cur *liaisonv1.Manifest) error {
+			return tx.ReplaceManifest(next, cur.GetVersion())
+		},
+		Share: func(tx *store.Tx, next, _ *liaisonv1.Manifest) error { return srv.share(tx, next) },
+	}
+	return srv
 }
 
 func (s *Server) actor(ctx context.Context, tx *store.Tx) actor {
@@ -59,40 +71,23 @@ func (s *Server) actor(ctx context.Context, tx *store.Tx) actor {
 
 // ---- the sending node's own changes -----------------------------------------
 
-// change runs fn on the current version of a manifest this node is home
-// to, stores the result as the next version and, once the manifest has left
-// the draft, sends the receiving agency its view — all in one transaction.
+// change runs fn on (a copy of) the current version of a manifest this
+// node is home to, stores the result as the next version and, once the
+// manifest has left the draft, sends the receiving agency its view — all
+// in one transaction.
 func (s *Server) change(ctx context.Context, id string, fn func(tx *store.Tx, m *liaisonv1.Manifest, a actor) error) (*liaisonv1.Manifest, error) {
 	audit.SetResource(ctx, mres(id))
-	var out *liaisonv1.Manifest
-	err := s.store.Write(ctx, func(tx *store.Tx) error {
-		m, err := tx.Manifest(id)
-		if err != nil {
-			return err
-		}
-		if m.GetOriginAgency() != s.agency {
-			return errs.Precondition("record.home_node_only", mres(id),
-				"manifest %s is homed on %s's node (the sending agency); this node can only propose actions to it", id, m.GetOriginAgency())
-		}
-		prev := m.GetVersion()
-		if err := fn(tx, m, s.actor(ctx, tx)); err != nil {
-			return err
-		}
-		m.Version, m.UpdateTime = prev+1, timestamppb.New(tx.Now())
-		if err := tx.ReplaceManifest(m, prev); err != nil {
-			return err
-		}
-		if err := s.share(tx, m); err != nil {
-			return err
-		}
-		out = m
-		return nil
-	})
-	if err != nil {
-		return nil, err
-	}
-	out.Etag = store.Etag(out.GetId(), out.GetVersion())
-	return out, nil
+	return s.kind.Change(ctx, records.Change[*liaisonv1.Manifest]{ID: id, Action: "change",
+		Apply: func(tx *store.Tx, cur *liaisonv1.Manifest) (*liaisonv1.Manifest, error) {
+			m := proto.Clone(cur).(*liaisonv1.Manifest)
+			return m, fn(tx, m, s.actor(ctx, tx))
+		}})
+}
+
+// notHome refuses changes to a manifest another node sends.
+func (s *Server) notHome(m *liaisonv1.Manifest, _ string) error {
+	return records.HomeOnly(m, s.agency, mres(m.GetId()),
+		"manifest %s is homed on %s's node (the sending agency); this node can only propose actions to it", m.GetId(), m.GetOriginAgency())
 }
 
 // share sends the receiving agency the manifest as it may see it, if the
@@ -186,46 +181,32 @@ func (s *Server) CreateManifest(ctx context.Context, req *liaisonv1.CreateManife
 	if err := errs.InvalidFields(bad); err != nil {
 		return nil, err
 	}
-	hash, err := store.RequestHash(in)
+	r, err := records.NewRequest(liaisonv1.ManifestService_CreateManifest_FullMethodName, req.GetRequestId(), in)
 	if err != nil {
 		return nil, err
 	}
 	var out *liaisonv1.Manifest
 	err = s.store.Write(ctx, func(tx *store.Tx) error {
-		if req.GetRequestId() != "" {
-			prior, err := tx.SeenRequest(liaisonv1.ManifestService_CreateManifest_FullMethodName, req.GetRequestId(), hash)
-			if err != nil {
-				return err
-			}
-			if prior != "" {
-				audit.SetResource(ctx, mres(prior))
-				out, err = tx.Manifest(prior)
-				return err
-			}
-		}
-		a := s.actor(ctx, tx)
-		m := proto.Clone(in).(*liaisonv1.Manifest)
-		now := timestamppb.New(tx.Now())
-		m.Id = ids.New()
-		m.OriginAgency, m.Version, m.CreateTime, m.UpdateTime = s.agency, 1, now, now
-		m.State, m.CreatedBy, m.History, m.CancelledByAgency, m.CancelReason = draft, a.principal, nil, "", ""
-		record(m, a, "created", "", "")
-		audit.SetResource(ctx, mres(m.Id))
-		if err := tx.InsertManifest(m); err != nil {
-			return err
-		}
-		if req.GetRequestId() != "" {
-			if err := tx.RememberRequest(liaisonv1.ManifestService_CreateManifest_FullMethodName, req.GetRequestId(), hash, m.Id); err != nil {
-				return err
-			}
-		}
-		out = m
-		return nil
+		var err error
+		out, err = records.CreateOnce(tx, r, func(prior string) (*liaisonv1.Manifest, error) {
+			audit.SetResource(ctx, mres(prior))
+			return tx.Manifest(prior)
+		}, func() (*liaisonv1.Manifest, error) {
+			a := s.actor(ctx, tx)
+			m := proto.Clone(in).(*liaisonv1.Manifest)
+			now := timestamppb.New(tx.Now())
+			m.Id = ids.New()
+			m.OriginAgency, m.Version, m.CreateTime, m.UpdateTime = s.agency, 1, now, now
+			m.State, m.CreatedBy, m.History, m.CancelledByAgency, m.CancelReason = draft, a.principal, nil, "", ""
+			record(m, a, "created", "", "")
+			audit.SetResource(ctx, mres(m.Id))
+			return m, tx.InsertManifest(m)
+		})
+		return err
 	})
 	if err != nil {
 		return nil, err
 	}
-	out.Etag = store.Etag(out.Id, out.Version)
 	return &liaisonv1.CreateManifestResponse{Manifest: out}, nil
 }
 
@@ -259,22 +240,17 @@ func pendingAction(r store.ManifestActionRow) *liaisonv1.PendingAction {
 // ListManifests implements liaisonv1.ManifestServiceServer.
 func (s *Server) ListManifests(ctx context.Context, req *liaisonv1.ListManifestsRequest) (*liaisonv1.ListManifestsResponse, error) {
 	f := store.ManifestFilter{State: req.GetState(), OriginAgency: req.GetOriginAgency(), ReceivingAgency: req.GetReceivingAgency()}
-	fp := paging.Fingerprint(f.State, f.OriginAgency, f.ReceivingAgency)
-	after, err := paging.Decode(req.GetPageToken(), fp)
+	page, err := records.NewPage(req.GetPageToken(), req.GetPageSize(), paging.Fingerprint(f.State, f.OriginAgency, f.ReceivingAgency))
 	if err != nil {
 		return nil, err
 	}
 	audit.SetResource(ctx, "manifests")
-	size := paging.Size(req.GetPageSize())
-	ms, err := s.store.ListManifests(ctx, f, after, size+1)
+	ms, err := s.store.ListManifests(ctx, f, page.After, page.Size+1)
 	if err != nil {
 		return nil, err
 	}
 	resp := &liaisonv1.ListManifestsResponse{}
-	if len(ms) > size {
-		ms = ms[:size]
-		resp.NextPageToken = paging.Encode(ms[size-1].GetId(), fp)
-	}
+	ms, resp.NextPageToken = records.Cut(page, ms)
 	resp.Manifests = ms
 	audit.SetRecordsOf(ctx, ms)
 	return resp, nil
@@ -282,36 +258,32 @@ func (s *Server) ListManifests(ctx context.Context, req *liaisonv1.ListManifests
 
 // UpdateManifest implements liaisonv1.ManifestServiceServer.
 func (s *Server) UpdateManifest(ctx context.Context, req *liaisonv1.UpdateManifestRequest) (*liaisonv1.UpdateManifestResponse, error) {
-	patch := req.GetManifest()
+	patch, paths := req.GetManifest(), req.GetUpdateMask().GetPaths()
+	if err := errs.InvalidFields(append(records.CheckMask(req, paths), onceEach(paths)...)); err != nil {
+		return nil, err
+	}
 	if patch.GetEtag() == "" {
 		return nil, errs.Invalid("manifest.etag", "required: the etag of the version the change is based on")
 	}
 	if !ids.Valid(patch.GetId()) {
 		return nil, errs.Invalid("manifest.id", "must be the UUID of the manifest to update")
 	}
-	m, err := s.change(ctx, patch.GetId(), func(tx *store.Tx, m *liaisonv1.Manifest, a actor) error {
-		if patch.GetEtag() != store.Etag(m.GetId(), m.GetVersion()) {
-			return errs.New(errs.Aborted, "manifest %s changed since etag %s; read it again", m.GetId(), patch.GetEtag())
-		}
-		if err := inState(m, "editing", draft); err != nil {
-			return err
-		}
-		for _, p := range req.GetUpdatePaths() {
-			switch p {
-			case "legal_basis":
-				m.LegalBasis = patch.GetLegalBasis()
-			case "transport":
-				m.Transport = patch.GetTransport()
-			case "escorts":
-				m.Escorts = patch.GetEscorts()
+	audit.SetResource(ctx, mres(patch.GetId()))
+	m, err := s.kind.Change(ctx, records.Change[*liaisonv1.Manifest]{ID: patch.GetId(), Action: "change",
+		Apply: func(tx *store.Tx, cur *liaisonv1.Manifest) (*liaisonv1.Manifest, error) {
+			if err := records.CheckEtag("manifest", cur, patch.GetEtag()); err != nil {
+				return nil, err
 			}
-		}
-		if err := s.validator.Validate(m, "manifest"); err != nil {
-			return err
-		}
-		record(m, a, "updated", "", fmt.Sprintf("%v", req.GetUpdatePaths()))
-		return nil
-	})
+			if err := inState(cur, "editing", draft); err != nil {
+				return nil, err
+			}
+			m := records.Merge(cur, patch, paths)
+			if err := s.validator.Validate(m, "manifest"); err != nil {
+				return nil, err
+			}
+			record(m, s.actor(ctx, tx), "updated", "", fmt.Sprintf("%v", paths))
+			return m, nil
+		}})
 	if err != nil {
 		return nil, err
 	}

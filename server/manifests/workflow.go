@@ -464,3 +464,14 @@ func screeningWithdraws(m *liaisonv1.Manifest, p *liaisonv1.ManifestPerson, sc *
 	active := slices.Contains([]liaisonv1.ManifestState{proposed, accepted, scheduled, inTransit}, m.GetState())
 	return risky && active && p.GetStatus() != withdrawn && p.GetHandover() == handoverPending
 }
+
+// onceEach refuses an update mask naming a field more than once.
+func onceEach(paths []string) []errs.FieldViolation {
+	var bad []errs.FieldViolation
+	for i, p := range paths {
+		if slices.Contains(paths[:i], p) {
+			bad = append(bad, errs.FieldViolation{Field: fmt.Sprintf("update_mask.paths[%d]", i), Description: fmt.Sprintf("%q is named more than once", p)})
+		}
+	}
+	return bad
+}
