@@ -94,24 +94,19 @@ func (s *Server) CreateCase(ctx context.Context, req *liaisonv1.CreateCaseReques
 		return nil, err
 	}
 	caller, _ := identity.FromContext(ctx)
-	var out *liaisonv1.Case
-	err = s.store.Write(ctx, func(tx *store.Tx) error {
-		var err error
-		out, err = records.CreateOnce(tx, r, func(prior string) (*liaisonv1.Case, error) {
-			audit.SetResource(ctx, resource(prior))
-			return tx.Case(prior)
-		}, func() (*liaisonv1.Case, error) {
-			now := timestamppb.New(tx.Now())
-			c.Id = ids.New()
-			c.OriginAgency, c.Version, c.CreateTime, c.UpdateTime = s.agency, 1, now, now
-			if c.Status == liaisonv1.CaseStatus_CASE_STATUS_UNSPECIFIED {
-				c.Status = liaisonv1.CaseStatus_CASE_STATUS_OPEN
-			}
-			c.LinkedLeadIds, c.SharedWith, c.CreatedBy, c.CloseTime, c.CloseReason = nil, nil, caller.ID, nil, ""
-			audit.SetResource(ctx, resource(c.Id))
-			return c, tx.InsertCase(c)
-		})
-		return err
+	out, err := records.Create(ctx, s.store, r, func(tx *store.Tx, prior string) (*liaisonv1.Case, error) {
+		audit.SetResource(ctx, resource(prior))
+		return tx.Case(prior)
+	}, func(tx *store.Tx) (*liaisonv1.Case, error) {
+		now := timestamppb.New(tx.Now())
+		c.Id = ids.New()
+		c.OriginAgency, c.Version, c.CreateTime, c.UpdateTime = s.agency, 1, now, now
+		if c.Status == liaisonv1.CaseStatus_CASE_STATUS_UNSPECIFIED {
+			c.Status = liaisonv1.CaseStatus_CASE_STATUS_OPEN
+		}
+		c.LinkedLeadIds, c.SharedWith, c.CreatedBy, c.CloseTime, c.CloseReason = nil, nil, caller.ID, nil, ""
+		audit.SetResource(ctx, resource(c.Id))
+		return c, tx.InsertCase(c)
 	})
 	if err != nil {
 		return nil, err
@@ -207,13 +202,7 @@ func (s *Server) UpdateCase(ctx context.Context, req *liaisonv1.UpdateCaseReques
 
 // ShareCase implements liaisonv1.CaseServiceServer.
 func (s *Server) ShareCase(ctx context.Context, req *liaisonv1.ShareCaseRequest) (*liaisonv1.ShareCaseResponse, error) {
-	var bad []errs.FieldViolation
-	for i, p := range req.GetPartners() {
-		if !s.partners[p] {
-			bad = append(bad, errs.FieldViolation{Field: fmt.Sprintf("partners[%d]", i), Description: fmt.Sprintf("%q is not a partner of this node", p)})
-		}
-	}
-	if err := errs.InvalidFields(bad); err != nil {
+	if err := records.CheckPartners(s.partners, req.GetPartners()); err != nil {
 		return nil, err
 	}
 	audit.SetDetail(ctx, fmt.Sprintf("partners=%v", req.GetPartners()))
@@ -344,35 +333,30 @@ func (s *Server) AddCaseEntry(ctx context.Context, req *liaisonv1.AddCaseEntryRe
 	}
 	caller, _ := identity.FromContext(ctx)
 	audit.SetResource(ctx, resource(req.GetCaseId()))
-	var out *liaisonv1.CaseEntry
-	err = s.store.Write(ctx, func(tx *store.Tx) error {
-		var err error
-		out, err = records.CreateOnce(tx, r, tx.CaseEntry, func() (*liaisonv1.CaseEntry, error) {
-			c, err := tx.Case(req.GetCaseId())
-			if err != nil {
-				return nil, err
-			}
-			e := proto.Clone(req.GetEntry()).(*liaisonv1.CaseEntry)
-			e.Id = ids.New()
-			e.CaseId, e.Agency, e.Author = c.GetId(), s.agency, caller.ID
-			e.CreateTime, e.ApplyTime, e.Sequence, e.RejectionReason = timestamppb.New(tx.Now()), nil, 0, ""
-			if err := s.prepare(tx, c, e); err != nil {
-				return nil, err
-			}
-			audit.SetDetail(ctx, fmt.Sprintf("entry %s (%s)", e.GetId(), kindName(e.GetKind())))
-			if c.GetOriginAgency() == s.agency {
-				return e, s.applyHere(tx, c, e)
-			}
-			// A partner's case: the entry is a proposal to its home node.
-			e.State = liaisonv1.EntryState_ENTRY_STATE_PENDING
-			if err := tx.PutCaseEntry(e); err != nil {
-				return nil, err
-			}
-			_, err = tx.AppendOutbox(store.Outgoing{Receiver: c.GetOriginAgency(), Kind: liaisonv1.EnvelopeKind_ENVELOPE_KIND_CASE_ENTRY_PROPOSAL,
-				RecordID: e.GetId(), RecordVersion: 1, Payload: e})
-			return e, err
-		})
-		return err
+	out, err := records.Create(ctx, s.store, r, (*store.Tx).CaseEntry, func(tx *store.Tx) (*liaisonv1.CaseEntry, error) {
+		c, err := tx.Case(req.GetCaseId())
+		if err != nil {
+			return nil, err
+		}
+		e := proto.Clone(req.GetEntry()).(*liaisonv1.CaseEntry)
+		e.Id = ids.New()
+		e.CaseId, e.Agency, e.Author = c.GetId(), s.agency, caller.ID
+		e.CreateTime, e.ApplyTime, e.Sequence, e.RejectionReason = timestamppb.New(tx.Now()), nil, 0, ""
+		if err := s.prepare(tx, c, e); err != nil {
+			return nil, err
+		}
+		audit.SetDetail(ctx, fmt.Sprintf("entry %s (%s)", e.GetId(), kindName(e.GetKind())))
+		if c.GetOriginAgency() == s.agency {
+			return e, s.applyHere(tx, c, e)
+		}
+		// A partner's case: the entry is a proposal to its home node.
+		e.State = liaisonv1.EntryState_ENTRY_STATE_PENDING
+		if err := tx.PutCaseEntry(e); err != nil {
+			return nil, err
+		}
+		_, err = tx.AppendOutbox(store.Outgoing{Receiver: c.GetOriginAgency(), Kind: liaisonv1.EnvelopeKind_ENVELOPE_KIND_CASE_ENTRY_PROPOSAL,
+			RecordID: e.GetId(), RecordVersion: 1, Payload: e})
+		return e, err
 	})
 	if err != nil {
 		return nil, err

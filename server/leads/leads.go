@@ -93,19 +93,14 @@ func (s *Server) CreateLead(ctx context.Context, req *liaisonv1.CreateLeadReques
 		return nil, err
 	}
 	caller, _ := identity.FromContext(ctx)
-	var out *liaisonv1.Lead
-	err = s.store.Write(ctx, func(tx *store.Tx) error {
-		var err error
-		out, err = records.CreateOnce(tx, r, func(prior string) (*liaisonv1.Lead, error) {
-			audit.SetResource(ctx, resource(prior))
-			audit.SetDetail(ctx, "retry of request "+r.ID)
-			return tx.Lead(prior)
-		}, func() (*liaisonv1.Lead, error) {
-			err := s.insertNew(tx, lead, caller.ID)
-			audit.SetResource(ctx, resource(lead.Id)) // even if the insert failed
-			return lead, err
-		})
-		return err
+	out, err := records.Create(ctx, s.store, r, func(tx *store.Tx, prior string) (*liaisonv1.Lead, error) {
+		audit.SetResource(ctx, resource(prior))
+		audit.SetDetail(ctx, "retry of request "+r.ID)
+		return tx.Lead(prior)
+	}, func(tx *store.Tx) (*liaisonv1.Lead, error) {
+		err := s.insertNew(tx, lead, caller.ID)
+		audit.SetResource(ctx, resource(lead.Id)) // even if the insert failed
+		return lead, err
 	})
 	if err != nil {
 		return nil, err
@@ -204,13 +199,7 @@ func (s *Server) UpdateLead(ctx context.Context, req *liaisonv1.UpdateLeadReques
 
 // ReleaseLead implements liaisonv1.LeadServiceServer.
 func (s *Server) ReleaseLead(ctx context.Context, req *liaisonv1.ReleaseLeadRequest) (*liaisonv1.ReleaseLeadResponse, error) {
-	var bad []errs.FieldViolation
-	for i, p := range req.GetPartners() {
-		if !s.partners[p] {
-			bad = append(bad, errs.FieldViolation{Field: fmt.Sprintf("partners[%d]", i), Description: fmt.Sprintf("%q is not a partner of this node", p)})
-		}
-	}
-	if err := errs.InvalidFields(bad); err != nil {
+	if err := records.CheckPartners(s.partners, req.GetPartners()); err != nil {
 		return nil, err
 	}
 	audit.SetDetail(ctx, fmt.Sprintf("partners=%v", req.GetPartners()))

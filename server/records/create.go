@@ -1,6 +1,8 @@
 package records
 
 import (
+	"context"
+
 	"google.golang.org/protobuf/proto"
 
 	"github.com/liaison-exchange/liaison/server/store"
@@ -58,4 +60,20 @@ func CreateOnce[R interface{ GetId() string }](tx *store.Tx, r Request, read fun
 		return out, err
 	}
 	return out, r.Remember(tx, out.GetId())
+}
+
+// Create is CreateOnce in a write of its own: read and create run in its
+// transaction.
+func Create[R interface{ GetId() string }](ctx context.Context, st *store.Store, r Request, read func(tx *store.Tx, id string) (R, error), create func(tx *store.Tx) (R, error)) (R, error) {
+	var out R
+	err := st.Write(ctx, func(tx *store.Tx) error {
+		var err error
+		out, err = CreateOnce(tx, r, func(id string) (R, error) { return read(tx, id) }, func() (R, error) { return create(tx) })
+		return err
+	})
+	if err != nil {
+		var zero R
+		return zero, err
+	}
+	return out, nil
 }
