@@ -2,13 +2,15 @@
 // the same way, so that each kind's package keeps only its own rules:
 //
 //   - create once: a create with a request id is made at most once
-//     (CreateOnce);
+//     (Create, CreateOnce);
 //   - merge under a mask, with an etag check (CheckMask, Merge,
 //     CheckEtag); the fields a mask may name are declared once, in the
 //     request's proto, as the update_mask field's protovalidate
 //     field_mask.in rule (Updatable reads them from there);
-//   - change a record on its home node: load, home-node check, apply, next
-//     version, share with partners, in one transaction (Kind.Change);
+//   - change a record on its home node: load, home-node check (HomeOnly),
+//     apply, next version, share with partners, in one transaction
+//     (Kind.Change, Kind.Commit), with partners this node knows
+//     (CheckPartners);
 //   - list a page (Page);
 //   - tombstone and share (ShareTombstone);
 //   - register, apply and repair replicas (Replication.Register,

@@ -481,3 +481,44 @@ func TestPage(t *testing.T) {
 	_, err = records.NewPage("garbage", 2, fp)
 	wantCode(t, err, errs.InvalidArgument)
 }
+
+// Create is CreateOnce in a write of its own.
+func TestCreate(t *testing.T) {
+	st := openStore(t)
+	ctx := context.Background()
+	r, err := records.NewRequest("/test.Service/Create", "req-1", &liaisonv1.Lead{Title: "a"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	create := func() (*liaisonv1.Lead, error) {
+		return records.Create(ctx, st, r, (*store.Tx).Lead, func(tx *store.Tx) (*liaisonv1.Lead, error) {
+			l := newLead("alpha", "a")
+			return l, tx.InsertLead(l)
+		})
+	}
+	first, err := create()
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, err := create()
+	if err != nil || again.GetId() != first.GetId() || !proto.Equal(again, first) {
+		t.Errorf("retry returned %v (%v), want %v", again, err, first)
+	}
+	_, err = records.Create(ctx, st, r, (*store.Tx).Lead, func(*store.Tx) (*liaisonv1.Lead, error) { return nil, errs.New(errs.Aborted, "no") })
+	if err != nil {
+		t.Errorf("a retry ran create: %v", err)
+	}
+}
+
+func TestCheckPartners(t *testing.T) {
+	partners := map[string]bool{"bravo": true, "charlie": true}
+	if err := records.CheckPartners(partners, []string{"bravo", "charlie"}); err != nil {
+		t.Error(err)
+	}
+	err := records.CheckPartners(partners, []string{"bravo", "delta", "alpha"})
+	var e *errs.Error
+	if !errors.As(err, &e) || e.Code != errs.InvalidArgument || len(e.FieldViolations) != 2 ||
+		e.FieldViolations[0].Field != "partners[1]" || e.FieldViolations[1].Field != "partners[2]" {
+		t.Errorf("got %+v, want INVALID_ARGUMENT at partners[1] and partners[2]", err)
+	}
+}
