@@ -157,19 +157,8 @@ func (s *Server) ListCases(ctx context.Context, req *liaisonv1.ListCasesRequest)
 // UpdateCase implements liaisonv1.CaseServiceServer.
 func (s *Server) UpdateCase(ctx context.Context, req *liaisonv1.UpdateCaseRequest) (*liaisonv1.UpdateCaseResponse, error) {
 	patch := req.GetCase()
-	var bad []errs.FieldViolation
-	if patch == nil {
-		bad = append(bad, errs.FieldViolation{Field: "case", Description: "required"})
-	} else {
-		if !ids.Valid(patch.GetId()) {
-			bad = append(bad, errs.FieldViolation{Field: "case.id", Description: "must be the UUID of the case to update"})
-		}
-		if patch.GetEtag() == "" {
-			bad = append(bad, errs.FieldViolation{Field: "case.etag", Description: "required: the etag of the version the change is based on (read the case first)"})
-		}
-	}
 	paths := req.GetUpdateMask().GetPaths()
-	bad = append(bad, records.CheckMask(req, paths)...)
+	bad := records.CheckUpdate("case", patch, req, paths)
 	if slices.Contains(paths, "status") && patch.GetStatus() == liaisonv1.CaseStatus_CASE_STATUS_CLOSED {
 		bad = append(bad, errs.FieldViolation{Field: "case.status", Description: "CloseCase closes a case"})
 	}

@@ -18,7 +18,6 @@ import (
 	"github.com/liaison-exchange/liaison/server/errs"
 	"github.com/liaison-exchange/liaison/server/handling"
 	"github.com/liaison-exchange/liaison/server/identity"
-	"github.com/liaison-exchange/liaison/server/ids"
 	"github.com/liaison-exchange/liaison/server/paging"
 	"github.com/liaison-exchange/liaison/server/records"
 	"github.com/liaison-exchange/liaison/server/store"
@@ -157,19 +156,8 @@ func (s *Server) ListLeads(ctx context.Context, req *liaisonv1.ListLeadsRequest)
 // UpdateLead implements liaisonv1.LeadServiceServer.
 func (s *Server) UpdateLead(ctx context.Context, req *liaisonv1.UpdateLeadRequest) (*liaisonv1.UpdateLeadResponse, error) {
 	patch := req.GetLead()
-	var bad []errs.FieldViolation
-	if patch == nil {
-		bad = append(bad, errs.FieldViolation{Field: "lead", Description: "required"})
-	} else {
-		if !ids.Valid(patch.GetId()) {
-			bad = append(bad, errs.FieldViolation{Field: "lead.id", Description: "must be the UUID of the lead to update"})
-		}
-		if patch.GetEtag() == "" {
-			bad = append(bad, errs.FieldViolation{Field: "lead.etag", Description: "required: the etag of the version the change is based on (read the lead first)"})
-		}
-	}
 	paths := req.GetUpdateMask().GetPaths()
-	bad = append(bad, records.CheckMask(req, paths)...)
+	bad := records.CheckUpdate("lead", patch, req, paths)
 	if err := errs.InvalidFields(bad); err != nil {
 		return nil, err
 	}

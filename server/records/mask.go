@@ -9,6 +9,7 @@ import (
 	"google.golang.org/protobuf/reflect/protoreflect"
 
 	"github.com/liaison-exchange/liaison/server/errs"
+	"github.com/liaison-exchange/liaison/server/ids"
 )
 
 // maskField is the field of an update request naming what it changes.
@@ -75,4 +76,22 @@ func CheckEtag(noun string, cur Record, etag string) error {
 		return nil
 	}
 	return errs.New(errs.Aborted, "%s %s changed since etag %s (now version %d); read it again and reapply the change", noun, cur.GetId(), etag, cur.GetVersion())
+}
+
+// CheckUpdate checks an update request of a record of kind noun ("lead"):
+// the patch names the record and the etag of the version it is based on,
+// and the mask is sound (CheckMask). It returns the violations.
+func CheckUpdate[R Record](noun string, patch R, req proto.Message, paths []string) []errs.FieldViolation {
+	var bad []errs.FieldViolation
+	if isNil(patch) {
+		bad = append(bad, errs.FieldViolation{Field: noun, Description: "required"})
+	} else {
+		if !ids.Valid(patch.GetId()) {
+			bad = append(bad, errs.FieldViolation{Field: noun + ".id", Description: "must be the UUID of the " + noun + " to update"})
+		}
+		if patch.GetEtag() == "" {
+			bad = append(bad, errs.FieldViolation{Field: noun + ".etag", Description: "required: the etag of the version the change is based on (read the " + noun + " first)"})
+		}
+	}
+	return append(bad, CheckMask(req, paths)...)
 }

@@ -522,3 +522,25 @@ func TestCheckPartners(t *testing.T) {
 		t.Errorf("got %+v, want INVALID_ARGUMENT at partners[1] and partners[2]", err)
 	}
 }
+
+func TestCheckUpdate(t *testing.T) {
+	req := &liaisonv1.UpdateCaseRequest{}
+	for _, tc := range []struct {
+		patch *liaisonv1.Case
+		paths []string
+		want  []string
+	}{
+		{&liaisonv1.Case{Id: ids.New(), Etag: "e"}, []string{"title"}, nil},
+		{nil, []string{"title"}, []string{"case"}},
+		{&liaisonv1.Case{Id: "case-1"}, nil, []string{"case.id", "case.etag", "update_mask"}},
+		{&liaisonv1.Case{Id: ids.New(), Etag: "e"}, []string{"shared_with"}, []string{"update_mask.paths[0]"}},
+	} {
+		var got []string
+		for _, v := range records.CheckUpdate("case", tc.patch, req, tc.paths) {
+			got = append(got, v.Field)
+		}
+		if !slices.Equal(got, tc.want) {
+			t.Errorf("CheckUpdate(%v, %q) = %q, want %q", tc.patch, tc.paths, got, tc.want)
+		}
+	}
+}
