@@ -4,7 +4,7 @@
 //
 // The sending agency's node is the manifest's home and the only writer of
 // its state; the receiving agency's actions are proposals it applies with
-// the same rules (workflow.go). Screenings, the reasons for withdrawals and
+// the same rules (rules.go). Screenings, the reasons for withdrawals and
 // the sending side's hold reasons are stored in tables of their own on the
 // sending node and are not fields of the Manifest message, so no copy of a
 // manifest can carry them.
