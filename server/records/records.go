@@ -3,10 +3,13 @@
 //
 //   - create once: a create with a request id is made at most once
 //     (Create, CreateOnce);
-//   - merge under a mask, with an etag check (CheckMask, Merge,
-//     CheckEtag); the fields a mask may name are declared once, in the
-//     request's proto, as the update_mask field's protovalidate
-//     field_mask.in rule (Updatable reads them from there);
+//   - merge under a mask, with an etag check (CheckUpdate, CheckMask,
+//     Merge, CheckEtag); the fields a mask may name are declared once, in
+//     the request's proto, as the update_mask field's protovalidate
+//     field_mask.in rule (Updatable reads them from there). A protovalidate
+//     rule rather than an option of our own: the interceptor already
+//     enforces it on every request, clients see it in the API contract,
+//     and there is no extension to declare and register;
 //   - change a record on its home node: load, home-node check (HomeOnly),
 //     apply, next version, share with partners, in one transaction
 //     (Kind.Change, Kind.Commit), with partners this node knows
