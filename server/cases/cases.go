@@ -98,9 +98,7 @@ func (s *Server) CreateCase(ctx context.Context, req *liaisonv1.CreateCaseReques
 		audit.SetResource(ctx, resource(prior))
 		return tx.Case(prior)
 	}, func(tx *store.Tx) (*liaisonv1.Case, error) {
-		now := timestamppb.New(tx.Now())
-		c.Id = ids.New()
-		c.OriginAgency, c.Version, c.CreateTime, c.UpdateTime = s.agency, 1, now, now
+		records.Born(c, s.agency, tx.Now())
 		if c.Status == liaisonv1.CaseStatus_CASE_STATUS_UNSPECIFIED {
 			c.Status = liaisonv1.CaseStatus_CASE_STATUS_OPEN
 		}

@@ -13,7 +13,6 @@ import (
 	"github.com/liaison-exchange/liaison/server/errs"
 	"github.com/liaison-exchange/liaison/server/handling"
 	"github.com/liaison-exchange/liaison/server/identity"
-	"github.com/liaison-exchange/liaison/server/ids"
 	"github.com/liaison-exchange/liaison/server/persons"
 	"github.com/liaison-exchange/liaison/server/records"
 	"github.com/liaison-exchange/liaison/server/store"
@@ -41,11 +40,7 @@ func resource(id string) string { return "leads/" + id }
 // node created by createdBy. The lead gets its id first, so the caller
 // can name it even if the insert fails.
 func (s *Server) insertNew(tx *store.Tx, lead *liaisonv1.Lead, createdBy string) error {
-	now := timestamppb.New(tx.Now())
-	lead.Id = ids.New()
-	lead.OriginAgency = s.agency
-	lead.Version = 1
-	lead.CreateTime, lead.UpdateTime = now, now
+	records.Born(lead, s.agency, tx.Now())
 	lead.Status = liaisonv1.LeadStatus_LEAD_STATUS_DRAFT
 	lead.ReleasedTo = nil
 	lead.CreatedBy = createdBy

@@ -106,9 +106,7 @@ func (s *Server) CreateManifest(ctx context.Context, req *liaisonv1.CreateManife
 	}, func(tx *store.Tx) (*liaisonv1.Manifest, error) {
 		a := s.actor(ctx, tx)
 		m := proto.Clone(in).(*liaisonv1.Manifest)
-		now := timestamppb.New(tx.Now())
-		m.Id = ids.New()
-		m.OriginAgency, m.Version, m.CreateTime, m.UpdateTime = s.agency, 1, now, now
+		records.Born(m, s.agency, tx.Now())
 		m.State, m.CreatedBy, m.History, m.CancelledByAgency, m.CancelReason = draft, a.principal, nil, "", ""
 		record(m, a, "created", "", "")
 		audit.SetResource(ctx, mres(m.Id))

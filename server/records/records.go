@@ -31,6 +31,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/liaison-exchange/liaison/server/errs"
+	"github.com/liaison-exchange/liaison/server/ids"
 )
 
 // Record is a record of any kind: a versioned message with an id, a home
@@ -59,6 +60,17 @@ func HomeOnly(r Record, agency, resource, format string, args ...any) error {
 
 // isNil says whether r is the nil record (an Apply that changes nothing).
 func isNil[R Record](r R) bool { return !r.ProtoReflect().IsValid() }
+
+// Born makes r version 1 of a new record homed on agency, created at: it
+// gets a new id, its home and its times.
+func Born(r Record, agency string, at time.Time) {
+	m := r.ProtoReflect()
+	fs := m.Descriptor().Fields()
+	m.Set(fs.ByName("id"), protoreflect.ValueOfString(ids.New()))
+	m.Set(fs.ByName("origin_agency"), protoreflect.ValueOfString(agency))
+	m.Set(fs.ByName("create_time"), protoreflect.ValueOfMessage(timestamppb.New(at).ProtoReflect()))
+	stamp(r, 1, at)
+}
 
 // stamp makes r the next version of a record, changed at.
 func stamp(r Record, version int64, at time.Time) {

@@ -544,3 +544,13 @@ func TestCheckUpdate(t *testing.T) {
 		}
 	}
 }
+
+func TestBorn(t *testing.T) {
+	at := time.Date(2026, 3, 4, 5, 6, 7, 0, time.UTC)
+	m := &liaisonv1.Manifest{Id: "sent by the caller", OriginAgency: "bravo", Version: 7, LegalBasis: "kept"}
+	records.Born(m, "alpha", at)
+	if !ids.Valid(m.GetId()) || m.GetOriginAgency() != "alpha" || m.GetVersion() != 1 || m.GetLegalBasis() != "kept" ||
+		!m.GetCreateTime().AsTime().Equal(at) || !m.GetUpdateTime().AsTime().Equal(at) {
+		t.Errorf("born %v", m)
+	}
+}
