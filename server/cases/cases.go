@@ -15,7 +15,6 @@ import (
 	"time"
 
 	"google.golang.org/protobuf/proto"
-	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
@@ -25,7 +24,7 @@ import (
 	"github.com/liaison-exchange/liaison/server/identity"
 	"github.com/liaison-exchange/liaison/server/ids"
 	"github.com/liaison-exchange/liaison/server/paging"
-	"github.com/liaison-exchange/liaison/server/persons"
+	"github.com/liaison-exchange/liaison/server/records"
 	"github.com/liaison-exchange/liaison/server/store"
 	"github.com/liaison-exchange/liaison/server/validate"
 )
@@ -48,6 +47,7 @@ type Server struct {
 	agency    string
 	partners  map[string]bool
 	now       func() time.Time
+	kind      *records.Kind[*liaisonv1.Case]
 }
 
 var _ liaisonv1.CaseServiceServer = (*Server)(nil)
@@ -58,14 +58,31 @@ func New(s *store.Store, v *validate.Validator, agency string, partners []string
 	for _, a := range partners {
 		p[a] = true
 	}
-	return &Server{store: s, validator: v, agency: agency, partners: p, now: time.Now}
+	srv := &Server{store: s, validator: v, agency: agency, partners: p, now: time.Now}
+	srv.kind = &records.Kind[*liaisonv1.Case]{
+		Store:   s,
+		Read:    (*store.Tx).Case,
+		NotHome: srv.home,
+		Save: func(tx *store.Tx, next, cur *liaisonv1.Case) error {
+			return tx.ReplaceCase(next, cur.GetVersion())
+		},
+		Share: func(tx *store.Tx, next, _ *liaisonv1.Case) error {
+			for _, p := range next.GetSharedWith() {
+				if err := srv.sendCase(tx, next, p); err != nil {
+					return err
+				}
+			}
+			return nil
+		},
+	}
+	return srv
 }
 
 func resource(id string) string { return "cases/" + id }
 
 // CreateCase implements liaisonv1.CaseServiceServer.
 func (s *Server) CreateCase(ctx context.Context, req *liaisonv1.CreateCaseRequest) (*liaisonv1.CreateCaseResponse, error) {
-	hash, err := store.RequestHash(req.GetCase())
+	r, err := records.NewRequest(liaisonv1.CaseService_CreateCase_FullMethodName, req.GetRequestId(), req.GetCase())
 	if err != nil {
 		return nil, err
 	}
@@ -77,42 +94,21 @@ func (s *Server) CreateCase(ctx context.Context, req *liaisonv1.CreateCaseReques
 		return nil, err
 	}
 	caller, _ := identity.FromContext(ctx)
-	var out *liaisonv1.Case
-	err = s.store.Write(ctx, func(tx *store.Tx) error {
-		if req.GetRequestId() != "" {
-			prior, err := tx.SeenRequest(liaisonv1.CaseService_CreateCase_FullMethodName, req.GetRequestId(), hash)
-			if err != nil {
-				return err
-			}
-			if prior != "" {
-				audit.SetResource(ctx, resource(prior))
-				out, err = tx.Case(prior)
-				return err
-			}
-		}
-		now := timestamppb.New(tx.Now())
-		c.Id = ids.New()
-		c.OriginAgency, c.Version, c.CreateTime, c.UpdateTime = s.agency, 1, now, now
+	out, err := records.Create(ctx, s.store, r, func(tx *store.Tx, prior string) (*liaisonv1.Case, error) {
+		audit.SetResource(ctx, resource(prior))
+		return tx.Case(prior)
+	}, func(tx *store.Tx) (*liaisonv1.Case, error) {
+		records.Born(c, s.agency, tx.Now())
 		if c.Status == liaisonv1.CaseStatus_CASE_STATUS_UNSPECIFIED {
 			c.Status = liaisonv1.CaseStatus_CASE_STATUS_OPEN
 		}
 		c.LinkedLeadIds, c.SharedWith, c.CreatedBy, c.CloseTime, c.CloseReason = nil, nil, caller.ID, nil, ""
 		audit.SetResource(ctx, resource(c.Id))
-		if err := tx.InsertCase(c); err != nil {
-			return err
-		}
-		if req.GetRequestId() != "" {
-			if err := tx.RememberRequest(liaisonv1.CaseService_CreateCase_FullMethodName, req.GetRequestId(), hash, c.Id); err != nil {
-				return err
-			}
-		}
-		out = c
-		return nil
+		return c, tx.InsertCase(c)
 	})
 	if err != nil {
 		return nil, err
 	}
-	out.Etag = store.Etag(out.Id, out.Version)
 	return &liaisonv1.CreateCaseResponse{Case: out}, nil
 }
 
@@ -133,147 +129,34 @@ func (s *Server) GetCase(ctx context.Context, req *liaisonv1.GetCaseRequest) (*l
 	return &liaisonv1.GetCaseResponse{Case: c, Subjects: subjects, EntryCount: entries, OpenRequestCount: open}, nil
 }
 
-// mergedSubjects lists the persons of a case and of its linked leads, each
-// person once, with where it appears.
-func (s *Server) mergedSubjects(ctx context.Context, c *liaisonv1.Case) ([]*liaisonv1.CaseSubject, error) {
-	var out []*liaisonv1.CaseSubject
-	add := func(p *liaisonv1.Person, source string) {
-		for _, cs := range out {
-			if samePerson(cs.GetPerson(), p) {
-				if !slices.Contains(cs.Sources, source) {
-					cs.Sources = append(cs.Sources, source)
-				}
-				return
-			}
-		}
-		out = append(out, &liaisonv1.CaseSubject{Person: p, Sources: []string{source}})
-	}
-	for _, p := range c.GetSubjects() {
-		add(p, "case")
-	}
-	for _, id := range c.GetLinkedLeadIds() {
-		l, err := s.store.Lead(ctx, id)
-		if errs.CodeOf(err) == errs.NotFound {
-			continue // a linked lead this node does not hold
-		}
-		if err != nil {
-			return nil, err
-		}
-		for _, p := range l.GetSubjects() {
-			add(p, "leads/"+id)
-		}
-	}
-	return out, nil
-}
-
-// samePerson says whether two records name the same person: the same person
-// id, a shared document number or phone number, or the same name words and
-// the same known date of birth.
-func samePerson(a, b *liaisonv1.Person) bool {
-	if a.GetId() != "" && a.GetId() == b.GetId() {
-		return true
-	}
-	for _, da := range a.GetDocuments() {
-		for _, db := range b.GetDocuments() {
-			if da.GetNumber() == db.GetNumber() {
-				return true
-			}
-		}
-	}
-	for _, pa := range a.GetPhoneNumbers() {
-		for _, pb := range b.GetPhoneNumbers() {
-			if pa.GetNumber() == pb.GetNumber() {
-				return true
-			}
-		}
-	}
-	da, db := a.GetDateOfBirth(), b.GetDateOfBirth()
-	if da == nil || db == nil || !proto.Equal(da, db) {
-		return false
-	}
-	for _, fa := range persons.NameForms(a) {
-		for _, fb := range persons.NameForms(b) {
-			if sameWords(fa.Words, fb.Words) {
-				return true
-			}
-		}
-	}
-	return false
-}
-
-func sameWords(a, b []string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	x, y := slices.Clone(a), slices.Clone(b)
-	slices.Sort(x)
-	slices.Sort(y)
-	return slices.Equal(x, y)
-}
-
 // ListCases implements liaisonv1.CaseServiceServer.
 func (s *Server) ListCases(ctx context.Context, req *liaisonv1.ListCasesRequest) (*liaisonv1.ListCasesResponse, error) {
 	f := store.CaseFilter{Status: req.GetStatus(), CrimeArea: req.GetCrimeArea(), OriginAgency: req.GetOriginAgency(), SharedWith: req.GetSharedWith()}
 	if req.GetUpdatedAfter() != nil {
 		f.UpdatedAfter = req.GetUpdatedAfter().AsTime()
 	}
-	fp := paging.Fingerprint(f.Status, f.CrimeArea, f.OriginAgency, f.SharedWith, f.UpdatedAfter.UnixMicro())
-	after, err := paging.Decode(req.GetPageToken(), fp)
+	page, err := records.NewPage(req.GetPageToken(), req.GetPageSize(), paging.Fingerprint(f.Status, f.CrimeArea, f.OriginAgency, f.SharedWith, f.UpdatedAfter.UnixMicro()))
 	if err != nil {
 		return nil, err
 	}
-	if after != "" {
-		if !ids.Valid(after) {
-			return nil, errs.Invalid("page_token", "is not a token this service issued")
-		}
-	}
 	audit.SetResource(ctx, "cases")
 	audit.SetDetail(ctx, fmt.Sprintf("status=%s crime_area=%s origin=%q shared_with=%q", f.Status, f.CrimeArea, f.OriginAgency, f.SharedWith))
-	size := paging.Size(req.GetPageSize())
-	cs, err := s.store.ListCases(ctx, f, after, size+1)
+	cs, err := s.store.ListCases(ctx, f, page.After, page.Size+1)
 	if err != nil {
 		return nil, err
 	}
 	resp := &liaisonv1.ListCasesResponse{}
-	if len(cs) > size {
-		cs = cs[:size]
-		resp.NextPageToken = paging.Encode(cs[size-1].GetId(), fp)
-	}
+	cs, resp.NextPageToken = records.Cut(page, cs)
 	resp.Cases = cs
 	audit.SetRecordsOf(ctx, cs)
 	return resp, nil
 }
 
-// updatable are the fields an update_mask may name.
-var updatable = map[string]bool{
-	"title": true, "summary": true, "crime_areas": true, "status": true, "originator_reference": true, "contact": true,
-	"partner_references": true, "subjects": true,
-}
-
 // UpdateCase implements liaisonv1.CaseServiceServer.
 func (s *Server) UpdateCase(ctx context.Context, req *liaisonv1.UpdateCaseRequest) (*liaisonv1.UpdateCaseResponse, error) {
 	patch := req.GetCase()
-	var bad []errs.FieldViolation
-	if patch == nil {
-		bad = append(bad, errs.FieldViolation{Field: "case", Description: "required"})
-	} else {
-		if !ids.Valid(patch.GetId()) {
-			bad = append(bad, errs.FieldViolation{Field: "case.id", Description: "must be the UUID of the case to update"})
-		}
-		if patch.GetEtag() == "" {
-			bad = append(bad, errs.FieldViolation{Field: "case.etag", Description: "required: the etag of the version the change is based on (read the case first)"})
-		}
-	}
 	paths := req.GetUpdateMask().GetPaths()
-	if len(paths) == 0 {
-		bad = append(bad, errs.FieldViolation{Field: "update_mask", Description: "name at least one field to update"})
-	}
-	for i, p := range paths {
-		if !updatable[p] {
-			bad = append(bad, errs.FieldViolation{Field: fmt.Sprintf("update_mask.paths[%d]", i),
-				Description: fmt.Sprintf("%q cannot be updated (updatable: title, summary, crime_areas, status, originator_reference, partner_references, subjects, contact)", p)})
-		}
-	}
+	bad := records.CheckUpdate("case", patch, req, paths)
 	if slices.Contains(paths, "status") && patch.GetStatus() == liaisonv1.CaseStatus_CASE_STATUS_CLOSED {
 		bad = append(bad, errs.FieldViolation{Field: "case.status", Description: "CloseCase closes a case"})
 	}
@@ -283,23 +166,13 @@ func (s *Server) UpdateCase(ctx context.Context, req *liaisonv1.UpdateCaseReques
 	audit.SetResource(ctx, resource(patch.GetId()))
 	audit.SetDetail(ctx, fmt.Sprintf("fields=%v", paths))
 	out, err := s.change(ctx, patch.GetId(), func(tx *store.Tx, cur *liaisonv1.Case) (*liaisonv1.Case, error) {
-		if patch.GetEtag() != cur.GetEtag() {
-			return nil, errs.New(errs.Aborted, "case %s changed since etag %s (now version %d); read it again and reapply the change", cur.GetId(), patch.GetEtag(), cur.GetVersion())
+		if err := records.CheckEtag("case", cur, patch.GetEtag()); err != nil {
+			return nil, err
 		}
 		if slices.Contains(paths, "status") && cur.GetStatus() == liaisonv1.CaseStatus_CASE_STATUS_CLOSED {
 			return nil, errs.Precondition("case.closed", resource(cur.GetId()), "case %s is closed; ReopenCase reopens it", cur.GetId())
 		}
-		merged := proto.Clone(cur).(*liaisonv1.Case)
-		src, dst := patch.ProtoReflect(), merged.ProtoReflect()
-		for _, p := range paths {
-			fd := dst.Descriptor().Fields().ByName(protoreflect.Name(p))
-			if src.Has(fd) {
-				dst.Set(fd, src.Get(fd))
-			} else {
-				dst.Clear(fd)
-			}
-		}
-		merged = proto.Clone(merged).(*liaisonv1.Case)
+		merged := records.Merge(cur, patch, paths)
 		if merged.GetStatus() == liaisonv1.CaseStatus_CASE_STATUS_UNSPECIFIED {
 			merged.Status = cur.GetStatus()
 		}
@@ -314,108 +187,9 @@ func (s *Server) UpdateCase(ctx context.Context, req *liaisonv1.UpdateCaseReques
 	return &liaisonv1.UpdateCaseResponse{Case: out}, nil
 }
 
-// change applies fn to the current version of an own case, stores the
-// result as the next version and sends it to every partner it is shared
-// with, all in one transaction; then, if given, after runs in it too.
-func (s *Server) change(ctx context.Context, id string, fn func(*store.Tx, *liaisonv1.Case) (*liaisonv1.Case, error), after ...func(*store.Tx, *liaisonv1.Case) error) (*liaisonv1.Case, error) {
-	var out *liaisonv1.Case
-	err := s.store.Write(ctx, func(tx *store.Tx) error {
-		cur, err := tx.Case(id)
-		if err != nil {
-			return err
-		}
-		if err := s.home(cur, "change"); err != nil {
-			return err
-		}
-		next, err := fn(tx, cur)
-		if err != nil {
-			return err
-		}
-		if next == nil {
-			out = cur // nothing to change
-			return nil
-		}
-		next.Version = cur.GetVersion() + 1
-		next.UpdateTime = timestamppb.New(tx.Now())
-		if err := tx.ReplaceCase(next, cur.GetVersion()); err != nil {
-			return err
-		}
-		for _, p := range next.GetSharedWith() {
-			if err := s.sendCase(tx, next, p); err != nil {
-				return err
-			}
-		}
-		for _, f := range after {
-			if err := f(tx, next); err != nil {
-				return err
-			}
-		}
-		out = next
-		return nil
-	})
-	if err != nil {
-		return nil, err
-	}
-	out.Etag = store.Etag(out.GetId(), out.GetVersion())
-	return out, nil
-}
-
-// home refuses changes to a partner's case.
-func (s *Server) home(c *liaisonv1.Case, action string) error {
-	if c.GetOriginAgency() != s.agency {
-		return errs.Precondition("record.home_node_only", resource(c.GetId()),
-			"case %s is homed on %s's node; only %s can %s it (entries can be proposed with AddCaseEntry)", c.GetId(), c.GetOriginAgency(), c.GetOriginAgency(), action)
-	}
-	return nil
-}
-
-// ReplicaView is what a partner receives of a case: the case, shared with
-// it alone as far as it can tell, listing only linked leads it holds.
-func (s *Server) replicaView(tx *store.Tx, c *liaisonv1.Case, partner string) (*liaisonv1.Case, error) {
-	v := proto.Clone(c).(*liaisonv1.Case)
-	v.Etag = ""
-	v.SharedWith = []string{partner}
-	v.LinkedLeadIds = nil
-	for _, id := range c.GetLinkedLeadIds() {
-		l, err := tx.Lead(id)
-		if errs.CodeOf(err) == errs.NotFound {
-			continue
-		}
-		if err != nil {
-			return nil, err
-		}
-		if l.GetOriginAgency() == partner || (l.GetOriginAgency() == s.agency && slices.Contains(l.GetReleasedTo(), partner)) {
-			v.LinkedLeadIds = append(v.LinkedLeadIds, id)
-		}
-	}
-	return v, nil
-}
-
-func (s *Server) sendCase(tx *store.Tx, c *liaisonv1.Case, partner string) error {
-	v, err := s.replicaView(tx, c, partner)
-	if err != nil {
-		return err
-	}
-	_, err = tx.AppendOutbox(store.Outgoing{Receiver: partner, Kind: liaisonv1.EnvelopeKind_ENVELOPE_KIND_CASE,
-		RecordID: c.GetId(), RecordVersion: c.GetVersion(), Payload: v})
-	return err
-}
-
-func sendEntry(tx *store.Tx, e *liaisonv1.CaseEntry, partner string) error {
-	_, err := tx.AppendOutbox(store.Outgoing{Receiver: partner, Kind: liaisonv1.EnvelopeKind_ENVELOPE_KIND_CASE_ENTRY,
-		RecordID: e.GetId(), RecordVersion: e.GetSequence(), Payload: e})
-	return err
-}
-
 // ShareCase implements liaisonv1.CaseServiceServer.
 func (s *Server) ShareCase(ctx context.Context, req *liaisonv1.ShareCaseRequest) (*liaisonv1.ShareCaseResponse, error) {
-	var bad []errs.FieldViolation
-	for i, p := range req.GetPartners() {
-		if !s.partners[p] {
-			bad = append(bad, errs.FieldViolation{Field: fmt.Sprintf("partners[%d]", i), Description: fmt.Sprintf("%q is not a partner of this node", p)})
-		}
-	}
-	if err := errs.InvalidFields(bad); err != nil {
+	if err := records.CheckPartners(s.partners, req.GetPartners()); err != nil {
 		return nil, err
 	}
 	audit.SetDetail(ctx, fmt.Sprintf("partners=%v", req.GetPartners()))
@@ -538,17 +312,43 @@ func (s *Server) ReopenCase(ctx context.Context, req *liaisonv1.ReopenCaseReques
 	return &liaisonv1.ReopenCaseResponse{Case: out}, nil
 }
 
-func statusName(s liaisonv1.CaseStatus) string {
-	return strings.ToLower(strings.TrimPrefix(s.String(), "CASE_STATUS_"))
-}
-
-// normalize normalises every subject of a case.
-func normalize(c *liaisonv1.Case) error {
-	var bad []errs.FieldViolation
-	for i, p := range c.GetSubjects() {
-		bad = append(bad, persons.Normalize(p, fmt.Sprintf("case.subjects[%d]", i))...)
+// AddCaseEntry implements liaisonv1.CaseServiceServer.
+func (s *Server) AddCaseEntry(ctx context.Context, req *liaisonv1.AddCaseEntryRequest) (*liaisonv1.AddCaseEntryResponse, error) {
+	r, err := records.NewRequest(liaisonv1.CaseService_AddCaseEntry_FullMethodName, req.GetRequestId(), req)
+	if err != nil {
+		return nil, err
 	}
-	return errs.InvalidFields(bad)
+	caller, _ := identity.FromContext(ctx)
+	audit.SetResource(ctx, resource(req.GetCaseId()))
+	out, err := records.Create(ctx, s.store, r, (*store.Tx).CaseEntry, func(tx *store.Tx) (*liaisonv1.CaseEntry, error) {
+		c, err := tx.Case(req.GetCaseId())
+		if err != nil {
+			return nil, err
+		}
+		e := proto.Clone(req.GetEntry()).(*liaisonv1.CaseEntry)
+		e.Id = ids.New()
+		e.CaseId, e.Agency, e.Author = c.GetId(), s.agency, caller.ID
+		e.CreateTime, e.ApplyTime, e.Sequence, e.RejectionReason = timestamppb.New(tx.Now()), nil, 0, ""
+		if err := s.prepare(tx, c, e); err != nil {
+			return nil, err
+		}
+		audit.SetDetail(ctx, fmt.Sprintf("entry %s (%s)", e.GetId(), kindName(e.GetKind())))
+		if c.GetOriginAgency() == s.agency {
+			return e, s.applyHere(tx, c, e)
+		}
+		// A partner's case: the entry is a proposal to its home node.
+		e.State = liaisonv1.EntryState_ENTRY_STATE_PENDING
+		if err := tx.PutCaseEntry(e); err != nil {
+			return nil, err
+		}
+		_, err = tx.AppendOutbox(store.Outgoing{Receiver: c.GetOriginAgency(), Kind: liaisonv1.EnvelopeKind_ENVELOPE_KIND_CASE_ENTRY_PROPOSAL,
+			RecordID: e.GetId(), RecordVersion: 1, Payload: e})
+		return e, err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &liaisonv1.AddCaseEntryResponse{Entry: out}, nil
 }
 
 // ListCaseEntries implements liaisonv1.CaseServiceServer.
@@ -619,4 +419,15 @@ func (s *Server) ListOpenRequests(ctx context.Context, req *liaisonv1.ListOpenRe
 	}
 	audit.SetRecords(ctx, seen)
 	return resp, nil
+}
+
+// change applies fn to the current version of an own case, stores the
+// result as the next version and sends it to every partner it is shared
+// with, all in one transaction; then, if given, after runs in it too.
+func (s *Server) change(ctx context.Context, id string, fn func(*store.Tx, *liaisonv1.Case) (*liaisonv1.Case, error), after ...func(*store.Tx, *liaisonv1.Case) error) (*liaisonv1.Case, error) {
+	c := records.Change[*liaisonv1.Case]{ID: id, Action: "change", Apply: fn}
+	if len(after) > 0 {
+		c.After = after[0]
+	}
+	return s.kind.Change(ctx, c)
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/google/uuid"
 	"google.golang.org/grpc"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/fieldmaskpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	liaisonv1 "github.com/liaison-exchange/liaison/gen/liaison/v1"
@@ -348,5 +349,5 @@ func (f *amfFixture) call(t *testing.T, conn *grpc.ClientConn, method string, _ 
 // authzUpdateManifest asks to change the fields paths of manifest m, as
 // set in m.
 func authzUpdateManifest(m *liaisonv1.Manifest, paths ...string) *liaisonv1.UpdateManifestRequest {
-	return &liaisonv1.UpdateManifestRequest{Manifest: m, UpdatePaths: paths}
+	return &liaisonv1.UpdateManifestRequest{Manifest: m, UpdateMask: &fieldmaskpb.FieldMask{Paths: paths}}
 }

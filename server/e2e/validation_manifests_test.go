@@ -13,6 +13,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/fieldmaskpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	liaisonv1 "github.com/liaison-exchange/liaison/gen/liaison/v1"
@@ -269,17 +270,17 @@ func TestValidation_UpdateManifest(t *testing.T) {
 		return func(r *liaisonv1.UpdateManifestRequest) { f(r.Manifest) }
 	}
 	tests := []updateCase{
-		{"UpdatePathsMissing", keep, nil, "update_paths", codes.InvalidArgument},
-		{"UpdatePathsTooMany", keep, []string{"legal_basis", "transport", "escorts", "escorts"}, "update_paths", codes.InvalidArgument},
-		{"UpdatePathsDuplicate", keep, []string{"legal_basis", "legal_basis"}, "update_paths", codes.InvalidArgument},
-		{"UpdatePathReceivingAgency", patch(func(m *liaisonv1.Manifest) { m.ReceivingAgency = "charlie" }), []string{"receiving_agency"}, "update_paths[0]", codes.InvalidArgument},
-		{"UpdatePathState", patch(func(m *liaisonv1.Manifest) { m.State = liaisonv1.ManifestState_MANIFEST_STATE_SCHEDULED }), []string{"legal_basis", "state"}, "update_paths[1]", codes.InvalidArgument},
-		{"UpdatePathPersons", patch(func(m *liaisonv1.Manifest) { m.Persons = []*liaisonv1.ManifestPerson{vmPerson()} }), []string{"persons"}, "update_paths[0]", codes.InvalidArgument},
-		{"UpdatePathHistory", keep, []string{"history"}, "update_paths[0]", codes.InvalidArgument},
-		{"UpdatePathOriginAgency", patch(func(m *liaisonv1.Manifest) { m.OriginAgency = "bravo" }), []string{"origin_agency"}, "update_paths[0]", codes.InvalidArgument},
-		{"UpdatePathUnknown", keep, []string{"colour"}, "update_paths[0]", codes.InvalidArgument},
-		{"UpdatePathNested", keep, []string{"transport.carrier"}, "update_paths[0]", codes.InvalidArgument},
-		{"UpdatePathJSONName", keep, []string{"legalBasis"}, "update_paths[0]", codes.InvalidArgument},
+		{"UpdatePathsMissing", keep, nil, "update_mask", codes.InvalidArgument},
+		{"UpdatePathsTooMany", keep, []string{"legal_basis", "transport", "escorts", "escorts"}, "update_mask.paths[3]", codes.InvalidArgument},
+		{"UpdatePathsDuplicate", keep, []string{"legal_basis", "legal_basis"}, "update_mask.paths[1]", codes.InvalidArgument},
+		{"UpdatePathReceivingAgency", patch(func(m *liaisonv1.Manifest) { m.ReceivingAgency = "charlie" }), []string{"receiving_agency"}, "update_mask.paths[0]", codes.InvalidArgument},
+		{"UpdatePathState", patch(func(m *liaisonv1.Manifest) { m.State = liaisonv1.ManifestState_MANIFEST_STATE_SCHEDULED }), []string{"legal_basis", "state"}, "update_mask.paths[1]", codes.InvalidArgument},
+		{"UpdatePathPersons", patch(func(m *liaisonv1.Manifest) { m.Persons = []*liaisonv1.ManifestPerson{vmPerson()} }), []string{"persons"}, "update_mask.paths[0]", codes.InvalidArgument},
+		{"UpdatePathHistory", keep, []string{"history"}, "update_mask.paths[0]", codes.InvalidArgument},
+		{"UpdatePathOriginAgency", patch(func(m *liaisonv1.Manifest) { m.OriginAgency = "bravo" }), []string{"origin_agency"}, "update_mask.paths[0]", codes.InvalidArgument},
+		{"UpdatePathUnknown", keep, []string{"colour"}, "update_mask.paths[0]", codes.InvalidArgument},
+		{"UpdatePathNested", keep, []string{"transport.carrier"}, "update_mask.paths[0]", codes.InvalidArgument},
+		{"UpdatePathJSONName", keep, []string{"legalBasis"}, "update_mask.paths[0]", codes.InvalidArgument},
 		// The service's rules: the change names its manifest and the
 		// version it is based on.
 		{"ManifestMissing", func(r *liaisonv1.UpdateManifestRequest) { r.Manifest = nil }, []string{"legal_basis"}, "manifest.etag", codes.InvalidArgument},
@@ -307,7 +308,10 @@ func TestValidation_UpdateManifest(t *testing.T) {
 			cur := created.GetManifest()
 			p := vmManifest()
 			p.Id, p.Etag = cur.GetId(), cur.GetEtag()
-			req := &liaisonv1.UpdateManifestRequest{Manifest: p, UpdatePaths: tc.paths}
+			req := &liaisonv1.UpdateManifestRequest{Manifest: p}
+			if tc.paths != nil {
+				req.UpdateMask = &fieldmaskpb.FieldMask{Paths: tc.paths}
+			}
 			tc.edit(req)
 			_, err = manifests.UpdateManifest(ctx, req)
 			if tc.code == codes.InvalidArgument {
@@ -755,7 +759,7 @@ func TestValidation_ManifestAccepts(t *testing.T) {
 		}
 		patch := vmManifest()
 		patch.Id, patch.Etag, patch.Escorts = draft, g.GetManifest().GetEtag(), repeatMsg(patch.Escorts[1], 50)
-		r, err := manifests.UpdateManifest(ctx, &liaisonv1.UpdateManifestRequest{Manifest: patch, UpdatePaths: []string{"escorts", "transport", "legal_basis"}})
+		r, err := manifests.UpdateManifest(ctx, &liaisonv1.UpdateManifestRequest{Manifest: patch, UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"escorts", "transport", "legal_basis"}}})
 		if err != nil {
 			t.Fatalf("refused: %v", err)
 		}
@@ -886,7 +890,7 @@ func TestValidation_ManifestPreconditions(t *testing.T) {
 		}},
 		{"UpdateManifest/Proposed", prop.GetId(), func(t *testing.T) (string, string, string, error) {
 			_, err := alpha.analyst.UpdateManifest(ctx, &liaisonv1.UpdateManifestRequest{
-				Manifest: &liaisonv1.Manifest{Id: prop.GetId(), Etag: etag(t, prop.GetId()), LegalBasis: "another agreement"}, UpdatePaths: []string{"legal_basis"}})
+				Manifest: &liaisonv1.Manifest{Id: prop.GetId(), Etag: etag(t, prop.GetId()), LegalBasis: "another agreement"}, UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"legal_basis"}}})
 			return stateRule(prop.GetId(), "proposed", err)
 		}},
 		{"AddPerson/Proposed", prop.GetId(), func(t *testing.T) (string, string, string, error) {

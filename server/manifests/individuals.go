@@ -1,14 +1,12 @@
 package manifests
 
 import (
-	"context"
 	"fmt"
 	"slices"
 
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	liaisonv1 "github.com/liaison-exchange/liaison/gen/liaison/v1"
-	"github.com/liaison-exchange/liaison/server/audit"
 	"github.com/liaison-exchange/liaison/server/errs"
 	"github.com/liaison-exchange/liaison/server/persons"
 	"github.com/liaison-exchange/liaison/server/store"
@@ -35,7 +33,6 @@ import (
 // it is part of a Manifest, so the partner never sees it. Links are
 // worked out from this node's manifests when a rule needs them, never
 // stored, and never made on a receiving node.
-
 // activeStates are the states a person can still be moved from.
 var activeStates = []liaisonv1.ManifestState{proposed, accepted, scheduled, inTransit}
 
@@ -275,56 +272,4 @@ func (s *Server) withdrawIndividual(tx *store.Tx, src *liaisonv1.Manifest, p *li
 		}
 	}
 	return nil
-}
-
-// SeparatePersons implements liaisonv1.ManifestServiceServer.
-func (s *Server) SeparatePersons(ctx context.Context, req *liaisonv1.SeparatePersonsRequest) (*liaisonv1.SeparatePersonsResponse, error) {
-	audit.SetResource(ctx, mres(req.GetManifestId()))
-	// The audit log records who decided about which persons; the reason
-	// stays with the local notes.
-	audit.SetDetail(ctx, fmt.Sprintf("person %s separated from person %s of manifest %s", req.GetPersonId(), req.GetOtherPersonId(), req.GetOtherManifestId()))
-	a, b := store.PersonRef{ManifestID: req.GetManifestId(), PersonID: req.GetPersonId()}, store.PersonRef{ManifestID: req.GetOtherManifestId(), PersonID: req.GetOtherPersonId()}
-	if a == b {
-		return nil, errs.Invalid("other_person_id", "names the same person")
-	}
-	err := s.store.Write(ctx, func(tx *store.Tx) error {
-		var ps [2]*liaisonv1.ManifestPerson
-		var ms [2]*liaisonv1.Manifest
-		for i, r := range []store.PersonRef{a, b} {
-			m, err := tx.Manifest(r.ManifestID)
-			if err != nil {
-				return err
-			}
-			if m.GetOriginAgency() != s.agency {
-				return errs.Precondition("manifest.sending_agency_only", mres(m.GetId()),
-					"persons are linked, and separated, on the sending agency's node; manifest %s is %s's", m.GetId(), m.GetOriginAgency())
-			}
-			if ps[i], err = findPerson(m, r.PersonID); err != nil {
-				return err
-			}
-			ms[i] = m
-		}
-		if persons.Individual(ps[0].GetIdentity(), ps[1].GetIdentity()) == persons.CertainMatch {
-			return errs.Precondition("person.same_individual", pres(a.PersonID),
-				"person %s and person %s of manifest %s share a document, or name and full date of birth: they are one individual; correct the identity of the one recorded wrongly instead",
-				a.PersonID, b.PersonID, b.ManifestID)
-		}
-		act := s.actor(ctx, tx)
-		if err := tx.PutSeparation(a, b, act.principal, req.GetReason()); err != nil {
-			return err
-		}
-		for i, r := range []store.PersonRef{a, b} {
-			o := []store.PersonRef{b, a}[i]
-			if err := tx.AddManifestNote(r.ManifestID, &liaisonv1.ManifestEvent{Time: timestamppb.New(act.at), Agency: act.agency, Principal: act.principal,
-				Action: "persons_separated", PersonId: r.PersonID, State: ms[i].GetState(),
-				Note: fmt.Sprintf("not the same individual as person %s on manifest %s: %s", o.PersonID, o.ManifestID, req.GetReason())}); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		return nil, err
-	}
-	return &liaisonv1.SeparatePersonsResponse{}, nil
 }

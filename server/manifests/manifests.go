@@ -4,7 +4,7 @@
 //
 // The sending agency's node is the manifest's home and the only writer of
 // its state; the receiving agency's actions are proposals it applies with
-// the same rules (workflow.go). Screenings, the reasons for withdrawals and
+// the same rules (rules.go). Screenings, the reasons for withdrawals and
 // the sending side's hold reasons are stored in tables of their own on the
 // sending node and are not fields of the Manifest message, so no copy of a
 // manifest can carry them.
@@ -13,7 +13,6 @@ package manifests
 import (
 	"context"
 	"fmt"
-	"net/url"
 	"slices"
 	"sort"
 	"strings"
@@ -28,6 +27,7 @@ import (
 	"github.com/liaison-exchange/liaison/server/ids"
 	"github.com/liaison-exchange/liaison/server/paging"
 	"github.com/liaison-exchange/liaison/server/persons"
+	"github.com/liaison-exchange/liaison/server/records"
 	"github.com/liaison-exchange/liaison/server/store"
 	"github.com/liaison-exchange/liaison/server/validate"
 )
@@ -39,6 +39,7 @@ type Server struct {
 	validator *validate.Validator
 	agency    string
 	partners  map[string]bool
+	kind      *records.Kind[*liaisonv1.Manifest]
 }
 
 var _ liaisonv1.ManifestServiceServer = (*Server)(nil)
@@ -49,7 +50,17 @@ func New(s *store.Store, v *validate.Validator, agency string, partners []string
 	for _, a := range partners {
 		p[a] = true
 	}
-	return &Server{store: s, validator: v, agency: agency, partners: p}
+	srv := &Server{store: s, validator: v, agency: agency, partners: p}
+	srv.kind = &records.Kind[*liaisonv1.Manifest]{
+		Store:   s,
+		Read:    (*store.Tx).Manifest,
+		NotHome: srv.notHome,
+		Save: func(tx *store.Tx, next, cur *liaisonv1.Manifest) error {
+			return tx.ReplaceManifest(next, cur.GetVersion())
+		},
+		Share: func(tx *store.Tx, next, _ *liaisonv1.Manifest) error { return srv.share(tx, next) },
+	}
+	return srv
 }
 
 func (s *Server) actor(ctx context.Context, tx *store.Tx) actor {
@@ -59,118 +70,17 @@ func (s *Server) actor(ctx context.Context, tx *store.Tx) actor {
 
 // ---- the sending node's own changes -----------------------------------------
 
-// change runs fn on the current version of a manifest this node is home
-// to, stores the result as the next version and, once the manifest has left
-// the draft, sends the receiving agency its view — all in one transaction.
+// change runs fn on (a copy of) the current version of a manifest this
+// node is home to, stores the result as the next version and, once the
+// manifest has left the draft, sends the receiving agency its view — all
+// in one transaction.
 func (s *Server) change(ctx context.Context, id string, fn func(tx *store.Tx, m *liaisonv1.Manifest, a actor) error) (*liaisonv1.Manifest, error) {
 	audit.SetResource(ctx, mres(id))
-	var out *liaisonv1.Manifest
-	err := s.store.Write(ctx, func(tx *store.Tx) error {
-		m, err := tx.Manifest(id)
-		if err != nil {
-			return err
-		}
-		if m.GetOriginAgency() != s.agency {
-			return errs.Precondition("record.home_node_only", mres(id),
-				"manifest %s is homed on %s's node (the sending agency); this node can only propose actions to it", id, m.GetOriginAgency())
-		}
-		prev := m.GetVersion()
-		if err := fn(tx, m, s.actor(ctx, tx)); err != nil {
-			return err
-		}
-		m.Version, m.UpdateTime = prev+1, timestamppb.New(tx.Now())
-		if err := tx.ReplaceManifest(m, prev); err != nil {
-			return err
-		}
-		if err := s.share(tx, m); err != nil {
-			return err
-		}
-		out = m
-		return nil
-	})
-	if err != nil {
-		return nil, err
-	}
-	out.Etag = store.Etag(out.GetId(), out.GetVersion())
-	return out, nil
-}
-
-// share sends the receiving agency the manifest as it may see it, if the
-// manifest was ever proposed: a draft, or a draft cancelled, is never sent,
-// whatever happens to it afterwards.
-func (s *Server) share(tx *store.Tx, m *liaisonv1.Manifest) error {
-	if !everProposed(m) {
-		return nil
-	}
-	_, err := tx.AppendOutbox(store.Outgoing{Receiver: m.GetReceivingAgency(), Kind: liaisonv1.EnvelopeKind_ENVELOPE_KIND_MANIFEST,
-		RecordID: m.GetId(), RecordVersion: m.GetVersion(), Payload: ReceivingView(m)})
-	return err
-}
-
-// everProposed says whether a manifest ever left the draft.
-func everProposed(m *liaisonv1.Manifest) bool {
-	for _, e := range m.GetHistory() {
-		if e.GetAction() == "proposed" {
-			return true
-		}
-	}
-	return false
-}
-
-// ReceivingView is what the receiving agency may see of a manifest: no
-// person withdrawn is identified (only that they were withdrawn), medical
-// needs only for persons included. Screenings, claims, assessments and the
-// reasons for withdrawals are not in a Manifest at all.
-//
-// Nor does it name an officer: each step is shown as done by the agency and
-// role (neutralPrincipal), and every withdrawal — and the completion a
-// withdrawal can bring about — by the sending agency alone, with no note,
-// so that a withdrawal looks the same whoever and whatever caused it (an
-// analyst's screening, a hold, a supervisor's decision). The real actor
-// and cause stay in this node's notes.
-func ReceivingView(m *liaisonv1.Manifest) *liaisonv1.Manifest {
-	v := proto.Clone(m).(*liaisonv1.Manifest)
-	v.Etag = ""
-	v.CreatedBy = neutralPrincipal(v.GetOriginAgency(), v.GetCreatedBy())
-	for _, e := range v.GetHistory() {
-		switch e.GetAction() {
-		case "person_withdrawn", "completed":
-			e.Principal = e.GetAgency()
-			if e.GetAction() == "person_withdrawn" {
-				e.Note = ""
-			}
-		default:
-			e.Principal = neutralPrincipal(e.GetAgency(), e.GetPrincipal())
-		}
-	}
-	for i, p := range v.GetPersons() {
-		switch p.GetStatus() {
-		case withdrawn:
-			v.Persons[i] = &liaisonv1.ManifestPerson{Id: p.GetId(), Status: withdrawn}
-		case included:
-		default:
-			p.MedicalNeeds = nil
-		}
-		if n := v.Persons[i].GetNationality(); n.GetReviewedBy() != "" {
-			n.ReviewedBy = neutralPrincipal(m.GetReceivingAgency(), n.GetReviewedBy())
-		}
-	}
-	return v
-}
-
-// neutralPrincipal is an officer as a partner may see them: the agency and
-// the role ("alpha/supervisor"), never the name. A principal that is not
-// an officer's SPIFFE ID is shown as the agency.
-func neutralPrincipal(agency, principal string) string {
-	u, err := url.Parse(principal)
-	if err != nil || u.Scheme != "spiffe" {
-		return agency
-	}
-	role, _, _ := strings.Cut(strings.TrimPrefix(u.Path, "/"), "/")
-	if role == "" {
-		return agency
-	}
-	return agency + "/" + role
+	return s.kind.Change(ctx, records.Change[*liaisonv1.Manifest]{ID: id, Action: "change",
+		Apply: func(tx *store.Tx, cur *liaisonv1.Manifest) (*liaisonv1.Manifest, error) {
+			m := proto.Clone(cur).(*liaisonv1.Manifest)
+			return m, fn(tx, m, s.actor(ctx, tx))
+		}})
 }
 
 // CreateManifest implements liaisonv1.ManifestServiceServer.
@@ -186,46 +96,25 @@ func (s *Server) CreateManifest(ctx context.Context, req *liaisonv1.CreateManife
 	if err := errs.InvalidFields(bad); err != nil {
 		return nil, err
 	}
-	hash, err := store.RequestHash(in)
+	r, err := records.NewRequest(liaisonv1.ManifestService_CreateManifest_FullMethodName, req.GetRequestId(), in)
 	if err != nil {
 		return nil, err
 	}
-	var out *liaisonv1.Manifest
-	err = s.store.Write(ctx, func(tx *store.Tx) error {
-		if req.GetRequestId() != "" {
-			prior, err := tx.SeenRequest(liaisonv1.ManifestService_CreateManifest_FullMethodName, req.GetRequestId(), hash)
-			if err != nil {
-				return err
-			}
-			if prior != "" {
-				audit.SetResource(ctx, mres(prior))
-				out, err = tx.Manifest(prior)
-				return err
-			}
-		}
+	out, err := records.Create(ctx, s.store, r, func(tx *store.Tx, prior string) (*liaisonv1.Manifest, error) {
+		audit.SetResource(ctx, mres(prior))
+		return tx.Manifest(prior)
+	}, func(tx *store.Tx) (*liaisonv1.Manifest, error) {
 		a := s.actor(ctx, tx)
 		m := proto.Clone(in).(*liaisonv1.Manifest)
-		now := timestamppb.New(tx.Now())
-		m.Id = ids.New()
-		m.OriginAgency, m.Version, m.CreateTime, m.UpdateTime = s.agency, 1, now, now
+		records.Born(m, s.agency, tx.Now())
 		m.State, m.CreatedBy, m.History, m.CancelledByAgency, m.CancelReason = draft, a.principal, nil, "", ""
 		record(m, a, "created", "", "")
 		audit.SetResource(ctx, mres(m.Id))
-		if err := tx.InsertManifest(m); err != nil {
-			return err
-		}
-		if req.GetRequestId() != "" {
-			if err := tx.RememberRequest(liaisonv1.ManifestService_CreateManifest_FullMethodName, req.GetRequestId(), hash, m.Id); err != nil {
-				return err
-			}
-		}
-		out = m
-		return nil
+		return m, tx.InsertManifest(m)
 	})
 	if err != nil {
 		return nil, err
 	}
-	out.Etag = store.Etag(out.Id, out.Version)
 	return &liaisonv1.CreateManifestResponse{Manifest: out}, nil
 }
 
@@ -251,30 +140,20 @@ func (s *Server) GetManifest(ctx context.Context, req *liaisonv1.GetManifestRequ
 	return resp, nil
 }
 
-func pendingAction(r store.ManifestActionRow) *liaisonv1.PendingAction {
-	return &liaisonv1.PendingAction{Id: r.Action.GetId(), Action: actionName(r.Action.GetKind()), PersonId: r.Action.GetPersonId(),
-		State: r.State, Reason: r.Reason, CreateTime: r.Action.GetCreateTime()}
-}
-
 // ListManifests implements liaisonv1.ManifestServiceServer.
 func (s *Server) ListManifests(ctx context.Context, req *liaisonv1.ListManifestsRequest) (*liaisonv1.ListManifestsResponse, error) {
 	f := store.ManifestFilter{State: req.GetState(), OriginAgency: req.GetOriginAgency(), ReceivingAgency: req.GetReceivingAgency()}
-	fp := paging.Fingerprint(f.State, f.OriginAgency, f.ReceivingAgency)
-	after, err := paging.Decode(req.GetPageToken(), fp)
+	page, err := records.NewPage(req.GetPageToken(), req.GetPageSize(), paging.Fingerprint(f.State, f.OriginAgency, f.ReceivingAgency))
 	if err != nil {
 		return nil, err
 	}
 	audit.SetResource(ctx, "manifests")
-	size := paging.Size(req.GetPageSize())
-	ms, err := s.store.ListManifests(ctx, f, after, size+1)
+	ms, err := s.store.ListManifests(ctx, f, page.After, page.Size+1)
 	if err != nil {
 		return nil, err
 	}
 	resp := &liaisonv1.ListManifestsResponse{}
-	if len(ms) > size {
-		ms = ms[:size]
-		resp.NextPageToken = paging.Encode(ms[size-1].GetId(), fp)
-	}
+	ms, resp.NextPageToken = records.Cut(page, ms)
 	resp.Manifests = ms
 	audit.SetRecordsOf(ctx, ms)
 	return resp, nil
@@ -282,45 +161,36 @@ func (s *Server) ListManifests(ctx context.Context, req *liaisonv1.ListManifests
 
 // UpdateManifest implements liaisonv1.ManifestServiceServer.
 func (s *Server) UpdateManifest(ctx context.Context, req *liaisonv1.UpdateManifestRequest) (*liaisonv1.UpdateManifestResponse, error) {
-	patch := req.GetManifest()
+	patch, paths := req.GetManifest(), req.GetUpdateMask().GetPaths()
+	if err := errs.InvalidFields(append(records.CheckMask(req, paths), onceEach(paths)...)); err != nil {
+		return nil, err
+	}
 	if patch.GetEtag() == "" {
 		return nil, errs.Invalid("manifest.etag", "required: the etag of the version the change is based on")
 	}
 	if !ids.Valid(patch.GetId()) {
 		return nil, errs.Invalid("manifest.id", "must be the UUID of the manifest to update")
 	}
-	m, err := s.change(ctx, patch.GetId(), func(tx *store.Tx, m *liaisonv1.Manifest, a actor) error {
-		if patch.GetEtag() != store.Etag(m.GetId(), m.GetVersion()) {
-			return errs.New(errs.Aborted, "manifest %s changed since etag %s; read it again", m.GetId(), patch.GetEtag())
-		}
-		if err := inState(m, "editing", draft); err != nil {
-			return err
-		}
-		for _, p := range req.GetUpdatePaths() {
-			switch p {
-			case "legal_basis":
-				m.LegalBasis = patch.GetLegalBasis()
-			case "transport":
-				m.Transport = patch.GetTransport()
-			case "escorts":
-				m.Escorts = patch.GetEscorts()
+	audit.SetResource(ctx, mres(patch.GetId()))
+	m, err := s.kind.Change(ctx, records.Change[*liaisonv1.Manifest]{ID: patch.GetId(), Action: "change",
+		Apply: func(tx *store.Tx, cur *liaisonv1.Manifest) (*liaisonv1.Manifest, error) {
+			if err := records.CheckEtag("manifest", cur, patch.GetEtag()); err != nil {
+				return nil, err
 			}
-		}
-		if err := s.validator.Validate(m, "manifest"); err != nil {
-			return err
-		}
-		record(m, a, "updated", "", fmt.Sprintf("%v", req.GetUpdatePaths()))
-		return nil
-	})
+			if err := inState(cur, "editing", draft); err != nil {
+				return nil, err
+			}
+			m := records.Merge(cur, patch, paths)
+			if err := s.validator.Validate(m, "manifest"); err != nil {
+				return nil, err
+			}
+			record(m, s.actor(ctx, tx), "updated", "", fmt.Sprintf("%v", paths))
+			return m, nil
+		}})
 	if err != nil {
 		return nil, err
 	}
 	return &liaisonv1.UpdateManifestResponse{Manifest: m}, nil
-}
-
-// preparePerson checks and normalises a person for a draft.
-func preparePerson(p *liaisonv1.ManifestPerson) error {
-	return errs.InvalidFields(persons.Normalize(p.GetIdentity(), "person.identity"))
 }
 
 // AddPerson implements liaisonv1.ManifestServiceServer.
@@ -482,21 +352,6 @@ func (s *Server) RecordScreening(ctx context.Context, req *liaisonv1.RecordScree
 	return &liaisonv1.RecordScreeningResponse{Screening: sc, PersonWithdrawn: withdrew}, nil
 }
 
-// screenings reads what the safeguards of a manifest check: its persons'
-// screenings, and what holds back the individual of each person included
-// on other manifests.
-func (s *Server) screenings(tx *store.Tx, m *liaisonv1.Manifest) (map[string]*liaisonv1.Screening, []errs.Violation, error) {
-	sc, err := tx.Screenings(m.GetId())
-	if err != nil {
-		return nil, nil, err
-	}
-	ind, err := s.individualViolations(tx, m, sc)
-	if err != nil {
-		return nil, nil, err
-	}
-	return sc, ind, nil
-}
-
 // ProposeManifest implements liaisonv1.ManifestServiceServer.
 func (s *Server) ProposeManifest(ctx context.Context, req *liaisonv1.ProposeManifestRequest) (*liaisonv1.ProposeManifestResponse, error) {
 	m, err := s.change(ctx, req.GetId(), func(tx *store.Tx, m *liaisonv1.Manifest, a actor) error {
@@ -571,4 +426,185 @@ func (s *Server) ListManifestHistory(ctx context.Context, req *liaisonv1.ListMan
 	events := append(slices.Clone(m.GetHistory()), notes...)
 	sort.SliceStable(events, func(i, j int) bool { return events[i].GetTime().AsTime().Before(events[j].GetTime().AsTime()) })
 	return &liaisonv1.ListManifestHistoryResponse{Events: events}, nil
+}
+
+// act carries out an action: on the manifest's home node at once; on the
+// receiving agency's node as a proposal to the home node, checked first
+// against the copy held here so that a hopeless one fails at once. note,
+// if not empty, is kept on this node only (a hold's reason).
+func (s *Server) act(ctx context.Context, manifestID string, act *liaisonv1.ManifestAction, note string) (*liaisonv1.Manifest, *liaisonv1.PendingAction, error) {
+	audit.SetResource(ctx, mres(manifestID))
+	audit.SetDetail(ctx, strings.TrimSpace(actionName(act.GetKind())+" "+act.GetPersonId()))
+	home, err := s.store.Manifest(ctx, manifestID)
+	if err != nil {
+		return nil, nil, err
+	}
+	if home.GetOriginAgency() == s.agency {
+		m, err := s.change(ctx, manifestID, func(tx *store.Tx, m *liaisonv1.Manifest, a actor) error {
+			act.Principal, act.CreateTime = a.principal, timestamppb.New(a.at)
+			if err := run(m, act, a); err != nil {
+				return err
+			}
+			if err := s.keepNote(tx, m, act, a, note); err != nil {
+				return err
+			}
+			// A hold the sending agency places holds back the individual:
+			// it withdraws them from every other active manifest.
+			if act.GetKind() == liaisonv1.ManifestActionKind_MANIFEST_ACTION_KIND_PLACE_HOLD {
+				p, err := findPerson(m, act.GetPersonId())
+				if err != nil {
+					return err
+				}
+				return s.withdrawIndividual(tx, m, p, fmt.Sprintf("is on a protection hold (%s) placed on manifest %s", act.GetHoldId(), m.GetId()), a)
+			}
+			return nil
+		})
+		return m, nil, err
+	}
+	var pending *liaisonv1.PendingAction
+	err = s.store.Write(ctx, func(tx *store.Tx) error {
+		m, err := tx.Manifest(manifestID)
+		if err != nil {
+			return err
+		}
+		a := s.actor(ctx, tx)
+		act.Id, act.ManifestId, act.Principal, act.CreateTime = ids.New(), manifestID, a.principal, timestamppb.New(a.at)
+		if err := run(proto.Clone(m).(*liaisonv1.Manifest), act, a); err != nil {
+			return err
+		}
+		row := store.ManifestActionRow{Action: act, State: "pending", Reason: note}
+		if err := tx.PutManifestAction(row); err != nil {
+			return err
+		}
+		if err := s.keepNote(tx, m, act, a, note); err != nil {
+			return err
+		}
+		if _, err := tx.AppendOutbox(store.Outgoing{Receiver: m.GetOriginAgency(), Kind: liaisonv1.EnvelopeKind_ENVELOPE_KIND_MANIFEST_ACTION,
+			RecordID: act.GetId(), RecordVersion: 1, Payload: act}); err != nil {
+			return err
+		}
+		pending = pendingAction(row)
+		return nil
+	})
+	return nil, pending, err
+}
+
+// keepNote stores a reason that stays on this node (a hold's reason).
+func (s *Server) keepNote(tx *store.Tx, m *liaisonv1.Manifest, act *liaisonv1.ManifestAction, a actor, note string) error {
+	if note == "" {
+		return nil
+	}
+	return tx.AddManifestNote(m.GetId(), &liaisonv1.ManifestEvent{Time: timestamppb.New(a.at), Agency: a.agency, Principal: a.principal,
+		Action: actionName(act.GetKind()) + "_reason", PersonId: act.GetPersonId(), State: m.GetState(), Note: note})
+}
+
+// ReviewPerson implements liaisonv1.ManifestServiceServer.
+func (s *Server) ReviewPerson(ctx context.Context, req *liaisonv1.ReviewPersonRequest) (*liaisonv1.ReviewPersonResponse, error) {
+	_, p, err := s.act(ctx, req.GetManifestId(), &liaisonv1.ManifestAction{Kind: liaisonv1.ManifestActionKind_MANIFEST_ACTION_KIND_REVIEW,
+		PersonId: req.GetPersonId(), Nationality: req.GetNationality(), Reason: req.GetReason()}, "")
+	if err != nil {
+		return nil, err
+	}
+	return &liaisonv1.ReviewPersonResponse{Action: p}, nil
+}
+
+// AcceptManifest implements liaisonv1.ManifestServiceServer.
+func (s *Server) AcceptManifest(ctx context.Context, req *liaisonv1.AcceptManifestRequest) (*liaisonv1.AcceptManifestResponse, error) {
+	_, p, err := s.act(ctx, req.GetId(), &liaisonv1.ManifestAction{Kind: liaisonv1.ManifestActionKind_MANIFEST_ACTION_KIND_ACCEPT}, "")
+	if err != nil {
+		return nil, err
+	}
+	return &liaisonv1.AcceptManifestResponse{Action: p}, nil
+}
+
+// RecordHandover implements liaisonv1.ManifestServiceServer.
+func (s *Server) RecordHandover(ctx context.Context, req *liaisonv1.RecordHandoverRequest) (*liaisonv1.RecordHandoverResponse, error) {
+	_, p, err := s.act(ctx, req.GetManifestId(), &liaisonv1.ManifestAction{Kind: liaisonv1.ManifestActionKind_MANIFEST_ACTION_KIND_HANDOVER,
+		PersonId: req.GetPersonId(), Handover: req.GetStatus(), Reason: req.GetReason()}, "")
+	if err != nil {
+		return nil, err
+	}
+	return &liaisonv1.RecordHandoverResponse{Action: p}, nil
+}
+
+// CancelManifest implements liaisonv1.ManifestServiceServer.
+func (s *Server) CancelManifest(ctx context.Context, req *liaisonv1.CancelManifestRequest) (*liaisonv1.CancelManifestResponse, error) {
+	m, p, err := s.act(ctx, req.GetId(), &liaisonv1.ManifestAction{Kind: liaisonv1.ManifestActionKind_MANIFEST_ACTION_KIND_CANCEL, Reason: req.GetReason()}, "")
+	if err != nil {
+		return nil, err
+	}
+	return &liaisonv1.CancelManifestResponse{Manifest: m, Action: p}, nil
+}
+
+// PlaceHold implements liaisonv1.ManifestServiceServer.
+func (s *Server) PlaceHold(ctx context.Context, req *liaisonv1.PlaceHoldRequest) (*liaisonv1.PlaceHoldResponse, error) {
+	id := ids.New()
+	m, p, err := s.act(ctx, req.GetManifestId(), &liaisonv1.ManifestAction{Kind: liaisonv1.ManifestActionKind_MANIFEST_ACTION_KIND_PLACE_HOLD,
+		PersonId: req.GetPersonId(), HoldId: id}, req.GetReason())
+	if err != nil {
+		return nil, err
+	}
+	return &liaisonv1.PlaceHoldResponse{Manifest: m, Action: p, HoldId: id}, nil
+}
+
+// LiftHold implements liaisonv1.ManifestServiceServer.
+func (s *Server) LiftHold(ctx context.Context, req *liaisonv1.LiftHoldRequest) (*liaisonv1.LiftHoldResponse, error) {
+	m, p, err := s.act(ctx, req.GetManifestId(), &liaisonv1.ManifestAction{Kind: liaisonv1.ManifestActionKind_MANIFEST_ACTION_KIND_LIFT_HOLD,
+		PersonId: req.GetPersonId(), HoldId: req.GetHoldId()}, req.GetReason())
+	if err != nil {
+		return nil, err
+	}
+	return &liaisonv1.LiftHoldResponse{Manifest: m, Action: p}, nil
+}
+
+// SeparatePersons implements liaisonv1.ManifestServiceServer.
+func (s *Server) SeparatePersons(ctx context.Context, req *liaisonv1.SeparatePersonsRequest) (*liaisonv1.SeparatePersonsResponse, error) {
+	audit.SetResource(ctx, mres(req.GetManifestId()))
+	// The audit log records who decided about which persons; the reason
+	// stays with the local notes.
+	audit.SetDetail(ctx, fmt.Sprintf("person %s separated from person %s of manifest %s", req.GetPersonId(), req.GetOtherPersonId(), req.GetOtherManifestId()))
+	a, b := store.PersonRef{ManifestID: req.GetManifestId(), PersonID: req.GetPersonId()}, store.PersonRef{ManifestID: req.GetOtherManifestId(), PersonID: req.GetOtherPersonId()}
+	if a == b {
+		return nil, errs.Invalid("other_person_id", "names the same person")
+	}
+	err := s.store.Write(ctx, func(tx *store.Tx) error {
+		var ps [2]*liaisonv1.ManifestPerson
+		var ms [2]*liaisonv1.Manifest
+		for i, r := range []store.PersonRef{a, b} {
+			m, err := tx.Manifest(r.ManifestID)
+			if err != nil {
+				return err
+			}
+			if m.GetOriginAgency() != s.agency {
+				return errs.Precondition("manifest.sending_agency_only", mres(m.GetId()),
+					"persons are linked, and separated, on the sending agency's node; manifest %s is %s's", m.GetId(), m.GetOriginAgency())
+			}
+			if ps[i], err = findPerson(m, r.PersonID); err != nil {
+				return err
+			}
+			ms[i] = m
+		}
+		if persons.Individual(ps[0].GetIdentity(), ps[1].GetIdentity()) == persons.CertainMatch {
+			return errs.Precondition("person.same_individual", pres(a.PersonID),
+				"person %s and person %s of manifest %s share a document, or name and full date of birth: they are one individual; correct the identity of the one recorded wrongly instead",
+				a.PersonID, b.PersonID, b.ManifestID)
+		}
+		act := s.actor(ctx, tx)
+		if err := tx.PutSeparation(a, b, act.principal, req.GetReason()); err != nil {
+			return err
+		}
+		for i, r := range []store.PersonRef{a, b} {
+			o := []store.PersonRef{b, a}[i]
+			if err := tx.AddManifestNote(r.ManifestID, &liaisonv1.ManifestEvent{Time: timestamppb.New(act.at), Agency: act.agency, Principal: act.principal,
+				Action: "persons_separated", PersonId: r.PersonID, State: ms[i].GetState(),
+				Note: fmt.Sprintf("not the same individual as person %s on manifest %s: %s", o.PersonID, o.ManifestID, req.GetReason())}); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &liaisonv1.SeparatePersonsResponse{}, nil
 }

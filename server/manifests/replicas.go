@@ -2,13 +2,110 @@ package manifests
 
 import (
 	"fmt"
+	"strings"
 
 	"google.golang.org/protobuf/proto"
 
 	liaisonv1 "github.com/liaison-exchange/liaison/gen/liaison/v1"
 	"github.com/liaison-exchange/liaison/server/errs"
+	"github.com/liaison-exchange/liaison/server/federation"
+	"github.com/liaison-exchange/liaison/server/records"
+	"github.com/liaison-exchange/liaison/server/store"
 	"github.com/liaison-exchange/liaison/server/validate"
 )
+
+// Register wires manifests into federation.
+func (s *Server) Register(reg *federation.Registry) {
+	records.Replication[*liaisonv1.Manifest]{
+		Kind: federation.KindManifest, RecordKind: liaisonv1.RecordKind_RECORD_KIND_MANIFEST,
+		Upsert: liaisonv1.EnvelopeKind_ENVELOPE_KIND_MANIFEST, Validate: validateReplica, Check: s.checkReplica,
+		Read: (*store.Tx).Manifest, Insert: (*store.Tx).InsertManifest, Overwrite: (*store.Tx).OverwriteManifest,
+		Replace: func(tx *store.Tx, next, cur *liaisonv1.Manifest) error {
+			return tx.ReplaceManifest(next, cur.GetVersion())
+		},
+		Replicas: s.store.ManifestReplicas, Repair: s.repair,
+	}.Register(reg)
+	// An action is the receiving agency's own record, asking this node to
+	// change a manifest homed here.
+	federation.Handle(reg, liaisonv1.EnvelopeKind_ENVELOPE_KIND_MANIFEST_ACTION, federation.Spec[*liaisonv1.ManifestAction]{
+		Claim: func(_ *liaisonv1.Envelope, a *liaisonv1.ManifestAction) federation.Claim {
+			return federation.Claim{Key: federation.Key{Kind: federation.KindManifestAction, ID: a.GetId()},
+				Parent: federation.Key{Kind: federation.KindManifest, ID: a.GetManifestId()}, ParentHome: s.agency}
+		},
+		Validate: validateAction,
+		Apply:    s.applyAction,
+		Receipt:  s.actionReceipted,
+	})
+}
+
+// applyAction is the home node applying the receiving agency's action, with
+// the rules its own officers' actions meet. A refusal travels back as the
+// receipt's reason; the rules the receiving agency can break never name a
+// screening, claim or assessment.
+func (s *Server) applyAction(tx *store.Tx, env *liaisonv1.Envelope, act *liaisonv1.ManifestAction) (federation.Outcome, error) {
+	cur, err := tx.Manifest(act.GetManifestId())
+	if errs.CodeOf(err) == errs.NotFound {
+		return federation.Outcome{}, errs.Precondition("manifest.not_found", mres(act.GetManifestId()), "there is no manifest %s here", act.GetManifestId())
+	}
+	if err != nil {
+		return federation.Outcome{}, err
+	}
+	if cur.GetOriginAgency() != s.agency || cur.GetReceivingAgency() != env.GetSender() {
+		return federation.Outcome{}, errs.Precondition("manifest.not_a_party", mres(cur.GetId()),
+			"manifest %s is sent by %s to %s; %s cannot act on it here", cur.GetId(), cur.GetOriginAgency(), cur.GetReceivingAgency(), env.GetSender())
+	}
+	m := proto.Clone(cur).(*liaisonv1.Manifest)
+	if err := run(m, act, actor{agency: env.GetSender(), principal: act.GetPrincipal(), at: tx.Now()}); err != nil {
+		return federation.Outcome{}, err
+	}
+	return federation.Applied, s.kind.Commit(tx, m, cur)
+}
+
+// actionReceipted records what the home node did with an action.
+func (s *Server) actionReceipted(tx *store.Tx, sent store.SentEnvelope, rc *liaisonv1.Receipt) error {
+	row, err := tx.ManifestAction(sent.RecordID)
+	if err != nil {
+		return err
+	}
+	switch rc.GetStatus() {
+	case liaisonv1.ReceiptStatus_RECEIPT_STATUS_APPLIED:
+		row.State = "applied"
+	case liaisonv1.ReceiptStatus_RECEIPT_STATUS_REJECTED:
+		row.State, row.Reason = "rejected", strings.TrimSpace(rc.GetReasonCode()+": "+rc.GetReason())
+	default:
+		return nil
+	}
+	return tx.PutManifestAction(row)
+}
+
+// checkReplica checks that the sending agency's manifest arriving is the
+// one its envelope names, sent to this node. Stored, it is a read-only
+// copy that only the home node's envelopes change.
+func (s *Server) checkReplica(_ *store.Tx, env *liaisonv1.Envelope, m *liaisonv1.Manifest) error {
+	if m.GetVersion() != env.GetRecordVersion() || m.GetReceivingAgency() != s.agency {
+		return errs.Precondition("envelope.inconsistent", mres(m.GetId()),
+			"envelope from %s names manifest %s v%d but carries %s v%d from %s to %s", env.GetSender(), env.GetRecordId(), env.GetRecordVersion(),
+			m.GetId(), m.GetVersion(), m.GetOriginAgency(), m.GetReceivingAgency())
+	}
+	return nil
+}
+
+// repair re-sends the receiving agency its view of a manifest whose copy
+// drifted.
+func (s *Server) repair(tx *store.Tx, partner, id string) (*store.Outgoing, error) {
+	m, err := tx.Manifest(id)
+	if errs.CodeOf(err) == errs.NotFound {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	if m.GetOriginAgency() != s.agency || m.GetReceivingAgency() != partner || m.GetState() == draft {
+		return nil, nil
+	}
+	out := records.Upsert(liaisonv1.EnvelopeKind_ENVELOPE_KIND_MANIFEST, partner, m, ReceivingView(m))
+	return &out, nil
+}
 
 // What a partner sends about manifests meets the rules the API applies to
 // what an officer writes: the manifest as CreateManifest checks it, each

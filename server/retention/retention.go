@@ -19,6 +19,7 @@ import (
 	liaisonv1 "github.com/liaison-exchange/liaison/gen/liaison/v1"
 	"github.com/liaison-exchange/liaison/server/audit"
 	"github.com/liaison-exchange/liaison/server/identity"
+	"github.com/liaison-exchange/liaison/server/leads"
 	"github.com/liaison-exchange/liaison/server/store"
 )
 
@@ -305,24 +306,12 @@ func (s *Server) purgeLead(tx *store.Tx, it *liaisonv1.PurgeItem, today string, 
 	if why := keptBecause(links); why != "" {
 		return false, why, nil
 	}
+	// The lead lifecycle deletes the content, keeps a tombstone and sends
+	// it to every partner that holds a copy.
 	cur := e.Lead
-	now := timestamppb.New(tx.Now())
-	gone := &liaisonv1.Lead{
-		Id: cur.GetId(), OriginAgency: cur.GetOriginAgency(), Status: liaisonv1.LeadStatus_LEAD_STATUS_WITHDRAWN,
-		Version: cur.GetVersion() + 1, UpdateTime: now, ReviewDate: cur.GetReviewDate(),
-	}
-	if err := tx.DeleteLeadContent(gone, cur.GetVersion()); err != nil {
+	gone, err := leads.DeleteContent(tx, cur)
+	if err != nil {
 		return false, "", err
-	}
-	// The same tombstone a withdrawal sends: the partner deletes its copy
-	// and the content of the envelopes it received, and receipts it.
-	for _, p := range cur.GetReleasedTo() {
-		if _, err := tx.AppendOutbox(store.Outgoing{
-			Receiver: p, Kind: liaisonv1.EnvelopeKind_ENVELOPE_KIND_LEAD_TOMBSTONE, RecordID: gone.GetId(), RecordVersion: gone.GetVersion(),
-			Payload: &liaisonv1.Tombstone{RecordId: gone.GetId(), OriginAgency: gone.GetOriginAgency(), Version: gone.GetVersion(), DeleteTime: now},
-		}); err != nil {
-			return false, "", err
-		}
 	}
 	blanked, waiting, err := tx.BlankDelivered(gone.GetId(), liaisonv1.EnvelopeKind_ENVELOPE_KIND_LEAD)
 	if err != nil {

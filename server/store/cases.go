@@ -18,6 +18,7 @@ import (
 func caseBody(c *liaisonv1.Case) ([]byte, error) {
 	cc := proto.Clone(c).(*liaisonv1.Case)
 	cc.Etag = ""
+	c.Etag = Etag(c.GetId(), c.GetVersion()) // the etag of the version written (not stored)
 	return marshalDet.Marshal(cc)
 }
 
@@ -340,23 +341,12 @@ func (s *Store) OpenRequests(ctx context.Context, agency string, owedBy bool, li
 // CaseReplicas reads, in one snapshot, the last sequence applied from
 // origin and origin's cases held here with ids in [fromID, toID).
 func (s *Store) CaseReplicas(ctx context.Context, origin, fromID, toID string, limit int) (int64, []DigestItem, error) {
-	tx, err := s.rdb.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
-	if err != nil {
-		return 0, nil, err
-	}
-	defer tx.Rollback()
-	q := s.rq.WithTx(tx)
-	ch, err := inChannel(ctx, q, origin)
-	if err != nil {
-		return 0, nil, err
-	}
-	rows, err := q.CaseReplicaItems(ctx, db.CaseReplicaItemsParams{OriginAgency: origin, FromID: fromID, ToID: toID, PageLimit: int64(limit)})
-	if err != nil {
-		return 0, nil, fmt.Errorf("read case replicas: %w", err)
-	}
-	out := make([]DigestItem, len(rows))
-	for i, r := range rows {
-		out[i] = DigestItem{ID: r.ID, Version: r.Version}
-	}
-	return ch.LastApplied, out, nil
+	return replicas(ctx, s, origin, "case", func(q *db.Queries) ([]DigestItem, error) {
+		rows, err := q.CaseReplicaItems(ctx, db.CaseReplicaItemsParams{OriginAgency: origin, FromID: fromID, ToID: toID, PageLimit: int64(limit)})
+		out := make([]DigestItem, len(rows))
+		for i, r := range rows {
+			out[i] = DigestItem{ID: r.ID, Version: r.Version}
+		}
+		return out, err
+	})
 }

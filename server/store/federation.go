@@ -395,6 +395,19 @@ type DigestItem struct {
 // origin and the lead replicas of origin with ids in [fromID, toID), at
 // most limit of them.
 func (s *Store) LeadReplicas(ctx context.Context, origin, fromID, toID string, limit int) (int64, []DigestItem, error) {
+	return replicas(ctx, s, origin, "lead", func(q *db.Queries) ([]DigestItem, error) {
+		rows, err := q.LeadReplicaItems(ctx, db.LeadReplicaItemsParams{OriginAgency: origin, FromID: fromID, ToID: toID, PageLimit: int64(limit)})
+		out := make([]DigestItem, len(rows))
+		for i, r := range rows {
+			out[i] = DigestItem{ID: r.ID, Version: r.Version, Tombstone: r.Tombstone != 0}
+		}
+		return out, err
+	})
+}
+
+// replicas reads, in one read-only snapshot, the last sequence applied
+// from origin and a digest of origin's records of a kind held here.
+func replicas(ctx context.Context, s *Store, origin, kind string, read func(q *db.Queries) ([]DigestItem, error)) (int64, []DigestItem, error) {
 	tx, err := s.rdb.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
 	if err != nil {
 		return 0, nil, err
@@ -405,13 +418,9 @@ func (s *Store) LeadReplicas(ctx context.Context, origin, fromID, toID string, l
 	if err != nil {
 		return 0, nil, err
 	}
-	rows, err := q.LeadReplicaItems(ctx, db.LeadReplicaItemsParams{OriginAgency: origin, FromID: fromID, ToID: toID, PageLimit: int64(limit)})
+	out, err := read(q)
 	if err != nil {
-		return 0, nil, fmt.Errorf("read replicas: %w", err)
-	}
-	out := make([]DigestItem, len(rows))
-	for i, r := range rows {
-		out[i] = DigestItem{ID: r.ID, Version: r.Version, Tombstone: r.Tombstone != 0}
+		return 0, nil, fmt.Errorf("read %s replicas: %w", kind, err)
 	}
 	return ch.LastApplied, out, nil
 }

@@ -43,9 +43,14 @@ func dateString(d *liaisonv1.Date) string {
 	return fmt.Sprintf("%04d-%02d-%02d", d.GetYear(), d.GetMonth(), d.GetDay())
 }
 
+// leadBody is the stored form of a lead about to be written. The etag is
+// not stored (it is derived from id and version on every read); the lead
+// written gets the etag of its version, so that whoever wrote it can
+// return it as it is now stored.
 func leadBody(l *liaisonv1.Lead) ([]byte, error) {
 	c := proto.Clone(l).(*liaisonv1.Lead)
-	c.Etag = "" // derived from id and version on every read
+	c.Etag = ""
+	l.Etag = Etag(l.GetId(), l.GetVersion())
 	return marshalDet.Marshal(c)
 }
 
@@ -119,6 +124,7 @@ func (t *Tx) OverwriteLead(l *liaisonv1.Lead) error {
 // DeleteLeadContent keeps only a tombstone of a lead: id, origin, version
 // and time stay, the content is gone.
 func (t *Tx) DeleteLeadContent(l *liaisonv1.Lead, prevVersion int64) error {
+	l.Etag = Etag(l.GetId(), l.GetVersion())
 	return t.replaceLeadRow(l, &liaisonv1.Lead{Version: prevVersion}, nil)
 }
 

@@ -17,6 +17,7 @@ import (
 func manifestBody(m *liaisonv1.Manifest) ([]byte, error) {
 	c := proto.Clone(m).(*liaisonv1.Manifest)
 	c.Etag = ""
+	m.Etag = Etag(m.GetId(), m.GetVersion()) // the etag of the version written (not stored)
 	return marshalDet.Marshal(c)
 }
 
@@ -143,25 +144,14 @@ func (s *Store) ListManifests(ctx context.Context, f ManifestFilter, beforeID st
 // ManifestReplicas reads, in one snapshot, the last sequence applied from
 // origin and origin's manifests held here with ids in [fromID, toID).
 func (s *Store) ManifestReplicas(ctx context.Context, origin, fromID, toID string, limit int) (int64, []DigestItem, error) {
-	tx, err := s.rdb.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
-	if err != nil {
-		return 0, nil, err
-	}
-	defer tx.Rollback()
-	q := s.rq.WithTx(tx)
-	ch, err := inChannel(ctx, q, origin)
-	if err != nil {
-		return 0, nil, err
-	}
-	rows, err := q.ManifestReplicaItems(ctx, db.ManifestReplicaItemsParams{OriginAgency: origin, FromID: fromID, ToID: toID, PageLimit: int64(limit)})
-	if err != nil {
-		return 0, nil, fmt.Errorf("read manifest replicas: %w", err)
-	}
-	out := make([]DigestItem, len(rows))
-	for i, r := range rows {
-		out[i] = DigestItem{ID: r.ID, Version: r.Version}
-	}
-	return ch.LastApplied, out, nil
+	return replicas(ctx, s, origin, "manifest", func(q *db.Queries) ([]DigestItem, error) {
+		rows, err := q.ManifestReplicaItems(ctx, db.ManifestReplicaItemsParams{OriginAgency: origin, FromID: fromID, ToID: toID, PageLimit: int64(limit)})
+		out := make([]DigestItem, len(rows))
+		for i, r := range rows {
+			out[i] = DigestItem{ID: r.ID, Version: r.Version}
+		}
+		return out, err
+	})
 }
 
 // PutScreening stores a person's screening (sending node only).

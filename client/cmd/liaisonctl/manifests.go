@@ -243,7 +243,7 @@ func manifestsUpdate(fs *flag.FlagSet) handler {
 		if err != nil {
 			return err
 		}
-		resp, err := svc.UpdateManifest(ctx, &liaisonv1.UpdateManifestRequest{Manifest: patch, UpdatePaths: mask.GetPaths()})
+		resp, err := svc.UpdateManifest(ctx, &liaisonv1.UpdateManifestRequest{Manifest: patch, UpdateMask: mask})
 		if err != nil {
 			return err
 		}

@@ -1390,7 +1390,9 @@ type UpdateCaseRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The changed fields and the etag the change is based on. The merged case
 	// is validated as a whole.
-	Case          *Case                  `protobuf:"bytes,1,opt,name=case,proto3" json:"case,omitempty"`
+	Case *Case `protobuf:"bytes,1,opt,name=case,proto3" json:"case,omitempty"`
+	// The fields to change: the updatable fields of a case are this rule's
+	// list, and nowhere else (the service reads it from here).
 	UpdateMask    *fieldmaskpb.FieldMask `protobuf:"bytes,2,opt,name=update_mask,json=updateMask,proto3" json:"update_mask,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -2476,10 +2478,10 @@ const file_liaison_v1_case_proto_rawDesc = "" +
 	"\rupdated_after\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\fupdatedAfter\"c\n" +
 	"\x11ListCasesResponse\x12&\n" +
 	"\x05cases\x18\x01 \x03(\v2\x10.liaison.v1.CaseR\x05cases\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\x86\x01\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xec\x01\n" +
 	"\x11UpdateCaseRequest\x12,\n" +
-	"\x04case\x18\x01 \x01(\v2\x10.liaison.v1.CaseB\x06\xbaH\x03\xd8\x01\x03R\x04case\x12C\n" +
-	"\vupdate_mask\x18\x02 \x01(\v2\x1a.google.protobuf.FieldMaskB\x06\xbaH\x03\xc8\x01\x01R\n" +
+	"\x04case\x18\x01 \x01(\v2\x10.liaison.v1.CaseB\x06\xbaH\x03\xd8\x01\x03R\x04case\x12\xa8\x01\n" +
+	"\vupdate_mask\x18\x02 \x01(\v2\x1a.google.protobuf.FieldMaskBk\xbaHh\xc8\x01\x01\xe2\x01b\x12\x05title\x12\asummary\x12\vcrime_areas\x12\x06status\x12\x14originator_reference\x12\x12partner_references\x12\bsubjects\x12\acontactR\n" +
 	"updateMask\":\n" +
 	"\x12UpdateCaseResponse\x12$\n" +
 	"\x04case\x18\x01 \x01(\v2\x10.liaison.v1.CaseR\x04case\"\xa6\x01\n" +

@@ -613,7 +613,9 @@ type UpdateLeadRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The changed fields, and the etag of the version the change is based on.
 	// The merged lead is validated as a whole, not this partial message.
-	Lead          *Lead                  `protobuf:"bytes,1,opt,name=lead,proto3" json:"lead,omitempty"`
+	Lead *Lead `protobuf:"bytes,1,opt,name=lead,proto3" json:"lead,omitempty"`
+	// The fields to change: the updatable fields of a lead are this rule's
+	// list, and nowhere else (the service reads it from here).
 	UpdateMask    *fieldmaskpb.FieldMask `protobuf:"bytes,2,opt,name=update_mask,json=updateMask,proto3" json:"update_mask,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -1773,10 +1775,11 @@ const file_liaison_v1_lead_proto_rawDesc = "" +
 	"\rupdated_after\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\fupdatedAfter\"c\n" +
 	"\x11ListLeadsResponse\x12&\n" +
 	"\x05leads\x18\x01 \x03(\v2\x10.liaison.v1.LeadR\x05leads\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\x86\x01\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\x88\x02\n" +
 	"\x11UpdateLeadRequest\x12,\n" +
-	"\x04lead\x18\x01 \x01(\v2\x10.liaison.v1.LeadB\x06\xbaH\x03\xd8\x01\x03R\x04lead\x12C\n" +
-	"\vupdate_mask\x18\x02 \x01(\v2\x1a.google.protobuf.FieldMaskB\x06\xbaH\x03\xc8\x01\x01R\n" +
+	"\x04lead\x18\x01 \x01(\v2\x10.liaison.v1.LeadB\x06\xbaH\x03\xd8\x01\x03R\x04lead\x12\xc4\x01\n" +
+	"\vupdate_mask\x18\x02 \x01(\v2\x1a.google.protobuf.FieldMaskB\x86\x01\xbaH\x82\x01\xc8\x01\x01\xe2\x01|\x12\x05title\x12\asummary\x12\vcrime_areas\x12\bsubjects\x12\tlocations\x12\x06routes\x12\x14originator_reference\x12\n" +
+	"evaluation\x12\bhandling\x12\vreview_date\x12\acontactR\n" +
 	"updateMask\"\xc5\x01\n" +
 	"\x12ReleaseLeadRequest\x12\x18\n" +
 	"\x02id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\x02id\x12D\n" +

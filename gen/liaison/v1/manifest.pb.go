@@ -10,6 +10,7 @@ import (
 	_ "buf.build/gen/go/bufbuild/protovalidate/protocolbuffers/go/buf/validate"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
+	fieldmaskpb "google.golang.org/protobuf/types/known/fieldmaskpb"
 	timestamppb "google.golang.org/protobuf/types/known/timestamppb"
 	reflect "reflect"
 	sync "sync"
@@ -1873,8 +1874,11 @@ func (x *ListManifestsResponse) GetNextPageToken() string {
 type UpdateManifestRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The changed fields (legal_basis, transport, escorts) and the etag.
-	Manifest      *Manifest `protobuf:"bytes,1,opt,name=manifest,proto3" json:"manifest,omitempty"`
-	UpdatePaths   []string  `protobuf:"bytes,2,rep,name=update_paths,json=updatePaths,proto3" json:"update_paths,omitempty"`
+	Manifest *Manifest `protobuf:"bytes,1,opt,name=manifest,proto3" json:"manifest,omitempty"`
+	// The fields to change, each named once: the updatable fields of a
+	// manifest are this rule's list, and nowhere else (the service reads it
+	// from here).
+	UpdateMask    *fieldmaskpb.FieldMask `protobuf:"bytes,3,opt,name=update_mask,json=updateMask,proto3" json:"update_mask,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1916,9 +1920,9 @@ func (x *UpdateManifestRequest) GetManifest() *Manifest {
 	return nil
 }
 
-func (x *UpdateManifestRequest) GetUpdatePaths() []string {
+func (x *UpdateManifestRequest) GetUpdateMask() *fieldmaskpb.FieldMask {
 	if x != nil {
-		return x.UpdatePaths
+		return x.UpdateMask
 	}
 	return nil
 }
@@ -3743,7 +3747,7 @@ var File_liaison_v1_manifest_proto protoreflect.FileDescriptor
 const file_liaison_v1_manifest_proto_rawDesc = "" +
 	"\n" +
 	"\x19liaison/v1/manifest.proto\x12\n" +
-	"liaison.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x17liaison/v1/common.proto\"\xfb\x02\n" +
+	"liaison.v1\x1a\x1bbuf/validate/validate.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x17liaison/v1/common.proto\"\xfb\x02\n" +
 	"\tTransport\x127\n" +
 	"\x04mode\x18\x01 \x01(\x0e2\x19.liaison.v1.TransportModeB\b\xbaH\x05\x82\x01\x02\x10\x01R\x04mode\x12!\n" +
 	"\acarrier\x18\x02 \x01(\tB\a\xbaH\x04r\x02\x18dR\acarrier\x12.\n" +
@@ -3866,10 +3870,11 @@ const file_liaison_v1_manifest_proto_rawDesc = "" +
 	"\x10receiving_agency\x18\x05 \x01(\tB \xbaH\x1dr\x1b2\x19^([a-z][a-z0-9-]{1,30})?$R\x0freceivingAgency\"s\n" +
 	"\x15ListManifestsResponse\x122\n" +
 	"\tmanifests\x18\x01 \x03(\v2\x14.liaison.v1.ManifestR\tmanifests\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xa7\x01\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xce\x01\n" +
 	"\x15UpdateManifestRequest\x128\n" +
-	"\bmanifest\x18\x01 \x01(\v2\x14.liaison.v1.ManifestB\x06\xbaH\x03\xd8\x01\x03R\bmanifest\x12T\n" +
-	"\fupdate_paths\x18\x02 \x03(\tB1\xbaH.\x92\x01+\b\x01\x10\x03\x18\x01\"#r!R\vlegal_basisR\ttransportR\aescortsR\vupdatePaths\"J\n" +
+	"\bmanifest\x18\x01 \x01(\v2\x14.liaison.v1.ManifestB\x06\xbaH\x03\xd8\x01\x03R\bmanifest\x12g\n" +
+	"\vupdate_mask\x18\x03 \x01(\v2\x1a.google.protobuf.FieldMaskB*\xbaH'\xc8\x01\x01\xe2\x01!\x12\vlegal_basis\x12\ttransport\x12\aescortsR\n" +
+	"updateMaskJ\x04\b\x02\x10\x03R\fupdate_paths\"J\n" +
 	"\x16UpdateManifestResponse\x120\n" +
 	"\bmanifest\x18\x01 \x01(\v2\x14.liaison.v1.ManifestR\bmanifest\"y\n" +
 	"\x10AddPersonRequest\x12)\n" +
@@ -4163,6 +4168,7 @@ var file_liaison_v1_manifest_proto_goTypes = []any{
 	(TransportMode)(0),                  // 62: liaison.v1.TransportMode
 	(*timestamppb.Timestamp)(nil),       // 63: google.protobuf.Timestamp
 	(*Person)(nil),                      // 64: liaison.v1.Person
+	(*fieldmaskpb.FieldMask)(nil),       // 65: google.protobuf.FieldMask
 }
 var file_liaison_v1_manifest_proto_depIdxs = []int32{
 	62, // 0: liaison.v1.Transport.mode:type_name -> liaison.v1.TransportMode
@@ -4202,82 +4208,83 @@ var file_liaison_v1_manifest_proto_depIdxs = []int32{
 	0,  // 34: liaison.v1.ListManifestsRequest.state:type_name -> liaison.v1.ManifestState
 	17, // 35: liaison.v1.ListManifestsResponse.manifests:type_name -> liaison.v1.Manifest
 	17, // 36: liaison.v1.UpdateManifestRequest.manifest:type_name -> liaison.v1.Manifest
-	17, // 37: liaison.v1.UpdateManifestResponse.manifest:type_name -> liaison.v1.Manifest
-	15, // 38: liaison.v1.AddPersonRequest.person:type_name -> liaison.v1.ManifestPerson
-	17, // 39: liaison.v1.AddPersonResponse.manifest:type_name -> liaison.v1.Manifest
-	15, // 40: liaison.v1.AddPersonResponse.person:type_name -> liaison.v1.ManifestPerson
-	15, // 41: liaison.v1.UpdatePersonRequest.person:type_name -> liaison.v1.ManifestPerson
-	17, // 42: liaison.v1.UpdatePersonResponse.manifest:type_name -> liaison.v1.Manifest
-	17, // 43: liaison.v1.RemovePersonResponse.manifest:type_name -> liaison.v1.Manifest
-	18, // 44: liaison.v1.RecordScreeningRequest.screening:type_name -> liaison.v1.Screening
-	18, // 45: liaison.v1.RecordScreeningResponse.screening:type_name -> liaison.v1.Screening
-	17, // 46: liaison.v1.ProposeManifestResponse.manifest:type_name -> liaison.v1.Manifest
-	2,  // 47: liaison.v1.ReviewPersonRequest.nationality:type_name -> liaison.v1.NationalityStatus
-	22, // 48: liaison.v1.ReviewPersonResponse.action:type_name -> liaison.v1.PendingAction
-	22, // 49: liaison.v1.AcceptManifestResponse.action:type_name -> liaison.v1.PendingAction
-	10, // 50: liaison.v1.ScheduleManifestRequest.transport:type_name -> liaison.v1.Transport
-	17, // 51: liaison.v1.ScheduleManifestResponse.manifest:type_name -> liaison.v1.Manifest
-	17, // 52: liaison.v1.DepartManifestResponse.manifest:type_name -> liaison.v1.Manifest
-	6,  // 53: liaison.v1.RecordHandoverRequest.status:type_name -> liaison.v1.HandoverStatus
-	22, // 54: liaison.v1.RecordHandoverResponse.action:type_name -> liaison.v1.PendingAction
-	17, // 55: liaison.v1.CancelManifestResponse.manifest:type_name -> liaison.v1.Manifest
-	22, // 56: liaison.v1.CancelManifestResponse.action:type_name -> liaison.v1.PendingAction
-	17, // 57: liaison.v1.WithdrawPersonResponse.manifest:type_name -> liaison.v1.Manifest
-	17, // 58: liaison.v1.PlaceHoldResponse.manifest:type_name -> liaison.v1.Manifest
-	22, // 59: liaison.v1.PlaceHoldResponse.action:type_name -> liaison.v1.PendingAction
-	17, // 60: liaison.v1.LiftHoldResponse.manifest:type_name -> liaison.v1.Manifest
-	22, // 61: liaison.v1.LiftHoldResponse.action:type_name -> liaison.v1.PendingAction
-	16, // 62: liaison.v1.ListManifestHistoryResponse.events:type_name -> liaison.v1.ManifestEvent
-	9,  // 63: liaison.v1.ManifestAction.kind:type_name -> liaison.v1.ManifestActionKind
-	2,  // 64: liaison.v1.ManifestAction.nationality:type_name -> liaison.v1.NationalityStatus
-	6,  // 65: liaison.v1.ManifestAction.handover:type_name -> liaison.v1.HandoverStatus
-	63, // 66: liaison.v1.ManifestAction.create_time:type_name -> google.protobuf.Timestamp
-	18, // 67: liaison.v1.GetManifestResponse.ScreeningsEntry.value:type_name -> liaison.v1.Screening
-	19, // 68: liaison.v1.ManifestService.CreateManifest:input_type -> liaison.v1.CreateManifestRequest
-	21, // 69: liaison.v1.ManifestService.GetManifest:input_type -> liaison.v1.GetManifestRequest
-	24, // 70: liaison.v1.ManifestService.ListManifests:input_type -> liaison.v1.ListManifestsRequest
-	26, // 71: liaison.v1.ManifestService.UpdateManifest:input_type -> liaison.v1.UpdateManifestRequest
-	28, // 72: liaison.v1.ManifestService.AddPerson:input_type -> liaison.v1.AddPersonRequest
-	30, // 73: liaison.v1.ManifestService.UpdatePerson:input_type -> liaison.v1.UpdatePersonRequest
-	32, // 74: liaison.v1.ManifestService.RemovePerson:input_type -> liaison.v1.RemovePersonRequest
-	34, // 75: liaison.v1.ManifestService.RecordScreening:input_type -> liaison.v1.RecordScreeningRequest
-	36, // 76: liaison.v1.ManifestService.ProposeManifest:input_type -> liaison.v1.ProposeManifestRequest
-	38, // 77: liaison.v1.ManifestService.ReviewPerson:input_type -> liaison.v1.ReviewPersonRequest
-	40, // 78: liaison.v1.ManifestService.AcceptManifest:input_type -> liaison.v1.AcceptManifestRequest
-	42, // 79: liaison.v1.ManifestService.ScheduleManifest:input_type -> liaison.v1.ScheduleManifestRequest
-	44, // 80: liaison.v1.ManifestService.DepartManifest:input_type -> liaison.v1.DepartManifestRequest
-	46, // 81: liaison.v1.ManifestService.RecordHandover:input_type -> liaison.v1.RecordHandoverRequest
-	48, // 82: liaison.v1.ManifestService.CancelManifest:input_type -> liaison.v1.CancelManifestRequest
-	50, // 83: liaison.v1.ManifestService.WithdrawPerson:input_type -> liaison.v1.WithdrawPersonRequest
-	52, // 84: liaison.v1.ManifestService.PlaceHold:input_type -> liaison.v1.PlaceHoldRequest
-	54, // 85: liaison.v1.ManifestService.LiftHold:input_type -> liaison.v1.LiftHoldRequest
-	56, // 86: liaison.v1.ManifestService.ListManifestHistory:input_type -> liaison.v1.ListManifestHistoryRequest
-	58, // 87: liaison.v1.ManifestService.SeparatePersons:input_type -> liaison.v1.SeparatePersonsRequest
-	20, // 88: liaison.v1.ManifestService.CreateManifest:output_type -> liaison.v1.CreateManifestResponse
-	23, // 89: liaison.v1.ManifestService.GetManifest:output_type -> liaison.v1.GetManifestResponse
-	25, // 90: liaison.v1.ManifestService.ListManifests:output_type -> liaison.v1.ListManifestsResponse
-	27, // 91: liaison.v1.ManifestService.UpdateManifest:output_type -> liaison.v1.UpdateManifestResponse
-	29, // 92: liaison.v1.ManifestService.AddPerson:output_type -> liaison.v1.AddPersonResponse
-	31, // 93: liaison.v1.ManifestService.UpdatePerson:output_type -> liaison.v1.UpdatePersonResponse
-	33, // 94: liaison.v1.ManifestService.RemovePerson:output_type -> liaison.v1.RemovePersonResponse
-	35, // 95: liaison.v1.ManifestService.RecordScreening:output_type -> liaison.v1.RecordScreeningResponse
-	37, // 96: liaison.v1.ManifestService.ProposeManifest:output_type -> liaison.v1.ProposeManifestResponse
-	39, // 97: liaison.v1.ManifestService.ReviewPerson:output_type -> liaison.v1.ReviewPersonResponse
-	41, // 98: liaison.v1.ManifestService.AcceptManifest:output_type -> liaison.v1.AcceptManifestResponse
-	43, // 99: liaison.v1.ManifestService.ScheduleManifest:output_type -> liaison.v1.ScheduleManifestResponse
-	45, // 100: liaison.v1.ManifestService.DepartManifest:output_type -> liaison.v1.DepartManifestResponse
-	47, // 101: liaison.v1.ManifestService.RecordHandover:output_type -> liaison.v1.RecordHandoverResponse
-	49, // 102: liaison.v1.ManifestService.CancelManifest:output_type -> liaison.v1.CancelManifestResponse
-	51, // 103: liaison.v1.ManifestService.WithdrawPerson:output_type -> liaison.v1.WithdrawPersonResponse
-	53, // 104: liaison.v1.ManifestService.PlaceHold:output_type -> liaison.v1.PlaceHoldResponse
-	55, // 105: liaison.v1.ManifestService.LiftHold:output_type -> liaison.v1.LiftHoldResponse
-	57, // 106: liaison.v1.ManifestService.ListManifestHistory:output_type -> liaison.v1.ListManifestHistoryResponse
-	59, // 107: liaison.v1.ManifestService.SeparatePersons:output_type -> liaison.v1.SeparatePersonsResponse
-	88, // [88:108] is the sub-list for method output_type
-	68, // [68:88] is the sub-list for method input_type
-	68, // [68:68] is the sub-list for extension type_name
-	68, // [68:68] is the sub-list for extension extendee
-	0,  // [0:68] is the sub-list for field type_name
+	65, // 37: liaison.v1.UpdateManifestRequest.update_mask:type_name -> google.protobuf.FieldMask
+	17, // 38: liaison.v1.UpdateManifestResponse.manifest:type_name -> liaison.v1.Manifest
+	15, // 39: liaison.v1.AddPersonRequest.person:type_name -> liaison.v1.ManifestPerson
+	17, // 40: liaison.v1.AddPersonResponse.manifest:type_name -> liaison.v1.Manifest
+	15, // 41: liaison.v1.AddPersonResponse.person:type_name -> liaison.v1.ManifestPerson
+	15, // 42: liaison.v1.UpdatePersonRequest.person:type_name -> liaison.v1.ManifestPerson
+	17, // 43: liaison.v1.UpdatePersonResponse.manifest:type_name -> liaison.v1.Manifest
+	17, // 44: liaison.v1.RemovePersonResponse.manifest:type_name -> liaison.v1.Manifest
+	18, // 45: liaison.v1.RecordScreeningRequest.screening:type_name -> liaison.v1.Screening
+	18, // 46: liaison.v1.RecordScreeningResponse.screening:type_name -> liaison.v1.Screening
+	17, // 47: liaison.v1.ProposeManifestResponse.manifest:type_name -> liaison.v1.Manifest
+	2,  // 48: liaison.v1.ReviewPersonRequest.nationality:type_name -> liaison.v1.NationalityStatus
+	22, // 49: liaison.v1.ReviewPersonResponse.action:type_name -> liaison.v1.PendingAction
+	22, // 50: liaison.v1.AcceptManifestResponse.action:type_name -> liaison.v1.PendingAction
+	10, // 51: liaison.v1.ScheduleManifestRequest.transport:type_name -> liaison.v1.Transport
+	17, // 52: liaison.v1.ScheduleManifestResponse.manifest:type_name -> liaison.v1.Manifest
+	17, // 53: liaison.v1.DepartManifestResponse.manifest:type_name -> liaison.v1.Manifest
+	6,  // 54: liaison.v1.RecordHandoverRequest.status:type_name -> liaison.v1.HandoverStatus
+	22, // 55: liaison.v1.RecordHandoverResponse.action:type_name -> liaison.v1.PendingAction
+	17, // 56: liaison.v1.CancelManifestResponse.manifest:type_name -> liaison.v1.Manifest
+	22, // 57: liaison.v1.CancelManifestResponse.action:type_name -> liaison.v1.PendingAction
+	17, // 58: liaison.v1.WithdrawPersonResponse.manifest:type_name -> liaison.v1.Manifest
+	17, // 59: liaison.v1.PlaceHoldResponse.manifest:type_name -> liaison.v1.Manifest
+	22, // 60: liaison.v1.PlaceHoldResponse.action:type_name -> liaison.v1.PendingAction
+	17, // 61: liaison.v1.LiftHoldResponse.manifest:type_name -> liaison.v1.Manifest
+	22, // 62: liaison.v1.LiftHoldResponse.action:type_name -> liaison.v1.PendingAction
+	16, // 63: liaison.v1.ListManifestHistoryResponse.events:type_name -> liaison.v1.ManifestEvent
+	9,  // 64: liaison.v1.ManifestAction.kind:type_name -> liaison.v1.ManifestActionKind
+	2,  // 65: liaison.v1.ManifestAction.nationality:type_name -> liaison.v1.NationalityStatus
+	6,  // 66: liaison.v1.ManifestAction.handover:type_name -> liaison.v1.HandoverStatus
+	63, // 67: liaison.v1.ManifestAction.create_time:type_name -> google.protobuf.Timestamp
+	18, // 68: liaison.v1.GetManifestResponse.ScreeningsEntry.value:type_name -> liaison.v1.Screening
+	19, // 69: liaison.v1.ManifestService.CreateManifest:input_type -> liaison.v1.CreateManifestRequest
+	21, // 70: liaison.v1.ManifestService.GetManifest:input_type -> liaison.v1.GetManifestRequest
+	24, // 71: liaison.v1.ManifestService.ListManifests:input_type -> liaison.v1.ListManifestsRequest
+	26, // 72: liaison.v1.ManifestService.UpdateManifest:input_type -> liaison.v1.UpdateManifestRequest
+	28, // 73: liaison.v1.ManifestService.AddPerson:input_type -> liaison.v1.AddPersonRequest
+	30, // 74: liaison.v1.ManifestService.UpdatePerson:input_type -> liaison.v1.UpdatePersonRequest
+	32, // 75: liaison.v1.ManifestService.RemovePerson:input_type -> liaison.v1.RemovePersonRequest
+	34, // 76: liaison.v1.ManifestService.RecordScreening:input_type -> liaison.v1.RecordScreeningRequest
+	36, // 77: liaison.v1.ManifestService.ProposeManifest:input_type -> liaison.v1.ProposeManifestRequest
+	38, // 78: liaison.v1.ManifestService.ReviewPerson:input_type -> liaison.v1.ReviewPersonRequest
+	40, // 79: liaison.v1.ManifestService.AcceptManifest:input_type -> liaison.v1.AcceptManifestRequest
+	42, // 80: liaison.v1.ManifestService.ScheduleManifest:input_type -> liaison.v1.ScheduleManifestRequest
+	44, // 81: liaison.v1.ManifestService.DepartManifest:input_type -> liaison.v1.DepartManifestRequest
+	46, // 82: liaison.v1.ManifestService.RecordHandover:input_type -> liaison.v1.RecordHandoverRequest
+	48, // 83: liaison.v1.ManifestService.CancelManifest:input_type -> liaison.v1.CancelManifestRequest
+	50, // 84: liaison.v1.ManifestService.WithdrawPerson:input_type -> liaison.v1.WithdrawPersonRequest
+	52, // 85: liaison.v1.ManifestService.PlaceHold:input_type -> liaison.v1.PlaceHoldRequest
+	54, // 86: liaison.v1.ManifestService.LiftHold:input_type -> liaison.v1.LiftHoldRequest
+	56, // 87: liaison.v1.ManifestService.ListManifestHistory:input_type -> liaison.v1.ListManifestHistoryRequest
+	58, // 88: liaison.v1.ManifestService.SeparatePersons:input_type -> liaison.v1.SeparatePersonsRequest
+	20, // 89: liaison.v1.ManifestService.CreateManifest:output_type -> liaison.v1.CreateManifestResponse
+	23, // 90: liaison.v1.ManifestService.GetManifest:output_type -> liaison.v1.GetManifestResponse
+	25, // 91: liaison.v1.ManifestService.ListManifests:output_type -> liaison.v1.ListManifestsResponse
+	27, // 92: liaison.v1.ManifestService.UpdateManifest:output_type -> liaison.v1.UpdateManifestResponse
+	29, // 93: liaison.v1.ManifestService.AddPerson:output_type -> liaison.v1.AddPersonResponse
+	31, // 94: liaison.v1.ManifestService.UpdatePerson:output_type -> liaison.v1.UpdatePersonResponse
+	33, // 95: liaison.v1.ManifestService.RemovePerson:output_type -> liaison.v1.RemovePersonResponse
+	35, // 96: liaison.v1.ManifestService.RecordScreening:output_type -> liaison.v1.RecordScreeningResponse
+	37, // 97: liaison.v1.ManifestService.ProposeManifest:output_type -> liaison.v1.ProposeManifestResponse
+	39, // 98: liaison.v1.ManifestService.ReviewPerson:output_type -> liaison.v1.ReviewPersonResponse
+	41, // 99: liaison.v1.ManifestService.AcceptManifest:output_type -> liaison.v1.AcceptManifestResponse
+	43, // 100: liaison.v1.ManifestService.ScheduleManifest:output_type -> liaison.v1.ScheduleManifestResponse
+	45, // 101: liaison.v1.ManifestService.DepartManifest:output_type -> liaison.v1.DepartManifestResponse
+	47, // 102: liaison.v1.ManifestService.RecordHandover:output_type -> liaison.v1.RecordHandoverResponse
+	49, // 103: liaison.v1.ManifestService.CancelManifest:output_type -> liaison.v1.CancelManifestResponse
+	51, // 104: liaison.v1.ManifestService.WithdrawPerson:output_type -> liaison.v1.WithdrawPersonResponse
+	53, // 105: liaison.v1.ManifestService.PlaceHold:output_type -> liaison.v1.PlaceHoldResponse
+	55, // 106: liaison.v1.ManifestService.LiftHold:output_type -> liaison.v1.LiftHoldResponse
+	57, // 107: liaison.v1.ManifestService.ListManifestHistory:output_type -> liaison.v1.ListManifestHistoryResponse
+	59, // 108: liaison.v1.ManifestService.SeparatePersons:output_type -> liaison.v1.SeparatePersonsResponse
+	89, // [89:109] is the sub-list for method output_type
+	69, // [69:89] is the sub-list for method input_type
+	69, // [69:69] is the sub-list for extension type_name
+	69, // [69:69] is the sub-list for extension extendee
+	0,  // [0:69] is the sub-list for field type_name
 }
 
 func init() { file_liaison_v1_manifest_proto_init() }

@@ -2,15 +2,20 @@ package manifests
 
 import (
 	"fmt"
+	"net/url"
 	"slices"
 	"strings"
 	"time"
 
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	liaisonv1 "github.com/liaison-exchange/liaison/gen/liaison/v1"
 	"github.com/liaison-exchange/liaison/server/errs"
 	"github.com/liaison-exchange/liaison/server/ids"
+	"github.com/liaison-exchange/liaison/server/persons"
+	"github.com/liaison-exchange/liaison/server/records"
+	"github.com/liaison-exchange/liaison/server/store"
 )
 
 // The workflow is a set of rules over a manifest. Each takes the actor —
@@ -46,8 +51,10 @@ func stateName(s liaisonv1.ManifestState) string {
 	return strings.ReplaceAll(strings.ToLower(strings.TrimPrefix(s.String(), "MANIFEST_STATE_")), "_", " ")
 }
 
-func mres(id string) string      { return "manifests/" + id }
-func pres(id string) string      { return "persons/" + id }
+func mres(id string) string { return "manifests/" + id }
+
+func pres(id string) string { return "persons/" + id }
+
 func fmtTime(t time.Time) string { return t.UTC().Format(time.RFC3339) }
 
 // record appends a step to the history both agencies see.
@@ -463,4 +470,151 @@ func screeningWithdraws(m *liaisonv1.Manifest, p *liaisonv1.ManifestPerson, sc *
 	risky := sc.GetClaim() == liaisonv1.ClaimStatus_CLAIM_STATUS_PENDING || sc.GetAssessment() == liaisonv1.Assessment_ASSESSMENT_CONCERN
 	active := slices.Contains([]liaisonv1.ManifestState{proposed, accepted, scheduled, inTransit}, m.GetState())
 	return risky && active && p.GetStatus() != withdrawn && p.GetHandover() == handoverPending
+}
+
+// onceEach refuses an update mask naming a field more than once.
+func onceEach(paths []string) []errs.FieldViolation {
+	var bad []errs.FieldViolation
+	for i, p := range paths {
+		if slices.Contains(paths[:i], p) {
+			bad = append(bad, errs.FieldViolation{Field: fmt.Sprintf("update_mask.paths[%d]", i), Description: fmt.Sprintf("%q is named more than once", p)})
+		}
+	}
+	return bad
+}
+
+// notHome refuses changes to a manifest another node sends.
+func (s *Server) notHome(m *liaisonv1.Manifest, _ string) error {
+	return records.HomeOnly(m, s.agency, mres(m.GetId()),
+		"manifest %s is homed on %s's node (the sending agency); this node can only propose actions to it", m.GetId(), m.GetOriginAgency())
+}
+
+// share sends the receiving agency the manifest as it may see it, if the
+// manifest was ever proposed: a draft, or a draft cancelled, is never sent,
+// whatever happens to it afterwards.
+func (s *Server) share(tx *store.Tx, m *liaisonv1.Manifest) error {
+	if !everProposed(m) {
+		return nil
+	}
+	_, err := tx.AppendOutbox(store.Outgoing{Receiver: m.GetReceivingAgency(), Kind: liaisonv1.EnvelopeKind_ENVELOPE_KIND_MANIFEST,
+		RecordID: m.GetId(), RecordVersion: m.GetVersion(), Payload: ReceivingView(m)})
+	return err
+}
+
+// everProposed says whether a manifest ever left the draft.
+func everProposed(m *liaisonv1.Manifest) bool {
+	for _, e := range m.GetHistory() {
+		if e.GetAction() == "proposed" {
+			return true
+		}
+	}
+	return false
+}
+
+// ReceivingView is what the receiving agency may see of a manifest: no
+// person withdrawn is identified (only that they were withdrawn), medical
+// needs only for persons included. Screenings, claims, assessments and the
+// reasons for withdrawals are not in a Manifest at all.
+//
+// Nor does it name an officer: each step is shown as done by the agency and
+// role (neutralPrincipal), and every withdrawal — and the completion a
+// withdrawal can bring about — by the sending agency alone, with no note,
+// so that a withdrawal looks the same whoever and whatever caused it (an
+// analyst's screening, a hold, a supervisor's decision). The real actor
+// and cause stay in this node's notes.
+func ReceivingView(m *liaisonv1.Manifest) *liaisonv1.Manifest {
+	v := proto.Clone(m).(*liaisonv1.Manifest)
+	v.Etag = ""
+	v.CreatedBy = neutralPrincipal(v.GetOriginAgency(), v.GetCreatedBy())
+	for _, e := range v.GetHistory() {
+		switch e.GetAction() {
+		case "person_withdrawn", "completed":
+			e.Principal = e.GetAgency()
+			if e.GetAction() == "person_withdrawn" {
+				e.Note = ""
+			}
+		default:
+			e.Principal = neutralPrincipal(e.GetAgency(), e.GetPrincipal())
+		}
+	}
+	for i, p := range v.GetPersons() {
+		switch p.GetStatus() {
+		case withdrawn:
+			v.Persons[i] = &liaisonv1.ManifestPerson{Id: p.GetId(), Status: withdrawn}
+		case included:
+		default:
+			p.MedicalNeeds = nil
+		}
+		if n := v.Persons[i].GetNationality(); n.GetReviewedBy() != "" {
+			n.ReviewedBy = neutralPrincipal(m.GetReceivingAgency(), n.GetReviewedBy())
+		}
+	}
+	return v
+}
+
+// neutralPrincipal is an officer as a partner may see them: the agency and
+// the role ("alpha/supervisor"), never the name. A principal that is not
+// an officer's SPIFFE ID is shown as the agency.
+func neutralPrincipal(agency, principal string) string {
+	u, err := url.Parse(principal)
+	if err != nil || u.Scheme != "spiffe" {
+		return agency
+	}
+	role, _, _ := strings.Cut(strings.TrimPrefix(u.Path, "/"), "/")
+	if role == "" {
+		return agency
+	}
+	return agency + "/" + role
+}
+
+func pendingAction(r store.ManifestActionRow) *liaisonv1.PendingAction {
+	return &liaisonv1.PendingAction{Id: r.Action.GetId(), Action: actionName(r.Action.GetKind()), PersonId: r.Action.GetPersonId(),
+		State: r.State, Reason: r.Reason, CreateTime: r.Action.GetCreateTime()}
+}
+
+// preparePerson checks and normalises a person for a draft.
+func preparePerson(p *liaisonv1.ManifestPerson) error {
+	return errs.InvalidFields(persons.Normalize(p.GetIdentity(), "person.identity"))
+}
+
+// screenings reads what the safeguards of a manifest check: its persons'
+// screenings, and what holds back the individual of each person included
+// on other manifests.
+func (s *Server) screenings(tx *store.Tx, m *liaisonv1.Manifest) (map[string]*liaisonv1.Screening, []errs.Violation, error) {
+	sc, err := tx.Screenings(m.GetId())
+	if err != nil {
+		return nil, nil, err
+	}
+	ind, err := s.individualViolations(tx, m, sc)
+	if err != nil {
+		return nil, nil, err
+	}
+	return sc, ind, nil
+}
+
+func actionName(k liaisonv1.ManifestActionKind) string {
+	return strings.ToLower(strings.TrimPrefix(k.String(), "MANIFEST_ACTION_KIND_"))
+}
+
+func enumWord(s, prefix string) string {
+	return strings.ReplaceAll(strings.ToLower(strings.TrimPrefix(s, prefix)), "_", " ")
+}
+
+// run applies an action with the workflow's rules to a manifest.
+func run(m *liaisonv1.Manifest, act *liaisonv1.ManifestAction, a actor) error {
+	switch act.GetKind() {
+	case liaisonv1.ManifestActionKind_MANIFEST_ACTION_KIND_REVIEW:
+		return review(m, act.GetPersonId(), act.GetNationality(), act.GetReason(), a)
+	case liaisonv1.ManifestActionKind_MANIFEST_ACTION_KIND_ACCEPT:
+		return accept(m, a)
+	case liaisonv1.ManifestActionKind_MANIFEST_ACTION_KIND_HANDOVER:
+		return handover(m, act.GetPersonId(), act.GetHandover(), act.GetReason(), a)
+	case liaisonv1.ManifestActionKind_MANIFEST_ACTION_KIND_CANCEL:
+		return cancel(m, act.GetReason(), a)
+	case liaisonv1.ManifestActionKind_MANIFEST_ACTION_KIND_PLACE_HOLD:
+		return placeHold(m, act.GetPersonId(), act.GetHoldId(), a)
+	case liaisonv1.ManifestActionKind_MANIFEST_ACTION_KIND_LIFT_HOLD:
+		return liftHold(m, act.GetPersonId(), act.GetHoldId(), a)
+	}
+	return errs.Invalid("kind", "unknown manifest action %s", act.GetKind())
 }
