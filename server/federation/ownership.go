@@ -34,6 +34,11 @@ import (
 // the API accepts (a lead with its subjects) is far smaller.
 const MaxPayloadBytes = 1 << 20
 
+// ReasonHomeNodeOnly is the reason code of a refusal to change a record
+// anywhere but on its home node — a partner's envelope here, an API call
+// in server/records.
+const ReasonHomeNodeOnly = "record.home_node_only"
+
 // Record kinds as the ownership rule names them (store.HeldRecord.Kind).
 const (
 	KindLead              = "lead"
@@ -136,9 +141,9 @@ func (r *Registry) owns(tx *store.Tx, env *liaisonv1.Envelope, proposal bool, c 
 	}
 	switch {
 	case c.Home != home && proposal:
-		return errs.Precondition("record.home_node_only", res, "%s proposed a %s homed on %q to %s; only its home node can take it", sender, c.Kind, c.Home, r.own)
+		return errs.Precondition(ReasonHomeNodeOnly, res, "%s proposed a %s homed on %q to %s; only its home node can take it", sender, c.Kind, c.Home, r.own)
 	case c.Home != home:
-		return errs.Precondition("record.home_node_only", res, "%s sent a %s homed on %q; only %s's node can send it", sender, c.Kind, c.Home, c.Home)
+		return errs.Precondition(ReasonHomeNodeOnly, res, "%s sent a %s homed on %q; only %s's node can send it", sender, c.Kind, c.Home, c.Home)
 	}
 	held, err := tx.RecordsUnder(c.ID)
 	if err != nil {
@@ -149,7 +154,7 @@ func (r *Registry) owns(tx *store.Tx, env *liaisonv1.Envelope, proposal bool, c 
 		case k.Kind != c.Kind:
 			return errs.Precondition("record.id_taken", res, "id %s is already used here by a %s", c.ID, k.Kind)
 		case k.Home != home:
-			return errs.Precondition("record.home_node_only", res, "%s %s belongs to %s; %s cannot change it", c.Kind, c.ID, k.Home, sender)
+			return errs.Precondition(ReasonHomeNodeOnly, res, "%s %s belongs to %s; %s cannot change it", c.Kind, c.ID, k.Home, sender)
 		case k.Parent != c.Parent.ID:
 			return errs.Precondition("record.wrong_parent", res, "%s %s belongs to %s, not to %s", c.Kind, c.ID, k.Parent, c.Parent.ID)
 		}
@@ -169,7 +174,7 @@ func (r *Registry) owns(tx *store.Tx, env *liaisonv1.Envelope, proposal bool, c 
 		case k.Kind != c.Parent.Kind:
 			return errs.Precondition("record.wrong_parent", res, "%s is a %s here, not a %s", c.Parent.ID, k.Kind, c.Parent.Kind)
 		case k.Home != c.ParentHome:
-			return errs.Precondition("record.home_node_only", res, "%s belongs to %s; %s cannot add to it", c.Parent, k.Home, sender)
+			return errs.Precondition(ReasonHomeNodeOnly, res, "%s belongs to %s; %s cannot add to it", c.Parent, k.Home, sender)
 		}
 	}
 	return nil

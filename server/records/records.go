@@ -31,6 +31,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/liaison-exchange/liaison/server/errs"
+	"github.com/liaison-exchange/liaison/server/federation"
 	"github.com/liaison-exchange/liaison/server/ids"
 )
 
@@ -46,7 +47,7 @@ type Record interface {
 
 // HomeNodeOnly is the reason code of a refusal to change a record on a
 // node that is not its home.
-const HomeNodeOnly = "record.home_node_only"
+const HomeNodeOnly = federation.ReasonHomeNodeOnly
 
 // HomeOnly refuses (FAILED_PRECONDITION, record.home_node_only, about
 // resource) what only the home node of r may do, unless agency is r's
