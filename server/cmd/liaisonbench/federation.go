@@ -99,34 +99,17 @@ func measureFederation(ctx context.Context, f flags, pkiDir, tmp string, createL
 		r.err = err
 		return r
 	}
-	cfgFor := func(own, partner string, lis, partnerLis net.Listener) *config.Config {
-		c := &config.Config{
-			Agency: own, Listen: lis.Addr().String(),
-			TLS:      config.TLS{CA: path(own, "ca.crt"), Cert: path(own, "node.crt"), Key: path(own, "node.key")},
-			Database: config.Database{Path: filepath.Join(dir, own+".db"), Synchronous: "full"},
-			Partners: []config.Partner{{Agency: partner, CA: path(partner, "ca.crt"), Address: partnerLis.Addr().String(), LogKey: path(partner, "log.vkey")}},
-			Audit:    config.Audit{LogKey: path(own, "log.key")},
-			Limits:   config.Limits{RatePerSecond: 1e6, Burst: 1_000_000},
-			Log:      config.Log{Level: f.logLevel},
-			// Not scraped here, and the default port may be in use.
-			Metrics: config.Metrics{Listen: "off"},
-		}
-		c.SetDefaults()
-		return c
-	}
-	cfgA, cfgB := cfgFor(ownAgency, partnerAgency, lisA, lisB), cfgFor(partnerAgency, ownAgency, lisB, lisA)
-	for _, c := range []*config.Config{cfgA, cfgB} {
-		if err := c.Validate(); err != nil {
-			lisA.Close()
-			lisB.Close()
-			r.err = fmt.Errorf("config %s: %w", c.Agency, err)
-			return r
-		}
-	}
-	bravo, err := node.Start(ctx, cfgB, node.NewLogger(cfgB.Log), lisB)
+	cfgA, err := nodeConfig(f, pkiDir, filepath.Join(dir, ownAgency+".db"), ownAgency, partnerAgency, lisA.Addr().String(), lisB.Addr().String())
 	if err != nil {
 		lisA.Close()
-		r.err = fmt.Errorf("start bravo: %w", err)
+		lisB.Close()
+		r.err = err
+		return r
+	}
+	bravo, cfgB, err := startPartner(ctx, f, pkiDir, dir, lisB, lisA.Addr().String())
+	if err != nil {
+		lisA.Close()
+		r.err = err
 		return r
 	}
 	stopBravo := sync.OnceValue(bravo.Shutdown)
@@ -291,6 +274,51 @@ func measureFederation(ctx context.Context, f flags, pkiDir, tmp string, createL
 		return federation.SignerCheck{CAs: cas, Sender: sender, TrustDomain: cfgB.Partners[0].TrustDomain}, nil
 	})
 	return r
+}
+
+// nodeConfig is the configuration of every node the bench starts: the
+// production settings (real mTLS, synchronous full, signed checkpoints)
+// with the per-principal rate limit raised and metrics off. The node of
+// agency own listens on listen, keeps its database at dbPath and has one
+// partner, agency partner, at partnerAddr.
+func nodeConfig(f flags, pkiDir, dbPath, own, partner, listen, partnerAddr string) (*config.Config, error) {
+	path := func(agency, file string) string { return filepath.Join(pkiDir, agency, file) }
+	c := &config.Config{
+		Agency: own, Listen: listen,
+		TLS: config.TLS{CA: path(own, "ca.crt"), Cert: path(own, "node.crt"), Key: path(own, "node.key")},
+		// synchronous "full" is the production default: every commit is
+		// fsynced before the caller is answered.
+		Database: config.Database{Path: dbPath, Synchronous: "full"},
+		Partners: []config.Partner{{Agency: partner, CA: path(partner, "ca.crt"), Address: partnerAddr, LogKey: path(partner, "log.vkey")}},
+		// Checkpoints of the audit tree are signed as in production.
+		Audit: config.Audit{LogKey: path(own, "log.key")},
+		// The per-principal limiter would otherwise be what is measured.
+		Limits: config.Limits{RatePerSecond: 1e6, Burst: 1_000_000},
+		Log:    config.Log{Level: f.logLevel},
+		// Not scraped here, and the default port may be in use (make run).
+		Metrics: config.Metrics{Listen: "off"},
+	}
+	c.SetDefaults()
+	if err := c.Validate(); err != nil {
+		return nil, fmt.Errorf("config %s: %w", own, err)
+	}
+	return c, nil
+}
+
+// startPartner starts the partner agency's node (bravo) on lis with a
+// fresh database in dir, its partner (alpha) at alphaAddr: the receiving
+// end of releases, for the federation phase and the mixed workload.
+func startPartner(ctx context.Context, f flags, pkiDir, dir string, lis net.Listener, alphaAddr string) (*node.Node, *config.Config, error) {
+	cfg, err := nodeConfig(f, pkiDir, filepath.Join(dir, partnerAgency+".db"), partnerAgency, ownAgency, lis.Addr().String(), alphaAddr)
+	if err != nil {
+		lis.Close()
+		return nil, nil, err
+	}
+	n, err := node.Start(ctx, cfg, node.NewLogger(cfg.Log), lis)
+	if err != nil {
+		return nil, nil, fmt.Errorf("start %s: %w", partnerAgency, err)
+	}
+	return n, cfg, nil
 }
 
 // importLeads creates n leads through ImportLeads, 1,000 per call.

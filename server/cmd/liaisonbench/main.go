@@ -19,13 +19,32 @@
 //
 //	go run -tags sqlite_fts5 ./server/cmd/liaisonbench [-concurrency 50] [-duration 10s]
 //	    [-warmup 2s] [-conns 4] [-leads 2000] [-only Echo,GetLead] [-db-dir DIR]
-//	    [-persons 1000000] [-fed-leads 100000] [-ghz PATH]
+//	    [-persons 1000000] [-mixed-rate 2000] [-fed-leads 100000] [-ghz PATH]
 //	    [-cpuprofile PREFIX] [-log-level warn]
 //
 // -persons fills the node's search index before it starts, for the search
-// scenarios (search.go); -fed-leads runs the federation phase on two more
-// nodes after the scenarios (federation.go); -ghz runs the base scenarios
-// again with ghz as the load generator (ghz.go).
+// scenarios (search.go) and the mixed workload; -fed-leads runs the
+// federation phase on two more nodes after the scenarios (federation.go);
+// -ghz runs the base scenarios again with ghz as the load generator
+// (ghz.go).
+//
+// The Mixed scenario (mixed.go) is a working day over the same persons:
+// 70% GetLead, 15% SearchPersons, 10% CreateLead and 5% ReleaseLead of a
+// lead just created to a real partner node (bravo, started in this
+// process when Mixed is selected), offered at -mixed-rate calls/s for
+// -duration on a fixed schedule (open loop, open.go: latency runs from
+// each call's scheduled send time, so stalls are not hidden), with count,
+// errors, p50 and p99 per call kind against the target (p99 < 20 ms for
+// every kind, no error). A small run:
+//
+//	go run -tags sqlite_fts5 ./server/cmd/liaisonbench -only Mixed -persons 20000 \
+//	    -fed-leads 0 -duration 5s -mixed-rate 2000
+//
+// After the scenarios, with persons populated, the output gives the
+// process's VmRSS and VmHWM (mem.go) against the node's RSS target
+// (< 300 MB): the node runs in this process, so the figure is the whole
+// bench process — node, load generator, echo server and the partner node —
+// an upper bound of the node's own.
 //
 // It exits 1 if any call failed (a run with errors is not a measurement),
 // 0 otherwise; missed targets are reported, not an exit status.
@@ -44,6 +63,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime"
+	"runtime/debug"
 	"runtime/pprof"
 	"slices"
 	"strings"
@@ -58,7 +78,6 @@ import (
 
 	"github.com/liaison-exchange/liaison/certs"
 	"github.com/liaison-exchange/liaison/client"
-	"github.com/liaison-exchange/liaison/server/config"
 	"github.com/liaison-exchange/liaison/server/mtls"
 	"github.com/liaison-exchange/liaison/server/node"
 	"github.com/liaison-exchange/liaison/server/store"
@@ -83,6 +102,7 @@ type flags struct {
 	persons     int
 	fedLeads    int
 	gogc        int
+	mixedRate   float64
 }
 
 func main() {
@@ -99,11 +119,12 @@ func main() {
 	flag.StringVar(&f.ghz, "ghz", "", "path of a ghz binary: also run the scenarios with ghz as the load generator")
 	flag.IntVar(&f.persons, "persons", 1_000_000, "persons populated in the node's search index before it starts (0: no search scenarios)")
 	flag.IntVar(&f.fedLeads, "fed-leads", 100_000, "leads released from alpha to bravo in the federation phase (0: no federation phase)")
+	flag.Float64Var(&f.mixedRate, "mixed-rate", 2000, "calls/s offered by the mixed workload (open loop), for -duration")
 	flag.Parse()
 	// The garbage collector setting liaison serve runs with.
 	f.gogc = node.TuneGC()
-	if flag.NArg() > 0 || f.concurrency < 1 || f.conns < 1 || f.duration <= 0 || f.warmup < 0 || f.seed < 50 || f.persons < 0 || f.fedLeads < 0 {
-		fmt.Fprintln(os.Stderr, "liaisonbench: bad arguments (need -concurrency ≥ 1, -conns ≥ 1, -duration > 0, -warmup ≥ 0, -leads ≥ 50, -persons ≥ 0, -fed-leads ≥ 0, no positional arguments)")
+	if flag.NArg() > 0 || f.concurrency < 1 || f.conns < 1 || f.duration <= 0 || f.warmup < 0 || f.seed < 50 || f.persons < 0 || f.fedLeads < 0 || !(f.mixedRate > 0) {
+		fmt.Fprintln(os.Stderr, "liaisonbench: bad arguments (need -concurrency ≥ 1, -conns ≥ 1, -duration > 0, -warmup ≥ 0, -leads ≥ 50, -persons ≥ 0, -fed-leads ≥ 0, -mixed-rate > 0, no positional arguments)")
 		flag.Usage()
 		os.Exit(2)
 	}
@@ -163,6 +184,7 @@ type outcome struct {
 	cpu       time.Duration
 	other     float64 // CPU cores used by other processes meanwhile; -1 unknown
 	hasWriter bool
+	mixed     *mixedResult // the mixed workload's run per call kind
 }
 
 func run(ctx context.Context, f flags, out io.Writer) int {
@@ -185,7 +207,7 @@ func run(ctx context.Context, f flags, out io.Writer) int {
 		dbDir = filepath.Join(tmp, "db")
 	}
 
-	b, err := start(ctx, f, tmp, dbDir)
+	b, err := start(ctx, f, tmp, dbDir, slices.ContainsFunc(scs, func(s Scenario) bool { return s.Mixed }))
 	if b != nil {
 		defer b.close()
 	}
@@ -194,6 +216,10 @@ func run(ctx context.Context, f flags, out io.Writer) int {
 		return 1
 	}
 
+	// The peak RSS from here on is the node's life, not the populating's
+	// (whose garbage is first given back to the system).
+	debug.FreeOSMemory()
+	peakReset := resetPeak() == nil
 	var results []outcome
 	for i, sc := range scs {
 		if ctx.Err() != nil {
@@ -205,7 +231,9 @@ func run(ctx context.Context, f flags, out io.Writer) int {
 		fmt.Fprintln(os.Stderr, "liaisonbench: interrupted; results are partial")
 	}
 
-	report(out, f, b, results)
+	mem := readMemory(peakReset)
+
+	report(out, f, b, results, mem)
 	ghzOK := true
 	if f.ghz != "" && ctx.Err() == nil {
 		ghzOK = reportGhz(out, f, b.measureGhz(ctx, f, scs, tmp))
@@ -224,7 +252,7 @@ func run(ctx context.Context, f flags, out io.Writer) int {
 		fmt.Fprintf(out, "\nDatabase kept at %s.\n", b.node.Config.Database.Path)
 	}
 	for _, r := range results {
-		if r.setupErr != nil || r.res.Errors > 0 || r.warmErrs > 0 {
+		if r.setupErr != nil || r.res.Errors > 0 || r.warmErrs > 0 || r.mixed != nil && r.mixed.applyErr != nil {
 			return 1
 		}
 	}
@@ -237,6 +265,7 @@ func run(ctx context.Context, f flags, out io.Writer) int {
 // bench is the running servers and the clients' environment.
 type bench struct {
 	node      *node.Node
+	partner   *node.Node // bravo, receiving the mixed workload's releases; nil without it
 	echo      *grpc.Server
 	echoConns []*grpc.ClientConn
 	env       *Env
@@ -264,10 +293,15 @@ func (b *bench) close() {
 			fmt.Fprintln(os.Stderr, "liaisonbench: node shutdown:", err)
 		}
 	}
+	if b.partner != nil {
+		if err := b.partner.Shutdown(); err != nil {
+			fmt.Fprintln(os.Stderr, "liaisonbench: partner node shutdown:", err)
+		}
+	}
 }
 
 // start makes the PKI, starts the node and the echo server, and dials both.
-func start(ctx context.Context, f flags, tmp, dbDir string) (*bench, error) {
+func start(ctx context.Context, f flags, tmp, dbDir string, withPartner bool) (*bench, error) {
 	pkiDir := filepath.Join(tmp, "pki")
 	for _, a := range []string{ownAgency, partnerAgency} {
 		if err := certs.WriteAgency(pkiDir, a); err != nil {
@@ -276,42 +310,66 @@ func start(ctx context.Context, f flags, tmp, dbDir string) (*bench, error) {
 	}
 	path := func(agency, file string) string { return filepath.Join(pkiDir, agency, file) }
 
-	cfg := &config.Config{
-		Agency: ownAgency,
-		Listen: "127.0.0.1:0",
-		TLS:    config.TLS{CA: path(ownAgency, "ca.crt"), Cert: path(ownAgency, "node.crt"), Key: path(ownAgency, "node.key")},
-		// synchronous "full" is the production default: every commit is
-		// fsynced before the caller is answered.
-		Database: config.Database{Path: filepath.Join(dbDir, ownAgency+".db"), Synchronous: "full"},
-		Partners: []config.Partner{{Agency: partnerAgency, CA: path(partnerAgency, "ca.crt"), Address: "127.0.0.1:1", LogKey: path(partnerAgency, "log.vkey")}},
-		// Checkpoints of the audit tree are signed as in production.
-		Audit: config.Audit{LogKey: path(ownAgency, "log.key")},
-		// The per-principal limiter would otherwise be what is measured.
-		Limits: config.Limits{RatePerSecond: 1e6, Burst: 1_000_000},
-		Log:    config.Log{Level: f.logLevel},
-		// Not scraped here, and the default port may be in use (make run).
-		Metrics: config.Metrics{Listen: "off"},
+	// Without the mixed workload the node's partner is unreachable (the
+	// federation phase starts nodes of its own); with it, a real partner
+	// node receives its releases, started once the persons are populated.
+	var lis, partnerLis net.Listener
+	listen, partnerAddr := "127.0.0.1:0", "127.0.0.1:1"
+	if withPartner {
+		var err error
+		if lis, err = net.Listen("tcp", "127.0.0.1:0"); err != nil {
+			return nil, err
+		}
+		if partnerLis, err = net.Listen("tcp", "127.0.0.1:0"); err != nil {
+			lis.Close()
+			return nil, err
+		}
+		listen, partnerAddr = lis.Addr().String(), partnerLis.Addr().String()
 	}
-	cfg.SetDefaults()
-	if err := cfg.Validate(); err != nil {
-		return nil, fmt.Errorf("config: %w", err)
+	closeListeners := func() {
+		for _, l := range []net.Listener{lis, partnerLis} {
+			if l != nil {
+				l.Close()
+			}
+		}
+	}
+	cfg, err := nodeConfig(f, pkiDir, filepath.Join(dbDir, ownAgency+".db"), ownAgency, partnerAgency, listen, partnerAddr)
+	if err != nil {
+		closeListeners()
+		return nil, err
 	}
 	var names, phones []string
 	if f.persons > 0 {
 		if err := os.MkdirAll(dbDir, 0o700); err != nil {
+			closeListeners()
 			return nil, err
 		}
-		var err error
 		if names, phones, err = populatePersons(ctx, cfg.Database.Path, f.persons); err != nil {
+			closeListeners()
 			return nil, fmt.Errorf("populate persons: %w", err)
 		}
 	}
+	var partner *node.Node
+	if withPartner {
+		dir := filepath.Join(tmp, "partner")
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			closeListeners()
+			return nil, err
+		}
+		if partner, _, err = startPartner(ctx, f, pkiDir, dir, partnerLis, lis.Addr().String()); err != nil {
+			lis.Close()
+			return nil, err
+		}
+	}
 	log := node.NewLogger(cfg.Log)
-	n, err := node.Start(ctx, cfg, log, nil)
+	n, err := node.Start(ctx, cfg, log, lis)
 	if err != nil {
+		if partner != nil {
+			partner.Shutdown()
+		}
 		return nil, fmt.Errorf("start node: %w", err)
 	}
-	b := &bench{node: n, loadAvg: loadAvg(), disk: diskInfo(filepath.Dir(cfg.Database.Path)), pkiDir: pkiDir}
+	b := &bench{node: n, partner: partner, loadAvg: loadAvg(), disk: diskInfo(filepath.Dir(cfg.Database.Path)), pkiDir: pkiDir}
 
 	// The ceiling: bare grpc-go, same mTLS (its own Material from the same
 	// files), the health service only, no interceptors, no database.
@@ -326,12 +384,12 @@ func start(ctx context.Context, f flags, tmp, dbDir string) (*bench, error) {
 	b.echo = grpc.NewServer(grpc.Creds(credentials.NewTLS(mat.ServerConfig())))
 	healthpb.RegisterHealthServer(b.echo, health.NewServer())
 	reflection.Register(b.echo) // for ghz, which finds methods by reflection
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	echoLis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return b, fmt.Errorf("echo server: %w", err)
 	}
-	b.echoAddr = lis.Addr().String()
-	go b.echo.Serve(lis)
+	b.echoAddr = echoLis.Addr().String()
+	go b.echo.Serve(echoLis)
 
 	dial := func(addr, role string) ([]*grpc.ClientConn, error) {
 		o := client.Options{Addr: addr, CA: path(ownAgency, "ca.crt"), Cert: path(ownAgency, role+".crt"), Key: path(ownAgency, role+".key")}
@@ -349,7 +407,7 @@ func start(ctx context.Context, f flags, tmp, dbDir string) (*bench, error) {
 		}
 		return conns, nil
 	}
-	if b.echoConns, err = dial(lis.Addr().String(), "analyst"); err != nil {
+	if b.echoConns, err = dial(echoLis.Addr().String(), "analyst"); err != nil {
 		return b, fmt.Errorf("dial echo server: %w", err)
 	}
 	b.env = &Env{
@@ -368,16 +426,33 @@ func (b *bench) measure(ctx context.Context, f flags, i int, sc Scenario) outcom
 		fmt.Fprintf(os.Stderr, "liaisonbench: %-12s "+format+"\n", append([]any{sc.label()}, args...)...)
 	}
 	progress("setup")
-	call, err := sc.Setup(ctx, b.env)
-	if err != nil {
-		o.setupErr = err
-		progress("setup failed: %v", err)
-		return o
+	// runFor drives the scenario for d; expected is the warm-up's rate.
+	var runFor func(d time.Duration, expected float64) Result
+	var mix *mixed
+	if sc.Mixed {
+		m, err := b.setupMixed(ctx)
+		if err != nil {
+			o.setupErr = err
+			progress("setup failed: %v", err)
+			return o
+		}
+		mix = m
+		runFor = func(d time.Duration, _ float64) Result { return m.run(ctx, f.mixedRate, d) }
+	} else {
+		call, err := sc.Setup(ctx, b.env)
+		if err != nil {
+			o.setupErr = err
+			progress("setup failed: %v", err)
+			return o
+		}
+		runFor = func(d time.Duration, expected float64) Result {
+			return Run(ctx, Load{Concurrency: sc.concurrency(f), Duration: d, ExpectedRate: expected}, call)
+		}
 	}
 	var expected float64
 	if f.warmup > 0 {
 		progress("warm-up %v", f.warmup)
-		w := Run(ctx, Load{Concurrency: sc.concurrency(f), Duration: f.warmup}, call)
+		w := runFor(f.warmup, 0)
 		o.warmErrs = w.Errors
 		for _, e := range w.FirstErrors {
 			progress("warm-up error: %s", e)
@@ -392,7 +467,7 @@ func (b *bench) measure(ctx context.Context, f flags, i int, sc Scenario) outcom
 	progress("measuring %v", f.duration)
 	stopProfile := b.profile(f, i, sc)
 	before, cpu0, sys0 := b.node.Store.Stats(), processCPU(), systemBusy()
-	o.res = Run(ctx, Load{Concurrency: sc.concurrency(f), Duration: f.duration, ExpectedRate: expected}, call)
+	o.res = runFor(f.duration, expected)
 	after, cpu1, sys1 := b.node.Store.Stats(), processCPU(), systemBusy()
 	stopProfile()
 	o.writer = store.Stats{Batches: after.Batches - before.Batches, Ops: after.Ops - before.Ops}
@@ -407,6 +482,14 @@ func (b *bench) measure(ctx context.Context, f flags, i int, sc Scenario) outcom
 		progress("error: %s", e)
 	}
 	progress("%.0f req/s, %d errors", o.res.Throughput(), o.res.Errors)
+	if mix != nil {
+		progress("waiting for %s to apply the releases", partnerAgency)
+		r := mix.finish(ctx, b.partner, f.mixedRate)
+		o.mixed = &r
+		if r.applyErr != nil {
+			progress("%v", r.applyErr)
+		}
+	}
 	return o
 }
 
@@ -454,8 +537,12 @@ func slug(s string) string {
 
 // ---- report ----------------------------------------------------------------
 
-func report(w io.Writer, f flags, b *bench, results []outcome) {
+func report(w io.Writer, f flags, b *bench, results []outcome, mem memory) {
 	cfg := b.node.Config
+	partnerNote := ""
+	if b.partner != nil {
+		partnerNote = fmt.Sprintf(", and so does %s, the partner node that receives the mixed workload's releases (running from the start)", partnerAgency)
+	}
 	fmt.Fprintln(w, "# Liaison benchmark")
 	fmt.Fprintln(w)
 	fmt.Fprintf(w, "- Machine: %d CPUs (GOMAXPROCS %d), %s/%s, %s, CPU %s\n",
@@ -464,7 +551,7 @@ func report(w io.Writer, f flags, b *bench, results []outcome) {
 		f.concurrency, f.duration, f.warmup, f.conns, cfg.Database.Synchronous, cfg.Database.MaxBatch, cfg.Database.ReadConnections, f.seed, f.persons)
 	fmt.Fprintf(w, "- Database: %s\n", b.disk)
 	fmt.Fprintf(w, "- Load average before the run: %s\n", b.loadAvg)
-	fmt.Fprintf(w, "- Node: mTLS (TLS 1.3, ECDSA P-256), every interceptor, audit event per call, rate limit raised to 1e6/s, GOGC %d as liaison serve; load generator, node and echo server share this process\n", f.gogc)
+	fmt.Fprintf(w, "- Node: mTLS (TLS 1.3, ECDSA P-256), every interceptor, audit event per call, rate limit raised to 1e6/s, GOGC %d as liaison serve; load generator, node and echo server share this process%s\n", f.gogc, partnerNote)
 	fmt.Fprintln(w)
 
 	// The ceiling is the mean of the echo runs.
@@ -483,7 +570,7 @@ func report(w io.Writer, f flags, b *bench, results []outcome) {
 		ceiling = echoSum / float64(echoN)
 	}
 	share := func(r outcome) string {
-		if ceiling == 0 || r.setupErr != nil {
+		if ceiling == 0 || r.setupErr != nil || r.sc.Mixed {
 			return "–"
 		}
 		return fmt.Sprintf("%.1f%%", 100*r.res.Throughput()/ceiling)
@@ -504,6 +591,9 @@ func report(w io.Writer, f flags, b *bench, results []outcome) {
 			}
 		}
 		name := r.sc.label()
+		if r.sc.Mixed {
+			name += fmt.Sprintf(" (%.0f/s offered)", f.mixedRate)
+		}
 		if r.res.Interrupted {
 			name += " (interrupted)"
 		}
@@ -583,6 +673,17 @@ func report(w io.Writer, f flags, b *bench, results []outcome) {
 		}
 	}
 
+	persons := false
+	for _, r := range results {
+		if r.mixed != nil {
+			reportMixed(w, f, r)
+		}
+		persons = persons || r.sc.Persons
+	}
+	if persons {
+		reportMemory(w, f, mem, b.partner != nil)
+	}
+
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "Targets:")
 	fmt.Fprintln(w)
@@ -640,6 +741,16 @@ func report(w io.Writer, f flags, b *bench, results []outcome) {
 				ms(getLead8.res.Percentile(0.50)), ms(getLead8.res.Percentile(0.99)))
 		}
 		fmt.Fprintf(w, "- %s over %d persons, p99 < %v: %s — %s%s\n", r.sc.label(), f.persons, r.sc.P99Target, p99, verdict, note)
+	}
+	for _, r := range results {
+		if r.sc.Mixed {
+			targets++
+			mixedTarget(w, f, r)
+		}
+	}
+	if persons {
+		targets++
+		memoryTarget(w, f, mem)
 	}
 	if targets == 0 {
 		fmt.Fprintln(w, "- (no scenario with a target was run)")

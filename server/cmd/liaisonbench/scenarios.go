@@ -36,7 +36,10 @@ type Scenario struct {
 	P99Target time.Duration
 	// Persons marks a scenario that needs the populated persons (-persons).
 	Persons bool
-	Setup   func(ctx context.Context, e *Env) (Call, error)
+	// Mixed marks the mixed workload (mixed.go): several call kinds at a
+	// fixed offered rate (-mixed-rate), not Setup's one call flat out.
+	Mixed bool
+	Setup func(ctx context.Context, e *Env) (Call, error)
 }
 
 // concurrency is the scenario's concurrency given -concurrency.
@@ -54,8 +57,9 @@ func (s Scenario) label() string {
 	return s.Name
 }
 
-// scenarios are run in this order. To add one, append it here (before the
-// closing echo run, so that the ceiling is measured around it).
+// scenarios are run in this order. To add one, append it here (a flat-out
+// one before the closing echo run, so that the ceiling is measured around
+// it).
 func scenarios() []Scenario {
 	return []Scenario{
 		{Name: "Echo", Label: "Echo (start)", Echo: true, Setup: setupEcho},
@@ -66,6 +70,9 @@ func scenarios() []Scenario {
 		{Name: "SearchName", Label: "SearchPersons name (c=8)", Concurrency: searchConcurrency, P99Target: 25 * time.Millisecond, Persons: true, Setup: setupSearchName},
 		{Name: "SearchPhone", Label: "SearchPersons phone (c=8)", Concurrency: searchConcurrency, P99Target: 5 * time.Millisecond, Persons: true, Setup: setupSearchPhone},
 		{Name: "Echo", Label: "Echo (end)", Echo: true, Setup: setupEcho},
+		// At a fixed offered rate, not against the ceiling: after it, so
+		// that the echo runs bracket the flat-out scenarios as before.
+		{Name: "Mixed", Label: "Mixed workload", Persons: true, Mixed: true},
 	}
 }
 
