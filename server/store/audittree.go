@@ -53,10 +53,12 @@ type storedHash struct {
 }
 
 // treeCache holds the last hashes the writer committed (only the writer
-// goroutine uses it).
+// goroutine uses it). order is a ring of the indexes in insertion order,
+// so evicting the oldest costs one delete, not a copy of the ring.
 type treeCache struct {
 	byIdx map[int64]tlog.Hash
-	order []int64 // insertion order, to evict the oldest
+	order []int64 // ring of treeCacheSize indexes; next is the oldest once full
+	next  int
 }
 
 const treeCacheSize = 4096
@@ -64,16 +66,21 @@ const treeCacheSize = 4096
 func (c *treeCache) add(hs []storedHash) {
 	if c.byIdx == nil {
 		c.byIdx = make(map[int64]tlog.Hash, treeCacheSize)
+		c.order = make([]int64, 0, treeCacheSize)
 	}
 	for _, h := range hs {
-		c.byIdx[h.idx] = h.hash
-		c.order = append(c.order, h.idx)
-	}
-	if over := len(c.order) - treeCacheSize; over > 0 {
-		for _, x := range c.order[:over] {
-			delete(c.byIdx, x)
+		if _, ok := c.byIdx[h.idx]; ok {
+			c.byIdx[h.idx] = h.hash // stored again: already in the ring
+			continue
 		}
-		c.order = append(c.order[:0], c.order[over:]...)
+		if len(c.order) < treeCacheSize {
+			c.order = append(c.order, h.idx)
+		} else {
+			delete(c.byIdx, c.order[c.next])
+			c.order[c.next] = h.idx
+			c.next = (c.next + 1) % treeCacheSize
+		}
+		c.byIdx[h.idx] = h.hash
 	}
 }
 
