@@ -84,7 +84,7 @@ type Store struct {
 
 	batches atomic.Int64
 	opsDone atomic.Int64
-	wstats  writerStats // the rest of the writer's counters (writer.go)
+	w       writerState // the writer's counters and statements (writer.go)
 }
 
 // Open opens (creating if needed) and migrates the database at path and

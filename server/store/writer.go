@@ -96,6 +96,8 @@ func (s *Store) RecordCall(ctx context.Context, outcome error) error {
 
 func (s *Store) writer() {
 	defer close(s.done)
+	s.prepareTreeInserts()
+	defer s.closeTreeInserts()
 	batch := make([]*op, 0, s.opts.MaxBatch)
 	l := &linger{gap: time.NewTimer(time.Hour)}
 	l.gap.Stop()
@@ -107,7 +109,7 @@ func (s *Store) writer() {
 		batch = s.gather(append(batch[:0], first), l)
 		start := time.Now()
 		s.commit(batch)
-		s.wstats.commitNanos.Add(int64(time.Since(start)))
+		s.w.commitNanos.Add(int64(time.Since(start)))
 	}
 }
 
@@ -156,8 +158,8 @@ func (s *Store) gather(batch []*op, l *linger) []*op {
 		now := time.Now()
 		l.observe(len(batch), now)
 		if !start.IsZero() {
-			s.wstats.lingerNanos.Add(int64(now.Sub(start)))
-			s.wstats.lingers.Add(1)
+			s.w.lingerNanos.Add(int64(now.Sub(start)))
+			s.w.lingers.Add(1)
 		}
 	}()
 	for len(batch) < s.opts.MaxBatch {
@@ -266,6 +268,12 @@ func (s *Store) runBatch(taken []*op, savepoints bool) ([]func(), error) {
 			undo()
 			return nil, errRetry
 		}
+	}
+	if err := t.flushTree(); err != nil {
+		sqlTx.Rollback()
+		undo()
+		s.log.Error("store: write the audit tree", "err", err)
+		return nil, err
 	}
 	if t.headSeq != s.headSeq {
 		if err := t.q.SetAuditHead(ctx, db.SetAuditHeadParams{Seq: t.headSeq, Hash: t.headHash}); err != nil {
@@ -431,15 +439,20 @@ type Stats struct {
 	CommitTime   time.Duration
 }
 
-type writerStats struct {
+// writerState is the writer's own: its counters (read by Stats from any
+// goroutine) and the statements only it uses.
+type writerState struct {
 	lingers, lingerNanos, commitNanos atomic.Int64
+	// treeInsert[k] inserts treeChunks[k] audit tree hashes in one
+	// statement (prepared when the writer starts; nil if that failed).
+	treeInsert []*sql.Stmt
 }
 
 // Stats returns the writer's counters.
 func (s *Store) Stats() Stats {
 	return Stats{
 		Batches: s.batches.Load(), Ops: s.opsDone.Load(),
-		Lingers: s.wstats.lingers.Load(), LingerTime: time.Duration(s.wstats.lingerNanos.Load()),
-		CommitTime: time.Duration(s.wstats.commitNanos.Load()),
+		Lingers: s.w.lingers.Load(), LingerTime: time.Duration(s.w.lingerNanos.Load()),
+		CommitTime: time.Duration(s.w.commitNanos.Load()),
 	}
 }
