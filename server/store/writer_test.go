@@ -17,15 +17,21 @@ func recordRead(t *testing.T, s *Store, i int) error {
 	return s.RecordCall(audit.NewContext(context.Background(), call), nil)
 }
 
-// A lone caller is never kept waiting for others: one operation at a time,
-// the writer never lingers, and each is its own commit.
-func TestWriter_LoneCallerNeverLingers(t *testing.T) {
-	t.Parallel()
+func openWriterTest(t *testing.T) *Store {
+	t.Helper()
 	s, err := Open(context.Background(), filepath.Join(t.TempDir(), "w.db"), Options{Agency: "alpha"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer s.Close()
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+// A lone caller is never kept waiting for others: one operation at a time,
+// the writer never lingers, and each is its own commit.
+func TestWriter_LoneCallerNeverLingers(t *testing.T) {
+	t.Parallel()
+	s := openWriterTest(t)
 	for i := range 50 {
 		if err := recordRead(t, s, i); err != nil {
 			t.Fatal(err)
@@ -44,11 +50,7 @@ func TestWriter_LoneCallerNeverLingers(t *testing.T) {
 // its bound, and every event is committed and verifies.
 func TestWriter_CallersInFlightShareCommits(t *testing.T) {
 	t.Parallel()
-	s, err := Open(context.Background(), filepath.Join(t.TempDir(), "w.db"), Options{Agency: "alpha"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s := openWriterTest(t)
 	const callers, each = 48, 25
 	var wg sync.WaitGroup
 	errc := make(chan error, callers)
