@@ -117,7 +117,10 @@ func (s *Store) writer() {
 // WAL frames' header, the head row, the fsync), so under load the writer
 // waits for callers to join the commit rather than committing a handful
 // of operations each time. It lingers only when more than one operation
-// is already waiting (a lone caller is never delayed), for as long as
+// is already waiting, or the previous commit carried more than one (its
+// callers are on their way back: committing the first of them alone would
+// split the callers into a full commit and a near-empty one, in turn) — a
+// lone caller is never delayed — and for as long as
 // operations keep arriving no more than a gap apart, and never more than
 // lingerMax in all; what queued during the previous commit's fsync is
 // already waiting and is always taken. The gap follows the rate operations
@@ -133,6 +136,7 @@ type linger struct {
 	gap      *time.Timer
 	last     time.Time     // when the previous batch was gathered
 	interval time.Duration // moving mean interval between arrivals
+	prev     int           // operations in the previous batch
 }
 
 // gapFor is how long to wait for one more operation.
@@ -147,7 +151,7 @@ func (l *linger) observe(n int, now time.Time) {
 		iv := now.Sub(l.last) / time.Duration(n)
 		l.interval += (iv - l.interval) / 8
 	}
-	l.last = now
+	l.last, l.prev = now, n
 }
 
 // gather adds to batch the operations queued, and those that arrive while
@@ -172,7 +176,7 @@ func (s *Store) gather(batch []*op, l *linger) []*op {
 			continue
 		default:
 		}
-		if len(batch) < 2 {
+		if len(batch) < 2 && l.prev < 2 {
 			return batch
 		}
 		now := time.Now()
