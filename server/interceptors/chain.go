@@ -5,6 +5,9 @@
 //	admission (rate limit, then authorization) → audit → validation →
 //	(recovery) → handler
 //
+// Logging writes a call's line only if the logger writes its level (a
+// unary call's line is built only then: logging.go).
+//
 // Identity comes from the verified client certificate. Admission refuses
 // cheaply, before the audit interceptor: a refused call costs a token
 // bucket, a table lookup and, for the first of a run of equal refusals, an
@@ -12,10 +15,10 @@
 // call admitted is recorded in the audit log before the caller gets its
 // answer, whether a later layer refuses it or not.
 //
-// One file per layer: chain.go (the order), requestid.go, errors.go,
-// identity.go, admit.go (with ratelimit.go and refusals.go), audit.go (with
-// resources.go, which names the record a call targets), validate.go and
-// revoked.go.
+// One file per layer: chain.go (the order), requestid.go, logging.go,
+// errors.go, identity.go, admit.go (with ratelimit.go and refusals.go),
+// audit.go (with resources.go, which names the record a call targets),
+// validate.go and revoked.go.
 package interceptors
 
 import (
@@ -84,13 +87,7 @@ func interceptorsOf(o Options) ([]grpc.UnaryServerInterceptor, []grpc.StreamServ
 	logOpts := []logging.Option{
 		logging.WithLogOnEvents(logging.FinishCall),
 		logging.WithLevels(logLevel),
-		logging.WithFieldsFromContext(func(ctx context.Context) logging.Fields {
-			f := logging.Fields{"request_id", RequestID(ctx)}
-			if id, ok := identity.FromContext(ctx); ok {
-				f = append(f, "principal", id.ID)
-			}
-			return f
-		}),
+		logging.WithFieldsFromContext(logFields),
 	}
 	logger := logging.LoggerFunc(func(ctx context.Context, lvl logging.Level, msg string, fields ...any) {
 		o.Logger.Log(ctx, slog.Level(lvl), msg, fields...)
@@ -98,7 +95,7 @@ func interceptorsOf(o Options) ([]grpc.UnaryServerInterceptor, []grpc.StreamServ
 	unary := []grpc.UnaryServerInterceptor{
 		recovery.UnaryServerInterceptor(rec),
 		c.unaryRequestID,
-		logging.UnaryServerInterceptor(logger, logOpts...),
+		c.unaryLogging,
 		c.unaryErrors,
 	}
 	stream := []grpc.StreamServerInterceptor{

@@ -43,10 +43,10 @@ func TestChain_Order(t *testing.T) {
 		wantUnary, wantStream []string
 	}{
 		{"WithoutMetrics", Options{},
-			[]string{"recovery", "unaryRequestID", "logging", "unaryErrors", "unaryIdentity", "unaryAdmit", "unaryAudit", "unaryValidate", "recovery"},
+			[]string{"recovery", "unaryRequestID", "unaryLogging", "unaryErrors", "unaryIdentity", "unaryAdmit", "unaryAudit", "unaryValidate", "recovery"},
 			[]string{"recovery", "streamRequestID", "logging", "streamErrors", "streamIdentity", "streamAdmit", "streamAudit", "streamValidate", "streamOpened", "streamRevoked", "recovery"}},
 		{"WithMetrics", Options{MetricsUnary: metricsU, MetricsStream: metricsS},
-			[]string{"recovery", "unaryRequestID", "logging", "unaryErrors", "metrics", "unaryIdentity", "unaryAdmit", "unaryAudit", "unaryValidate", "recovery"},
+			[]string{"recovery", "unaryRequestID", "unaryLogging", "unaryErrors", "metrics", "unaryIdentity", "unaryAdmit", "unaryAudit", "unaryValidate", "recovery"},
 			[]string{"recovery", "streamRequestID", "logging", "streamErrors", "metrics", "streamIdentity", "streamAdmit", "streamAudit", "streamValidate", "streamOpened", "streamRevoked", "recovery"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -2,6 +2,7 @@ package interceptors
 
 import (
 	"strings"
+	"sync"
 
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
@@ -30,32 +31,29 @@ var refFields = []struct{ field, collection string }{
 
 // resourceOf names the record a request is aimed at — its "id", or the id
 // of the record it names (case_id, the updated lead, …) — so that even a
-// refused call is filed under what it targeted.
+// refused call is filed under what it targeted. Which fields to read
+// depends only on the method and the request's type: that is worked out
+// once for each (resourcePlan) and each call reads only those fields.
 func resourceOf(method string, req any) string {
 	m, ok := req.(proto.Message)
 	if !ok {
 		return ""
 	}
 	r := m.ProtoReflect()
-	svc, _, _ := strings.Cut(strings.TrimPrefix(method, "/"), "/")
-	if j := strings.LastIndexByte(svc, '.'); j >= 0 {
-		svc = svc[j+1:]
-	}
-	if id := stringField(r, "id"); id != "" {
-		if c, ok := collections[svc]; ok {
-			return c + "/" + id
+	p := planFor(method, r.Descriptor())
+	if p.id != nil {
+		if id := r.Get(p.id).String(); id != "" {
+			return p.idCollection + "/" + id
 		}
 	}
-	for _, f := range refFields {
-		fd := r.Descriptor().Fields().ByName(protoreflect.Name(f.field))
+	for _, f := range p.refs {
 		switch {
-		case fd == nil:
-		case fd.Kind() == protoreflect.StringKind && !fd.IsList():
-			if id := r.Get(fd).String(); id != "" {
+		case f.nestedID == nil:
+			if id := r.Get(f.fd).String(); id != "" {
 				return f.collection + "/" + id
 			}
-		case fd.Kind() == protoreflect.MessageKind && !fd.IsList() && r.Has(fd):
-			if id := stringField(r.Get(fd).Message(), "id"); id != "" {
+		case r.Has(f.fd):
+			if id := r.Get(f.fd).Message().Get(f.nestedID).String(); id != "" {
 				return f.collection + "/" + id
 			}
 		}
@@ -63,10 +61,65 @@ func resourceOf(method string, req any) string {
 	return ""
 }
 
-func stringField(m protoreflect.Message, name string) string {
-	fd := m.Descriptor().Fields().ByName(protoreflect.Name(name))
-	if fd == nil || fd.Kind() != protoreflect.StringKind || fd.IsList() {
-		return ""
+// resourcePlan is what resourceOf reads from one method's requests: the
+// "id" field if the service has a collection, then each field of refFields
+// the request has, in order (a string field, or a message field with a
+// string "id").
+type resourcePlan struct {
+	id           protoreflect.FieldDescriptor
+	idCollection string
+	refs         []resourceRef
+}
+
+type resourceRef struct {
+	fd         protoreflect.FieldDescriptor
+	nestedID   protoreflect.FieldDescriptor // the message's "id" (nil: fd is a string)
+	collection string
+}
+
+type planKey struct {
+	method string
+	desc   protoreflect.MessageDescriptor
+}
+
+var plans sync.Map // planKey → *resourcePlan
+
+func planFor(method string, d protoreflect.MessageDescriptor) *resourcePlan {
+	k := planKey{method, d}
+	if p, ok := plans.Load(k); ok {
+		return p.(*resourcePlan)
 	}
-	return m.Get(fd).String()
+	p := &resourcePlan{}
+	svc, _, _ := strings.Cut(strings.TrimPrefix(method, "/"), "/")
+	if j := strings.LastIndexByte(svc, '.'); j >= 0 {
+		svc = svc[j+1:]
+	}
+	if c, ok := collections[svc]; ok {
+		if fd := stringFieldOf(d, "id"); fd != nil {
+			p.id, p.idCollection = fd, c
+		}
+	}
+	for _, f := range refFields {
+		fd := d.Fields().ByName(protoreflect.Name(f.field))
+		switch {
+		case fd == nil || fd.IsList():
+		case fd.Kind() == protoreflect.StringKind:
+			p.refs = append(p.refs, resourceRef{fd: fd, collection: f.collection})
+		case fd.Kind() == protoreflect.MessageKind:
+			if id := stringFieldOf(fd.Message(), "id"); id != nil {
+				p.refs = append(p.refs, resourceRef{fd: fd, nestedID: id, collection: f.collection})
+			}
+		}
+	}
+	v, _ := plans.LoadOrStore(k, p)
+	return v.(*resourcePlan)
+}
+
+// stringFieldOf is d's singular string field name (nil if none).
+func stringFieldOf(d protoreflect.MessageDescriptor, name string) protoreflect.FieldDescriptor {
+	fd := d.Fields().ByName(protoreflect.Name(name))
+	if fd == nil || fd.Kind() != protoreflect.StringKind || fd.IsList() {
+		return nil
+	}
+	return fd
 }

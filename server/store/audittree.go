@@ -6,6 +6,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"golang.org/x/mod/sumdb/note"
@@ -53,10 +54,12 @@ type storedHash struct {
 }
 
 // treeCache holds the last hashes the writer committed (only the writer
-// goroutine uses it).
+// goroutine uses it). order is a ring of the indexes in insertion order,
+// so evicting the oldest costs one delete, not a copy of the ring.
 type treeCache struct {
 	byIdx map[int64]tlog.Hash
-	order []int64 // insertion order, to evict the oldest
+	order []int64 // ring of treeCacheSize indexes; next is the oldest once full
+	next  int
 }
 
 const treeCacheSize = 4096
@@ -64,16 +67,21 @@ const treeCacheSize = 4096
 func (c *treeCache) add(hs []storedHash) {
 	if c.byIdx == nil {
 		c.byIdx = make(map[int64]tlog.Hash, treeCacheSize)
+		c.order = make([]int64, 0, treeCacheSize)
 	}
 	for _, h := range hs {
-		c.byIdx[h.idx] = h.hash
-		c.order = append(c.order, h.idx)
-	}
-	if over := len(c.order) - treeCacheSize; over > 0 {
-		for _, x := range c.order[:over] {
-			delete(c.byIdx, x)
+		if _, ok := c.byIdx[h.idx]; ok {
+			c.byIdx[h.idx] = h.hash // stored again: already in the ring
+			continue
 		}
-		c.order = append(c.order[:0], c.order[over:]...)
+		if len(c.order) < treeCacheSize {
+			c.order = append(c.order, h.idx)
+		} else {
+			delete(c.byIdx, c.order[c.next])
+			c.order[c.next] = h.idx
+			c.next = (c.next + 1) % treeCacheSize
+		}
+		c.byIdx[h.idx] = h.hash
 	}
 }
 
@@ -89,9 +97,9 @@ func (t *Tx) treeHash(idx int64) (tlog.Hash, bool) {
 	return h, ok
 }
 
-// appendLeaf appends event seq's leaf (content hash c) to the tree; each
-// hash it stores is handed to remember (nil: none).
-func appendLeaf(ctx context.Context, q *db.Queries, r tlog.HashReader, seq int64, c []byte, remember func(storedHash)) error {
+// appendLeaf appends event seq's leaf (content hash c) to the tree, writing
+// its hashes at once (the start-up backfill; the writer uses Tx.appendLeaf).
+func appendLeaf(ctx context.Context, q *db.Queries, r tlog.HashReader, seq int64, c []byte) error {
 	n := seq - 1
 	hashes, err := tlog.StoredHashes(n, c, r)
 	if err != nil {
@@ -102,16 +110,85 @@ func appendLeaf(ctx context.Context, q *db.Queries, r tlog.HashReader, seq int64
 		if err := q.InsertAuditTreeHash(ctx, db.InsertAuditTreeHashParams{ID: base + int64(i), Hash: h[:]}); err != nil {
 			return fmt.Errorf("audit tree: store hash: %w", err)
 		}
-		if remember != nil {
-			remember(storedHash{base + int64(i), h})
-		}
 	}
 	return nil
 }
 
 // appendLeaf appends the leaf of the event the transaction just wrote.
+// The hashes it stores are kept in t.treeNew, where the transaction's reads
+// of the tree find them, and written all at once by flushTree before the
+// commit: one statement for many hashes instead of one for each. A
+// savepoint rolled back drops its hashes from t.treeNew, so what is written
+// is what the committed events need.
 func (t *Tx) appendLeaf(seq int64, c []byte) error {
-	return appendLeaf(t.ctx, t.q, treeHashes{t.ctx, t.q, t}, seq, c, func(h storedHash) { t.treeNew = append(t.treeNew, h) })
+	n := seq - 1
+	hashes, err := tlog.StoredHashes(n, c, treeHashes{t.ctx, t.q, t})
+	if err != nil {
+		return fmt.Errorf("audit tree: leaf %d: %w", n, err)
+	}
+	base := tlog.StoredHashIndex(0, n)
+	for i, h := range hashes {
+		t.treeNew = append(t.treeNew, storedHash{base + int64(i), h})
+	}
+	return nil
+}
+
+// treeChunks are the numbers of hashes one prepared insert writes; a
+// transaction's hashes are written in chunks of these sizes, largest first.
+var treeChunks = []int{64, 16, 4, 1}
+
+// prepareTreeInserts prepares the writer's multi-row inserts of tree
+// hashes. Without them (preparing failed), flushTree writes row by row.
+func (s *Store) prepareTreeInserts() {
+	stmts := make([]*sql.Stmt, len(treeChunks))
+	for k, n := range treeChunks {
+		q := "INSERT INTO audit_tree (id, hash) VALUES (?, ?)" + strings.Repeat(", (?, ?)", n-1)
+		st, err := s.wdb.PrepareContext(context.Background(), q)
+		if err != nil {
+			s.log.Warn("store: prepare the audit tree insert; writing row by row", "err", err)
+			for _, st := range stmts[:k] {
+				st.Close()
+			}
+			return
+		}
+		stmts[k] = st
+	}
+	s.w.treeInsert = stmts
+}
+
+func (s *Store) closeTreeInserts() {
+	for _, st := range s.w.treeInsert {
+		st.Close()
+	}
+	s.w.treeInsert = nil
+}
+
+// flushTree writes the tree hashes the transaction stored.
+func (t *Tx) flushTree() error {
+	hs := t.treeNew
+	stmts := t.s.w.treeInsert
+	if stmts == nil {
+		for _, h := range hs {
+			if err := t.q.InsertAuditTreeHash(t.ctx, db.InsertAuditTreeHashParams{ID: h.idx, Hash: h.hash[:]}); err != nil {
+				return fmt.Errorf("audit tree: store hash: %w", err)
+			}
+		}
+		return nil
+	}
+	args := make([]any, 0, 2*treeChunks[0])
+	for k, n := range treeChunks {
+		for len(hs) >= n {
+			args = args[:0]
+			for i := range hs[:n] {
+				args = append(args, hs[i].idx, hs[i].hash[:])
+			}
+			if _, err := t.tx.StmtContext(t.ctx, stmts[k]).ExecContext(t.ctx, args...); err != nil {
+				return fmt.Errorf("audit tree: store hashes: %w", err)
+			}
+			hs = hs[n:]
+		}
+	}
+	return nil
 }
 
 // backfillTree gives the events written before the tree existed a salt,
@@ -140,7 +217,7 @@ func backfillTree(ctx context.Context, d *sql.DB, q *db.Queries) error {
 				if err = qt.SetAuditContentHash(ctx, db.SetAuditContentHashParams{Salt: salt, ContentHash: c, Seq: r.Seq}); err != nil {
 					break
 				}
-				if err = appendLeaf(ctx, qt, treeHashes{ctx: ctx, q: qt}, r.Seq, c, nil); err != nil {
+				if err = appendLeaf(ctx, qt, treeHashes{ctx: ctx, q: qt}, r.Seq, c); err != nil {
 					break
 				}
 			}
