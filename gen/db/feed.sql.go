@@ -9,9 +9,9 @@ import (
 	"context"
 )
 
-const appendFeed = `-- name: AppendFeed :one
+const appendFeed = `-- name: AppendFeed :exec
 INSERT INTO feed (time, kind, record_id, version, origin_agency, action)
-VALUES (?, ?, ?, ?, ?, ?) RETURNING seq
+VALUES (?, ?, ?, ?, ?, ?)
 `
 
 type AppendFeedParams struct {
@@ -23,8 +23,10 @@ type AppendFeedParams struct {
 	Action       string
 }
 
-func (q *Queries) AppendFeed(ctx context.Context, arg AppendFeedParams) (int64, error) {
-	row := q.queryRow(ctx, q.appendFeedStmt, appendFeed,
+// No RETURNING: nothing reads the cursor back, and a RETURNING insert is
+// run as a query (a statement to step through and reset) on every change.
+func (q *Queries) AppendFeed(ctx context.Context, arg AppendFeedParams) error {
+	_, err := q.exec(ctx, q.appendFeedStmt, appendFeed,
 		arg.Time,
 		arg.Kind,
 		arg.RecordID,
@@ -32,9 +34,7 @@ func (q *Queries) AppendFeed(ctx context.Context, arg AppendFeedParams) (int64, 
 		arg.OriginAgency,
 		arg.Action,
 	)
-	var seq int64
-	err := row.Scan(&seq)
-	return seq, err
+	return err
 }
 
 const feedAfter = `-- name: FeedAfter :many

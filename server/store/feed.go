@@ -31,7 +31,7 @@ type FeedEvent struct {
 // woken once the transaction commits. The record itself is not copied (see
 // FeedEvent.Record).
 func (t *Tx) feed(kind liaisonv1.ChangeKind, id string, version int64, origin, action string) error {
-	if _, err := t.q.AppendFeed(t.ctx, db.AppendFeedParams{
+	if err := t.q.AppendFeed(t.ctx, db.AppendFeedParams{
 		Time: t.now.UnixMicro(), Kind: int64(kind), RecordID: id, Version: version, OriginAgency: origin, Action: action,
 	}); err != nil {
 		return fmt.Errorf("append to the change feed: %w", err)

@@ -1,6 +1,8 @@
--- name: AppendFeed :one
+-- name: AppendFeed :exec
+-- No RETURNING: nothing reads the cursor back, and a RETURNING insert is
+-- run as a query (a statement to step through and reset) on every change.
 INSERT INTO feed (time, kind, record_id, version, origin_agency, action)
-VALUES (?, ?, ?, ?, ?, ?) RETURNING seq;
+VALUES (?, ?, ?, ?, ?, ?);
 
 -- name: FeedAfter :many
 -- The record is attached as it is now (kinds: 1 lead, 2 case, 3 case
