@@ -10,6 +10,7 @@ import (
 
 	"buf.build/go/protovalidate"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/types/known/fieldmaskpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
@@ -552,5 +553,28 @@ func TestBorn(t *testing.T) {
 	if !ids.Valid(m.GetId()) || m.GetOriginAgency() != "alpha" || m.GetVersion() != 1 || m.GetLegalBasis() != "kept" ||
 		!m.GetCreateTime().AsTime().Equal(at) || !m.GetUpdateTime().AsTime().Equal(at) {
 		t.Errorf("born %v", m)
+	}
+}
+
+// Every updatable field a rule declares is a field of the record the
+// request carries: Merge sets fields by those names, so a misspelt rule
+// must fail here, not in a caller's update.
+func TestUpdatable_NamesFieldsOfTheRecord(t *testing.T) {
+	for _, req := range []proto.Message{&liaisonv1.UpdateLeadRequest{}, &liaisonv1.UpdateCaseRequest{}, &liaisonv1.UpdateManifestRequest{}} {
+		d := req.ProtoReflect().Descriptor()
+		var record protoreflect.MessageDescriptor
+		for i := range d.Fields().Len() {
+			if f := d.Fields().Get(i); f.Message() != nil && f.Name() != "update_mask" {
+				record = f.Message()
+			}
+		}
+		if record == nil {
+			t.Fatalf("%s carries no record", d.FullName())
+		}
+		for _, p := range records.Updatable(d) {
+			if record.Fields().ByName(protoreflect.Name(p)) == nil {
+				t.Errorf("%s: updatable %q is not a field of %s", d.FullName(), p, record.FullName())
+			}
+		}
 	}
 }
