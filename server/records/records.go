@@ -45,10 +45,6 @@ type Record interface {
 	GetEtag() string
 }
 
-// HomeNodeOnly is the reason code of a refusal to change a record on a
-// node that is not its home.
-const HomeNodeOnly = federation.ReasonHomeNodeOnly
-
 // HomeOnly refuses (FAILED_PRECONDITION, record.home_node_only, about
 // resource) what only the home node of r may do, unless agency is r's
 // home. The message says why, in the words of the kind.
@@ -56,7 +52,7 @@ func HomeOnly(r Record, agency, resource, format string, args ...any) error {
 	if r.GetOriginAgency() == agency {
 		return nil
 	}
-	return errs.Precondition(HomeNodeOnly, resource, format, args...)
+	return errs.Precondition(federation.ReasonHomeNodeOnly, resource, format, args...)
 }
 
 // isNil says whether r is the nil record (an Apply that changes nothing).
