@@ -30,6 +30,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.addCaseShareStmt, err = db.PrepareContext(ctx, addCaseShare); err != nil {
 		return nil, fmt.Errorf("error preparing query AddCaseShare: %w", err)
 	}
+	if q.addMatchBudgetStmt, err = db.PrepareContext(ctx, addMatchBudget); err != nil {
+		return nil, fmt.Errorf("error preparing query AddMatchBudget: %w", err)
+	}
 	if q.appendFeedStmt, err = db.PrepareContext(ctx, appendFeed); err != nil {
 		return nil, fmt.Errorf("error preparing query AppendFeed: %w", err)
 	}
@@ -50,6 +53,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	}
 	if q.casesLinkingLeadStmt, err = db.PrepareContext(ctx, casesLinkingLead); err != nil {
 		return nil, fmt.Errorf("error preparing query CasesLinkingLead: %w", err)
+	}
+	if q.clearMatchDirtyStmt, err = db.PrepareContext(ctx, clearMatchDirty); err != nil {
+		return nil, fmt.Errorf("error preparing query ClearMatchDirty: %w", err)
 	}
 	if q.countAuditEventsStmt, err = db.PrepareContext(ctx, countAuditEvents); err != nil {
 		return nil, fmt.Errorf("error preparing query CountAuditEvents: %w", err)
@@ -72,8 +78,38 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.countManifestsStmt, err = db.PrepareContext(ctx, countManifests); err != nil {
 		return nil, fmt.Errorf("error preparing query CountManifests: %w", err)
 	}
+	if q.countMatchDirtyStmt, err = db.PrepareContext(ctx, countMatchDirty); err != nil {
+		return nil, fmt.Errorf("error preparing query CountMatchDirty: %w", err)
+	}
+	if q.countMatchPublishedStmt, err = db.PrepareContext(ctx, countMatchPublished); err != nil {
+		return nil, fmt.Errorf("error preparing query CountMatchPublished: %w", err)
+	}
+	if q.countMatchRemoteEntriesStmt, err = db.PrepareContext(ctx, countMatchRemoteEntries); err != nil {
+		return nil, fmt.Errorf("error preparing query CountMatchRemoteEntries: %w", err)
+	}
 	if q.countOutboxStmt, err = db.PrepareContext(ctx, countOutbox); err != nil {
 		return nil, fmt.Errorf("error preparing query CountOutbox: %w", err)
+	}
+	if q.deleteMatchEpochDataStmt, err = db.PrepareContext(ctx, deleteMatchEpochData); err != nil {
+		return nil, fmt.Errorf("error preparing query DeleteMatchEpochData: %w", err)
+	}
+	if q.deleteMatchEpochPublishedStmt, err = db.PrepareContext(ctx, deleteMatchEpochPublished); err != nil {
+		return nil, fmt.Errorf("error preparing query DeleteMatchEpochPublished: %w", err)
+	}
+	if q.deleteMatchPublishedStmt, err = db.PrepareContext(ctx, deleteMatchPublished); err != nil {
+		return nil, fmt.Errorf("error preparing query DeleteMatchPublished: %w", err)
+	}
+	if q.deleteMatchRecordEntriesStmt, err = db.PrepareContext(ctx, deleteMatchRecordEntries); err != nil {
+		return nil, fmt.Errorf("error preparing query DeleteMatchRecordEntries: %w", err)
+	}
+	if q.deleteMatchRemoteEntriesStmt, err = db.PrepareContext(ctx, deleteMatchRemoteEntries); err != nil {
+		return nil, fmt.Errorf("error preparing query DeleteMatchRemoteEntries: %w", err)
+	}
+	if q.deleteMatchRemoteEntryStmt, err = db.PrepareContext(ctx, deleteMatchRemoteEntry); err != nil {
+		return nil, fmt.Errorf("error preparing query DeleteMatchRemoteEntry: %w", err)
+	}
+	if q.deleteMatchRemoteIndexStmt, err = db.PrepareContext(ctx, deleteMatchRemoteIndex); err != nil {
+		return nil, fmt.Errorf("error preparing query DeleteMatchRemoteIndex: %w", err)
 	}
 	if q.deleteMetaStmt, err = db.PrepareContext(ctx, deleteMeta); err != nil {
 		return nil, fmt.Errorf("error preparing query DeleteMeta: %w", err)
@@ -150,6 +186,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.getManifestActionStmt, err = db.PrepareContext(ctx, getManifestAction); err != nil {
 		return nil, fmt.Errorf("error preparing query GetManifestAction: %w", err)
 	}
+	if q.getMatchFollowUpStmt, err = db.PrepareContext(ctx, getMatchFollowUp); err != nil {
+		return nil, fmt.Errorf("error preparing query GetMatchFollowUp: %w", err)
+	}
 	if q.getMetaStmt, err = db.PrepareContext(ctx, getMeta); err != nil {
 		return nil, fmt.Errorf("error preparing query GetMeta: %w", err)
 	}
@@ -164,6 +203,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	}
 	if q.getWitnessedCheckpointStmt, err = db.PrepareContext(ctx, getWitnessedCheckpoint); err != nil {
 		return nil, fmt.Errorf("error preparing query GetWitnessedCheckpoint: %w", err)
+	}
+	if q.hasMatchRemoteEntryStmt, err = db.PrepareContext(ctx, hasMatchRemoteEntry); err != nil {
+		return nil, fmt.Errorf("error preparing query HasMatchRemoteEntry: %w", err)
 	}
 	if q.hasOutboxReceiptStmt, err = db.PrepareContext(ctx, hasOutboxReceipt); err != nil {
 		return nil, fmt.Errorf("error preparing query HasOutboxReceipt: %w", err)
@@ -216,6 +258,18 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.insertManifestNoteStmt, err = db.PrepareContext(ctx, insertManifestNote); err != nil {
 		return nil, fmt.Errorf("error preparing query InsertManifestNote: %w", err)
 	}
+	if q.insertMatchEntryStmt, err = db.PrepareContext(ctx, insertMatchEntry); err != nil {
+		return nil, fmt.Errorf("error preparing query InsertMatchEntry: %w", err)
+	}
+	if q.insertMatchEpochStmt, err = db.PrepareContext(ctx, insertMatchEpoch); err != nil {
+		return nil, fmt.Errorf("error preparing query InsertMatchEpoch: %w", err)
+	}
+	if q.insertMatchPublishedStmt, err = db.PrepareContext(ctx, insertMatchPublished); err != nil {
+		return nil, fmt.Errorf("error preparing query InsertMatchPublished: %w", err)
+	}
+	if q.insertMatchRemoteEntryStmt, err = db.PrepareContext(ctx, insertMatchRemoteEntry); err != nil {
+		return nil, fmt.Errorf("error preparing query InsertMatchRemoteEntry: %w", err)
+	}
 	if q.insertOutboxStmt, err = db.PrepareContext(ctx, insertOutbox); err != nil {
 		return nil, fmt.Errorf("error preparing query InsertOutbox: %w", err)
 	}
@@ -261,6 +315,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.listManifestsStmt, err = db.PrepareContext(ctx, listManifests); err != nil {
 		return nil, fmt.Errorf("error preparing query ListManifests: %w", err)
 	}
+	if q.listMatchFollowUpsStmt, err = db.PrepareContext(ctx, listMatchFollowUps); err != nil {
+		return nil, fmt.Errorf("error preparing query ListMatchFollowUps: %w", err)
+	}
 	if q.listMetaKeysStmt, err = db.PrepareContext(ctx, listMetaKeys); err != nil {
 		return nil, fmt.Errorf("error preparing query ListMetaKeys: %w", err)
 	}
@@ -281,6 +338,33 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	}
 	if q.manifestScreeningsStmt, err = db.PrepareContext(ctx, manifestScreenings); err != nil {
 		return nil, fmt.Errorf("error preparing query ManifestScreenings: %w", err)
+	}
+	if q.markMatchDirtyStmt, err = db.PrepareContext(ctx, markMatchDirty); err != nil {
+		return nil, fmt.Errorf("error preparing query MarkMatchDirty: %w", err)
+	}
+	if q.matchBudgetUsedStmt, err = db.PrepareContext(ctx, matchBudgetUsed); err != nil {
+		return nil, fmt.Errorf("error preparing query MatchBudgetUsed: %w", err)
+	}
+	if q.matchDirtyStmt, err = db.PrepareContext(ctx, matchDirty); err != nil {
+		return nil, fmt.Errorf("error preparing query MatchDirty: %w", err)
+	}
+	if q.matchDiscoverabilityStmt, err = db.PrepareContext(ctx, matchDiscoverability); err != nil {
+		return nil, fmt.Errorf("error preparing query MatchDiscoverability: %w", err)
+	}
+	if q.matchEpochsStmt, err = db.PrepareContext(ctx, matchEpochs); err != nil {
+		return nil, fmt.Errorf("error preparing query MatchEpochs: %w", err)
+	}
+	if q.matchRecordEntriesStmt, err = db.PrepareContext(ctx, matchRecordEntries); err != nil {
+		return nil, fmt.Errorf("error preparing query MatchRecordEntries: %w", err)
+	}
+	if q.matchRecordsOfEntryStmt, err = db.PrepareContext(ctx, matchRecordsOfEntry); err != nil {
+		return nil, fmt.Errorf("error preparing query MatchRecordsOfEntry: %w", err)
+	}
+	if q.matchRemoteIndexStmt, err = db.PrepareContext(ctx, matchRemoteIndex); err != nil {
+		return nil, fmt.Errorf("error preparing query MatchRemoteIndex: %w", err)
+	}
+	if q.matchRemoteIndexesStmt, err = db.PrepareContext(ctx, matchRemoteIndexes); err != nil {
+		return nil, fmt.Errorf("error preparing query MatchRemoteIndexes: %w", err)
 	}
 	if q.maxCaseSequenceStmt, err = db.PrepareContext(ctx, maxCaseSequence); err != nil {
 		return nil, fmt.Errorf("error preparing query MaxCaseSequence: %w", err)
@@ -312,8 +396,17 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.overwriteManifestStmt, err = db.PrepareContext(ctx, overwriteManifest); err != nil {
 		return nil, fmt.Errorf("error preparing query OverwriteManifest: %w", err)
 	}
+	if q.ownCasesAfterStmt, err = db.PrepareContext(ctx, ownCasesAfter); err != nil {
+		return nil, fmt.Errorf("error preparing query OwnCasesAfter: %w", err)
+	}
+	if q.ownLeadsAfterStmt, err = db.PrepareContext(ctx, ownLeadsAfter); err != nil {
+		return nil, fmt.Errorf("error preparing query OwnLeadsAfter: %w", err)
+	}
 	if q.ownManifestsStmt, err = db.PrepareContext(ctx, ownManifests); err != nil {
 		return nil, fmt.Errorf("error preparing query OwnManifests: %w", err)
+	}
+	if q.ownManifestsAfterStmt, err = db.PrepareContext(ctx, ownManifestsAfter); err != nil {
+		return nil, fmt.Errorf("error preparing query OwnManifestsAfter: %w", err)
 	}
 	if q.parkUnreceiptedOutboxStmt, err = db.PrepareContext(ctx, parkUnreceiptedOutbox); err != nil {
 		return nil, fmt.Errorf("error preparing query ParkUnreceiptedOutbox: %w", err)
@@ -366,6 +459,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.setInChannelStmt, err = db.PrepareContext(ctx, setInChannel); err != nil {
 		return nil, fmt.Errorf("error preparing query SetInChannel: %w", err)
 	}
+	if q.setMatchDiscoverabilityStmt, err = db.PrepareContext(ctx, setMatchDiscoverability); err != nil {
+		return nil, fmt.Errorf("error preparing query SetMatchDiscoverability: %w", err)
+	}
 	if q.setMetaStmt, err = db.PrepareContext(ctx, setMeta); err != nil {
 		return nil, fmt.Errorf("error preparing query SetMeta: %w", err)
 	}
@@ -405,6 +501,15 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.updateManifestStmt, err = db.PrepareContext(ctx, updateManifest); err != nil {
 		return nil, fmt.Errorf("error preparing query UpdateManifest: %w", err)
 	}
+	if q.updateMatchEpochStmt, err = db.PrepareContext(ctx, updateMatchEpoch); err != nil {
+		return nil, fmt.Errorf("error preparing query UpdateMatchEpoch: %w", err)
+	}
+	if q.upsertMatchFollowUpStmt, err = db.PrepareContext(ctx, upsertMatchFollowUp); err != nil {
+		return nil, fmt.Errorf("error preparing query UpsertMatchFollowUp: %w", err)
+	}
+	if q.upsertMatchRemoteIndexStmt, err = db.PrepareContext(ctx, upsertMatchRemoteIndex); err != nil {
+		return nil, fmt.Errorf("error preparing query UpsertMatchRemoteIndex: %w", err)
+	}
 	if q.upsertPermissionRequestStmt, err = db.PrepareContext(ctx, upsertPermissionRequest); err != nil {
 		return nil, fmt.Errorf("error preparing query UpsertPermissionRequest: %w", err)
 	}
@@ -421,6 +526,11 @@ func (q *Queries) Close() error {
 	if q.addCaseShareStmt != nil {
 		if cerr := q.addCaseShareStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing addCaseShareStmt: %w", cerr)
+		}
+	}
+	if q.addMatchBudgetStmt != nil {
+		if cerr := q.addMatchBudgetStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing addMatchBudgetStmt: %w", cerr)
 		}
 	}
 	if q.appendFeedStmt != nil {
@@ -458,6 +568,11 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing casesLinkingLeadStmt: %w", cerr)
 		}
 	}
+	if q.clearMatchDirtyStmt != nil {
+		if cerr := q.clearMatchDirtyStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing clearMatchDirtyStmt: %w", cerr)
+		}
+	}
 	if q.countAuditEventsStmt != nil {
 		if cerr := q.countAuditEventsStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing countAuditEventsStmt: %w", cerr)
@@ -493,9 +608,59 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing countManifestsStmt: %w", cerr)
 		}
 	}
+	if q.countMatchDirtyStmt != nil {
+		if cerr := q.countMatchDirtyStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing countMatchDirtyStmt: %w", cerr)
+		}
+	}
+	if q.countMatchPublishedStmt != nil {
+		if cerr := q.countMatchPublishedStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing countMatchPublishedStmt: %w", cerr)
+		}
+	}
+	if q.countMatchRemoteEntriesStmt != nil {
+		if cerr := q.countMatchRemoteEntriesStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing countMatchRemoteEntriesStmt: %w", cerr)
+		}
+	}
 	if q.countOutboxStmt != nil {
 		if cerr := q.countOutboxStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing countOutboxStmt: %w", cerr)
+		}
+	}
+	if q.deleteMatchEpochDataStmt != nil {
+		if cerr := q.deleteMatchEpochDataStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing deleteMatchEpochDataStmt: %w", cerr)
+		}
+	}
+	if q.deleteMatchEpochPublishedStmt != nil {
+		if cerr := q.deleteMatchEpochPublishedStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing deleteMatchEpochPublishedStmt: %w", cerr)
+		}
+	}
+	if q.deleteMatchPublishedStmt != nil {
+		if cerr := q.deleteMatchPublishedStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing deleteMatchPublishedStmt: %w", cerr)
+		}
+	}
+	if q.deleteMatchRecordEntriesStmt != nil {
+		if cerr := q.deleteMatchRecordEntriesStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing deleteMatchRecordEntriesStmt: %w", cerr)
+		}
+	}
+	if q.deleteMatchRemoteEntriesStmt != nil {
+		if cerr := q.deleteMatchRemoteEntriesStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing deleteMatchRemoteEntriesStmt: %w", cerr)
+		}
+	}
+	if q.deleteMatchRemoteEntryStmt != nil {
+		if cerr := q.deleteMatchRemoteEntryStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing deleteMatchRemoteEntryStmt: %w", cerr)
+		}
+	}
+	if q.deleteMatchRemoteIndexStmt != nil {
+		if cerr := q.deleteMatchRemoteIndexStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing deleteMatchRemoteIndexStmt: %w", cerr)
 		}
 	}
 	if q.deleteMetaStmt != nil {
@@ -623,6 +788,11 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing getManifestActionStmt: %w", cerr)
 		}
 	}
+	if q.getMatchFollowUpStmt != nil {
+		if cerr := q.getMatchFollowUpStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing getMatchFollowUpStmt: %w", cerr)
+		}
+	}
 	if q.getMetaStmt != nil {
 		if cerr := q.getMetaStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing getMetaStmt: %w", cerr)
@@ -646,6 +816,11 @@ func (q *Queries) Close() error {
 	if q.getWitnessedCheckpointStmt != nil {
 		if cerr := q.getWitnessedCheckpointStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing getWitnessedCheckpointStmt: %w", cerr)
+		}
+	}
+	if q.hasMatchRemoteEntryStmt != nil {
+		if cerr := q.hasMatchRemoteEntryStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing hasMatchRemoteEntryStmt: %w", cerr)
 		}
 	}
 	if q.hasOutboxReceiptStmt != nil {
@@ -733,6 +908,26 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing insertManifestNoteStmt: %w", cerr)
 		}
 	}
+	if q.insertMatchEntryStmt != nil {
+		if cerr := q.insertMatchEntryStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing insertMatchEntryStmt: %w", cerr)
+		}
+	}
+	if q.insertMatchEpochStmt != nil {
+		if cerr := q.insertMatchEpochStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing insertMatchEpochStmt: %w", cerr)
+		}
+	}
+	if q.insertMatchPublishedStmt != nil {
+		if cerr := q.insertMatchPublishedStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing insertMatchPublishedStmt: %w", cerr)
+		}
+	}
+	if q.insertMatchRemoteEntryStmt != nil {
+		if cerr := q.insertMatchRemoteEntryStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing insertMatchRemoteEntryStmt: %w", cerr)
+		}
+	}
 	if q.insertOutboxStmt != nil {
 		if cerr := q.insertOutboxStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing insertOutboxStmt: %w", cerr)
@@ -808,6 +1003,11 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing listManifestsStmt: %w", cerr)
 		}
 	}
+	if q.listMatchFollowUpsStmt != nil {
+		if cerr := q.listMatchFollowUpsStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing listMatchFollowUpsStmt: %w", cerr)
+		}
+	}
 	if q.listMetaKeysStmt != nil {
 		if cerr := q.listMetaKeysStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing listMetaKeysStmt: %w", cerr)
@@ -841,6 +1041,51 @@ func (q *Queries) Close() error {
 	if q.manifestScreeningsStmt != nil {
 		if cerr := q.manifestScreeningsStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing manifestScreeningsStmt: %w", cerr)
+		}
+	}
+	if q.markMatchDirtyStmt != nil {
+		if cerr := q.markMatchDirtyStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing markMatchDirtyStmt: %w", cerr)
+		}
+	}
+	if q.matchBudgetUsedStmt != nil {
+		if cerr := q.matchBudgetUsedStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing matchBudgetUsedStmt: %w", cerr)
+		}
+	}
+	if q.matchDirtyStmt != nil {
+		if cerr := q.matchDirtyStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing matchDirtyStmt: %w", cerr)
+		}
+	}
+	if q.matchDiscoverabilityStmt != nil {
+		if cerr := q.matchDiscoverabilityStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing matchDiscoverabilityStmt: %w", cerr)
+		}
+	}
+	if q.matchEpochsStmt != nil {
+		if cerr := q.matchEpochsStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing matchEpochsStmt: %w", cerr)
+		}
+	}
+	if q.matchRecordEntriesStmt != nil {
+		if cerr := q.matchRecordEntriesStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing matchRecordEntriesStmt: %w", cerr)
+		}
+	}
+	if q.matchRecordsOfEntryStmt != nil {
+		if cerr := q.matchRecordsOfEntryStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing matchRecordsOfEntryStmt: %w", cerr)
+		}
+	}
+	if q.matchRemoteIndexStmt != nil {
+		if cerr := q.matchRemoteIndexStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing matchRemoteIndexStmt: %w", cerr)
+		}
+	}
+	if q.matchRemoteIndexesStmt != nil {
+		if cerr := q.matchRemoteIndexesStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing matchRemoteIndexesStmt: %w", cerr)
 		}
 	}
 	if q.maxCaseSequenceStmt != nil {
@@ -893,9 +1138,24 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing overwriteManifestStmt: %w", cerr)
 		}
 	}
+	if q.ownCasesAfterStmt != nil {
+		if cerr := q.ownCasesAfterStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing ownCasesAfterStmt: %w", cerr)
+		}
+	}
+	if q.ownLeadsAfterStmt != nil {
+		if cerr := q.ownLeadsAfterStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing ownLeadsAfterStmt: %w", cerr)
+		}
+	}
 	if q.ownManifestsStmt != nil {
 		if cerr := q.ownManifestsStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing ownManifestsStmt: %w", cerr)
+		}
+	}
+	if q.ownManifestsAfterStmt != nil {
+		if cerr := q.ownManifestsAfterStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing ownManifestsAfterStmt: %w", cerr)
 		}
 	}
 	if q.parkUnreceiptedOutboxStmt != nil {
@@ -983,6 +1243,11 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing setInChannelStmt: %w", cerr)
 		}
 	}
+	if q.setMatchDiscoverabilityStmt != nil {
+		if cerr := q.setMatchDiscoverabilityStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing setMatchDiscoverabilityStmt: %w", cerr)
+		}
+	}
 	if q.setMetaStmt != nil {
 		if cerr := q.setMetaStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing setMetaStmt: %w", cerr)
@@ -1048,6 +1313,21 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing updateManifestStmt: %w", cerr)
 		}
 	}
+	if q.updateMatchEpochStmt != nil {
+		if cerr := q.updateMatchEpochStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing updateMatchEpochStmt: %w", cerr)
+		}
+	}
+	if q.upsertMatchFollowUpStmt != nil {
+		if cerr := q.upsertMatchFollowUpStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing upsertMatchFollowUpStmt: %w", cerr)
+		}
+	}
+	if q.upsertMatchRemoteIndexStmt != nil {
+		if cerr := q.upsertMatchRemoteIndexStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing upsertMatchRemoteIndexStmt: %w", cerr)
+		}
+	}
 	if q.upsertPermissionRequestStmt != nil {
 		if cerr := q.upsertPermissionRequestStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing upsertPermissionRequestStmt: %w", cerr)
@@ -1094,6 +1374,7 @@ type Queries struct {
 	tx                               *sql.Tx
 	addCaseLinkStmt                  *sql.Stmt
 	addCaseShareStmt                 *sql.Stmt
+	addMatchBudgetStmt               *sql.Stmt
 	appendFeedStmt                   *sql.Stmt
 	appliedCaseEntriesStmt           *sql.Stmt
 	auditEventsToBackfillStmt        *sql.Stmt
@@ -1101,6 +1382,7 @@ type Queries struct {
 	auditRecordsBetweenStmt          *sql.Stmt
 	caseReplicaItemsStmt             *sql.Stmt
 	casesLinkingLeadStmt             *sql.Stmt
+	clearMatchDirtyStmt              *sql.Stmt
 	countAuditEventsStmt             *sql.Stmt
 	countAuditRecordsStmt            *sql.Stmt
 	countCaseEntriesStmt             *sql.Stmt
@@ -1108,7 +1390,17 @@ type Queries struct {
 	countInboxStmt                   *sql.Stmt
 	countLeadsStmt                   *sql.Stmt
 	countManifestsStmt               *sql.Stmt
+	countMatchDirtyStmt              *sql.Stmt
+	countMatchPublishedStmt          *sql.Stmt
+	countMatchRemoteEntriesStmt      *sql.Stmt
 	countOutboxStmt                  *sql.Stmt
+	deleteMatchEpochDataStmt         *sql.Stmt
+	deleteMatchEpochPublishedStmt    *sql.Stmt
+	deleteMatchPublishedStmt         *sql.Stmt
+	deleteMatchRecordEntriesStmt     *sql.Stmt
+	deleteMatchRemoteEntriesStmt     *sql.Stmt
+	deleteMatchRemoteEntryStmt       *sql.Stmt
+	deleteMatchRemoteIndexStmt       *sql.Stmt
 	deleteMetaStmt                   *sql.Stmt
 	deletePersonsOfRecordStmt        *sql.Stmt
 	deleteScreeningStmt              *sql.Stmt
@@ -1134,11 +1426,13 @@ type Queries struct {
 	getLeadStmt                      *sql.Stmt
 	getManifestStmt                  *sql.Stmt
 	getManifestActionStmt            *sql.Stmt
+	getMatchFollowUpStmt             *sql.Stmt
 	getMetaStmt                      *sql.Stmt
 	getOutChannelStmt                *sql.Stmt
 	getOutboxEntryStmt               *sql.Stmt
 	getPermissionRequestStmt         *sql.Stmt
 	getWitnessedCheckpointStmt       *sql.Stmt
+	hasMatchRemoteEntryStmt          *sql.Stmt
 	hasOutboxReceiptStmt             *sql.Stmt
 	hasPermissionStmt                *sql.Stmt
 	inboxPageStmt                    *sql.Stmt
@@ -1156,6 +1450,10 @@ type Queries struct {
 	insertLeadStmt                   *sql.Stmt
 	insertManifestStmt               *sql.Stmt
 	insertManifestNoteStmt           *sql.Stmt
+	insertMatchEntryStmt             *sql.Stmt
+	insertMatchEpochStmt             *sql.Stmt
+	insertMatchPublishedStmt         *sql.Stmt
+	insertMatchRemoteEntryStmt       *sql.Stmt
 	insertOutboxStmt                 *sql.Stmt
 	insertOutboxReceiptStmt          *sql.Stmt
 	insertPersonStmt                 *sql.Stmt
@@ -1171,6 +1469,7 @@ type Queries struct {
 	listCasesStmt                    *sql.Stmt
 	listLeadsStmt                    *sql.Stmt
 	listManifestsStmt                *sql.Stmt
+	listMatchFollowUpsStmt           *sql.Stmt
 	listMetaKeysStmt                 *sql.Stmt
 	listOutboxForRecordStmt          *sql.Stmt
 	listPermissionRequestsStmt       *sql.Stmt
@@ -1178,6 +1477,15 @@ type Queries struct {
 	manifestNotesStmt                *sql.Stmt
 	manifestReplicaItemsStmt         *sql.Stmt
 	manifestScreeningsStmt           *sql.Stmt
+	markMatchDirtyStmt               *sql.Stmt
+	matchBudgetUsedStmt              *sql.Stmt
+	matchDirtyStmt                   *sql.Stmt
+	matchDiscoverabilityStmt         *sql.Stmt
+	matchEpochsStmt                  *sql.Stmt
+	matchRecordEntriesStmt           *sql.Stmt
+	matchRecordsOfEntryStmt          *sql.Stmt
+	matchRemoteIndexStmt             *sql.Stmt
+	matchRemoteIndexesStmt           *sql.Stmt
 	maxCaseSequenceStmt              *sql.Stmt
 	nextOutSeqStmt                   *sql.Stmt
 	openRequestsNotOfStmt            *sql.Stmt
@@ -1188,7 +1496,10 @@ type Queries struct {
 	overwriteCaseStmt                *sql.Stmt
 	overwriteLeadStmt                *sql.Stmt
 	overwriteManifestStmt            *sql.Stmt
+	ownCasesAfterStmt                *sql.Stmt
+	ownLeadsAfterStmt                *sql.Stmt
 	ownManifestsStmt                 *sql.Stmt
+	ownManifestsAfterStmt            *sql.Stmt
 	parkUnreceiptedOutboxStmt        *sql.Stmt
 	purgeInboxContentStmt            *sql.Stmt
 	putManifestActionStmt            *sql.Stmt
@@ -1206,6 +1517,7 @@ type Queries struct {
 	setAuditWitnessedStmt            *sql.Stmt
 	setCaseLinksStmt                 *sql.Stmt
 	setInChannelStmt                 *sql.Stmt
+	setMatchDiscoverabilityStmt      *sql.Stmt
 	setMetaStmt                      *sql.Stmt
 	setOutChannelProgressStmt        *sql.Stmt
 	setOutboxEnvelopeStmt            *sql.Stmt
@@ -1219,6 +1531,9 @@ type Queries struct {
 	updateCaseEntryStmt              *sql.Stmt
 	updateLeadStmt                   *sql.Stmt
 	updateManifestStmt               *sql.Stmt
+	updateMatchEpochStmt             *sql.Stmt
+	upsertMatchFollowUpStmt          *sql.Stmt
+	upsertMatchRemoteIndexStmt       *sql.Stmt
 	upsertPermissionRequestStmt      *sql.Stmt
 }
 
@@ -1228,6 +1543,7 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		tx:                               tx,
 		addCaseLinkStmt:                  q.addCaseLinkStmt,
 		addCaseShareStmt:                 q.addCaseShareStmt,
+		addMatchBudgetStmt:               q.addMatchBudgetStmt,
 		appendFeedStmt:                   q.appendFeedStmt,
 		appliedCaseEntriesStmt:           q.appliedCaseEntriesStmt,
 		auditEventsToBackfillStmt:        q.auditEventsToBackfillStmt,
@@ -1235,6 +1551,7 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		auditRecordsBetweenStmt:          q.auditRecordsBetweenStmt,
 		caseReplicaItemsStmt:             q.caseReplicaItemsStmt,
 		casesLinkingLeadStmt:             q.casesLinkingLeadStmt,
+		clearMatchDirtyStmt:              q.clearMatchDirtyStmt,
 		countAuditEventsStmt:             q.countAuditEventsStmt,
 		countAuditRecordsStmt:            q.countAuditRecordsStmt,
 		countCaseEntriesStmt:             q.countCaseEntriesStmt,
@@ -1242,7 +1559,17 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		countInboxStmt:                   q.countInboxStmt,
 		countLeadsStmt:                   q.countLeadsStmt,
 		countManifestsStmt:               q.countManifestsStmt,
+		countMatchDirtyStmt:              q.countMatchDirtyStmt,
+		countMatchPublishedStmt:          q.countMatchPublishedStmt,
+		countMatchRemoteEntriesStmt:      q.countMatchRemoteEntriesStmt,
 		countOutboxStmt:                  q.countOutboxStmt,
+		deleteMatchEpochDataStmt:         q.deleteMatchEpochDataStmt,
+		deleteMatchEpochPublishedStmt:    q.deleteMatchEpochPublishedStmt,
+		deleteMatchPublishedStmt:         q.deleteMatchPublishedStmt,
+		deleteMatchRecordEntriesStmt:     q.deleteMatchRecordEntriesStmt,
+		deleteMatchRemoteEntriesStmt:     q.deleteMatchRemoteEntriesStmt,
+		deleteMatchRemoteEntryStmt:       q.deleteMatchRemoteEntryStmt,
+		deleteMatchRemoteIndexStmt:       q.deleteMatchRemoteIndexStmt,
 		deleteMetaStmt:                   q.deleteMetaStmt,
 		deletePersonsOfRecordStmt:        q.deletePersonsOfRecordStmt,
 		deleteScreeningStmt:              q.deleteScreeningStmt,
@@ -1268,11 +1595,13 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		getLeadStmt:                      q.getLeadStmt,
 		getManifestStmt:                  q.getManifestStmt,
 		getManifestActionStmt:            q.getManifestActionStmt,
+		getMatchFollowUpStmt:             q.getMatchFollowUpStmt,
 		getMetaStmt:                      q.getMetaStmt,
 		getOutChannelStmt:                q.getOutChannelStmt,
 		getOutboxEntryStmt:               q.getOutboxEntryStmt,
 		getPermissionRequestStmt:         q.getPermissionRequestStmt,
 		getWitnessedCheckpointStmt:       q.getWitnessedCheckpointStmt,
+		hasMatchRemoteEntryStmt:          q.hasMatchRemoteEntryStmt,
 		hasOutboxReceiptStmt:             q.hasOutboxReceiptStmt,
 		hasPermissionStmt:                q.hasPermissionStmt,
 		inboxPageStmt:                    q.inboxPageStmt,
@@ -1290,6 +1619,10 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		insertLeadStmt:                   q.insertLeadStmt,
 		insertManifestStmt:               q.insertManifestStmt,
 		insertManifestNoteStmt:           q.insertManifestNoteStmt,
+		insertMatchEntryStmt:             q.insertMatchEntryStmt,
+		insertMatchEpochStmt:             q.insertMatchEpochStmt,
+		insertMatchPublishedStmt:         q.insertMatchPublishedStmt,
+		insertMatchRemoteEntryStmt:       q.insertMatchRemoteEntryStmt,
 		insertOutboxStmt:                 q.insertOutboxStmt,
 		insertOutboxReceiptStmt:          q.insertOutboxReceiptStmt,
 		insertPersonStmt:                 q.insertPersonStmt,
@@ -1305,6 +1638,7 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		listCasesStmt:                    q.listCasesStmt,
 		listLeadsStmt:                    q.listLeadsStmt,
 		listManifestsStmt:                q.listManifestsStmt,
+		listMatchFollowUpsStmt:           q.listMatchFollowUpsStmt,
 		listMetaKeysStmt:                 q.listMetaKeysStmt,
 		listOutboxForRecordStmt:          q.listOutboxForRecordStmt,
 		listPermissionRequestsStmt:       q.listPermissionRequestsStmt,
@@ -1312,6 +1646,15 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		manifestNotesStmt:                q.manifestNotesStmt,
 		manifestReplicaItemsStmt:         q.manifestReplicaItemsStmt,
 		manifestScreeningsStmt:           q.manifestScreeningsStmt,
+		markMatchDirtyStmt:               q.markMatchDirtyStmt,
+		matchBudgetUsedStmt:              q.matchBudgetUsedStmt,
+		matchDirtyStmt:                   q.matchDirtyStmt,
+		matchDiscoverabilityStmt:         q.matchDiscoverabilityStmt,
+		matchEpochsStmt:                  q.matchEpochsStmt,
+		matchRecordEntriesStmt:           q.matchRecordEntriesStmt,
+		matchRecordsOfEntryStmt:          q.matchRecordsOfEntryStmt,
+		matchRemoteIndexStmt:             q.matchRemoteIndexStmt,
+		matchRemoteIndexesStmt:           q.matchRemoteIndexesStmt,
 		maxCaseSequenceStmt:              q.maxCaseSequenceStmt,
 		nextOutSeqStmt:                   q.nextOutSeqStmt,
 		openRequestsNotOfStmt:            q.openRequestsNotOfStmt,
@@ -1322,7 +1665,10 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		overwriteCaseStmt:                q.overwriteCaseStmt,
 		overwriteLeadStmt:                q.overwriteLeadStmt,
 		overwriteManifestStmt:            q.overwriteManifestStmt,
+		ownCasesAfterStmt:                q.ownCasesAfterStmt,
+		ownLeadsAfterStmt:                q.ownLeadsAfterStmt,
 		ownManifestsStmt:                 q.ownManifestsStmt,
+		ownManifestsAfterStmt:            q.ownManifestsAfterStmt,
 		parkUnreceiptedOutboxStmt:        q.parkUnreceiptedOutboxStmt,
 		purgeInboxContentStmt:            q.purgeInboxContentStmt,
 		putManifestActionStmt:            q.putManifestActionStmt,
@@ -1340,6 +1686,7 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		setAuditWitnessedStmt:            q.setAuditWitnessedStmt,
 		setCaseLinksStmt:                 q.setCaseLinksStmt,
 		setInChannelStmt:                 q.setInChannelStmt,
+		setMatchDiscoverabilityStmt:      q.setMatchDiscoverabilityStmt,
 		setMetaStmt:                      q.setMetaStmt,
 		setOutChannelProgressStmt:        q.setOutChannelProgressStmt,
 		setOutboxEnvelopeStmt:            q.setOutboxEnvelopeStmt,
@@ -1353,6 +1700,9 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		updateCaseEntryStmt:              q.updateCaseEntryStmt,
 		updateLeadStmt:                   q.updateLeadStmt,
 		updateManifestStmt:               q.updateManifestStmt,
+		updateMatchEpochStmt:             q.updateMatchEpochStmt,
+		upsertMatchFollowUpStmt:          q.upsertMatchFollowUpStmt,
+		upsertMatchRemoteIndexStmt:       q.upsertMatchRemoteIndexStmt,
 		upsertPermissionRequestStmt:      q.upsertPermissionRequestStmt,
 	}
 }

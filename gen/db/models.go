@@ -212,6 +212,74 @@ type ManifestScreening struct {
 	Body       []byte
 }
 
+type MatchBudget struct {
+	Partner string
+	Day     string
+	Used    int64
+}
+
+type MatchDirty struct {
+	Partner string
+	Epoch   int64
+	Entry   []byte
+}
+
+type MatchDiscoverability struct {
+	RecordID     string
+	Partner      string
+	Discoverable int64
+}
+
+type MatchEntry struct {
+	Partner    string
+	Epoch      int64
+	RecordKind string
+	RecordID   string
+	Entry      []byte
+	KeyKind    int64
+}
+
+type MatchEpoch struct {
+	Partner      string
+	Epoch        int64
+	IndexID      string
+	StartTime    int64
+	FeedCursor   int64
+	Scanned      int64
+	Version      int64
+	CompleteSent int64
+}
+
+type MatchFollowUp struct {
+	ID      string
+	Querier string
+	Holder  string
+	Status  int64
+	DueTime int64
+	Body    []byte
+}
+
+type MatchPublished struct {
+	Partner string
+	Epoch   int64
+	Entry   []byte
+}
+
+type MatchRemoteEntry struct {
+	IndexID string
+	Entry   []byte
+}
+
+type MatchRemoteIndex struct {
+	IndexID    string
+	Holder     string
+	Epoch      int64
+	PublicKey  []byte
+	Version    int64
+	Complete   int64
+	UpdateTime int64
+}
+
 type Meta struct {
 	Key   string
 	Value string

@@ -24,6 +24,10 @@ SELECT 'manifest_action', coalesce(manifests.receiving_agency, ''), manifest_act
 FROM manifest_actions LEFT JOIN manifests ON manifests.id = manifest_actions.manifest_id WHERE manifest_actions.id = ?1
 UNION ALL
 SELECT 'permission_request', origin_agency, record_id FROM permission_requests WHERE permission_requests.id = ?1
+UNION ALL
+SELECT 'match_index', holder, '' FROM match_remote_indexes WHERE match_remote_indexes.index_id = ?1
+UNION ALL
+SELECT 'match_follow_up', holder, '' FROM match_follow_ups WHERE match_follow_ups.id = ?1
 `
 
 type RecordKeysByIDRow struct {

@@ -91,6 +91,20 @@ var Table = map[string]Rule{
 	liaisonv1.PermissionService_ListPermissionRequests_FullMethodName:  {Own: []identity.Role{an, su}},
 	liaisonv1.PermissionService_DecidePermissionRequest_FullMethodName: {Own: []identity.Role{su}},
 
+	// Blind hit/no-hit: asking and following up, like a search, by
+	// analysts and supervisors; the agency's systems may ask (a batch
+	// screening) but not follow up. Deciding a follow-up, rotating a key
+	// and making a record discoverable or not are a supervisor's.
+	liaisonv1.MatchService_MatchPersons_FullMethodName:        {Own: []identity.Role{an, su, se}},
+	liaisonv1.MatchService_FollowUpHit_FullMethodName:         {Own: []identity.Role{an, su}},
+	liaisonv1.MatchService_ListMatchFollowUps_FullMethodName:  {Own: []identity.Role{an, su}},
+	liaisonv1.MatchService_DecideMatchFollowUp_FullMethodName: {Own: []identity.Role{su}},
+	liaisonv1.MatchService_GetMatchStatus_FullMethodName:      {Own: []identity.Role{an, su, se}},
+	liaisonv1.MatchService_RotateMatchKey_FullMethodName:      {Own: []identity.Role{su}},
+	liaisonv1.MatchService_SetDiscoverability_FullMethodName:  {Own: []identity.Role{su}},
+	// A partner's node evaluates blinded keys; no one else.
+	"/" + liaisonv1.MatchPeerService_ServiceDesc.ServiceName + "/*": {PartnerNode: true},
+
 	// Auditors reach the audit log only (DESIGN.md, issue 13).
 	liaisonv1.FederationAdminService_GetFederationStatus_FullMethodName: {Own: []identity.Role{an, su, se}},
 	liaisonv1.FederationAdminService_CheckDrift_FullMethodName:          {Own: []identity.Role{an, su, se}},

@@ -45,6 +45,8 @@ type Config struct {
 	Metrics Metrics `yaml:"metrics"`
 	// Audit configures the audit log.
 	Audit Audit `yaml:"audit"`
+	// Match is blind hit/no-hit with the partners (server/match).
+	Match Match `yaml:"match"`
 }
 
 // MinAuditContentRetention is the shortest audit.content_retention a node
@@ -80,6 +82,23 @@ type Feed struct {
 	// SendTimeout cuts off a consumer that does not read for this long
 	// (default 30s).
 	SendTimeout Duration `yaml:"send_timeout"`
+}
+
+// Match tunes blind hit/no-hit.
+type Match struct {
+	// DailyBudget is the blind evaluations each partner may ask of this
+	// node per UTC day (default 10000): what bounds a partner testing
+	// guesses against this node's index.
+	DailyBudget int64 `yaml:"daily_budget"`
+	// EpochLength is how long a partner's OPRF key is used before a new
+	// one and a new index (default 720h, 30 days).
+	EpochLength Duration `yaml:"epoch_length"`
+	// FollowUpDeadline is the time a holder has by default to decide a
+	// follow-up of a hit (default 48h, as in Prüm II).
+	FollowUpDeadline Duration `yaml:"follow_up_deadline"`
+	// IndexInterval is how often the index is brought up to date besides
+	// on every change (default 1s).
+	IndexInterval Duration `yaml:"index_interval"`
 }
 
 // Metrics is the node's Prometheus endpoint: its own plaintext HTTP
@@ -422,6 +441,18 @@ func (c *Config) SetDefaults() {
 	if c.Metrics.Listen == "" {
 		c.Metrics.Listen = "127.0.0.1:9464"
 	}
+	if c.Match.DailyBudget == 0 {
+		c.Match.DailyBudget = 10000
+	}
+	if c.Match.EpochLength.Duration == 0 {
+		c.Match.EpochLength.Duration = 30 * 24 * time.Hour
+	}
+	if c.Match.FollowUpDeadline.Duration == 0 {
+		c.Match.FollowUpDeadline.Duration = 48 * time.Hour
+	}
+	if c.Match.IndexInterval.Duration == 0 {
+		c.Match.IndexInterval.Duration = time.Second
+	}
 	c.setAuditDefaults()
 }
 
@@ -563,6 +594,18 @@ func (c *Config) Validate() error {
 	}
 	if c.Feed.SendTimeout.Duration < 100*time.Millisecond || c.Feed.SendTimeout.Duration > 10*time.Minute {
 		bad("feed.send_timeout", "must be 100ms..10m")
+	}
+	if c.Match.DailyBudget < 1 || c.Match.DailyBudget > 10_000_000 {
+		bad("match.daily_budget", "must be 1..10000000, got %d", c.Match.DailyBudget)
+	}
+	if c.Match.EpochLength.Duration < time.Hour {
+		bad("match.epoch_length", "must be at least 1h")
+	}
+	if d := c.Match.FollowUpDeadline.Duration; d < time.Hour || d > 720*time.Hour {
+		bad("match.follow_up_deadline", "must be 1h..720h, got %s", d)
+	}
+	if d := c.Match.IndexInterval.Duration; d < 10*time.Millisecond || d > time.Hour {
+		bad("match.index_interval", "must be 10ms..1h, got %s", d)
 	}
 	if c.Metrics.Listen != "off" {
 		if host, _, err := net.SplitHostPort(c.Metrics.Listen); err != nil {

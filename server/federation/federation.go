@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"google.golang.org/grpc"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	liaisonv1 "github.com/liaison-exchange/liaison/gen/liaison/v1"
@@ -120,6 +121,15 @@ func (f *Federation) Start() {
 func (f *Federation) Client(partner string) liaisonv1.FederationServiceClient {
 	if r, ok := f.relays[partner]; ok {
 		return r.Client()
+	}
+	return nil
+}
+
+// Conn is the connection to partner for its node-to-node services other
+// than federation (nil if partner is not one).
+func (f *Federation) Conn(partner string) grpc.ClientConnInterface {
+	if r, ok := f.relays[partner]; ok {
+		return r.Conn()
 	}
 	return nil
 }

@@ -47,6 +47,8 @@ const (
 	KindManifest          = "manifest"
 	KindManifestAction    = "manifest_action"
 	KindPermissionRequest = "permission_request"
+	KindMatchIndex        = "match_index"
+	KindMatchFollowUp     = "match_follow_up"
 )
 
 // Key names one record on a node.

@@ -464,6 +464,10 @@ func resourceOf(env *liaisonv1.Envelope) string {
 		return "manifests/" + env.GetRecordId()
 	case liaisonv1.EnvelopeKind_ENVELOPE_KIND_MANIFEST_ACTION:
 		return "manifest_actions/" + env.GetRecordId()
+	case liaisonv1.EnvelopeKind_ENVELOPE_KIND_MATCH_INDEX:
+		return "match_indexes/" + env.GetRecordId()
+	case liaisonv1.EnvelopeKind_ENVELOPE_KIND_MATCH_FOLLOW_UP, liaisonv1.EnvelopeKind_ENVELOPE_KIND_MATCH_FOLLOW_UP_DECISION:
+		return "match_follow_ups/" + env.GetRecordId()
 	}
 	return "envelopes/" + env.GetId()
 }

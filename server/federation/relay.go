@@ -96,6 +96,10 @@ func NewRelay(own, nodeID, partner, addr string, s *store.Store, m *mtls.Materia
 // Client is the partner's FederationService, over the relay's connection.
 func (r *Relay) Client() liaisonv1.FederationServiceClient { return r.client }
 
+// Conn is the connection to the partner, for its other node-to-node
+// services.
+func (r *Relay) Conn() grpc.ClientConnInterface { return r.conn }
+
 // Close closes the connection.
 func (r *Relay) Close() error { return r.conn.Close() }
 
@@ -234,6 +238,7 @@ func (r *Relay) session(ctx context.Context) (progressed bool, err error) {
 				return receipted.Load(), err
 			}
 		}
+		items = fitBytes(items, maxBatchBytes)
 		if len(items) == 0 {
 			select {
 			case <-signal:
@@ -276,6 +281,24 @@ func (r *Relay) session(ctx context.Context) (progressed bool, err error) {
 }
 
 // sign makes a batch of the stored envelopes, signed with the node's key.
+// maxBatchBytes bounds the envelope bytes of one batch, so that a batch
+// of large envelopes (a blind index's snapshot) stays under the gRPC
+// message size a partner accepts (4 MiB by default).
+const maxBatchBytes = 2 << 20
+
+// fitBytes is the longest prefix of items within max envelope bytes, and
+// at least the first item.
+func fitBytes(items []store.OutboxItem, max int) []store.OutboxItem {
+	n := 0
+	for i, it := range items {
+		n += len(it.Envelope)
+		if n > max && i > 0 {
+			return items[:i]
+		}
+	}
+	return items
+}
+
 func (r *Relay) sign(items []store.OutboxItem) (*liaisonv1.Batch, error) {
 	key, chain, err := r.material.Signer()
 	if err != nil {

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/liaison-exchange/liaison/certs"
+	"github.com/liaison-exchange/liaison/server/store"
 )
 
 // signTestCert issues a certificate of ca for pub naming uri, valid from
@@ -131,4 +132,29 @@ func TestSignerCheck_Verify(t *testing.T) {
 			t.Fatal("SignRoot with an RSA key succeeded")
 		}
 	})
+}
+
+func TestFitBytes(t *testing.T) {
+	items := func(sizes ...int) []store.OutboxItem {
+		out := make([]store.OutboxItem, len(sizes))
+		for i, n := range sizes {
+			out[i].Envelope = make([]byte, n)
+		}
+		return out
+	}
+	for _, c := range []struct {
+		sizes []int
+		max   int
+		want  int
+	}{
+		{[]int{10, 10, 10}, 100, 3},
+		{[]int{10, 10, 10}, 20, 2},
+		{[]int{10, 10, 10}, 19, 1},
+		{[]int{50, 1}, 10, 1}, // one item over the bound still goes alone
+		{nil, 10, 0},
+	} {
+		if got := len(fitBytes(items(c.sizes...), c.max)); got != c.want {
+			t.Errorf("fitBytes(%v, %d) kept %d items, want %d", c.sizes, c.max, got, c.want)
+		}
+	}
 }

@@ -33,6 +33,7 @@ import (
 	"github.com/liaison-exchange/liaison/server/interceptors"
 	"github.com/liaison-exchange/liaison/server/leads"
 	"github.com/liaison-exchange/liaison/server/manifests"
+	"github.com/liaison-exchange/liaison/server/match"
 	"github.com/liaison-exchange/liaison/server/metrics"
 	"github.com/liaison-exchange/liaison/server/mtls"
 	"github.com/liaison-exchange/liaison/server/officers"
@@ -55,6 +56,8 @@ type Node struct {
 	Federation *federation.Federation
 	// AuditLog signs checkpoints of the audit log's tree.
 	AuditLog *transparency.Log
+	// Match keeps the blind indexes published to the partners current.
+	Match *match.Indexer
 	// Metrics is the Prometheus endpoint (nil when off).
 	Metrics *metrics.Metrics
 	// MetricsAddr is where /metrics listens ("" when off).
@@ -84,8 +87,10 @@ func NewLogger(c config.Log) *slog.Logger {
 }
 
 // Start opens everything the config names, listens (on lis if given, else
-// on cfg.Listen), and serves in the background until Shutdown.
-func Start(ctx context.Context, cfg *config.Config, log *slog.Logger, lis net.Listener) (n *Node, err error) {
+// on cfg.Listen), and serves in the background until Shutdown. Extra
+// server options come after the node's own (tests use them to see what a
+// node receives, at its handlers).
+func Start(ctx context.Context, cfg *config.Config, log *slog.Logger, lis net.Listener, extra ...grpc.ServerOption) (n *Node, err error) {
 	if log == nil {
 		log = NewLogger(cfg.Log)
 	}
@@ -180,7 +185,7 @@ func Start(ctx context.Context, cfg *config.Config, log *slog.Logger, lis net.Li
 		grpc.NumStreamWorkers(uint32(128*runtime.GOMAXPROCS(0))),
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 10 * time.Second, PermitWithoutStream: true}),
 	)
-	n.grpc = grpc.NewServer(opts...)
+	n.grpc = grpc.NewServer(append(opts, extra...)...)
 	reg := federation.NewRegistry(cfg.Agency, v)
 	leadSvc := leads.New(leads.Options{
 		Store: n.Store, Validator: v, Agency: cfg.Agency, Partners: partnerCodes, ReviewAfter: cfg.Retention.ReviewAfter.Duration,
@@ -193,6 +198,22 @@ func Start(ctx context.Context, cfg *config.Config, log *slog.Logger, lis net.Li
 	caseSvc.Register(reg)
 	manifestSvc := manifests.New(n.Store, v, cfg.Agency, partnerCodes)
 	manifestSvc.Register(reg)
+	// Blind hit/no-hit: the OPRF keys derive from a secret of the node's
+	// own, kept in its database like the officers' pseudonym key.
+	matchSecret, err := n.Store.Secret(ctx, "match_oprf")
+	if err != nil {
+		return nil, err
+	}
+	n.Match = match.NewIndexer(match.IndexerOptions{
+		Store: n.Store, Own: cfg.Agency, Partners: partnerCodes, Secret: matchSecret,
+		EpochLength: cfg.Match.EpochLength.Duration, Interval: cfg.Match.IndexInterval.Duration, Logger: log,
+	})
+	matchSvc := match.New(match.Options{
+		Store: n.Store, Own: cfg.Agency, Partners: partnerCodes, Indexer: n.Match,
+		Conn:        func(p string) grpc.ClientConnInterface { return n.Federation.Conn(p) },
+		DailyBudget: cfg.Match.DailyBudget, FollowUpDeadline: cfg.Match.FollowUpDeadline.Duration,
+	})
+	matchSvc.Register(reg)
 	fedPartners := make([]federation.Partner, 0, len(cfg.Partners))
 	for _, p := range cfg.Partners {
 		vkey, err := p.LogVerifierKey()
@@ -230,6 +251,8 @@ func Start(ctx context.Context, cfg *config.Config, log *slog.Logger, lis net.Li
 	liaisonv1.RegisterAuditServiceServer(n.grpc, auditsvc.New(n.Store, n.AuditLog))
 	liaisonv1.RegisterSearchServiceServer(n.grpc, search.New(n.Store, cfg.Agency, policy))
 	liaisonv1.RegisterChangeFeedServiceServer(n.grpc, n.feed)
+	liaisonv1.RegisterMatchServiceServer(n.grpc, matchSvc)
+	liaisonv1.RegisterMatchPeerServiceServer(n.grpc, matchSvc)
 	n.retention = retention.New(n.Store, retention.Options{
 		Agency: cfg.Agency, Interval: cfg.Retention.PurgeInterval.Duration, Now: time.Now, Logger: log,
 		Principal: nodeID, AuditContentRetention: cfg.Audit.ContentRetention.Duration,
@@ -257,7 +280,7 @@ func Start(ctx context.Context, cfg *config.Config, log *slog.Logger, lis net.Li
 	n.Federation.Start()
 	jobs, stop := context.WithCancel(context.Background())
 	n.stopJobs = stop
-	for _, job := range []func(context.Context){n.feed.RunTrim, n.retention.Run, n.AuditLog.Run} {
+	for _, job := range []func(context.Context){n.feed.RunTrim, n.retention.Run, n.AuditLog.Run, n.Match.Run} {
 		n.jobs.Add(1)
 		go func() {
 			defer n.jobs.Done()

@@ -141,7 +141,11 @@ func Start(t testing.TB, pki *PKI, cfg *config.Config, lis net.Listener) *Node {
 		lh = slog.NewMultiHandler(lh, slog.NewTextHandler(sink.(io.Writer), &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
 	log := slog.New(lh)
-	n, err := node.Start(context.Background(), cfg, log, lis)
+	var extra []grpc.ServerOption
+	if o, ok := serverOpts.Load(cfg); ok {
+		extra = o.([]grpc.ServerOption)
+	}
+	n, err := node.Start(context.Background(), cfg, log, lis, extra...)
 	if err != nil {
 		t.Fatalf("start node %s: %v", cfg.Agency, err)
 	}
@@ -157,6 +161,14 @@ var logSinks sync.Map
 // level, to w as well (which must be safe for concurrent writes): for
 // tests of what a node logs.
 func CaptureLog(cfg *config.Config, w io.Writer) { logSinks.Store(cfg, w) }
+
+// serverOpts are the options ServerOptions added, by config.
+var serverOpts sync.Map
+
+// ServerOptions makes the node started with cfg use opts as well, after
+// its own (for tests that look at what a node receives at its handlers:
+// an interceptor added here runs innermost).
+func ServerOptions(cfg *config.Config, opts ...grpc.ServerOption) { serverOpts.Store(cfg, opts) }
 
 // Pair starts alpha and bravo, each the other's partner, with databases
 // in a temp dir. mutate, if not nil, adjusts each config before start.

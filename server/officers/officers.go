@@ -88,6 +88,14 @@ func (p *Pseudonyms) Outgoing(partner string, m proto.Message) proto.Message {
 		c := proto.Clone(v).(*liaisonv1.ManifestAction)
 		c.Principal = p.Of(partner, c.GetPrincipal())
 		return c
+	case *liaisonv1.MatchFollowUp:
+		// The asker's local lead stays home too.
+		c := proto.Clone(v).(*liaisonv1.MatchFollowUp)
+		c.RequestedBy = p.Of(partner, c.GetRequestedBy())
+		c.DecidedBy = p.Of(partner, c.GetDecidedBy())
+		c.LocalLeadId = ""
+		c.Records = nil
+		return c
 	}
 	return m
 }

@@ -59,4 +59,10 @@ func TestPseudonyms_OutgoingCopies(t *testing.T) {
 	if a.GetPrincipal() != p.Of("bravo", "spiffe://alpha.liaison.test/supervisor/sam") || bytes.Contains([]byte(a.String()), []byte("sam")) {
 		t.Errorf("manifest action sent: %v", a)
 	}
+	f := &liaisonv1.MatchFollowUp{RequestedBy: "spiffe://alpha.liaison.test/analyst/alice", LocalLeadId: "0190c7e2-0000-7000-8000-000000000001",
+		Records: []*liaisonv1.MatchedRecord{{Kind: "lead", Id: "x"}}}
+	fo := p.Outgoing("bravo", f).(*liaisonv1.MatchFollowUp)
+	if fo.GetRequestedBy() != p.Of("bravo", f.GetRequestedBy()) || fo.GetLocalLeadId() != "" || len(fo.GetRecords()) != 0 || f.GetLocalLeadId() == "" {
+		t.Errorf("match follow-up sent: %v (local copy %v)", fo, f)
+	}
 }

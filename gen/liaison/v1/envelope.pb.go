@@ -46,33 +46,47 @@ const (
 	EnvelopeKind_ENVELOPE_KIND_MANIFEST EnvelopeKind = 8
 	// The payload is a ManifestAction the receiving agency proposes.
 	EnvelopeKind_ENVELOPE_KIND_MANIFEST_ACTION EnvelopeKind = 9
+	// The payload is a MatchIndexUpdate: part of the blind index the sender
+	// publishes to the receiver.
+	EnvelopeKind_ENVELOPE_KIND_MATCH_INDEX EnvelopeKind = 10
+	// The payload is a MatchFollowUp the sender asks the receiver (the
+	// holder of a hit) to decide.
+	EnvelopeKind_ENVELOPE_KIND_MATCH_FOLLOW_UP EnvelopeKind = 11
+	// The payload is a MatchFollowUp carrying the holder's decision.
+	EnvelopeKind_ENVELOPE_KIND_MATCH_FOLLOW_UP_DECISION EnvelopeKind = 12
 )
 
 // Enum value maps for EnvelopeKind.
 var (
 	EnvelopeKind_name = map[int32]string{
-		0: "ENVELOPE_KIND_UNSPECIFIED",
-		1: "ENVELOPE_KIND_LEAD",
-		2: "ENVELOPE_KIND_LEAD_TOMBSTONE",
-		3: "ENVELOPE_KIND_PERMISSION_REQUEST",
-		4: "ENVELOPE_KIND_PERMISSION_DECISION",
-		5: "ENVELOPE_KIND_CASE",
-		6: "ENVELOPE_KIND_CASE_ENTRY",
-		7: "ENVELOPE_KIND_CASE_ENTRY_PROPOSAL",
-		8: "ENVELOPE_KIND_MANIFEST",
-		9: "ENVELOPE_KIND_MANIFEST_ACTION",
+		0:  "ENVELOPE_KIND_UNSPECIFIED",
+		1:  "ENVELOPE_KIND_LEAD",
+		2:  "ENVELOPE_KIND_LEAD_TOMBSTONE",
+		3:  "ENVELOPE_KIND_PERMISSION_REQUEST",
+		4:  "ENVELOPE_KIND_PERMISSION_DECISION",
+		5:  "ENVELOPE_KIND_CASE",
+		6:  "ENVELOPE_KIND_CASE_ENTRY",
+		7:  "ENVELOPE_KIND_CASE_ENTRY_PROPOSAL",
+		8:  "ENVELOPE_KIND_MANIFEST",
+		9:  "ENVELOPE_KIND_MANIFEST_ACTION",
+		10: "ENVELOPE_KIND_MATCH_INDEX",
+		11: "ENVELOPE_KIND_MATCH_FOLLOW_UP",
+		12: "ENVELOPE_KIND_MATCH_FOLLOW_UP_DECISION",
 	}
 	EnvelopeKind_value = map[string]int32{
-		"ENVELOPE_KIND_UNSPECIFIED":         0,
-		"ENVELOPE_KIND_LEAD":                1,
-		"ENVELOPE_KIND_LEAD_TOMBSTONE":      2,
-		"ENVELOPE_KIND_PERMISSION_REQUEST":  3,
-		"ENVELOPE_KIND_PERMISSION_DECISION": 4,
-		"ENVELOPE_KIND_CASE":                5,
-		"ENVELOPE_KIND_CASE_ENTRY":          6,
-		"ENVELOPE_KIND_CASE_ENTRY_PROPOSAL": 7,
-		"ENVELOPE_KIND_MANIFEST":            8,
-		"ENVELOPE_KIND_MANIFEST_ACTION":     9,
+		"ENVELOPE_KIND_UNSPECIFIED":              0,
+		"ENVELOPE_KIND_LEAD":                     1,
+		"ENVELOPE_KIND_LEAD_TOMBSTONE":           2,
+		"ENVELOPE_KIND_PERMISSION_REQUEST":       3,
+		"ENVELOPE_KIND_PERMISSION_DECISION":      4,
+		"ENVELOPE_KIND_CASE":                     5,
+		"ENVELOPE_KIND_CASE_ENTRY":               6,
+		"ENVELOPE_KIND_CASE_ENTRY_PROPOSAL":      7,
+		"ENVELOPE_KIND_MANIFEST":                 8,
+		"ENVELOPE_KIND_MANIFEST_ACTION":          9,
+		"ENVELOPE_KIND_MATCH_INDEX":              10,
+		"ENVELOPE_KIND_MATCH_FOLLOW_UP":          11,
+		"ENVELOPE_KIND_MATCH_FOLLOW_UP_DECISION": 12,
 	}
 )
 
@@ -321,7 +335,7 @@ const file_liaison_v1_envelope_proto_rawDesc = "" +
 	"\rorigin_agency\x18\x02 \x01(\tR\foriginAgency\x12\x18\n" +
 	"\aversion\x18\x03 \x01(\x03R\aversion\x12;\n" +
 	"\vdelete_time\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"deleteTime*\xd0\x02\n" +
+	"deleteTime*\xbe\x03\n" +
 	"\fEnvelopeKind\x12\x1d\n" +
 	"\x19ENVELOPE_KIND_UNSPECIFIED\x10\x00\x12\x16\n" +
 	"\x12ENVELOPE_KIND_LEAD\x10\x01\x12 \n" +
@@ -332,7 +346,11 @@ const file_liaison_v1_envelope_proto_rawDesc = "" +
 	"\x18ENVELOPE_KIND_CASE_ENTRY\x10\x06\x12%\n" +
 	"!ENVELOPE_KIND_CASE_ENTRY_PROPOSAL\x10\a\x12\x1a\n" +
 	"\x16ENVELOPE_KIND_MANIFEST\x10\b\x12!\n" +
-	"\x1dENVELOPE_KIND_MANIFEST_ACTION\x10\tB>Z<github.com/liaison-exchange/liaison/gen/liaison/v1;liaisonv1b\x06proto3"
+	"\x1dENVELOPE_KIND_MANIFEST_ACTION\x10\t\x12\x1d\n" +
+	"\x19ENVELOPE_KIND_MATCH_INDEX\x10\n" +
+	"\x12!\n" +
+	"\x1dENVELOPE_KIND_MATCH_FOLLOW_UP\x10\v\x12*\n" +
+	"&ENVELOPE_KIND_MATCH_FOLLOW_UP_DECISION\x10\fB>Z<github.com/liaison-exchange/liaison/gen/liaison/v1;liaisonv1b\x06proto3"
 
 var (
 	file_liaison_v1_envelope_proto_rawDescOnce sync.Once

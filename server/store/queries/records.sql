@@ -16,4 +16,8 @@ UNION ALL
 SELECT 'manifest_action', coalesce(manifests.receiving_agency, ''), manifest_actions.manifest_id
 FROM manifest_actions LEFT JOIN manifests ON manifests.id = manifest_actions.manifest_id WHERE manifest_actions.id = @id
 UNION ALL
-SELECT 'permission_request', origin_agency, record_id FROM permission_requests WHERE permission_requests.id = @id;
+SELECT 'permission_request', origin_agency, record_id FROM permission_requests WHERE permission_requests.id = @id
+UNION ALL
+SELECT 'match_index', holder, '' FROM match_remote_indexes WHERE match_remote_indexes.index_id = @id
+UNION ALL
+SELECT 'match_follow_up', holder, '' FROM match_follow_ups WHERE match_follow_ups.id = @id;

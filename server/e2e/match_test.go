@@ -1,0 +1,423 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
+
+	liaisonv1 "github.com/liaison-exchange/liaison/gen/liaison/v1"
+	"github.com/liaison-exchange/liaison/server/config"
+	"github.com/liaison-exchange/liaison/server/errs"
+	"github.com/liaison-exchange/liaison/server/nodetest"
+)
+
+// wire records every message a node receives at its handlers.
+type wire struct {
+	mu   sync.Mutex
+	msgs [][]byte
+}
+
+func (w *wire) add(m any) {
+	if pm, ok := m.(proto.Message); ok {
+		b, _ := proto.Marshal(pm)
+		w.mu.Lock()
+		w.msgs = append(w.msgs, b)
+		w.mu.Unlock()
+	}
+}
+
+func (w *wire) take() [][]byte {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	out := w.msgs
+	w.msgs = nil
+	return out
+}
+
+type recvStream struct {
+	grpc.ServerStream
+	w *wire
+}
+
+func (s recvStream) RecvMsg(m any) error {
+	err := s.ServerStream.RecvMsg(m)
+	if err == nil {
+		s.w.add(m)
+	}
+	return err
+}
+
+func (w *wire) options() []grpc.ServerOption {
+	return []grpc.ServerOption{
+		grpc.ChainUnaryInterceptor(func(ctx context.Context, req any, _ *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
+			w.add(req)
+			return h(ctx, req)
+		}),
+		grpc.ChainStreamInterceptor(func(srv any, ss grpc.ServerStream, _ *grpc.StreamServerInfo, h grpc.StreamHandler) error {
+			return h(srv, recvStream{ss, w})
+		}),
+	}
+}
+
+// syncWriter is a log sink safe for concurrent writes.
+type syncWriter struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (w *syncWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.b.Write(p)
+}
+
+func (w *syncWriter) Bytes() []byte {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return bytes.Clone(w.b.Bytes())
+}
+
+// encodings are the ways a value could be written down: as typed, in
+// upper and lower case, and the hex of SHA-256 of each.
+func encodings(values ...string) []string {
+	var out []string
+	for _, v := range values {
+		for _, f := range []string{v, strings.ToLower(v), strings.ToUpper(v)} {
+			h := sha256.Sum256([]byte(f))
+			out = append(out, f, hex.EncodeToString(h[:]), string(h[:]))
+		}
+	}
+	return out
+}
+
+// leaks returns the encodings found in b.
+func leaks(b []byte, encs []string) []string {
+	var out []string
+	for _, e := range encs {
+		if bytes.Contains(b, []byte(e)) {
+			out = append(out, fmt.Sprintf("%q", e))
+		}
+	}
+	return out
+}
+
+type matchNode struct {
+	*nodetest.Node
+	analyst, supervisor liaisonv1.MatchServiceClient
+	leads, leadsSup     liaisonv1.LeadServiceClient
+}
+
+func matchClients(t *testing.T, n *nodetest.Node) *matchNode {
+	return &matchNode{Node: n,
+		analyst:    liaisonv1.NewMatchServiceClient(n.Conn(t, "analyst")),
+		supervisor: liaisonv1.NewMatchServiceClient(n.Conn(t, "supervisor")),
+		leads:      liaisonv1.NewLeadServiceClient(n.Conn(t, "analyst")),
+		leadsSup:   liaisonv1.NewLeadServiceClient(n.Conn(t, "supervisor")),
+	}
+}
+
+func (n *matchNode) status(t *testing.T, partner string) *liaisonv1.MatchPartnerStatus {
+	t.Helper()
+	r, err := n.analyst.GetMatchStatus(context.Background(), &liaisonv1.GetMatchStatusRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range r.GetPartners() {
+		if p.GetPartner() == partner {
+			return p
+		}
+	}
+	t.Fatalf("%s reports no match status for %s", n.Agency, partner)
+	return nil
+}
+
+// waitInSync waits until holder has sent all it has to asker and asker
+// holds the same number of entries in a complete index.
+func waitInSync(t *testing.T, holder, asker *matchNode) {
+	t.Helper()
+	nodetest.Eventually(t, 20*time.Second, func() error {
+		h, a := holder.status(t, asker.Agency), asker.status(t, holder.Agency)
+		if h.GetOwnPending() != 0 || !a.GetPartnerComplete() || a.GetPartnerEntries() != h.GetOwnEntries() || a.GetPartnerEpoch() != h.GetOwnEpoch() {
+			return fmt.Errorf("holder %s: epoch %d, %d entries, %d pending; %s holds epoch %d, %d entries, complete %t",
+				holder.Agency, h.GetOwnEpoch(), h.GetOwnEntries(), h.GetOwnPending(), asker.Agency, a.GetPartnerEpoch(), a.GetPartnerEntries(), a.GetPartnerComplete())
+		}
+		return nil
+	})
+}
+
+func hitKinds(r *liaisonv1.MatchResult) map[liaisonv1.MatchKeyKind]bool {
+	out := map[liaisonv1.MatchKeyKind]bool{}
+	for _, k := range r.GetKeys() {
+		out[k.GetKind()] = k.GetHit()
+	}
+	return out
+}
+
+func passport(number, country string) []*liaisonv1.IdentityDocument {
+	return []*liaisonv1.IdentityDocument{{Type: liaisonv1.DocumentType_DOCUMENT_TYPE_PASSPORT, Number: number, IssuingCountry: country}}
+}
+
+func TestMatch_BlindHitNoHit(t *testing.T) {
+	t.Parallel()
+	bravoWire := &wire{}
+	bravoLog := &syncWriter{}
+	const budget = 120
+	a, b := nodetest.Pair(t, func(c *config.Config) {
+		c.Match.IndexInterval.Duration = 50 * time.Millisecond
+		c.Match.DailyBudget = budget
+		if c.Agency == "bravo" {
+			nodetest.ServerOptions(c, bravoWire.options()...)
+			nodetest.CaptureLog(c, bravoLog)
+		}
+	})
+	alpha, bravo := matchClients(t, a), matchClients(t, b)
+	ctx := context.Background()
+
+	// bravo holds a lead on 陈伟 / CHEN Wei, passport E1234567 (not released
+	// to anyone: a blind match needs no release).
+	dob := &liaisonv1.Date{Year: 1980, Month: 3, Day: 2}
+	l := newLead("Boat organiser, Fujian route")
+	l.Subjects = []*liaisonv1.Person{{
+		Names:       []*liaisonv1.PersonName{{FamilyName: "陈", GivenNames: "伟", LatinFamilyName: "CHEN", LatinGivenNames: "Wei"}},
+		DateOfBirth: dob, Documents: passport("E1234567", "CHN"),
+	}}
+	created, err := bravo.leads.CreateLead(ctx, &liaisonv1.CreateLeadRequest{Lead: l})
+	if err != nil {
+		t.Fatal(err)
+	}
+	lead := created.GetLead()
+	waitInSync(t, bravo, alpha)
+
+	chen := &liaisonv1.Person{Names: []*liaisonv1.PersonName{{FamilyName: "Chen", GivenNames: "Wei"}}, Documents: passport("e 123-4567", "CHN")}
+	chenByName := &liaisonv1.Person{Names: []*liaisonv1.PersonName{{FamilyName: "Ch'en", GivenNames: "Wei"}}, DateOfBirth: dob}
+	// The unrelated person: bravo holds nothing on them, and must end up
+	// with no trace of them.
+	nguyen := &liaisonv1.Person{
+		Names:       []*liaisonv1.PersonName{{FamilyName: "Nguyen", GivenNames: "Van Thanh"}},
+		DateOfBirth: &liaisonv1.Date{Year: 1975, Month: 11, Day: 20}, Documents: passport("C9876543", "VNM"),
+		PhoneNumbers: []*liaisonv1.PhoneNumber{{Number: "+84912345678"}},
+	}
+	nguyenEncodings := encodings("Nguyen", "Van Thanh", "Thanh", "C9876543", "+84912345678", "84912345678", "1975-11-20", "19751120", "NGUYEN VAN THANH")
+	chenEncodings := encodings("Chen", "陈伟", "陈", "E1234567", "e 123-4567", "1980-03-02", "19800302")
+
+	bravoWire.take()
+	r, err := alpha.analyst.MatchPersons(ctx, &liaisonv1.MatchPersonsRequest{Partner: "bravo", Persons: []*liaisonv1.Person{chen, chenByName, nguyen}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	step1 := bravoWire.take()
+	if len(r.GetResults()) != 3 {
+		t.Fatalf("results: %v", r.GetResults())
+	}
+	doc, name, other := r.GetResults()[0], r.GetResults()[1], r.GetResults()[2]
+	if !hitKinds(doc)[liaisonv1.MatchKeyKind_MATCH_KEY_KIND_DOCUMENT] {
+		t.Errorf("Chen Wei with passport 'e 123-4567': no hit on the document: %v", doc)
+	}
+	if k := hitKinds(name); !k[liaisonv1.MatchKeyKind_MATCH_KEY_KIND_NAME_DATE_OF_BIRTH] || !k[liaisonv1.MatchKeyKind_MATCH_KEY_KIND_NAME_BIRTH_YEAR] {
+		t.Errorf("Ch'en Wei born 1980-03-02: no hit on the name keys: %v", name)
+	}
+	if other.GetHit() || len(other.GetKeys()) != 4 {
+		t.Errorf("the unrelated person: %v, want no hit on 4 key kinds", other)
+	}
+	if r.GetEvaluations() == 0 || r.GetBudgetRemaining() != budget-int64(r.GetEvaluations()) {
+		t.Errorf("%d evaluations, %d of the budget left", r.GetEvaluations(), r.GetBudgetRemaining())
+	}
+
+	// What bravo received during step 1: no key, name, number or date of
+	// either person, in any encoding tried.
+	if len(step1) == 0 {
+		t.Fatal("bravo received nothing during step 1")
+	}
+	for i, m := range step1 {
+		if l := leaks(m, append(nguyenEncodings, chenEncodings...)); len(l) > 0 {
+			t.Errorf("message %d bravo received during step 1 holds %v", i, l)
+		}
+	}
+
+	// Step 2: follow the document hit up; bravo resolves it to its lead for
+	// a supervisor, who decides; alpha sees the decision, not the record.
+	fu, err := alpha.analyst.FollowUpHit(ctx, &liaisonv1.FollowUpHitRequest{Partner: "bravo", HitToken: doc.GetKeys()[0].GetHitToken(),
+		KeyKind: liaisonv1.MatchKeyKind_MATCH_KEY_KIND_DOCUMENT, Justification: "same passport seen at Mae Sot crossing"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := fu.GetFollowUp().GetDueTime().AsTime().Sub(fu.GetFollowUp().GetCreateTime().AsTime()); d != 48*time.Hour {
+		t.Errorf("deadline %s, want 48h", d)
+	}
+	var incoming *liaisonv1.MatchFollowUp
+	nodetest.Eventually(t, 10*time.Second, func() error {
+		l, err := bravo.supervisor.ListMatchFollowUps(ctx, &liaisonv1.ListMatchFollowUpsRequest{Direction: liaisonv1.MatchFollowUpDirection_MATCH_FOLLOW_UP_DIRECTION_INCOMING})
+		if err != nil {
+			return err
+		}
+		if len(l.GetFollowUps()) != 1 {
+			return fmt.Errorf("bravo holds %d follow-ups", len(l.GetFollowUps()))
+		}
+		incoming = l.GetFollowUps()[0]
+		return nil
+	})
+	if incoming.GetStatus() != liaisonv1.MatchFollowUpStatus_MATCH_FOLLOW_UP_STATUS_PENDING || len(incoming.GetRecords()) != 1 ||
+		incoming.GetRecords()[0].GetId() != lead.GetId() || strings.Contains(incoming.GetRequestedBy(), "alice") {
+		t.Fatalf("bravo's follow-up: %v", incoming)
+	}
+	if _, err := bravo.analyst.DecideMatchFollowUp(ctx, &liaisonv1.DecideMatchFollowUpRequest{Id: incoming.GetId(),
+		Status: liaisonv1.MatchFollowUpStatus_MATCH_FOLLOW_UP_STATUS_RELEASED, Reason: "released as lead"}); status.Code(err) != codes.PermissionDenied {
+		t.Errorf("an analyst decided a follow-up: %v", err)
+	}
+	if _, err := bravo.supervisor.DecideMatchFollowUp(ctx, &liaisonv1.DecideMatchFollowUpRequest{Id: incoming.GetId(),
+		Status: liaisonv1.MatchFollowUpStatus_MATCH_FOLLOW_UP_STATUS_DECLINED, Reason: "operation under way; ask again in a month"}); err != nil {
+		t.Fatal(err)
+	}
+	nodetest.Eventually(t, 10*time.Second, func() error {
+		l, err := alpha.analyst.ListMatchFollowUps(ctx, &liaisonv1.ListMatchFollowUpsRequest{Direction: liaisonv1.MatchFollowUpDirection_MATCH_FOLLOW_UP_DIRECTION_OUTGOING})
+		if err != nil {
+			return err
+		}
+		if len(l.GetFollowUps()) != 1 || l.GetFollowUps()[0].GetStatus() != liaisonv1.MatchFollowUpStatus_MATCH_FOLLOW_UP_STATUS_DECLINED {
+			return fmt.Errorf("alpha's follow-ups: %v", l.GetFollowUps())
+		}
+		if len(l.GetFollowUps()[0].GetRecords()) != 0 {
+			return fmt.Errorf("alpha learnt bravo's records: %v", l.GetFollowUps()[0].GetRecords())
+		}
+		return nil
+	})
+
+	// Withdrawn, the lead leaves the index with the next delta.
+	before := alpha.status(t, "bravo").GetPartnerVersion()
+	if _, err := bravo.leadsSup.WithdrawLead(ctx, &liaisonv1.WithdrawLeadRequest{Id: lead.GetId(), Reason: "source withdrawn"}); err != nil {
+		t.Fatal(err)
+	}
+	nodetest.Eventually(t, 20*time.Second, func() error {
+		if v := alpha.status(t, "bravo").GetPartnerVersion(); v <= before {
+			return fmt.Errorf("alpha holds update %d of bravo's index, want a later one than %d", v, before)
+		}
+		return nil
+	})
+	waitInSync(t, bravo, alpha)
+	r, err = alpha.analyst.MatchPersons(ctx, &liaisonv1.MatchPersonsRequest{Partner: "bravo", Persons: []*liaisonv1.Person{chen, chenByName}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, res := range r.GetResults() {
+		if res.GetHit() {
+			t.Errorf("after the withdrawal: %v", res)
+		}
+	}
+
+	// What stays behind. bravo's database and log hold no trace of the
+	// person it does not know; alpha's copy of bravo's index (its rows and
+	// the envelopes that brought it) holds no name, number or date.
+	for _, suffix := range []string{"", "-wal"} {
+		raw, err := os.ReadFile(b.Cfg.Database.Path + suffix)
+		if err != nil && !os.IsNotExist(err) {
+			t.Fatal(err)
+		}
+		if l := leaks(raw, nguyenEncodings); len(l) > 0 {
+			t.Errorf("bravo's database%s holds %v", suffix, l)
+		}
+	}
+	// The control: alpha, which asked, audited whom it asked about, and the
+	// same reading of its files finds it.
+	var alphaFiles []byte
+	for _, suffix := range []string{"", "-wal"} {
+		raw, _ := os.ReadFile(a.Cfg.Database.Path + suffix)
+		alphaFiles = append(alphaFiles, raw...)
+	}
+	if len(leaks(alphaFiles, nguyenEncodings)) == 0 {
+		t.Error("alpha's database holds no trace of the person it asked about: the reading of the files finds nothing")
+	}
+	if l := leaks(bravoLog.Bytes(), nguyenEncodings); len(l) > 0 {
+		t.Errorf("bravo's log holds %v", l)
+	}
+	db := openDB(t, a.Cfg.Database.Path)
+	var copyOf [][]byte
+	for _, q := range []string{"SELECT entry FROM match_remote_entries", "SELECT envelope FROM inbox WHERE kind = 10"} {
+		rows, err := db.Query(q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for rows.Next() {
+			var v []byte
+			if err := rows.Scan(&v); err != nil {
+				t.Fatal(err)
+			}
+			copyOf = append(copyOf, v)
+		}
+		rows.Close()
+	}
+	if len(copyOf) < 2 {
+		t.Fatalf("alpha's copy of bravo's index: %d rows", len(copyOf))
+	}
+	for _, v := range copyOf {
+		if l := leaks(v, chenEncodings); len(l) > 0 {
+			t.Errorf("alpha's copy of bravo's index holds %v", l)
+		}
+	}
+}
+
+func TestMatch_DictionaryAttemptIsRefusedAndAudited(t *testing.T) {
+	t.Parallel()
+	const budget = 50
+	a, b := nodetest.Pair(t, func(c *config.Config) {
+		c.Match.IndexInterval.Duration = 50 * time.Millisecond
+		c.Match.DailyBudget = budget
+	})
+	alpha, bravo := matchClients(t, a), matchClients(t, b)
+	ctx := context.Background()
+	waitInSync(t, bravo, alpha)
+	// alpha tries passport numbers one after another.
+	guess := func(i int) *liaisonv1.Person {
+		return &liaisonv1.Person{Names: []*liaisonv1.PersonName{{FamilyName: "X"}}, Documents: passport(fmt.Sprintf("E%07d", i), "CHN")}
+	}
+	used, refused := 0, error(nil)
+	for i := 0; i < 10 && refused == nil; i++ {
+		var ps []*liaisonv1.Person
+		for j := 0; j < 20; j++ {
+			ps = append(ps, guess(i*20+j))
+		}
+		r, err := alpha.analyst.MatchPersons(ctx, &liaisonv1.MatchPersonsRequest{Partner: "bravo", Persons: ps})
+		if err != nil {
+			refused = err
+			break
+		}
+		used += int(r.GetEvaluations())
+	}
+	if status.Code(refused) != codes.ResourceExhausted {
+		t.Fatalf("after %d evaluations: %v, want ResourceExhausted", used, refused)
+	}
+	if used > budget {
+		t.Errorf("%d evaluations answered, budget %d", used, budget)
+	}
+	if st := bravo.status(t, "alpha"); st.GetEvaluationsToday() != int64(used) || st.GetDailyBudget() != budget {
+		t.Errorf("bravo counts %d evaluations of %d, want %d", st.GetEvaluationsToday(), st.GetDailyBudget(), used)
+	}
+	auditor := liaisonv1.NewAuditServiceClient(b.Conn(t, "auditor"))
+	ev, err := auditor.ListAuditEvents(ctx, &liaisonv1.ListAuditEventsRequest{Resource: "match_indexes/alpha"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	exhausted, answered := 0, 0
+	for _, e := range ev.GetEvents() {
+		switch e.GetOutcome() {
+		case errs.CodeName(status.Error(codes.ResourceExhausted, "")):
+			exhausted++
+		case "OK":
+			answered++
+		}
+	}
+	if exhausted != 1 || answered == 0 {
+		t.Errorf("bravo's audit log: %d refused and %d answered evaluations, want 1 and some: %v", exhausted, answered, ev.GetEvents())
+	}
+}

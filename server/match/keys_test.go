@@ -1,0 +1,145 @@
+package match
+
+import (
+	"bytes"
+	"testing"
+
+	liaisonv1 "github.com/liaison-exchange/liaison/gen/liaison/v1"
+)
+
+func person(family, given, latinFamily, latinGiven string, dob *liaisonv1.Date) *liaisonv1.Person {
+	return &liaisonv1.Person{Names: []*liaisonv1.PersonName{{FamilyName: family, GivenNames: given, LatinFamilyName: latinFamily, LatinGivenNames: latinGiven}}, DateOfBirth: dob}
+}
+
+func keysOf(kind liaisonv1.MatchKeyKind, p *liaisonv1.Person) map[string]bool {
+	out := map[string]bool{}
+	for _, k := range Keys(p) {
+		if k.Kind == kind {
+			out[string(k.Input)] = true
+		}
+	}
+	return out
+}
+
+func meet(a, b map[string]bool) bool {
+	for k := range a {
+		if b[k] {
+			return true
+		}
+	}
+	return false
+}
+
+func TestKeys_DocumentNormalised(t *testing.T) {
+	doc := func(n, country string) *liaisonv1.Person {
+		return &liaisonv1.Person{Documents: []*liaisonv1.IdentityDocument{{Type: liaisonv1.DocumentType_DOCUMENT_TYPE_PASSPORT, Number: n, IssuingCountry: country}}}
+	}
+	k := liaisonv1.MatchKeyKind_MATCH_KEY_KIND_DOCUMENT
+	if !meet(keysOf(k, doc("E1234567", "CHN")), keysOf(k, doc("e 123-4567", "CHN"))) {
+		t.Error("E1234567 and 'e 123-4567' give different document keys")
+	}
+	if meet(keysOf(k, doc("E1234567", "CHN")), keysOf(k, doc("E1234567", "THA"))) {
+		t.Error("the same number of two issuing countries gives one key")
+	}
+	if meet(keysOf(k, doc("E1234567", "CHN")), keysOf(k, doc("E1234568", "CHN"))) {
+		t.Error("two numbers give one key")
+	}
+	if len(Keys(doc("E1234567", ""))) != 0 {
+		t.Error("a document without issuing country gives a key")
+	}
+}
+
+func TestKeys_NamesAcrossScriptsAndSpellings(t *testing.T) {
+	dob := &liaisonv1.Date{Year: 1980, Month: 3, Day: 2}
+	k := liaisonv1.MatchKeyKind_MATCH_KEY_KIND_NAME_DATE_OF_BIRTH
+	record := keysOf(k, person("陈", "伟", "CHEN", "Wei", dob))
+	for _, q := range []*liaisonv1.Person{
+		person("", "", "Chen", "Wei", dob),
+		person("", "", "Wei", "Chen", dob),               // order
+		person("", "", "Ch'en", "Wei", dob),              // Wade–Giles
+		person("陈伟", "", "", "", dob),                    // native script only
+		{Aliases: []string{"CHENWEI"}, DateOfBirth: dob}, // spacing
+	} {
+		if !meet(record, keysOf(k, q)) {
+			t.Errorf("%v does not meet the record 陈伟 / CHEN Wei", q.GetNames())
+		}
+	}
+	kim := keysOf(k, person("김", "성민", "", "", dob))
+	if !meet(kim, keysOf(k, person("", "", "Gim", "Seongmin", dob))) || !meet(kim, keysOf(k, person("", "", "Kim", "Sung-min", dob))) {
+		t.Error("김성민 does not meet Gim Seongmin and Kim Sung-min")
+	}
+	if !meet(keysOf(k, person("", "", "Mohammed", "Ali", dob)), keysOf(k, person("", "", "Muhammad", "Ali", dob))) {
+		t.Error("Mohammed Ali does not meet Muhammad Ali")
+	}
+	// Not everyone meets: another name, another date.
+	if meet(record, keysOf(k, person("", "", "Nguyen", "Van Thanh", dob))) {
+		t.Error("Nguyen Van Thanh meets Chen Wei")
+	}
+	if meet(record, keysOf(k, person("", "", "Chen", "Wei", &liaisonv1.Date{Year: 1980, Month: 3, Day: 3}))) {
+		t.Error("another date of birth meets")
+	}
+	if !meet(keysOf(liaisonv1.MatchKeyKind_MATCH_KEY_KIND_NAME_BIRTH_YEAR, person("", "", "Chen", "Wei", &liaisonv1.Date{Year: 1980})),
+		keysOf(liaisonv1.MatchKeyKind_MATCH_KEY_KIND_NAME_BIRTH_YEAR, person("陈", "伟", "", "", dob))) {
+		t.Error("a name with the year of birth does not meet the full date's year")
+	}
+	if len(keysOf(k, person("", "", "Chen", "Wei", &liaisonv1.Date{Year: 1980}))) != 0 {
+		t.Error("a year alone gives a full-date key")
+	}
+}
+
+func TestOPRF_BlindQueryFindsTheHoldersEntry(t *testing.T) {
+	secret := bytes.Repeat([]byte{7}, 32)
+	ev, err := newEvaluator(secret, "bravo", "alpha", 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys := Keys(&liaisonv1.Person{Documents: []*liaisonv1.IdentityDocument{{Type: liaisonv1.DocumentType_DOCUMENT_TYPE_PASSPORT, Number: "E1234567", IssuingCountry: "CHN"}}})
+	held, err := ev.entries(keys)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := blind(ev.public, keys)
+	if err != nil {
+		t.Fatal(err)
+	}
+	elements, proof, err := ev.evaluate(b.Blinded)
+	if err != nil {
+		t.Fatal(err)
+	}
+	outs, err := b.finalize(elements, proof)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(Entry(outs[0]), held[0]) {
+		t.Fatal("the unblinded evaluation's entry is not the holder's entry")
+	}
+	epoch, entry, err := parseToken(token(1, outs[0]))
+	if err != nil || epoch != 1 || !bytes.Equal(entry, held[0]) {
+		t.Fatalf("token round trip: epoch %d, %v", epoch, err)
+	}
+	// Another partner's or epoch's key gives other entries, and an
+	// evaluation under another key does not verify against the published one.
+	for _, o := range []struct {
+		partner string
+		epoch   int64
+	}{{"charlie", 1}, {"alpha", 2}} {
+		other, err := newEvaluator(secret, "bravo", o.partner, o.epoch)
+		if err != nil {
+			t.Fatal(err)
+		}
+		e2, _ := other.entries(keys)
+		if bytes.Equal(e2[0], held[0]) {
+			t.Errorf("%s epoch %d has the same entry", o.partner, o.epoch)
+		}
+		elements, proof, err := other.evaluate(b.Blinded)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := b.finalize(elements, proof); err == nil {
+			t.Errorf("an evaluation under %s epoch %d's key verified against alpha epoch 1's public key", o.partner, o.epoch)
+		}
+	}
+	if _, _, err := parseToken("not-a-token"); err == nil {
+		t.Error("a junk token parsed")
+	}
+}

@@ -1,0 +1,524 @@
+package match
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	liaisonv1 "github.com/liaison-exchange/liaison/gen/liaison/v1"
+	"github.com/liaison-exchange/liaison/server/audit"
+	"github.com/liaison-exchange/liaison/server/errs"
+	"github.com/liaison-exchange/liaison/server/federation"
+	"github.com/liaison-exchange/liaison/server/identity"
+	"github.com/liaison-exchange/liaison/server/store"
+)
+
+// Options configure the match service of a node.
+type Options struct {
+	Store    *store.Store
+	Own      string
+	Partners []string
+	Indexer  *Indexer
+	// Conn is the connection to a partner's node (nil if none).
+	Conn func(partner string) grpc.ClientConnInterface
+	// DailyBudget is the evaluations a partner may ask of this node per UTC
+	// day.
+	DailyBudget int64
+	// FollowUpDeadline is the default time a holder has to decide a
+	// follow-up.
+	FollowUpDeadline time.Duration
+	Now              func() time.Time
+}
+
+// Server implements MatchService (the asker's and the holder's calls of
+// its officers) and MatchPeerService (the holder's side for partners).
+type Server struct {
+	liaisonv1.UnimplementedMatchServiceServer
+	liaisonv1.UnimplementedMatchPeerServiceServer
+	o Options
+}
+
+var (
+	_ liaisonv1.MatchServiceServer     = (*Server)(nil)
+	_ liaisonv1.MatchPeerServiceServer = (*Server)(nil)
+)
+
+// New returns the match service.
+func New(o Options) *Server {
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.FollowUpDeadline <= 0 {
+		o.FollowUpDeadline = 48 * time.Hour
+	}
+	return &Server{o: o}
+}
+
+func (s *Server) partner(p string) error {
+	if !slices.Contains(s.o.Partners, p) {
+		return errs.Precondition("match.not_a_partner", "partners/"+p, "%s is not a partner of %s", p, s.o.Own)
+	}
+	return nil
+}
+
+func day(t time.Time) string { return t.UTC().Format(time.DateOnly) }
+
+// ---- the holder's side -------------------------------------------------------
+
+// EvaluateBlinded implements liaisonv1.MatchPeerServiceServer.
+func (s *Server) EvaluateBlinded(ctx context.Context, req *liaisonv1.EvaluateBlindedRequest) (*liaisonv1.EvaluateBlindedResponse, error) {
+	caller, _ := identity.FromContext(ctx)
+	partner := caller.Agency
+	audit.SetResource(ctx, "match_indexes/"+partner)
+	if err := s.partner(partner); err != nil {
+		return nil, err
+	}
+	epoch := int64(req.GetEpoch())
+	epochs, err := s.o.Store.MatchEpochs(ctx, partner)
+	if err != nil {
+		return nil, err
+	}
+	// The current epoch and the one before it (a query may be in flight
+	// across a rotation) are evaluated; older keys are retired.
+	if len(epochs) == 0 || epoch > epochs[0].Epoch || epoch < epochs[0].Epoch-1 {
+		cur := int64(0)
+		if len(epochs) > 0 {
+			cur = epochs[0].Epoch
+		}
+		return nil, errs.Precondition("match.epoch_retired", "match_indexes/"+partner,
+			"epoch %d is not in use (the current epoch is %d); ask again with the current index", epoch, cur)
+	}
+	n := int64(len(req.GetElements()))
+	today := day(s.o.Now())
+	var used int64
+	err = s.o.Store.Write(ctx, func(tx *store.Tx) error {
+		var err error
+		if used, err = tx.SpendMatchBudget(partner, today, n); err != nil {
+			return err
+		}
+		if used > s.o.DailyBudget {
+			return errs.New(errs.ResourceExhausted, "%s's daily budget of %d evaluations is spent (%d used today, %d asked); it renews at 00:00 UTC",
+				partner, s.o.DailyBudget, used-n, n)
+		}
+		return nil
+	})
+	if err != nil {
+		audit.SetDetail(ctx, fmt.Sprintf("%d evaluations asked, epoch %d: refused, budget %d spent", n, epoch, s.o.DailyBudget))
+		return nil, err
+	}
+	audit.SetDetail(ctx, fmt.Sprintf("%d evaluations, epoch %d; %d of %d used today", n, epoch, used, s.o.DailyBudget))
+	ev, err := s.o.Indexer.evaluator(partner, epoch)
+	if err != nil {
+		return nil, err
+	}
+	elements, proof, err := ev.evaluate(req.GetElements())
+	if err != nil {
+		return nil, errs.Invalid("elements", "%v", err)
+	}
+	return &liaisonv1.EvaluateBlindedResponse{Elements: elements, Proof: proof, BudgetRemaining: s.o.DailyBudget - used}, nil
+}
+
+// RotateMatchKey implements liaisonv1.MatchServiceServer.
+func (s *Server) RotateMatchKey(ctx context.Context, req *liaisonv1.RotateMatchKeyRequest) (*liaisonv1.RotateMatchKeyResponse, error) {
+	audit.SetResource(ctx, "match_indexes/"+req.GetPartner())
+	if err := s.partner(req.GetPartner()); err != nil {
+		return nil, err
+	}
+	if err := s.o.Indexer.Rotate(ctx, req.GetPartner()); err != nil {
+		return nil, err
+	}
+	st, err := s.status(ctx, req.GetPartner())
+	if err != nil {
+		return nil, err
+	}
+	audit.SetDetail(ctx, fmt.Sprintf("epoch %d started", st.GetOwnEpoch()))
+	return &liaisonv1.RotateMatchKeyResponse{Status: st}, nil
+}
+
+// SetDiscoverability implements liaisonv1.MatchServiceServer.
+func (s *Server) SetDiscoverability(ctx context.Context, req *liaisonv1.SetDiscoverabilityRequest) (*liaisonv1.SetDiscoverabilityResponse, error) {
+	if err := s.partner(req.GetPartner()); err != nil {
+		return nil, err
+	}
+	id := req.GetRecordId()
+	kind, rec, err := s.ownRecord(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	audit.SetResource(ctx, kind+"s/"+id)
+	audit.SetDetail(ctx, fmt.Sprintf("discoverable by %s: %t", req.GetPartner(), req.GetDiscoverable()))
+	if err := s.o.Store.Write(ctx, func(tx *store.Tx) error {
+		return tx.SetDiscoverability(id, req.GetPartner(), req.GetDiscoverable())
+	}); err != nil {
+		return nil, err
+	}
+	if err := s.o.Indexer.Reindex(ctx, kind, id, rec); err != nil {
+		return nil, err
+	}
+	return &liaisonv1.SetDiscoverabilityResponse{}, nil
+}
+
+// ownRecord finds an own lead, case or manifest by id.
+func (s *Server) ownRecord(ctx context.Context, id string) (string, proto.Message, error) {
+	var rec proto.Message
+	kind := kindLead
+	l, err := s.o.Store.Lead(ctx, id)
+	if errs.CodeOf(err) == errs.NotFound {
+		kind = kindCase
+		var c *liaisonv1.Case
+		c, err = s.o.Store.Case(ctx, id)
+		rec = c
+		if errs.CodeOf(err) == errs.NotFound {
+			kind = kindManifest
+			var m *liaisonv1.Manifest
+			m, err = s.o.Store.Manifest(ctx, id)
+			rec = m
+		}
+	} else {
+		rec = l
+	}
+	if errs.CodeOf(err) == errs.NotFound {
+		return "", nil, errs.NotFoundf("no lead, case or manifest %s", id)
+	}
+	if err != nil {
+		return "", nil, err
+	}
+	if originOf(rec) != s.o.Own {
+		return "", nil, errs.Precondition("match.own_records_only", kind+"s/"+id,
+			"%s %s is %s's record; only its own records are in the index %s publishes", kind, id, originOf(rec), s.o.Own)
+	}
+	return kind, rec, nil
+}
+
+// GetMatchStatus implements liaisonv1.MatchServiceServer.
+func (s *Server) GetMatchStatus(ctx context.Context, _ *liaisonv1.GetMatchStatusRequest) (*liaisonv1.GetMatchStatusResponse, error) {
+	audit.SetResource(ctx, "match_indexes")
+	out := &liaisonv1.GetMatchStatusResponse{}
+	for _, p := range s.o.Partners {
+		st, err := s.status(ctx, p)
+		if err != nil {
+			return nil, err
+		}
+		out.Partners = append(out.Partners, st)
+	}
+	return out, nil
+}
+
+func (s *Server) status(ctx context.Context, partner string) (*liaisonv1.MatchPartnerStatus, error) {
+	st := &liaisonv1.MatchPartnerStatus{Partner: partner, DailyBudget: s.o.DailyBudget}
+	epochs, err := s.o.Store.MatchEpochs(ctx, partner)
+	if err != nil {
+		return nil, err
+	}
+	if len(epochs) > 0 {
+		e := epochs[0]
+		st.OwnEpoch, st.OwnEpochStart = uint32(e.Epoch), timestamppb.New(e.Start)
+		if st.OwnEntries, st.OwnPending, err = s.o.Store.MatchCounts(ctx, partner, e.Epoch); err != nil {
+			return nil, err
+		}
+	}
+	if st.EvaluationsToday, err = s.o.Store.MatchBudgetUsed(ctx, partner, day(s.o.Now())); err != nil {
+		return nil, err
+	}
+	idx, err := s.o.Store.RemoteIndexes(ctx, partner)
+	if err != nil {
+		return nil, err
+	}
+	if len(idx) > 0 {
+		r := idx[0]
+		st.PartnerEpoch, st.PartnerComplete, st.PartnerVersion = uint32(r.Epoch), r.Complete, r.Version
+		st.PartnerUpdateTime = timestamppb.New(r.Updated)
+		if st.PartnerEntries, err = s.o.Store.CountRemoteEntries(ctx, r.IndexID); err != nil {
+			return nil, err
+		}
+	}
+	return st, nil
+}
+
+// ---- the asker's side --------------------------------------------------------
+
+// subject is one person asked about.
+type subject struct {
+	res  *liaisonv1.MatchResult
+	keys []Key
+	// what the audit event says was asked about
+	about string
+}
+
+// MatchPersons implements liaisonv1.MatchServiceServer.
+func (s *Server) MatchPersons(ctx context.Context, req *liaisonv1.MatchPersonsRequest) (*liaisonv1.MatchPersonsResponse, error) {
+	partner := req.GetPartner()
+	audit.SetResource(ctx, "match_indexes/"+partner)
+	if err := s.partner(partner); err != nil {
+		return nil, err
+	}
+	idx, err := s.currentIndex(ctx, partner)
+	if err != nil {
+		return nil, err
+	}
+	var subs []subject
+	for i, p := range req.GetPersons() {
+		subs = append(subs, subject{res: &liaisonv1.MatchResult{PersonIndex: int32(i), SubjectIndex: -1, Label: label(p)},
+			keys: Keys(p), about: fmt.Sprintf("typed person %d (%s)", i, identifiers(p))})
+	}
+	for _, id := range req.GetLeadIds() {
+		l, err := s.o.Store.Lead(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		if l.GetStatus() == liaisonv1.LeadStatus_LEAD_STATUS_WITHDRAWN {
+			return nil, errs.Precondition("lead.withdrawn", "leads/"+id, "lead %s was withdrawn; it has no subjects to ask about", id)
+		}
+		for j, p := range l.GetSubjects() {
+			subs = append(subs, subject{res: &liaisonv1.MatchResult{PersonIndex: -1, LeadId: id, SubjectIndex: int32(j), Label: label(p)},
+				keys: Keys(p), about: fmt.Sprintf("leads/%s subject %d", id, j)})
+		}
+	}
+	var all []Key
+	for _, sub := range subs {
+		all = append(all, sub.keys...)
+	}
+	resp := &liaisonv1.MatchPersonsResponse{Partner: partner, Epoch: uint32(idx.Epoch), Evaluations: int32(len(all))}
+	if len(all) > 0 {
+		hits, tokens, remaining, err := s.ask(ctx, partner, idx, all)
+		if err != nil {
+			return nil, err
+		}
+		resp.BudgetRemaining = remaining
+		k := 0
+		for _, sub := range subs {
+			byKind := map[liaisonv1.MatchKeyKind]*liaisonv1.MatchKeyResult{}
+			for _, key := range sub.keys {
+				r := byKind[key.Kind]
+				if r == nil {
+					r = &liaisonv1.MatchKeyResult{Kind: key.Kind}
+					byKind[key.Kind] = r
+					sub.res.Keys = append(sub.res.Keys, r)
+				}
+				r.Keys++
+				if hits[k] && !r.Hit {
+					r.Hit, r.HitToken = true, tokens[k]
+					sub.res.Hit = true
+				}
+				k++
+			}
+			slices.SortFunc(sub.res.Keys, func(a, b *liaisonv1.MatchKeyResult) int { return int(a.Kind) - int(b.Kind) })
+		}
+	}
+	var lines []string
+	for _, sub := range subs {
+		resp.Results = append(resp.Results, sub.res)
+		lines = append(lines, sub.about+": "+outcome(sub.res))
+	}
+	audit.SetDetail(ctx, fmt.Sprintf("asked %s (epoch %d, %d evaluations): %s", partner, idx.Epoch, len(all), strings.Join(lines, "; ")))
+	return resp, nil
+}
+
+// currentIndex is the newest complete index partner published here.
+func (s *Server) currentIndex(ctx context.Context, partner string) (store.RemoteIndex, error) {
+	idx, err := s.o.Store.RemoteIndexes(ctx, partner)
+	if err != nil {
+		return store.RemoteIndex{}, err
+	}
+	for _, r := range idx {
+		if r.Complete {
+			return r, nil
+		}
+	}
+	return store.RemoteIndex{}, errs.Precondition("match.no_index", "match_indexes/"+partner,
+		"%s has not yet published a complete index to %s; a blind match needs it (see GetMatchStatus)", partner, s.o.Own)
+}
+
+// maxPerCall is the elements sent in one EvaluateBlinded call.
+const maxPerCall = 1000
+
+// ask has partner evaluate the keys blind and looks the results up in its
+// index: hit or not per key, and the hit token of each hit.
+func (s *Server) ask(ctx context.Context, partner string, idx store.RemoteIndex, keys []Key) (hits []bool, tokens []string, remaining int64, err error) {
+	conn := s.o.Conn(partner)
+	if conn == nil {
+		return nil, nil, 0, errs.New(errs.Unavailable, "no connection to %s", partner)
+	}
+	peer := liaisonv1.NewMatchPeerServiceClient(conn)
+	for start := 0; start < len(keys); start += maxPerCall {
+		chunk := keys[start:min(start+maxPerCall, len(keys))]
+		b, err := blind(idx.PublicKey, chunk)
+		if err != nil {
+			return nil, nil, 0, err
+		}
+		resp, err := peer.EvaluateBlinded(ctx, &liaisonv1.EvaluateBlindedRequest{Epoch: uint32(idx.Epoch), Elements: b.Blinded})
+		if err != nil {
+			return nil, nil, 0, partnerErr(partner, err)
+		}
+		outputs, err := b.finalize(resp.GetElements(), resp.GetProof())
+		if err != nil {
+			return nil, nil, 0, errs.Precondition("match.bad_evaluation", "match_indexes/"+partner, "%s's answer: %v", partner, err)
+		}
+		remaining = resp.GetBudgetRemaining()
+		for _, o := range outputs {
+			hit, err := s.o.Store.HasRemoteEntry(ctx, idx.IndexID, Entry(o))
+			if err != nil {
+				return nil, nil, 0, err
+			}
+			hits = append(hits, hit)
+			t := ""
+			if hit {
+				t = token(idx.Epoch, o)
+			}
+			tokens = append(tokens, t)
+		}
+	}
+	return hits, tokens, remaining, nil
+}
+
+// partnerErr passes on what the partner refused with, saying it was the
+// partner.
+func partnerErr(partner string, err error) error {
+	code := errs.Unavailable
+	switch c := grpcCodeOf(err); c {
+	case "ResourceExhausted":
+		code = errs.ResourceExhausted
+	case "FailedPrecondition":
+		code = errs.FailedPrecondition
+	case "PermissionDenied":
+		code = errs.PermissionDenied
+	}
+	return errs.New(code, "%s refused the evaluation: %s", partner, messageOf(err))
+}
+
+func label(p *liaisonv1.Person) string {
+	for _, n := range p.GetNames() {
+		if t := strings.TrimSpace(n.GetFamilyName() + " " + n.GetGivenNames()); t != "" {
+			return t
+		}
+		if t := strings.TrimSpace(n.GetLatinFamilyName() + " " + n.GetLatinGivenNames()); t != "" {
+			return t
+		}
+	}
+	if len(p.GetAliases()) > 0 {
+		return p.GetAliases()[0]
+	}
+	return "(no name)"
+}
+
+// identifiers names what a typed person was asked about, for the audit
+// event of the asking node (which holds it anyway).
+func identifiers(p *liaisonv1.Person) string {
+	parts := []string{"name " + label(p)}
+	if d := p.GetDateOfBirth(); d.GetYear() > 0 {
+		parts = append(parts, fmt.Sprintf("born %04d-%02d-%02d", d.GetYear(), d.GetMonth(), d.GetDay()))
+	}
+	for _, d := range p.GetDocuments() {
+		parts = append(parts, fmt.Sprintf("%s %s %s", strings.TrimPrefix(d.GetType().String(), "DOCUMENT_TYPE_"), d.GetNumber(), d.GetIssuingCountry()))
+	}
+	for _, ph := range p.GetPhoneNumbers() {
+		parts = append(parts, "phone "+ph.GetNumber())
+	}
+	return strings.Join(parts, ", ")
+}
+
+func outcome(r *liaisonv1.MatchResult) string {
+	if len(r.GetKeys()) == 0 {
+		return "no keys"
+	}
+	var out []string
+	for _, k := range r.GetKeys() {
+		v := "no hit"
+		if k.GetHit() {
+			v = "hit"
+		}
+		out = append(out, strings.ToLower(strings.TrimPrefix(k.GetKind().String(), "MATCH_KEY_KIND_"))+" "+v)
+	}
+	return strings.Join(out, ", ")
+}
+
+// ---- the index a partner publishes here --------------------------------------
+
+// Register wires the match envelopes into federation.
+func (s *Server) Register(reg *federation.Registry) {
+	federation.Handle(reg, liaisonv1.EnvelopeKind_ENVELOPE_KIND_MATCH_INDEX, federation.Spec[*liaisonv1.MatchIndexUpdate]{
+		Claim: func(_ *liaisonv1.Envelope, u *liaisonv1.MatchIndexUpdate) federation.Claim {
+			return federation.Claim{Key: federation.Key{Kind: federation.KindMatchIndex, ID: u.GetIndexId()}, Home: u.GetHolder()}
+		},
+		Apply: s.applyIndex,
+	})
+	s.registerFollowUps(reg)
+}
+
+// applyIndex applies an update of a partner's index: in order (each
+// update's version is the last one's plus one), for this node only, an
+// epoch never older than one the partner completed; a completed epoch
+// replaces the older ones.
+func (s *Server) applyIndex(tx *store.Tx, env *liaisonv1.Envelope, u *liaisonv1.MatchIndexUpdate) (federation.Outcome, error) {
+	res := "match_indexes/" + u.GetIndexId()
+	if u.GetPartner() != s.o.Own {
+		return federation.Outcome{}, errs.Precondition("match.wrong_partner", res, "the index is for %q, this is %s", u.GetPartner(), s.o.Own)
+	}
+	cur, err := tx.RemoteIndex(u.GetIndexId())
+	switch {
+	case errs.CodeOf(err) == errs.NotFound:
+		cur = store.RemoteIndex{IndexID: u.GetIndexId(), Holder: env.GetSender(), Epoch: int64(u.GetEpoch()), PublicKey: u.GetPublicKey()}
+		others, err := tx.RemoteIndexes(env.GetSender())
+		if err != nil {
+			return federation.Outcome{}, err
+		}
+		for _, o := range others {
+			if o.Epoch >= cur.Epoch {
+				return federation.Outcome{}, errs.Precondition("match.stale_epoch", res,
+					"%s already published epoch %d; a new index must have a later epoch than %d", env.GetSender(), o.Epoch, cur.Epoch)
+			}
+		}
+	case err != nil:
+		return federation.Outcome{}, err
+	case cur.Epoch != int64(u.GetEpoch()) || !bytes.Equal(cur.PublicKey, u.GetPublicKey()):
+		return federation.Outcome{}, errs.Precondition("match.index_changed", res,
+			"index %s is of epoch %d with another key; an index's epoch and key never change", u.GetIndexId(), cur.Epoch)
+	}
+	if env.GetRecordVersion() != cur.Version+1 {
+		return federation.Outcome{}, errs.Precondition("match.update_gap", res,
+			"update %d of index %s follows update %d; updates apply in order", env.GetRecordVersion(), u.GetIndexId(), cur.Version)
+	}
+	if cur.Complete && u.GetComplete() {
+		return federation.Outcome{}, errs.Precondition("match.completed", res, "index %s was already complete", u.GetIndexId())
+	}
+	if err := tx.ApplyRemoteEntries(cur.IndexID, split(u.GetAdded()), split(u.GetRemoved())); err != nil {
+		return federation.Outcome{}, err
+	}
+	cur.Version = env.GetRecordVersion()
+	cur.Complete = cur.Complete || u.GetComplete()
+	if err := tx.PutRemoteIndex(cur); err != nil {
+		return federation.Outcome{}, err
+	}
+	if u.GetComplete() {
+		// The new epoch is whole: the older ones are dropped (their keys
+		// are retired on the holder).
+		others, err := tx.RemoteIndexes(env.GetSender())
+		if err != nil {
+			return federation.Outcome{}, err
+		}
+		for _, o := range others {
+			if o.Epoch < cur.Epoch {
+				if err := tx.DropRemoteIndex(o.IndexID); err != nil {
+					return federation.Outcome{}, err
+				}
+			}
+		}
+	}
+	return federation.Applied, nil
+}
+
+// split cuts concatenated entries.
+func split(b []byte) [][]byte {
+	out := make([][]byte, 0, len(b)/EntryBytes)
+	for i := 0; i+EntryBytes <= len(b); i += EntryBytes {
+		out = append(out, b[i:i+EntryBytes])
+	}
+	return out
+}
