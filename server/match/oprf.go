@@ -9,6 +9,8 @@ import (
 
 	"github.com/cloudflare/circl/oprf"
 	"github.com/cloudflare/circl/zk/dleq"
+
+	liaisonv1 "github.com/liaison-exchange/liaison/gen/liaison/v1"
 )
 
 // suite is RFC 9497's ristretto255-SHA512.
@@ -173,3 +175,19 @@ func parseToken(t string) (epoch int64, entry []byte, err error) {
 	}
 	return int64(binary.BigEndian.Uint32(b)), Entry(b[4:]), nil
 }
+
+// Builder computes a person's index entries exactly as the indexer does,
+// without a node: for measuring the build rate (liaisonbench).
+type Builder struct{ ev *evaluator }
+
+// NewBuilder returns the builder of a holder's index for partner's epoch.
+func NewBuilder(secret []byte, holder, partner string, epoch int64) (*Builder, error) {
+	ev, err := newEvaluator(secret, holder, partner, epoch)
+	if err != nil {
+		return nil, err
+	}
+	return &Builder{ev: ev}, nil
+}
+
+// Entries are the index entries of a person's keys, one a key.
+func (b *Builder) Entries(p *liaisonv1.Person) ([][]byte, error) { return b.ev.entries(Keys(p)) }
