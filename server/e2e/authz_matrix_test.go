@@ -127,6 +127,19 @@ var authzMatrix = map[string]authzRow{
 	liaisonv1.ManifestService_LiftHold_FullMethodName:            {own: authzSupervisor},
 	liaisonv1.ManifestService_ListManifestHistory_FullMethodName: {own: authzOfficersAndSystems},
 	liaisonv1.ManifestService_SeparatePersons_FullMethodName:     {own: authzSupervisor},
+
+	// Blind hit/no-hit: asking as a search is asked (the agency's systems
+	// too: a batch screening), following up and reading follow-ups by
+	// officers, deciding them and the policy of the index by supervisors;
+	// a partner's node evaluates blinded keys and nobody else.
+	liaisonv1.MatchService_MatchPersons_FullMethodName:        {own: authzOfficersAndSystems},
+	liaisonv1.MatchService_FollowUpHit_FullMethodName:         {own: authzOfficers},
+	liaisonv1.MatchService_ListMatchFollowUps_FullMethodName:  {own: authzOfficers},
+	liaisonv1.MatchService_DecideMatchFollowUp_FullMethodName: {own: authzSupervisor},
+	liaisonv1.MatchService_GetMatchStatus_FullMethodName:      {own: authzOfficersAndSystems},
+	liaisonv1.MatchService_RotateMatchKey_FullMethodName:      {own: authzSupervisor},
+	liaisonv1.MatchService_SetDiscoverability_FullMethodName:  {own: authzSupervisor},
+	liaisonv1.MatchPeerService_EvaluateBlinded_FullMethodName: {partnerNode: true},
 }
 
 // allows says whether the row lets p call its method.
@@ -168,6 +181,8 @@ var authzBenches = []authzBench{
 	{"channel", []string{"liaison.v1.FederationService"}, channelFixture},
 	// An alpha–bravo pair with manifests in every state, either way.
 	{"manifests", []string{"liaison.v1.ManifestService"}, amfSetup},
+	// An alpha–bravo pair holding each other's blind index.
+	{"match", []string{"liaison.v1.MatchService", "liaison.v1.MatchPeerService"}, matchAuthzSetup},
 }
 
 // serviceMethods lists the full names of every method of the named

@@ -20,6 +20,7 @@ var collections = map[string]string{
 	"FederationService":      "channels",
 	"ChangeFeedService":      "feed",
 	"RetentionService":       "leads",
+	"MatchService":           "match_follow_ups",
 }
 
 // refFields are request fields that name a record of a fixed collection,
