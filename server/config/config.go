@@ -86,6 +86,11 @@ type Feed struct {
 
 // Match tunes blind hit/no-hit.
 type Match struct {
+	// Partners are the partner agencies this node publishes a blind index
+	// to and evaluates blinded keys for. Publishing one is an agreement
+	// between two agencies (Prüm's model has one per partner): none by
+	// default. To ask a partner, the partner's node must list this agency.
+	Partners []string `yaml:"partners"`
 	// DailyBudget is the blind evaluations each partner may ask of this
 	// node per UTC day (default 10000): what bounds a partner testing
 	// guesses against this node's index.
@@ -594,6 +599,11 @@ func (c *Config) Validate() error {
 	}
 	if c.Feed.SendTimeout.Duration < 100*time.Millisecond || c.Feed.SendTimeout.Duration > 10*time.Minute {
 		bad("feed.send_timeout", "must be 100ms..10m")
+	}
+	for i, p := range c.Match.Partners {
+		if _, ok := c.Partner(p); !ok {
+			bad(fmt.Sprintf("match.partners[%d]", i), "%q is not a configured partner", p)
+		}
 	}
 	if c.Match.DailyBudget < 1 || c.Match.DailyBudget > 10_000_000 {
 		bad("match.daily_budget", "must be 1..10000000, got %d", c.Match.DailyBudget)

@@ -137,6 +137,8 @@ func TestLoad_Valid(t *testing.T) {
 			SendTimeout: config.Duration{Duration: 30 * time.Second},
 		},
 		Metrics: config.Metrics{Listen: "127.0.0.1:9464"},
+		Match: config.Match{DailyBudget: 10000, EpochLength: config.Duration{Duration: 720 * time.Hour},
+			FollowUpDeadline: config.Duration{Duration: 48 * time.Hour}, IndexInterval: config.Duration{Duration: time.Second}},
 		Audit:   config.Audit{CheckpointInterval: config.Duration{Duration: 5 * time.Second}, ContentRetention: config.Duration{Duration: 1825 * 24 * time.Hour}},
 	}
 	if diff := cmp.Diff(want, c); diff != "" {
@@ -192,6 +194,8 @@ partners:
 			SendTimeout: config.Duration{Duration: 30 * time.Second},
 		},
 		Metrics: config.Metrics{Listen: "127.0.0.1:9464"},
+		Match: config.Match{DailyBudget: 10000, EpochLength: config.Duration{Duration: 720 * time.Hour},
+			FollowUpDeadline: config.Duration{Duration: 48 * time.Hour}, IndexInterval: config.Duration{Duration: time.Second}},
 		// Checkpoints every 5 s; content kept three years.
 		Audit: config.Audit{CheckpointInterval: config.Duration{Duration: 5 * time.Second}, ContentRetention: config.Duration{Duration: 26280 * time.Hour}},
 	}
@@ -434,5 +438,15 @@ func TestDuration_YAMLRoundTrip(t *testing.T) {
 	back, err := config.ParseDuration(v.(string))
 	if err != nil || back != d.Duration {
 		t.Errorf("MarshalYAML wrote %v, which reads back as %v, %v", v, back, err)
+	}
+}
+
+func TestValidate_MatchPartnersAreConfiguredPartners(t *testing.T) {
+	c := &config.Config{Agency: "alpha", Listen: "127.0.0.1:0", Partners: []config.Partner{{Agency: "bravo"}}}
+	c.Match.Partners = []string{"bravo", "charlie"}
+	c.SetDefaults()
+	err := c.Validate()
+	if err == nil || !strings.Contains(err.Error(), `match.partners[1]: "charlie" is not a configured partner`) || strings.Contains(err.Error(), "match.partners[0]") {
+		t.Errorf("Validate: %v", err)
 	}
 }

@@ -30,7 +30,7 @@ type matchFixture struct {
 
 func matchAuthzSetup(t *testing.T) authzFixture {
 	t.Helper()
-	a, b := nodetest.Pair(t, func(c *config.Config) { c.Match.IndexInterval.Duration = 50 * time.Millisecond })
+	a, b := nodetest.Pair(t, func(c *config.Config) { matchWithAll(c) })
 	f := &matchFixture{alpha: matchClients(t, a), bravo: matchClients(t, b),
 		person: &liaisonv1.Person{Names: []*liaisonv1.PersonName{{FamilyName: "Chen", GivenNames: "Wei"}}, Documents: passport("E1234567", "CHN")}}
 	ctx := context.Background()

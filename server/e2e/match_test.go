@@ -113,6 +113,16 @@ func leaks(b []byte, encs []string) []string {
 	return out
 }
 
+// matchWithAll has a node publish its blind index to every partner,
+// brought up to date every 50 ms.
+func matchWithAll(c *config.Config) {
+	c.Match.IndexInterval.Duration = 50 * time.Millisecond
+	c.Match.Partners = nil
+	for _, p := range c.Partners {
+		c.Match.Partners = append(c.Match.Partners, p.Agency)
+	}
+}
+
 type matchNode struct {
 	*nodetest.Node
 	analyst, supervisor liaisonv1.MatchServiceClient
@@ -175,7 +185,7 @@ func TestMatch_BlindHitNoHit(t *testing.T) {
 	bravoLog := &syncWriter{}
 	const budget = 120
 	a, b := nodetest.Pair(t, func(c *config.Config) {
-		c.Match.IndexInterval.Duration = 50 * time.Millisecond
+		matchWithAll(c)
 		c.Match.DailyBudget = budget
 		if c.Agency == "bravo" {
 			nodetest.ServerOptions(c, bravoWire.options()...)
@@ -371,7 +381,7 @@ func TestMatch_DictionaryAttemptIsRefusedAndAudited(t *testing.T) {
 	t.Parallel()
 	const budget = 50
 	a, b := nodetest.Pair(t, func(c *config.Config) {
-		c.Match.IndexInterval.Duration = 50 * time.Millisecond
+		matchWithAll(c)
 		c.Match.DailyBudget = budget
 	})
 	alpha, bravo := matchClients(t, a), matchClients(t, b)
@@ -419,5 +429,41 @@ func TestMatch_DictionaryAttemptIsRefusedAndAudited(t *testing.T) {
 	}
 	if exhausted != 1 || answered == 0 {
 		t.Errorf("bravo's audit log: %d refused and %d answered evaluations, want 1 and some: %v", exhausted, answered, ev.GetEvents())
+	}
+}
+
+// TestMatch_OnlyByAgreement: a node publishes a blind index, and evaluates
+// blinded keys, only for the partners its config lists (match.partners);
+// the other way round the asker is told why there is nothing to ask.
+func TestMatch_OnlyByAgreement(t *testing.T) {
+	t.Parallel()
+	a, b := nodetest.Pair(t, func(c *config.Config) {
+		c.Match.IndexInterval.Duration = 50 * time.Millisecond
+		if c.Agency == "alpha" {
+			c.Match.Partners = []string{"bravo"} // alpha publishes to bravo; bravo to nobody
+		}
+	})
+	alpha, bravo := matchClients(t, a), matchClients(t, b)
+	ctx := context.Background()
+	waitInSync(t, alpha, bravo)
+	person := &liaisonv1.Person{Names: []*liaisonv1.PersonName{{FamilyName: "Chen", GivenNames: "Wei"}}, Documents: passport("E1234567", "CHN")}
+	if _, err := bravo.analyst.MatchPersons(ctx, &liaisonv1.MatchPersonsRequest{Partner: "alpha", Persons: []*liaisonv1.Person{person}}); err != nil {
+		t.Errorf("bravo asking alpha, which publishes to it: %v", err)
+	}
+	_, err := alpha.analyst.MatchPersons(ctx, &liaisonv1.MatchPersonsRequest{Partner: "bravo", Persons: []*liaisonv1.Person{person}})
+	if status.Code(err) != codes.FailedPrecondition || !strings.Contains(err.Error(), "match.partners") {
+		t.Errorf("alpha asking bravo, which publishes nothing to it: %v, want FailedPrecondition naming match.partners", err)
+	}
+	if got := permViolations(t, err); len(got) != 1 || got[0] != "match.no_index match_indexes/bravo" {
+		t.Errorf("violations %v", got)
+	}
+	if n := countRows(t, b.Cfg.Database.Path, "SELECT count(*) FROM outbox WHERE kind = 10"); n != 0 {
+		t.Errorf("bravo sent %d index updates without an agreement", n)
+	}
+	if n := countRows(t, a.Cfg.Database.Path, "SELECT count(*) FROM outbox WHERE kind = 10 AND partner = 'bravo'"); n == 0 {
+		t.Error("alpha sent no index update to bravo")
+	}
+	if _, err := bravo.supervisor.RotateMatchKey(ctx, &liaisonv1.RotateMatchKeyRequest{Partner: "alpha"}); status.Code(err) != codes.FailedPrecondition {
+		t.Errorf("rotating a key bravo does not keep: %v", err)
 	}
 }

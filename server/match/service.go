@@ -25,7 +25,10 @@ type Options struct {
 	Store    *store.Store
 	Own      string
 	Partners []string
-	Indexer  *Indexer
+	// PublishTo are the partners this node publishes an index to and
+	// evaluates for (config match.partners).
+	PublishTo []string
+	Indexer   *Indexer
 	// Conn is the connection to a partner's node (nil if none).
 	Conn func(partner string) grpc.ClientConnInterface
 	// DailyBudget is the evaluations a partner may ask of this node per UTC
@@ -77,8 +80,9 @@ func (s *Server) EvaluateBlinded(ctx context.Context, req *liaisonv1.EvaluateBli
 	caller, _ := identity.FromContext(ctx)
 	partner := caller.Agency
 	audit.SetResource(ctx, "match_indexes/"+partner)
-	if err := s.partner(partner); err != nil {
-		return nil, err
+	if !slices.Contains(s.o.PublishTo, partner) {
+		return nil, errs.Precondition("match.not_agreed", "match_indexes/"+partner,
+			"%s publishes no blind index to %s (its config's match.partners does not list %s)", s.o.Own, partner, partner)
 	}
 	epoch := int64(req.GetEpoch())
 	epochs, err := s.o.Store.MatchEpochs(ctx, partner)
@@ -130,6 +134,10 @@ func (s *Server) RotateMatchKey(ctx context.Context, req *liaisonv1.RotateMatchK
 	audit.SetResource(ctx, "match_indexes/"+req.GetPartner())
 	if err := s.partner(req.GetPartner()); err != nil {
 		return nil, err
+	}
+	if !slices.Contains(s.o.PublishTo, req.GetPartner()) {
+		return nil, errs.Precondition("match.not_agreed", "match_indexes/"+req.GetPartner(),
+			"%s publishes no blind index to %s (match.partners in its config)", s.o.Own, req.GetPartner())
 	}
 	if err := s.o.Indexer.Rotate(ctx, req.GetPartner()); err != nil {
 		return nil, err
@@ -333,7 +341,8 @@ func (s *Server) currentIndex(ctx context.Context, partner string) (store.Remote
 		}
 	}
 	return store.RemoteIndex{}, errs.Precondition("match.no_index", "match_indexes/"+partner,
-		"%s has not yet published a complete index to %s; a blind match needs it (see GetMatchStatus)", partner, s.o.Own)
+		"%s has not yet published a complete index to %s; a blind match needs it (%s's node publishes one once its config lists %s in match.partners; see GetMatchStatus)",
+		partner, s.o.Own, partner, s.o.Own)
 }
 
 // maxPerCall is the elements sent in one EvaluateBlinded call.

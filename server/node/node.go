@@ -205,11 +205,11 @@ func Start(ctx context.Context, cfg *config.Config, log *slog.Logger, lis net.Li
 		return nil, err
 	}
 	n.Match = match.NewIndexer(match.IndexerOptions{
-		Store: n.Store, Own: cfg.Agency, Partners: partnerCodes, Secret: matchSecret,
+		Store: n.Store, Own: cfg.Agency, Partners: cfg.Match.Partners, Secret: matchSecret,
 		EpochLength: cfg.Match.EpochLength.Duration, Interval: cfg.Match.IndexInterval.Duration, Logger: log,
 	})
 	matchSvc := match.New(match.Options{
-		Store: n.Store, Own: cfg.Agency, Partners: partnerCodes, Indexer: n.Match,
+		Store: n.Store, Own: cfg.Agency, Partners: partnerCodes, PublishTo: cfg.Match.Partners, Indexer: n.Match,
 		Conn:        func(p string) grpc.ClientConnInterface { return n.Federation.Conn(p) },
 		DailyBudget: cfg.Match.DailyBudget, FollowUpDeadline: cfg.Match.FollowUpDeadline.Duration,
 	})
