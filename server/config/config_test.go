@@ -139,7 +139,7 @@ func TestLoad_Valid(t *testing.T) {
 		Metrics: config.Metrics{Listen: "127.0.0.1:9464"},
 		Match: config.Match{DailyBudget: 10000, EpochLength: config.Duration{Duration: 720 * time.Hour},
 			FollowUpDeadline: config.Duration{Duration: 48 * time.Hour}, IndexInterval: config.Duration{Duration: time.Second}},
-		Audit:   config.Audit{CheckpointInterval: config.Duration{Duration: 5 * time.Second}, ContentRetention: config.Duration{Duration: 1825 * 24 * time.Hour}},
+		Audit: config.Audit{CheckpointInterval: config.Duration{Duration: 5 * time.Second}, ContentRetention: config.Duration{Duration: 1825 * 24 * time.Hour}},
 	}
 	if diff := cmp.Diff(want, c); diff != "" {
 		t.Errorf("config (-want +got):\n%s", diff)

@@ -467,3 +467,119 @@ func TestMatch_OnlyByAgreement(t *testing.T) {
 		t.Errorf("rotating a key bravo does not keep: %v", err)
 	}
 }
+
+// askDocument asks partner about a passport and says whether it hit,
+// returning the token of the hit.
+func (n *matchNode) askDocument(t *testing.T, partner, number, country string) (bool, string) {
+	t.Helper()
+	r, err := n.analyst.MatchPersons(context.Background(), &liaisonv1.MatchPersonsRequest{Partner: partner, Persons: []*liaisonv1.Person{
+		{Names: []*liaisonv1.PersonName{{FamilyName: "X"}}, Documents: passport(number, country)}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	k := r.GetResults()[0].GetKeys()[0]
+	return k.GetHit(), k.GetHitToken()
+}
+
+// TestMatch_Discoverability: own leads and cases are in the index by
+// default, H3 leads are not; a supervisor's override takes a record out of
+// (or puts it into) the index published to one partner.
+func TestMatch_Discoverability(t *testing.T) {
+	t.Parallel()
+	a, b := nodetest.Pair(t, matchWithAll)
+	alpha, bravo := matchClients(t, a), matchClients(t, b)
+	ctx := context.Background()
+	subject := func(number string) []*liaisonv1.Person {
+		return []*liaisonv1.Person{{Names: []*liaisonv1.PersonName{{FamilyName: "Somchai"}}, Documents: passport(number, "THA")}}
+	}
+	open := newLead("open lead")
+	open.Subjects = subject("AA1000001")
+	h3 := permLead("H3 lead", liaisonv1.HandlingCode_HANDLING_CODE_H3)
+	h3.Subjects = subject("AA1000002")
+	var leadIDs []string
+	for _, l := range []*liaisonv1.Lead{open, h3} {
+		c, err := bravo.leads.CreateLead(ctx, &liaisonv1.CreateLeadRequest{Lead: l})
+		if err != nil {
+			t.Fatal(err)
+		}
+		leadIDs = append(leadIDs, c.GetLead().GetId())
+	}
+	cs := newCase("case")
+	cs.Subjects = subject("AA1000003")
+	if _, err := liaisonv1.NewCaseServiceClient(b.Conn(t, "analyst")).CreateCase(ctx, &liaisonv1.CreateCaseRequest{Case: cs}); err != nil {
+		t.Fatal(err)
+	}
+	waitInSync(t, bravo, alpha)
+	for number, want := range map[string]bool{"AA1000001": true, "AA1000002": false, "AA1000003": true} {
+		if hit, _ := alpha.askDocument(t, "bravo", number, "THA"); hit != want {
+			t.Errorf("passport %s: hit %t, want %t", number, hit, want)
+		}
+	}
+	// Take the open lead out, put the H3 lead in.
+	for i, on := range []bool{false, true} {
+		if _, err := bravo.supervisor.SetDiscoverability(ctx, &liaisonv1.SetDiscoverabilityRequest{RecordId: leadIDs[i], Partner: "alpha", Discoverable: on}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := bravo.analyst.SetDiscoverability(ctx, &liaisonv1.SetDiscoverabilityRequest{RecordId: leadIDs[0], Partner: "alpha", Discoverable: true}); status.Code(err) != codes.PermissionDenied {
+		t.Errorf("an analyst set discoverability: %v", err)
+	}
+	waitInSync(t, bravo, alpha)
+	for number, want := range map[string]bool{"AA1000001": false, "AA1000002": true} {
+		if hit, _ := alpha.askDocument(t, "bravo", number, "THA"); hit != want {
+			t.Errorf("after the overrides, passport %s: hit %t, want %t", number, hit, want)
+		}
+	}
+	// Only own records: alpha cannot set bravo's lead's discoverability.
+	if _, err := alpha.supervisor.SetDiscoverability(ctx, &liaisonv1.SetDiscoverabilityRequest{RecordId: leadIDs[0], Partner: "bravo", Discoverable: true}); status.Code(err) != codes.NotFound {
+		t.Errorf("alpha setting the discoverability of a lead it does not hold: %v", err)
+	}
+}
+
+// TestMatch_Rotation: a new epoch is a new key and a new index; the
+// partner switches to it once it is complete and drops the old one, hits
+// keep coming (with new tokens), and a token of the dropped epoch is not
+// followed up: ask again.
+func TestMatch_Rotation(t *testing.T) {
+	t.Parallel()
+	a, b := nodetest.Pair(t, matchWithAll)
+	alpha, bravo := matchClients(t, a), matchClients(t, b)
+	ctx := context.Background()
+	l := newLead("rotation")
+	l.Subjects = []*liaisonv1.Person{{Names: []*liaisonv1.PersonName{{FamilyName: "Chen", GivenNames: "Wei"}}, Documents: passport("E1234567", "CHN")}}
+	if _, err := bravo.leads.CreateLead(ctx, &liaisonv1.CreateLeadRequest{Lead: l}); err != nil {
+		t.Fatal(err)
+	}
+	waitInSync(t, bravo, alpha)
+	hit, oldToken := alpha.askDocument(t, "bravo", "E1234567", "CHN")
+	if !hit {
+		t.Fatal("no hit before the rotation")
+	}
+	before := alpha.status(t, "bravo")
+	r, err := bravo.supervisor.RotateMatchKey(ctx, &liaisonv1.RotateMatchKeyRequest{Partner: "alpha"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.GetStatus().GetOwnEpoch() != before.GetPartnerEpoch()+1 {
+		t.Fatalf("rotated to epoch %d from %d", r.GetStatus().GetOwnEpoch(), before.GetPartnerEpoch())
+	}
+	waitInSync(t, bravo, alpha)
+	if n := countRows(t, a.Cfg.Database.Path, "SELECT count(*) FROM match_remote_indexes"); n != 1 {
+		t.Errorf("alpha holds %d of bravo's indexes after the rotation, want 1 (the old one dropped)", n)
+	}
+	hit, newToken := alpha.askDocument(t, "bravo", "E1234567", "CHN")
+	if !hit || newToken == oldToken {
+		t.Fatalf("after the rotation: hit %t, token changed %t", hit, newToken != oldToken)
+	}
+	// The old token: alpha no longer holds that epoch's index, so it
+	// refuses to follow it up; the new one goes through.
+	_, err = alpha.analyst.FollowUpHit(ctx, &liaisonv1.FollowUpHitRequest{Partner: "bravo", HitToken: oldToken,
+		KeyKind: liaisonv1.MatchKeyKind_MATCH_KEY_KIND_DOCUMENT, Justification: "old"})
+	if got := permViolations(t, err); len(got) != 1 || got[0] != "match.not_a_hit match_indexes/bravo" {
+		t.Errorf("following up a token of a dropped epoch: %v", err)
+	}
+	if _, err := alpha.analyst.FollowUpHit(ctx, &liaisonv1.FollowUpHitRequest{Partner: "bravo", HitToken: newToken,
+		KeyKind: liaisonv1.MatchKeyKind_MATCH_KEY_KIND_DOCUMENT, Justification: "new"}); err != nil {
+		t.Error(err)
+	}
+}
