@@ -208,6 +208,9 @@ var PersonalData = []string{
 	"/liaison.v1.CaseService/CloseCase",
 	"/liaison.v1.CaseService/ReopenCase",
 	"/liaison.v1.PermissionService/DecidePermissionRequest",
+	// The identifiers a blind match asked about; the reasons of follow-ups.
+	"/liaison.v1.MatchService/MatchPersons",
+	"/liaison.v1.MatchService/DecideMatchFollowUp",
 }
 
 // MergeSignatures returns note a with the signature lines of note b that a

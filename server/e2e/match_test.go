@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -21,6 +22,7 @@ import (
 	"github.com/liaison-exchange/liaison/server/config"
 	"github.com/liaison-exchange/liaison/server/errs"
 	"github.com/liaison-exchange/liaison/server/nodetest"
+	"github.com/liaison-exchange/liaison/server/store"
 )
 
 // wire records every message a node receives at its handlers.
@@ -581,5 +583,61 @@ func TestMatch_Rotation(t *testing.T) {
 	if _, err := alpha.analyst.FollowUpHit(ctx, &liaisonv1.FollowUpHitRequest{Partner: "bravo", HitToken: newToken,
 		KeyKind: liaisonv1.MatchKeyKind_MATCH_KEY_KIND_DOCUMENT, Justification: "new"}); err != nil {
 		t.Error(err)
+	}
+}
+
+// TestMatch_HolderCannotRewriteItsIndex plays bravo with its own valid
+// node key: updates of its own index that skip one, change the index's
+// epoch or key, bring an older epoch, complete twice or carry torn entries
+// are each rejected with their rule, and alpha's copy stays as it was.
+func TestMatch_HolderCannotRewriteItsIndex(t *testing.T) {
+	t.Parallel()
+	a, b := nodetest.Pair(t, matchWithAll)
+	alpha, bravo := matchClients(t, a), matchClients(t, b)
+	waitInSync(t, bravo, alpha)
+	db := openDB(t, a.Cfg.Database.Path)
+	var idx store.RemoteIndex
+	if err := db.QueryRow("SELECT index_id, epoch, public_key, version, complete FROM match_remote_indexes").
+		Scan(&idx.IndexID, &idx.Epoch, &idx.PublicKey, &idx.Version, &idx.Complete); err != nil {
+		t.Fatal(err)
+	}
+	b.Stop(t)
+	in := intrude(t, a, "bravo")
+	update := func(id string, epoch int64, key []byte, complete bool, added []byte) *liaisonv1.MatchIndexUpdate {
+		return &liaisonv1.MatchIndexUpdate{IndexId: id, Holder: "bravo", Partner: "alpha", Epoch: uint32(epoch), PublicKey: key, Complete: complete, Added: added}
+	}
+	entry := bytes.Repeat([]byte{1}, 16)
+	otherKey := bytes.Repeat([]byte{2}, 32)
+	state := func() map[string][]string {
+		return queryState(t, db, []string{"SELECT * FROM match_remote_indexes", "SELECT * FROM match_remote_entries"})
+	}
+	before := state()
+	for _, c := range []struct {
+		name, code string
+		version    int64
+		u          *liaisonv1.MatchIndexUpdate
+	}{
+		{"an update skipped", "match.update_gap", idx.Version + 2, update(idx.IndexID, idx.Epoch, idx.PublicKey, false, entry)},
+		{"another key", "match.index_changed", idx.Version + 1, update(idx.IndexID, idx.Epoch, otherKey, false, entry)},
+		{"another epoch", "match.index_changed", idx.Version + 1, update(idx.IndexID, idx.Epoch+1, idx.PublicKey, false, entry)},
+		{"completed twice", "match.completed", idx.Version + 1, update(idx.IndexID, idx.Epoch, idx.PublicKey, true, entry)},
+		{"an older epoch", "match.stale_epoch", 1, update(newID(), idx.Epoch, otherKey, true, entry)},
+		{"torn entries", "payload.invalid", idx.Version + 1, update(idx.IndexID, idx.Epoch, idx.PublicKey, false, entry[:15])},
+	} {
+		_, rc := in.send(t, liaisonv1.EnvelopeKind_ENVELOPE_KIND_MATCH_INDEX, c.u.GetIndexId(), c.version, c.u)
+		if rc.GetStatus() != liaisonv1.ReceiptStatus_RECEIPT_STATUS_REJECTED || rc.GetReasonCode() != c.code {
+			t.Errorf("%s: %v, want REJECTED %s", c.name, rc, c.code)
+		}
+	}
+	if diff := cmp.Diff(before, state()); diff != "" {
+		t.Errorf("alpha's copy of bravo's index changed (-before +after):\n%s", diff)
+	}
+	// The next update in order still applies.
+	_, rc := in.send(t, liaisonv1.EnvelopeKind_ENVELOPE_KIND_MATCH_INDEX, idx.IndexID, idx.Version+1, update(idx.IndexID, idx.Epoch, idx.PublicKey, false, entry))
+	if rc.GetStatus() != liaisonv1.ReceiptStatus_RECEIPT_STATUS_APPLIED {
+		t.Errorf("the next update: %v", rc)
+	}
+	if st := alpha.status(t, "bravo"); st.GetPartnerEntries() != 1 || st.GetPartnerVersion() != idx.Version+1 {
+		t.Errorf("alpha holds %d entries at update %d", st.GetPartnerEntries(), st.GetPartnerVersion())
 	}
 }

@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"database/sql"
@@ -22,6 +23,7 @@ import (
 
 	"github.com/liaison-exchange/liaison/certs"
 	liaisonv1 "github.com/liaison-exchange/liaison/gen/liaison/v1"
+	"github.com/liaison-exchange/liaison/server/config"
 	"github.com/liaison-exchange/liaison/server/nodetest"
 )
 
@@ -40,7 +42,13 @@ type trioNode struct {
 
 func startTrio(t *testing.T) (alpha, bravo, charlie *trioNode) {
 	t.Helper()
-	a, b, c := nodetest.Trio(t, nil)
+	return startTrioWith(t, nil)
+}
+
+// startTrioWith starts the trio with mutate adjusting each config.
+func startTrioWith(t *testing.T, mutate func(*config.Config)) (alpha, bravo, charlie *trioNode) {
+	t.Helper()
+	a, b, c := nodetest.Trio(t, mutate)
 	wrap := func(n *nodetest.Node) *trioNode {
 		return &trioNode{Node: n, fed: clients(t, n), cs: caseClients(t, n),
 			man: &manNode{Node: n, analyst: liaisonv1.NewManifestServiceClient(n.Conn(t, "analyst")),
@@ -378,6 +386,8 @@ var recordTables = []string{
 	"SELECT * FROM manifests", "SELECT * FROM manifest_actions", "SELECT * FROM manifest_notes", "SELECT * FROM manifest_screenings",
 	"SELECT * FROM permission_requests", "SELECT * FROM person_index", "SELECT * FROM person_identifiers", "SELECT rowid, * FROM person_names",
 	"SELECT * FROM feed", "SELECT partner, seq, envelope_id, kind, record_id, record_version FROM outbox",
+	"SELECT * FROM match_remote_indexes", "SELECT * FROM match_remote_entries", "SELECT * FROM match_follow_ups",
+	"SELECT * FROM match_entries", "SELECT * FROM match_published", "SELECT * FROM match_dirty",
 }
 
 // recordState reads every row of recordTables, a row a line (blobs by
@@ -488,8 +498,11 @@ func newID() string { return uuid.Must(uuid.NewV7()).String() }
 // and charlie's own that alpha holds.
 type trioRecords struct {
 	aLead, aCase, aCaseB, aNote, aReq, aReq2, aManB, aManC, aOwnReq string
-	bLead, bCase, bNote, bManA, bReq                                string
-	cCase                                                           string
+	// bravo's blind index as alpha holds it, and alpha's follow-up of a
+	// hit in it.
+	bIndex, aFollowUp                string
+	bLead, bCase, bNote, bManA, bReq string
+	cCase                            string
 }
 
 // trioSetup builds the records of the attack test through the nodes' APIs
@@ -576,6 +589,29 @@ func trioSetup(t *testing.T, alpha, bravo, charlie *trioNode) trioRecords {
 	}
 	r.aManB, r.aManC, r.bManA = flow(alpha, bravo), flow(alpha, charlie), flow(bravo, alpha)
 
+	// Blind matching between alpha and bravo: bravo holds a passport, alpha
+	// asks, hits and follows the hit up.
+	am, bm := matchClients(t, alpha.Node), matchClients(t, bravo.Node)
+	held := newLead("bravo's unreleased lead")
+	held.Subjects = []*liaisonv1.Person{{Names: []*liaisonv1.PersonName{{FamilyName: "Chen", GivenNames: "Wei"}}, Documents: passport("E1234567", "CHN")}}
+	if _, err := bm.leads.CreateLead(ctx, &liaisonv1.CreateLeadRequest{Lead: held}); err != nil {
+		t.Fatal(err)
+	}
+	waitInSync(t, bm, am)
+	hit, token := am.askDocument(t, "bravo", "E1234567", "CHN")
+	if !hit {
+		t.Fatal("alpha's blind query of bravo found no hit")
+	}
+	fu, err := am.analyst.FollowUpHit(ctx, &liaisonv1.FollowUpHitRequest{Partner: "bravo", HitToken: token,
+		KeyKind: liaisonv1.MatchKeyKind_MATCH_KEY_KIND_DOCUMENT, Justification: "seen at the border"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.aFollowUp = fu.GetFollowUp().GetId()
+	if err := openDB(t, alpha.Cfg.Database.Path).QueryRow("SELECT index_id FROM match_remote_indexes").Scan(&r.bIndex); err != nil {
+		t.Fatal(err)
+	}
+
 	// charlie's node has sent everything and got its receipts: stop it.
 	charlie.fed.waitPartnerStatus(t, "alpha", 10*time.Second, settled)
 	charlie.Stop(t)
@@ -595,7 +631,12 @@ func trioSetup(t *testing.T, alpha, bravo, charlie *trioNode) trioRecords {
 // boundary between nodes") is enforced by the appliers.
 func TestThreeAgencies_CharlieCannotChangeOthersRecords(t *testing.T) {
 	t.Parallel()
-	alpha, bravo, charlie := startTrio(t)
+	alpha, bravo, charlie := startTrioWith(t, func(c *config.Config) {
+		c.Match.IndexInterval.Duration = 50 * time.Millisecond
+		if c.Agency != "charlie" { // alpha and bravo publish blind indexes to each other
+			c.Match.Partners = []string{map[string]string{"alpha": "bravo", "bravo": "alpha"}[c.Agency]}
+		}
+	})
 	r := trioSetup(t, alpha, bravo, charlie)
 	in := intrude(t, alpha.Node, "charlie")
 	if in.seq == 0 {
@@ -645,10 +686,42 @@ func TestThreeAgencies_CharlieCannotChangeOthersRecords(t *testing.T) {
 		return env{liaisonv1.EnvelopeKind_ENVELOPE_KIND_PERMISSION_DECISION, id, 2, charlieDecision(held[id])}
 	}
 
+	index := func(indexID, holder, partner string) env {
+		u := &liaisonv1.MatchIndexUpdate{IndexId: indexID, Holder: holder, Partner: partner, Epoch: 9, PublicKey: make([]byte, 32),
+			Complete: true, Added: bytes.Repeat([]byte{0xab}, 32)}
+		return env{liaisonv1.EnvelopeKind_ENVELOPE_KIND_MATCH_INDEX, indexID, 1, u}
+	}
+	followUp := func(id, querier, holder string) *liaisonv1.MatchFollowUp {
+		return &liaisonv1.MatchFollowUp{Id: id, Querier: querier, Holder: holder, HitToken: "AAAA", Justification: "charlie",
+			Status: liaisonv1.MatchFollowUpStatus_MATCH_FOLLOW_UP_STATUS_RELEASED, CreateTime: timestamppb.Now(), DueTime: timestamppb.Now()}
+	}
+	fuEnv := func(kind liaisonv1.EnvelopeKind, f *liaisonv1.MatchFollowUp, version int64) env {
+		return env{kind, f.GetId(), version, f}
+	}
+
 	attacks := []struct {
 		name  string
 		build func() env
 	}{
+		// ENVELOPE_KIND_MATCH_INDEX
+		{"match index/bravo's index, bravo as holder", func() env { return index(r.bIndex, "bravo", "alpha") }},
+		{"match index/bravo's index, charlie as holder", func() env { return index(r.bIndex, "charlie", "alpha") }},
+		{"match index/charlie's, for bravo", func() env { return index(newID(), "charlie", "bravo") }},
+		{"match index/id of alpha's lead", func() env { return index(r.aLead, "charlie", "alpha") }},
+		// ENVELOPE_KIND_MATCH_FOLLOW_UP
+		{"match follow-up/naming bravo as asker", func() env {
+			return fuEnv(liaisonv1.EnvelopeKind_ENVELOPE_KIND_MATCH_FOLLOW_UP, followUp(newID(), "bravo", "alpha"), 1)
+		}},
+		{"match follow-up/id of alpha's follow-up of bravo", func() env {
+			return fuEnv(liaisonv1.EnvelopeKind_ENVELOPE_KIND_MATCH_FOLLOW_UP, followUp(r.aFollowUp, "charlie", "alpha"), 1)
+		}},
+		// ENVELOPE_KIND_MATCH_FOLLOW_UP_DECISION
+		{"match decision/alpha's follow-up of bravo, bravo as holder", func() env {
+			return fuEnv(liaisonv1.EnvelopeKind_ENVELOPE_KIND_MATCH_FOLLOW_UP_DECISION, followUp(r.aFollowUp, "alpha", "bravo"), 2)
+		}},
+		{"match decision/alpha's follow-up of bravo, charlie as holder", func() env {
+			return fuEnv(liaisonv1.EnvelopeKind_ENVELOPE_KIND_MATCH_FOLLOW_UP_DECISION, followUp(r.aFollowUp, "alpha", "charlie"), 2)
+		}},
 		// ENVELOPE_KIND_LEAD
 		{"lead/alpha's lead, charlie as originator", func() env { return lead(r.aLead, "charlie") }},
 		{"lead/alpha's lead, alpha as originator", func() env { return lead(r.aLead, "alpha") }},
