@@ -20,13 +20,15 @@
 //	go run -tags sqlite_fts5 ./server/cmd/liaisonbench [-concurrency 50] [-duration 10s]
 //	    [-warmup 2s] [-conns 4] [-leads 2000] [-only Echo,GetLead] [-db-dir DIR]
 //	    [-persons 1000000] [-mixed-rate 2000] [-fed-leads 100000] [-ghz PATH]
+//	    [-match-persons 3000] [-match-build-persons 20000]
 //	    [-cpuprofile PREFIX] [-log-level warn]
 //
 // -persons fills the node's search index before it starts, for the search
 // scenarios (search.go) and the mixed workload; -fed-leads runs the
 // federation phase on two more nodes after the scenarios (federation.go);
 // -ghz runs the base scenarios again with ghz as the load generator
-// (ghz.go).
+// (ghz.go); -match-persons runs the blind hit/no-hit phase on two more
+// nodes after that (match.go).
 //
 // The Mixed scenario (mixed.go) is a working day over the same persons:
 // 70% GetLead, 15% SearchPersons, 10% CreateLead and 5% ReleaseLead of a
@@ -89,20 +91,22 @@ const (
 )
 
 type flags struct {
-	concurrency int
-	duration    time.Duration
-	warmup      time.Duration
-	conns       int
-	seed        int
-	only        string
-	dbDir       string
-	cpuProfile  string
-	logLevel    string
-	ghz         string
-	persons     int
-	fedLeads    int
-	gogc        int
-	mixedRate   float64
+	concurrency  int
+	duration     time.Duration
+	warmup       time.Duration
+	conns        int
+	seed         int
+	only         string
+	dbDir        string
+	cpuProfile   string
+	logLevel     string
+	ghz          string
+	persons      int
+	fedLeads     int
+	gogc         int
+	mixedRate    float64
+	matchPersons int
+	matchBuild   int
 }
 
 func main() {
@@ -120,11 +124,13 @@ func main() {
 	flag.IntVar(&f.persons, "persons", 1_000_000, "persons populated in the node's search index before it starts (0: no search scenarios)")
 	flag.IntVar(&f.fedLeads, "fed-leads", 100_000, "leads released from alpha to bravo in the federation phase (0: no federation phase)")
 	flag.Float64Var(&f.mixedRate, "mixed-rate", 2000, "calls/s offered by the mixed workload (open loop), for -duration")
+	flag.IntVar(&f.matchPersons, "match-persons", 3000, "leads (one synthetic subject each) bravo holds in the blind hit/no-hit phase (0: no match phase)")
+	flag.IntVar(&f.matchBuild, "match-build-persons", 20_000, "synthetic persons whose index entries the match phase computes for the build rate")
 	flag.Parse()
 	// The garbage collector setting liaison serve runs with.
 	f.gogc = node.TuneGC()
-	if flag.NArg() > 0 || f.concurrency < 1 || f.conns < 1 || f.duration <= 0 || f.warmup < 0 || f.seed < 50 || f.persons < 0 || f.fedLeads < 0 || !(f.mixedRate > 0) {
-		fmt.Fprintln(os.Stderr, "liaisonbench: bad arguments (need -concurrency ≥ 1, -conns ≥ 1, -duration > 0, -warmup ≥ 0, -leads ≥ 50, -persons ≥ 0, -fed-leads ≥ 0, -mixed-rate > 0, no positional arguments)")
+	if flag.NArg() > 0 || f.concurrency < 1 || f.conns < 1 || f.duration <= 0 || f.warmup < 0 || f.seed < 50 || f.persons < 0 || f.fedLeads < 0 || !(f.mixedRate > 0) || f.matchPersons < 0 || f.matchPersons > 0 && f.matchBuild < 1 {
+		fmt.Fprintln(os.Stderr, "liaisonbench: bad arguments (need -concurrency ≥ 1, -conns ≥ 1, -duration > 0, -warmup ≥ 0, -leads ≥ 50, -persons ≥ 0, -fed-leads ≥ 0, -mixed-rate > 0, -match-persons ≥ 0, -match-build-persons ≥ 1, no positional arguments)")
 		flag.Usage()
 		os.Exit(2)
 	}
@@ -248,6 +254,10 @@ func run(ctx context.Context, f flags, out io.Writer) int {
 		}
 		fedOK = reportFederation(out, f, measureFederation(ctx, f, b.pkiDir, tmp, createRate))
 	}
+	matchOK := true
+	if f.matchPersons > 0 && ctx.Err() == nil {
+		matchOK = reportMatch(out, measureMatch(ctx, f, matchOptions(f), b.pkiDir, tmp))
+	}
 	if f.dbDir != "" {
 		fmt.Fprintf(out, "\nDatabase kept at %s.\n", b.node.Config.Database.Path)
 	}
@@ -256,7 +266,7 @@ func run(ctx context.Context, f flags, out io.Writer) int {
 			return 1
 		}
 	}
-	if ctx.Err() != nil || !ghzOK || !fedOK {
+	if ctx.Err() != nil || !ghzOK || !fedOK || !matchOK {
 		return 1
 	}
 	return 0
