@@ -161,9 +161,9 @@ func waitInSync(t *testing.T, holder, asker *matchNode) {
 	t.Helper()
 	nodetest.Eventually(t, 20*time.Second, func() error {
 		h, a := holder.status(t, asker.Agency), asker.status(t, holder.Agency)
-		if h.GetOwnPending() != 0 || !a.GetPartnerComplete() || a.GetPartnerEntries() != h.GetOwnEntries() || a.GetPartnerEpoch() != h.GetOwnEpoch() {
-			return fmt.Errorf("holder %s: epoch %d, %d entries, %d pending; %s holds epoch %d, %d entries, complete %t",
-				holder.Agency, h.GetOwnEpoch(), h.GetOwnEntries(), h.GetOwnPending(), asker.Agency, a.GetPartnerEpoch(), a.GetPartnerEntries(), a.GetPartnerComplete())
+		if h.GetOwnPending() != 0 || h.GetOwnChangesBehind() != 0 || !h.GetOwnScanned() || !a.GetPartnerComplete() || a.GetPartnerEntries() != h.GetOwnEntries() || a.GetPartnerEpoch() != h.GetOwnEpoch() {
+			return fmt.Errorf("holder %s: epoch %d, %d entries, %d pending, %d changes behind; %s holds epoch %d, %d entries, complete %t",
+				holder.Agency, h.GetOwnEpoch(), h.GetOwnEntries(), h.GetOwnPending(), h.GetOwnChangesBehind(), asker.Agency, a.GetPartnerEpoch(), a.GetPartnerEntries(), a.GetPartnerComplete())
 		}
 		return nil
 	})
@@ -412,8 +412,10 @@ func TestMatch_DictionaryAttemptIsRefusedAndAudited(t *testing.T) {
 	if used > budget {
 		t.Errorf("%d evaluations answered, budget %d", used, budget)
 	}
-	if st := bravo.status(t, "alpha"); st.GetEvaluationsToday() != int64(used) || st.GetDailyBudget() != budget {
-		t.Errorf("bravo counts %d evaluations of %d, want %d", st.GetEvaluationsToday(), st.GetDailyBudget(), used)
+	// A query goes in parallel parts: the part that fit in the budget was
+	// evaluated (and counted) though the query as a whole was refused.
+	if st := bravo.status(t, "alpha"); st.GetEvaluationsToday() < int64(used) || st.GetEvaluationsToday() > budget || st.GetDailyBudget() != budget {
+		t.Errorf("bravo counts %d evaluations of %d, want %d..%d", st.GetEvaluationsToday(), st.GetDailyBudget(), used, budget)
 	}
 	auditor := liaisonv1.NewAuditServiceClient(b.Conn(t, "auditor"))
 	ev, err := auditor.ListAuditEvents(ctx, &liaisonv1.ListAuditEventsRequest{Resource: "match_indexes/alpha"})

@@ -4,8 +4,11 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"math"
+	"runtime"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"google.golang.org/grpc"
@@ -231,6 +234,11 @@ func (s *Server) status(ctx context.Context, partner string) (*liaisonv1.MatchPa
 		if st.OwnEntries, st.OwnPending, err = s.o.Store.MatchCounts(ctx, partner, e.Epoch); err != nil {
 			return nil, err
 		}
+		_, newest, err := s.o.Store.FeedBounds(ctx)
+		if err != nil {
+			return nil, err
+		}
+		st.OwnChangesBehind, st.OwnScanned = max(0, newest-e.FeedCursor), e.Scanned
 	}
 	if st.EvaluationsToday, err = s.o.Store.MatchBudgetUsed(ctx, partner, day(s.o.Now())); err != nil {
 		return nil, err
@@ -349,42 +357,72 @@ func (s *Server) currentIndex(ctx context.Context, partner string) (store.Remote
 const maxPerCall = 1000
 
 // ask has partner evaluate the keys blind and looks the results up in its
-// index: hit or not per key, and the hit token of each hit.
+// index: hit or not per key, and the hit token of each hit. The keys go in
+// as many calls as there are cores (each call blinds, is evaluated and
+// proven, and is verified and unblinded on its own), so that the
+// cryptography of one query runs in parallel on both nodes.
 func (s *Server) ask(ctx context.Context, partner string, idx store.RemoteIndex, keys []Key) (hits []bool, tokens []string, remaining int64, err error) {
 	conn := s.o.Conn(partner)
 	if conn == nil {
 		return nil, nil, 0, errs.New(errs.Unavailable, "no connection to %s", partner)
 	}
 	peer := liaisonv1.NewMatchPeerServiceClient(conn)
-	for start := 0; start < len(keys); start += maxPerCall {
-		chunk := keys[start:min(start+maxPerCall, len(keys))]
-		b, err := blind(idx.PublicKey, chunk)
-		if err != nil {
-			return nil, nil, 0, err
-		}
-		resp, err := peer.EvaluateBlinded(ctx, &liaisonv1.EvaluateBlindedRequest{Epoch: uint32(idx.Epoch), Elements: b.Blinded})
-		if err != nil {
-			return nil, nil, 0, partnerErr(partner, err)
-		}
-		outputs, err := b.finalize(resp.GetElements(), resp.GetProof())
-		if err != nil {
-			return nil, nil, 0, errs.Precondition("match.bad_evaluation", "match_indexes/"+partner, "%s's answer: %v", partner, err)
-		}
-		remaining = resp.GetBudgetRemaining()
-		for _, o := range outputs {
-			hit, err := s.o.Store.HasRemoteEntry(ctx, idx.IndexID, Entry(o))
+	parts := min(runtime.GOMAXPROCS(0), (len(keys)+2)/3)
+	size := min(maxPerCall, (len(keys)+parts-1)/parts)
+	hits, tokens = make([]bool, len(keys)), make([]string, len(keys))
+	var (
+		mu     sync.Mutex
+		wg     sync.WaitGroup
+		failed []error
+	)
+	remaining = math.MaxInt64
+	for start := 0; start < len(keys); start += size {
+		end := min(start+size, len(keys))
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			left, err := s.askPart(ctx, peer, partner, idx, keys[start:end], hits[start:end], tokens[start:end])
+			mu.Lock()
+			defer mu.Unlock()
 			if err != nil {
-				return nil, nil, 0, err
+				failed = append(failed, err)
 			}
-			hits = append(hits, hit)
-			t := ""
-			if hit {
-				t = token(idx.Epoch, o)
-			}
-			tokens = append(tokens, t)
-		}
+			remaining = min(remaining, left)
+		}()
+	}
+	wg.Wait()
+	if len(failed) > 0 {
+		return nil, nil, 0, failed[0]
 	}
 	return hits, tokens, remaining, nil
+}
+
+// askPart is one EvaluateBlinded call of ask, filling hits and tokens.
+func (s *Server) askPart(ctx context.Context, peer liaisonv1.MatchPeerServiceClient, partner string, idx store.RemoteIndex,
+	keys []Key, hits []bool, tokens []string) (int64, error) {
+	b, err := blind(idx.PublicKey, keys)
+	if err != nil {
+		return 0, err
+	}
+	resp, err := peer.EvaluateBlinded(ctx, &liaisonv1.EvaluateBlindedRequest{Epoch: uint32(idx.Epoch), Elements: b.Blinded})
+	if err != nil {
+		return 0, partnerErr(partner, err)
+	}
+	outputs, err := b.finalize(resp.GetElements(), resp.GetProof())
+	if err != nil {
+		return 0, errs.Precondition("match.bad_evaluation", "match_indexes/"+partner, "%s's answer: %v", partner, err)
+	}
+	for i, o := range outputs {
+		hit, err := s.o.Store.HasRemoteEntry(ctx, idx.IndexID, Entry(o))
+		if err != nil {
+			return 0, err
+		}
+		hits[i] = hit
+		if hit {
+			tokens[i] = token(idx.Epoch, o)
+		}
+	}
+	return resp.GetBudgetRemaining(), nil
 }
 
 // partnerErr passes on what the partner refused with, saying it was the

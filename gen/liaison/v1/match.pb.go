@@ -1129,8 +1129,13 @@ type MatchPartnerStatus struct {
 	PartnerEntries    int64                  `protobuf:"varint,10,opt,name=partner_entries,json=partnerEntries,proto3" json:"partner_entries,omitempty"`
 	PartnerVersion    int64                  `protobuf:"varint,11,opt,name=partner_version,json=partnerVersion,proto3" json:"partner_version,omitempty"`
 	PartnerUpdateTime *timestamppb.Timestamp `protobuf:"bytes,12,opt,name=partner_update_time,json=partnerUpdateTime,proto3" json:"partner_update_time,omitempty"`
-	unknownFields     protoimpl.UnknownFields
-	sizeCache         protoimpl.SizeCache
+	// Changes to the node's records not yet looked at by the indexer for
+	// this partner's index (change feed entries past its cursor), and
+	// whether the epoch's first full indexing is done.
+	OwnChangesBehind int64 `protobuf:"varint,13,opt,name=own_changes_behind,json=ownChangesBehind,proto3" json:"own_changes_behind,omitempty"`
+	OwnScanned       bool  `protobuf:"varint,14,opt,name=own_scanned,json=ownScanned,proto3" json:"own_scanned,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
 }
 
 func (x *MatchPartnerStatus) Reset() {
@@ -1245,6 +1250,20 @@ func (x *MatchPartnerStatus) GetPartnerUpdateTime() *timestamppb.Timestamp {
 		return x.PartnerUpdateTime
 	}
 	return nil
+}
+
+func (x *MatchPartnerStatus) GetOwnChangesBehind() int64 {
+	if x != nil {
+		return x.OwnChangesBehind
+	}
+	return 0
+}
+
+func (x *MatchPartnerStatus) GetOwnScanned() bool {
+	if x != nil {
+		return x.OwnScanned
+	}
+	return false
 }
 
 type GetMatchStatusResponse struct {
@@ -1784,7 +1803,7 @@ const file_liaison_v1_match_proto_rawDesc = "" +
 	"\x0fdecision.status\x12\"a decision is RELEASED or DECLINED\x1a$this.status == 2 || this.status == 3\"U\n" +
 	"\x1bDecideMatchFollowUpResponse\x126\n" +
 	"\tfollow_up\x18\x01 \x01(\v2\x19.liaison.v1.MatchFollowUpR\bfollowUp\"\x17\n" +
-	"\x15GetMatchStatusRequest\"\x8f\x04\n" +
+	"\x15GetMatchStatusRequest\"\xde\x04\n" +
 	"\x12MatchPartnerStatus\x12\x18\n" +
 	"\apartner\x18\x01 \x01(\tR\apartner\x12\x1b\n" +
 	"\town_epoch\x18\x02 \x01(\rR\bownEpoch\x12\x1f\n" +
@@ -1800,7 +1819,10 @@ const file_liaison_v1_match_proto_rawDesc = "" +
 	"\x0fpartner_entries\x18\n" +
 	" \x01(\x03R\x0epartnerEntries\x12'\n" +
 	"\x0fpartner_version\x18\v \x01(\x03R\x0epartnerVersion\x12J\n" +
-	"\x13partner_update_time\x18\f \x01(\v2\x1a.google.protobuf.TimestampR\x11partnerUpdateTime\"T\n" +
+	"\x13partner_update_time\x18\f \x01(\v2\x1a.google.protobuf.TimestampR\x11partnerUpdateTime\x12,\n" +
+	"\x12own_changes_behind\x18\r \x01(\x03R\x10ownChangesBehind\x12\x1f\n" +
+	"\vown_scanned\x18\x0e \x01(\bR\n" +
+	"ownScanned\"T\n" +
 	"\x16GetMatchStatusResponse\x12:\n" +
 	"\bpartners\x18\x01 \x03(\v2\x1e.liaison.v1.MatchPartnerStatusR\bpartners\"P\n" +
 	"\x15RotateMatchKeyRequest\x127\n" +

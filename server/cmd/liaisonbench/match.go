@@ -203,6 +203,8 @@ func startMatchPair(ctx context.Context, f flags, pkiDir, dir string) (*matchPai
 		// The budget (default 10,000 a day) would otherwise end the
 		// repeated step-1 calls; the most the configuration allows.
 		c.Match.DailyBudget = 10_000_000
+		// The two agencies agree to publish blind indexes to each other.
+		c.Match.Partners = []string{partner}
 		return c, c.Validate()
 	}
 	if p.cfgA, err = cfg(ownAgency, partnerAgency, lisA, lisB); err == nil {
