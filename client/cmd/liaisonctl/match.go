@@ -348,8 +348,14 @@ func matchResultTable(w io.Writer, resp *liaisonv1.MatchPersonsResponse) {
 			row(w, who, matchKindName(k.GetKind()), fmt.Sprint(k.GetKeys()), result, token)
 		}
 	}
-	fmt.Fprintf(w, "\n%s, key epoch %d: %s, %d left of today's budget\n",
-		resp.GetPartner(), resp.GetEpoch(), counted(int(resp.GetEvaluations()), "evaluation"), resp.GetBudgetRemaining())
+	if resp.GetEvaluations() == 0 {
+		// Nothing was sent to the partner, so the node does not know the
+		// budget left (and reports 0).
+		fmt.Fprintf(w, "\n%s, key epoch %d: no keys to ask about, nothing evaluated\n", resp.GetPartner(), resp.GetEpoch())
+	} else {
+		fmt.Fprintf(w, "\n%s, key epoch %d: %s, %d left of today's budget\n",
+			resp.GetPartner(), resp.GetEpoch(), counted(int(resp.GetEvaluations()), "evaluation"), resp.GetBudgetRemaining())
+	}
 	fmt.Fprintf(w, "a hit says only that %s holds an entry with the same key, nothing more: not who it is, nor in which record.\n", resp.GetPartner())
 	if hits > 0 {
 		fmt.Fprintf(w, "to ask for more: liaisonctl match follow-up --partner %s --token TOKEN --kind KIND --justification TEXT\n", resp.GetPartner())

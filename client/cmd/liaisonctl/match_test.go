@@ -194,6 +194,18 @@ func TestMatch_AskFollowUpDecide(t *testing.T) {
 		}
 	})
 
+	t.Run("NoKeys", func(t *testing.T) {
+		// A name without a date of birth has no key: nothing is evaluated.
+		var resp liaisonv1.MatchPersonsResponse
+		file := writeFile(t, `{"names": [{"familyName": "Chen", "givenNames": "Wei"}]}`)
+		alpha.ctl(t, "analyst", "match", "ask", "--partner", "bravo", "-f", file, "-o", "json").wantCode(t, exitOK).decode(t, &resp)
+		if resp.GetEvaluations() != 0 || len(resp.GetResults()) != 1 || len(resp.GetResults()[0].GetKeys()) != 0 {
+			t.Errorf("a person without keys: %v", &resp)
+		}
+		r := alpha.ctl(t, "analyst", "match", "ask", "--partner", "bravo", "-f", file).wantCode(t, exitOK)
+		wantContains(t, "stdout", r.stdout, "not asked: no key", "\nbravo, key epoch 1: no keys to ask about, nothing evaluated\n")
+	})
+
 	t.Run("Lead", func(t *testing.T) {
 		var own liaisonv1.CreateLeadResponse
 		alpha.ctl(t, "analyst", "leads", "create", "-f", writeFile(t, leadWithSubject("our view of CHEN", chenSubject)), "-o", "json").
@@ -556,5 +568,16 @@ func TestMatchResultTable(t *testing.T) {
 		if diff := cmp.Diff(want[i], strings.Fields(l)); diff != "" {
 			t.Errorf("line %d (-want +got):\n%s", i, diff)
 		}
+	}
+
+	// Nothing evaluated: the node sends no budget back, so none is shown.
+	resp = &liaisonv1.MatchPersonsResponse{Partner: "bravo", Epoch: 3, Results: resp.GetResults()[:1]}
+	b.Reset()
+	tw = tabwriter.NewWriter(&b, 0, 4, 2, ' ', 0)
+	matchResultTable(tw, resp)
+	tw.Flush()
+	wantContains(t, "table", b.String(), "\nbravo, key epoch 3: no keys to ask about, nothing evaluated\n")
+	if strings.Contains(b.String(), "budget") {
+		t.Errorf("a budget is shown though nothing was evaluated:\n%s", b.String())
 	}
 }
