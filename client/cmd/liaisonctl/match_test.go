@@ -23,7 +23,11 @@ import (
 // each other every 50ms.
 func startMatchPair(t *testing.T) (alpha, bravo *peer) {
 	t.Helper()
-	a, b := nodetest.Pair(t, func(c *config.Config) { c.Match.IndexInterval.Duration = 50 * time.Millisecond })
+	// The two agencies agree to publish blind indexes to each other.
+	a, b := nodetest.Pair(t, func(c *config.Config) {
+		c.Match.IndexInterval.Duration = 50 * time.Millisecond
+		c.Match.Partners = []string{c.Partners[0].Agency}
+	})
 	return &peer{a}, &peer{b}
 }
 

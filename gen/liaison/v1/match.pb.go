@@ -429,7 +429,8 @@ type MatchPersonsResponse struct {
 	// The partner's key epoch the answer is from.
 	Epoch   uint32         `protobuf:"varint,2,opt,name=epoch,proto3" json:"epoch,omitempty"`
 	Results []*MatchResult `protobuf:"bytes,3,rep,name=results,proto3" json:"results,omitempty"`
-	// Evaluations used by this call, and left of today's budget.
+	// Evaluations used by this call, and left of today's budget as the
+	// partner said (both 0 when no person had a key: nothing was asked).
 	Evaluations     int32 `protobuf:"varint,4,opt,name=evaluations,proto3" json:"evaluations,omitempty"`
 	BudgetRemaining int64 `protobuf:"varint,5,opt,name=budget_remaining,json=budgetRemaining,proto3" json:"budget_remaining,omitempty"`
 	unknownFields   protoimpl.UnknownFields
@@ -722,7 +723,8 @@ type FollowUpHitRequest struct {
 	state   protoimpl.MessageState `protogen:"open.v1"`
 	Partner string                 `protobuf:"bytes,1,opt,name=partner,proto3" json:"partner,omitempty"`
 	// The hit token from MatchPersons.
-	HitToken      string       `protobuf:"bytes,2,opt,name=hit_token,json=hitToken,proto3" json:"hit_token,omitempty"`
+	HitToken string `protobuf:"bytes,2,opt,name=hit_token,json=hitToken,proto3" json:"hit_token,omitempty"`
+	// The kind of key that hit (as MatchPersons said).
 	KeyKind       MatchKeyKind `protobuf:"varint,3,opt,name=key_kind,json=keyKind,proto3,enum=liaison.v1.MatchKeyKind" json:"key_kind,omitempty"`
 	Justification string       `protobuf:"bytes,4,opt,name=justification,proto3" json:"justification,omitempty"`
 	// The local lead the hit was about, kept on this node only.
@@ -1771,12 +1773,13 @@ const file_liaison_v1_match_proto_rawDesc = "" +
 	"\vdecide_time\x18\r \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"decideTime\x123\n" +
 	"\arecords\x18\x0e \x03(\v2\x19.liaison.v1.MatchedRecordR\arecords\x12\"\n" +
-	"\rlocal_lead_id\x18\x0f \x01(\tR\vlocalLeadId\"\xab\x03\n" +
+	"\rlocal_lead_id\x18\x0f \x01(\tR\vlocalLeadId\"\xad\x03\n" +
 	"\x12FollowUpHitRequest\x127\n" +
 	"\apartner\x18\x01 \x01(\tB\x1d\xbaH\x1ar\x182\x16^[a-z][a-z0-9-]{1,30}$R\apartner\x12'\n" +
 	"\thit_token\x18\x02 \x01(\tB\n" +
-	"\xbaH\ar\x05\x10\x01\x18\x80\x02R\bhitToken\x12=\n" +
-	"\bkey_kind\x18\x03 \x01(\x0e2\x18.liaison.v1.MatchKeyKindB\b\xbaH\x05\x82\x01\x02\x10\x01R\akeyKind\x12\x8f\x01\n" +
+	"\xbaH\ar\x05\x10\x01\x18\x80\x02R\bhitToken\x12?\n" +
+	"\bkey_kind\x18\x03 \x01(\x0e2\x18.liaison.v1.MatchKeyKindB\n" +
+	"\xbaH\a\x82\x01\x04\x10\x01 \x00R\akeyKind\x12\x8f\x01\n" +
 	"\rjustification\x18\x04 \x01(\tBi\xbaHf\xba\x01\\\n" +
 	"\x17justification.not_blank\x12#must say something, not only spaces\x1a\x1cthis.matches('[^\\\\s\\\\p{Z}]')r\x05\x10\x01\x18\xd0\x0fR\rjustification\x12/\n" +
 	"\rlocal_lead_id\x18\x05 \x01(\tB\v\xbaH\b\xd8\x01\x01r\x03\xb0\x01\x01R\vlocalLeadId\x121\n" +
