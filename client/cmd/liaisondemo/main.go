@@ -153,6 +153,12 @@ func summary(msg proto.Message) string {
 		return fmt.Sprintf("added person %s", m.GetPerson().GetId())
 	case *liaisonv1.AddCaseEntryResponse:
 		return fmt.Sprintf("entry %s: %s", m.GetEntry().GetId(), m.GetEntry().GetState())
+	case *liaisonv1.MatchPersonsResponse:
+		hit := "no hit"
+		if len(m.GetResults()) > 0 && m.GetResults()[0].GetHit() {
+			hit = "hit"
+		}
+		return fmt.Sprintf("%s in %s's index (epoch %d), %d evaluations", hit, m.GetPartner(), m.GetEpoch(), m.GetEvaluations())
 	}
 	return ""
 }
@@ -263,6 +269,33 @@ func (d *demo) run() error {
 		return fmt.Errorf("bravo's search did not find alpha's lead")
 	}
 	fmt.Println("    (found in alpha's lead, held by bravo as a replica)")
+
+	// ---- blind hit/no-hit --------------------------------------------------
+	d.section("Without any release, bravo asks alpha blind whether it knows a passport (alpha learns neither the number nor the answer)")
+	ask := []string{"match", "ask", "--partner", "alpha", "Chen", "Wei", "--document", "PASSPORT:e123-4567:CHN"}
+	if err := eventually("a hit in the blind index alpha publishes to bravo", 15*time.Second, func() error {
+		r := &liaisonv1.MatchPersonsResponse{}
+		if err := d.get(r, "bravo", "analyst", ask...); err != nil {
+			return err
+		}
+		if !r.GetResults()[0].GetHit() {
+			return errors.New("no hit yet")
+		}
+		return nil
+	}); err != nil {
+		return err
+	}
+	if _, err := d.show("bravo", "analyst", ask...); err != nil {
+		return err
+	}
+	miss := &liaisonv1.MatchPersonsResponse{}
+	if err := d.json(miss, "bravo", "analyst", "match", "ask", "--partner", "alpha", "Nguyen", "Van", "Thanh", "--document", "PASSPORT:C9876543:VNM"); err != nil {
+		return err
+	}
+	if miss.GetResults()[0].GetHit() {
+		return fmt.Errorf("an unrelated passport hit in alpha's index: %v", miss)
+	}
+	fmt.Println("    (no hit: alpha holds nobody with that passport; a hit is followed up with 'match follow-up', decided by alpha's supervisor)")
 
 	// ---- cases -------------------------------------------------------------
 	d.section("alpha opens a joint case and shares it with bravo")
