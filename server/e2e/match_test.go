@@ -73,24 +73,6 @@ func (w *wire) options() []grpc.ServerOption {
 	}
 }
 
-// syncWriter is a log sink safe for concurrent writes.
-type syncWriter struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (w *syncWriter) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.b.Write(p)
-}
-
-func (w *syncWriter) Bytes() []byte {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return bytes.Clone(w.b.Bytes())
-}
-
 // encodings are the ways a value could be written down: as typed, in
 // upper and lower case, and the hex of SHA-256 of each.
 func encodings(values ...string) []string {
@@ -184,7 +166,7 @@ func passport(number, country string) []*liaisonv1.IdentityDocument {
 func TestMatch_BlindHitNoHit(t *testing.T) {
 	t.Parallel()
 	bravoWire := &wire{}
-	bravoLog := &syncWriter{}
+	bravoLog := &syncBuffer{}
 	const budget = 120
 	a, b := nodetest.Pair(t, func(c *config.Config) {
 		matchWithAll(c)
@@ -350,7 +332,7 @@ func TestMatch_BlindHitNoHit(t *testing.T) {
 	if len(leaks(alphaFiles, nguyenEncodings)) == 0 {
 		t.Error("alpha's database holds no trace of the person it asked about: the reading of the files finds nothing")
 	}
-	if l := leaks(bravoLog.Bytes(), nguyenEncodings); len(l) > 0 {
+	if l := leaks([]byte(bravoLog.String()), nguyenEncodings); len(l) > 0 {
 		t.Errorf("bravo's log holds %v", l)
 	}
 	db := openDB(t, a.Cfg.Database.Path)

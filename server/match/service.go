@@ -376,20 +376,33 @@ func (s *Server) ask(ctx context.Context, partner string, idx store.RemoteIndex,
 		failed []error
 	)
 	remaining = math.MaxInt64
-	for start := 0; start < len(keys); start += size {
-		end := min(start+size, len(keys))
+	starts := make(chan int)
+	for range parts {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			left, err := s.askPart(ctx, peer, partner, idx, keys[start:end], hits[start:end], tokens[start:end])
-			mu.Lock()
-			defer mu.Unlock()
-			if err != nil {
-				failed = append(failed, err)
+			for start := range starts {
+				mu.Lock()
+				stop := len(failed) > 0 // a part was refused: ask no more
+				mu.Unlock()
+				if stop {
+					continue
+				}
+				end := min(start+size, len(keys))
+				left, err := s.askPart(ctx, peer, partner, idx, keys[start:end], hits[start:end], tokens[start:end])
+				mu.Lock()
+				if err != nil {
+					failed = append(failed, err)
+				}
+				remaining = min(remaining, left)
+				mu.Unlock()
 			}
-			remaining = min(remaining, left)
 		}()
 	}
+	for start := 0; start < len(keys); start += size {
+		starts <- start
+	}
+	close(starts)
 	wg.Wait()
 	if len(failed) > 0 {
 		return nil, nil, 0, failed[0]
