@@ -64,3 +64,59 @@ func TestOpen_CompactsNameIndex(t *testing.T) {
 		t.Errorf("found %v after compacting, want %v", after, before)
 	}
 }
+
+// TestFindPersonRows_AndPersonsByRow: the rows of a query are the rows of
+// FindPersons, in its order, and PersonsByRow reads those persons back,
+// most recent first, leaving out a row whose record left the index since.
+func TestFindPersonRows_AndPersonsByRow(t *testing.T) {
+	ctx := context.Background()
+	s := mustOpen(t, filepath.Join(t.TempDir(), "node.db"))
+	for i := range 5 {
+		err := s.Write(ctx, func(tx *Tx) error {
+			return tx.IndexPersons(IndexedRecord{Kind: liaisonv1.RecordKind_RECORD_KIND_LEAD, ID: fmt.Sprintf("lead-%d", i),
+				Title: "t", OriginAgency: "alpha", Persons: []*liaisonv1.Person{{Id: fmt.Sprintf("p%d", i),
+					Names: []*liaisonv1.PersonName{{FamilyName: "Chen", GivenNames: "Wei"}}}}})
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	q := PersonQuery{Words: []string{"chen", "wei"}, Limit: 4}
+	persons, err := s.FindPersons(ctx, q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows, err := s.FindPersonRows(ctx, q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(persons) != 4 || len(rows) != len(persons) {
+		t.Fatalf("FindPersons found %d, FindPersonRows %d; want 4 each", len(persons), len(rows))
+	}
+	for i, p := range persons {
+		if rows[i] != p.Row {
+			t.Errorf("row %d is %d, FindPersons has %d", i, rows[i], p.Row)
+		}
+	}
+	// Out of order, and one record gone since.
+	if err := s.Write(ctx, func(tx *Tx) error {
+		return tx.IndexPersons(IndexedRecord{Kind: liaisonv1.RecordKind_RECORD_KIND_LEAD, ID: persons[1].RecordID})
+	}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.PersonsByRow(ctx, []int64{rows[3], rows[0], rows[1], rows[2]})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for _, p := range got {
+		ids = append(ids, p.Person.GetId())
+	}
+	want := []string{persons[0].Person.GetId(), persons[2].Person.GetId(), persons[3].Person.GetId()}
+	if !slices.Equal(ids, want) {
+		t.Errorf("PersonsByRow read %v, want %v", ids, want)
+	}
+	if got, err := s.PersonsByRow(ctx, nil); err != nil || len(got) != 0 {
+		t.Errorf("PersonsByRow(nil) = %v, %v; want nothing", got, err)
+	}
+}
