@@ -5,6 +5,7 @@ import (
 	"math"
 	"slices"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/liaison-exchange/liaison/server/persons"
 )
@@ -209,7 +210,7 @@ const (
 )
 
 // similar is how alike two search words are (0–1) and at which level or,
-// with run, two whole names run together.
+// with run, two whole names run together (b a candidate's).
 func similar(a, b string, run bool) (float64, int) {
 	ratio, needJW := wordRatio, wordJW
 	if run {
@@ -218,11 +219,19 @@ func similar(a, b string, run bool) (float64, int) {
 	if a == b {
 		return 1, levelSame
 	}
-	fa, fb := factsOf(a), factsOf(b)
+	// b is a candidate's: run together, its name is seldom seen again, and
+	// its facts are worked out here rather than kept — all but its
+	// readings, of which only whether a is one is asked.
+	fa, fb := factsOf(a), (*wordFacts)(nil)
+	if run {
+		fb = &wordFacts{runes: utf8.RuneCountInString(b), groups: persons.Equivalent(b)}
+	} else {
+		fb = factsOf(b)
+	}
 	if sameGroup(fa, fb) {
 		return 0.92, levelEquivalent
 	}
-	if slices.Contains(fa.pinyin, b) || slices.Contains(fb.pinyin, a) {
+	if slices.Contains(fa.pinyin, b) || !run && slices.Contains(fb.pinyin, a) || run && persons.IsPinyinOfWadeGiles(b, a) {
 		return 0.95, levelTranslit
 	}
 	if len(fa.groups) > 0 && len(fb.groups) > 0 {
