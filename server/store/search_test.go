@@ -120,3 +120,56 @@ func TestFindPersonRows_AndPersonsByRow(t *testing.T) {
 		t.Errorf("PersonsByRow(nil) = %v, %v; want nothing", got, err)
 	}
 }
+
+// TestFindPersons_ByKeys_FewAndMany: a query of keys that matches no more
+// persons than its limit (found in rowid order first) and one that
+// matches more (read most recent first) both return the most recently
+// indexed matches, most recent first.
+func TestFindPersons_ByKeys_FewAndMany(t *testing.T) {
+	ctx := context.Background()
+	s := mustOpen(t, filepath.Join(t.TempDir(), "node.db"))
+	var want []string // most recent first
+	for i := range 6 {
+		given := "Wei"
+		if i%2 == 1 {
+			given = "Ming" // matches neither query
+		}
+		id := fmt.Sprintf("lead-%d", i)
+		err := s.Write(ctx, func(tx *Tx) error {
+			return tx.IndexPersons(IndexedRecord{Kind: liaisonv1.RecordKind_RECORD_KIND_LEAD, ID: id, Title: "t", OriginAgency: "alpha",
+				Persons: []*liaisonv1.Person{{Id: id, Names: []*liaisonv1.PersonName{{FamilyName: "Chen", GivenNames: given}}}}})
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if given == "Wei" {
+			want = append([]string{id}, want...)
+		}
+	}
+	keys := [][][]string{{{"chen", "zhen"}, {"wei", "wey"}}, {{"chenwei"}}}
+	for _, limit := range []int{10, 3, 2} {
+		q := PersonQuery{Words: []string{"chen", "wei"}, Keys: keys, Limit: limit}
+		got, err := s.FindPersons(ctx, q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rows, err := s.FindPersonRows(ctx, q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ids []string
+		for i, p := range got {
+			ids = append(ids, p.RecordID)
+			if i >= len(rows) || rows[i] != p.Row {
+				t.Errorf("limit %d: FindPersonRows %v, FindPersons has row %d at %d", limit, rows, p.Row, i)
+			}
+		}
+		if w := want[:min(limit, len(want))]; !slices.Equal(ids, w) {
+			t.Errorf("limit %d: found %v, want %v", limit, ids, w)
+		}
+	}
+	none, err := s.FindPersonRows(ctx, PersonQuery{Words: []string{"li"}, Keys: [][][]string{{{"li"}}}, Limit: 5})
+	if err != nil || len(none) != 0 {
+		t.Errorf("keys no one holds: %v, %v", none, err)
+	}
+}
