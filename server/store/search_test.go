@@ -44,7 +44,7 @@ func TestOpen_CompactsNameIndex(t *testing.T) {
 	if len(before) != 12 {
 		t.Fatalf("found %d persons before, want 12", len(before))
 	}
-	n, err := nameIndexSegments(ctx, s.wdb)
+	n, _, _, err := nameIndexSegments(ctx, s.wdb)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -54,7 +54,7 @@ func TestOpen_CompactsNameIndex(t *testing.T) {
 	mustClose(t, s)
 
 	s = mustOpen(t, path)
-	if n, err = nameIndexSegments(ctx, s.wdb); err != nil {
+	if n, _, _, err = nameIndexSegments(ctx, s.wdb); err != nil {
 		t.Fatal(err)
 	}
 	if n != 1 {
@@ -62,6 +62,39 @@ func TestOpen_CompactsNameIndex(t *testing.T) {
 	}
 	if after := find(s); !slices.Equal(after, before) {
 		t.Errorf("found %v after compacting, want %v", after, before)
+	}
+
+	// A write after that adds a small segment: the next open leaves it.
+	for i := range 100 {
+		err := s.Write(ctx, func(tx *Tx) error {
+			for j := range 20 {
+				if err := tx.IndexPersons(IndexedRecord{Kind: liaisonv1.RecordKind_RECORD_KIND_LEAD, ID: fmt.Sprintf("bulk-%d-%d", i, j),
+					Title: "t", OriginAgency: "alpha", Persons: []*liaisonv1.Person{{Id: "b",
+						Names: []*liaisonv1.PersonName{{FamilyName: fmt.Sprintf("Name%d", i*20+j), GivenNames: "Given"}}}}}); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	mustClose(t, s)
+	s = mustOpen(t, path)
+	if n, _, _, err = nameIndexSegments(ctx, s.wdb); err != nil || n != 1 {
+		t.Fatalf("%d segments after a bulk load and reopening (%v), want 1", n, err)
+	}
+	if err := s.Write(ctx, func(tx *Tx) error {
+		return tx.IndexPersons(IndexedRecord{Kind: liaisonv1.RecordKind_RECORD_KIND_LEAD, ID: "late", Title: "t", OriginAgency: "alpha",
+			Persons: []*liaisonv1.Person{{Id: "late", Names: []*liaisonv1.PersonName{{FamilyName: "Chen", GivenNames: "Late"}}}}})
+	}); err != nil {
+		t.Fatal(err)
+	}
+	mustClose(t, s)
+	s = mustOpen(t, path)
+	if n, _, _, err = nameIndexSegments(ctx, s.wdb); err != nil || n != 2 {
+		t.Errorf("%d segments after one small write and reopening (%v), want 2: the small one left as it is", n, err)
 	}
 }
 
