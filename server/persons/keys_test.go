@@ -105,3 +105,32 @@ func TestKeys_Equivalent(t *testing.T) {
 		t.Errorf("PinyinOfWadeGiles(hsu) = %q, want xu among them", got)
 	}
 }
+
+// TestIsPinyinOfWadeGiles: the question answered without the list is the
+// list's answer, for readings of the word, readings of other words, the
+// word itself and spellings of names that are no syllables at all.
+func TestIsPinyinOfWadeGiles(t *testing.T) {
+	words := []string{"hsu", "chiang", "tseng", "chienyu", "chiehching", "kao", "weihe", "kannai", "weihekannai",
+		"changchihtung", "hsiungchi", "tzussu", "chuang", "wangwei", "qichupan", "ranseliuwunu", "muhammad", "yuan", "li"}
+	var readings []string
+	for _, w := range words {
+		readings = append(readings, PinyinOfWadeGiles(w)...)
+	}
+	readings = append(readings, words...)
+	readings = append(readings, "", "x", "zhangzhidong", "xiongji")
+	trues := 0
+	for _, w := range words {
+		for _, r := range readings {
+			want := slices.Contains(PinyinOfWadeGiles(w), r)
+			if got := IsPinyinOfWadeGiles(w, r); got != want {
+				t.Errorf("IsPinyinOfWadeGiles(%q, %q) = %v, want %v", w, r, got, want)
+			}
+			if want {
+				trues++
+			}
+		}
+	}
+	if trues < 20 {
+		t.Errorf("only %d pairs are readings: the test no longer tries the words it means to", trues)
+	}
+}

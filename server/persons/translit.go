@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"embed"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"unicode"
@@ -299,7 +300,9 @@ func pinyinOfWadeGiles(w string) []string {
 			}
 			return
 		}
-		if depth == 3 || len(out) >= 8 {
+		// A syllable is at most 7 letters: a rest longer than the
+		// syllables left can take is no reading.
+		if depth == 3 || len(out) >= 8 || len(rest) > 7*(3-depth) {
 			return
 		}
 		for n := min(len(rest), 7); n >= 1; n-- {
@@ -310,6 +313,38 @@ func pinyinOfWadeGiles(w string) []string {
 	}
 	walk(w, "", 0)
 	return out
+}
+
+// IsPinyinOfWadeGiles says whether reading is one of PinyinOfWadeGiles(w)
+// without working out (and keeping) every reading of w: most words asked
+// about are read by no syllables that spell reading, and a search asks it
+// of every candidate's whole name run together, a word seldom seen twice.
+func IsPinyinOfWadeGiles(w, reading string) bool {
+	if len(w) > 24 || reading == w || !spellsReading(wg(), w, reading, 0) {
+		return false
+	}
+	// PinyinOfWadeGiles keeps the first readings it finds only.
+	return slices.Contains(PinyinOfWadeGiles(w), reading)
+}
+
+// spellsReading says whether rest splits into at most 3-depth Wade–Giles
+// syllables whose readings spell target: the walk of pinyinOfWadeGiles,
+// following only the readings target begins with.
+func spellsReading(t *wgTables, rest, target string, depth int) bool {
+	if rest == "" {
+		return target == ""
+	}
+	if depth == 3 || len(rest) > 7*(3-depth) {
+		return false
+	}
+	for n := min(len(rest), 7); n >= 1; n-- {
+		for _, py := range t.toPinyin[rest[:n]] {
+			if strings.HasPrefix(target, py) && spellsReading(t, rest[n:], target[len(py):], depth+1) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // ---- Hangul: syllable blocks decomposed (Unicode's arithmetic), jamo by

@@ -5,8 +5,8 @@ import (
 	"math"
 	"slices"
 	"strings"
+	"unicode/utf8"
 
-	liaisonv1 "github.com/liaison-exchange/liaison/gen/liaison/v1"
 	"github.com/liaison-exchange/liaison/server/persons"
 )
 
@@ -209,10 +209,8 @@ const (
 	runJW  = 0.85
 )
 
-// wordSim is how alike two search words are (0–1) and at which level.
-func wordSim(a, b string) (float64, int) { return similar(a, b, false) }
-
-// similar is wordSim for words or, with run, for whole names run together.
+// similar is how alike two search words are (0–1) and at which level or,
+// with run, two whole names run together (b a candidate's).
 func similar(a, b string, run bool) (float64, int) {
 	ratio, needJW := wordRatio, wordJW
 	if run {
@@ -221,11 +219,19 @@ func similar(a, b string, run bool) (float64, int) {
 	if a == b {
 		return 1, levelSame
 	}
-	fa, fb := factsOf(a), factsOf(b)
+	// b is a candidate's: run together, its name is seldom seen again, and
+	// its facts are worked out here rather than kept — all but its
+	// readings, of which only whether a is one is asked.
+	fa, fb := factsOf(a), (*wordFacts)(nil)
+	if run {
+		fb = &wordFacts{runes: utf8.RuneCountInString(b), groups: persons.Equivalent(b)}
+	} else {
+		fb = factsOf(b)
+	}
 	if sameGroup(fa, fb) {
 		return 0.92, levelEquivalent
 	}
-	if slices.Contains(fa.pinyin, b) || slices.Contains(fb.pinyin, a) {
+	if slices.Contains(fa.pinyin, b) || !run && slices.Contains(fb.pinyin, a) || run && persons.IsPinyinOfWadeGiles(b, a) {
 		return 0.95, levelTranslit
 	}
 	if len(fa.groups) > 0 && len(fb.groups) > 0 {
@@ -264,25 +270,91 @@ type formMatch struct {
 	equivalent string
 }
 
+// matcher scores the candidates of one search through keys: the query's
+// forms, with what matching reads of them worked out once, and the
+// similarity of every pair of spellings met, kept for the rest of the
+// search — the words of candidates recur (a family name, the names of
+// namesakes), and each pair was otherwise compared again for every form
+// of every candidate.
+type matcher struct {
+	q     query
+	forms []qform
+	sims  map[simPair]simResult
+}
+
+// qform is a query form and what matchForms reads of it.
+type qform struct {
+	f    persons.NameForm
+	segs [][]string // querySegmentations of its words without articles
+	run  string     // its words without articles run together
+}
+
+// pform is a person's form and what matchForms reads of it.
+type pform struct {
+	f    persons.NameForm
+	segs [][]string // its segmentations, without articles
+	runs [2]string  // its words without articles run together, in recorded and swapped order
+}
+
+type simPair struct {
+	a, b string
+	run  bool
+}
+
+type simResult struct {
+	s     float64
+	level int
+}
+
+func newMatcher(q query) *matcher {
+	m := &matcher{q: q, sims: map[simPair]simResult{}}
+	for _, f := range q.forms {
+		qw := persons.WithoutArticles(f.Words)
+		m.forms = append(m.forms, qform{f: f, segs: querySegmentations(qw), run: strings.Join(qw, "")})
+	}
+	return m
+}
+
+func newPform(f persons.NameForm) pform {
+	p := pform{f: f}
+	for _, seg := range f.Segmentations() {
+		p.segs = append(p.segs, persons.WithoutArticles(seg))
+	}
+	p.runs = [2]string{strings.Join(persons.WithoutArticles(f.Words), ""), strings.Join(persons.WithoutArticles(f.Swapped()), "")}
+	return p
+}
+
+// similar is the package's similar, each pair of words worked out once a
+// search (a pair of names run together seldom recurs: it is not kept).
+func (m *matcher) similar(a, b string, run bool) (float64, int) {
+	if run {
+		return similar(a, b, true)
+	}
+	k := simPair{a, b, run}
+	if r, ok := m.sims[k]; ok {
+		return r.s, r.level
+	}
+	s, l := similar(a, b, run)
+	m.sims[k] = simResult{s, l}
+	return s, l
+}
+
 // matchForms scores query form q against form p: the better of the words
 // aligned one to one (greedily, best pairs first) and the words run
 // together. A machine transliteration on either side caps it at 0.95.
-func matchForms(q, p persons.NameForm) formMatch {
-	best := formMatch{q: q, p: p, level: levelNone}
-	qw := persons.WithoutArticles(q.Words)
-	for _, qs := range querySegmentations(qw) {
-		if m := alignForms(qs, p); m.score > best.score {
-			best.score, best.level, best.run = m.score, m.level, false
+func (m *matcher) matchForms(q qform, p pform) formMatch {
+	best := formMatch{q: q.f, p: p.f, level: levelNone}
+	for _, qs := range q.segs {
+		if a := m.alignForms(qs, p); a.score > best.score {
+			best.score, best.level, best.run = a.score, a.level, false
 		}
 	}
-	qrun := strings.Join(qw, "")
-	pw := persons.WithoutArticles(p.Words)
-	for _, prun := range []string{strings.Join(pw, ""), strings.Join(persons.WithoutArticles(p.Swapped()), "")} {
-		if s, l := similar(qrun, prun, true); s > best.score {
+	for _, prun := range p.runs {
+		if s, l := m.similar(q.run, prun, true); s > best.score {
 			best.score, best.level, best.run = s, l, true
 		}
 	}
-	if (q.Machine() || p.Machine()) && best.score > 0.95 {
+	if (q.f.Machine() || p.f.Machine()) && best.score > 0.95 {
 		best.score = 0.95
 	}
 	return best
@@ -302,10 +374,9 @@ func querySegmentations(qw []string) [][]string {
 
 // alignForms aligns the query words qw with the words of p one to one,
 // best pairs first, over p's segmentations.
-func alignForms(qw []string, p persons.NameForm) formMatch {
+func (m *matcher) alignForms(qw []string, p pform) formMatch {
 	best := formMatch{level: levelNone}
-	for _, seg := range p.Segmentations() {
-		pw := persons.WithoutArticles(seg)
+	for _, pw := range p.segs {
 		type pair struct {
 			i, j  int
 			s     float64
@@ -314,12 +385,12 @@ func alignForms(qw []string, p persons.NameForm) formMatch {
 		var pairs []pair
 		for i, a := range qw {
 			for j, b := range pw {
-				if s, l := wordSim(a, b); s > 0 {
+				if s, l := m.similar(a, b, false); s > 0 {
 					pairs = append(pairs, pair{i, j, s, l})
 				}
 			}
 		}
-		usedQ, usedP := map[int]bool{}, map[int]bool{}
+		usedQ, usedP := make([]bool, len(qw)), make([]bool, len(pw))
 		order := make([]int, len(qw))
 		for i := range order {
 			order[i] = -1
@@ -377,14 +448,16 @@ func rotation(order []int) bool {
 	return descents == 0 || descents == 1 && seq[len(seq)-1] < seq[0]
 }
 
-// matchKeys scores the query forms against every form of p and explains
-// the best; the score is 0–99.
-func matchKeys(query string, qforms []persons.NameForm, p *liaisonv1.Person) nameMatch {
+// matchKeys scores the query forms against every form of a person (its
+// written forms, persons.NameForms) and explains the best; the score is
+// 0–99.
+func (m *matcher) matchKeys(forms []persons.NameForm) nameMatch {
 	var best formMatch
-	for _, pf := range persons.AllForms(persons.NameForms(p)) {
-		for _, qf := range qforms {
-			if m := matchForms(qf, pf); m.score > best.score {
-				best = m
+	for _, f := range persons.AllForms(forms) {
+		pf := newPform(f)
+		for _, qf := range m.forms {
+			if fm := m.matchForms(qf, pf); fm.score > best.score {
+				best = fm
 			}
 		}
 	}
@@ -395,7 +468,7 @@ func matchKeys(query string, qforms []persons.NameForm, p *liaisonv1.Person) nam
 	if score < minKeyScore {
 		return nameMatch{}
 	}
-	return nameMatch{score: score, reason: explainKeys(query, best, score), byKeys: true}
+	return nameMatch{score: score, reason: explainKeys(m.q.name, best, score), byKeys: true}
 }
 
 func explainKeys(query string, m formMatch, score int) string {
@@ -451,15 +524,15 @@ func (q query) useKeys() bool {
 	return false
 }
 
-// matchName scores the query's name against p: the words as written first
-// (matchName), then the keys when that is not a full match.
-func (q query) matchName(p *liaisonv1.Person) nameMatch {
-	m := matchName(q.name, q.words, p, Threshold)
-	if m.score == 100 || !q.useKeys() {
-		return m
+// matchName scores the query's name against a person's written forms
+// (persons.NameForms): the words as written first (matchName), then the
+// keys when that is not a full match. written is matchName's result.
+func (m *matcher) matchName(forms []persons.NameForm, written nameMatch) nameMatch {
+	if written.score == 100 || !m.q.useKeys() {
+		return written
 	}
-	if k := matchKeys(q.name, q.forms, p); k.score > m.score {
+	if k := m.matchKeys(forms); k.score > written.score {
 		return k
 	}
-	return m
+	return written
 }

@@ -30,8 +30,14 @@ type nameMatch struct {
 // aliases. q are the query's words (persons.NameWords of query). The
 // reason is written only for a score of at least min.
 func matchName(query string, q []string, p *liaisonv1.Person, min int) nameMatch {
+	return matchNameForms(query, q, persons.NameForms(p), min)
+}
+
+// matchNameForms is matchName over a person's written forms
+// (persons.NameForms).
+func matchNameForms(query string, q []string, forms []persons.NameForm, min int) nameMatch {
 	best, bestForm := 0, persons.NameForm{}
-	for _, f := range persons.NameForms(p) {
+	for _, f := range forms {
 		if score, _ := scoreForm(query, q, f, false); score > best {
 			best, bestForm = score, f
 		}

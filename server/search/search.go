@@ -213,26 +213,20 @@ func run(ctx context.Context, st *store.Store, q query) (hits []*liaisonv1.Perso
 	}
 	// byKeys are the hits whose name matched only through its keys.
 	byKeys := map[*liaisonv1.PersonHit]bool{}
+	m := newMatcher(q)
 	seen := map[int64]bool{}
 	full := 0
 	// keyed says the candidates come from the name's keys and are scored
 	// through them; the words' candidates have every word of the query (or
 	// all of them run together) and are scored through keys only if their
 	// words fall short (a word of a machine transliteration).
-	collect := func(pq store.PersonQuery, keyed bool) error {
-		cands, err := st.FindPersons(ctx, pq)
-		if err != nil {
-			return err
-		}
-		if !pq.ExactName && len(cands) >= pq.Limit {
-			capped = true
-		}
+	scoreAll := func(cands []store.IndexedPerson, keyed bool) {
 		for _, c := range cands {
 			if seen[c.Row] {
 				continue
 			}
 			seen[c.Row] = true
-			if score, reasons, keys, ok := q.check(c.Person, keyed); ok && score >= Threshold {
+			if score, reasons, keys, ok := m.check(c.Person, keyed); ok && score >= Threshold {
 				h := &liaisonv1.PersonHit{
 					RecordKind: c.RecordKind, RecordId: c.RecordID, OriginAgency: c.OriginAgency, RecordTitle: c.RecordTitle,
 					Person: c.Person, Score: int32(score), Reasons: reasons,
@@ -244,6 +238,16 @@ func run(ctx context.Context, st *store.Store, q query) (hits []*liaisonv1.Perso
 				}
 			}
 		}
+	}
+	collect := func(pq store.PersonQuery, keyed bool) error {
+		cands, err := st.FindPersons(ctx, pq)
+		if err != nil {
+			return err
+		}
+		if !pq.ExactName && len(cands) >= pq.Limit {
+			capped = true
+		}
+		scoreAll(cands, keyed)
 		return nil
 	}
 	if q.phone == "" && q.document == "" && len(q.words) > 1 {
@@ -264,9 +268,20 @@ func run(ctx context.Context, st *store.Store, q query) (hits []*liaisonv1.Perso
 	if full < q.size && q.useKeys() && q.phone == "" && q.document == "" {
 		kq := pq
 		kq.Keys, kq.Limit = queryKeys(q.forms), keyCandidateCap
-		if err := collect(kq, true); err != nil {
+		// Most of them were read above (a person with every word of the
+		// query has a key of each): only the others are read.
+		rows, err := st.FindPersonRows(ctx, kq)
+		if err != nil {
 			return nil, false, err
 		}
+		if len(rows) >= kq.Limit {
+			capped = true
+		}
+		cands, err := st.PersonsByRow(ctx, slices.DeleteFunc(rows, func(r int64) bool { return seen[r] }))
+		if err != nil {
+			return nil, false, err
+		}
+		scoreAll(cands, true)
 	}
 	// Equal scores keep the order they were found in: exact names first,
 	// then the most recently written.
@@ -286,7 +301,8 @@ func run(ctx context.Context, st *store.Store, q query) (hits []*liaisonv1.Perso
 // scores the name through its keys too (else only when its words fall
 // short), and byKeys says it matched only through them; ok is false if
 // any criterion is not met.
-func (q query) check(p *liaisonv1.Person, keyed bool) (score int, reasons []string, byKeys, ok bool) {
+func (m *matcher) check(p *liaisonv1.Person, keyed bool) (score int, reasons []string, byKeys, ok bool) {
+	q := &m.q
 	score = 100
 	exact := false
 	add := func(ok bool, reason string) bool {
@@ -308,17 +324,18 @@ func (q query) check(p *liaisonv1.Person, keyed bool) (score int, reasons []stri
 		exact = true
 	}
 	if len(q.words) > 0 {
-		m := matchName(q.name, q.words, p, Threshold)
-		if keyed || m.score < Threshold {
-			m = q.matchName(p)
+		forms := persons.NameForms(p)
+		nm := matchNameForms(q.name, q.words, forms, Threshold)
+		if keyed || nm.score < Threshold {
+			nm = m.matchName(forms, nm)
 		}
-		byKeys = m.byKeys
-		if m.score < Threshold {
+		byKeys = nm.byKeys
+		if nm.score < Threshold {
 			return 0, nil, false, false
 		}
-		reasons = append(reasons, m.reason)
+		reasons = append(reasons, nm.reason)
 		if !exact {
-			score = m.score
+			score = nm.score
 		}
 	}
 	if q.birth != nil && !add(matchBirth(q.birth, p)) {

@@ -153,6 +153,10 @@ func Open(ctx context.Context, path string, o Options) (*Store, error) {
 		s.closeDBs()
 		return nil, fmt.Errorf("open store: rebuild the person index: %w", err)
 	}
+	if err := compactNameIndex(ctx, s.wdb, s.log); err != nil {
+		s.closeDBs()
+		return nil, fmt.Errorf("open store: compact the name index: %w", err)
+	}
 	if err := backfillTree(ctx, s.wdb, s.wq); err != nil {
 		s.closeDBs()
 		return nil, fmt.Errorf("open store: %w", err)
