@@ -228,6 +228,12 @@ func (s *Store) commit(batch []*op) {
 	if errors.Is(err, errRetry) {
 		hooks, err = s.runBatch(taken, true)
 	}
+	if err == nil {
+		// Counted before the callers are answered: a caller that reads the
+		// stats after its write sees that write counted.
+		s.batches.Add(1)
+		s.opsDone.Add(int64(len(taken)))
+	}
 	for _, o := range taken {
 		if err != nil {
 			o.err = err
@@ -237,8 +243,6 @@ func (s *Store) commit(batch []*op) {
 	if err != nil {
 		return
 	}
-	s.batches.Add(1)
-	s.opsDone.Add(int64(len(taken)))
 	for _, f := range hooks {
 		f()
 	}
