@@ -131,7 +131,7 @@ func (f *matchFixture) call(t *testing.T, conn *grpc.ClientConn, method string, 
 			t.Fatal(err)
 		}
 		epoch := f.alpha.status(t, "bravo").GetOwnEpoch()
-		return "", invoke(t, conn, method, &liaisonv1.EvaluateBlindedRequest{Epoch: epoch, Elements: [][]byte{el}})
+		return "", invoke(t, conn, method, &liaisonv1.EvaluateBlindedRequest{Epoch: epoch, Batches: []*liaisonv1.BlindedBatch{{Elements: [][]byte{el}}}})
 	}
 	t.Fatalf("no valid call of %s: add one to matchFixture.call", method)
 	return "", nil

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"runtime"
 	"sync"
 	"time"
 
@@ -339,24 +338,11 @@ func (ix *Indexer) entriesOf(ctx context.Context, partner string, ev *evaluator,
 // (an OPRF evaluation is about 0.1 ms of CPU a key).
 func (ix *Indexer) entriesOfPage(ctx context.Context, partner string, ev *evaluator, kind string, page []store.OwnRecord) ([]indexed, error) {
 	recs := make([]indexed, len(page))
-	errs := make([]error, len(page))
-	next := make(chan int)
-	var wg sync.WaitGroup
-	for range runtime.GOMAXPROCS(0) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range next {
-				recs[i], errs[i] = ix.entriesOfBody(ctx, partner, ev, kind, page[i].ID, page[i].Body)
-			}
-		}()
-	}
-	for i := range page {
-		next <- i
-	}
-	close(next)
-	wg.Wait()
-	return recs, errors.Join(errs...)
+	err := parallel(len(page), func(i int) (err error) {
+		recs[i], err = ix.entriesOfBody(ctx, partner, ev, kind, page[i].ID, page[i].Body)
+		return err
+	})
+	return recs, err
 }
 
 func (ix *Indexer) save(ctx context.Context, e *store.MatchEpoch, recs []indexed) error {

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"math"
 	"runtime"
 	"slices"
 	"strings"
@@ -102,7 +101,10 @@ func (s *Server) EvaluateBlinded(ctx context.Context, req *liaisonv1.EvaluateBli
 		return nil, errs.Precondition("match.epoch_retired", "match_indexes/"+partner,
 			"epoch %d is not in use (the current epoch is %d); ask again with the current index", epoch, cur)
 	}
-	n := int64(len(req.GetElements()))
+	n := int64(0)
+	for _, b := range req.GetBatches() {
+		n += int64(len(b.GetElements()))
+	}
 	today := day(s.o.Now())
 	var used int64
 	err = s.o.Store.Write(ctx, func(tx *store.Tx) error {
@@ -125,11 +127,47 @@ func (s *Server) EvaluateBlinded(ctx context.Context, req *liaisonv1.EvaluateBli
 	if err != nil {
 		return nil, err
 	}
-	elements, proof, err := ev.evaluate(req.GetElements())
+	out := &liaisonv1.EvaluateBlindedResponse{Batches: make([]*liaisonv1.EvaluatedBatch, len(req.GetBatches())), BudgetRemaining: s.o.DailyBudget - used}
+	err = parallel(len(req.GetBatches()), func(i int) error {
+		elements, proof, err := ev.evaluate(req.GetBatches()[i].GetElements())
+		if err != nil {
+			return errs.Invalid(fmt.Sprintf("batches[%d].elements", i), "%v", err)
+		}
+		out.Batches[i] = &liaisonv1.EvaluatedBatch{Elements: elements, Proof: proof}
+		return nil
+	})
 	if err != nil {
-		return nil, errs.Invalid("elements", "%v", err)
+		return nil, err
 	}
-	return &liaisonv1.EvaluateBlindedResponse{Elements: elements, Proof: proof, BudgetRemaining: s.o.DailyBudget - used}, nil
+	return out, nil
+}
+
+// parallel runs fn(0..n-1) on as many goroutines as there are cores and
+// returns the first error.
+func parallel(n int, fn func(i int) error) error {
+	failed := make([]error, n)
+	next := make(chan int)
+	var wg sync.WaitGroup
+	for range min(n, runtime.GOMAXPROCS(0)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				failed[i] = fn(i)
+			}
+		}()
+	}
+	for i := range n {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	for _, err := range failed {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // RotateMatchKey implements liaisonv1.MatchServiceServer.
@@ -353,89 +391,88 @@ func (s *Server) currentIndex(ctx context.Context, partner string) (store.Remote
 		partner, s.o.Own, partner, s.o.Own)
 }
 
-// maxPerCall is the elements sent in one EvaluateBlinded call.
-const maxPerCall = 1000
+// maxPerBatch is the elements of one batch, maxBatches the batches of
+// one EvaluateBlinded call (the API's bounds).
+const (
+	maxPerBatch = 1000
+	maxBatches  = 16
+)
 
 // ask has partner evaluate the keys blind and looks the results up in its
 // index: hit or not per key, and the hit token of each hit. The keys go in
-// as many calls as there are cores (each call blinds, is evaluated and
-// proven, and is verified and unblinded on its own), so that the
-// cryptography of one query runs in parallel on both nodes.
+// one batch a core, each blinded, evaluated and proven, and checked and
+// unblinded on its own, so that the cryptography of a query runs on every
+// core of both nodes — in one call, so that the holder counts the budget
+// once.
 func (s *Server) ask(ctx context.Context, partner string, idx store.RemoteIndex, keys []Key) (hits []bool, tokens []string, remaining int64, err error) {
 	conn := s.o.Conn(partner)
 	if conn == nil {
 		return nil, nil, 0, errs.New(errs.Unavailable, "no connection to %s", partner)
 	}
 	peer := liaisonv1.NewMatchPeerServiceClient(conn)
-	parts := min(runtime.GOMAXPROCS(0), (len(keys)+2)/3)
-	size := min(maxPerCall, (len(keys)+parts-1)/parts)
-	hits, tokens = make([]bool, len(keys)), make([]string, len(keys))
-	var (
-		mu     sync.Mutex
-		wg     sync.WaitGroup
-		failed []error
-	)
-	remaining = math.MaxInt64
-	starts := make(chan int)
-	for range parts {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for start := range starts {
-				mu.Lock()
-				stop := len(failed) > 0 // a part was refused: ask no more
-				mu.Unlock()
-				if stop {
-					continue
-				}
-				end := min(start+size, len(keys))
-				left, err := s.askPart(ctx, peer, partner, idx, keys[start:end], hits[start:end], tokens[start:end])
-				mu.Lock()
-				if err != nil {
-					failed = append(failed, err)
-				}
-				remaining = min(remaining, left)
-				mu.Unlock()
-			}
-		}()
-	}
+	parts := max(1, min(runtime.GOMAXPROCS(0), (len(keys)+2)/3))
+	size := min(maxPerBatch, (len(keys)+parts-1)/parts)
+	var batches [][]Key
 	for start := 0; start < len(keys); start += size {
-		starts <- start
+		batches = append(batches, keys[start:min(start+size, len(keys))])
 	}
-	close(starts)
-	wg.Wait()
-	if len(failed) > 0 {
-		return nil, nil, 0, failed[0]
+	for start := 0; start < len(batches); start += maxBatches {
+		call := batches[start:min(start+maxBatches, len(batches))]
+		h, t, left, err := s.askCall(ctx, peer, partner, idx, call)
+		if err != nil {
+			return nil, nil, 0, err
+		}
+		hits, tokens, remaining = append(hits, h...), append(tokens, t...), left
 	}
 	return hits, tokens, remaining, nil
 }
 
-// askPart is one EvaluateBlinded call of ask, filling hits and tokens.
-func (s *Server) askPart(ctx context.Context, peer liaisonv1.MatchPeerServiceClient, partner string, idx store.RemoteIndex,
-	keys []Key, hits []bool, tokens []string) (int64, error) {
-	b, err := blind(idx.PublicKey, keys)
-	if err != nil {
-		return 0, err
+// askCall is one EvaluateBlinded call of ask.
+func (s *Server) askCall(ctx context.Context, peer liaisonv1.MatchPeerServiceClient, partner string, idx store.RemoteIndex,
+	batches [][]Key) (hits []bool, tokens []string, remaining int64, err error) {
+	blinded := make([]*blinding, len(batches))
+	if err := parallel(len(batches), func(i int) (err error) {
+		blinded[i], err = blind(idx.PublicKey, batches[i])
+		return err
+	}); err != nil {
+		return nil, nil, 0, err
 	}
-	resp, err := peer.EvaluateBlinded(ctx, &liaisonv1.EvaluateBlindedRequest{Epoch: uint32(idx.Epoch), Elements: b.Blinded})
-	if err != nil {
-		return 0, partnerErr(partner, err)
+	req := &liaisonv1.EvaluateBlindedRequest{Epoch: uint32(idx.Epoch)}
+	for _, b := range blinded {
+		req.Batches = append(req.Batches, &liaisonv1.BlindedBatch{Elements: b.Blinded})
 	}
-	outputs, err := b.finalize(resp.GetElements(), resp.GetProof())
+	resp, err := peer.EvaluateBlinded(ctx, req)
 	if err != nil {
-		return 0, errs.Precondition("match.bad_evaluation", "match_indexes/"+partner, "%s's answer: %v", partner, err)
+		return nil, nil, 0, partnerErr(partner, err)
 	}
-	for i, o := range outputs {
-		hit, err := s.o.Store.HasRemoteEntry(ctx, idx.IndexID, Entry(o))
-		if err != nil {
-			return 0, err
+	if len(resp.GetBatches()) != len(batches) {
+		return nil, nil, 0, errs.Precondition("match.bad_evaluation", "match_indexes/"+partner,
+			"%s answered %d batches for %d", partner, len(resp.GetBatches()), len(batches))
+	}
+	outputs := make([][][]byte, len(batches))
+	if err := parallel(len(batches), func(i int) (err error) {
+		r := resp.GetBatches()[i]
+		if outputs[i], err = blinded[i].finalize(r.GetElements(), r.GetProof()); err != nil {
+			return errs.Precondition("match.bad_evaluation", "match_indexes/"+partner, "%s's answer: %v", partner, err)
 		}
-		hits[i] = hit
-		if hit {
-			tokens[i] = token(idx.Epoch, o)
+		return nil
+	}); err != nil {
+		return nil, nil, 0, err
+	}
+	for _, os := range outputs {
+		for _, o := range os {
+			hit, err := s.o.Store.HasRemoteEntry(ctx, idx.IndexID, Entry(o))
+			if err != nil {
+				return nil, nil, 0, err
+			}
+			t := ""
+			if hit {
+				t = token(idx.Epoch, o)
+			}
+			hits, tokens = append(hits, hit), append(tokens, t)
 		}
 	}
-	return resp.GetBudgetRemaining(), nil
+	return hits, tokens, resp.GetBudgetRemaining(), nil
 }
 
 // partnerErr passes on what the partner refused with, saying it was the

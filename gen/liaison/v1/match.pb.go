@@ -1500,8 +1500,10 @@ func (*SetDiscoverabilityResponse) Descriptor() ([]byte, []int) {
 type EvaluateBlindedRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	Epoch uint32                 `protobuf:"varint,1,opt,name=epoch,proto3" json:"epoch,omitempty"`
-	// Blinded ristretto255 elements, 32 bytes each.
-	Elements      [][]byte `protobuf:"bytes,2,rep,name=elements,proto3" json:"elements,omitempty"`
+	// Batches of blinded ristretto255 elements (32 bytes each), each
+	// evaluated and proven on its own, so that the holder evaluates them on
+	// all its cores and the asker checks them on all of its.
+	Batches       []*BlindedBatch `protobuf:"bytes,3,rep,name=batches,proto3" json:"batches,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1543,7 +1545,52 @@ func (x *EvaluateBlindedRequest) GetEpoch() uint32 {
 	return 0
 }
 
-func (x *EvaluateBlindedRequest) GetElements() [][]byte {
+func (x *EvaluateBlindedRequest) GetBatches() []*BlindedBatch {
+	if x != nil {
+		return x.Batches
+	}
+	return nil
+}
+
+// BlindedBatch is one batch of blinded elements.
+type BlindedBatch struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Elements      [][]byte               `protobuf:"bytes,1,rep,name=elements,proto3" json:"elements,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BlindedBatch) Reset() {
+	*x = BlindedBatch{}
+	mi := &file_liaison_v1_match_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BlindedBatch) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BlindedBatch) ProtoMessage() {}
+
+func (x *BlindedBatch) ProtoReflect() protoreflect.Message {
+	mi := &file_liaison_v1_match_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BlindedBatch.ProtoReflect.Descriptor instead.
+func (*BlindedBatch) Descriptor() ([]byte, []int) {
+	return file_liaison_v1_match_proto_rawDescGZIP(), []int{20}
+}
+
+func (x *BlindedBatch) GetElements() [][]byte {
 	if x != nil {
 		return x.Elements
 	}
@@ -1552,11 +1599,8 @@ func (x *EvaluateBlindedRequest) GetElements() [][]byte {
 
 type EvaluateBlindedResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// The evaluated elements, in order, 32 bytes each.
-	Elements [][]byte `protobuf:"bytes,1,rep,name=elements,proto3" json:"elements,omitempty"`
-	// The DLEQ proof that every element was evaluated under the epoch's
-	// public key (RFC 9497 verifiable mode).
-	Proof []byte `protobuf:"bytes,2,opt,name=proof,proto3" json:"proof,omitempty"`
+	// One a batch of the request, in order.
+	Batches []*EvaluatedBatch `protobuf:"bytes,4,rep,name=batches,proto3" json:"batches,omitempty"`
 	// Evaluations left of the caller's daily budget.
 	BudgetRemaining int64 `protobuf:"varint,3,opt,name=budget_remaining,json=budgetRemaining,proto3" json:"budget_remaining,omitempty"`
 	unknownFields   protoimpl.UnknownFields
@@ -1565,7 +1609,7 @@ type EvaluateBlindedResponse struct {
 
 func (x *EvaluateBlindedResponse) Reset() {
 	*x = EvaluateBlindedResponse{}
-	mi := &file_liaison_v1_match_proto_msgTypes[20]
+	mi := &file_liaison_v1_match_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1577,7 +1621,7 @@ func (x *EvaluateBlindedResponse) String() string {
 func (*EvaluateBlindedResponse) ProtoMessage() {}
 
 func (x *EvaluateBlindedResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_liaison_v1_match_proto_msgTypes[20]
+	mi := &file_liaison_v1_match_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1590,19 +1634,12 @@ func (x *EvaluateBlindedResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EvaluateBlindedResponse.ProtoReflect.Descriptor instead.
 func (*EvaluateBlindedResponse) Descriptor() ([]byte, []int) {
-	return file_liaison_v1_match_proto_rawDescGZIP(), []int{20}
+	return file_liaison_v1_match_proto_rawDescGZIP(), []int{21}
 }
 
-func (x *EvaluateBlindedResponse) GetElements() [][]byte {
+func (x *EvaluateBlindedResponse) GetBatches() []*EvaluatedBatch {
 	if x != nil {
-		return x.Elements
-	}
-	return nil
-}
-
-func (x *EvaluateBlindedResponse) GetProof() []byte {
-	if x != nil {
-		return x.Proof
+		return x.Batches
 	}
 	return nil
 }
@@ -1612,6 +1649,61 @@ func (x *EvaluateBlindedResponse) GetBudgetRemaining() int64 {
 		return x.BudgetRemaining
 	}
 	return 0
+}
+
+// EvaluatedBatch is one batch evaluated: the elements in order, 32 bytes
+// each, and the DLEQ proof that every one was evaluated under the epoch's
+// public key (RFC 9497 verifiable mode).
+type EvaluatedBatch struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Elements      [][]byte               `protobuf:"bytes,1,rep,name=elements,proto3" json:"elements,omitempty"`
+	Proof         []byte                 `protobuf:"bytes,2,opt,name=proof,proto3" json:"proof,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *EvaluatedBatch) Reset() {
+	*x = EvaluatedBatch{}
+	mi := &file_liaison_v1_match_proto_msgTypes[22]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *EvaluatedBatch) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*EvaluatedBatch) ProtoMessage() {}
+
+func (x *EvaluatedBatch) ProtoReflect() protoreflect.Message {
+	mi := &file_liaison_v1_match_proto_msgTypes[22]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use EvaluatedBatch.ProtoReflect.Descriptor instead.
+func (*EvaluatedBatch) Descriptor() ([]byte, []int) {
+	return file_liaison_v1_match_proto_rawDescGZIP(), []int{22}
+}
+
+func (x *EvaluatedBatch) GetElements() [][]byte {
+	if x != nil {
+		return x.Elements
+	}
+	return nil
+}
+
+func (x *EvaluatedBatch) GetProof() []byte {
+	if x != nil {
+		return x.Proof
+	}
+	return nil
 }
 
 // MatchIndexUpdate is one envelope of the index a holder publishes to one
@@ -1638,7 +1730,7 @@ type MatchIndexUpdate struct {
 
 func (x *MatchIndexUpdate) Reset() {
 	*x = MatchIndexUpdate{}
-	mi := &file_liaison_v1_match_proto_msgTypes[21]
+	mi := &file_liaison_v1_match_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1650,7 +1742,7 @@ func (x *MatchIndexUpdate) String() string {
 func (*MatchIndexUpdate) ProtoMessage() {}
 
 func (x *MatchIndexUpdate) ProtoReflect() protoreflect.Message {
-	mi := &file_liaison_v1_match_proto_msgTypes[21]
+	mi := &file_liaison_v1_match_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1663,7 +1755,7 @@ func (x *MatchIndexUpdate) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MatchIndexUpdate.ProtoReflect.Descriptor instead.
 func (*MatchIndexUpdate) Descriptor() ([]byte, []int) {
-	return file_liaison_v1_match_proto_rawDescGZIP(), []int{21}
+	return file_liaison_v1_match_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *MatchIndexUpdate) GetIndexId() string {
@@ -1836,14 +1928,19 @@ const file_liaison_v1_match_proto_rawDesc = "" +
 	"\trecord_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\brecordId\x127\n" +
 	"\apartner\x18\x02 \x01(\tB\x1d\xbaH\x1ar\x182\x16^[a-z][a-z0-9-]{1,30}$R\apartner\x12\"\n" +
 	"\fdiscoverable\x18\x03 \x01(\bR\fdiscoverable\"\x1c\n" +
-	"\x1aSetDiscoverabilityResponse\"f\n" +
+	"\x1aSetDiscoverabilityResponse\"}\n" +
 	"\x16EvaluateBlindedRequest\x12\x1d\n" +
-	"\x05epoch\x18\x01 \x01(\rB\a\xbaH\x04*\x02(\x01R\x05epoch\x12-\n" +
-	"\belements\x18\x02 \x03(\fB\x11\xbaH\x0e\x92\x01\v\b\x01\x10\xe8\a\"\x04z\x02h R\belements\"v\n" +
-	"\x17EvaluateBlindedResponse\x12\x1a\n" +
+	"\x05epoch\x18\x01 \x01(\rB\a\xbaH\x04*\x02(\x01R\x05epoch\x12>\n" +
+	"\abatches\x18\x03 \x03(\v2\x18.liaison.v1.BlindedBatchB\n" +
+	"\xbaH\a\x92\x01\x04\b\x01\x10\x10R\abatchesJ\x04\b\x02\x10\x03\"=\n" +
+	"\fBlindedBatch\x12-\n" +
+	"\belements\x18\x01 \x03(\fB\x11\xbaH\x0e\x92\x01\v\b\x01\x10\xe8\a\"\x04z\x02h R\belements\"\x86\x01\n" +
+	"\x17EvaluateBlindedResponse\x124\n" +
+	"\abatches\x18\x04 \x03(\v2\x1a.liaison.v1.EvaluatedBatchR\abatches\x12)\n" +
+	"\x10budget_remaining\x18\x03 \x01(\x03R\x0fbudgetRemainingJ\x04\b\x01\x10\x02J\x04\b\x02\x10\x03\"B\n" +
+	"\x0eEvaluatedBatch\x12\x1a\n" +
 	"\belements\x18\x01 \x03(\fR\belements\x12\x14\n" +
-	"\x05proof\x18\x02 \x01(\fR\x05proof\x12)\n" +
-	"\x10budget_remaining\x18\x03 \x01(\x03R\x0fbudgetRemaining\"\xca\x03\n" +
+	"\x05proof\x18\x02 \x01(\fR\x05proof\"\xca\x03\n" +
 	"\x10MatchIndexUpdate\x12#\n" +
 	"\bindex_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\aindexId\x125\n" +
 	"\x06holder\x18\x02 \x01(\tB\x1d\xbaH\x1ar\x182\x16^[a-z][a-z0-9-]{1,30}$R\x06holder\x127\n" +
@@ -1896,7 +1993,7 @@ func file_liaison_v1_match_proto_rawDescGZIP() []byte {
 }
 
 var file_liaison_v1_match_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_liaison_v1_match_proto_msgTypes = make([]protoimpl.MessageInfo, 22)
+var file_liaison_v1_match_proto_msgTypes = make([]protoimpl.MessageInfo, 24)
 var file_liaison_v1_match_proto_goTypes = []any{
 	(MatchKeyKind)(0),                   // 0: liaison.v1.MatchKeyKind
 	(MatchFollowUpStatus)(0),            // 1: liaison.v1.MatchFollowUpStatus
@@ -1921,21 +2018,23 @@ var file_liaison_v1_match_proto_goTypes = []any{
 	(*SetDiscoverabilityRequest)(nil),   // 20: liaison.v1.SetDiscoverabilityRequest
 	(*SetDiscoverabilityResponse)(nil),  // 21: liaison.v1.SetDiscoverabilityResponse
 	(*EvaluateBlindedRequest)(nil),      // 22: liaison.v1.EvaluateBlindedRequest
-	(*EvaluateBlindedResponse)(nil),     // 23: liaison.v1.EvaluateBlindedResponse
-	(*MatchIndexUpdate)(nil),            // 24: liaison.v1.MatchIndexUpdate
-	(*Person)(nil),                      // 25: liaison.v1.Person
-	(*timestamppb.Timestamp)(nil),       // 26: google.protobuf.Timestamp
+	(*BlindedBatch)(nil),                // 23: liaison.v1.BlindedBatch
+	(*EvaluateBlindedResponse)(nil),     // 24: liaison.v1.EvaluateBlindedResponse
+	(*EvaluatedBatch)(nil),              // 25: liaison.v1.EvaluatedBatch
+	(*MatchIndexUpdate)(nil),            // 26: liaison.v1.MatchIndexUpdate
+	(*Person)(nil),                      // 27: liaison.v1.Person
+	(*timestamppb.Timestamp)(nil),       // 28: google.protobuf.Timestamp
 }
 var file_liaison_v1_match_proto_depIdxs = []int32{
-	25, // 0: liaison.v1.MatchPersonsRequest.persons:type_name -> liaison.v1.Person
+	27, // 0: liaison.v1.MatchPersonsRequest.persons:type_name -> liaison.v1.Person
 	0,  // 1: liaison.v1.MatchKeyResult.kind:type_name -> liaison.v1.MatchKeyKind
 	4,  // 2: liaison.v1.MatchResult.keys:type_name -> liaison.v1.MatchKeyResult
 	5,  // 3: liaison.v1.MatchPersonsResponse.results:type_name -> liaison.v1.MatchResult
 	0,  // 4: liaison.v1.MatchFollowUp.key_kind:type_name -> liaison.v1.MatchKeyKind
-	26, // 5: liaison.v1.MatchFollowUp.create_time:type_name -> google.protobuf.Timestamp
-	26, // 6: liaison.v1.MatchFollowUp.due_time:type_name -> google.protobuf.Timestamp
+	28, // 5: liaison.v1.MatchFollowUp.create_time:type_name -> google.protobuf.Timestamp
+	28, // 6: liaison.v1.MatchFollowUp.due_time:type_name -> google.protobuf.Timestamp
 	1,  // 7: liaison.v1.MatchFollowUp.status:type_name -> liaison.v1.MatchFollowUpStatus
-	26, // 8: liaison.v1.MatchFollowUp.decide_time:type_name -> google.protobuf.Timestamp
+	28, // 8: liaison.v1.MatchFollowUp.decide_time:type_name -> google.protobuf.Timestamp
 	7,  // 9: liaison.v1.MatchFollowUp.records:type_name -> liaison.v1.MatchedRecord
 	0,  // 10: liaison.v1.FollowUpHitRequest.key_kind:type_name -> liaison.v1.MatchKeyKind
 	8,  // 11: liaison.v1.FollowUpHitResponse.follow_up:type_name -> liaison.v1.MatchFollowUp
@@ -1944,31 +2043,33 @@ var file_liaison_v1_match_proto_depIdxs = []int32{
 	8,  // 14: liaison.v1.ListMatchFollowUpsResponse.follow_ups:type_name -> liaison.v1.MatchFollowUp
 	1,  // 15: liaison.v1.DecideMatchFollowUpRequest.status:type_name -> liaison.v1.MatchFollowUpStatus
 	8,  // 16: liaison.v1.DecideMatchFollowUpResponse.follow_up:type_name -> liaison.v1.MatchFollowUp
-	26, // 17: liaison.v1.MatchPartnerStatus.own_epoch_start:type_name -> google.protobuf.Timestamp
-	26, // 18: liaison.v1.MatchPartnerStatus.partner_update_time:type_name -> google.protobuf.Timestamp
+	28, // 17: liaison.v1.MatchPartnerStatus.own_epoch_start:type_name -> google.protobuf.Timestamp
+	28, // 18: liaison.v1.MatchPartnerStatus.partner_update_time:type_name -> google.protobuf.Timestamp
 	16, // 19: liaison.v1.GetMatchStatusResponse.partners:type_name -> liaison.v1.MatchPartnerStatus
 	16, // 20: liaison.v1.RotateMatchKeyResponse.status:type_name -> liaison.v1.MatchPartnerStatus
-	3,  // 21: liaison.v1.MatchService.MatchPersons:input_type -> liaison.v1.MatchPersonsRequest
-	9,  // 22: liaison.v1.MatchService.FollowUpHit:input_type -> liaison.v1.FollowUpHitRequest
-	11, // 23: liaison.v1.MatchService.ListMatchFollowUps:input_type -> liaison.v1.ListMatchFollowUpsRequest
-	13, // 24: liaison.v1.MatchService.DecideMatchFollowUp:input_type -> liaison.v1.DecideMatchFollowUpRequest
-	15, // 25: liaison.v1.MatchService.GetMatchStatus:input_type -> liaison.v1.GetMatchStatusRequest
-	18, // 26: liaison.v1.MatchService.RotateMatchKey:input_type -> liaison.v1.RotateMatchKeyRequest
-	20, // 27: liaison.v1.MatchService.SetDiscoverability:input_type -> liaison.v1.SetDiscoverabilityRequest
-	22, // 28: liaison.v1.MatchPeerService.EvaluateBlinded:input_type -> liaison.v1.EvaluateBlindedRequest
-	6,  // 29: liaison.v1.MatchService.MatchPersons:output_type -> liaison.v1.MatchPersonsResponse
-	10, // 30: liaison.v1.MatchService.FollowUpHit:output_type -> liaison.v1.FollowUpHitResponse
-	12, // 31: liaison.v1.MatchService.ListMatchFollowUps:output_type -> liaison.v1.ListMatchFollowUpsResponse
-	14, // 32: liaison.v1.MatchService.DecideMatchFollowUp:output_type -> liaison.v1.DecideMatchFollowUpResponse
-	17, // 33: liaison.v1.MatchService.GetMatchStatus:output_type -> liaison.v1.GetMatchStatusResponse
-	19, // 34: liaison.v1.MatchService.RotateMatchKey:output_type -> liaison.v1.RotateMatchKeyResponse
-	21, // 35: liaison.v1.MatchService.SetDiscoverability:output_type -> liaison.v1.SetDiscoverabilityResponse
-	23, // 36: liaison.v1.MatchPeerService.EvaluateBlinded:output_type -> liaison.v1.EvaluateBlindedResponse
-	29, // [29:37] is the sub-list for method output_type
-	21, // [21:29] is the sub-list for method input_type
-	21, // [21:21] is the sub-list for extension type_name
-	21, // [21:21] is the sub-list for extension extendee
-	0,  // [0:21] is the sub-list for field type_name
+	23, // 21: liaison.v1.EvaluateBlindedRequest.batches:type_name -> liaison.v1.BlindedBatch
+	25, // 22: liaison.v1.EvaluateBlindedResponse.batches:type_name -> liaison.v1.EvaluatedBatch
+	3,  // 23: liaison.v1.MatchService.MatchPersons:input_type -> liaison.v1.MatchPersonsRequest
+	9,  // 24: liaison.v1.MatchService.FollowUpHit:input_type -> liaison.v1.FollowUpHitRequest
+	11, // 25: liaison.v1.MatchService.ListMatchFollowUps:input_type -> liaison.v1.ListMatchFollowUpsRequest
+	13, // 26: liaison.v1.MatchService.DecideMatchFollowUp:input_type -> liaison.v1.DecideMatchFollowUpRequest
+	15, // 27: liaison.v1.MatchService.GetMatchStatus:input_type -> liaison.v1.GetMatchStatusRequest
+	18, // 28: liaison.v1.MatchService.RotateMatchKey:input_type -> liaison.v1.RotateMatchKeyRequest
+	20, // 29: liaison.v1.MatchService.SetDiscoverability:input_type -> liaison.v1.SetDiscoverabilityRequest
+	22, // 30: liaison.v1.MatchPeerService.EvaluateBlinded:input_type -> liaison.v1.EvaluateBlindedRequest
+	6,  // 31: liaison.v1.MatchService.MatchPersons:output_type -> liaison.v1.MatchPersonsResponse
+	10, // 32: liaison.v1.MatchService.FollowUpHit:output_type -> liaison.v1.FollowUpHitResponse
+	12, // 33: liaison.v1.MatchService.ListMatchFollowUps:output_type -> liaison.v1.ListMatchFollowUpsResponse
+	14, // 34: liaison.v1.MatchService.DecideMatchFollowUp:output_type -> liaison.v1.DecideMatchFollowUpResponse
+	17, // 35: liaison.v1.MatchService.GetMatchStatus:output_type -> liaison.v1.GetMatchStatusResponse
+	19, // 36: liaison.v1.MatchService.RotateMatchKey:output_type -> liaison.v1.RotateMatchKeyResponse
+	21, // 37: liaison.v1.MatchService.SetDiscoverability:output_type -> liaison.v1.SetDiscoverabilityResponse
+	24, // 38: liaison.v1.MatchPeerService.EvaluateBlinded:output_type -> liaison.v1.EvaluateBlindedResponse
+	31, // [31:39] is the sub-list for method output_type
+	23, // [23:31] is the sub-list for method input_type
+	23, // [23:23] is the sub-list for extension type_name
+	23, // [23:23] is the sub-list for extension extendee
+	0,  // [0:23] is the sub-list for field type_name
 }
 
 func init() { file_liaison_v1_match_proto_init() }
@@ -1983,7 +2084,7 @@ func file_liaison_v1_match_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_liaison_v1_match_proto_rawDesc), len(file_liaison_v1_match_proto_rawDesc)),
 			NumEnums:      3,
-			NumMessages:   22,
+			NumMessages:   24,
 			NumExtensions: 0,
 			NumServices:   2,
 		},
