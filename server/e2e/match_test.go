@@ -624,3 +624,32 @@ func TestMatch_HolderCannotRewriteItsIndex(t *testing.T) {
 		t.Errorf("alpha holds %d entries at update %d", st.GetPartnerEntries(), st.GetPartnerVersion())
 	}
 }
+
+// TestMatch_UnreadableRecordDoesNotStopTheIndex: an insider leaves a lead
+// row the node cannot decode; a rebuild of the index leaves it out and
+// goes on (the other records stay findable) instead of stalling the epoch.
+func TestMatch_UnreadableRecordDoesNotStopTheIndex(t *testing.T) {
+	t.Parallel()
+	a, b := nodetest.Pair(t, matchWithAll)
+	alpha, bravo := matchClients(t, a), matchClients(t, b)
+	ctx := context.Background()
+	l := newLead("readable")
+	l.Subjects = []*liaisonv1.Person{{Names: []*liaisonv1.PersonName{{FamilyName: "Chen", GivenNames: "Wei"}}, Documents: passport("E1234567", "CHN")}}
+	if _, err := bravo.leads.CreateLead(ctx, &liaisonv1.CreateLeadRequest{Lead: l}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := openDB(t, b.Cfg.Database.Path).Exec(`INSERT INTO leads (id, origin_agency, status, crime_mask, handling_code, version, create_time, update_time, review_date, body)
+		VALUES ('00000000-0000-7000-8000-000000000001', 'bravo', 1, 1, 1, 1, 0, 0, '', x'ffffffff')`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := bravo.supervisor.RotateMatchKey(ctx, &liaisonv1.RotateMatchKeyRequest{Partner: "alpha"}); err != nil {
+		t.Fatal(err)
+	}
+	waitInSync(t, bravo, alpha)
+	if st := alpha.status(t, "bravo"); st.GetPartnerEpoch() != 2 {
+		t.Fatalf("alpha holds epoch %d of bravo's index, want the rebuilt 2", st.GetPartnerEpoch())
+	}
+	if hit, _ := alpha.askDocument(t, "bravo", "E1234567", "CHN"); !hit {
+		t.Error("the readable lead is not in the rebuilt index")
+	}
+}

@@ -300,7 +300,10 @@ func (ix *Indexer) entriesOfBody(ctx context.Context, partner string, ev *evalua
 	}
 	rec, err := decodeRecord(kind, body)
 	if err != nil {
-		return indexed{}, err
+		// One unreadable record must not stop the index: it gives no
+		// entries (so none of it can be found blind) and is reported.
+		ix.o.Logger.Error("match index: a record could not be read; it is left out of the index", "kind", kind, "id", id, "err", err)
+		return indexed{kind: kind, id: id}, nil
 	}
 	return ix.entriesOf(ctx, partner, ev, kind, id, rec)
 }
