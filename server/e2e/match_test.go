@@ -584,6 +584,7 @@ func TestMatch_HolderCannotRewriteItsIndex(t *testing.T) {
 		Scan(&idx.IndexID, &idx.Epoch, &idx.PublicKey, &idx.Version, &idx.Complete); err != nil {
 		t.Fatal(err)
 	}
+	entriesBefore := alpha.status(t, "bravo").GetPartnerEntries()
 	b.Stop(t)
 	in := intrude(t, a, "bravo")
 	update := func(id string, epoch int64, key []byte, complete bool, added []byte) *liaisonv1.MatchIndexUpdate {
@@ -620,8 +621,8 @@ func TestMatch_HolderCannotRewriteItsIndex(t *testing.T) {
 	if rc.GetStatus() != liaisonv1.ReceiptStatus_RECEIPT_STATUS_APPLIED {
 		t.Errorf("the next update: %v", rc)
 	}
-	if st := alpha.status(t, "bravo"); st.GetPartnerEntries() != 1 || st.GetPartnerVersion() != idx.Version+1 {
-		t.Errorf("alpha holds %d entries at update %d", st.GetPartnerEntries(), st.GetPartnerVersion())
+	if st := alpha.status(t, "bravo"); st.GetPartnerEntries() != entriesBefore+1 || st.GetPartnerVersion() != idx.Version+1 {
+		t.Errorf("alpha holds %d entries at update %d, want %d at %d", st.GetPartnerEntries(), st.GetPartnerVersion(), entriesBefore+1, idx.Version+1)
 	}
 }
 
@@ -651,5 +652,43 @@ func TestMatch_UnreadableRecordDoesNotStopTheIndex(t *testing.T) {
 	}
 	if hit, _ := alpha.askDocument(t, "bravo", "E1234567", "CHN"); !hit {
 		t.Error("the readable lead is not in the rebuilt index")
+	}
+}
+
+// TestMatch_AnswerUnderAnotherKeyIsRefused: bravo's node answers blind
+// queries under a key other than the one of the index it published (here
+// its secret was replaced behind its back, between two starts); alpha's
+// query carries the epoch's canary, which does not come back, and the
+// answer is refused instead of read as "no hit".
+func TestMatch_AnswerUnderAnotherKeyIsRefused(t *testing.T) {
+	t.Parallel()
+	a, b := nodetest.Pair(t, matchWithAll)
+	alpha, bravo := matchClients(t, a), matchClients(t, b)
+	ctx := context.Background()
+	l := newLead("canary")
+	l.Subjects = []*liaisonv1.Person{{Names: []*liaisonv1.PersonName{{FamilyName: "Chen", GivenNames: "Wei"}}, Documents: passport("E1234567", "CHN")}}
+	if _, err := bravo.leads.CreateLead(ctx, &liaisonv1.CreateLeadRequest{Lead: l}); err != nil {
+		t.Fatal(err)
+	}
+	waitInSync(t, bravo, alpha)
+	if hit, _ := alpha.askDocument(t, "bravo", "E1234567", "CHN"); !hit {
+		t.Fatal("no hit before the key changed")
+	}
+	b.Stop(t)
+	if _, err := openDB(t, b.Cfg.Database.Path).Exec(`UPDATE meta SET value = CASE WHEN substr(value, 1, 2) = '00' THEN 'ff' ELSE '00' END || substr(value, 3) WHERE key = 'secret/match_oprf'`); err != nil {
+		t.Fatal(err)
+	}
+	b.Restart(t)
+	var err error
+	nodetest.Eventually(t, 20*time.Second, func() error {
+		_, err = alpha.analyst.MatchPersons(ctx, &liaisonv1.MatchPersonsRequest{Partner: "bravo", Persons: []*liaisonv1.Person{
+			{Names: []*liaisonv1.PersonName{{FamilyName: "X"}}, Documents: passport("E1234567", "CHN")}}})
+		if status.Code(err) == codes.Unavailable {
+			return err // alpha reconnects to the restarted bravo
+		}
+		return nil
+	})
+	if got := permViolations(t, err); len(got) != 1 || got[0] != "match.bad_evaluation match_indexes/bravo" {
+		t.Errorf("a query answered under another key: %v, want FAILED_PRECONDITION match.bad_evaluation", err)
 	}
 }

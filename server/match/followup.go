@@ -134,7 +134,9 @@ func (s *Server) applyFollowUp(tx *store.Tx, env *liaisonv1.Envelope, f *liaison
 			return federation.Outcome{}, err
 		}
 		for _, r := range refs {
-			f.Records = append(f.Records, &liaisonv1.MatchedRecord{Kind: r.Kind, Id: r.ID})
+			if r.Kind != kindCanary {
+				f.Records = append(f.Records, &liaisonv1.MatchedRecord{Kind: r.Kind, Id: r.ID})
+			}
 		}
 	}
 	if len(f.Records) == 0 {

@@ -21,6 +21,8 @@ const (
 	kindLead     = "lead"
 	kindCase     = "case"
 	kindManifest = "manifest"
+	// kindCanary holds an epoch's canary entry; it is no record.
+	kindCanary = "canary"
 )
 
 // Discoverable is the default policy: whether an own record's persons are
@@ -362,6 +364,15 @@ func (ix *Indexer) save(ctx context.Context, e *store.MatchEpoch, recs []indexed
 // scan indexes every own record into a new epoch, sending updates as it
 // goes.
 func (ix *Indexer) scan(ctx context.Context, e *store.MatchEpoch, ev *evaluator) error {
+	// The epoch's canary first (see canary): it is in the index as long as
+	// the epoch is.
+	c, err := ev.entries([]Key{canary(ix.o.Own, e.Partner, e.Epoch)})
+	if err != nil {
+		return err
+	}
+	if err := ix.save(ctx, e, []indexed{{kind: kindCanary, id: e.IndexID, entries: []store.MatchEntry{{Entry: c[0]}}}}); err != nil {
+		return err
+	}
 	for _, kind := range []string{kindLead, kindCase, kindManifest} {
 		after := ""
 		for {

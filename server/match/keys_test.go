@@ -102,11 +102,11 @@ func TestOPRF_BlindQueryFindsTheHoldersEntry(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	elements, proof, err := ev.evaluate(b.Blinded)
+	elements, _, err := ev.evaluate(b.Blinded)
 	if err != nil {
 		t.Fatal(err)
 	}
-	outs, err := b.finalize(elements, proof)
+	outs, err := b.finalize(elements)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -117,8 +117,9 @@ func TestOPRF_BlindQueryFindsTheHoldersEntry(t *testing.T) {
 	if err != nil || epoch != 1 || !bytes.Equal(entry, held[0]) {
 		t.Fatalf("token round trip: epoch %d, %v", epoch, err)
 	}
-	// Another partner's or epoch's key gives other entries, and an
-	// evaluation under another key does not verify against the published one.
+	// Another partner's or epoch's key gives other entries, and a blind
+	// evaluation under another key gives other outputs: its canary would
+	// not come back (the canaries of two partners or epochs differ too).
 	for _, o := range []struct {
 		partner string
 		epoch   int64
@@ -131,12 +132,19 @@ func TestOPRF_BlindQueryFindsTheHoldersEntry(t *testing.T) {
 		if bytes.Equal(e2[0], held[0]) {
 			t.Errorf("%s epoch %d has the same entry", o.partner, o.epoch)
 		}
-		elements, proof, err := other.evaluate(b.Blinded)
+		elements, _, err := other.evaluate(b.Blinded)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := b.finalize(elements, proof); err == nil {
-			t.Errorf("an evaluation under %s epoch %d's key verified against alpha epoch 1's public key", o.partner, o.epoch)
+		outs2, err := b.finalize(elements)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if bytes.Equal(Entry(outs2[0]), held[0]) {
+			t.Errorf("an evaluation under %s epoch %d's key gave alpha epoch 1's entry", o.partner, o.epoch)
+		}
+		if bytes.Equal(canary("bravo", o.partner, o.epoch).Input, canary("bravo", "alpha", 1).Input) {
+			t.Errorf("%s epoch %d has alpha epoch 1's canary", o.partner, o.epoch)
 		}
 	}
 	if _, _, err := parseToken("not-a-token"); err == nil {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"runtime"
 	"slices"
 	"strings"
@@ -339,12 +340,13 @@ func (s *Server) MatchPersons(ctx context.Context, req *liaisonv1.MatchPersonsRe
 	for _, sub := range subs {
 		all = append(all, sub.keys...)
 	}
-	resp := &liaisonv1.MatchPersonsResponse{Partner: partner, Epoch: uint32(idx.Epoch), Evaluations: int32(len(all))}
+	resp := &liaisonv1.MatchPersonsResponse{Partner: partner, Epoch: uint32(idx.Epoch)}
 	if len(all) > 0 {
-		hits, tokens, remaining, err := s.ask(ctx, partner, idx, all)
+		hits, tokens, remaining, calls, err := s.ask(ctx, partner, idx, all)
 		if err != nil {
 			return nil, err
 		}
+		resp.Evaluations = int32(len(all) + calls) // a canary a call
 		resp.BudgetRemaining = remaining
 		k := 0
 		for _, sub := range subs {
@@ -371,7 +373,7 @@ func (s *Server) MatchPersons(ctx context.Context, req *liaisonv1.MatchPersonsRe
 		resp.Results = append(resp.Results, sub.res)
 		lines = append(lines, sub.about+": "+outcome(sub.res))
 	}
-	audit.SetDetail(ctx, fmt.Sprintf("asked %s (epoch %d, %d evaluations): %s", partner, idx.Epoch, len(all), strings.Join(lines, "; ")))
+	audit.SetDetail(ctx, fmt.Sprintf("asked %s (epoch %d, %d evaluations): %s", partner, idx.Epoch, resp.GetEvaluations(), strings.Join(lines, "; ")))
 	return resp, nil
 }
 
@@ -404,14 +406,14 @@ const (
 // unblinded on its own, so that the cryptography of a query runs on every
 // core of both nodes — in one call, so that the holder counts the budget
 // once.
-func (s *Server) ask(ctx context.Context, partner string, idx store.RemoteIndex, keys []Key) (hits []bool, tokens []string, remaining int64, err error) {
+func (s *Server) ask(ctx context.Context, partner string, idx store.RemoteIndex, keys []Key) (hits []bool, tokens []string, remaining int64, calls int, err error) {
 	conn := s.o.Conn(partner)
 	if conn == nil {
-		return nil, nil, 0, errs.New(errs.Unavailable, "no connection to %s", partner)
+		return nil, nil, 0, 0, errs.New(errs.Unavailable, "no connection to %s", partner)
 	}
 	peer := liaisonv1.NewMatchPeerServiceClient(conn)
 	parts := max(1, min(runtime.GOMAXPROCS(0), (len(keys)+2)/3))
-	size := min(maxPerBatch, (len(keys)+parts-1)/parts)
+	size := min(maxPerBatch-1, (len(keys)+parts-1)/parts) // room for the canary
 	var batches [][]Key
 	for start := 0; start < len(keys); start += size {
 		batches = append(batches, keys[start:min(start+size, len(keys))])
@@ -420,16 +422,21 @@ func (s *Server) ask(ctx context.Context, partner string, idx store.RemoteIndex,
 		call := batches[start:min(start+maxBatches, len(batches))]
 		h, t, left, err := s.askCall(ctx, peer, partner, idx, call)
 		if err != nil {
-			return nil, nil, 0, err
+			return nil, nil, 0, 0, err
 		}
 		hits, tokens, remaining = append(hits, h...), append(tokens, t...), left
+		calls++
 	}
-	return hits, tokens, remaining, nil
+	return hits, tokens, remaining, calls, nil
 }
 
 // askCall is one EvaluateBlinded call of ask.
 func (s *Server) askCall(ctx context.Context, peer liaisonv1.MatchPeerServiceClient, partner string, idx store.RemoteIndex,
 	batches [][]Key) (hits []bool, tokens []string, remaining int64, err error) {
+	// The canary goes at a random place of a random batch.
+	cb := rand.IntN(len(batches))
+	cp := rand.IntN(len(batches[cb]) + 1)
+	batches[cb] = slices.Insert(slices.Clone(batches[cb]), cp, canary(partner, s.o.Own, idx.Epoch))
 	blinded := make([]*blinding, len(batches))
 	if err := parallel(len(batches), func(i int) (err error) {
 		blinded[i], err = blind(idx.PublicKey, batches[i])
@@ -452,13 +459,22 @@ func (s *Server) askCall(ctx context.Context, peer liaisonv1.MatchPeerServiceCli
 	outputs := make([][][]byte, len(batches))
 	if err := parallel(len(batches), func(i int) (err error) {
 		r := resp.GetBatches()[i]
-		if outputs[i], err = blinded[i].finalize(r.GetElements(), r.GetProof()); err != nil {
+		if outputs[i], err = blinded[i].finalize(r.GetElements()); err != nil {
 			return errs.Precondition("match.bad_evaluation", "match_indexes/"+partner, "%s's answer: %v", partner, err)
 		}
 		return nil
 	}); err != nil {
 		return nil, nil, 0, err
 	}
+	back, err := s.o.Store.HasRemoteEntry(ctx, idx.IndexID, Entry(outputs[cb][cp]))
+	if err != nil {
+		return nil, nil, 0, err
+	}
+	if !back {
+		return nil, nil, 0, errs.Precondition("match.bad_evaluation", "match_indexes/"+partner,
+			"%s did not answer under the key of the index it published to %s (the epoch's canary did not come back); its answer is refused", partner, s.o.Own)
+	}
+	outputs[cb] = slices.Delete(outputs[cb], cp, cp+1)
 	for _, os := range outputs {
 		for _, o := range os {
 			hit, err := s.o.Store.HasRemoteEntry(ctx, idx.IndexID, Entry(o))

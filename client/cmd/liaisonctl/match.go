@@ -20,7 +20,7 @@ func init() {
 		detail: "A hit says only that the partner holds an entry with the same key (a document, a phone number, a name with the date or year of birth): " +
 			"not who it is, in which record, or anything else. To learn more, follow the hit up with its token; the partner's supervisors decide " +
 			"whether to release anything, through the usual release and sharing paths. Each key asked about costs one evaluation of the daily " +
-			"budget the partner grants this agency.",
+			"budget the partner grants this agency, and each query one more: the canary that checks the partner answers under the key of its index.",
 		commands: []*command{
 			{name: "ask", detail: "NAME is the words of the line, family name first (\"Chen Wei\"); the main name key does not depend on word order. " +
 				"A name is asked about only with --dob (name with date of birth, name with year of birth); a document needs its type, number and " +

@@ -72,7 +72,8 @@ func waitMatchSync(t *testing.T, holder, asker *peer, minEntries int64) {
 		if err != nil {
 			return err
 		}
-		if h.GetOwnEntries() < minEntries || h.GetOwnPending() != 0 || !a.GetPartnerComplete() ||
+		// Every index also holds its epoch's canary entry.
+		if h.GetOwnEntries() < minEntries+1 || h.GetOwnPending() != 0 || !a.GetPartnerComplete() ||
 			a.GetPartnerEntries() != h.GetOwnEntries() || a.GetPartnerEpoch() != h.GetOwnEpoch() {
 			return fmt.Errorf("holder %s: epoch %d, %d entries (want %d or more), %d pending; %s holds epoch %d, %d entries, complete %t",
 				holder.Agency, h.GetOwnEpoch(), h.GetOwnEntries(), minEntries, h.GetOwnPending(), asker.Agency,
@@ -142,14 +143,14 @@ func TestMatch_AskFollowUpDecide(t *testing.T) {
 	if diff := cmp.Diff([]string{"document 1 hit " + token}, rows["[1] Chen Wei"]); diff != "" {
 		t.Errorf("rows of Chen Wei (-want +got):\n%s", diff)
 	}
-	wantContains(t, "stdout", r.stdout, "\nbravo, key epoch 1: 1 evaluation, ",
+	wantContains(t, "stdout", r.stdout, "\nbravo, key epoch 1: 2 evaluations, ", // the key and the epoch's canary
 		"a hit says only that bravo holds an entry with the same key, nothing more",
 		"to ask for more: liaisonctl match follow-up --partner bravo --token TOKEN --kind KIND --justification TEXT")
 	// The same in JSON, with the same token (the OPRF is deterministic).
 	var asked liaisonv1.MatchPersonsResponse
 	alpha.ctl(t, "analyst", "match", "ask", "--partner", "bravo", "Chen", "Wei", "--document", "PASSPORT:e123-4567:CHN", "-o", "json").
 		wantCode(t, exitOK).decode(t, &asked)
-	if want := (&liaisonv1.MatchPersonsResponse{Partner: "bravo", Epoch: 1, Evaluations: 1, BudgetRemaining: asked.GetBudgetRemaining(),
+	if want := (&liaisonv1.MatchPersonsResponse{Partner: "bravo", Epoch: 1, Evaluations: 2, BudgetRemaining: asked.GetBudgetRemaining(),
 		Results: []*liaisonv1.MatchResult{{PersonIndex: 0, SubjectIndex: -1, Label: "Chen Wei", Hit: true, Keys: []*liaisonv1.MatchKeyResult{
 			{Kind: liaisonv1.MatchKeyKind_MATCH_KEY_KIND_DOCUMENT, Keys: 1, Hit: true, HitToken: token}}}}}); !cmp.Equal(want, &asked, protocmp.Transform()) {
 		t.Errorf("ask -o json: %v\nwant %v", &asked, want)
@@ -361,8 +362,8 @@ func TestMatch_DiscoverableAndRotate(t *testing.T) {
 	wantContains(t, "stdout", r.stdout, lead+": its persons are not discoverable by alpha")
 	eventually(t, func() error {
 		s, err := matchStatusOf(alpha, "bravo")
-		if err != nil || s.GetPartnerEntries() != 0 {
-			return fmt.Errorf("alpha holds %d entries of bravo's index (%v)", s.GetPartnerEntries(), err)
+		if err != nil || s.GetPartnerEntries() != 1 { // the canary only
+			return fmt.Errorf("alpha holds %d entries of bravo's index, want only the canary (%v)", s.GetPartnerEntries(), err)
 		}
 		return nil
 	})

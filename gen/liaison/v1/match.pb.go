@@ -1652,8 +1652,8 @@ func (x *EvaluateBlindedResponse) GetBudgetRemaining() int64 {
 }
 
 // EvaluatedBatch is one batch evaluated: the elements in order, 32 bytes
-// each, and the DLEQ proof that every one was evaluated under the epoch's
-// public key (RFC 9497 verifiable mode).
+// each. (Base mode: no proof; field 2 is kept for a DLEQ proof of RFC
+// 9497's verifiable mode.)
 type EvaluatedBatch struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Elements      [][]byte               `protobuf:"bytes,1,rep,name=elements,proto3" json:"elements,omitempty"`
@@ -1719,7 +1719,8 @@ type MatchIndexUpdate struct {
 	Holder  string                 `protobuf:"bytes,2,opt,name=holder,proto3" json:"holder,omitempty"`
 	Partner string                 `protobuf:"bytes,3,opt,name=partner,proto3" json:"partner,omitempty"`
 	Epoch   uint32                 `protobuf:"varint,4,opt,name=epoch,proto3" json:"epoch,omitempty"`
-	// The epoch's VOPRF public key (a compressed ristretto255 element).
+	// The epoch's OPRF public key (a compressed ristretto255 element): it
+	// names the key; an index's key never changes.
 	PublicKey     []byte `protobuf:"bytes,5,opt,name=public_key,json=publicKey,proto3" json:"public_key,omitempty"`
 	Complete      bool   `protobuf:"varint,6,opt,name=complete,proto3" json:"complete,omitempty"`
 	Added         []byte `protobuf:"bytes,7,opt,name=added,proto3" json:"added,omitempty"`

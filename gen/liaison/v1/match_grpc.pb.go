@@ -38,7 +38,7 @@ const (
 // with the same blocking keys (document, phone, name with date of birth,
 // name with birth year) without telling it who. The keys are blinded here,
 // evaluated by the partner under its per-partner OPRF key (RFC 9497,
-// ristretto255-SHA512, verifiable mode) without it learning them, and the
+// ristretto255-SHA512, base mode) without it learning them, and the
 // results looked up here in the index the partner published to this node.
 // The partner learns neither the keys nor the answer; this node learns hit
 // or no hit per key kind.
@@ -162,7 +162,7 @@ func (c *matchServiceClient) SetDiscoverability(ctx context.Context, in *SetDisc
 // with the same blocking keys (document, phone, name with date of birth,
 // name with birth year) without telling it who. The keys are blinded here,
 // evaluated by the partner under its per-partner OPRF key (RFC 9497,
-// ristretto255-SHA512, verifiable mode) without it learning them, and the
+// ristretto255-SHA512, base mode) without it learning them, and the
 // results looked up here in the index the partner published to this node.
 // The partner learns neither the keys nor the answer; this node learns hit
 // or no hit per key kind.
@@ -426,9 +426,9 @@ const (
 // evaluate blinded elements under the key this node keeps for it.
 type MatchPeerServiceClient interface {
 	// EvaluateBlinded evaluates blinded elements under the caller's OPRF key
-	// of an epoch, with a proof that the epoch's published key was used. It
-	// learns nothing of what was blinded. RESOURCE_EXHAUSTED once the
-	// caller's daily budget is spent.
+	// of an epoch. It learns nothing of what was blinded (the caller checks
+	// the key through the epoch's canary, one of the elements).
+	// RESOURCE_EXHAUSTED once the caller's daily budget is spent.
 	EvaluateBlinded(ctx context.Context, in *EvaluateBlindedRequest, opts ...grpc.CallOption) (*EvaluateBlindedResponse, error)
 }
 
@@ -458,9 +458,9 @@ func (c *matchPeerServiceClient) EvaluateBlinded(ctx context.Context, in *Evalua
 // evaluate blinded elements under the key this node keeps for it.
 type MatchPeerServiceServer interface {
 	// EvaluateBlinded evaluates blinded elements under the caller's OPRF key
-	// of an epoch, with a proof that the epoch's published key was used. It
-	// learns nothing of what was blinded. RESOURCE_EXHAUSTED once the
-	// caller's daily budget is spent.
+	// of an epoch. It learns nothing of what was blinded (the caller checks
+	// the key through the epoch's canary, one of the elements).
+	// RESOURCE_EXHAUSTED once the caller's daily budget is spent.
 	EvaluateBlinded(context.Context, *EvaluateBlindedRequest) (*EvaluateBlindedResponse, error)
 	mustEmbedUnimplementedMatchPeerServiceServer()
 }
