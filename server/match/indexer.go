@@ -168,6 +168,10 @@ func (ix *Indexer) Run(ctx context.Context) {
 	t := time.NewTicker(ix.o.Interval)
 	defer t.Stop()
 	for {
+		// The signal is taken before the cycle, so that a change committed
+		// while the cycle runs wakes the next one at once (taken after, it
+		// would wait for the ticker).
+		changed := ix.o.Store.FeedSignal()
 		if err := ix.Cycle(ctx); err != nil && ctx.Err() == nil {
 			ix.o.Logger.Error("match index", "err", err)
 		}
@@ -175,7 +179,7 @@ func (ix *Indexer) Run(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-		case <-ix.o.Store.FeedSignal():
+		case <-changed:
 		case <-ix.kick:
 		}
 	}
