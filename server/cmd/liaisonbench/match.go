@@ -828,7 +828,7 @@ func reportMatch(w io.Writer, r matchResult) bool {
 	fmt.Fprintf(w, "| delta: WithdrawLead on bravo → alpha no longer holds its entries (%d; from the call's start) | p50 %s, p99 %s (the call alone p50 %s) |\n",
 		len(r.withdraw), msf(percentile(r.withdraw, 0.50)), msf(percentile(r.withdraw, 0.99)), msf(percentile(r.withdrawCall, 0.50)))
 	fmt.Fprintln(w)
-	fmt.Fprintf(w, "The build rate runs on %d workers, as the node's indexer evaluates a page of records; the pipeline adds SQLite writes, the envelopes and alpha's apply. A step-1 query goes to bravo in one call of one batch a core, each blinded, evaluated with its proof, and verified on its own.\n",
+	fmt.Fprintf(w, "The build rate runs on %d workers, as the node's indexer evaluates a page of records; the pipeline adds SQLite writes, the envelopes and alpha's apply. A step-1 query goes to bravo in one call of one batch a core, with the epoch's canary among its keys.\n",
 		r.buildWorkers)
 	fmt.Fprintf(w, "Other processes' CPU: %s cores during the build rate, %s during the rebuild, %s during step 1.\n",
 		other(r.buildOther), other(r.rebuildOther), other(r.queryOther))
