@@ -6,7 +6,6 @@ import (
 	"strconv"
 	"time"
 
-	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	liaisonv1 "github.com/liaison-exchange/liaison/gen/liaison/v1"
@@ -255,18 +254,3 @@ func (s *Server) ListMatchFollowUps(ctx context.Context, req *liaisonv1.ListMatc
 }
 
 func timeHours(h int32) time.Duration { return time.Duration(h) * time.Hour }
-
-// grpcCodeOf and messageOf read a partner's gRPC error.
-func grpcCodeOf(err error) string {
-	if st, ok := status.FromError(err); ok {
-		return st.Code().String()
-	}
-	return ""
-}
-
-func messageOf(err error) string {
-	if st, ok := status.FromError(err); ok {
-		return st.Message()
-	}
-	return err.Error()
-}

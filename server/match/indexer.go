@@ -33,7 +33,7 @@ const (
 //   - A case: yes.
 //   - A manifest (on the sending node): no. Its persons are people being
 //     returned, many of them victims; an officer can make one discoverable.
-func Discoverable(kind string, rec proto.Message) bool {
+func Discoverable(rec proto.Message) bool {
 	switch r := rec.(type) {
 	case *liaisonv1.Lead:
 		return r.GetStatus() != liaisonv1.LeadStatus_LEAD_STATUS_WITHDRAWN &&
@@ -321,7 +321,7 @@ func (ix *Indexer) entriesOf(ctx context.Context, partner string, ev *evaluator,
 	if originOf(rec) != ix.o.Own {
 		return out, nil
 	}
-	ok := Discoverable(kind, rec)
+	ok := Discoverable(rec)
 	over, err := ix.o.Store.Discoverability(ctx, id)
 	if err != nil {
 		return out, err

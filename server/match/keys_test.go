@@ -102,7 +102,7 @@ func TestOPRF_BlindQueryFindsTheHoldersEntry(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	elements, _, err := ev.evaluate(b.Blinded)
+	elements, err := ev.evaluate(b.Blinded)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -132,7 +132,7 @@ func TestOPRF_BlindQueryFindsTheHoldersEntry(t *testing.T) {
 		if bytes.Equal(e2[0], held[0]) {
 			t.Errorf("%s epoch %d has the same entry", o.partner, o.epoch)
 		}
-		elements, _, err := other.evaluate(b.Blinded)
+		elements, err := other.evaluate(b.Blinded)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -76,26 +76,26 @@ func (e *evaluator) entries(keys []Key) ([][]byte, error) {
 
 // evaluate evaluates blinded elements (base mode: no proof; the asker
 // checks the key through the epoch's canary).
-func (e *evaluator) evaluate(blinded [][]byte) (elements [][]byte, proof []byte, err error) {
+func (e *evaluator) evaluate(blinded [][]byte) (elements [][]byte, err error) {
 	req := &oprf.EvaluationRequest{Elements: make([]oprf.Blinded, len(blinded))}
 	for i, b := range blinded {
 		el := suite.Group().NewElement()
 		if err := el.UnmarshalBinary(b); err != nil {
-			return nil, nil, fmt.Errorf("element %d is not a ristretto255 element", i)
+			return nil, fmt.Errorf("element %d is not a ristretto255 element", i)
 		}
 		req.Elements[i] = el
 	}
 	ev, err := e.server.Evaluate(req)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	elements = make([][]byte, len(ev.Elements))
 	for i, el := range ev.Elements {
 		if elements[i], err = el.MarshalBinaryCompress(); err != nil {
-			return nil, nil, err
+			return nil, err
 		}
 	}
-	return elements, nil, nil
+	return elements, nil
 }
 
 // blinding is the asker's side of one query: its keys blinded.

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
@@ -130,11 +132,11 @@ func (s *Server) EvaluateBlinded(ctx context.Context, req *liaisonv1.EvaluateBli
 	}
 	out := &liaisonv1.EvaluateBlindedResponse{Batches: make([]*liaisonv1.EvaluatedBatch, len(req.GetBatches())), BudgetRemaining: s.o.DailyBudget - used}
 	err = parallel(len(req.GetBatches()), func(i int) error {
-		elements, proof, err := ev.evaluate(req.GetBatches()[i].GetElements())
+		elements, err := ev.evaluate(req.GetBatches()[i].GetElements())
 		if err != nil {
 			return errs.Invalid(fmt.Sprintf("batches[%d].elements", i), "%v", err)
 		}
-		out.Batches[i] = &liaisonv1.EvaluatedBatch{Elements: elements, Proof: proof}
+		out.Batches[i] = &liaisonv1.EvaluatedBatch{Elements: elements}
 		return nil
 	})
 	if err != nil {
@@ -217,34 +219,28 @@ func (s *Server) SetDiscoverability(ctx context.Context, req *liaisonv1.SetDisco
 
 // ownRecord finds an own lead, case or manifest by id.
 func (s *Server) ownRecord(ctx context.Context, id string) (string, proto.Message, error) {
-	var rec proto.Message
-	kind := kindLead
-	l, err := s.o.Store.Lead(ctx, id)
-	if errs.CodeOf(err) == errs.NotFound {
-		kind = kindCase
-		var c *liaisonv1.Case
-		c, err = s.o.Store.Case(ctx, id)
-		rec = c
+	for _, k := range []struct {
+		kind string
+		get  func() (proto.Message, error)
+	}{
+		{kindLead, func() (proto.Message, error) { return s.o.Store.Lead(ctx, id) }},
+		{kindCase, func() (proto.Message, error) { return s.o.Store.Case(ctx, id) }},
+		{kindManifest, func() (proto.Message, error) { return s.o.Store.Manifest(ctx, id) }},
+	} {
+		rec, err := k.get()
 		if errs.CodeOf(err) == errs.NotFound {
-			kind = kindManifest
-			var m *liaisonv1.Manifest
-			m, err = s.o.Store.Manifest(ctx, id)
-			rec = m
+			continue
 		}
-	} else {
-		rec = l
+		if err != nil {
+			return "", nil, err
+		}
+		if originOf(rec) != s.o.Own {
+			return "", nil, errs.Precondition("match.own_records_only", k.kind+"s/"+id,
+				"%s %s is %s's record; only its own records are in the index %s publishes", k.kind, id, originOf(rec), s.o.Own)
+		}
+		return k.kind, rec, nil
 	}
-	if errs.CodeOf(err) == errs.NotFound {
-		return "", nil, errs.NotFoundf("no lead, case or manifest %s", id)
-	}
-	if err != nil {
-		return "", nil, err
-	}
-	if originOf(rec) != s.o.Own {
-		return "", nil, errs.Precondition("match.own_records_only", kind+"s/"+id,
-			"%s %s is %s's record; only its own records are in the index %s publishes", kind, id, originOf(rec), s.o.Own)
-	}
-	return kind, rec, nil
+	return "", nil, errs.NotFoundf("no lead, case or manifest %s", id)
 }
 
 // GetMatchStatus implements liaisonv1.MatchServiceServer.
@@ -494,16 +490,17 @@ func (s *Server) askCall(ctx context.Context, peer liaisonv1.MatchPeerServiceCli
 // partnerErr passes on what the partner refused with, saying it was the
 // partner.
 func partnerErr(partner string, err error) error {
+	st := status.Convert(err)
 	code := errs.Unavailable
-	switch c := grpcCodeOf(err); c {
-	case "ResourceExhausted":
+	switch st.Code() {
+	case codes.ResourceExhausted:
 		code = errs.ResourceExhausted
-	case "FailedPrecondition":
+	case codes.FailedPrecondition:
 		code = errs.FailedPrecondition
-	case "PermissionDenied":
+	case codes.PermissionDenied:
 		code = errs.PermissionDenied
 	}
-	return errs.New(code, "%s refused the evaluation: %s", partner, messageOf(err))
+	return errs.New(code, "%s refused the evaluation: %s", partner, st.Message())
 }
 
 func label(p *liaisonv1.Person) string {
