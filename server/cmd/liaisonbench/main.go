@@ -244,6 +244,8 @@ func run(ctx context.Context, f flags, out io.Writer) int {
 	if f.ghz != "" && ctx.Err() == nil {
 		ghzOK = reportGhz(out, f, b.measureGhz(ctx, f, scs, tmp))
 	}
+	dbPath := b.node.Config.Database.Path
+	b.stopNodes()
 	fedOK := true
 	if f.fedLeads > 0 && ctx.Err() == nil {
 		createRate := 0.0
@@ -259,7 +261,7 @@ func run(ctx context.Context, f flags, out io.Writer) int {
 		matchOK = reportMatch(out, measureMatch(ctx, f, matchOptions(f), b.pkiDir, tmp))
 	}
 	if f.dbDir != "" {
-		fmt.Fprintf(out, "\nDatabase kept at %s.\n", b.node.Config.Database.Path)
+		fmt.Fprintf(out, "\nDatabase kept at %s.\n", dbPath)
 	}
 	for _, r := range results {
 		if r.setupErr != nil || r.res.Errors > 0 || r.warmErrs > 0 || r.mixed != nil && r.mixed.applyErr != nil {
@@ -298,16 +300,28 @@ func (b *bench) close() {
 	if b.echo != nil {
 		b.echo.Stop()
 	}
+	b.stopNodes()
+}
+
+// stopNodes shuts the scenarios' node and its partner down, so the phases
+// after them (which start nodes of their own) do not share the machine with
+// their background work: a million persons' heap, the mixed workload's
+// releases still being delivered.
+func (b *bench) stopNodes() {
 	if b.node != nil {
 		if err := b.node.Shutdown(); err != nil {
 			fmt.Fprintln(os.Stderr, "liaisonbench: node shutdown:", err)
 		}
+		b.node = nil
 	}
 	if b.partner != nil {
 		if err := b.partner.Shutdown(); err != nil {
 			fmt.Fprintln(os.Stderr, "liaisonbench: partner node shutdown:", err)
 		}
+		b.partner = nil
 	}
+	runtime.GC()
+	debug.FreeOSMemory()
 }
 
 // start makes the PKI, starts the node and the echo server, and dials both.
@@ -506,10 +520,16 @@ func (b *bench) measure(ctx context.Context, f flags, i int, sc Scenario) outcom
 // profile starts a CPU profile of the measured run if -cpuprofile is set and
 // returns the function that stops it.
 func (b *bench) profile(f flags, i int, sc Scenario) func() {
-	if f.cpuProfile == "" {
+	return startProfile(f.cpuProfile, fmt.Sprintf("%d-%s", i+1, slug(sc.label())))
+}
+
+// startProfile starts a CPU profile written to PREFIX.<run>.pprof if
+// -cpuprofile set a prefix and returns the function that stops it.
+func startProfile(prefix, run string) func() {
+	if prefix == "" {
 		return func() {}
 	}
-	name := fmt.Sprintf("%s.%d-%s.pprof", f.cpuProfile, i+1, slug(sc.label()))
+	name := fmt.Sprintf("%s.%s.pprof", prefix, run)
 	file, err := os.Create(name)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "liaisonbench: cpuprofile:", err)

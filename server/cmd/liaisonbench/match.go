@@ -88,10 +88,12 @@ type matchOpts struct {
 	queries int
 	qTime   time.Duration
 	deltas  int
+
+	cpuProfile string // -cpuprofile's prefix: step 1 is profiled
 }
 
 func matchOptions(f flags) matchOpts {
-	return matchOpts{persons: f.matchPersons, build: f.matchBuild, queries: matchQueries, qTime: matchQueryTime, deltas: matchDeltas}
+	return matchOpts{persons: f.matchPersons, build: f.matchBuild, queries: matchQueries, qTime: matchQueryTime, deltas: matchDeltas, cpuProfile: f.cpuProfile}
 }
 
 // matchResult is what the match phase measured.
@@ -595,6 +597,7 @@ func (r *matchResult) measureStep1(ctx context.Context, p *matchPair, person *li
 		}
 	}
 	runtime.GC()
+	defer startProfile(r.o.cpuProfile, "match-step1")()
 	var evals int64
 	a0, b0 := p.alpha.Store.Stats(), p.bravo.Store.Stats()
 	c0, s0 := processCPU(), systemBusy()
