@@ -5,6 +5,7 @@ import (
 	"math"
 	"slices"
 	"strings"
+	"sync"
 	"unicode/utf8"
 
 	"github.com/liaison-exchange/liaison/server/persons"
@@ -308,7 +309,17 @@ type simResult struct {
 
 func newMatcher(q query) *matcher {
 	m := &matcher{q: q, sims: map[simPair]simResult{}}
+	seen := map[string]bool{}
 	for _, f := range q.forms {
+		// Readings of a query often repeat (Wade–Giles "ch" read as "j"
+		// through two tables): a repeat scores as the first did, and only
+		// the first can be the best (matchKeys keeps the first of equal
+		// scores), so it is compared once.
+		k := formKey(f, false)
+		if seen[k] {
+			continue
+		}
+		seen[k] = true
 		qw := persons.WithoutArticles(f.Words)
 		m.forms = append(m.forms, qform{f: f, segs: querySegmentations(qw), run: strings.Join(qw, "")})
 	}
@@ -324,8 +335,28 @@ func newPform(f persons.NameForm) pform {
 	return p
 }
 
+// formKey is what matchForms reads of a form: its words, whether a machine
+// made it and, for a person's form (parts), how its words split into name
+// parts (its segmentations and swapped order).
+func formKey(f persons.NameForm, parts bool) string {
+	var b strings.Builder
+	if f.Machine() {
+		b.WriteByte('m')
+	}
+	b.WriteString(strings.Join(f.Words, " "))
+	if parts {
+		for _, p := range f.Parts {
+			b.WriteByte('|')
+			b.WriteString(strings.Join(p, " "))
+		}
+	}
+	return b.String()
+}
+
 // similar is the package's similar, each pair of words worked out once a
-// search (a pair of names run together seldom recurs: it is not kept).
+// search and kept for the searches after it (sims): the words of names
+// recur from one search to the next. A pair of names run together seldom
+// recurs: it is not kept.
 func (m *matcher) similar(a, b string, run bool) (float64, int) {
 	if run {
 		return similar(a, b, true)
@@ -334,9 +365,42 @@ func (m *matcher) similar(a, b string, run bool) (float64, int) {
 	if r, ok := m.sims[k]; ok {
 		return r.s, r.level
 	}
-	s, l := similar(a, b, run)
-	m.sims[k] = simResult{s, l}
-	return s, l
+	r, ok := sims.get(k)
+	if !ok {
+		r.s, r.level = similar(a, b, run)
+		sims.put(k, r)
+	}
+	m.sims[k] = r
+	return r.s, r.level
+}
+
+// sims are the similarities of pairs of words worked out by recent
+// searches, shared by all of them: similar depends on nothing else. At
+// most maxSims are kept (about 10 MB); when full, they are dropped and
+// worked out again.
+var sims simCache
+
+const maxSims = 1 << 16
+
+type simCache struct {
+	mu sync.RWMutex
+	m  map[simPair]simResult
+}
+
+func (c *simCache) get(k simPair) (simResult, bool) {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	r, ok := c.m[k]
+	return r, ok
+}
+
+func (c *simCache) put(k simPair, r simResult) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.m == nil || len(c.m) >= maxSims {
+		c.m = make(map[simPair]simResult, 1024)
+	}
+	c.m[k] = r
 }
 
 // matchForms scores query form q against form p: the better of the words
@@ -453,11 +517,28 @@ func rotation(order []int) bool {
 // 0–99.
 func (m *matcher) matchKeys(forms []persons.NameForm) nameMatch {
 	var best formMatch
+	seen := map[string]bool{}
+	// A score is at most 1 and only a higher one replaces the best: the
+	// first pair scoring 1 is the answer.
 	for _, f := range persons.AllForms(forms) {
+		if best.score >= 1 {
+			break
+		}
+		// As for the query's forms: a repeated form of the person (a
+		// name and its alias alike, a transliteration equal to a recorded
+		// spelling) scores as its first.
+		k := formKey(f, true)
+		if seen[k] {
+			continue
+		}
+		seen[k] = true
 		pf := newPform(f)
 		for _, qf := range m.forms {
 			if fm := m.matchForms(qf, pf); fm.score > best.score {
 				best = fm
+				if best.score >= 1 {
+					break
+				}
 			}
 		}
 	}

@@ -11,6 +11,8 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
+	"time"
 
 	"google.golang.org/protobuf/proto"
 
@@ -337,17 +339,9 @@ func (s *Store) splitCommonWords(ctx context.Context, words []string, args []any
 	if len(uniq) < 2 || len(uniq) > 8 {
 		return full, "", args, nil
 	}
-	// One statement counts every word's rows, up to commonWord each.
-	counts := make([]string, len(uniq))
-	countArgs := make([]any, len(uniq))
-	dest := make([]any, len(uniq))
-	n := make([]int, len(uniq))
-	for i, w := range uniq {
-		counts[i] = "(SELECT count(*) FROM (SELECT rowid FROM person_names WHERE person_names MATCH ? LIMIT " + fmt.Sprint(commonWord) + "))"
-		countArgs[i], dest[i] = ftsString(w), &n[i]
-	}
-	if err := s.rdb.QueryRowContext(ctx, "SELECT "+strings.Join(counts, ", "), countArgs...).Scan(dest...); err != nil {
-		return "", "", nil, fmt.Errorf("find persons: %w", err)
+	n, err := s.countWords(ctx, uniq)
+	if err != nil {
+		return "", "", nil, err
 	}
 	var rare, common []string
 	rarest := commonWord
@@ -381,6 +375,83 @@ func (s *Store) splitCommonWords(ctx context.Context, words []string, args []any
 	b.WriteString(") OR instr(' ' || p.tokens || ' ', ?) > 0)")
 	args = append(args, " "+run+" ")
 	return match, b.String(), args, nil
+}
+
+// countWords returns how many rows hold each word, up to commonWord: from
+// the counts of the last wordCountTTL, the others counted in one
+// statement. A count only chooses how the candidates are found, never
+// which: one a little out of date costs time, not a person.
+func (s *Store) countWords(ctx context.Context, words []string) ([]int, error) {
+	n := make([]int, len(words))
+	var counts []string
+	var args, dest []any
+	now := time.Now()
+	for i, w := range words {
+		if c, ok := s.wordCounts.get(w, now); ok {
+			n[i] = c
+			continue
+		}
+		counts = append(counts, "(SELECT count(*) FROM (SELECT rowid FROM person_names WHERE person_names MATCH ? LIMIT "+fmt.Sprint(commonWord)+"))")
+		args, dest = append(args, ftsString(w)), append(dest, &n[i])
+	}
+	if len(counts) == 0 {
+		return n, nil
+	}
+	if err := s.rdb.QueryRowContext(ctx, "SELECT "+strings.Join(counts, ", "), args...).Scan(dest...); err != nil {
+		return nil, fmt.Errorf("find persons: %w", err)
+	}
+	for i, w := range words {
+		s.wordCounts.put(w, n[i], now)
+	}
+	return n, nil
+}
+
+// wordCountTTL is how long a word's count is reused, and maxWordCounts
+// how many are kept (the oldest half is dropped when full): a few
+// megabytes at most.
+const (
+	wordCountTTL  = time.Minute
+	maxWordCounts = 50_000
+)
+
+// wordCounts is a cache of name words' row counts for splitCommonWords.
+type wordCounts struct {
+	mu sync.Mutex
+	m  map[string]wordCount
+}
+
+type wordCount struct {
+	n  int
+	at time.Time
+}
+
+func (c *wordCounts) get(w string, now time.Time) (int, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e, ok := c.m[w]
+	if !ok || now.Sub(e.at) > wordCountTTL {
+		return 0, false
+	}
+	return e.n, true
+}
+
+func (c *wordCounts) put(w string, n int, now time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.m == nil {
+		c.m = map[string]wordCount{}
+	}
+	if len(c.m) >= maxWordCounts {
+		for k, e := range c.m {
+			if now.Sub(e.at) > wordCountTTL/2 {
+				delete(c.m, k)
+			}
+		}
+		if len(c.m) >= maxWordCounts {
+			clear(c.m)
+		}
+	}
+	c.m[w] = wordCount{n, now}
 }
 
 // nameDriveLimit is the number of name matches up to which a name query

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"slices"
 	"testing"
+	"time"
 
 	liaisonv1 "github.com/liaison-exchange/liaison/gen/liaison/v1"
 )
@@ -204,5 +205,69 @@ func TestFindPersons_ByKeys_FewAndMany(t *testing.T) {
 	none, err := s.FindPersonRows(ctx, PersonQuery{Words: []string{"li"}, Keys: [][][]string{{{"li"}}}, Limit: 5})
 	if err != nil || len(none) != 0 {
 		t.Errorf("keys no one holds: %v, %v", none, err)
+	}
+}
+
+// TestFindPersons_WordCountsChooseThePlanNotTheCandidates: the counts of
+// name words kept between queries (countWords) decide only how a name's
+// candidates are found: whatever they say — a common word counted rare, a
+// rare word counted common — a query finds the same persons.
+func TestFindPersons_WordCountsChooseThePlanNotTheCandidates(t *testing.T) {
+	ctx := context.Background()
+	s := mustOpen(t, filepath.Join(t.TempDir(), "node.db"))
+	for i, given := range []string{"Wei", "Ming", "Wei", "Li Wei", "Ming Wei", "Wei"} {
+		id := fmt.Sprintf("lead-%d", i)
+		err := s.Write(ctx, func(tx *Tx) error {
+			return tx.IndexPersons(IndexedRecord{Kind: liaisonv1.RecordKind_RECORD_KIND_LEAD, ID: id, Title: "t", OriginAgency: "alpha",
+				Persons: []*liaisonv1.Person{{Id: id, Names: []*liaisonv1.PersonName{{FamilyName: "Chen", GivenNames: given}}}}})
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	q := PersonQuery{Words: []string{"chen", "wei"}, Limit: 10}
+	find := func() []string {
+		t.Helper()
+		got, err := s.FindPersons(ctx, q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ids []string
+		for _, p := range got {
+			ids = append(ids, p.RecordID)
+		}
+		return ids
+	}
+	want := find()
+	if len(want) != 5 {
+		t.Fatalf("found %v; want the 5 persons with both words", want)
+	}
+	now := time.Now()
+	for _, c := range []struct{ chen, wei int }{{commonWord, 1}, {1, commonWord}, {commonWord, commonWord}, {0, 0}} {
+		s.wordCounts.put("chen", c.chen, now)
+		s.wordCounts.put("wei", c.wei, now)
+		if got := find(); !slices.Equal(got, want) {
+			t.Errorf("with chen counted %d and wei %d: found %v, want %v", c.chen, c.wei, got, want)
+		}
+	}
+}
+
+// TestWordCounts_ExpireAndStayBounded: a count is reused for
+// wordCountTTL, and the cache never holds more than maxWordCounts.
+func TestWordCounts_ExpireAndStayBounded(t *testing.T) {
+	var c wordCounts
+	t0 := time.Unix(1_000_000, 0)
+	c.put("chen", 7, t0)
+	if n, ok := c.get("chen", t0.Add(wordCountTTL)); !ok || n != 7 {
+		t.Errorf("within its TTL: %d, %v; want 7, true", n, ok)
+	}
+	if _, ok := c.get("chen", t0.Add(wordCountTTL+time.Second)); ok {
+		t.Error("a count past its TTL was reused")
+	}
+	for i := range maxWordCounts + 10 {
+		c.put(fmt.Sprint("w", i), i, t0)
+	}
+	if len(c.m) > maxWordCounts {
+		t.Errorf("%d counts kept; at most %d", len(c.m), maxWordCounts)
 	}
 }

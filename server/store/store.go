@@ -85,6 +85,9 @@ type Store struct {
 	batches atomic.Int64
 	opsDone atomic.Int64
 	w       writerState // the writer's counters and statements (writer.go)
+
+	// wordCounts are recently counted name words (search_query.go).
+	wordCounts wordCounts
 }
 
 // Open opens (creating if needed) and migrates the database at path and
