@@ -375,6 +375,16 @@ func TestMatch_DictionaryAttemptIsRefusedAndAudited(t *testing.T) {
 	guess := func(i int) *liaisonv1.Person {
 		return &liaisonv1.Person{Names: []*liaisonv1.PersonName{{FamilyName: "X"}}, Documents: passport(fmt.Sprintf("E%07d", i), "CHN")}
 	}
+	// A query larger than the whole budget — and than the queries whose
+	// evaluation bravo overlaps with committing their budget — is refused
+	// at once and spends nothing.
+	var big []*liaisonv1.Person
+	for j := range 100 {
+		big = append(big, guess(1000+j))
+	}
+	if _, err := alpha.analyst.MatchPersons(ctx, &liaisonv1.MatchPersonsRequest{Partner: "bravo", Persons: big}); status.Code(err) != codes.ResourceExhausted {
+		t.Fatalf("a query of %d persons with a budget of %d: %v, want ResourceExhausted", len(big), budget, err)
+	}
 	used, refused := 0, error(nil)
 	for i := 0; i < 10 && refused == nil; i++ {
 		var ps []*liaisonv1.Person
@@ -412,8 +422,8 @@ func TestMatch_DictionaryAttemptIsRefusedAndAudited(t *testing.T) {
 			answered++
 		}
 	}
-	if exhausted != 1 || answered == 0 {
-		t.Errorf("bravo's audit log: %d refused and %d answered evaluations, want 1 and some: %v", exhausted, answered, ev.GetEvents())
+	if exhausted != 2 || answered == 0 {
+		t.Errorf("bravo's audit log: %d refused and %d answered evaluations, want 2 and some: %v", exhausted, answered, ev.GetEvents())
 	}
 }
 

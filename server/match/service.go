@@ -108,6 +108,40 @@ func (s *Server) EvaluateBlinded(ctx context.Context, req *liaisonv1.EvaluateBli
 	for _, b := range req.GetBatches() {
 		n += int64(len(b.GetElements()))
 	}
+	ev, err := s.o.Indexer.evaluator(partner, epoch)
+	if err != nil {
+		return nil, err
+	}
+	// A small query (a person's keys) is evaluated while its budget is
+	// committed, so the commit's fsync is not added to the round trip; the
+	// evaluations are answered only once the budget is durable, and a
+	// refused query's are thrown away. A larger one is evaluated after, so
+	// a partner past its budget cannot make the holder compute more than
+	// overlapEvaluations for nothing a call.
+	evaluate := func() (*liaisonv1.EvaluateBlindedResponse, error) {
+		out := &liaisonv1.EvaluateBlindedResponse{Batches: make([]*liaisonv1.EvaluatedBatch, len(req.GetBatches()))}
+		err := parallel(len(req.GetBatches()), func(i int) error {
+			elements, err := ev.evaluate(req.GetBatches()[i].GetElements())
+			if err != nil {
+				return errs.Invalid(fmt.Sprintf("batches[%d].elements", i), "%v", err)
+			}
+			out.Batches[i] = &liaisonv1.EvaluatedBatch{Elements: elements}
+			return nil
+		})
+		return out, err
+	}
+	var (
+		out     *liaisonv1.EvaluateBlindedResponse
+		evalErr error
+		done    chan struct{}
+	)
+	if n <= overlapEvaluations {
+		done = make(chan struct{})
+		go func() {
+			defer close(done)
+			out, evalErr = evaluate()
+		}()
+	}
 	today := day(s.o.Now())
 	var used int64
 	err = s.o.Store.Write(ctx, func(tx *store.Tx) error {
@@ -121,29 +155,26 @@ func (s *Server) EvaluateBlinded(ctx context.Context, req *liaisonv1.EvaluateBli
 		}
 		return nil
 	})
+	if done != nil {
+		<-done
+	} else if err == nil {
+		out, evalErr = evaluate()
+	}
 	if err != nil {
 		audit.SetDetail(ctx, fmt.Sprintf("%d evaluations asked, epoch %d: refused, budget %d spent", n, epoch, s.o.DailyBudget))
 		return nil, err
 	}
 	audit.SetDetail(ctx, fmt.Sprintf("%d evaluations, epoch %d; %d of %d used today", n, epoch, used, s.o.DailyBudget))
-	ev, err := s.o.Indexer.evaluator(partner, epoch)
-	if err != nil {
-		return nil, err
+	if evalErr != nil {
+		return nil, evalErr
 	}
-	out := &liaisonv1.EvaluateBlindedResponse{Batches: make([]*liaisonv1.EvaluatedBatch, len(req.GetBatches())), BudgetRemaining: s.o.DailyBudget - used}
-	err = parallel(len(req.GetBatches()), func(i int) error {
-		elements, err := ev.evaluate(req.GetBatches()[i].GetElements())
-		if err != nil {
-			return errs.Invalid(fmt.Sprintf("batches[%d].elements", i), "%v", err)
-		}
-		out.Batches[i] = &liaisonv1.EvaluatedBatch{Elements: elements}
-		return nil
-	})
-	if err != nil {
-		return nil, err
-	}
+	out.BudgetRemaining = s.o.DailyBudget - used
 	return out, nil
 }
+
+// overlapEvaluations is the largest query whose evaluation overlaps the
+// commit of its budget: a few persons' keys.
+const overlapEvaluations = 64
 
 // parallel runs fn(0..n-1) on as many goroutines as there are cores and
 // returns the first error.
