@@ -169,13 +169,7 @@ func TestFindPersons_ByKeys_FewAndMany(t *testing.T) {
 			given = "Ming" // matches neither query
 		}
 		id := fmt.Sprintf("lead-%d", i)
-		err := s.Write(ctx, func(tx *Tx) error {
-			return tx.IndexPersons(IndexedRecord{Kind: liaisonv1.RecordKind_RECORD_KIND_LEAD, ID: id, Title: "t", OriginAgency: "alpha",
-				Persons: []*liaisonv1.Person{{Id: id, Names: []*liaisonv1.PersonName{{FamilyName: "Chen", GivenNames: given}}}}})
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
+		indexChen(t, s, id, given)
 		if given == "Wei" {
 			want = append([]string{id}, want...)
 		}
@@ -217,13 +211,7 @@ func TestFindPersons_WordCountsChooseThePlanNotTheCandidates(t *testing.T) {
 	s := mustOpen(t, filepath.Join(t.TempDir(), "node.db"))
 	for i, given := range []string{"Wei", "Ming", "Wei", "Li Wei", "Ming Wei", "Wei"} {
 		id := fmt.Sprintf("lead-%d", i)
-		err := s.Write(ctx, func(tx *Tx) error {
-			return tx.IndexPersons(IndexedRecord{Kind: liaisonv1.RecordKind_RECORD_KIND_LEAD, ID: id, Title: "t", OriginAgency: "alpha",
-				Persons: []*liaisonv1.Person{{Id: id, Names: []*liaisonv1.PersonName{{FamilyName: "Chen", GivenNames: given}}}}})
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
+		indexChen(t, s, id, given)
 	}
 	q := PersonQuery{Words: []string{"chen", "wei"}, Limit: 10}
 	find := func() []string {
@@ -269,5 +257,17 @@ func TestWordCounts_ExpireAndStayBounded(t *testing.T) {
 	}
 	if len(c.m) > maxWordCounts {
 		t.Errorf("%d counts kept; at most %d", len(c.m), maxWordCounts)
+	}
+}
+
+// indexChen indexes lead id with one subject, Chen and the given names.
+func indexChen(t *testing.T, s *Store, id, given string) {
+	t.Helper()
+	err := s.Write(context.Background(), func(tx *Tx) error {
+		return tx.IndexPersons(IndexedRecord{Kind: liaisonv1.RecordKind_RECORD_KIND_LEAD, ID: id, Title: "t", OriginAgency: "alpha",
+			Persons: []*liaisonv1.Person{{Id: id, Names: []*liaisonv1.PersonName{{FamilyName: "Chen", GivenNames: given}}}}})
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 }
