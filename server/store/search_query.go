@@ -385,6 +385,7 @@ func (s *Store) countWords(ctx context.Context, words []string) ([]int, error) {
 	n := make([]int, len(words))
 	var counts []string
 	var args, dest []any
+	var counted []int // the words counted here, not reused
 	now := time.Now()
 	for i, w := range words {
 		if c, ok := s.wordCounts.get(w, now); ok {
@@ -392,7 +393,7 @@ func (s *Store) countWords(ctx context.Context, words []string) ([]int, error) {
 			continue
 		}
 		counts = append(counts, "(SELECT count(*) FROM (SELECT rowid FROM person_names WHERE person_names MATCH ? LIMIT "+fmt.Sprint(commonWord)+"))")
-		args, dest = append(args, ftsString(w)), append(dest, &n[i])
+		args, dest, counted = append(args, ftsString(w)), append(dest, &n[i]), append(counted, i)
 	}
 	if len(counts) == 0 {
 		return n, nil
@@ -400,8 +401,10 @@ func (s *Store) countWords(ctx context.Context, words []string) ([]int, error) {
 	if err := s.rdb.QueryRowContext(ctx, "SELECT "+strings.Join(counts, ", "), args...).Scan(dest...); err != nil {
 		return nil, fmt.Errorf("find persons: %w", err)
 	}
-	for i, w := range words {
-		s.wordCounts.put(w, n[i], now)
+	// Only the counts made now are kept: a reused one keeps its age, so
+	// a word searched for all day is still counted again every TTL.
+	for _, i := range counted {
+		s.wordCounts.put(words[i], n[i], now)
 	}
 	return n, nil
 }

@@ -238,6 +238,21 @@ func TestFindPersons_WordCountsChooseThePlanNotTheCandidates(t *testing.T) {
 			t.Errorf("with chen counted %d and wei %d: found %v, want %v", c.chen, c.wei, got, want)
 		}
 	}
+	// A reused count keeps its age (it is counted again once it expires,
+	// however often it is reused); a word not kept is counted and kept.
+	old := time.Now().Add(-wordCountTTL / 2)
+	s.wordCounts.put("chen", 3, old)
+	delete(s.wordCounts.m, "wei")
+	n, err := s.countWords(ctx, []string{"chen", "wei"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e := s.wordCounts.m["chen"]; n[0] != 3 || e.n != 3 || !e.at.Equal(old) {
+		t.Errorf("chen: %d, kept %+v; want 3, kept as put at %v", n[0], e, old)
+	}
+	if e, ok := s.wordCounts.m["wei"]; !ok || e.n != n[1] || n[1] == 0 || !e.at.After(old) {
+		t.Errorf("wei: %d, kept %+v, %v; want its count, kept now", n[1], e, ok)
+	}
 }
 
 // TestWordCounts_ExpireAndStayBounded: a count is reused for
