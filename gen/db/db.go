@@ -360,6 +360,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.matchRecordsOfEntryStmt, err = db.PrepareContext(ctx, matchRecordsOfEntry); err != nil {
 		return nil, fmt.Errorf("error preparing query MatchRecordsOfEntry: %w", err)
 	}
+	if q.matchRemoteEntriesAmongStmt, err = db.PrepareContext(ctx, matchRemoteEntriesAmong); err != nil {
+		return nil, fmt.Errorf("error preparing query MatchRemoteEntriesAmong: %w", err)
+	}
 	if q.matchRemoteIndexStmt, err = db.PrepareContext(ctx, matchRemoteIndex); err != nil {
 		return nil, fmt.Errorf("error preparing query MatchRemoteIndex: %w", err)
 	}
@@ -1078,6 +1081,11 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing matchRecordsOfEntryStmt: %w", cerr)
 		}
 	}
+	if q.matchRemoteEntriesAmongStmt != nil {
+		if cerr := q.matchRemoteEntriesAmongStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing matchRemoteEntriesAmongStmt: %w", cerr)
+		}
+	}
 	if q.matchRemoteIndexStmt != nil {
 		if cerr := q.matchRemoteIndexStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing matchRemoteIndexStmt: %w", cerr)
@@ -1484,6 +1492,7 @@ type Queries struct {
 	matchEpochsStmt                  *sql.Stmt
 	matchRecordEntriesStmt           *sql.Stmt
 	matchRecordsOfEntryStmt          *sql.Stmt
+	matchRemoteEntriesAmongStmt      *sql.Stmt
 	matchRemoteIndexStmt             *sql.Stmt
 	matchRemoteIndexesStmt           *sql.Stmt
 	maxCaseSequenceStmt              *sql.Stmt
@@ -1653,6 +1662,7 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		matchEpochsStmt:                  q.matchEpochsStmt,
 		matchRecordEntriesStmt:           q.matchRecordEntriesStmt,
 		matchRecordsOfEntryStmt:          q.matchRecordsOfEntryStmt,
+		matchRemoteEntriesAmongStmt:      q.matchRemoteEntriesAmongStmt,
 		matchRemoteIndexStmt:             q.matchRemoteIndexStmt,
 		matchRemoteIndexesStmt:           q.matchRemoteIndexesStmt,
 		maxCaseSequenceStmt:              q.maxCaseSequenceStmt,

@@ -7,6 +7,7 @@ package db
 
 import (
 	"context"
+	"strings"
 )
 
 const addMatchBudget = `-- name: AddMatchBudget :one
@@ -553,6 +554,49 @@ func (q *Queries) MatchRecordsOfEntry(ctx context.Context, arg MatchRecordsOfEnt
 			return nil, err
 		}
 		items = append(items, i)
+	}
+	if err := rows.Close(); err != nil {
+		return nil, err
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const matchRemoteEntriesAmong = `-- name: MatchRemoteEntriesAmong :many
+SELECT entry FROM match_remote_entries WHERE index_id = ?1 AND entry IN (/*SLICE:entries*/?)
+`
+
+type MatchRemoteEntriesAmongParams struct {
+	IndexID string
+	Entries [][]byte
+}
+
+func (q *Queries) MatchRemoteEntriesAmong(ctx context.Context, arg MatchRemoteEntriesAmongParams) ([][]byte, error) {
+	query := matchRemoteEntriesAmong
+	var queryParams []interface{}
+	queryParams = append(queryParams, arg.IndexID)
+	if len(arg.Entries) > 0 {
+		for _, v := range arg.Entries {
+			queryParams = append(queryParams, v)
+		}
+		query = strings.Replace(query, "/*SLICE:entries*/?", strings.Repeat(",?", len(arg.Entries))[1:], 1)
+	} else {
+		query = strings.Replace(query, "/*SLICE:entries*/?", "NULL", 1)
+	}
+	rows, err := q.query(ctx, nil, query, queryParams...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items [][]byte
+	for rows.Next() {
+		var entry []byte
+		if err := rows.Scan(&entry); err != nil {
+			return nil, err
+		}
+		items = append(items, entry)
 	}
 	if err := rows.Close(); err != nil {
 		return nil, err

@@ -493,21 +493,25 @@ func (s *Server) askCall(ctx context.Context, peer liaisonv1.MatchPeerServiceCli
 	}); err != nil {
 		return nil, nil, 0, err
 	}
-	back, err := s.o.Store.HasRemoteEntry(ctx, idx.IndexID, Entry(outputs[cb][cp]))
+	// Every entry, the canary's among them, is looked up in one read.
+	var entries [][]byte
+	for _, os := range outputs {
+		for _, o := range os {
+			entries = append(entries, Entry(o))
+		}
+	}
+	held, err := s.o.Store.RemoteEntriesHeld(ctx, idx.IndexID, entries)
 	if err != nil {
 		return nil, nil, 0, err
 	}
-	if !back {
+	if !held[string(Entry(outputs[cb][cp]))] {
 		return nil, nil, 0, errs.Precondition("match.bad_evaluation", "match_indexes/"+partner,
 			"%s did not answer under the key of the index it published to %s (the epoch's canary did not come back); its answer is refused", partner, s.o.Own)
 	}
 	outputs[cb] = slices.Delete(outputs[cb], cp, cp+1)
 	for _, os := range outputs {
 		for _, o := range os {
-			hit, err := s.o.Store.HasRemoteEntry(ctx, idx.IndexID, Entry(o))
-			if err != nil {
-				return nil, nil, 0, err
-			}
+			hit := held[string(Entry(o))]
 			t := ""
 			if hit {
 				t = token(idx.Epoch, o)

@@ -377,6 +377,26 @@ func (s *Store) HasRemoteEntry(ctx context.Context, indexID string, entry []byte
 	return s.rq.HasMatchRemoteEntry(ctx, db.HasMatchRemoteEntryParams{IndexID: indexID, Entry: entry})
 }
 
+// RemoteEntriesHeld returns which of entries a partner's index holds (by
+// their bytes), in one read a few hundred entries.
+func (s *Store) RemoteEntriesHeld(ctx context.Context, indexID string, entries [][]byte) (map[string]bool, error) {
+	held := map[string]bool{}
+	for chunk := range slices.Chunk(entries, maxEntriesRead) {
+		found, err := s.rq.MatchRemoteEntriesAmong(ctx, db.MatchRemoteEntriesAmongParams{IndexID: indexID, Entries: chunk})
+		if err != nil {
+			return nil, err
+		}
+		for _, e := range found {
+			held[string(e)] = true
+		}
+	}
+	return held, nil
+}
+
+// maxEntriesRead bounds the entries one statement of RemoteEntriesHeld
+// binds (SQLite allows 32,766 parameters).
+const maxEntriesRead = 500
+
 // CountRemoteEntries is the number of entries of a partner's index.
 func (s *Store) CountRemoteEntries(ctx context.Context, indexID string) (int64, error) {
 	return s.rq.CountMatchRemoteEntries(ctx, indexID)

@@ -108,6 +108,9 @@ DELETE FROM match_remote_entries WHERE index_id = ? AND entry = ?;
 -- name: HasMatchRemoteEntry :one
 SELECT EXISTS (SELECT 1 FROM match_remote_entries WHERE index_id = ? AND entry = ?);
 
+-- name: MatchRemoteEntriesAmong :many
+SELECT entry FROM match_remote_entries WHERE index_id = sqlc.arg(index_id) AND entry IN (sqlc.slice(entries));
+
 -- name: CountMatchRemoteEntries :one
 SELECT count(*) FROM match_remote_entries WHERE index_id = ?;
 
