@@ -418,8 +418,14 @@ func TestMatch_DictionaryAttemptIsRefusedAndAudited(t *testing.T) {
 		switch e.GetOutcome() {
 		case errs.CodeName(status.Error(codes.ResourceExhausted, "")):
 			exhausted++
+			if !strings.Contains(e.GetDetail(), "evaluations asked") || !strings.Contains(e.GetDetail(), "refused") {
+				t.Errorf("a refused evaluation is audited without its count: %q", e.GetDetail())
+			}
 		case "OK":
 			answered++
+			if !strings.Contains(e.GetDetail(), "evaluations, epoch") || !strings.Contains(e.GetDetail(), fmt.Sprintf("of %d used today", budget)) {
+				t.Errorf("an evaluation call is audited without its count: %q", e.GetDetail())
+			}
 		}
 	}
 	if exhausted != 2 || answered == 0 {
@@ -557,6 +563,15 @@ func TestMatch_Rotation(t *testing.T) {
 	}
 	if r.GetStatus().GetOwnEpoch() != before.GetPartnerEpoch()+1 {
 		t.Fatalf("rotated to epoch %d from %d", r.GetStatus().GetOwnEpoch(), before.GetPartnerEpoch())
+	}
+	// bravo's audit log says which epoch the rotation started.
+	rotations, err := liaisonv1.NewAuditServiceClient(b.Conn(t, "auditor")).ListAuditEvents(ctx,
+		&liaisonv1.ListAuditEventsRequest{Action: liaisonv1.MatchService_RotateMatchKey_FullMethodName})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ev := rotations.GetEvents(); len(ev) != 1 || ev[0].GetDetail() != fmt.Sprintf("epoch %d started", r.GetStatus().GetOwnEpoch()) {
+		t.Errorf("bravo's audit events of the rotation: %v; want one saying epoch %d started", ev, r.GetStatus().GetOwnEpoch())
 	}
 	waitInSync(t, bravo, alpha)
 	if n := countRows(t, a.Cfg.Database.Path, "SELECT count(*) FROM match_remote_indexes"); n != 1 {

@@ -12,6 +12,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	liaisonv1 "github.com/liaison-exchange/liaison/gen/liaison/v1"
+	"github.com/liaison-exchange/liaison/server/audit"
 	"github.com/liaison-exchange/liaison/server/ids"
 	"github.com/liaison-exchange/liaison/server/store"
 )
@@ -278,7 +279,12 @@ func (ix *Indexer) startEpoch(ctx context.Context, partner string, epochs []stor
 	if len(epochs) > 0 {
 		e.Epoch = epochs[0].Epoch + 1
 	}
-	if err := ix.o.Store.Write(ctx, func(tx *store.Tx) error { return tx.InsertMatchEpoch(e) }); err != nil {
+	// Started by a call (RotateMatchKey), the call's audit event is written
+	// in this transaction and says which epoch it started.
+	if err := ix.o.Store.Write(ctx, func(tx *store.Tx) error {
+		audit.SetDetail(ctx, fmt.Sprintf("epoch %d started", e.Epoch))
+		return tx.InsertMatchEpoch(e)
+	}); err != nil {
 		return nil, err
 	}
 	ix.o.Logger.Info("match index epoch started", "partner", partner, "epoch", e.Epoch)

@@ -144,15 +144,19 @@ func (s *Server) EvaluateBlinded(ctx context.Context, req *liaisonv1.EvaluateBli
 	}
 	today := day(s.o.Now())
 	var used int64
+	// The call's audit event is written in the budget's transaction: its
+	// detail, the count, is set inside it.
 	err = s.o.Store.Write(ctx, func(tx *store.Tx) error {
 		var err error
 		if used, err = tx.SpendMatchBudget(partner, today, n); err != nil {
 			return err
 		}
 		if used > s.o.DailyBudget {
+			audit.SetDetail(ctx, fmt.Sprintf("%d evaluations asked, epoch %d: refused, budget %d spent", n, epoch, s.o.DailyBudget))
 			return errs.New(errs.ResourceExhausted, "%s's daily budget of %d evaluations is spent (%d used today, %d asked); it renews at 00:00 UTC",
 				partner, s.o.DailyBudget, used-n, n)
 		}
+		audit.SetDetail(ctx, fmt.Sprintf("%d evaluations, epoch %d; %d of %d used today", n, epoch, used, s.o.DailyBudget))
 		return nil
 	})
 	if done != nil {
@@ -161,10 +165,8 @@ func (s *Server) EvaluateBlinded(ctx context.Context, req *liaisonv1.EvaluateBli
 		out, evalErr = evaluate()
 	}
 	if err != nil {
-		audit.SetDetail(ctx, fmt.Sprintf("%d evaluations asked, epoch %d: refused, budget %d spent", n, epoch, s.o.DailyBudget))
 		return nil, err
 	}
-	audit.SetDetail(ctx, fmt.Sprintf("%d evaluations, epoch %d; %d of %d used today", n, epoch, used, s.o.DailyBudget))
 	if evalErr != nil {
 		return nil, evalErr
 	}
@@ -217,11 +219,12 @@ func (s *Server) RotateMatchKey(ctx context.Context, req *liaisonv1.RotateMatchK
 	if err := s.o.Indexer.Rotate(ctx, req.GetPartner()); err != nil {
 		return nil, err
 	}
+	// The call's audit event says which epoch it started (startEpoch sets
+	// it in the epoch's transaction, where the event is written).
 	st, err := s.status(ctx, req.GetPartner())
 	if err != nil {
 		return nil, err
 	}
-	audit.SetDetail(ctx, fmt.Sprintf("epoch %d started", st.GetOwnEpoch()))
 	return &liaisonv1.RotateMatchKeyResponse{Status: st}, nil
 }
 
