@@ -414,6 +414,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.parkUnreceiptedOutboxStmt, err = db.PrepareContext(ctx, parkUnreceiptedOutbox); err != nil {
 		return nil, fmt.Errorf("error preparing query ParkUnreceiptedOutbox: %w", err)
 	}
+	if q.personRowsOfRecordStmt, err = db.PrepareContext(ctx, personRowsOfRecord); err != nil {
+		return nil, fmt.Errorf("error preparing query PersonRowsOfRecord: %w", err)
+	}
 	if q.purgeInboxContentStmt, err = db.PrepareContext(ctx, purgeInboxContent); err != nil {
 		return nil, fmt.Errorf("error preparing query PurgeInboxContent: %w", err)
 	}
@@ -1171,6 +1174,11 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing parkUnreceiptedOutboxStmt: %w", cerr)
 		}
 	}
+	if q.personRowsOfRecordStmt != nil {
+		if cerr := q.personRowsOfRecordStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing personRowsOfRecordStmt: %w", cerr)
+		}
+	}
 	if q.purgeInboxContentStmt != nil {
 		if cerr := q.purgeInboxContentStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing purgeInboxContentStmt: %w", cerr)
@@ -1510,6 +1518,7 @@ type Queries struct {
 	ownManifestsStmt                 *sql.Stmt
 	ownManifestsAfterStmt            *sql.Stmt
 	parkUnreceiptedOutboxStmt        *sql.Stmt
+	personRowsOfRecordStmt           *sql.Stmt
 	purgeInboxContentStmt            *sql.Stmt
 	putManifestActionStmt            *sql.Stmt
 	putScreeningStmt                 *sql.Stmt
@@ -1680,6 +1689,7 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		ownManifestsStmt:                 q.ownManifestsStmt,
 		ownManifestsAfterStmt:            q.ownManifestsAfterStmt,
 		parkUnreceiptedOutboxStmt:        q.parkUnreceiptedOutboxStmt,
+		personRowsOfRecordStmt:           q.personRowsOfRecordStmt,
 		purgeInboxContentStmt:            q.purgeInboxContentStmt,
 		putManifestActionStmt:            q.putManifestActionStmt,
 		putScreeningStmt:                 q.putScreeningStmt,

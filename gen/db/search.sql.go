@@ -10,7 +10,6 @@ import (
 )
 
 const deletePersonsOfRecord = `-- name: DeletePersonsOfRecord :exec
-
 DELETE FROM person_index WHERE record_kind = ? AND record_id = ?
 `
 
@@ -19,8 +18,6 @@ type DeletePersonsOfRecordParams struct {
 	RecordID   string
 }
 
-// The full-text MATCH queries are in server/store/search.go: sqlc's SQLite
-// parser does not know FTS5's hidden columns. Everything else is here.
 func (q *Queries) DeletePersonsOfRecord(ctx context.Context, arg DeletePersonsOfRecordParams) error {
 	_, err := q.exec(ctx, q.deletePersonsOfRecordStmt, deletePersonsOfRecord, arg.RecordKind, arg.RecordID)
 	return err
@@ -84,6 +81,46 @@ type InsertPersonIdentifierParams struct {
 func (q *Queries) InsertPersonIdentifier(ctx context.Context, arg InsertPersonIdentifierParams) error {
 	_, err := q.exec(ctx, q.insertPersonIdentifierStmt, insertPersonIdentifier, arg.Kind, arg.Value, arg.PersonRow)
 	return err
+}
+
+const personRowsOfRecord = `-- name: PersonRowsOfRecord :many
+
+SELECT id, tokens FROM person_index WHERE record_kind = ? AND record_id = ?
+`
+
+type PersonRowsOfRecordParams struct {
+	RecordKind int64
+	RecordID   string
+}
+
+type PersonRowsOfRecordRow struct {
+	ID     int64
+	Tokens string
+}
+
+// The full-text MATCH queries are in server/store/search.go: sqlc's SQLite
+// parser does not know FTS5's hidden columns. Everything else is here.
+func (q *Queries) PersonRowsOfRecord(ctx context.Context, arg PersonRowsOfRecordParams) ([]PersonRowsOfRecordRow, error) {
+	rows, err := q.query(ctx, q.personRowsOfRecordStmt, personRowsOfRecord, arg.RecordKind, arg.RecordID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []PersonRowsOfRecordRow
+	for rows.Next() {
+		var i PersonRowsOfRecordRow
+		if err := rows.Scan(&i.ID, &i.Tokens); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Close(); err != nil {
+		return nil, err
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
 }
 
 const setMeta = `-- name: SetMeta :exec

@@ -38,12 +38,24 @@ type IndexedRecord struct {
 // IndexPersons replaces the index entries of a record, in the transaction
 // that changes the record.
 func (t *Tx) IndexPersons(r IndexedRecord) error {
-	return indexPersons(t.ctx, t.q, r)
+	return indexPersons(t.ctx, t.q, &t.names, r)
 }
 
-func indexPersons(ctx context.Context, q *db.Queries, r IndexedRecord) error {
-	if err := q.DeletePersonsOfRecord(ctx, db.DeletePersonsOfRecordParams{RecordKind: int64(r.Kind), RecordID: r.ID}); err != nil {
+func indexPersons(ctx context.Context, q *db.Queries, names *nameLog, r IndexedRecord) error {
+	// The record's rows are deleted only if it has any (a new record has
+	// none): a DELETE on person_index cascades to person_identifiers, a
+	// statement that opens a savepoint even when it matches nothing.
+	old, err := q.PersonRowsOfRecord(ctx, db.PersonRowsOfRecordParams{RecordKind: int64(r.Kind), RecordID: r.ID})
+	if err != nil {
 		return fmt.Errorf("unindex %s: %w", r.ID, err)
+	}
+	if len(old) > 0 {
+		if err := q.DeletePersonsOfRecord(ctx, db.DeletePersonsOfRecordParams{RecordKind: int64(r.Kind), RecordID: r.ID}); err != nil {
+			return fmt.Errorf("unindex %s: %w", r.ID, err)
+		}
+		for _, o := range old {
+			names.del(o.ID, o.Tokens)
+		}
 	}
 	for _, p := range r.Persons {
 		b, err := marshalDet.Marshal(p)
@@ -51,14 +63,16 @@ func indexPersons(ctx context.Context, q *db.Queries, r IndexedRecord) error {
 			return err
 		}
 		dob := p.GetDateOfBirth()
+		tokens := persons.IndexTokens(p)
 		row, err := q.InsertPerson(ctx, db.InsertPersonParams{
 			RecordKind: int64(r.Kind), RecordID: r.ID, RecordTitle: r.Title, OriginAgency: r.OriginAgency,
 			DobYear: int64(dob.GetYear()), DobMonth: int64(dob.GetMonth()), DobDay: int64(dob.GetDay()),
-			Tokens: persons.IndexTokens(p), Person: b,
+			Tokens: tokens, Person: b,
 		})
 		if err != nil {
 			return fmt.Errorf("index person of %s: %w", r.ID, err)
 		}
+		names.add(row, tokens)
 		for _, ph := range p.GetPhoneNumbers() {
 			if err := q.InsertPersonIdentifier(ctx, db.InsertPersonIdentifierParams{Kind: IdentifierPhone, Value: ph.GetNumber(), PersonRow: row}); err != nil {
 				return err
@@ -118,7 +132,7 @@ func manifestIndex(m *liaisonv1.Manifest) IndexedRecord {
 
 // reindexIfNeeded rebuilds the person index when it was built by another
 // version of the indexing rules (or never, on a database from before it).
-func reindexIfNeeded(ctx context.Context, d *sql.DB, q *db.Queries, agency string) error {
+func reindexIfNeeded(ctx context.Context, d *sql.DB, q *db.Queries, stmts nameStmts, agency string) error {
 	v, err := q.GetMeta(ctx, "person_index")
 	if err == nil && v == personIndexVersion {
 		return nil
@@ -183,10 +197,17 @@ func reindexIfNeeded(ctx context.Context, d *sql.DB, q *db.Queries, agency strin
 	if _, err := tx.ExecContext(ctx, "DELETE FROM person_index"); err != nil {
 		return err
 	}
+	if _, err := tx.ExecContext(ctx, "INSERT INTO person_names (person_names) VALUES ('delete-all')"); err != nil {
+		return err
+	}
+	var names nameLog
 	for _, r := range recs {
-		if err := indexPersons(ctx, qt, r); err != nil {
+		if err := indexPersons(ctx, qt, &names, r); err != nil {
 			return err
 		}
+	}
+	if err := names.write(ctx, tx, stmts); err != nil {
+		return err
 	}
 	if err := qt.SetMeta(ctx, db.SetMetaParams{Key: "person_index", Value: personIndexVersion}); err != nil {
 		return err

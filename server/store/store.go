@@ -88,6 +88,8 @@ type Store struct {
 
 	// wordCounts are recently counted name words (search_query.go).
 	wordCounts wordCounts
+	// nameStmts write the full-text name index (names.go).
+	nameStmts nameStmts
 }
 
 // Open opens (creating if needed) and migrates the database at path and
@@ -152,7 +154,11 @@ func Open(ctx context.Context, path string, o Options) (*Store, error) {
 		s.closeDBs()
 		return nil, fmt.Errorf("open store: %w", err)
 	}
-	if err := reindexIfNeeded(ctx, s.wdb, s.wq, s.opts.Agency); err != nil {
+	if s.nameStmts, err = prepareNames(ctx, s.wdb); err != nil {
+		s.closeDBs()
+		return nil, fmt.Errorf("open store: %w", err)
+	}
+	if err := reindexIfNeeded(ctx, s.wdb, s.wq, s.nameStmts, s.opts.Agency); err != nil {
 		s.closeDBs()
 		return nil, fmt.Errorf("open store: rebuild the person index: %w", err)
 	}
@@ -337,6 +343,7 @@ func (s *Store) Close() error {
 
 func (s *Store) closeDBs() error {
 	var errList []error
+	errList = append(errList, s.nameStmts.close())
 	if s.wq != nil {
 		errList = append(errList, s.wq.Close())
 	}

@@ -283,6 +283,12 @@ func (s *Store) runBatch(taken []*op, savepoints bool) ([]func(), error) {
 		s.log.Error("store: write the audit tree", "err", err)
 		return nil, err
 	}
+	if err := t.names.write(ctx, sqlTx, s.nameStmts); err != nil {
+		sqlTx.Rollback()
+		undo()
+		s.log.Error("store: write the name index", "err", err)
+		return nil, err
+	}
 	if t.headSeq != s.headSeq {
 		if err := t.q.SetAuditHead(ctx, db.SetAuditHeadParams{Seq: t.headSeq, Hash: t.headHash}); err != nil {
 			sqlTx.Rollback()
@@ -311,6 +317,7 @@ type Tx struct {
 	headSeq     int64
 	headHash    []byte
 	treeNew     []storedHash // audit tree hashes this transaction stored
+	names       nameLog      // its changes to the full-text name index, written before it commits
 	afterCommit []func()
 	feedChanged bool
 }
@@ -347,7 +354,7 @@ func (t *Tx) runIsolated(o *op) error {
 	if _, err := t.tx.ExecContext(t.ctx, "SAVEPOINT op"); err != nil {
 		return fmt.Errorf("savepoint: %w", err)
 	}
-	headSeq, headHash, hooks, feedChanged, treeNew := t.headSeq, t.headHash, len(t.afterCommit), t.feedChanged, len(t.treeNew)
+	headSeq, headHash, hooks, feedChanged, treeNew, names := t.headSeq, t.headHash, len(t.afterCommit), t.feedChanged, len(t.treeNew), len(t.names)
 	err := t.call(o)
 	if err == nil && o.call != nil && !o.call.Recorded() {
 		err = t.appendCall(o.call, "OK")
@@ -357,7 +364,7 @@ func (t *Tx) runIsolated(o *op) error {
 		if _, rerr := t.tx.ExecContext(t.ctx, "ROLLBACK TO op"); rerr != nil {
 			return errors.Join(err, fmt.Errorf("rollback to savepoint: %w", rerr))
 		}
-		t.headSeq, t.headHash, t.afterCommit, t.feedChanged, t.treeNew = headSeq, headHash, t.afterCommit[:hooks], feedChanged, t.treeNew[:treeNew]
+		t.headSeq, t.headHash, t.afterCommit, t.feedChanged, t.treeNew, t.names = headSeq, headHash, t.afterCommit[:hooks], feedChanged, t.treeNew[:treeNew], t.names[:names]
 		if o.recordedHere {
 			o.call.SetRecorded(false)
 			o.recordedHere = false

@@ -1,6 +1,9 @@
 -- The full-text MATCH queries are in server/store/search.go: sqlc's SQLite
 -- parser does not know FTS5's hidden columns. Everything else is here.
 
+-- name: PersonRowsOfRecord :many
+SELECT id, tokens FROM person_index WHERE record_kind = ? AND record_id = ?;
+
 -- name: DeletePersonsOfRecord :exec
 DELETE FROM person_index WHERE record_kind = ? AND record_id = ?;
 
