@@ -213,7 +213,11 @@ type wgTables struct {
 	toPinyin map[string][]string
 }
 
-var wg = sync.OnceValue(func() *wgTables {
+var wg = sync.OnceValue(buildWG)
+
+// buildWG reads the Wade–Giles tables and works out every pinyin
+// syllable's Wade–Giles spelling.
+func buildWG() *wgTables {
 	t := &wgTables{initial: map[string]string{}, final: map[string]string{}, whole: map[string]string{}, toPinyin: map[string][]string{}}
 	for _, f := range readTable("wadegiles.txt") {
 		switch f[0] {
@@ -237,8 +241,15 @@ var wg = sync.OnceValue(func() *wgTables {
 			t.toPinyin[k] = append(t.toPinyin[k], s)
 		}
 	}
+	// The dictionary is a map: its order differs from one run to the next,
+	// and a word's readings are capped, so unsorted two nodes (or two runs)
+	// could keep different readings of the same name — different name
+	// keys, a blind match missed.
+	for _, r := range t.toPinyin {
+		slices.Sort(r)
+	}
 	return t
-})
+}
 
 var pinyinHeteronym = func() pinyin.Args {
 	a := pinyin.NewArgs()
