@@ -204,6 +204,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.getWitnessedCheckpointStmt, err = db.PrepareContext(ctx, getWitnessedCheckpoint); err != nil {
 		return nil, fmt.Errorf("error preparing query GetWitnessedCheckpoint: %w", err)
 	}
+	if q.hasMatchDirtyStmt, err = db.PrepareContext(ctx, hasMatchDirty); err != nil {
+		return nil, fmt.Errorf("error preparing query HasMatchDirty: %w", err)
+	}
 	if q.hasMatchRemoteEntryStmt, err = db.PrepareContext(ctx, hasMatchRemoteEntry); err != nil {
 		return nil, fmt.Errorf("error preparing query HasMatchRemoteEntry: %w", err)
 	}
@@ -822,6 +825,11 @@ func (q *Queries) Close() error {
 	if q.getWitnessedCheckpointStmt != nil {
 		if cerr := q.getWitnessedCheckpointStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing getWitnessedCheckpointStmt: %w", cerr)
+		}
+	}
+	if q.hasMatchDirtyStmt != nil {
+		if cerr := q.hasMatchDirtyStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing hasMatchDirtyStmt: %w", cerr)
 		}
 	}
 	if q.hasMatchRemoteEntryStmt != nil {
@@ -1448,6 +1456,7 @@ type Queries struct {
 	getOutboxEntryStmt               *sql.Stmt
 	getPermissionRequestStmt         *sql.Stmt
 	getWitnessedCheckpointStmt       *sql.Stmt
+	hasMatchDirtyStmt                *sql.Stmt
 	hasMatchRemoteEntryStmt          *sql.Stmt
 	hasOutboxReceiptStmt             *sql.Stmt
 	hasPermissionStmt                *sql.Stmt
@@ -1619,6 +1628,7 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		getOutboxEntryStmt:               q.getOutboxEntryStmt,
 		getPermissionRequestStmt:         q.getPermissionRequestStmt,
 		getWitnessedCheckpointStmt:       q.getWitnessedCheckpointStmt,
+		hasMatchDirtyStmt:                q.hasMatchDirtyStmt,
 		hasMatchRemoteEntryStmt:          q.hasMatchRemoteEntryStmt,
 		hasOutboxReceiptStmt:             q.hasOutboxReceiptStmt,
 		hasPermissionStmt:                q.hasPermissionStmt,

@@ -196,6 +196,22 @@ func (q *Queries) GetMatchFollowUp(ctx context.Context, id string) ([]byte, erro
 	return body, err
 }
 
+const hasMatchDirty = `-- name: HasMatchDirty :one
+SELECT EXISTS (SELECT 1 FROM match_dirty WHERE partner = ? AND epoch = ?)
+`
+
+type HasMatchDirtyParams struct {
+	Partner string
+	Epoch   int64
+}
+
+func (q *Queries) HasMatchDirty(ctx context.Context, arg HasMatchDirtyParams) (bool, error) {
+	row := q.queryRow(ctx, q.hasMatchDirtyStmt, hasMatchDirty, arg.Partner, arg.Epoch)
+	var exists bool
+	err := row.Scan(&exists)
+	return exists, err
+}
+
 const hasMatchRemoteEntry = `-- name: HasMatchRemoteEntry :one
 SELECT EXISTS (SELECT 1 FROM match_remote_entries WHERE index_id = ? AND entry = ?)
 `

@@ -489,6 +489,15 @@ func (ix *Indexer) Reindex(ctx context.Context, kind, id string, rec proto.Messa
 // them as sent. The first update of an epoch carries its public key (all
 // do), the last of a scanned epoch's snapshot is marked complete.
 func (ix *Indexer) publish(ctx context.Context, e *store.MatchEpoch, ev *evaluator) error {
+	// Most cycles find nothing changed: they read, and write nothing (a
+	// write a second a partner would queue before the calls' audit events
+	// in the writer for nothing).
+	if !e.Scanned || e.CompleteSent {
+		pending, err := ix.o.Store.MatchPending(ctx, e.Partner, e.Epoch)
+		if err != nil || !pending {
+			return err
+		}
+	}
 	for {
 		more, sent := false, *e
 		err := ix.o.Store.Write(ctx, func(tx *store.Tx) error {

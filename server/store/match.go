@@ -199,6 +199,11 @@ func (s *Store) MatchCounts(ctx context.Context, partner string, epoch int64) (p
 	return published, pending, err
 }
 
+// MatchPending says whether an epoch has changed entries not yet sent.
+func (s *Store) MatchPending(ctx context.Context, partner string, epoch int64) (bool, error) {
+	return s.rq.HasMatchDirty(ctx, db.HasMatchDirtyParams{Partner: partner, Epoch: epoch})
+}
+
 // RecordRef names one record.
 type RecordRef struct{ Kind, ID string }
 

@@ -50,6 +50,9 @@ DELETE FROM match_published WHERE partner = ? AND epoch = ? AND entry = ?;
 -- name: CountMatchPublished :one
 SELECT count(*) FROM match_published WHERE partner = ? AND epoch = ?;
 
+-- name: HasMatchDirty :one
+SELECT EXISTS (SELECT 1 FROM match_dirty WHERE partner = ? AND epoch = ?);
+
 -- name: CountMatchDirty :one
 SELECT count(*) FROM match_dirty WHERE partner = ? AND epoch = ?;
 
