@@ -8,6 +8,8 @@ import (
 	"slices"
 	"testing"
 
+	"google.golang.org/protobuf/types/known/timestamppb"
+
 	liaisonv1 "github.com/liaison-exchange/liaison/gen/liaison/v1"
 )
 
@@ -102,5 +104,48 @@ func TestNameIndex_WrittenAtCommit(t *testing.T) {
 	check("reopened", map[string][]string{"zhang": {"d"}, "li": {"a"}})
 	if got, err := s.FindPersons(ctx, PersonQuery{Words: []string{"zhao"}, Limit: 1000}); err != nil || len(got) != 300 {
 		t.Errorf("zhao: %d found, %v; want 300", len(got), err)
+	}
+}
+
+// TestNameIndex_Rebuild: a person index built by other indexing rules is
+// rebuilt from the records when the store opens — the name index emptied
+// and written again with it, so nothing of the old rows stays findable.
+func TestNameIndex_Rebuild(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "node.db")
+	s := mustOpen(t, path)
+	now := timestamppb.Now()
+	l := &liaisonv1.Lead{Id: "0190a000-0000-7000-8000-000000000001", OriginAgency: "alpha", Title: "t", Version: 1, CreateTime: now, UpdateTime: now,
+		Subjects: []*liaisonv1.Person{{Names: []*liaisonv1.PersonName{{FamilyName: "Chen", GivenNames: "Wei"}}}}}
+	err := s.Write(ctx, func(tx *Tx) error {
+		if err := tx.InsertLead(l); err != nil {
+			return err
+		}
+		// A row no record gives (as an older version of the rules could
+		// have left): the rebuild must drop it from both indexes.
+		return tx.IndexPersons(IndexedRecord{Kind: liaisonv1.RecordKind_RECORD_KIND_CASE, ID: "gone", Title: "t", OriginAgency: "alpha",
+			Persons: []*liaisonv1.Person{{Names: []*liaisonv1.PersonName{{FamilyName: "Ghost", GivenNames: "Row"}}}}})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.wdb.ExecContext(ctx, "UPDATE meta SET value = 'stale' WHERE key = 'person_index'"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s = mustOpen(t, path)
+	if _, err := s.wdb.ExecContext(ctx, "INSERT INTO person_names (person_names, rank) VALUES ('integrity-check', 1)"); err != nil {
+		t.Fatalf("after the rebuild, the name index does not match person_index: %v", err)
+	}
+	for word, want := range map[string]int{"chen": 1, "ghost": 0} {
+		got, err := s.FindPersons(ctx, PersonQuery{Words: []string{word}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got) != want {
+			t.Errorf("after the rebuild, %q finds %d persons, want %d", word, len(got), want)
+		}
 	}
 }
