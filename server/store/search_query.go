@@ -88,6 +88,11 @@ func (s *Store) FindPersonRows(ctx context.Context, q PersonQuery) ([]int64, err
 	if err != nil {
 		return nil, err
 	}
+	return s.queryRowIDs(ctx, query, args...)
+}
+
+// queryRowIDs runs a query of one integer column, the index's rows.
+func (s *Store) queryRowIDs(ctx context.Context, query string, args ...any) ([]int64, error) {
 	rows, err := s.rdb.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, fmt.Errorf("find persons: %w", err)
@@ -282,23 +287,7 @@ const maxRowsProbe = 1000
 // nameRowsAscending returns the rows match matches, up to limit, in
 // rowid order.
 func (s *Store) nameRowsAscending(ctx context.Context, match string, limit int) ([]int64, error) {
-	rows, err := s.rdb.QueryContext(ctx, "SELECT rowid FROM person_names WHERE person_names MATCH ? ORDER BY rowid LIMIT ?", match, limit)
-	if err != nil {
-		return nil, fmt.Errorf("find persons: %w", err)
-	}
-	defer rows.Close()
-	var out []int64
-	for rows.Next() {
-		var id int64
-		if err := rows.Scan(&id); err != nil {
-			return nil, fmt.Errorf("find persons: %w", err)
-		}
-		out = append(out, id)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("find persons: %w", err)
-	}
-	return out, nil
+	return s.queryRowIDs(ctx, "SELECT rowid FROM person_names WHERE person_names MATCH ? ORDER BY rowid LIMIT ?", match, limit)
 }
 
 // rowsQuery is the SQL and arguments reading cols of the persons at rows,

@@ -27,11 +27,14 @@ var crimeAreaNames = map[liaisonv1.CrimeArea]string{
 	liaisonv1.CrimeArea_CRIME_AREA_OTHER:                       "other",
 }
 
-func crimeAreaName(a liaisonv1.CrimeArea) string {
-	if n, ok := crimeAreaNames[a]; ok {
+func crimeAreaName(a liaisonv1.CrimeArea) string { return namedOrEnum(crimeAreaNames, a) }
+
+// namedOrEnum is v's name in names, else enumName's.
+func namedOrEnum[E protoEnum](names map[E]string, v E) string {
+	if n, ok := names[v]; ok {
 		return n
 	}
-	return enumName(a)
+	return enumName(v)
 }
 
 // enumName is the short name of an enum value: without the type's

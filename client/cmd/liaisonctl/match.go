@@ -75,12 +75,7 @@ var matchKindNames = map[liaisonv1.MatchKeyKind]string{
 	liaisonv1.MatchKeyKind_MATCH_KEY_KIND_NAME_BIRTH_YEAR:    "name-year",
 }
 
-func matchKindName(k liaisonv1.MatchKeyKind) string {
-	if n, ok := matchKindNames[k]; ok {
-		return n
-	}
-	return enumName(k)
-}
+func matchKindName(k liaisonv1.MatchKeyKind) string { return namedOrEnum(matchKindNames, k) }
 
 // maxMatchPersons is what MatchPersonsRequest takes of persons, and of
 // leads.
