@@ -130,7 +130,7 @@ func blind(public []byte, keys []Key) (*blinding, error) {
 
 // finalize unblinds the holder's evaluations into OPRF outputs. Whether
 // the holder used the key of its index is checked through the canary
-// (checkCanary), not a proof.
+// (askCall), not a proof.
 func (b *blinding) finalize(elements [][]byte) ([][]byte, error) {
 	if len(elements) != len(b.Blinded) {
 		return nil, fmt.Errorf("the holder returned %d evaluations for %d elements", len(elements), len(b.Blinded))

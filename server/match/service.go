@@ -432,10 +432,9 @@ const (
 
 // ask has partner evaluate the keys blind and looks the results up in its
 // index: hit or not per key, and the hit token of each hit. The keys go in
-// one batch a core, each blinded, evaluated and proven, and checked and
-// unblinded on its own, so that the cryptography of a query runs on every
-// core of both nodes — in one call, so that the holder counts the budget
-// once.
+// one batch a core, each blinded, evaluated and unblinded on its own, so
+// that the cryptography of a query runs on every core of both nodes — in
+// one call, so that the holder counts the budget once.
 func (s *Server) ask(ctx context.Context, partner string, idx store.RemoteIndex, keys []Key) (hits []bool, tokens []string, remaining int64, calls int, err error) {
 	conn := s.o.Conn(partner)
 	if conn == nil {
@@ -497,24 +496,28 @@ func (s *Server) askCall(ctx context.Context, peer liaisonv1.MatchPeerServiceCli
 		return nil, nil, 0, err
 	}
 	// Every entry, the canary's among them, is looked up in one read.
-	var entries [][]byte
-	for _, os := range outputs {
+	entries := make([][][]byte, len(outputs))
+	var all [][]byte
+	for i, os := range outputs {
 		for _, o := range os {
-			entries = append(entries, Entry(o))
+			entries[i] = append(entries[i], Entry(o))
 		}
+		all = append(all, entries[i]...)
 	}
-	held, err := s.o.Store.RemoteEntriesHeld(ctx, idx.IndexID, entries)
+	held, err := s.o.Store.RemoteEntriesHeld(ctx, idx.IndexID, all)
 	if err != nil {
 		return nil, nil, 0, err
 	}
-	if !held[string(Entry(outputs[cb][cp]))] {
+	if !held[string(entries[cb][cp])] {
 		return nil, nil, 0, errs.Precondition("match.bad_evaluation", "match_indexes/"+partner,
 			"%s did not answer under the key of the index it published to %s (the epoch's canary did not come back); its answer is refused", partner, s.o.Own)
 	}
-	outputs[cb] = slices.Delete(outputs[cb], cp, cp+1)
-	for _, os := range outputs {
-		for _, o := range os {
-			hit := held[string(Entry(o))]
+	for i, os := range outputs {
+		for j, o := range os {
+			if i == cb && j == cp {
+				continue // the canary
+			}
+			hit := held[string(entries[i][j])]
 			t := ""
 			if hit {
 				t = token(idx.Epoch, o)
