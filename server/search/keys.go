@@ -18,7 +18,7 @@ import (
 // candidate is then scored over the best pair of a query form and one of
 // its forms (recorded, or transliterated here):
 //
-//	100     the same words (the scoring of matchName)
+//	100     the same words (the scoring of matchNameForms)
 //	95      the same words through a machine transliteration
 //	≤ 92    the same name in an equivalent spelling (names/equivalents.txt)
 //	80–90   the same phonetic skeleton (names/skeleton.txt), ranked by
@@ -26,7 +26,7 @@ import (
 //	≤ 80    Jaro–Winkler ≥ 0.9 over the spellings of a word
 //
 // A partial match scores the sum over matched words divided by the words
-// of both (as matchName's word overlap), so a namesake who shares only a
+// of both (as matchNameForms's word overlap), so a namesake who shares only a
 // family name stays under the threshold.
 
 // queryForms are the forms of a name query: the words typed, their
@@ -543,7 +543,7 @@ func (m *matcher) matchKeys(forms []persons.NameForm) nameMatch {
 		}
 	}
 	if best.level == levelSame && !best.q.Machine() && !best.p.Machine() {
-		return nameMatch{} // the words as written: matchName's to score
+		return nameMatch{} // the words as written: matchNameForms' to score
 	}
 	score := min(99, int(math.Round(100*best.score)))
 	if score < minKeyScore {
@@ -606,8 +606,8 @@ func (q query) useKeys() bool {
 }
 
 // matchName scores the query's name against a person's written forms
-// (persons.NameForms): the words as written first (matchName), then the
-// keys when that is not a full match. written is matchName's result.
+// (persons.NameForms): the words as written first (matchNameForms), then the
+// keys when that is not a full match. written is matchNameForms' result.
 func (m *matcher) matchName(forms []persons.NameForm, written nameMatch) nameMatch {
 	if written.score == 100 || !m.q.useKeys() {
 		return written

@@ -20,8 +20,8 @@ type nameMatch struct {
 	byKeys bool // through the keys that survive transliteration (matchKeys)
 }
 
-// matchName scores the query words against every name form of p and
-// explains the best. The score of a form is 100 × |Q∩N| / |Q∪N| over the
+// matchNameForms scores the query words against a person's written name
+// forms (persons.NameForms) and explains the best. The score of a form is 100 × |Q∩N| / |Q∪N| over the
 // word sets of the query (Q) and of the form (N), taking the better of the
 // form's segmentations ("Xiao Ming" and "Xiaoming"); it is 100 too when
 // the query's words run together equal the form's words run together in
@@ -29,12 +29,6 @@ type nameMatch struct {
 // form: a name as written before its transliteration, names before
 // aliases. q are the query's words (persons.NameWords of query). The
 // reason is written only for a score of at least min.
-func matchName(query string, q []string, p *liaisonv1.Person, min int) nameMatch {
-	return matchNameForms(query, q, persons.NameForms(p), min)
-}
-
-// matchNameForms is matchName over a person's written forms
-// (persons.NameForms).
 func matchNameForms(query string, q []string, forms []persons.NameForm, min int) nameMatch {
 	best, bestForm := 0, persons.NameForm{}
 	for _, f := range forms {

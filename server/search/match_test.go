@@ -47,9 +47,9 @@ func TestSearch_MatchName(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			m := matchName(tc.query, persons.NameWords(tc.query), tc.p, 0)
+			m := matchNameForms(tc.query, persons.NameWords(tc.query), persons.NameForms(tc.p), 0)
 			if m.score != tc.score || m.reason != tc.reason {
-				t.Errorf("matchName(%q) = %d %q\nwant               %d %q", tc.query, m.score, m.reason, tc.score, tc.reason)
+				t.Errorf("matchNameForms(%q) = %d %q\nwant               %d %q", tc.query, m.score, m.reason, tc.score, tc.reason)
 			}
 		})
 	}
