@@ -26,7 +26,7 @@ import (
 //	≤ 80    Jaro–Winkler ≥ 0.9 over the spellings of a word
 //
 // A partial match scores the sum over matched words divided by the words
-// of both (as matchNameForms's word overlap), so a namesake who shares only a
+// of both (as matchNameForms' word overlap), so a namesake who shares only a
 // family name stays under the threshold.
 
 // queryForms are the forms of a name query: the words typed, their
