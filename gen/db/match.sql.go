@@ -7,7 +7,6 @@ package db
 
 import (
 	"context"
-	"strings"
 )
 
 const addMatchBudget = `-- name: AddMatchBudget :one
@@ -581,27 +580,19 @@ func (q *Queries) MatchRecordsOfEntry(ctx context.Context, arg MatchRecordsOfEnt
 }
 
 const matchRemoteEntriesAmong = `-- name: MatchRemoteEntriesAmong :many
-SELECT entry FROM match_remote_entries WHERE index_id = ?1 AND entry IN (/*SLICE:entries*/?)
+SELECT entry FROM match_remote_entries
+WHERE index_id = ?1 AND entry IN (SELECT unhex(value) FROM json_each(?2))
 `
 
 type MatchRemoteEntriesAmongParams struct {
-	IndexID string
-	Entries [][]byte
+	IndexID     string
+	EntriesJson interface{}
 }
 
+// The entries are a JSON array of hex strings, so that the statement's
+// text is the same for any number of them and is prepared once.
 func (q *Queries) MatchRemoteEntriesAmong(ctx context.Context, arg MatchRemoteEntriesAmongParams) ([][]byte, error) {
-	query := matchRemoteEntriesAmong
-	var queryParams []interface{}
-	queryParams = append(queryParams, arg.IndexID)
-	if len(arg.Entries) > 0 {
-		for _, v := range arg.Entries {
-			queryParams = append(queryParams, v)
-		}
-		query = strings.Replace(query, "/*SLICE:entries*/?", strings.Repeat(",?", len(arg.Entries))[1:], 1)
-	} else {
-		query = strings.Replace(query, "/*SLICE:entries*/?", "NULL", 1)
-	}
-	rows, err := q.query(ctx, nil, query, queryParams...)
+	rows, err := q.query(ctx, q.matchRemoteEntriesAmongStmt, matchRemoteEntriesAmong, arg.IndexID, arg.EntriesJson)
 	if err != nil {
 		return nil, err
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"database/sql"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"slices"
@@ -383,24 +384,35 @@ func (s *Store) HasRemoteEntry(ctx context.Context, indexID string, entry []byte
 }
 
 // RemoteEntriesHeld returns which of entries a partner's index holds (by
-// their bytes), in one read a few hundred entries.
+// their bytes), in one read.
 func (s *Store) RemoteEntriesHeld(ctx context.Context, indexID string, entries [][]byte) (map[string]bool, error) {
 	held := map[string]bool{}
-	for chunk := range slices.Chunk(entries, maxEntriesRead) {
-		found, err := s.rq.MatchRemoteEntriesAmong(ctx, db.MatchRemoteEntriesAmongParams{IndexID: indexID, Entries: chunk})
-		if err != nil {
-			return nil, err
+	if len(entries) == 0 {
+		return held, nil
+	}
+	// One statement whatever the count: the entries go as one JSON array
+	// of hex strings (a statement of its own per count would be prepared
+	// at every query; that took about half of this read's time).
+	list := make([]byte, 0, len(entries)*35+2)
+	list = append(list, '[')
+	for i, e := range entries {
+		if i > 0 {
+			list = append(list, ',')
 		}
-		for _, e := range found {
-			held[string(e)] = true
-		}
+		list = append(list, '"')
+		list = hex.AppendEncode(list, e)
+		list = append(list, '"')
+	}
+	list = append(list, ']')
+	found, err := s.rq.MatchRemoteEntriesAmong(ctx, db.MatchRemoteEntriesAmongParams{IndexID: indexID, EntriesJson: string(list)})
+	if err != nil {
+		return nil, fmt.Errorf("match index entries: %w", err)
+	}
+	for _, e := range found {
+		held[string(e)] = true
 	}
 	return held, nil
 }
-
-// maxEntriesRead bounds the entries one statement of RemoteEntriesHeld
-// binds (SQLite allows 32,766 parameters).
-const maxEntriesRead = 500
 
 // CountRemoteEntries is the number of entries of a partner's index.
 func (s *Store) CountRemoteEntries(ctx context.Context, indexID string) (int64, error) {

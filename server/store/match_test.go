@@ -8,14 +8,14 @@ import (
 )
 
 // TestRemoteEntriesHeld: one call answers which of many entries a
-// partner's index holds — more than one statement binds — and only that
-// index's.
+// partner's index holds — more than a statement could bind as parameters
+// (SQLite allows 32,766) — and only that index's.
 func TestRemoteEntriesHeld(t *testing.T) {
 	ctx := context.Background()
 	s := mustOpen(t, filepath.Join(t.TempDir(), "node.db"))
 	entry := func(i int) []byte { return []byte(fmt.Sprintf("entry-%010d", i)) }
 	var held, other, asked [][]byte
-	for i := range 2*maxEntriesRead + 7 {
+	for i := range 40_007 {
 		asked = append(asked, entry(i))
 		switch i % 3 {
 		case 0:

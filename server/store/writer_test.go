@@ -10,7 +10,7 @@ import (
 )
 
 // recordRead appends one read's audit event, as GetLead does.
-func recordRead(t *testing.T, s *Store, i int) error {
+func recordRead(t testing.TB, s *Store, i int) error {
 	t.Helper()
 	call := &audit.Call{Principal: "spiffe://alpha.liaison.test/analyst/alice", Role: "analyst", Action: "/liaison.v1.LeadService/GetLead"}
 	call.SetResource("leads/" + string(rune('a'+i%26)))

@@ -112,7 +112,10 @@ DELETE FROM match_remote_entries WHERE index_id = ? AND entry = ?;
 SELECT EXISTS (SELECT 1 FROM match_remote_entries WHERE index_id = ? AND entry = ?);
 
 -- name: MatchRemoteEntriesAmong :many
-SELECT entry FROM match_remote_entries WHERE index_id = sqlc.arg(index_id) AND entry IN (sqlc.slice(entries));
+-- The entries are a JSON array of hex strings, so that the statement's
+-- text is the same for any number of them and is prepared once.
+SELECT entry FROM match_remote_entries
+WHERE index_id = sqlc.arg(index_id) AND entry IN (SELECT unhex(value) FROM json_each(sqlc.arg(entries_json)));
 
 -- name: CountMatchRemoteEntries :one
 SELECT count(*) FROM match_remote_entries WHERE index_id = ?;
