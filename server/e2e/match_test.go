@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cloudflare/circl/oprf"
 	"github.com/google/go-cmp/cmp"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -715,5 +716,67 @@ func TestMatch_AnswerUnderAnotherKeyIsRefused(t *testing.T) {
 	})
 	if got := permViolations(t, err); len(got) != 1 || got[0] != "match.bad_evaluation match_indexes/bravo" {
 		t.Errorf("a query answered under another key: %v, want FAILED_PRECONDITION match.bad_evaluation", err)
+	}
+}
+
+// TestMatch_EpochNotInUseIsRefused plays alpha with its own node key
+// asking bravo for evaluations under epochs bravo does not use — one not
+// yet started, one made up, one retired two rotations ago (whose key bravo
+// still has at hand, having built that epoch's index): each is refused
+// with its rule, spends nothing of the budget and is audited; the current
+// epoch's call then goes through. (bravo checks the epoch in the
+// transaction that spends the budget, while it already evaluates a small
+// query under a key it holds.)
+func TestMatch_EpochNotInUseIsRefused(t *testing.T) {
+	t.Parallel()
+	a, b := nodetest.Pair(t, matchWithAll)
+	alpha, bravo := matchClients(t, a), matchClients(t, b)
+	waitInSync(t, bravo, alpha)
+	ctx := context.Background()
+	for range 2 {
+		if _, err := bravo.supervisor.RotateMatchKey(ctx, &liaisonv1.RotateMatchKeyRequest{Partner: "alpha"}); err != nil {
+			t.Fatal(err)
+		}
+		waitInSync(t, bravo, alpha)
+	}
+	peer := liaisonv1.NewMatchPeerServiceClient(b.ConnAs(t, "alpha", "node"))
+	element, err := oprf.SuiteRistretto255.Group().Generator().MarshalBinaryCompress()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ask := func(epoch uint32) (*liaisonv1.EvaluateBlindedResponse, error) {
+		return peer.EvaluateBlinded(ctx, &liaisonv1.EvaluateBlindedRequest{Epoch: epoch,
+			Batches: []*liaisonv1.BlindedBatch{{Elements: [][]byte{element, element}}}})
+	}
+	cur := bravo.status(t, "alpha").GetOwnEpoch()
+	for _, epoch := range []uint32{cur + 1, cur + 1000, cur - 2} {
+		_, err := ask(epoch)
+		if got := permViolations(t, err); status.Code(err) != codes.FailedPrecondition || len(got) != 1 || got[0] != "match.epoch_retired match_indexes/alpha" {
+			t.Errorf("epoch %d (current %d): %v, want match.epoch_retired", epoch, cur, err)
+		}
+	}
+	if used := bravo.status(t, "alpha").GetEvaluationsToday(); used != 0 {
+		t.Errorf("refused epochs spent %d evaluations", used)
+	}
+	r, err := ask(cur)
+	if err != nil || len(r.GetBatches()) != 1 || len(r.GetBatches()[0].GetElements()) != 2 {
+		t.Fatalf("the current epoch %d: %v, %v", cur, r, err)
+	}
+	if used := bravo.status(t, "alpha").GetEvaluationsToday(); used != 2 {
+		t.Errorf("%d evaluations counted, want 2", used)
+	}
+	ev, err := liaisonv1.NewAuditServiceClient(b.Conn(t, "auditor")).ListAuditEvents(ctx,
+		&liaisonv1.ListAuditEventsRequest{Action: liaisonv1.MatchPeerService_EvaluateBlinded_FullMethodName})
+	if err != nil {
+		t.Fatal(err)
+	}
+	refused := 0
+	for _, e := range ev.GetEvents() {
+		if e.GetOutcome() == errs.CodeName(status.Error(codes.FailedPrecondition, "")) {
+			refused++
+		}
+	}
+	if refused != 3 || len(ev.GetEvents()) != 4 {
+		t.Errorf("bravo's audit log: %d refused of %d evaluation calls, want 3 of 4: %v", refused, len(ev.GetEvents()), ev.GetEvents())
 	}
 }

@@ -150,7 +150,7 @@ func NewIndexer(o IndexerOptions) *Indexer {
 
 // evaluator returns the holder's evaluator of a partner's epoch.
 func (ix *Indexer) evaluator(partner string, epoch int64) (*evaluator, error) {
-	k := fmt.Sprintf("%s\x00%d", partner, epoch)
+	k := evaluatorKey(partner, epoch)
 	ix.evMu.Lock()
 	defer ix.evMu.Unlock()
 	if e, ok := ix.evs[k]; ok {
@@ -163,6 +163,17 @@ func (ix *Indexer) evaluator(partner string, epoch int64) (*evaluator, error) {
 	ix.evs[k] = e
 	return e, nil
 }
+
+// cachedEvaluator is partner's evaluator of epoch if this node has used
+// it since it started (never deriving one).
+func (ix *Indexer) cachedEvaluator(partner string, epoch int64) (*evaluator, bool) {
+	ix.evMu.Lock()
+	defer ix.evMu.Unlock()
+	e, ok := ix.evs[evaluatorKey(partner, epoch)]
+	return e, ok
+}
+
+func evaluatorKey(partner string, epoch int64) string { return fmt.Sprintf("%s\x00%d", partner, epoch) }
 
 // Run indexes and publishes until ctx ends.
 func (ix *Indexer) Run(ctx context.Context) {

@@ -90,35 +90,11 @@ func (s *Server) EvaluateBlinded(ctx context.Context, req *liaisonv1.EvaluateBli
 			"%s publishes no blind index to %s (its config's match.partners does not list %s)", s.o.Own, partner, partner)
 	}
 	epoch := int64(req.GetEpoch())
-	epochs, err := s.o.Store.MatchEpochs(ctx, partner)
-	if err != nil {
-		return nil, err
-	}
-	// The current epoch and the one before it (a query may be in flight
-	// across a rotation) are evaluated; older keys are retired.
-	if len(epochs) == 0 || epoch > epochs[0].Epoch || epoch < epochs[0].Epoch-1 {
-		cur := int64(0)
-		if len(epochs) > 0 {
-			cur = epochs[0].Epoch
-		}
-		return nil, errs.Precondition("match.epoch_retired", "match_indexes/"+partner,
-			"epoch %d is not in use (the current epoch is %d); ask again with the current index", epoch, cur)
-	}
 	n := int64(0)
 	for _, b := range req.GetBatches() {
 		n += int64(len(b.GetElements()))
 	}
-	ev, err := s.o.Indexer.evaluator(partner, epoch)
-	if err != nil {
-		return nil, err
-	}
-	// A small query (a person's keys) is evaluated while its budget is
-	// committed, so the commit's fsync is not added to the round trip; the
-	// evaluations are answered only once the budget is durable, and a
-	// refused query's are thrown away. A larger one is evaluated after, so
-	// a partner past its budget cannot make the holder compute more than
-	// overlapEvaluations for nothing a call.
-	evaluate := func() (*liaisonv1.EvaluateBlindedResponse, error) {
+	evaluate := func(ev *evaluator) (*liaisonv1.EvaluateBlindedResponse, error) {
 		out := &liaisonv1.EvaluateBlindedResponse{Batches: make([]*liaisonv1.EvaluatedBatch, len(req.GetBatches()))}
 		err := parallel(len(req.GetBatches()), func(i int) error {
 			elements, err := ev.evaluate(req.GetBatches()[i].GetElements())
@@ -130,24 +106,46 @@ func (s *Server) EvaluateBlinded(ctx context.Context, req *liaisonv1.EvaluateBli
 		})
 		return out, err
 	}
+	// A small query (a person's keys) under a key already in use here is
+	// evaluated while its epoch is checked and its budget committed, so
+	// that neither the read nor the commit's fsync is added to the round
+	// trip; the evaluations are answered only once both passed and the
+	// budget is durable, and a refused query's are thrown away. A larger
+	// one, or one under an epoch this node has no key of at hand, is
+	// evaluated after, so a partner past its budget or asking under an
+	// epoch it made up cannot make the holder compute more than
+	// overlapEvaluations for nothing a call (nor derive a key).
 	var (
 		out     *liaisonv1.EvaluateBlindedResponse
 		evalErr error
 		done    chan struct{}
 	)
-	if n <= overlapEvaluations {
+	if ev, ok := s.o.Indexer.cachedEvaluator(partner, epoch); ok && n <= overlapEvaluations {
 		done = make(chan struct{})
 		go func() {
 			defer close(done)
-			out, evalErr = evaluate()
+			out, evalErr = evaluate(ev)
 		}()
 	}
 	today := day(s.o.Now())
 	var used int64
 	// The call's audit event is written in the budget's transaction: its
 	// detail, the count, is set inside it.
-	err = s.o.Store.Write(ctx, func(tx *store.Tx) error {
-		var err error
+	err := s.o.Store.Write(ctx, func(tx *store.Tx) error {
+		epochs, err := tx.MatchEpochs(partner)
+		if err != nil {
+			return err
+		}
+		// The current epoch and the one before it (a query may be in
+		// flight across a rotation) are evaluated; older keys are retired.
+		if len(epochs) == 0 || epoch > epochs[0].Epoch || epoch < epochs[0].Epoch-1 {
+			cur := int64(0)
+			if len(epochs) > 0 {
+				cur = epochs[0].Epoch
+			}
+			return errs.Precondition("match.epoch_retired", "match_indexes/"+partner,
+				"epoch %d is not in use (the current epoch is %d); ask again with the current index", epoch, cur)
+		}
 		if used, err = tx.SpendMatchBudget(partner, today, n); err != nil {
 			return err
 		}
@@ -162,7 +160,10 @@ func (s *Server) EvaluateBlinded(ctx context.Context, req *liaisonv1.EvaluateBli
 	if done != nil {
 		<-done
 	} else if err == nil {
-		out, evalErr = evaluate()
+		var ev *evaluator
+		if ev, err = s.o.Indexer.evaluator(partner, epoch); err == nil {
+			out, evalErr = evaluate(ev)
+		}
 	}
 	if err != nil {
 		return nil, err
@@ -344,10 +345,16 @@ func (s *Server) MatchPersons(ctx context.Context, req *liaisonv1.MatchPersonsRe
 	if err := s.partner(partner); err != nil {
 		return nil, err
 	}
-	idx, err := s.currentIndex(ctx, partner)
-	if err != nil {
-		return nil, err
+	// The partner's index is read while the keys are derived.
+	type current struct {
+		idx store.RemoteIndex
+		err error
 	}
+	cur := make(chan current, 1)
+	go func() {
+		idx, err := s.currentIndex(ctx, partner)
+		cur <- current{idx, err}
+	}()
 	var subs []subject
 	for i, p := range req.GetPersons() {
 		subs = append(subs, subject{res: &liaisonv1.MatchResult{PersonIndex: int32(i), SubjectIndex: -1, Label: label(p)},
@@ -370,6 +377,11 @@ func (s *Server) MatchPersons(ctx context.Context, req *liaisonv1.MatchPersonsRe
 	for _, sub := range subs {
 		all = append(all, sub.keys...)
 	}
+	c := <-cur
+	if c.err != nil {
+		return nil, c.err
+	}
+	idx := c.idx
 	resp := &liaisonv1.MatchPersonsResponse{Partner: partner, Epoch: uint32(idx.Epoch)}
 	if len(all) > 0 {
 		hits, tokens, remaining, calls, err := s.ask(ctx, partner, idx, all)
