@@ -44,7 +44,10 @@ func key(kind liaisonv1.MatchKeyKind, parts ...string) Key {
 //   - PHONE for each phone number in E.164 (stored numbers are normalised
 //     already; a number that does not parse is left out);
 //   - NAME_DATE_OF_BIRTH for each name key with a full date of birth, and
-//     NAME_BIRTH_YEAR for each name key with the year of birth.
+//     NAME_BIRTH_YEAR for each name key with the year of birth — where the
+//     full date is known, not for the keys of a form's words run together
+//     (the date's keys carry those; each key costs an evaluation on both
+//     sides at every query, and a two-word name has two of them).
 //
 // The name keys (NameKeys) are computed over every written form of every
 // name and alias and their machine transliterations, so that a name in
@@ -76,16 +79,20 @@ func Keys(p *liaisonv1.Person) []Key {
 	if dob.GetYear() == 0 {
 		return out
 	}
-	names := NameKeys(p)
-	if dob.GetMonth() > 0 && dob.GetDay() > 0 {
+	names := nameKeys(p)
+	full := dob.GetMonth() > 0 && dob.GetDay() > 0
+	if full {
 		date := fmt.Sprintf("%04d-%02d-%02d", dob.GetYear(), dob.GetMonth(), dob.GetDay())
 		for _, n := range names {
-			add(key(liaisonv1.MatchKeyKind_MATCH_KEY_KIND_NAME_DATE_OF_BIRTH, n, date))
+			add(key(liaisonv1.MatchKeyKind_MATCH_KEY_KIND_NAME_DATE_OF_BIRTH, n.key, date))
 		}
 	}
 	year := fmt.Sprintf("%04d", dob.GetYear())
 	for _, n := range names {
-		add(key(liaisonv1.MatchKeyKind_MATCH_KEY_KIND_NAME_BIRTH_YEAR, n, year))
+		if full && n.runTogether {
+			continue // the date's keys carry it
+		}
+		add(key(liaisonv1.MatchKeyKind_MATCH_KEY_KIND_NAME_BIRTH_YEAR, n.key, year))
 	}
 	return out
 }
@@ -111,11 +118,35 @@ const maxNameKeys = 12
 // key of their own.
 func NameKeys(p *liaisonv1.Person) []string {
 	var out []string
-	seen := map[string]bool{}
-	add := func(k string) {
-		if k != "" && !seen[k] && len(out) < maxNameKeys {
-			seen[k] = true
-			out = append(out, k)
+	for _, n := range nameKeys(p) {
+		out = append(out, n.key)
+	}
+	return out
+}
+
+// nameKey is a name key, and whether it is only a form's words run
+// together (not any form's words as such).
+type nameKey struct {
+	key         string
+	runTogether bool
+}
+
+func nameKeys(p *liaisonv1.Person) []nameKey {
+	var out []nameKey
+	at := map[string]int{}
+	add := func(k string, runTogether bool) {
+		if k == "" {
+			return
+		}
+		if i, ok := at[k]; ok {
+			// a one-word form's key may be another form's words run
+			// together: it is a form's words as such all the same
+			out[i].runTogether = out[i].runTogether && runTogether
+			return
+		}
+		if len(out) < maxNameKeys {
+			at[k] = len(out)
+			out = append(out, nameKey{k, runTogether})
 		}
 	}
 	for _, f := range persons.AllForms(persons.NameForms(p)) {
@@ -133,11 +164,11 @@ func NameKeys(p *liaisonv1.Person) []string {
 			continue
 		}
 		slices.Sort(canon)
-		add(strings.Join(canon, " "))
+		add(strings.Join(canon, " "), false)
 		if len(words) > 1 {
-			add(persons.Skeleton(strings.Join(words, "")))
+			add(persons.Skeleton(strings.Join(words, "")), true)
 			swapped := persons.WithoutArticles(f.Swapped())
-			add(persons.Skeleton(strings.Join(swapped, "")))
+			add(persons.Skeleton(strings.Join(swapped, "")), true)
 		}
 	}
 	return out

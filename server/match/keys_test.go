@@ -87,6 +87,33 @@ func TestKeys_NamesAcrossScriptsAndSpellings(t *testing.T) {
 	}
 }
 
+// TestKeys_YearKeysOfAFullDate: with the full date of birth known, a
+// name's words run together give date keys but no year keys (each key is
+// an evaluation at every query); a one-word form's own key keeps its year
+// key even where it is also another form's words run together.
+func TestKeys_YearKeysOfAFullDate(t *testing.T) {
+	dob := &liaisonv1.Date{Year: 1980, Month: 3, Day: 2}
+	date, year := liaisonv1.MatchKeyKind_MATCH_KEY_KIND_NAME_DATE_OF_BIRTH, liaisonv1.MatchKeyKind_MATCH_KEY_KIND_NAME_BIRTH_YEAR
+	full := person("", "", "Chen", "Wei", dob)
+	if d, y := len(keysOf(date, full)), len(keysOf(year, full)); d != 3 || y != 1 {
+		t.Errorf("Chen Wei with a full date: %d date keys and %d year keys, want 3 (words, run together both ways) and 1 (words)", d, y)
+	}
+	yearOnly := person("", "", "Chen", "Wei", &liaisonv1.Date{Year: 1980})
+	if y := len(keysOf(year, yearOnly)); y != 3 {
+		t.Errorf("Chen Wei with a year only: %d year keys, want 3", y)
+	}
+	// A one-word record with its full date meets the two-word name of a
+	// year-only query, through the year.
+	oneWord := &liaisonv1.Person{Aliases: []string{"CHENWEI"}, DateOfBirth: dob}
+	if !meet(keysOf(year, oneWord), keysOf(year, yearOnly)) {
+		t.Error("CHENWEI with a full date does not meet Chen Wei born 1980")
+	}
+	both := &liaisonv1.Person{Names: full.GetNames(), Aliases: []string{"CHENWEI"}, DateOfBirth: dob}
+	if y := len(keysOf(year, both)); y != 2 {
+		t.Errorf("Chen Wei alias CHENWEI with a full date: %d year keys, want 2 (each form's words)", y)
+	}
+}
+
 func TestOPRF_BlindQueryFindsTheHoldersEntry(t *testing.T) {
 	secret := bytes.Repeat([]byte{7}, 32)
 	ev, err := newEvaluator(secret, "bravo", "alpha", 1)
