@@ -52,6 +52,11 @@ type Options struct {
 	Logger *slog.Logger
 	// Now is the clock (tests may fix it).
 	Now func() time.Time
+	// CPU reads the CPU time the process has used so far, ok false where
+	// it cannot (default: the operating system's count, getrusage); the
+	// writer lingers for more callers only while the process keeps its
+	// cores busy. Tests may replace it.
+	CPU func() (used time.Duration, ok bool)
 }
 
 // Store is an open database.
@@ -109,6 +114,9 @@ func Open(ctx context.Context, path string, o Options) (*Store, error) {
 	}
 	if o.Now == nil {
 		o.Now = time.Now
+	}
+	if o.CPU == nil {
+		o.CPU = processCPU
 	}
 	if dir := filepath.Dir(path); dir != "" {
 		if err := os.MkdirAll(dir, 0o700); err != nil {
