@@ -18,7 +18,7 @@
 // Usage:
 //
 //	go run -tags sqlite_fts5 ./server/cmd/liaisonbench [-concurrency 50] [-duration 10s]
-//	    [-warmup 2s] [-conns 4] [-leads 2000] [-only Echo,GetLead] [-db-dir DIR]
+//	    [-warmup 2s] [-conns 4] [-leads 2000] [-only Echo,GetLead] [-db-dir DIR [-reuse-db]]
 //	    [-persons 1000000] [-mixed-rate 2000] [-fed-leads 100000] [-ghz PATH]
 //	    [-match-persons 3000] [-match-build-persons 20000]
 //	    [-cpuprofile PREFIX] [-log-level warn]
@@ -98,6 +98,7 @@ type flags struct {
 	seed         int
 	only         string
 	dbDir        string
+	reuseDB      bool
 	cpuProfile   string
 	logLevel     string
 	ghz          string
@@ -118,6 +119,7 @@ func main() {
 	flag.IntVar(&f.seed, "leads", 2000, "leads created (untimed) before the read scenarios")
 	flag.StringVar(&f.only, "only", "", "run only these scenarios (comma-separated, case-insensitive): "+scenarioNames())
 	flag.StringVar(&f.dbDir, "db-dir", "", "directory of the node's database, kept after the run (default: a temp dir, removed)")
+	flag.BoolVar(&f.reuseDB, "reuse-db", false, "with -db-dir: use the database an earlier run left there as it is, without populating persons again (the earlier run's -persons; a search that finds nobody fails the run)")
 	flag.StringVar(&f.cpuProfile, "cpuprofile", "", "write a CPU profile of each measured run to PREFIX.<run>.pprof")
 	flag.StringVar(&f.logLevel, "log-level", "warn", "node log level (debug, info, warn, error), to stderr")
 	flag.StringVar(&f.ghz, "ghz", "", "path of a ghz binary: also run the scenarios with ghz as the load generator")
@@ -129,8 +131,8 @@ func main() {
 	flag.Parse()
 	// The garbage collector setting liaison serve runs with.
 	f.gogc = node.TuneGC()
-	if flag.NArg() > 0 || f.concurrency < 1 || f.conns < 1 || f.duration <= 0 || f.warmup < 0 || f.seed < 50 || f.persons < 0 || f.fedLeads < 0 || !(f.mixedRate > 0) || f.matchPersons < 0 || f.matchPersons > 0 && f.matchBuild < 1 {
-		fmt.Fprintln(os.Stderr, "liaisonbench: bad arguments (need -concurrency ≥ 1, -conns ≥ 1, -duration > 0, -warmup ≥ 0, -leads ≥ 50, -persons ≥ 0, -fed-leads ≥ 0, -mixed-rate > 0, -match-persons ≥ 0, -match-build-persons ≥ 1, no positional arguments)")
+	if flag.NArg() > 0 || f.concurrency < 1 || f.conns < 1 || f.duration <= 0 || f.warmup < 0 || f.seed < 50 || f.persons < 0 || f.fedLeads < 0 || !(f.mixedRate > 0) || f.matchPersons < 0 || f.matchPersons > 0 && f.matchBuild < 1 || f.reuseDB && f.dbDir == "" {
+		fmt.Fprintln(os.Stderr, "liaisonbench: bad arguments (need -concurrency ≥ 1, -conns ≥ 1, -duration > 0, -warmup ≥ 0, -leads ≥ 50, -persons ≥ 0, -fed-leads ≥ 0, -mixed-rate > 0, -match-persons ≥ 0, -match-build-persons ≥ 1, -db-dir with -reuse-db, no positional arguments)")
 		flag.Usage()
 		os.Exit(2)
 	}
@@ -368,7 +370,7 @@ func start(ctx context.Context, f flags, tmp, dbDir string, withPartner bool) (*
 			closeListeners()
 			return nil, err
 		}
-		if names, phones, err = populatePersons(ctx, cfg.Database.Path, f.persons); err != nil {
+		if names, phones, err = populatePersons(ctx, cfg.Database.Path, f.persons, f.reuseDB); err != nil {
 			closeListeners()
 			return nil, fmt.Errorf("populate persons: %w", err)
 		}
