@@ -5,7 +5,6 @@ import (
 	"math"
 	"slices"
 	"strings"
-	"sync"
 	"unicode/utf8"
 
 	"github.com/liaison-exchange/liaison/server/persons"
@@ -354,9 +353,13 @@ func formKey(f persons.NameForm, parts bool) string {
 }
 
 // similar is the package's similar, each pair of words worked out once a
-// search and kept for the searches after it (sims): the words of names
-// recur from one search to the next. A pair of names run together seldom
-// recurs: it is not kept.
+// search. (Kept for the searches after it too, in a cache of 65,536 pairs
+// shared by all, the lookups and the cache's upkeep cost more than they
+// saved over the bench's million persons — few pairs recur from one
+// search to the next: CPU a name query 6,134 and 5,107 µs with it, 5,751
+// and 4,227 without, two alternating pairs of `liaisonbench -only
+// SearchName -persons 1000000 -reuse-db`.) A pair of names run together
+// seldom recurs: it is not kept.
 func (m *matcher) similar(a, b string, run bool) (float64, int) {
 	if run {
 		return similar(a, b, true)
@@ -365,42 +368,10 @@ func (m *matcher) similar(a, b string, run bool) (float64, int) {
 	if r, ok := m.sims[k]; ok {
 		return r.s, r.level
 	}
-	r, ok := sims.get(k)
-	if !ok {
-		r.s, r.level = similar(a, b, run)
-		sims.put(k, r)
-	}
+	var r simResult
+	r.s, r.level = similar(a, b, run)
 	m.sims[k] = r
 	return r.s, r.level
-}
-
-// sims are the similarities of pairs of words worked out by recent
-// searches, shared by all of them: similar depends on nothing else. At
-// most maxSims are kept (about 10 MB); when full, they are dropped and
-// worked out again.
-var sims simCache
-
-const maxSims = 1 << 16
-
-type simCache struct {
-	mu sync.RWMutex
-	m  map[simPair]simResult
-}
-
-func (c *simCache) get(k simPair) (simResult, bool) {
-	c.mu.RLock()
-	defer c.mu.RUnlock()
-	r, ok := c.m[k]
-	return r, ok
-}
-
-func (c *simCache) put(k simPair, r simResult) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.m == nil || len(c.m) >= maxSims {
-		c.m = make(map[simPair]simResult, 1024)
-	}
-	c.m[k] = r
 }
 
 // matchForms scores query form q against form p: the better of the words

@@ -1,7 +1,6 @@
 package search
 
 import (
-	"fmt"
 	"strings"
 	"testing"
 
@@ -60,28 +59,21 @@ func TestSearch_NameKeys_ExactFirst(t *testing.T) {
 	}
 }
 
-// TestMatcherSimilar_SharedAcrossSearches: a pair of words worked out by
-// one search is answered to the next from the shared cache with the
-// same result as similar itself, and the cache stays within maxSims.
-func TestMatcherSimilar_SharedAcrossSearches(t *testing.T) {
+// TestMatcherSimilar_OncePerSearch: a pair of words worked out once by a
+// search is answered again from its matcher, with the same result as
+// similar itself.
+func TestMatcherSimilar_OncePerSearch(t *testing.T) {
 	pairs := [][2]string{{"chen", "chen"}, {"sungmin", "seongmin"}, {"muhammad", "mohammed"}, {"chen", "wei"}, {"somchai", "somchay"}}
-	first, second := newMatcher(query{}), newMatcher(query{})
-	for _, p := range pairs {
-		ws, wl := similar(p[0], p[1], false)
-		for i, m := range []*matcher{first, second} {
+	m := newMatcher(query{})
+	for round := range 2 {
+		for _, p := range pairs {
+			ws, wl := similar(p[0], p[1], false)
 			if s, l := m.similar(p[0], p[1], false); s != ws || l != wl {
-				t.Errorf("search %d: similar(%q, %q) = %v, %d; want %v, %d", i+1, p[0], p[1], s, l, ws, wl)
+				t.Errorf("round %d: similar(%q, %q) = %v, %d; want %v, %d", round+1, p[0], p[1], s, l, ws, wl)
 			}
 		}
-		if _, ok := sims.get(simPair{p[0], p[1], false}); !ok {
-			t.Errorf("(%q, %q) not kept for the searches after", p[0], p[1])
-		}
 	}
-	var c simCache
-	for i := range maxSims + 10 {
-		c.put(simPair{a: fmt.Sprint(i), b: "x"}, simResult{})
-	}
-	if len(c.m) > maxSims {
-		t.Errorf("%d pairs kept; at most %d", len(c.m), maxSims)
+	if len(m.sims) != len(pairs) {
+		t.Errorf("%d pairs kept by the search, want %d", len(m.sims), len(pairs))
 	}
 }
