@@ -49,6 +49,9 @@ func connURI(path string, mode connMode, synchronous string) string {
 		// file, not only unlinked.
 		v.Set("_secure_delete", "on")
 		v.Set("_cache_size", "-32000") // 32 MB page cache per connection
+		// Statements built at run time (search's, with their criteria)
+		// are prepared once a connection, not at every call.
+		v.Set("_stmt_cache_size", "64")
 		if mode == connReader {
 			v.Set("_query_only", "on")
 		} else {
