@@ -93,13 +93,13 @@ func Handle[M proto.Message](r *Registry, kind liaisonv1.EnvelopeKind, s Spec[M]
 	var zero M
 	typ := zero.ProtoReflect().Type()
 	name := string(typ.Descriptor().Name())
-	r.handle(kind, func(tx *store.Tx, env *liaisonv1.Envelope) (Outcome, error) {
+	decode := func(env *liaisonv1.Envelope) (proto.Message, error) {
 		if n := len(env.GetPayload()); n > MaxPayloadBytes {
-			return Outcome{}, errs.Precondition("payload.too_large", resourceOf(env), "the payload is %d bytes; at most %d are accepted", n, MaxPayloadBytes)
+			return nil, errs.Precondition("payload.too_large", resourceOf(env), "the payload is %d bytes; at most %d are accepted", n, MaxPayloadBytes)
 		}
 		m := typ.New().Interface().(M)
 		if err := proto.Unmarshal(env.GetPayload(), m); err != nil {
-			return Outcome{}, errs.Precondition("payload.malformed", resourceOf(env), "not a %s: %v", name, err)
+			return nil, errs.Precondition("payload.malformed", resourceOf(env), "not a %s: %v", name, err)
 		}
 		var err error
 		if s.Validate != nil {
@@ -109,10 +109,14 @@ func Handle[M proto.Message](r *Registry, kind liaisonv1.EnvelopeKind, s Spec[M]
 		}
 		if err != nil {
 			if e, ok := err.(*errs.Error); ok && e.Code == errs.InvalidArgument {
-				return Outcome{}, errs.Precondition("payload.invalid", resourceOf(env), "the %s breaks the API's rules: %s", name, e.Message)
+				return nil, errs.Precondition("payload.invalid", resourceOf(env), "the %s breaks the API's rules: %s", name, e.Message)
 			}
-			return Outcome{}, err
+			return nil, err
 		}
+		return m, nil
+	}
+	r.handle(kind, decode, func(tx *store.Tx, env *liaisonv1.Envelope, payload proto.Message) (Outcome, error) {
+		m := payload.(M)
 		if err := r.owns(tx, env, s.Proposal, s.Claim(env, m)); err != nil {
 			return Outcome{}, err
 		}

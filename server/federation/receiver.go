@@ -50,7 +50,16 @@ var Applied = Outcome{Status: liaisonv1.ReceiptStatus_RECEIPT_STATUS_APPLIED}
 // envelope.apply_failed): one envelope can never stop a channel. Only a
 // transaction that can no longer be used is a fault: nothing of the batch
 // is applied and the sender sends it again later.
-type Applier func(tx *store.Tx, env *liaisonv1.Envelope) (Outcome, error)
+//
+// payload is what the kind's Decoder made of the envelope's payload.
+type Applier func(tx *store.Tx, env *liaisonv1.Envelope, payload proto.Message) (Outcome, error)
+
+// Decoder makes an envelope's payload into its message and checks it
+// against the API's rules: work that needs no transaction, done for a
+// whole batch before the batch's transaction (the node's one writer
+// applies everything of every channel). Its error rejects the envelope
+// as an Applier's does.
+type Decoder func(env *liaisonv1.Envelope) (proto.Message, error)
 
 // ReceiptHandler runs on the sending node when a partner's receipt for an
 // envelope of its kind arrives, in the transaction that stores the
@@ -62,6 +71,7 @@ type Registry struct {
 	own       string
 	validator *validate.Validator
 	appliers  map[liaisonv1.EnvelopeKind]Applier
+	decoders  map[liaisonv1.EnvelopeKind]Decoder
 	receipts  map[liaisonv1.EnvelopeKind]ReceiptHandler
 	kinds     map[liaisonv1.RecordKind]RecordKindSpec
 }
@@ -73,15 +83,17 @@ func NewRegistry(own string, v *validate.Validator) *Registry {
 		own:       own,
 		validator: v,
 		appliers:  map[liaisonv1.EnvelopeKind]Applier{},
+		decoders:  map[liaisonv1.EnvelopeKind]Decoder{},
 		receipts:  map[liaisonv1.EnvelopeKind]ReceiptHandler{},
 		kinds:     map[liaisonv1.RecordKind]RecordKindSpec{},
 	}
 }
 
-// handle registers the applier of a kind and, optionally, its receipt
-// handler. Kinds register through Handle, which puts the ownership rule
-// in front of their applier.
-func (r *Registry) handle(kind liaisonv1.EnvelopeKind, a Applier, rh ReceiptHandler) {
+// handle registers the decoder and applier of a kind and, optionally, its
+// receipt handler. Kinds register through Handle, which puts the
+// ownership rule in front of their applier.
+func (r *Registry) handle(kind liaisonv1.EnvelopeKind, d Decoder, a Applier, rh ReceiptHandler) {
+	r.decoders[kind] = d
 	r.appliers[kind] = a
 	if rh != nil {
 		r.receipts[kind] = rh
@@ -250,6 +262,34 @@ type decoded struct {
 	proof []byte
 	env   *liaisonv1.Envelope
 	err   error
+	// the payload as its kind's Decoder made it (decodePayloads), and why
+	// it was refused; checked says the decoder ran.
+	payload    proto.Message
+	payloadErr error
+	checked    bool
+}
+
+// decodePayloads runs each envelope's Decoder, before the batch's
+// transaction. A panic is the envelope's error (it is rejected with
+// envelope.apply_failed, as a panic while applying is): one envelope can
+// never stop a channel.
+func (r *Registry) decodePayloads(items []decoded) {
+	for i := range items {
+		it := &items[i]
+		d, ok := r.decoders[it.env.GetKind()]
+		if it.err != nil || !ok {
+			continue
+		}
+		func() {
+			defer func() {
+				if p := recover(); p != nil {
+					it.payload, it.payloadErr = nil, fmt.Errorf("panic: %v", p)
+				}
+			}()
+			it.payload, it.payloadErr = d(it.env)
+		}()
+		it.checked = true
+	}
 }
 
 // decodeBatch decodes a batch's envelopes and computes its Merkle tree: the
@@ -296,6 +336,9 @@ func (r *Receiver) ApplyBatch(ctx context.Context, sender string, b *liaisonv1.B
 	items, root := decodeBatch(b)
 	sig := b.GetSignature()
 	sigErr := r.verifyBatch(sender, root, sig)
+	if sigErr == nil {
+		r.registry.decodePayloads(items)
+	}
 
 	// Envelopes arrive only inside a FederationService call, whose audit
 	// record names the sending node.
@@ -373,7 +416,7 @@ func (in *inbox) apply(it *decoded) error {
 			return err
 		}
 	}
-	out, err := in.r.apply(tx, env, in.requestID)
+	out, err := in.r.apply(tx, it, in.requestID)
 	if err != nil {
 		return err
 	}
@@ -410,7 +453,8 @@ func receiptFor(env *liaisonv1.Envelope, leaf []byte, rc *liaisonv1.Receipt) *li
 // apply runs the envelope's applier in a nested savepoint. Whatever the
 // applier does — reject, fail or panic — ends as this envelope's receipt;
 // only a transaction that can no longer be used fails the batch.
-func (r *Receiver) apply(tx *store.Tx, env *liaisonv1.Envelope, requestID string) (Outcome, error) {
+func (r *Receiver) apply(tx *store.Tx, it *decoded, requestID string) (Outcome, error) {
+	env := it.env
 	a, ok := r.registry.appliers[env.GetKind()]
 	if !ok {
 		return Outcome{Status: liaisonv1.ReceiptStatus_RECEIPT_STATUS_REJECTED, Code: "envelope.unknown_kind",
@@ -418,8 +462,15 @@ func (r *Receiver) apply(tx *store.Tx, env *liaisonv1.Envelope, requestID string
 	}
 	var out Outcome
 	err := tx.Savepoint(func() error {
+		if !it.checked {
+			it.payload, it.payloadErr = r.registry.decoders[env.GetKind()](env)
+			it.checked = true
+		}
+		if it.payloadErr != nil {
+			return it.payloadErr
+		}
 		var err error
-		out, err = a(tx, env)
+		out, err = a(tx, env, it.payload)
 		return err
 	})
 	if err == nil {

@@ -21,7 +21,8 @@ import (
 	"github.com/liaison-exchange/liaison/server/validate"
 )
 
-// An applier that panics or fails unexpectedly rejects its own envelope
+// An applier that panics or fails unexpectedly, or a payload check that
+// panics (run before the batch's transaction), rejects its own envelope
 // only: the receipt names the request, the log keeps the details, and the
 // channel applies the next envelope (issue 11, finding 3). Real SQLite
 // file, real signatures.
@@ -42,6 +43,12 @@ func TestReceiver_ApplierFaultRejectsOnlyItsEnvelope(t *testing.T) {
 	}
 	// The tombstone's version picks the fault.
 	Handle(reg, liaisonv1.EnvelopeKind_ENVELOPE_KIND_LEAD_TOMBSTONE, Spec[*liaisonv1.Tombstone]{Claim: claim,
+		Validate: func(v *validate.Validator, ts *liaisonv1.Tombstone) error {
+			if ts.GetVersion() == 3 {
+				panic("the check fell over")
+			}
+			return v.Validate(ts, "payload")
+		},
 		Apply: func(tx *store.Tx, env *liaisonv1.Envelope, ts *liaisonv1.Tombstone) (Outcome, error) {
 			switch ts.GetVersion() {
 			case 1:
@@ -67,7 +74,7 @@ func TestReceiver_ApplierFaultRejectsOnlyItsEnvelope(t *testing.T) {
 	r := NewReceiver("alpha", st, reg, signers, nil, slog.New(slog.NewTextHandler(&logged, nil)))
 
 	var raws [][]byte
-	for i := range 3 {
+	for i := range 4 {
 		ts := &liaisonv1.Tombstone{RecordId: ids.New(), OriginAgency: "bravo", Version: int64(i + 1), DeleteTime: timestamppb.Now()}
 		p, err := proto.Marshal(ts)
 		if err != nil {
@@ -95,19 +102,19 @@ func TestReceiver_ApplierFaultRejectsOnlyItsEnvelope(t *testing.T) {
 	if err != nil {
 		t.Fatalf("one envelope's fault failed the batch: %v", err)
 	}
-	if rs.GetHighestApplied() != 3 || len(rs.GetReceipts()) != 3 {
+	if rs.GetHighestApplied() != 4 || len(rs.GetReceipts()) != 4 {
 		t.Fatalf("receipts %v: the channel did not go on", rs)
 	}
-	for i, rc := range rs.GetReceipts()[:2] {
+	for i, rc := range rs.GetReceipts()[:3] {
 		if rc.GetStatus() != liaisonv1.ReceiptStatus_RECEIPT_STATUS_REJECTED || rc.GetReasonCode() != "envelope.apply_failed" ||
 			!strings.Contains(rc.GetReason(), "req-7") || strings.Contains(rc.GetReason(), "disk") || strings.Contains(rc.GetReason(), "nil map") {
 			t.Errorf("receipt %d: %v; want REJECTED envelope.apply_failed without the fault's details", i+1, rc)
 		}
 	}
-	if rc := rs.GetReceipts()[2]; rc.GetStatus() != liaisonv1.ReceiptStatus_RECEIPT_STATUS_APPLIED {
+	if rc := rs.GetReceipts()[3]; rc.GetStatus() != liaisonv1.ReceiptStatus_RECEIPT_STATUS_APPLIED {
 		t.Errorf("the envelope after the faults: %v; want APPLIED", rc)
 	}
-	for _, want := range []string{"assignment to entry in nil map", "disk says no"} {
+	for _, want := range []string{"assignment to entry in nil map", "disk says no", "the check fell over"} {
 		if !strings.Contains(logged.String(), want) {
 			t.Errorf("the log does not keep %q:\n%s", want, logged.String())
 		}
