@@ -263,16 +263,17 @@ type decoded struct {
 	env   *liaisonv1.Envelope
 	err   error
 	// the payload as its kind's Decoder made it (decodePayloads), and why
-	// it was refused; checked says the decoder ran.
+	// it was refused
 	payload    proto.Message
 	payloadErr error
-	checked    bool
 }
 
 // decodePayloads runs each envelope's Decoder, before the batch's
-// transaction. A panic is the envelope's error (it is rejected with
-// envelope.apply_failed, as a panic while applying is): one envelope can
-// never stop a channel.
+// transaction: every envelope that can reach its applier (the batch
+// signed, the envelope decoded, its kind handled here; classify and
+// Receiver.apply refuse the others). A panic is the envelope's error (it
+// is rejected with envelope.apply_failed, as a panic while applying is):
+// one envelope can never stop a channel.
 func (r *Registry) decodePayloads(items []decoded) {
 	for i := range items {
 		it := &items[i]
@@ -288,7 +289,6 @@ func (r *Registry) decodePayloads(items []decoded) {
 			}()
 			it.payload, it.payloadErr = d(it.env)
 		}()
-		it.checked = true
 	}
 }
 
@@ -462,10 +462,6 @@ func (r *Receiver) apply(tx *store.Tx, it *decoded, requestID string) (Outcome, 
 	}
 	var out Outcome
 	err := tx.Savepoint(func() error {
-		if !it.checked {
-			it.payload, it.payloadErr = r.registry.decoders[env.GetKind()](env)
-			it.checked = true
-		}
 		if it.payloadErr != nil {
 			return it.payloadErr
 		}
