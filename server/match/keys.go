@@ -49,7 +49,7 @@ func key(kind liaisonv1.MatchKeyKind, parts ...string) Key {
 //     (the date's keys carry those; each key costs an evaluation on both
 //     sides at every query, and a two-word name has two of them).
 //
-// The name keys (NameKeys) are computed over every written form of every
+// The name keys (nameKeys) are computed over every written form of every
 // name and alias and their machine transliterations, so that a name in
 // one script and a romanization of it under another system meet.
 func Keys(p *liaisonv1.Person) []Key {
@@ -101,10 +101,18 @@ func Keys(p *liaisonv1.Person) []Key {
 // evaluation on both sides).
 const maxNameKeys = 12
 
-// NameKeys are the name keys of a person. For each form of its names
-// (persons.AllForms: as written, Latin transliterations, aliases, and
-// the machine transliterations of native-script names under the main
-// standards of their script), Arabic articles left out:
+// nameKey is a name key, and whether it is only a form's words run
+// together (not any form's words as such).
+type nameKey struct {
+	key         string
+	runTogether bool
+}
+
+// nameKeys are the name keys of a person, each once, at most
+// maxNameKeys. For each form of its names (persons.AllForms: as written,
+// Latin transliterations, aliases, and the machine transliterations of
+// native-script names under the main standards of their script), Arabic
+// articles left out:
 //   - its words, each replaced by its group of equivalent names
 //     (names/equivalents.txt: "Mohammed" → muhammad) or else its phonetic
 //     skeleton (names/skeleton.txt: "Seongmin" and "Sungmin" → sqmn),
@@ -116,21 +124,6 @@ const maxNameKeys = 12
 // Forms with words that have no skeleton (letters other than a–z, e.g. a
 // native-script form whose transliteration is a form of its own) give no
 // key of their own.
-func NameKeys(p *liaisonv1.Person) []string {
-	var out []string
-	for _, n := range nameKeys(p) {
-		out = append(out, n.key)
-	}
-	return out
-}
-
-// nameKey is a name key, and whether it is only a form's words run
-// together (not any form's words as such).
-type nameKey struct {
-	key         string
-	runTogether bool
-}
-
 func nameKeys(p *liaisonv1.Person) []nameKey {
 	var out []nameKey
 	at := map[string]int{}
