@@ -34,6 +34,7 @@ import (
 	"github.com/liaison-exchange/liaison/gen/db"
 	"github.com/liaison-exchange/liaison/server/audit"
 	"github.com/liaison-exchange/liaison/server/errs"
+	"github.com/liaison-exchange/liaison/server/internal/proccpu"
 )
 
 //go:embed migrations/*.sql
@@ -116,7 +117,7 @@ func Open(ctx context.Context, path string, o Options) (*Store, error) {
 		o.Now = time.Now
 	}
 	if o.CPU == nil {
-		o.CPU = processCPU
+		o.CPU = proccpu.Used
 	}
 	if dir := filepath.Dir(path); dir != "" {
 		if err := os.MkdirAll(dir, 0o700); err != nil {
