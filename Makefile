@@ -166,7 +166,7 @@ BENCH_FED_LEADS ?= 100000
 BENCH_FLAGS     ?=
 bench: build $(BIN)/.ghz-$(GHZ_VERSION)
 	$(GO) run -tags '$(GOTAGS)' ./server/cmd/liaisonbench -ghz $(BIN)/ghz \
-		-persons $(BENCH_PERSONS) -fed-leads $(BENCH_FED_LEADS) $(BENCH_FLAGS)
+		-node-bin $(CURDIR)/bin/liaison -persons $(BENCH_PERSONS) -fed-leads $(BENCH_FED_LEADS) $(BENCH_FLAGS)
 	@echo "## Name matching (issue 16): the labelled evaluation, recall@20 by variant class and by script"
 	@$(GO) test -tags '$(GOTAGS)' -count=1 -run '^TestSearch_NameEvaluation$$' -v ./server/search \
 		| sed -n 's/^ *name_eval_test.go:[0-9]*: /    /p'

@@ -108,6 +108,7 @@ type flags struct {
 	mixedRate    float64
 	matchPersons int
 	matchBuild   int
+	nodeBin      string
 }
 
 func main() {
@@ -128,6 +129,7 @@ func main() {
 	flag.Float64Var(&f.mixedRate, "mixed-rate", 2000, "calls/s offered by the mixed workload (open loop), for -duration")
 	flag.IntVar(&f.matchPersons, "match-persons", 3000, "leads (one synthetic subject each) bravo holds in the blind hit/no-hit phase (0: no match phase)")
 	flag.IntVar(&f.matchBuild, "match-build-persons", 20_000, "synthetic persons whose index entries the match phase computes for the build rate")
+	flag.StringVar(&f.nodeBin, "node-bin", "", "path of the liaison binary: after the scenarios, run it as a process of its own over their database, drive GetLead, CreateLead and both searches against it for -duration each, and report its memory (the node alone)")
 	flag.Parse()
 	// The garbage collector setting liaison serve runs with.
 	f.gogc = node.TuneGC()
@@ -248,6 +250,10 @@ func run(ctx context.Context, f flags, out io.Writer) int {
 	}
 	dbPath := b.node.Config.Database.Path
 	b.stopNodes()
+	aloneOK := true
+	if f.nodeBin != "" && f.persons > 0 && ctx.Err() == nil {
+		aloneOK = reportAlone(out, f, f.nodeBin, measureAlone(ctx, f, f.nodeBin, b.pkiDir, tmp, dbPath, b.env.SearchNames, b.env.SearchPhones, f.duration))
+	}
 	fedOK := true
 	if f.fedLeads > 0 && ctx.Err() == nil {
 		createRate := 0.0
@@ -270,7 +276,7 @@ func run(ctx context.Context, f flags, out io.Writer) int {
 			return 1
 		}
 	}
-	if ctx.Err() != nil || !ghzOK || !fedOK || !matchOK {
+	if ctx.Err() != nil || !ghzOK || !fedOK || !matchOK || !aloneOK {
 		return 1
 	}
 	return 0
@@ -334,7 +340,6 @@ func start(ctx context.Context, f flags, tmp, dbDir string, withPartner bool) (*
 			return nil, fmt.Errorf("pki: %w", err)
 		}
 	}
-	path := func(agency, file string) string { return filepath.Join(pkiDir, agency, file) }
 
 	// Without the mixed workload the node's partner is unreachable (the
 	// federation phase starts nodes of its own); with it, a real partner
@@ -417,32 +422,36 @@ func start(ctx context.Context, f flags, tmp, dbDir string, withPartner bool) (*
 	b.echoAddr = echoLis.Addr().String()
 	go b.echo.Serve(echoLis)
 
-	dial := func(addr, role string) ([]*grpc.ClientConn, error) {
-		o := client.Options{Addr: addr, CA: path(ownAgency, "ca.crt"), Cert: path(ownAgency, role+".crt"), Key: path(ownAgency, role+".key")}
-		conns := make([]*grpc.ClientConn, 0, f.conns)
-		for range f.conns {
-			c, err := client.Dial(o)
-			if err != nil {
-				for _, c := range conns {
-					c.Close()
-				}
-				return nil, err
-			}
-			c.Connect()
-			conns = append(conns, c)
-		}
-		return conns, nil
-	}
-	if b.echoConns, err = dial(echoLis.Addr().String(), "analyst"); err != nil {
+	if b.echoConns, err = dialAs(pkiDir, echoLis.Addr().String(), "analyst", f.conns); err != nil {
 		return b, fmt.Errorf("dial echo server: %w", err)
 	}
 	b.env = &Env{
-		Node: n, EchoConns: b.echoConns, Concurrency: f.concurrency, SeedLeads: f.seed,
+		EchoConns: b.echoConns, Concurrency: f.concurrency, SeedLeads: f.seed,
 		SearchNames: names, SearchPhones: phones,
-		dial:  func(role string) ([]*grpc.ClientConn, error) { return dial(n.Addr(), role) },
+		dial:  func(role string) ([]*grpc.ClientConn, error) { return dialAs(pkiDir, n.Addr(), role, f.conns) },
 		conns: map[string][]*grpc.ClientConn{},
 	}
 	return b, nil
+}
+
+// dialAs opens conns connections to addr as role of the own agency, with
+// the certificates of pkiDir.
+func dialAs(pkiDir, addr, role string, conns int) ([]*grpc.ClientConn, error) {
+	path := func(file string) string { return filepath.Join(pkiDir, ownAgency, file) }
+	o := client.Options{Addr: addr, CA: path("ca.crt"), Cert: path(role + ".crt"), Key: path(role + ".key")}
+	out := make([]*grpc.ClientConn, 0, conns)
+	for range conns {
+		c, err := client.Dial(o)
+		if err != nil {
+			for _, c := range out {
+				c.Close()
+			}
+			return nil, err
+		}
+		c.Connect()
+		out = append(out, c)
+	}
+	return out, nil
 }
 
 // measure runs one scenario: setup, warm-up, measured run.

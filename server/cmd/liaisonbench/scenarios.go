@@ -14,7 +14,6 @@ import (
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 
 	liaisonv1 "github.com/liaison-exchange/liaison/gen/liaison/v1"
-	"github.com/liaison-exchange/liaison/server/node"
 )
 
 // Scenario is one measured workload. Setup runs untimed before the warm-up
@@ -82,7 +81,6 @@ func scenarios() []Scenario {
 // client connections to both (the same number for every scenario; worker w
 // uses connection w mod len).
 type Env struct {
-	Node        *node.Node
 	EchoConns   []*grpc.ClientConn
 	Concurrency int
 	// SeedLeads is how many leads LeadIDs creates before the first
