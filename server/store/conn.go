@@ -1,6 +1,8 @@
 package store
 
 import (
+	"database/sql"
+	"fmt"
 	"net/url"
 	"strings"
 )
@@ -75,4 +77,20 @@ func connURI(path string, mode connMode, synchronous string) string {
 func FileURI(path string, params url.Values) string {
 	esc := strings.NewReplacer("%", "%25", "?", "%3f", "#", "%23").Replace(path)
 	return "file:" + esc + "?" + params.Encode()
+}
+
+// LimitSQLiteHeap sets SQLite's soft heap limit (PRAGMA soft_heap_limit)
+// to n bytes: one limit for the whole process, every connection of every
+// database together. Past it SQLite reuses its caches' pages rather than
+// allocating more.
+func LimitSQLiteHeap(n int64) error {
+	d, err := sql.Open("sqlite3", ":memory:")
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	if _, err := d.Exec(fmt.Sprintf("PRAGMA soft_heap_limit = %d", n)); err != nil {
+		return fmt.Errorf("sqlite soft heap limit: %w", err)
+	}
+	return nil
 }

@@ -126,7 +126,11 @@ func serve(ctx context.Context, args []string) error {
 		return err
 	}
 	log := node.NewLogger(cfg.Log)
-	log.Debug("garbage collector", "gogc", node.TuneGC())
+	limit, err := node.LimitMemory()
+	if err != nil {
+		return err
+	}
+	log.Debug("garbage collector", "gogc", node.TuneGC(), "memory_limit", limit, "sqlite_heap_limit", node.SQLiteHeapLimit)
 	n, err := node.Start(ctx, cfg, log, nil)
 	if err != nil {
 		return err

@@ -592,7 +592,7 @@ func report(w io.Writer, f flags, b *bench, results []outcome, mem memory) {
 		f.concurrency, f.duration, f.warmup, f.conns, cfg.Database.Synchronous, cfg.Database.MaxBatch, cfg.Database.ReadConnections, f.seed, f.persons)
 	fmt.Fprintf(w, "- Database: %s\n", b.disk)
 	fmt.Fprintf(w, "- Load average before the run: %s\n", b.loadAvg)
-	fmt.Fprintf(w, "- Node: mTLS (TLS 1.3, ECDSA P-256), every interceptor, audit event per call, rate limit raised to 1e6/s, GOGC %d as liaison serve; load generator, node and echo server share this process%s\n", f.gogc, partnerNote)
+	fmt.Fprintf(w, "- Node: mTLS (TLS 1.3, ECDSA P-256), every interceptor, audit event per call, rate limit raised to 1e6/s, GOGC %d as liaison serve (but not its memory limits, which are for a process of one node: the node alone below runs with them); load generator, node and echo server share this process%s\n", f.gogc, partnerNote)
 	fmt.Fprintln(w)
 
 	// The ceiling is the mean of the echo runs.
