@@ -47,8 +47,8 @@ type aloneResult struct {
 }
 
 // measureAlone starts the node binary bin over the database at dbPath (the
-// scenarios' node stopped), drives aloneScenarios for d each, reads the
-// process's VmRSS and VmHWM, and stops it.
+// scenarios' node stopped), drives aloneScenarios for d each after a
+// warm-up of -warmup, reads the process's VmRSS and VmHWM, and stops it.
 func measureAlone(ctx context.Context, f flags, bin, pkiDir, dir, dbPath string, names, phones []string, d time.Duration) aloneResult {
 	var r aloneResult
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
@@ -112,9 +112,14 @@ func measureAlone(ctx context.Context, f flags, bin, pkiDir, dir, dbPath string,
 			if sc.Name != name {
 				continue
 			}
-			fmt.Fprintf(os.Stderr, "liaisonbench: node alone: %-12s %v\n", sc.label(), d)
+			fmt.Fprintf(os.Stderr, "liaisonbench: node alone: %-12s warm-up %v, measuring %v\n", sc.label(), f.warmup, d)
 			run := aloneRun{label: sc.label()}
 			call, err := sc.Setup(ctx, env)
+			if err == nil && f.warmup > 0 {
+				// As the scenarios are: the node's caches warm before
+				// the calls that are counted.
+				Run(ctx, Load{Concurrency: sc.concurrency(f), Duration: f.warmup}, call)
+			}
 			if err == nil {
 				run.res = Run(ctx, Load{Concurrency: sc.concurrency(f), Duration: d}, call)
 			}
