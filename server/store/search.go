@@ -132,6 +132,12 @@ func manifestIndex(m *liaisonv1.Manifest) IndexedRecord {
 
 // reindexIfNeeded rebuilds the person index when it was built by another
 // version of the indexing rules (or never, on a database from before it).
+//
+// The records are read and indexed one at a time, and the name index is
+// written every reindexChunk persons, all in one transaction: memory stays
+// flat however many records the node holds (read whole first, a million
+// leads' bodies and their names' tokens would take gigabytes, far over
+// the node's memory limit).
 func reindexIfNeeded(ctx context.Context, d *sql.DB, q *db.Queries, stmts nameStmts, agency string) error {
 	v, err := q.GetMeta(ctx, "person_index")
 	if err == nil && v == personIndexVersion {
@@ -146,43 +152,71 @@ func reindexIfNeeded(ctx context.Context, d *sql.DB, q *db.Queries, stmts nameSt
 	}
 	defer tx.Rollback()
 	qt := q.WithTx(tx)
-	rows, err := tx.QueryContext(ctx, "SELECT body FROM leads WHERE body IS NOT NULL")
-	if err != nil {
+	if _, err := tx.ExecContext(ctx, "DELETE FROM person_index"); err != nil {
 		return err
 	}
-	var recs []IndexedRecord
-	for rows.Next() {
-		var b []byte
-		if err := rows.Scan(&b); err != nil {
-			rows.Close()
+	if _, err := tx.ExecContext(ctx, "INSERT INTO person_names (person_names) VALUES ('delete-all')"); err != nil {
+		return err
+	}
+	var names nameLog
+	index := func(r IndexedRecord) error {
+		if err := indexPersons(ctx, qt, &names, r); err != nil {
 			return err
 		}
+		if len(names) < reindexChunk {
+			return nil
+		}
+		// Every change here is an addition (the index was emptied
+		// first), so writing them in parts adds the same rows.
+		if err := names.write(ctx, tx, stmts); err != nil {
+			return err
+		}
+		names = names[:0]
+		return nil
+	}
+	// The person_index rows are written while the records are read: other
+	// tables, so the reading cursor is not disturbed.
+	each := func(query string, decode func([]byte) (IndexedRecord, error)) error {
+		rows, err := tx.QueryContext(ctx, query)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var b []byte
+			if err := rows.Scan(&b); err != nil {
+				return err
+			}
+			r, err := decode(b)
+			if err != nil {
+				return err
+			}
+			if err := index(r); err != nil {
+				return err
+			}
+		}
+		return rows.Err()
+	}
+	err = each("SELECT body FROM leads WHERE body IS NOT NULL", func(b []byte) (IndexedRecord, error) {
 		l := &liaisonv1.Lead{}
 		if err := proto.Unmarshal(b, l); err != nil {
-			rows.Close()
-			return err
+			return IndexedRecord{}, err
 		}
-		recs = append(recs, leadIndex(l))
-	}
-	rows.Close()
-	rows, err = tx.QueryContext(ctx, "SELECT body FROM cases")
+		return leadIndex(l), nil
+	})
 	if err != nil {
 		return err
 	}
-	for rows.Next() {
-		var b []byte
-		if err := rows.Scan(&b); err != nil {
-			rows.Close()
-			return err
-		}
+	err = each("SELECT body FROM cases", func(b []byte) (IndexedRecord, error) {
 		c := &liaisonv1.Case{}
 		if err := proto.Unmarshal(b, c); err != nil {
-			rows.Close()
-			return err
+			return IndexedRecord{}, err
 		}
-		recs = append(recs, caseIndex(c))
+		return caseIndex(c), nil
+	})
+	if err != nil {
+		return err
 	}
-	rows.Close()
 	own, err := qt.OwnManifests(ctx, agency)
 	if err != nil {
 		return err
@@ -192,17 +226,7 @@ func reindexIfNeeded(ctx context.Context, d *sql.DB, q *db.Queries, stmts nameSt
 		if err := proto.Unmarshal(r.Body, m); err != nil {
 			return err
 		}
-		recs = append(recs, manifestIndex(m))
-	}
-	if _, err := tx.ExecContext(ctx, "DELETE FROM person_index"); err != nil {
-		return err
-	}
-	if _, err := tx.ExecContext(ctx, "INSERT INTO person_names (person_names) VALUES ('delete-all')"); err != nil {
-		return err
-	}
-	var names nameLog
-	for _, r := range recs {
-		if err := indexPersons(ctx, qt, &names, r); err != nil {
+		if err := index(manifestIndex(m)); err != nil {
 			return err
 		}
 	}
@@ -214,6 +238,10 @@ func reindexIfNeeded(ctx context.Context, d *sql.DB, q *db.Queries, stmts nameSt
 	}
 	return tx.Commit()
 }
+
+// reindexChunk is how many persons' name index changes reindexIfNeeded
+// holds before it writes them.
+var reindexChunk = 10_000
 
 // compactNameIndex merges the segments of the full-text name index into
 // one when the index is spread over several of some size. FTS5 writes
