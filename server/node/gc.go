@@ -37,10 +37,10 @@ func TuneGC() int {
 // at 297–307 MB resident, peak 319–340 MB; four with them at 191–207 MB,
 // peak 196–210 MB. GOGC 400 lets the heap grow to five times what is live
 // between collections; the limit makes the collector run sooner once the
-// heap nears it, which costs some CPU under load: in three clean
-// alternating pairs GetLead served 7,804/6,218, 6,305/6,193 and 5,500/4,852
-// calls/s without/with, CreateLead 3,787/3,372, 2,770/3,361 and
-// 2,570/2,866 — within the machine's noise, at most a tenth. Both limits
+// heap nears it, which costs CPU under load: in three clean alternating
+// pairs GetLead served 7,804/6,218, 6,305/6,193 and 5,500/4,852 calls/s
+// without/with (2–20% fewer with the limits, every time), CreateLead
+// 3,787/3,372, 2,770/3,361 and 2,570/2,866 (more in two of three). Both limits
 // are soft: the Go runtime goes over its limit rather than spend more than
 // half the CPU collecting, and SQLite reuses cache pages before it
 // allocates new ones.
