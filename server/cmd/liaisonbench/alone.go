@@ -27,9 +27,10 @@ import (
 	"github.com/liaison-exchange/liaison/server/config"
 )
 
-// aloneScenarios are the calls the node serves before its memory is read:
-// reads, writes and both kinds of search over the million persons.
-var aloneScenarios = []string{"GetLead", "CreateLead", "SearchName", "SearchPhone"}
+// aloneScenarios are the calls the node serves before its memory is read
+// (as -only names them): reads, writes and both kinds of search over the
+// million persons.
+const aloneScenarios = "GetLead,CreateLead,SearchName,SearchPhone"
 
 // aloneRun is one scenario's run against the node alone.
 type aloneRun struct {
@@ -106,26 +107,24 @@ func measureAlone(ctx context.Context, f flags, bin, pkiDir, dir, dbPath string,
 		return fail(err)
 	}
 	r.startup = time.Since(start)
-	all := scenarios()
-	for _, name := range aloneScenarios {
-		for _, sc := range all {
-			if sc.Name != name {
-				continue
-			}
-			fmt.Fprintf(os.Stderr, "liaisonbench: node alone: %-12s warm-up %v, measuring %v\n", sc.label(), f.warmup, d)
-			run := aloneRun{label: sc.label()}
-			call, err := sc.Setup(ctx, env)
-			if err == nil && f.warmup > 0 {
-				// As the scenarios are: the node's caches warm before
-				// the calls that are counted.
-				Run(ctx, Load{Concurrency: sc.concurrency(f), Duration: f.warmup}, call)
-			}
-			if err == nil {
-				run.res = Run(ctx, Load{Concurrency: sc.concurrency(f), Duration: d}, call)
-			}
-			run.err = err
-			r.runs = append(r.runs, run)
+	scs, err := selected(aloneScenarios)
+	if err != nil {
+		return fail(err)
+	}
+	for _, sc := range scs {
+		fmt.Fprintf(os.Stderr, "liaisonbench: node alone: %-12s warm-up %v, measuring %v\n", sc.label(), f.warmup, d)
+		run := aloneRun{label: sc.label()}
+		call, err := sc.Setup(ctx, env)
+		if err == nil && f.warmup > 0 {
+			// As the scenarios are: the node's caches warm before the
+			// calls that are counted.
+			Run(ctx, Load{Concurrency: sc.concurrency(f), Duration: f.warmup}, call)
 		}
+		if err == nil {
+			run.res = Run(ctx, Load{Concurrency: sc.concurrency(f), Duration: d}, call)
+		}
+		run.err = err
+		r.runs = append(r.runs, run)
 	}
 	st, err := os.Open(fmt.Sprintf("/proc/%d/status", cmd.Process.Pid))
 	if err != nil {

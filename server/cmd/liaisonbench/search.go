@@ -24,13 +24,17 @@ import (
 // searchConcurrency is the concurrency the search issue measures at.
 const searchConcurrency = 8
 
+// searchSeed is the seed of the persons populatePersons writes; a reused
+// database's sample is made again from it.
+const searchSeed = 1
+
 // populatePersons fills the database at path with n persons and returns
 // names and phone numbers of some of them to search for.
 func populatePersons(ctx context.Context, path string, n int, reuse bool) (names, phones []string, err error) {
 	if _, statErr := os.Stat(path); reuse && statErr == nil {
 		// The same seed gives the same persons, and so the same sample.
 		fmt.Fprintf(os.Stderr, "liaisonbench: %-12s reusing %s (%d persons populated before)\n", "Search", path, n)
-		return benchdata.Persons(n, 1, func(int, *liaisonv1.Person) error { return nil })
+		return benchdata.Persons(n, searchSeed, func(int, *liaisonv1.Person) error { return nil })
 	}
 	fmt.Fprintf(os.Stderr, "liaisonbench: %-12s populating %d persons (untimed)\n", "Search", n)
 	start := time.Now()
@@ -40,7 +44,7 @@ func populatePersons(ctx context.Context, path string, n int, reuse bool) (names
 	if err != nil {
 		return nil, nil, err
 	}
-	names, phones, err = benchdata.Populate(ctx, s, n, 1)
+	names, phones, err = benchdata.Populate(ctx, s, n, searchSeed)
 	if cerr := s.Close(); err == nil {
 		err = cerr
 	}
