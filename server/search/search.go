@@ -16,6 +16,7 @@ import (
 	"cmp"
 	"context"
 	"fmt"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -51,6 +52,9 @@ type Server struct {
 	store  *store.Store
 	agency string
 	policy *handling.Policy
+	// running holds a slot for each search that reads its candidates from
+	// the name or birth-date index (admit).
+	running chan struct{}
 }
 
 var _ liaisonv1.SearchServiceServer = (*Server)(nil)
@@ -58,7 +62,29 @@ var _ liaisonv1.SearchServiceServer = (*Server)(nil)
 // New returns the search service of the node of agency.
 // Hits on persons of partners' leads pass through the handling policy.
 func New(s *store.Store, agency string, policy *handling.Policy) *Server {
-	return &Server{store: s, agency: agency, policy: policy}
+	return &Server{store: s, agency: agency, policy: policy, running: make(chan struct{}, runtime.GOMAXPROCS(0))}
+}
+
+// admit waits, first come first served, until fewer searches that score
+// candidates from the name or birth-date index run than the process has
+// cores, and returns the function that frees the slot. Such a search is
+// milliseconds of CPU (a common name 20 ms and more) where every other
+// call of the node is a fraction of one: left to run as many at once as
+// callers send, name searches take the cores from every read and write
+// (in the bench's mixed workload the other calls' p99 was seconds without
+// the turns, a tenth of that with them; docs/performance.md). A search by
+// phone or document number is a point lookup and never waits; a caller
+// whose deadline passes while it waits gets DEADLINE_EXCEEDED.
+func (s *Server) admit(ctx context.Context, q query) (func(), error) {
+	if q.phone != "" || q.document != "" {
+		return func() {}, nil
+	}
+	select {
+	case s.running <- struct{}{}:
+		return func() { <-s.running }, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
 }
 
 // SearchPersons implements liaisonv1.SearchServiceServer. Running a search
@@ -87,7 +113,12 @@ func (s *Server) SearchPersons(ctx context.Context, req *liaisonv1.SearchPersons
 	// another page follows.
 	page := q.size
 	q.size = offset + page + 1
+	release, err := s.admit(ctx, q)
+	if err != nil {
+		return nil, err
+	}
 	hits, capped, err := run(ctx, s.store, q)
+	release()
 	if err == nil {
 		hits, err = s.restrict(ctx, hits)
 	}

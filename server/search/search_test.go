@@ -3,9 +3,11 @@ package search
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"path/filepath"
 	"testing"
+	"time"
 
 	_ "github.com/mattn/go-sqlite3"
 
@@ -359,5 +361,61 @@ func TestSearchPersons_Pages(t *testing.T) {
 	_, err = srv.SearchPersons(ctx, &liaisonv1.SearchPersonsRequest{Name: "Other", PageSize: 10, PageToken: first.GetNextPageToken()})
 	if errs.CodeOf(err) != errs.InvalidArgument {
 		t.Errorf("a token for other criteria: %v, want INVALID_ARGUMENT", err)
+	}
+}
+
+// A search that scores candidates from the name index waits its turn (one
+// running a core) and gives up at its deadline; a search by phone number
+// does not wait behind it.
+func TestSearchPersons_TakesTurns(t *testing.T) {
+	t.Parallel()
+	s := openStore(t)
+	p := named("Turnsearch", "Anna")
+	p.PhoneNumbers = []*liaisonv1.PhoneNumber{{Number: "+66812345678"}}
+	index(t, s, lead("turn", p))
+	srv := New(s, "alpha", nil)
+	byName := &liaisonv1.SearchPersonsRequest{Name: "Turnsearch Anna"}
+	// Once first, so that the tables a first search loads do not make it
+	// miss the deadline below on their own.
+	if resp, err := srv.SearchPersons(context.Background(), byName); err != nil || len(resp.GetHits()) != 1 {
+		t.Fatalf("name search: %v, %v; want one hit", resp, err)
+	}
+	for range cap(srv.running) {
+		srv.running <- struct{}{}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	if _, err := srv.SearchPersons(ctx, byName); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("name search with every slot taken: %v, want the deadline", err)
+	}
+	resp, err := srv.SearchPersons(context.Background(), &liaisonv1.SearchPersonsRequest{Phone: "+66812345678"})
+	if err != nil || len(resp.GetHits()) != 1 {
+		t.Fatalf("phone search with every slot taken: %v, %v; want one hit", resp, err)
+	}
+	type result struct {
+		resp *liaisonv1.SearchPersonsResponse
+		err  error
+	}
+	done := make(chan result, 1)
+	go func() {
+		resp, err := srv.SearchPersons(context.Background(), byName)
+		done <- result{resp, err}
+	}()
+	select {
+	case r := <-done:
+		t.Fatalf("name search ran with every slot taken: %v, %v", r.resp, r.err)
+	case <-time.After(50 * time.Millisecond):
+	}
+	<-srv.running // a search ahead of it ends
+	select {
+	case r := <-done:
+		if r.err != nil || len(r.resp.GetHits()) != 1 {
+			t.Fatalf("name search after a slot was freed: %v, %v; want one hit", r.resp, r.err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("name search still waiting after a slot was freed")
+	}
+	if len(srv.running) != cap(srv.running)-1 {
+		t.Errorf("%d slots taken after the search, want %d: a search keeps its slot", len(srv.running), cap(srv.running)-1)
 	}
 }
