@@ -206,6 +206,8 @@ func TestMetrics_EndpointAfterScenario(t *testing.T) {
 			t.Errorf("drift check time %v, want %v", time.Unix(0, int64(at*1e9)).UTC(), checked)
 		}
 		wantValue(t, m, 0, "liaison_feed_consumers")
+		wantValue(t, m, 0, "liaison_searches_running")
+		wantValue(t, m, 0, "liaison_searches_waiting")
 		wantValue(t, m, 0, "liaison_metrics_read_errors_total")
 		if size := value(t, m, "liaison_database_size_bytes"); size <= 0 {
 			t.Errorf("database size %v", size)

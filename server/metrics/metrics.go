@@ -39,7 +39,10 @@ type Options struct {
 	Federation *federation.Federation
 	// FeedConsumers reports the open change-feed streams.
 	FeedConsumers func() int
-	Logger        *slog.Logger
+	// Searches reports the searches from the name or birth-date index
+	// running and waiting for their turn (search.Server.Searches).
+	Searches func() (running, waiting int)
+	Logger   *slog.Logger
 }
 
 // Metrics holds the node's collectors.
@@ -213,6 +216,10 @@ var (
 		"Size of the database's write-ahead log.")
 	feedDesc = desc("liaison_feed_consumers",
 		"Change-feed streams open now.")
+	searchesRunningDesc = desc("liaison_searches_running",
+		"Searches from the name or birth-date index running now (at most one a core).")
+	searchesWaitingDesc = desc("liaison_searches_waiting",
+		"Searches from the name or birth-date index waiting now for their turn.")
 	forkAlarmsDesc = desc("liaison_audit_fork_alarms_total",
 		"Fork alarms raised by this node, as the partner's witness, on the partner's audit log (it stays raised: never cleared by the node).", "partner")
 	forkRefusalsDesc = desc("liaison_audit_fork_alarm_refusals_total",
@@ -236,7 +243,7 @@ type nodeCollector struct {
 var allDescs = []*prometheus.Desc{
 	recordsDesc, leadsDesc, tombstonesDesc, waitingDesc, oldestDesc, sentDesc, envelopesDesc,
 	connectedDesc, contactDesc, inStepDesc, differencesDesc, failedDesc, driftTimeDesc,
-	auditDesc, dbSizeDesc, walSizeDesc, feedDesc, readErrorsDesc,
+	auditDesc, dbSizeDesc, walSizeDesc, feedDesc, searchesRunningDesc, searchesWaitingDesc, readErrorsDesc,
 	forkAlarmsDesc, forkRefusalsDesc, witnessedDesc, cosignedDesc,
 }
 
@@ -360,6 +367,12 @@ func (c *nodeCollector) Collect(ch chan<- prometheus.Metric) {
 		consumers = o.FeedConsumers()
 	}
 	gauge(feedDesc, float64(consumers))
+	running, waiting := 0, 0
+	if o.Searches != nil {
+		running, waiting = o.Searches()
+	}
+	gauge(searchesRunningDesc, float64(running))
+	gauge(searchesWaitingDesc, float64(waiting))
 
 	c.mu.Lock()
 	if len(failures) > 0 {

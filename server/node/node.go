@@ -151,7 +151,8 @@ func Start(ctx context.Context, cfg *config.Config, log *slog.Logger, lis net.Li
 		MaxLag: cfg.Feed.MaxLag, SendTimeout: cfg.Feed.SendTimeout.Duration, Retention: cfg.Feed.Retention.Duration, Logger: log,
 		NodeID: nodeID, Handling: policy,
 	})
-	n.Metrics = metrics.New(metrics.Options{Agency: cfg.Agency, Store: n.Store, FeedConsumers: n.feed.Consumers, Logger: log})
+	searchSvc := search.New(n.Store, cfg.Agency, policy)
+	n.Metrics = metrics.New(metrics.Options{Agency: cfg.Agency, Store: n.Store, FeedConsumers: n.feed.Consumers, Searches: searchSvc.Searches, Logger: log})
 	n.refusals = interceptors.NewRefusals(interceptors.RefusalOptions{Append: n.Store.AppendAudit, Logger: log})
 	opts := interceptors.Chain(interceptors.Options{
 		Logger: log,
@@ -249,7 +250,7 @@ func Start(ctx context.Context, cfg *config.Config, log *slog.Logger, lis net.Li
 	}
 	n.AuditLog.SetClients(n.Federation.Client)
 	liaisonv1.RegisterAuditServiceServer(n.grpc, auditsvc.New(n.Store, n.AuditLog))
-	liaisonv1.RegisterSearchServiceServer(n.grpc, search.New(n.Store, cfg.Agency, policy))
+	liaisonv1.RegisterSearchServiceServer(n.grpc, searchSvc)
 	liaisonv1.RegisterChangeFeedServiceServer(n.grpc, n.feed)
 	liaisonv1.RegisterMatchServiceServer(n.grpc, matchSvc)
 	liaisonv1.RegisterMatchPeerServiceServer(n.grpc, matchSvc)

@@ -20,6 +20,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 
 	liaisonv1 "github.com/liaison-exchange/liaison/gen/liaison/v1"
 	"github.com/liaison-exchange/liaison/server/audit"
@@ -53,8 +54,10 @@ type Server struct {
 	agency string
 	policy *handling.Policy
 	// running holds a slot for each search that reads its candidates from
-	// the name or birth-date index (admit).
+	// the name or birth-date index (admit); waiting counts those waiting
+	// for one.
 	running chan struct{}
+	waiting atomic.Int64
 }
 
 var _ liaisonv1.SearchServiceServer = (*Server)(nil)
@@ -79,12 +82,26 @@ func (s *Server) admit(ctx context.Context, q query) (func(), error) {
 	if q.phone != "" || q.document != "" {
 		return func() {}, nil
 	}
+	release := func() { <-s.running }
 	select {
 	case s.running <- struct{}{}:
-		return func() { <-s.running }, nil
+		return release, nil
+	default:
+	}
+	s.waiting.Add(1)
+	defer s.waiting.Add(-1)
+	select {
+	case s.running <- struct{}{}:
+		return release, nil
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}
+}
+
+// Searches reports the searches from the name or birth-date index running
+// and those waiting for their turn (admit): the node's metrics.
+func (s *Server) Searches() (running, waiting int) {
+	return len(s.running), int(s.waiting.Load())
 }
 
 // SearchPersons implements liaisonv1.SearchServiceServer. Running a search

@@ -406,6 +406,15 @@ func TestSearchPersons_TakesTurns(t *testing.T) {
 		t.Fatalf("name search ran with every slot taken: %v, %v", r.resp, r.err)
 	case <-time.After(50 * time.Millisecond):
 	}
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		running, waiting := srv.Searches()
+		if running == cap(srv.running) && waiting == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("searches running %d, waiting %d; want %d and 1", running, waiting, cap(srv.running))
+		}
+	}
 	<-srv.running // a search ahead of it ends
 	select {
 	case r := <-done:
@@ -415,7 +424,8 @@ func TestSearchPersons_TakesTurns(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("name search still waiting after a slot was freed")
 	}
-	if len(srv.running) != cap(srv.running)-1 {
-		t.Errorf("%d slots taken after the search, want %d: a search keeps its slot", len(srv.running), cap(srv.running)-1)
+	if running, waiting := srv.Searches(); running != cap(srv.running)-1 || waiting != 0 {
+		t.Errorf("after the search: %d running, %d waiting; want %d and 0 (a search keeps its slot, or still counts as waiting)",
+			running, waiting, cap(srv.running)-1)
 	}
 }
