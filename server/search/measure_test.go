@@ -144,7 +144,8 @@ func Measure(ctx context.Context, s *store.Store, reqs []*liaisonv1.SearchPerson
 			found := 0
 			for i := w; time.Now().Before(deadline); i += concurrency {
 				t := time.Now()
-				h, _, err := run(ctx, s, qs[i%len(qs)])
+				win, err := run(ctx, s, qs[i%len(qs)])
+				h := win.hits
 				mine = append(mine, time.Since(t))
 				if err != nil {
 					mu.Lock()

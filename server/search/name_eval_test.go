@@ -493,7 +493,8 @@ func TestSearch_NameEvaluation(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: %v", q.text, err)
 		}
-		hits, _, err := run(ctx, s, pq)
+		win, err := run(ctx, s, pq)
+		hits := win.hits
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -120,40 +120,106 @@ func (s *Server) SearchPersons(ctx context.Context, req *liaisonv1.SearchPersons
 	if err != nil {
 		return nil, err
 	}
-	offset := 0
-	if after != "" {
-		if offset, err = strconv.Atoi(after); err != nil || offset < 1 {
-			return nil, errs.Invalid("page_token", "is not a token this service issued")
-		}
+	at, err := decodeCursor(after)
+	if err != nil {
+		return nil, err
 	}
-	// The hits up to the end of this page, and one more to tell whether
-	// another page follows.
-	page := q.size
-	q.size = offset + page + 1
 	release, err := s.admit(ctx, q)
 	if err != nil {
 		return nil, err
 	}
-	hits, capped, err := run(ctx, s.store, q)
-	release()
-	if err == nil {
-		hits, err = s.restrict(ctx, hits)
-	}
+	defer release()
+	// The page is cut from the hits of the window of its cursor, up to the
+	// end of the page and one more to tell whether another page follows
+	// in it. A page ends with its window: it may hold fewer hits than
+	// asked for (even none), with a token for the next window, of older
+	// persons. Going on to it in the same call would make a query that
+	// finds no one (the commonest answer) search every window.
+	page := q.size
+	q.size, q.before, q.done, q.top = at.offset+page+1, at.before, at.done, at.top
+	w, err := s.window(ctx, q)
 	if err != nil {
 		return nil, err
 	}
-	next := ""
-	if len(hits) > offset+page {
-		next = paging.Encode(strconv.Itoa(offset+page), fp)
+	if len(w.hits) <= at.offset+page && w.skipped {
+		// The window's last page, but a step was skipped: search it
+		// whole, or the skipped step's hits would never be shown.
+		q.whole = true
+		if w, err = s.window(ctx, q); err != nil {
+			return nil, err
+		}
 	}
-	hits = hits[min(offset, len(hits)):min(offset+page, len(hits))]
+	hits := w.hits[min(at.offset, len(w.hits)):min(at.offset+page, len(w.hits))]
+	next := ""
+	switch {
+	case len(w.hits) > at.offset+page:
+		at.offset += page
+		next = paging.Encode(at.encode(), fp)
+	case w.end > 0:
+		next = paging.Encode(cursor{before: w.end, done: w.done, top: w.top}.encode(), fp)
+	}
 	// A hit shows a person of a lead, case or manifest: that record was seen.
 	seen := make([]string, len(hits))
 	for i, h := range hits {
 		seen[i] = h.GetRecordId()
 	}
 	audit.SetRecords(ctx, seen)
-	return &liaisonv1.SearchPersonsResponse{Hits: hits, Threshold: Threshold, Capped: capped, NextPageToken: next}, nil
+	return &liaisonv1.SearchPersonsResponse{Hits: hits, Threshold: Threshold, Capped: w.capped, NextPageToken: next}, nil
+}
+
+// window runs the search of one window (run) and applies the handling
+// policy to its hits.
+func (s *Server) window(ctx context.Context, q query) (window, error) {
+	w, err := run(ctx, s.store, q)
+	if err == nil {
+		w.hits, err = s.restrict(ctx, w.hits)
+	}
+	return w, err
+}
+
+// cursor is where a page of SearchPersons starts: offset hits into the
+// window of the persons indexed before row before (0: the newest), after
+// windows where the steps done were done (window.done) and the best
+// score was top (window.top).
+type cursor struct {
+	before int64
+	offset int
+	done   uint8
+	top    int32
+}
+
+// encode is the cursor as a page token's position; a token of the first
+// window is its offset alone.
+func (c cursor) encode() string {
+	if c.before == 0 {
+		return strconv.Itoa(c.offset)
+	}
+	return fmt.Sprintf("%d.%d.%d.%d", c.offset, c.before, c.done, c.top)
+}
+
+// decodeCursor reads a page token's position ("" for the first page).
+func decodeCursor(s string) (cursor, error) {
+	bad := errs.Invalid("page_token", "is not a token this service issued")
+	if s == "" {
+		return cursor{}, nil
+	}
+	parts := strings.Split(s, ".")
+	var n [4]int64
+	if len(parts) != 1 && len(parts) != len(n) {
+		return cursor{}, bad
+	}
+	for i, p := range parts {
+		v, err := strconv.ParseInt(p, 10, 64)
+		if err != nil || v < 0 {
+			return cursor{}, bad
+		}
+		n[i] = v
+	}
+	c := cursor{offset: int(min(n[0], 1<<30)), before: n[1], done: uint8(n[2] & int64(allSteps)), top: int32(min(n[3], 100))}
+	if len(parts) == 1 && c.offset < 1 || len(parts) > 1 && (c.before < 1 || n[2] > int64(allSteps) || n[3] > 100) {
+		return cursor{}, bad
+	}
+	return c, nil
 }
 
 // query is a search request, normalised.
@@ -169,6 +235,14 @@ type query struct {
 	birth                     *liaisonv1.Date
 	yearFrom, yearTo          int32
 	size                      int
+	// before bounds the window searched (store.PersonQuery.Before); done
+	// are the steps done in the windows before it (window.done), and top
+	// their best score (window.top). whole runs every step, even those a
+	// page full of full scores would skip.
+	before int64
+	done   uint8
+	top    int32
+	whole  bool
 }
 
 // parse normalises a request the validation interceptor has passed: phone
@@ -242,28 +316,92 @@ func (q query) terms() string {
 	return strings.Join(t, " ")
 }
 
-// run finds, checks, scores and sorts the persons matching q: the search
-// without its gRPC and audit wrapping.
+// The steps of a search (run), as a set: a step that read every
+// candidate it matches below a window's start is done, and later windows
+// do not show its candidates again.
+const (
+	stepExact uint8 = 1 << iota
+	stepWords
+	stepKeys
+	allSteps = stepExact | stepWords | stepKeys
+)
+
+// searchStep is a step of run and the candidates it reads.
+type searchStep struct {
+	step uint8
+	pq   store.PersonQuery
+}
+
+// window is what run found: the hits of the persons indexed below the
+// query's before, down to end.
+type window struct {
+	hits []*liaisonv1.PersonHit
+	// end is the lowest row of the window: the highest of the oldest rows
+	// read by the steps that read as many candidates as they read at once
+	// (0 when none did: the window reached the oldest person). A hit of
+	// an older row found only by such steps is the next window's.
+	end int64
+	// done are the steps that read every candidate of theirs, in this
+	// window or one before it (query.done).
+	done uint8
+	// capped says a step read as many candidates as a search reads
+	// (candidateCap by its words, keyCandidateCap by its keys): more
+	// persons may match than this window scored.
+	capped bool
+	// skipped says a step was left out because the hits before it filled
+	// the page with full scores (the window is then not searched whole).
+	skipped bool
+	// top is the best score of the window's hits, or of the windows before
+	// it when higher (query.top).
+	top int32
+}
+
+// run finds, checks, scores and sorts the persons matching q in the
+// window of rows below q.before: the search without its gRPC and audit
+// wrapping.
 //
 // A name query of several words first reads the persons with exactly
 // those words as a name (their run-together token, a cheap lookup even
 // for common names); if they fill the page with full scores, nothing
 // better can follow and the broad query — every word, up to the candidate
-// cap — is skipped.
+// cap — is skipped, and the keys' query after it too.
 //
-// capped says a query read as many candidates as a search reads
-// (candidateCap by its words, keyCandidateCap by its keys): more persons
-// may match than were scored.
-func run(ctx context.Context, st *store.Store, q query) (hits []*liaisonv1.PersonHit, capped bool, err error) {
+// Each step reads the most recently indexed candidates first, up to its
+// cap. When one reaches it, the window ends at its oldest row read (the
+// highest such row of the steps capped), and the hits of older rows that
+// only such steps found are left to the next window, where those steps
+// read again below that row. A step that read all its candidates is done:
+// its hits stay in this window whatever their row, and later windows read
+// its rows only to leave them out. So a person is in exactly one window.
+func run(ctx context.Context, st *store.Store, q query) (window, error) {
 	pq := store.PersonQuery{
 		Phone: q.phone, Document: q.document, Words: q.words,
-		Birth: q.birth, YearFrom: q.yearFrom, YearTo: q.yearTo, Limit: candidateCap,
+		Birth: q.birth, YearFrom: q.yearFrom, YearTo: q.yearTo, Limit: candidateCap, Before: q.before,
 	}
-	// byKeys are the hits whose name matched only through its keys.
+	w := window{done: q.done}
+	var hits []*liaisonv1.PersonHit
+	// byKeys are the hits whose name matched only through its keys, and
+	// rows the index rows of every hit.
 	byKeys := map[*liaisonv1.PersonHit]bool{}
+	rows := map[*liaisonv1.PersonHit]int64{}
 	m := newMatcher(q)
+	// seen are the rows scored, or left out as shown by a done step in a
+	// window before; ofDone the rows a step done in this window read.
 	seen := map[int64]bool{}
-	full := 0
+	ofDone := map[int64]bool{}
+	kept := func(h *liaisonv1.PersonHit) bool { return rows[h] >= w.end || ofDone[rows[h]] }
+	// full says the window has q.size hits of full score already: no step
+	// after can rank above them. Only hits the window keeps count (a step
+	// skipped keeps the window's end where it is).
+	full := func() bool {
+		n := 0
+		for _, h := range hits {
+			if h.Score == 100 && kept(h) {
+				n++
+			}
+		}
+		return n >= q.size
+	}
 	// keyed says the candidates come from the name's keys and are scored
 	// through them; the words' candidates have every word of the query (or
 	// all of them run together) and are scored through keys only if their
@@ -280,67 +418,108 @@ func run(ctx context.Context, st *store.Store, q query) (hits []*liaisonv1.Perso
 					Person: c.Person, Score: int32(score), Reasons: reasons,
 				}
 				hits = append(hits, h)
-				byKeys[h] = keys
-				if score == 100 {
-					full++
-				}
+				byKeys[h], rows[h] = keys, c.Row
 			}
 		}
 	}
-	collect := func(pq store.PersonQuery, keyed bool) error {
-		cands, err := st.FindPersons(ctx, pq)
-		if err != nil {
-			return err
+	// read records what a step read: done when fewer than its limit, else
+	// the window ends at its oldest row or higher.
+	read := func(step uint8, found []int64, limit int) {
+		if len(found) < limit {
+			w.done |= step
+			for _, r := range found {
+				ofDone[r] = true
+			}
+			return
 		}
-		if !pq.ExactName && len(cands) >= pq.Limit {
-			capped = true
-		}
-		scoreAll(cands, keyed)
-		return nil
+		w.end = max(w.end, slices.Min(found))
+		w.capped = w.capped || step != stepExact
 	}
-	if q.phone == "" && q.document == "" && len(q.words) > 1 {
+	var steps []searchStep
+	byName := q.phone == "" && q.document == ""
+	if byName && len(q.words) > 1 {
 		exact := pq
 		exact.ExactName, exact.Limit = true, q.size+10
-		if err := collect(exact, false); err != nil {
-			return nil, false, err
-		}
+		steps = append(steps, struct {
+			step uint8
+			pq   store.PersonQuery
+		}{stepExact, exact})
 	}
-	if full < q.size {
-		if err := collect(pq, false); err != nil {
-			return nil, false, err
-		}
-	}
-	// Then the persons found only through the name's keys, in a query of
-	// their own so that the one above keeps its fast path for common
-	// words; fewer of them are read.
-	if full < q.size && q.useKeys() && q.phone == "" && q.document == "" {
+	steps = append(steps, searchStep{stepWords, pq})
+	if byName && q.useKeys() {
+		// The persons found only through the name's keys, in a query of
+		// their own so that the words' keeps its fast path for common
+		// words; fewer of them are read.
 		kq := pq
 		kq.Keys, kq.Limit = queryKeys(q.forms), keyCandidateCap
-		// Most of them were read above (a person with every word of the
-		// query has a key of each): only the others are read.
-		rows, err := st.FindPersonRows(ctx, kq)
-		if err != nil {
-			return nil, false, err
+		steps = append(steps, struct {
+			step uint8
+			pq   store.PersonQuery
+		}{stepKeys, kq})
+	}
+	// Rows shown by steps done in a window before are left out.
+	for _, s := range steps {
+		if q.done&s.step == 0 {
+			continue
 		}
-		if len(rows) >= kq.Limit {
-			capped = true
-		}
-		cands, err := st.PersonsByRow(ctx, slices.DeleteFunc(rows, func(r int64) bool { return seen[r] }))
+		s.pq.Limit = max(s.pq.Limit, candidateCap)
+		found, err := st.FindPersonRows(ctx, s.pq)
 		if err != nil {
-			return nil, false, err
+			return window{}, err
+		}
+		for _, r := range found {
+			seen[r] = true
+		}
+	}
+	for i, s := range steps {
+		if q.done&s.step != 0 {
+			continue
+		}
+		if i > 0 && !q.whole && full() {
+			w.skipped = true
+			break
+		}
+		if s.step != stepKeys {
+			cands, err := st.FindPersons(ctx, s.pq)
+			if err != nil {
+				return window{}, err
+			}
+			found := make([]int64, len(cands))
+			for i, c := range cands {
+				found[i] = c.Row
+			}
+			read(s.step, found, s.pq.Limit)
+			scoreAll(cands, false)
+			continue
+		}
+		// Most of the keys' candidates were read above (a person with
+		// every word of the query has a key of each): only the others are
+		// read.
+		found, err := st.FindPersonRows(ctx, s.pq)
+		if err != nil {
+			return window{}, err
+		}
+		read(s.step, found, s.pq.Limit)
+		cands, err := st.PersonsByRow(ctx, slices.DeleteFunc(slices.Clone(found), func(r int64) bool { return seen[r] }))
+		if err != nil {
+			return window{}, err
 		}
 		scoreAll(cands, true)
 	}
+	hits = slices.DeleteFunc(hits, func(h *liaisonv1.PersonHit) bool { return !kept(h) })
 	// Equal scores keep the order they were found in: exact names first,
 	// then the most recently written.
 	slices.SortStableFunc(hits, func(a, b *liaisonv1.PersonHit) int { return cmp.Compare(b.Score, a.Score) })
 	// Fuzziness is bounded: a match through keys far below the best hit
-	// is a namesake, not a spelling of the name searched for.
+	// (of this window or one before it) is a namesake, not a spelling of
+	// the name searched for.
+	w.top = q.top
 	if len(hits) > 0 {
-		top := hits[0].Score
-		hits = slices.DeleteFunc(hits, func(h *liaisonv1.PersonHit) bool { return byKeys[h] && h.Score < top-keySpread })
+		w.top = max(w.top, hits[0].Score)
+		hits = slices.DeleteFunc(hits, func(h *liaisonv1.PersonHit) bool { return byKeys[h] && h.Score < w.top-keySpread })
 	}
-	return hits[:min(len(hits), q.size)], capped, nil
+	w.hits = hits[:min(len(hits), q.size)]
+	return w, nil
 }
 
 // check tests p against every criterion of q. It returns the score — 100

@@ -14,6 +14,7 @@ import (
 	liaisonv1 "github.com/liaison-exchange/liaison/gen/liaison/v1"
 	"github.com/liaison-exchange/liaison/server/errs"
 	"github.com/liaison-exchange/liaison/server/internal/benchdata"
+	"github.com/liaison-exchange/liaison/server/paging"
 	"github.com/liaison-exchange/liaison/server/store"
 )
 
@@ -48,7 +49,8 @@ func search(t *testing.T, s *store.Store, req *liaisonv1.SearchPersonsRequest) [
 	if err != nil {
 		t.Fatalf("parse %v: %v", req, err)
 	}
-	hits, _, err := run(context.Background(), s, q)
+	w, err := run(context.Background(), s, q)
+	hits := w.hits
 	if err != nil {
 		t.Fatalf("search %v: %v", req, err)
 	}
@@ -169,7 +171,8 @@ func TestSearch_FindPersons_QuotesAndOperators(t *testing.T) {
 			}
 			continue
 		}
-		hits, _, err := run(context.Background(), s, q)
+		w, err := run(context.Background(), s, q)
+		hits := w.hits
 		if err != nil {
 			t.Errorf("%q: %v", tc.name, err)
 			continue
@@ -311,9 +314,9 @@ func TestSearch_Run_SaysWhenCapped(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		_, capped, err := run(context.Background(), s, q)
-		if err != nil || capped != want {
-			t.Errorf("%q: capped %v (%v), want %v", name, capped, err, want)
+		w, err := run(context.Background(), s, q)
+		if err != nil || w.capped != want {
+			t.Errorf("%q: capped %v (%v), want %v", name, w.capped, err, want)
 		}
 	}
 }
@@ -427,5 +430,169 @@ func TestSearchPersons_TakesTurns(t *testing.T) {
 	if running, waiting := srv.Searches(); running != cap(srv.running)-1 || waiting != 0 {
 		t.Errorf("after the search: %d running, %d waiting; want %d and 0 (a search keeps its slot, or still counts as waiting)",
 			running, waiting, cap(srv.running)-1)
+	}
+}
+
+// pageAll pages through a search, failing on a repeated record or pages
+// that do not end, and returns the records found and whether a page said
+// it was capped.
+func pageAll(t *testing.T, srv *Server, req *liaisonv1.SearchPersonsRequest, maxPages int) (map[string]int32, bool) {
+	t.Helper()
+	seen := map[string]int32{}
+	capped := false
+	for pages := 1; ; pages++ {
+		resp, err := srv.SearchPersons(context.Background(), req)
+		if err != nil {
+			t.Fatalf("page %d: %v", pages, err)
+		}
+		capped = capped || resp.GetCapped()
+		for _, h := range resp.GetHits() {
+			if _, ok := seen[h.GetRecordId()]; ok {
+				t.Fatalf("page %d repeats %s", pages, h.GetRecordId())
+			}
+			seen[h.GetRecordId()] = h.GetScore()
+		}
+		if req.PageToken = resp.GetNextPageToken(); req.PageToken == "" {
+			return seen, capped
+		}
+		if pages == maxPages {
+			t.Fatalf("pages do not end after %d (%d persons)", pages, len(seen))
+		}
+	}
+}
+
+// A query of a common name reads the newest candidates a search reads,
+// says it was capped, and its pages go on past them to the oldest
+// person: every match once, none left out.
+func TestSearchPersons_PagesPastTheCap(t *testing.T) {
+	t.Parallel()
+	s := openStore(t)
+	var recs []store.IndexedRecord
+	recs = append(recs, lead("oldest", named("Common", "Rare")))
+	for i := 0; i < 2*candidateCap+150; i++ {
+		recs = append(recs, lead(fmt.Sprintf("filler-%05d", i), named("Common", fmt.Sprintf("Filler%d", i))))
+	}
+	recs = append(recs, lead("other", named("Uncommon", "Rare")))
+	index(t, s, recs...)
+	srv := New(s, "alpha", nil)
+	for _, size := range []int32{maxPageSize, 77} {
+		seen, capped := pageAll(t, srv, &liaisonv1.SearchPersonsRequest{Name: "Common", PageSize: size}, 40)
+		if !capped {
+			t.Errorf("page size %d: no page said it was capped", size)
+		}
+		if len(seen) != len(recs)-1 {
+			t.Errorf("page size %d: %d persons found over the pages, want %d", size, len(seen), len(recs)-1)
+		}
+		if _, ok := seen["oldest"]; !ok {
+			t.Errorf("page size %d: the oldest match was never reached", size)
+		}
+	}
+}
+
+// Past the cap of the name's keys too: persons found only through the
+// phonetic keys, older than the keys' cap, are reached by paging, once
+// each, beside those found by the words.
+func TestSearchPersons_PagesPastTheKeysCap(t *testing.T) {
+	t.Parallel()
+	s := openStore(t)
+	var recs []store.IndexedRecord
+	want := map[string]bool{}
+	for i := 0; i < keyCandidateCap+120; i++ {
+		id := fmt.Sprintf("chan-%04d", i)
+		recs = append(recs, lead(id, named("Chan", "Wai")))
+		want[id] = true
+		if i%3 == 0 {
+			id = fmt.Sprintf("chen-%04d", i)
+			recs = append(recs, lead(id, named("Chen", "Wei")))
+			want[id] = true
+		}
+	}
+	recs = append(recs, lead("namesake", named("Chen", "Ming")))
+	index(t, s, recs...)
+	srv := New(s, "alpha", nil)
+	seen, capped := pageAll(t, srv, &liaisonv1.SearchPersonsRequest{Name: "Chen Wei", PageSize: 50}, 40)
+	if !capped {
+		t.Error("no page said it was capped")
+	}
+	for id := range want {
+		if _, ok := seen[id]; !ok {
+			t.Errorf("%s never found (%d of %d found)", id, len(seen), len(want))
+			break
+		}
+	}
+	if _, ok := seen["namesake"]; ok {
+		t.Error("the namesake Chen Ming was returned")
+	}
+}
+
+// A person found by a step that read all its candidates is ranked on the
+// first page even when it is older than where a capped step stopped: the
+// exact name outranks the newer phonetic matches.
+func TestSearchPersons_OldExactMatchBeforeNewerSpellings(t *testing.T) {
+	t.Parallel()
+	s := openStore(t)
+	recs := []store.IndexedRecord{lead("exact", named("Chen", "Wei"))}
+	for i := 0; i < keyCandidateCap+100; i++ {
+		recs = append(recs, lead(fmt.Sprintf("chan-%04d", i), named("Chan", "Wai")))
+	}
+	index(t, s, recs...)
+	resp, err := New(s, "alpha", nil).SearchPersons(context.Background(), &liaisonv1.SearchPersonsRequest{Name: "Chen Wei", PageSize: 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(resp.GetHits()) == 0 || resp.GetHits()[0].GetRecordId() != "exact" || resp.GetHits()[0].GetScore() != 100 {
+		t.Errorf("first page %v, want the exact name first", recordIDs(resp.GetHits()))
+	}
+	if !resp.GetCapped() || resp.GetNextPageToken() == "" {
+		t.Errorf("capped %v, next page %q: want capped, with a token to go on", resp.GetCapped(), resp.GetNextPageToken())
+	}
+}
+
+// A page token's position is checked: one this service did not issue is
+// INVALID_ARGUMENT on page_token, never a search of another window.
+func TestSearchPersons_ForgedWindowToken(t *testing.T) {
+	t.Parallel()
+	s := openStore(t)
+	index(t, s, lead("one", named("Tokensearch", "Anna")))
+	srv := New(s, "alpha", nil)
+	req := &liaisonv1.SearchPersonsRequest{Name: "Tokensearch"}
+	fp := paging.Fingerprint(req.GetName(), req.GetPhone(), req.GetPhoneRegion(), req.GetDocument(), req.GetDateOfBirth().String(),
+		req.GetBirthYearFrom(), req.GetBirthYearTo())
+	for _, pos := range []string{"0", "-1", "x", "1.2.3", "0.0.1.50", "0.5.8.50", "0.5.1.101", "0.5.1.-1", "0.5.1.50.1", "1.2.3.x"} {
+		req.PageToken = paging.Encode(pos, fp)
+		_, err := srv.SearchPersons(context.Background(), req)
+		if errs.CodeOf(err) != errs.InvalidArgument {
+			t.Errorf("position %q: %v, want INVALID_ARGUMENT", pos, err)
+		}
+	}
+	for _, pos := range []string{"1", "0.5.1.50", "3.9.7.100"} {
+		req.PageToken = paging.Encode(pos, fp)
+		if _, err := srv.SearchPersons(context.Background(), req); err != nil {
+			t.Errorf("position %q: %v, want a page", pos, err)
+		}
+	}
+}
+
+// A search by birth years alone pages past the cap too (the birth index,
+// not the names').
+func TestSearchPersons_PagesPastTheCapByBirthYears(t *testing.T) {
+	t.Parallel()
+	s := openStore(t)
+	var recs []store.IndexedRecord
+	for i := 0; i < 2*candidateCap; i++ {
+		p := named("Born", fmt.Sprintf("Year%d", i))
+		p.DateOfBirth = &liaisonv1.Date{Year: int32(1990 + i%3)}
+		recs = append(recs, lead(fmt.Sprintf("born-%04d", i), p))
+	}
+	index(t, s, recs...)
+	seen, capped := pageAll(t, New(s, "alpha", nil), &liaisonv1.SearchPersonsRequest{BirthYearFrom: 1990, BirthYearTo: 1991, PageSize: 150}, 20)
+	want := 0
+	for i := range 2 * candidateCap {
+		if i%3 < 2 {
+			want++
+		}
+	}
+	if !capped || len(seen) != want {
+		t.Errorf("capped %v, %d persons found over the pages; want capped, %d", capped, len(seen), want)
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 	"strings"
 	"sync"
@@ -50,6 +51,10 @@ type PersonQuery struct {
 	Birth *liaisonv1.Date
 	// YearFrom and YearTo (0: open) keep persons born in those years.
 	YearFrom, YearTo int32
+	// Before, when not 0, keeps persons indexed before that row
+	// (IndexedPerson.Row < Before): the next window of a search that
+	// read as many candidates as it reads at once.
+	Before int64
 	// Limit caps the candidates (default 500).
 	Limit int
 }
@@ -160,10 +165,14 @@ func (s *Store) findQuery(ctx context.Context, q PersonQuery, cols string) (stri
 }
 
 // birthFilter is the SQL condition (" AND …") of the date-of-birth
-// criteria, served by person_index_by_birth.
+// criteria, served by person_index_by_birth, and of the row bound.
 func birthFilter(q PersonQuery) (string, []any) {
 	var b strings.Builder
 	var args []any
+	if q.Before > 0 {
+		b.WriteString(" AND p.id < ?")
+		args = append(args, q.Before)
+	}
 	if d := q.Birth; d != nil {
 		b.WriteString(" AND p.dob_year = ?")
 		args = append(args, d.GetYear())
@@ -259,7 +268,7 @@ func (s *Store) findByName(ctx context.Context, q PersonQuery, where string, arg
 		// match. When the keys match no more persons than are read, those
 		// are found in rowid order first (6 ms down to 3 for a name of
 		// three words that one person holds, on a million persons).
-		rows, err := s.nameRowsAscending(ctx, match, q.Limit+1)
+		rows, err := s.nameRowsAscending(ctx, match, q.Before, q.Limit+1)
 		if err != nil {
 			return "", nil, err
 		}
@@ -274,9 +283,15 @@ func (s *Store) findByName(ctx context.Context, q PersonQuery, where string, arg
 			return "", nil, err
 		}
 	}
+	// The bound on the full-text table's own rowid too: FTS5 then starts
+	// reading each token's rows at it rather than skipping the newer ones.
+	bound, boundArgs := "", []any{match}
+	if q.Before > 0 {
+		bound, boundArgs = " AND m.rowid < ?", append(boundArgs, q.Before)
+	}
 	query := "SELECT " + cols + " FROM person_names m JOIN person_index p ON p.id = m.rowid" +
-		" WHERE m.person_names MATCH ?" + where + filter + " ORDER BY m.rowid DESC LIMIT ?"
-	return query, append(append([]any{match}, args...), q.Limit), nil
+		" WHERE m.person_names MATCH ?" + bound + where + filter + " ORDER BY m.rowid DESC LIMIT ?"
+	return query, append(append(boundArgs, args...), q.Limit), nil
 }
 
 // maxRowsProbe bounds the Limit of a query of keys that looks for its
@@ -284,10 +299,13 @@ func (s *Store) findByName(ctx context.Context, q PersonQuery, where string, arg
 // the statement that reads them).
 const maxRowsProbe = 1000
 
-// nameRowsAscending returns the rows match matches, up to limit, in
-// rowid order.
-func (s *Store) nameRowsAscending(ctx context.Context, match string, limit int) ([]int64, error) {
-	return s.queryRowIDs(ctx, "SELECT rowid FROM person_names WHERE person_names MATCH ? ORDER BY rowid LIMIT ?", match, limit)
+// nameRowsAscending returns the rows match matches below before (0: all),
+// up to limit, in rowid order.
+func (s *Store) nameRowsAscending(ctx context.Context, match string, before int64, limit int) ([]int64, error) {
+	if before <= 0 {
+		before = math.MaxInt64
+	}
+	return s.queryRowIDs(ctx, "SELECT rowid FROM person_names WHERE person_names MATCH ? AND rowid < ? ORDER BY rowid LIMIT ?", match, before, limit)
 }
 
 // rowsQuery is the SQL and arguments reading cols of the persons at rows,

@@ -15,7 +15,7 @@ import (
 func init() {
 	// A group that is itself the command: "liaisonctl search Chen Wei".
 	register(&group{name: "search", summary: "find persons across every record this node holds (SearchService)", commands: []*command{
-		{name: "", detail: "NAME is the words of the line joined (\"search Chen Wei\" is \"search 'Chen Wei'\"). A number with spaces is best quoted; unquoted, the groups of digits right after --phone or --document are taken as part of it (\"--phone +66 81 234 5678\"). A query that matched more persons than a search reads says so and asks to narrow it.",
+		{name: "", detail: "NAME is the words of the line joined (\"search Chen Wei\" is \"search 'Chen Wei'\"). A number with spaces is best quoted; unquoted, the groups of digits right after --phone or --document are taken as part of it (\"--phone +66 81 234 5678\"). A query that matched more persons than a search reads at once says so; its next pages go on to older persons.",
 			synopsis: "[NAME...] [--phone NUMBER] [--region CC] [--document NUMBER] [--dob YYYY[-MM[-DD]]] [--born-from YYYY] [--born-to YYYY] [--page-size N]",
 			args:     []string{"NAME..."}, setup: searchPersons,
 			summary: "find persons by name (the words of the line, in any script and order), phone, document or birth, " +
@@ -81,12 +81,13 @@ var hitColumns = []string{"SCORE", "KIND", "RECORD", "ORIGIN", "TITLE", "PERSON"
 func hitTable(w io.Writer, resp *liaisonv1.SearchPersonsResponse) {
 	capped := func() {
 		if resp.GetCapped() {
-			fmt.Fprintln(w, "capped: the query matched more persons than a search reads; others may match too. Narrow it (date or year of birth, more of the name, a document or phone).")
+			fmt.Fprintln(w, "capped: the query matched more persons than a search reads at once; these are ranked among the most recently recorded. The next page goes on to older ones, or narrow it (date or year of birth, more of the name, a document or phone).")
 		}
 	}
 	if len(resp.GetHits()) == 0 {
 		fmt.Fprintf(w, "no persons found scoring at least the threshold %d\n", resp.GetThreshold())
 		capped()
+		printNextPage(w, resp.GetNextPageToken())
 		return
 	}
 	row(w, hitColumns...)

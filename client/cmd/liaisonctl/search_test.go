@@ -302,3 +302,16 @@ func TestRun_UsageOfSearch(t *testing.T) {
 		{name: "UnknownFlag", args: []string{"search", "--name", "Chen"}, code: exitUsage, stderr: []string{"unknown flag --name"}},
 	})
 }
+
+// A page with no hit in its window of candidates still shows how to go on
+// to older ones.
+func TestHitTable_EmptyCappedPage(t *testing.T) {
+	t.Parallel()
+	var b strings.Builder
+	hitTable(&b, &liaisonv1.SearchPersonsResponse{Threshold: 50, Capped: true, NextPageToken: "tok"})
+	for _, want := range []string{"no persons found scoring at least the threshold 50", "capped:", "next page: --page-token tok"} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("output lacks %q:\n%s", want, b.String())
+		}
+	}
+}

@@ -41,7 +41,8 @@ type SearchPersonsRequest struct {
 	PageSize int32 `protobuf:"varint,8,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
 	// From a previous response's next_page_token, with the same criteria.
 	// Pages are cut from the hits of the query as it runs on each call: a
-	// person indexed meanwhile may shift them.
+	// person indexed meanwhile may shift them. Pages go on past the
+	// candidates one search reads (see capped), to the oldest person.
 	PageToken     string `protobuf:"bytes,9,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -251,12 +252,16 @@ type SearchPersonsResponse struct {
 	Hits  []*PersonHit           `protobuf:"bytes,1,rep,name=hits,proto3" json:"hits,omitempty"`
 	// The lowest score returned: weaker matches are left out.
 	Threshold int32 `protobuf:"varint,2,opt,name=threshold,proto3" json:"threshold,omitempty"`
-	// The query matched more persons than a search reads (500 by its words,
-	// 200 by its name's transliteration and phonetic keys): the best of those
-	// read are shown, and others may match too. Narrow it — a date or year of
-	// birth, more of the name, a document or a phone number.
+	// The query matched more persons than a search reads at once (500 by its
+	// words, 200 by its name's transliteration and phonetic keys): the hits
+	// are ranked within a window of the most recently recorded candidates,
+	// and next_page_token goes on, window by window, to older ones. Or
+	// narrow it — a date or year of birth, more of the name, a document or a
+	// phone number.
 	Capped bool `protobuf:"varint,3,opt,name=capped,proto3" json:"capped,omitempty"`
-	// Set when more hits follow this page.
+	// Set when more hits follow this page. A page ends where its window of
+	// candidates ends, so it may hold fewer hits than page_size (even none)
+	// while more follow.
 	NextPageToken string `protobuf:"bytes,4,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
