@@ -656,3 +656,55 @@ func TestSearch_IndexFollowsUpdates(t *testing.T) {
 	}
 	both("Li Na", "Kupang boats")
 }
+
+// A common name matched by more persons than a search reads at once: over
+// mTLS, the first page says it was capped, and the page tokens go on to
+// the oldest person, each person once, every page audited.
+func TestSearch_PagesPastTheCap(t *testing.T) {
+	t.Parallel()
+	n := srchStartAlpha(t)
+	const leads, perLead = 7, 100 // 700 persons: more than the 500 a search reads
+	want := map[string]bool{}
+	for i := range leads {
+		var subjects []*liaisonv1.Person
+		for j := range perLead {
+			given := fmt.Sprintf("Given%03d", i*perLead+j)
+			subjects = append(subjects, srchPerson(srchName("Pagerson", given, "", "")))
+			want[given] = true
+		}
+		n.createLead(t, fmt.Sprintf("pages %d", i), subjects...)
+	}
+	req := &liaisonv1.SearchPersonsRequest{Name: "Pagerson", PageSize: 200}
+	seen := map[string]bool{}
+	pages := 0
+	for {
+		r := n.find(t, req)
+		pages++
+		if pages == 1 && !r.GetCapped() {
+			t.Error("first page: not capped")
+		}
+		for _, h := range r.GetHits() {
+			given := h.GetPerson().GetNames()[0].GetGivenNames()
+			if seen[given] {
+				t.Fatalf("page %d repeats %s", pages, given)
+			}
+			seen[given] = true
+		}
+		if req.PageToken = r.GetNextPageToken(); req.PageToken == "" {
+			break
+		}
+		if pages == 20 {
+			t.Fatalf("pages do not end (%d persons)", len(seen))
+		}
+	}
+	if len(seen) != len(want) {
+		t.Errorf("%d persons over %d pages, want %d", len(seen), pages, len(want))
+	}
+	r, err := n.auditor.ListAuditEvents(context.Background(), &liaisonv1.ListAuditEventsRequest{Action: liaisonv1.SearchService_SearchPersons_FullMethodName})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(r.GetEvents()) != pages {
+		t.Errorf("%d audit events of SearchPersons, want one a page (%d)", len(r.GetEvents()), pages)
+	}
+}
