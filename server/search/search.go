@@ -215,11 +215,10 @@ func decodeCursor(s string) (cursor, error) {
 		}
 		n[i] = v
 	}
-	c := cursor{offset: int(min(n[0], 1<<30)), before: n[1], done: uint8(n[2] & int64(allSteps)), top: int32(min(n[3], 100))}
-	if len(parts) == 1 && c.offset < 1 || len(parts) > 1 && (c.before < 1 || n[2] > int64(allSteps) || n[3] > 100) {
+	if len(parts) == 1 && n[0] < 1 || len(parts) > 1 && (n[1] < 1 || n[2] > int64(allSteps) || n[3] > 100) {
 		return cursor{}, bad
 	}
-	return c, nil
+	return cursor{offset: int(min(n[0], 1<<30)), before: n[1], done: uint8(n[2]), top: int32(n[3])}, nil
 }
 
 // query is a search request, normalised.
@@ -440,10 +439,7 @@ func run(ctx context.Context, st *store.Store, q query) (window, error) {
 	if byName && len(q.words) > 1 {
 		exact := pq
 		exact.ExactName, exact.Limit = true, q.size+10
-		steps = append(steps, struct {
-			step uint8
-			pq   store.PersonQuery
-		}{stepExact, exact})
+		steps = append(steps, searchStep{stepExact, exact})
 	}
 	steps = append(steps, searchStep{stepWords, pq})
 	if byName && q.useKeys() {
@@ -452,10 +448,7 @@ func run(ctx context.Context, st *store.Store, q query) (window, error) {
 		// words; fewer of them are read.
 		kq := pq
 		kq.Keys, kq.Limit = queryKeys(q.forms), keyCandidateCap
-		steps = append(steps, struct {
-			step uint8
-			pq   store.PersonQuery
-		}{stepKeys, kq})
+		steps = append(steps, searchStep{stepKeys, kq})
 	}
 	// Rows shown by steps done in a window before are left out.
 	for _, s := range steps {
@@ -485,8 +478,8 @@ func run(ctx context.Context, st *store.Store, q query) (window, error) {
 				return window{}, err
 			}
 			found := make([]int64, len(cands))
-			for i, c := range cands {
-				found[i] = c.Row
+			for j, c := range cands {
+				found[j] = c.Row
 			}
 			read(s.step, found, s.pq.Limit)
 			scoreAll(cands, false)

@@ -333,27 +333,7 @@ func TestSearchPersons_Pages(t *testing.T) {
 	index(t, s, recs...)
 	srv := New(s, "alpha", nil)
 	ctx := context.Background()
-	seen := map[string]bool{}
-	token, pages := "", 0
-	for {
-		resp, err := srv.SearchPersons(ctx, &liaisonv1.SearchPersonsRequest{Name: "Pagesearch", PageSize: 10, PageToken: token})
-		if err != nil {
-			t.Fatal(err)
-		}
-		pages++
-		for _, h := range resp.GetHits() {
-			if seen[h.GetRecordId()] {
-				t.Errorf("page %d repeats %s", pages, h.GetRecordId())
-			}
-			seen[h.GetRecordId()] = true
-		}
-		if token = resp.GetNextPageToken(); token == "" {
-			break
-		}
-		if pages > 5 {
-			t.Fatal("pages do not end")
-		}
-	}
+	seen, pages, _ := pageAll(t, srv, &liaisonv1.SearchPersonsRequest{Name: "Pagesearch", PageSize: 10}, 6)
 	if pages != 3 || len(seen) != 25 {
 		t.Errorf("%d pages, %d persons; want 3 pages, 25 persons", pages, len(seen))
 	}
@@ -433,10 +413,10 @@ func TestSearchPersons_TakesTurns(t *testing.T) {
 	}
 }
 
-// pageAll pages through a search, failing on a repeated record or pages
-// that do not end, and returns the records found and whether a page said
-// it was capped.
-func pageAll(t *testing.T, srv *Server, req *liaisonv1.SearchPersonsRequest, maxPages int) (map[string]int32, bool) {
+// pageAll pages through a search, failing on a repeated record or on
+// pages that go on past maxPages, and returns the records found, the
+// pages and whether a page said it was capped.
+func pageAll(t *testing.T, srv *Server, req *liaisonv1.SearchPersonsRequest, maxPages int) (map[string]int32, int, bool) {
 	t.Helper()
 	seen := map[string]int32{}
 	capped := false
@@ -453,7 +433,7 @@ func pageAll(t *testing.T, srv *Server, req *liaisonv1.SearchPersonsRequest, max
 			seen[h.GetRecordId()] = h.GetScore()
 		}
 		if req.PageToken = resp.GetNextPageToken(); req.PageToken == "" {
-			return seen, capped
+			return seen, pages, capped
 		}
 		if pages == maxPages {
 			t.Fatalf("pages do not end after %d (%d persons)", pages, len(seen))
@@ -476,7 +456,7 @@ func TestSearchPersons_PagesPastTheCap(t *testing.T) {
 	index(t, s, recs...)
 	srv := New(s, "alpha", nil)
 	for _, size := range []int32{maxPageSize, 77} {
-		seen, capped := pageAll(t, srv, &liaisonv1.SearchPersonsRequest{Name: "Common", PageSize: size}, 40)
+		seen, _, capped := pageAll(t, srv, &liaisonv1.SearchPersonsRequest{Name: "Common", PageSize: size}, 40)
 		if !capped {
 			t.Errorf("page size %d: no page said it was capped", size)
 		}
@@ -510,7 +490,7 @@ func TestSearchPersons_PagesPastTheKeysCap(t *testing.T) {
 	recs = append(recs, lead("namesake", named("Chen", "Ming")))
 	index(t, s, recs...)
 	srv := New(s, "alpha", nil)
-	seen, capped := pageAll(t, srv, &liaisonv1.SearchPersonsRequest{Name: "Chen Wei", PageSize: 50}, 40)
+	seen, _, capped := pageAll(t, srv, &liaisonv1.SearchPersonsRequest{Name: "Chen Wei", PageSize: 50}, 40)
 	if !capped {
 		t.Error("no page said it was capped")
 	}
@@ -585,7 +565,7 @@ func TestSearchPersons_PagesPastTheCapByBirthYears(t *testing.T) {
 		recs = append(recs, lead(fmt.Sprintf("born-%04d", i), p))
 	}
 	index(t, s, recs...)
-	seen, capped := pageAll(t, New(s, "alpha", nil), &liaisonv1.SearchPersonsRequest{BirthYearFrom: 1990, BirthYearTo: 1991, PageSize: 150}, 20)
+	seen, _, capped := pageAll(t, New(s, "alpha", nil), &liaisonv1.SearchPersonsRequest{BirthYearFrom: 1990, BirthYearTo: 1991, PageSize: 150}, 20)
 	want := 0
 	for i := range 2 * candidateCap {
 		if i%3 < 2 {
