@@ -5,7 +5,28 @@ import (
 	"fmt"
 	"net/url"
 	"strings"
+
+	sqlite3 "github.com/mattn/go-sqlite3"
 )
+
+// nodeDriver is the driver of the node's own connections (connWriter,
+// connReader): SQLite with temp_store = MEMORY on every connection it
+// opens, a pragma the driver's connection string cannot set. With the
+// default store (temporary files), a statement that needs a temporary
+// table — a RETURNING clause's rows, an IN list, a sort — costs more: the
+// sequence number of an envelope (INSERT … ON CONFLICT … RETURNING) took
+// 20–30 µs instead of 6–8 inside a busy transaction (docs/performance.md
+// has the measurements; TestConn_TempStoreInMemory checks the setting).
+// What goes there is bounded by the queries' own limits; a migration's
+// CREATE INDEX sorts in memory too.
+const nodeDriver = "sqlite3-liaison"
+
+func init() {
+	sql.Register(nodeDriver, &sqlite3.SQLiteDriver{ConnectHook: func(c *sqlite3.SQLiteConn) error {
+		_, err := c.Exec("PRAGMA temp_store = MEMORY", nil)
+		return err
+	}})
+}
 
 // connMode is what a connection to a database file is for. Every
 // connection the project opens to a node's database gets its connection

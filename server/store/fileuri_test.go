@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"os"
 	"path/filepath"
 	"testing"
@@ -26,6 +27,23 @@ func TestOpen_PathWithURICharacters(t *testing.T) {
 		}
 		if entries, _ := os.ReadDir(filepath.Dir(dir)); len(entries) != 1 {
 			t.Errorf("%s: files next to the database's directory: %v", name, entries)
+		}
+	}
+}
+
+// TestConn_TempStoreInMemory: the node's writer and readers keep
+// temporary tables in memory (nodeDriver), not in temporary files.
+func TestConn_TempStoreInMemory(t *testing.T) {
+	s := mustOpen(t, filepath.Join(t.TempDir(), "node.db"))
+	defer mustClose(t, s)
+	const memory = 2 // PRAGMA temp_store: 0 default, 1 file, 2 memory
+	for name, d := range map[string]*sql.DB{"writer": s.wdb, "reader": s.rdb} {
+		var got int
+		if err := d.QueryRow("PRAGMA temp_store").Scan(&got); err != nil {
+			t.Fatal(err)
+		}
+		if got != memory {
+			t.Errorf("%s: temp_store = %d, want %d (memory)", name, got, memory)
 		}
 	}
 }
