@@ -75,6 +75,21 @@ var skeletonRules = sync.OnceValue(func() []skeletonRule {
 	return out
 })
 
+// skeletonRulesAt are the rules that can match at a letter a–z, by
+// letter, in the table's order: Skeleton tries only these (a few instead
+// of every rule of the table at every letter).
+var skeletonRulesAt = sync.OnceValue(func() *[26][]skeletonRule {
+	var at [26][]skeletonRule
+	for _, r := range skeletonRules() {
+		for c := byte('a'); c <= 'z'; c++ {
+			if r.from == "" || r.from == "V" && isVowel(c) || r.from != "V" && r.from[0] == c {
+				at[c-'a'] = append(at[c-'a'], r)
+			}
+		}
+	}
+	return &at
+})
+
 func isVowel(b byte) bool { return strings.IndexByte("aeiouy", b) >= 0 }
 
 // matchAt says whether the rule's pattern matches s at i, and its length.
@@ -106,30 +121,31 @@ func Skeleton(w string) string {
 			return ""
 		}
 	}
-	var b strings.Builder
+	rules := skeletonRulesAt()
+	s := make([]byte, 0, 2*len(w))
 	for i := 0; i < len(w); {
 		matched := false
-		for _, r := range skeletonRules() {
+		for _, r := range rules[w[i]-'a'] {
 			if n, ok := r.matchAt(w, i); ok {
-				b.WriteString(r.to)
+				s = append(s, r.to...)
 				i += n
 				matched = true
 				break
 			}
 		}
 		if !matched {
-			b.WriteByte(w[i])
+			s = append(s, w[i])
 			i++
 		}
 	}
-	s := b.String()
-	b.Reset()
-	for i := 0; i < len(s); i++ {
-		if i == 0 || s[i] != s[i-1] {
-			b.WriteByte(s[i])
+	// Doubled letters once.
+	out := s[:0]
+	for _, c := range s {
+		if len(out) == 0 || c != out[len(out)-1] {
+			out = append(out, c)
 		}
 	}
-	return b.String()
+	return string(out)
 }
 
 // Skeletons are the skeletons of w: its Skeleton, and for a word that

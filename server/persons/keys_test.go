@@ -1,7 +1,9 @@
 package persons
 
 import (
+	"math/rand/v2"
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -132,5 +134,79 @@ func TestIsPinyinOfWadeGiles(t *testing.T) {
 	}
 	if trues < 20 {
 		t.Errorf("only %d pairs are readings: the test no longer tries the words it means to", trues)
+	}
+}
+
+// skeletonByTable is Skeleton as names/skeleton.txt reads: at each letter
+// the first rule of the whole table that matches. Skeleton tries only the
+// rules that can match at the letter; the two must agree.
+func skeletonByTable(w string) string {
+	for i := 0; i < len(w); i++ {
+		if w[i] < 'a' || w[i] > 'z' {
+			return ""
+		}
+	}
+	var s []byte
+	for i := 0; i < len(w); {
+		matched := false
+		for _, r := range skeletonRules() {
+			if n, ok := r.matchAt(w, i); ok {
+				s, i, matched = append(s, r.to...), i+n, true
+				break
+			}
+		}
+		if !matched {
+			s, i = append(s, w[i]), i+1
+		}
+	}
+	var out []byte
+	for i := range s {
+		if i == 0 || s[i] != s[i-1] {
+			out = append(out, s[i])
+		}
+	}
+	return string(out)
+}
+
+// TestKeys_SkeletonByLetterIsTheTables: over the words of the name tables
+// and 50,000 random ones, Skeleton equals the table read rule by rule.
+func TestKeys_SkeletonByLetterIsTheTables(t *testing.T) {
+	t.Parallel()
+	var words []string
+	for _, file := range []string{"equivalents.txt", "wadegiles.txt", "han_surnames.txt", "skeleton.txt"} {
+		for _, f := range readTable(file) {
+			for _, w := range f {
+				words = append(words, strings.Trim(strings.ToLower(w), "^$+"))
+			}
+		}
+	}
+	r := rand.New(rand.NewPCG(1, 2))
+	const letters = "abcdefghijklmnopqrstuvwxyzaeiouhngsr"
+	for range 50_000 {
+		b := make([]byte, 1+r.IntN(14))
+		for i := range b {
+			b[i] = letters[r.IntN(len(letters))]
+		}
+		words = append(words, string(b))
+	}
+	words = append(words, "", "chen", "jaroschenko", "wookyung", "ngo", "tch")
+	differ := 0
+	for _, w := range words {
+		if got, want := Skeleton(w), skeletonByTable(w); got != want {
+			if differ++; differ <= 10 {
+				t.Errorf("Skeleton(%q) = %q, the table rule by rule gives %q", w, got, want)
+			}
+		}
+	}
+	if differ > 0 {
+		t.Errorf("%d of %d words differ", differ, len(words))
+	}
+}
+
+// BenchmarkSkeleton is the skeleton of a name run together, as every
+// person indexed needs (RunKeys).
+func BenchmarkSkeleton(b *testing.B) {
+	for b.Loop() {
+		Skeleton("chenxiaomingwangshuying")
 	}
 }
