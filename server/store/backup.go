@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -69,7 +68,7 @@ func Backup(ctx context.Context, src, out string) (int64, error) {
 func vacuumInto(ctx context.Context, src, dst string) error {
 	// mode=ro: the backup never writes to the node's database. (query_only
 	// would refuse VACUUM INTO altogether.)
-	d, err := sql.Open("sqlite3", connURI(src, connFileRO, ""))
+	d, err := openDB(src, connFileRO, "")
 	if err != nil {
 		return err
 	}

@@ -10,7 +10,7 @@ import (
 )
 
 // nodeDriver is the driver of the node's own connections (connWriter,
-// connReader): SQLite with temp_store = MEMORY on every connection it
+// connReader; openDB): SQLite with temp_store = MEMORY on every connection it
 // opens, a pragma the driver's connection string cannot set. With the
 // default store (temporary files), a statement that needs a temporary
 // table — a RETURNING clause's rows, an IN list, a sort — costs more: the
@@ -29,9 +29,9 @@ func init() {
 }
 
 // connMode is what a connection to a database file is for. Every
-// connection the project opens to a node's database gets its connection
-// string from connURI: one place says which pragmas each kind of
-// connection runs with.
+// connection the project opens to a node's database is opened by openDB,
+// with its connection string from connURI: one place says which pragmas
+// each kind of connection runs with.
 type connMode int
 
 const (
@@ -54,6 +54,17 @@ const (
 // busyTimeout is how long, in milliseconds, a connection waits for
 // another's lock before giving up with SQLITE_BUSY.
 const busyTimeout = "10000"
+
+// openDB opens the database file at path for mode (connURI): the node's
+// own connections through nodeDriver, offline tools' through the driver
+// as it is.
+func openDB(path string, mode connMode, synchronous string) (*sql.DB, error) {
+	driver := "sqlite3"
+	if mode == connWriter || mode == connReader {
+		driver = nodeDriver
+	}
+	return sql.Open(driver, connURI(path, mode, synchronous))
+}
 
 // connURI is the connection string for the database file at path opened
 // for mode; synchronous ("full" or "normal") applies to the node's own

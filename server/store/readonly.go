@@ -31,7 +31,7 @@ func openReadOnly(path string, mode connMode) (*ReadOnly, error) {
 	if _, err := os.Stat(path); err != nil {
 		return nil, fmt.Errorf("open %w", err)
 	}
-	d, err := sql.Open("sqlite3", connURI(path, mode, ""))
+	d, err := openDB(path, mode, "")
 	if err != nil {
 		return nil, err
 	}

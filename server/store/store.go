@@ -132,7 +132,7 @@ func Open(ctx context.Context, path string, o Options) (*Store, error) {
 		return nil, fmt.Errorf("open store: %w", err)
 	}
 	s := &Store{path: path, opts: o, log: o.Logger, ops: make(chan *op, 4*o.MaxBatch), done: make(chan struct{}), lock: lock}
-	if s.wdb, err = sql.Open(nodeDriver, connURI(path, connWriter, o.Synchronous)); err != nil {
+	if s.wdb, err = openDB(path, connWriter, o.Synchronous); err != nil {
 		s.closeDBs()
 		return nil, fmt.Errorf("open store: %w", err)
 	}
@@ -148,7 +148,7 @@ func Open(ctx context.Context, path string, o Options) (*Store, error) {
 		s.closeDBs()
 		return nil, fmt.Errorf("open store %s: %w", path, err)
 	}
-	if s.rdb, err = sql.Open(nodeDriver, connURI(path, connReader, o.Synchronous)); err != nil {
+	if s.rdb, err = openDB(path, connReader, o.Synchronous); err != nil {
 		s.closeDBs()
 		return nil, fmt.Errorf("open store: %w", err)
 	}

@@ -4,8 +4,8 @@
 -- ownership rule checks a partner's envelope against. A case entry's home
 -- is its case's; a manifest action's is the agency the manifest goes to.
 -- The homes of entries and actions are scalar subqueries, not joins: as
--- joins inside this compound query it cost about 65 microseconds a call
--- where it now costs about 6 (BenchmarkRecordsUnder), once or twice for
+-- joins inside this compound query it cost about 77 microseconds a call
+-- where it now costs 5 to 11 (BenchmarkRecordsUnder), once or twice for
 -- every envelope applied. An entry whose case is missing (the foreign key
 -- forbids it) has an empty home, which no partner's node is.
 SELECT CAST('lead' AS TEXT) AS kind, origin_agency AS home, CAST('' AS TEXT) AS parent
