@@ -92,11 +92,11 @@ func BenchmarkRecordsUnder(b *testing.B) {
 	s := mustOpen(b, filepath.Join(b.TempDir(), "node.db"))
 	defer mustClose(b, s)
 	holdEveryKind(b, s)
-	for _, id := range []string{heldNothing, heldEntry} {
-		b.Run(map[string]string{heldNothing: "new", heldEntry: "entry"}[id], func(b *testing.B) {
+	for _, c := range []struct{ name, id string }{{"new", heldNothing}, {"entry", heldEntry}} {
+		b.Run(c.name, func(b *testing.B) {
 			err := s.Write(context.Background(), func(tx *Tx) error {
 				for b.Loop() {
-					if _, err := tx.RecordsUnder(id); err != nil {
+					if _, err := tx.RecordsUnder(c.id); err != nil {
 						return err
 					}
 				}
