@@ -158,7 +158,8 @@ func TestFindPersonRows_AndPersonsByRow(t *testing.T) {
 // TestFindPersons_ByKeys_FewAndMany: a query of keys that matches no more
 // persons than its limit (found in rowid order first) and one that
 // matches more (read most recent first) both return the most recently
-// indexed matches, most recent first.
+// indexed matches, most recent first — in the first window and below a
+// later window's bound.
 func TestFindPersons_ByKeys_FewAndMany(t *testing.T) {
 	ctx := context.Background()
 	s := mustOpen(t, filepath.Join(t.TempDir(), "node.db"))
@@ -194,6 +195,30 @@ func TestFindPersons_ByKeys_FewAndMany(t *testing.T) {
 		}
 		if w := want[:min(limit, len(want))]; !slices.Equal(ids, w) {
 			t.Errorf("limit %d: found %v, want %v", limit, ids, w)
+		}
+	}
+	// A later window (Before): the matches below its bound, whether they
+	// are more than its limit or not.
+	all, err := s.FindPersonRows(ctx, PersonQuery{Words: []string{"chen", "wei"}, Keys: keys, Limit: 10})
+	if err != nil || len(all) != len(want) {
+		t.Fatalf("every match: %v, %v; want %d rows", all, err, len(want))
+	}
+	for i, before := range all {
+		for _, limit := range []int{1, 2, 10} {
+			q := PersonQuery{Words: []string{"chen", "wei"}, Keys: keys, Limit: limit, Before: before}
+			rows, err := s.FindPersonRows(ctx, q)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := s.FindPersons(ctx, q)
+			if err != nil {
+				t.Fatal(err)
+			}
+			w := all[i+1:]
+			w = w[:min(limit, len(w))]
+			if !slices.Equal(rows, w) || len(got) != len(w) {
+				t.Errorf("before row %d, limit %d: rows %v and %d persons, want %v", before, limit, rows, len(got), w)
+			}
 		}
 	}
 	none, err := s.FindPersonRows(ctx, PersonQuery{Words: []string{"li"}, Keys: [][][]string{{{"li"}}}, Limit: 5})
