@@ -211,6 +211,9 @@ type wgTables struct {
 	// toPinyin reads a Wade–Giles syllable (apostrophes and ü dropped) as
 	// the pinyin syllables it may be.
 	toPinyin map[string][]string
+	// fromPinyin is toPinyin the other way: a pinyin syllable's
+	// Wade–Giles spellings.
+	fromPinyin map[string][]string
 }
 
 var wg = sync.OnceValue(buildWG)
@@ -218,7 +221,7 @@ var wg = sync.OnceValue(buildWG)
 // buildWG reads the Wade–Giles tables and works out every pinyin
 // syllable's Wade–Giles spelling.
 func buildWG() *wgTables {
-	t := &wgTables{initial: map[string]string{}, final: map[string]string{}, whole: map[string]string{}, toPinyin: map[string][]string{}}
+	t := &wgTables{initial: map[string]string{}, final: map[string]string{}, whole: map[string]string{}, toPinyin: map[string][]string{}, fromPinyin: map[string][]string{}}
 	for _, f := range readTable("wadegiles.txt") {
 		switch f[0] {
 		case "I":
@@ -239,6 +242,7 @@ func buildWG() *wgTables {
 			seen[s] = true
 			k := plainLatin(wadeGilesWith(t, s))
 			t.toPinyin[k] = append(t.toPinyin[k], s)
+			t.fromPinyin[s] = append(t.fromPinyin[s], k)
 		}
 	}
 	// The dictionary is a map: its order differs from one run to the next,
@@ -336,6 +340,34 @@ func IsPinyinOfWadeGiles(w, reading string) bool {
 	}
 	// PinyinOfWadeGiles keeps the first readings it finds only.
 	return slices.Contains(PinyinOfWadeGiles(w), reading)
+}
+
+// WadeGilesSpellings returns every word w for which
+// IsPinyinOfWadeGiles(w, reading) may hold: the runs of at most three
+// Wade–Giles syllables whose pinyin readings spell reading. A search asks
+// IsPinyinOfWadeGiles of each of its words against every word of every
+// candidate; a word not in the set is answered without walking its
+// syllables.
+func WadeGilesSpellings(reading string) map[string]bool {
+	t := wg()
+	out := map[string]bool{}
+	var walk func(rest, acc string, depth int)
+	walk = func(rest, acc string, depth int) {
+		if rest == "" {
+			out[acc] = true
+			return
+		}
+		if depth == 3 {
+			return
+		}
+		for n := 1; n <= len(rest); n++ {
+			for _, k := range t.fromPinyin[rest[:n]] {
+				walk(rest[n:], acc+k, depth+1)
+			}
+		}
+	}
+	walk(reading, "", 0)
+	return out
 }
 
 // spellsReading says whether rest splits into at most 3-depth Wade–Giles

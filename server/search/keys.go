@@ -212,26 +212,60 @@ const (
 // similar is how alike two search words are (0–1) and at which level or,
 // with run, two whole names run together (b a candidate's).
 func similar(a, b string, run bool) (float64, int) {
+	return similarWords(queryWord(a), candidateWord(b), run)
+}
+
+// word is a word of a search and what similarWords reads of it besides
+// its letters, each worked out once a search: a query word's when the
+// search starts, a candidate's word when it is first met (matcher.word).
+type word struct {
+	s     string
+	facts *wordFacts
+	// wadeGiles are, for a query word, the words it may be a pinyin
+	// reading of (persons.WadeGilesSpellings).
+	wadeGiles map[string]bool
+	skel      []string
+	// skelDone says skel was worked out: only for spellings close enough
+	// to need it (similarWords).
+	skelDone bool
+}
+
+// queryWord is a word of a query, or of its words run together.
+func queryWord(s string) *word {
+	return &word{s: s, facts: factsOf(s), wadeGiles: persons.WadeGilesSpellings(s)}
+}
+
+// candidateWord is a word of a candidate, or its words run together. Of
+// its pinyin readings, only whether the query word's is one is asked
+// (similarWords), so they are not worked out.
+func candidateWord(s string) *word {
+	return &word{s: s, facts: &wordFacts{runes: utf8.RuneCountInString(s), groups: persons.Equivalent(s)}}
+}
+
+func (w *word) skeletons() []string {
+	if !w.skelDone {
+		w.skel, w.skelDone = persons.Skeletons(w.s), true
+	}
+	return w.skel
+}
+
+// similarWords is similar over words whose facts are worked out.
+func similarWords(wa, wb *word, run bool) (float64, int) {
 	ratio, needJW := wordRatio, wordJW
 	if run {
 		ratio, needJW = runRatio, runJW
 	}
+	a, b := wa.s, wb.s
 	if a == b {
 		return 1, levelSame
 	}
-	// b is a candidate's: run together, its name is seldom seen again, and
-	// its facts are worked out here rather than kept — all but its
-	// readings, of which only whether a is one is asked.
-	fa, fb := factsOf(a), (*wordFacts)(nil)
-	if run {
-		fb = &wordFacts{runes: utf8.RuneCountInString(b), groups: persons.Equivalent(b)}
-	} else {
-		fb = factsOf(b)
-	}
+	fa, fb := wa.facts, wb.facts
 	if sameGroup(fa, fb) {
 		return 0.92, levelEquivalent
 	}
-	if slices.Contains(fa.pinyin, b) || !run && slices.Contains(fb.pinyin, a) || run && persons.IsPinyinOfWadeGiles(b, a) {
+	// a read as Wade–Giles is b, or b is a (wadeGiles spares the walk of
+	// b's syllables for the words a is no reading of).
+	if slices.Contains(fa.pinyin, b) || wa.wadeGiles[b] && persons.IsPinyinOfWadeGiles(b, a) {
 		return 0.95, levelTranslit
 	}
 	if len(fa.groups) > 0 && len(fb.groups) > 0 {
@@ -246,8 +280,8 @@ func similar(a, b string, run bool) (float64, int) {
 	// (Skeletons are worked out only for spellings that close: most pairs
 	// of a search are not, and the run of a candidate's words is its own.)
 	if jw >= needJW || !run && jw >= 0.55 {
-		sb := persons.Skeletons(b)
-		for _, sa := range persons.Skeletons(a) {
+		sb := wb.skeletons()
+		for _, sa := range wa.skeletons() {
 			if slices.Contains(sb, sa) && (jw >= needJW || !run && len(sa) >= 3 && jw >= 0.55) {
 				return 0.8 + 0.1*jw, levelPhonetic
 			}
@@ -271,43 +305,62 @@ type formMatch struct {
 }
 
 // matcher scores the candidates of one search through keys: the query's
-// forms, with what matching reads of them worked out once, and the
-// similarity of every pair of spellings met, kept for the rest of the
-// search — the words of candidates recur (a family name, the names of
-// namesakes), and each pair was otherwise compared again for every form
-// of every candidate.
+// forms, with what matching reads of them worked out once, and each word
+// of the candidates met with its similarity to each query word, kept for
+// the rest of the search — the words of candidates recur (a family name,
+// the names of namesakes), and each pair was otherwise compared again for
+// every form of every candidate.
 type matcher struct {
 	q     query
 	forms []qform
-	sims  map[simPair]simResult
+	// qwords are the words of the query forms' segmentations, each once;
+	// words the candidates' words met, each with its similarity to each
+	// of qwords.
+	qwords []*word
+	words  map[string]*candWord
+	// pairs, usedQ, usedP and order are alignForms' scratch space.
+	pairs        []wordPair
+	usedQ, usedP []bool
+	order        []int
 }
 
 // qform is a query form and what matchForms reads of it.
 type qform struct {
 	f    persons.NameForm
-	segs [][]string // querySegmentations of its words without articles
-	run  string     // its words without articles run together
+	segs [][]int // querySegmentations of its words without articles, as indices of matcher.qwords
+	run  *word   // its words without articles run together
 }
 
 // pform is a person's form and what matchForms reads of it.
 type pform struct {
 	f    persons.NameForm
-	segs [][]string // its segmentations, without articles
-	runs [2]string  // its words without articles run together, in recorded and swapped order
+	segs [][]*candWord // its segmentations, without articles
+	runs [2]*word      // its words without articles run together, in recorded and swapped order
 }
 
-type simPair struct {
-	a, b string
-	run  bool
+// candWord is a word of the candidates of a search and its similarity to
+// each query word (matcher.qwords), worked out when first asked for.
+type candWord struct {
+	word
+	sims []simResult
 }
 
 type simResult struct {
+	s     float64
+	level int // -1: not worked out yet
+}
+
+// wordPair is a pair of a query word (i) and a candidate's (j) that
+// alignForms may align.
+type wordPair struct {
+	i, j  int
 	s     float64
 	level int
 }
 
 func newMatcher(q query) *matcher {
-	m := &matcher{q: q, sims: map[simPair]simResult{}}
+	m := &matcher{q: q, words: map[string]*candWord{}}
+	index := map[string]int{}
 	seen := map[string]bool{}
 	for _, f := range q.forms {
 		// Readings of a query often repeat (Wade–Giles "ch" read as "j"
@@ -320,17 +373,62 @@ func newMatcher(q query) *matcher {
 		}
 		seen[k] = true
 		qw := persons.WithoutArticles(f.Words)
-		m.forms = append(m.forms, qform{f: f, segs: querySegmentations(qw), run: strings.Join(qw, "")})
+		qf := qform{f: f, run: queryWord(strings.Join(qw, ""))}
+		for _, seg := range querySegmentations(qw) {
+			ids := make([]int, len(seg))
+			for i, w := range seg {
+				id, ok := index[w]
+				if !ok {
+					id = len(m.qwords)
+					index[w] = id
+					m.qwords = append(m.qwords, queryWord(w))
+				}
+				ids[i] = id
+			}
+			qf.segs = append(qf.segs, ids)
+		}
+		m.forms = append(m.forms, qf)
 	}
 	return m
 }
 
-func newPform(f persons.NameForm) pform {
+// word returns the candidates' word w of this search.
+func (m *matcher) word(w string) *candWord {
+	if c, ok := m.words[w]; ok {
+		return c
+	}
+	c := &candWord{word: *candidateWord(w), sims: make([]simResult, len(m.qwords))}
+	for i := range c.sims {
+		c.sims[i].level = -1
+	}
+	m.words[w] = c
+	return c
+}
+
+// similar is similar of query word qwords[i] and candidate word c, worked
+// out once a search.
+func (m *matcher) similar(i int, c *candWord) (float64, int) {
+	r := &c.sims[i]
+	if r.level < 0 {
+		r.s, r.level = similarWords(m.qwords[i], &c.word, false)
+	}
+	return r.s, r.level
+}
+
+func (m *matcher) newPform(f persons.NameForm) pform {
 	p := pform{f: f}
 	for _, seg := range f.Segmentations() {
-		p.segs = append(p.segs, persons.WithoutArticles(seg))
+		seg = persons.WithoutArticles(seg)
+		ws := make([]*candWord, len(seg))
+		for i, w := range seg {
+			ws[i] = m.word(w)
+		}
+		p.segs = append(p.segs, ws)
 	}
-	p.runs = [2]string{strings.Join(persons.WithoutArticles(f.Words), ""), strings.Join(persons.WithoutArticles(f.Swapped()), "")}
+	p.runs = [2]*word{
+		candidateWord(strings.Join(persons.WithoutArticles(f.Words), "")),
+		candidateWord(strings.Join(persons.WithoutArticles(f.Swapped()), "")),
+	}
 	return p
 }
 
@@ -352,28 +450,6 @@ func formKey(f persons.NameForm, parts bool) string {
 	return b.String()
 }
 
-// similar is the package's similar, each pair of words worked out once a
-// search. (Kept for the searches after it too, in a cache of 65,536 pairs
-// shared by all, the lookups and the cache's upkeep cost more than they
-// saved over the bench's million persons — few pairs recur from one
-// search to the next: CPU a name query 6,134 and 5,107 µs with it, 5,751
-// and 4,227 without, two alternating pairs of `liaisonbench -only
-// SearchName -persons 1000000 -reuse-db`.) A pair of names run together
-// seldom recurs: it is not kept.
-func (m *matcher) similar(a, b string, run bool) (float64, int) {
-	if run {
-		return similar(a, b, true)
-	}
-	k := simPair{a, b, run}
-	if r, ok := m.sims[k]; ok {
-		return r.s, r.level
-	}
-	var r simResult
-	r.s, r.level = similar(a, b, run)
-	m.sims[k] = r
-	return r.s, r.level
-}
-
 // matchForms scores query form q against form p: the better of the words
 // aligned one to one (greedily, best pairs first) and the words run
 // together. A machine transliteration on either side caps it at 0.95.
@@ -384,8 +460,9 @@ func (m *matcher) matchForms(q qform, p pform) formMatch {
 			best.score, best.level, best.run = a.score, a.level, false
 		}
 	}
+	// A pair of names run together seldom recurs: it is not kept.
 	for _, prun := range p.runs {
-		if s, l := m.similar(q.run, prun, true); s > best.score {
+		if s, l := similarWords(q.run, prun, true); s > best.score {
 			best.score, best.level, best.run = s, l, true
 		}
 	}
@@ -407,29 +484,21 @@ func querySegmentations(qw []string) [][]string {
 	return out
 }
 
-// alignForms aligns the query words qw with the words of p one to one,
-// best pairs first, over p's segmentations.
-func (m *matcher) alignForms(qw []string, p pform) formMatch {
+// alignForms aligns the query words qs (indices of matcher.qwords) with
+// the words of p one to one, best pairs first, over p's segmentations.
+func (m *matcher) alignForms(qs []int, p pform) formMatch {
 	best := formMatch{level: levelNone}
 	for _, pw := range p.segs {
-		type pair struct {
-			i, j  int
-			s     float64
-			level int
-		}
-		var pairs []pair
-		for i, a := range qw {
-			for j, b := range pw {
-				if s, l := m.similar(a, b, false); s > 0 {
-					pairs = append(pairs, pair{i, j, s, l})
+		pairs := m.pairs[:0]
+		for i, qi := range qs {
+			for j, c := range pw {
+				if s, l := m.similar(qi, c); s > 0 {
+					pairs = append(pairs, wordPair{i, j, s, l})
 				}
 			}
 		}
-		usedQ, usedP := make([]bool, len(qw)), make([]bool, len(pw))
-		order := make([]int, len(qw))
-		for i := range order {
-			order[i] = -1
-		}
+		m.pairs = pairs
+		usedQ, usedP, order := m.scratch(len(qs), len(pw))
 		sum, matched, level := 0.0, 0, levelSame
 		for len(pairs) > 0 {
 			bi := 0
@@ -450,7 +519,7 @@ func (m *matcher) alignForms(qw []string, p pform) formMatch {
 			level = max(level, pr.level)
 		}
 		if matched > 0 {
-			s := sum / float64(len(qw)+len(pw)-matched)
+			s := sum / float64(len(qs)+len(pw)-matched)
 			if level > levelSame && !rotation(order) {
 				// Words found in another order than any way of writing
 				// the name: syllables of another given name.
@@ -464,23 +533,42 @@ func (m *matcher) alignForms(qw []string, p pform) formMatch {
 	return best
 }
 
+// scratch returns alignForms' marks of the query's nq words and a
+// segmentation's np words used, all false, and the order of the query's
+// words' matches, all -1.
+func (m *matcher) scratch(nq, np int) (usedQ, usedP []bool, order []int) {
+	if cap(m.usedQ) < nq {
+		m.usedQ, m.order = make([]bool, nq), make([]int, nq)
+	}
+	if cap(m.usedP) < np {
+		m.usedP = make([]bool, np)
+	}
+	usedQ, usedP, order = m.usedQ[:nq], m.usedP[:np], m.order[:nq]
+	clear(usedQ)
+	clear(usedP)
+	for i := range order {
+		order[i] = -1
+	}
+	return usedQ, usedP, order
+}
+
 // rotation says whether the matched positions (-1: unmatched) increase,
 // allowing one wrap-around — the family name written last instead of
 // first.
 func rotation(order []int) bool {
-	var seq []int
+	first, prev, descents := -1, -1, 0
 	for _, j := range order {
-		if j >= 0 {
-			seq = append(seq, j)
+		if j < 0 {
+			continue
 		}
-	}
-	descents := 0
-	for i := 1; i < len(seq); i++ {
-		if seq[i] < seq[i-1] {
+		if first < 0 {
+			first = j
+		} else if j < prev {
 			descents++
 		}
+		prev = j
 	}
-	return descents == 0 || descents == 1 && seq[len(seq)-1] < seq[0]
+	return descents == 0 || descents == 1 && prev < first
 }
 
 // matchKeys scores the query forms against every form of a person (its
@@ -503,7 +591,7 @@ func (m *matcher) matchKeys(forms []persons.NameForm) nameMatch {
 			continue
 		}
 		seen[k] = true
-		pf := newPform(f)
+		pf := m.newPform(f)
 		for _, qf := range m.forms {
 			if fm := m.matchForms(qf, pf); fm.score > best.score {
 				best = fm

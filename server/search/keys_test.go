@@ -59,21 +59,30 @@ func TestSearch_NameKeys_ExactFirst(t *testing.T) {
 	}
 }
 
-// TestMatcherSimilar_OncePerSearch: a pair of words worked out once by a
-// search is answered again from its matcher, with the same result as
-// similar itself.
+// TestMatcherSimilar_OncePerSearch: a candidate's word is worked out
+// once a search, and its similarity to each query word is similar's.
 func TestMatcherSimilar_OncePerSearch(t *testing.T) {
-	pairs := [][2]string{{"chen", "chen"}, {"sungmin", "seongmin"}, {"muhammad", "mohammed"}, {"chen", "wei"}, {"somchai", "somchay"}}
-	m := newMatcher(query{})
+	q, err := parse(&liaisonv1.SearchPersonsRequest{Name: "Chen Sungmin Muhammad"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := newMatcher(q)
+	cands := []string{"chen", "seongmin", "mohammed", "wei", "somchay", "chen"}
 	for round := range 2 {
-		for _, p := range pairs {
-			ws, wl := similar(p[0], p[1], false)
-			if s, l := m.similar(p[0], p[1], false); s != ws || l != wl {
-				t.Errorf("round %d: similar(%q, %q) = %v, %d; want %v, %d", round+1, p[0], p[1], s, l, ws, wl)
+		for _, w := range cands {
+			c := m.word(w)
+			for i, qw := range m.qwords {
+				ws, wl := similar(qw.s, w, false)
+				if s, l := m.similar(i, c); s != ws || l != wl {
+					t.Errorf("round %d: similar(%q, %q) = %v, %d; want %v, %d", round+1, qw.s, w, s, l, ws, wl)
+				}
 			}
 		}
 	}
-	if len(m.sims) != len(pairs) {
-		t.Errorf("%d pairs kept by the search, want %d", len(m.sims), len(pairs))
+	if len(m.words) != 5 {
+		t.Errorf("%d candidate words kept by the search, want 5", len(m.words))
+	}
+	if len(m.qwords) < 3 {
+		t.Errorf("query words %d, want the 3 typed at least", len(m.qwords))
 	}
 }

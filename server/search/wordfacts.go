@@ -2,10 +2,9 @@ package search
 
 import "github.com/liaison-exchange/liaison/server/persons"
 
-// wordFacts are what similar reads of a word besides its letters, worked
-// out once: the words of names recur across the candidates of a search
-// and across searches, and similar compares every query word with every
-// word of every candidate.
+// wordFacts are what similarWords reads of a word besides its letters.
+// A query word's are worked out once (factsOf) — the words of queries
+// recur across searches; a candidate's have no pinyin (candidateWord).
 type wordFacts struct {
 	runes  int
 	groups []string // persons.Equivalent
