@@ -21,6 +21,45 @@ import (
 // The words never contain a double quote, a space or any other separator,
 // so they can be quoted as FTS5 strings as they are.
 func NameWords(s string) []string {
+	if words, ok := asciiNameWords(s); ok {
+		return words
+	}
+	return unicodeNameWords(s)
+}
+
+// asciiNameWords is NameWords of a name written in ASCII alone (ok), the
+// commonest case, without decomposing and recomposing it: letters lower
+// case, digits as they are, apostrophes and backticks dropped, every
+// other character a separator. TestNameWords_ASCIIAsUnicode checks it
+// against unicodeNameWords.
+func asciiNameWords(s string) (words []string, ok bool) {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= 0x80 {
+			return nil, false
+		}
+	}
+	var b []byte
+	for i := 0; i <= len(s); i++ {
+		c := byte(' ')
+		if i < len(s) {
+			c = s[i]
+		}
+		switch {
+		case c == '\'' || c == '`':
+		case 'a' <= c && c <= 'z' || '0' <= c && c <= '9':
+			b = append(b, c)
+		case 'A' <= c && c <= 'Z':
+			b = append(b, c+'a'-'A')
+		case len(b) > 0:
+			words = append(words, string(b))
+			b = b[:0]
+		}
+	}
+	return words, true
+}
+
+// unicodeNameWords is NameWords of any name.
+func unicodeNameWords(s string) []string {
 	var words []string
 	var b strings.Builder
 	dropMarks := false

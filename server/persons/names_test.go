@@ -1,6 +1,7 @@
 package persons
 
 import (
+	"math/rand/v2"
 	"slices"
 	"strings"
 	"testing"
@@ -175,4 +176,44 @@ func TestNames_IndexTokens_CoverQueries(t *testing.T) {
 			t.Errorf("%q (words %q) is not covered by the tokens %q", q, words, IndexTokens(p))
 		}
 	}
+}
+
+// TestNameWords_ASCIIAsUnicode: the ASCII fast path of NameWords splits
+// and folds as the general one does, over every ASCII character and
+// random names made of them.
+func TestNameWords_ASCIIAsUnicode(t *testing.T) {
+	inputs := []string{"", " ", "O'Brien", "Chen  Wei", "El-Khoury", "ab`c", "X Æ", "kim sung-min 2", "'", "a\tb\nc"}
+	for c := 0; c < 0x80; c++ {
+		inputs = append(inputs, string(rune(c)), "a"+string(rune(c))+"B")
+	}
+	r := rand.New(rand.NewPCG(3, 4))
+	for range 20000 {
+		b := make([]byte, r.IntN(16))
+		for i := range b {
+			b[i] = byte(r.IntN(0x80))
+		}
+		inputs = append(inputs, string(b))
+	}
+	for _, in := range inputs {
+		fast, ok := asciiNameWords(in)
+		want := unicodeNameWords(in)
+		if !ok && isASCII(in) {
+			t.Fatalf("asciiNameWords(%q) refused an ASCII name", in)
+		}
+		if ok && !slices.Equal(fast, want) {
+			t.Fatalf("asciiNameWords(%q) = %q, want %q", in, fast, want)
+		}
+	}
+	if _, ok := asciiNameWords("José"); ok {
+		t.Error("asciiNameWords took a name with an accent")
+	}
+}
+
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= 0x80 {
+			return false
+		}
+	}
+	return true
 }
