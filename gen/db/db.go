@@ -78,11 +78,8 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.countManifestsStmt, err = db.PrepareContext(ctx, countManifests); err != nil {
 		return nil, fmt.Errorf("error preparing query CountManifests: %w", err)
 	}
-	if q.countMatchDirtyStmt, err = db.PrepareContext(ctx, countMatchDirty); err != nil {
-		return nil, fmt.Errorf("error preparing query CountMatchDirty: %w", err)
-	}
-	if q.countMatchPublishedStmt, err = db.PrepareContext(ctx, countMatchPublished); err != nil {
-		return nil, fmt.Errorf("error preparing query CountMatchPublished: %w", err)
+	if q.countMatchEntriesStmt, err = db.PrepareContext(ctx, countMatchEntries); err != nil {
+		return nil, fmt.Errorf("error preparing query CountMatchEntries: %w", err)
 	}
 	if q.countMatchRemoteEntriesStmt, err = db.PrepareContext(ctx, countMatchRemoteEntries); err != nil {
 		return nil, fmt.Errorf("error preparing query CountMatchRemoteEntries: %w", err)
@@ -617,14 +614,9 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing countManifestsStmt: %w", cerr)
 		}
 	}
-	if q.countMatchDirtyStmt != nil {
-		if cerr := q.countMatchDirtyStmt.Close(); cerr != nil {
-			err = fmt.Errorf("error closing countMatchDirtyStmt: %w", cerr)
-		}
-	}
-	if q.countMatchPublishedStmt != nil {
-		if cerr := q.countMatchPublishedStmt.Close(); cerr != nil {
-			err = fmt.Errorf("error closing countMatchPublishedStmt: %w", cerr)
+	if q.countMatchEntriesStmt != nil {
+		if cerr := q.countMatchEntriesStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing countMatchEntriesStmt: %w", cerr)
 		}
 	}
 	if q.countMatchRemoteEntriesStmt != nil {
@@ -1414,8 +1406,7 @@ type Queries struct {
 	countInboxStmt                   *sql.Stmt
 	countLeadsStmt                   *sql.Stmt
 	countManifestsStmt               *sql.Stmt
-	countMatchDirtyStmt              *sql.Stmt
-	countMatchPublishedStmt          *sql.Stmt
+	countMatchEntriesStmt            *sql.Stmt
 	countMatchRemoteEntriesStmt      *sql.Stmt
 	countOutboxStmt                  *sql.Stmt
 	deleteMatchEpochDataStmt         *sql.Stmt
@@ -1586,8 +1577,7 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		countInboxStmt:                   q.countInboxStmt,
 		countLeadsStmt:                   q.countLeadsStmt,
 		countManifestsStmt:               q.countManifestsStmt,
-		countMatchDirtyStmt:              q.countMatchDirtyStmt,
-		countMatchPublishedStmt:          q.countMatchPublishedStmt,
+		countMatchEntriesStmt:            q.countMatchEntriesStmt,
 		countMatchRemoteEntriesStmt:      q.countMatchRemoteEntriesStmt,
 		countOutboxStmt:                  q.countOutboxStmt,
 		deleteMatchEpochDataStmt:         q.deleteMatchEpochDataStmt,

@@ -43,36 +43,28 @@ func (q *Queries) ClearMatchDirty(ctx context.Context, arg ClearMatchDirtyParams
 	return err
 }
 
-const countMatchDirty = `-- name: CountMatchDirty :one
-SELECT count(*) FROM match_dirty WHERE partner = ? AND epoch = ?
+const countMatchEntries = `-- name: CountMatchEntries :one
+SELECT (SELECT count(*) FROM match_published p WHERE p.partner = ?1 AND p.epoch = ?2) AS published,
+       (SELECT count(*) FROM match_dirty d WHERE d.partner = ?1 AND d.epoch = ?2) AS pending
 `
 
-type CountMatchDirtyParams struct {
+type CountMatchEntriesParams struct {
 	Partner string
 	Epoch   int64
 }
 
-func (q *Queries) CountMatchDirty(ctx context.Context, arg CountMatchDirtyParams) (int64, error) {
-	row := q.queryRow(ctx, q.countMatchDirtyStmt, countMatchDirty, arg.Partner, arg.Epoch)
-	var count int64
-	err := row.Scan(&count)
-	return count, err
+type CountMatchEntriesRow struct {
+	Published int64
+	Pending   int64
 }
 
-const countMatchPublished = `-- name: CountMatchPublished :one
-SELECT count(*) FROM match_published WHERE partner = ? AND epoch = ?
-`
-
-type CountMatchPublishedParams struct {
-	Partner string
-	Epoch   int64
-}
-
-func (q *Queries) CountMatchPublished(ctx context.Context, arg CountMatchPublishedParams) (int64, error) {
-	row := q.queryRow(ctx, q.countMatchPublishedStmt, countMatchPublished, arg.Partner, arg.Epoch)
-	var count int64
-	err := row.Scan(&count)
-	return count, err
+// An epoch's entries sent and waiting to be sent, in one statement and so
+// one snapshot: an entry moves from one to the other as it is sent.
+func (q *Queries) CountMatchEntries(ctx context.Context, arg CountMatchEntriesParams) (CountMatchEntriesRow, error) {
+	row := q.queryRow(ctx, q.countMatchEntriesStmt, countMatchEntries, arg.Partner, arg.Epoch)
+	var i CountMatchEntriesRow
+	err := row.Scan(&i.Published, &i.Pending)
+	return i, err
 }
 
 const countMatchRemoteEntries = `-- name: CountMatchRemoteEntries :one

@@ -191,13 +191,12 @@ func (t *Tx) PublishMatchEntries(partner string, epoch int64, added, removed, se
 }
 
 // MatchCounts are an epoch's entries sent to the partner and changed
-// entries not yet sent.
+// entries not yet sent, read together: an entry moves from one to the
+// other in the transaction that sends it, and two reads apart could show
+// fewer sent and none waiting while entries are being sent.
 func (s *Store) MatchCounts(ctx context.Context, partner string, epoch int64) (published, pending int64, err error) {
-	if published, err = s.rq.CountMatchPublished(ctx, db.CountMatchPublishedParams{Partner: partner, Epoch: epoch}); err != nil {
-		return 0, 0, err
-	}
-	pending, err = s.rq.CountMatchDirty(ctx, db.CountMatchDirtyParams{Partner: partner, Epoch: epoch})
-	return published, pending, err
+	r, err := s.rq.CountMatchEntries(ctx, db.CountMatchEntriesParams{Partner: partner, Epoch: epoch})
+	return r.Published, r.Pending, err
 }
 
 // MatchPending says whether an epoch has changed entries not yet sent.

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"testing"
+	"time"
 )
 
 // TestRemoteEntriesHeld: one call answers which of many entries a
@@ -52,5 +53,55 @@ func TestRemoteEntriesHeld(t *testing.T) {
 	}
 	if none, err := s.RemoteEntriesHeld(ctx, "bravo-1", nil); err != nil || len(none) != 0 {
 		t.Errorf("no entries asked: %v, %v", none, err)
+	}
+}
+
+// TestMatchCounts_OneSnapshot: an epoch's counts of entries sent and
+// waiting are read together. An entry moves from waiting to sent in the
+// transaction that sends it; read apart, a count taken while entries are
+// being sent showed fewer sent and none waiting — what "the partner holds
+// the whole index" looks like (the flaky liaisonbench match phase: bravo's
+// 382 entries read as 1 sent, 0 waiting).
+func TestMatchCounts_OneSnapshot(t *testing.T) {
+	ctx := context.Background()
+	s := mustOpen(t, filepath.Join(t.TempDir(), "node.db"))
+	const n = 300
+	var entries []MatchEntry
+	for i := range n {
+		entries = append(entries, MatchEntry{Entry: []byte(fmt.Sprintf("entry-%04d", i))})
+	}
+	if err := s.Write(ctx, func(tx *Tx) error {
+		if err := tx.InsertMatchEpoch(MatchEpoch{Partner: "bravo", Epoch: 1, IndexID: "index-1", Start: time.Now().UTC()}); err != nil {
+			return err
+		}
+		return tx.SetRecordEntries("bravo", 1, "lead", "lead-1", entries)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	sent := make(chan error, 1)
+	go func() {
+		for _, e := range entries {
+			one := [][]byte{e.Entry}
+			if err := s.Write(ctx, func(tx *Tx) error { return tx.PublishMatchEntries("bravo", 1, one, nil, one) }); err != nil {
+				sent <- err
+				return
+			}
+		}
+		sent <- nil
+	}()
+	for reads := 0; ; reads++ {
+		published, pending, err := s.MatchCounts(ctx, "bravo", 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if published+pending != n {
+			t.Fatalf("read %d: %d sent and %d waiting, want %d in all", reads, published, pending, n)
+		}
+		if published == n {
+			break
+		}
+	}
+	if err := <-sent; err != nil {
+		t.Fatal(err)
 	}
 }

@@ -47,14 +47,15 @@ INSERT OR IGNORE INTO match_published (partner, epoch, entry) VALUES (?, ?, ?);
 -- name: DeleteMatchPublished :exec
 DELETE FROM match_published WHERE partner = ? AND epoch = ? AND entry = ?;
 
--- name: CountMatchPublished :one
-SELECT count(*) FROM match_published WHERE partner = ? AND epoch = ?;
+-- name: CountMatchEntries :one
+-- An epoch's entries sent and waiting to be sent, in one statement and so
+-- one snapshot: an entry moves from one to the other as it is sent.
+SELECT (SELECT count(*) FROM match_published p WHERE p.partner = @partner AND p.epoch = @epoch) AS published,
+       (SELECT count(*) FROM match_dirty d WHERE d.partner = @partner AND d.epoch = @epoch) AS pending;
 
 -- name: HasMatchDirty :one
 SELECT EXISTS (SELECT 1 FROM match_dirty WHERE partner = ? AND epoch = ?);
 
--- name: CountMatchDirty :one
-SELECT count(*) FROM match_dirty WHERE partner = ? AND epoch = ?;
 
 -- name: MatchRecordsOfEntry :many
 -- The own records that give an entry: what a follow-up's token resolves to.
