@@ -209,12 +209,6 @@ const (
 	runJW  = 0.85
 )
 
-// similar is how alike two search words are (0–1) and at which level or,
-// with run, two whole names run together (b a candidate's).
-func similar(a, b string, run bool) (float64, int) {
-	return similarWords(queryWord(a), candidateWord(b), run)
-}
-
 // word is a word of a search and what similarWords reads of it besides
 // its letters, each worked out once a search: a query word's when the
 // search starts, a candidate's word when it is first met (matcher.word).
@@ -249,7 +243,9 @@ func (w *word) skeletons() []string {
 	return w.skel
 }
 
-// similarWords is similar over words whose facts are worked out.
+// similarWords is how alike two search words are (0–1) and at which
+// level or, with run, two whole names run together: wa a query's
+// (queryWord), wb a candidate's (candidateWord).
 func similarWords(wa, wb *word, run bool) (float64, int) {
 	ratio, needJW := wordRatio, wordJW
 	if run {
@@ -405,8 +401,8 @@ func (m *matcher) word(w string) *candWord {
 	return c
 }
 
-// similar is similar of query word qwords[i] and candidate word c, worked
-// out once a search.
+// similar is similarWords of query word qwords[i] and candidate word c,
+// worked out once a search.
 func (m *matcher) similar(i int, c *candWord) (float64, int) {
 	r := &c.sims[i]
 	if r.level < 0 {

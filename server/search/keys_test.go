@@ -60,7 +60,8 @@ func TestSearch_NameKeys_ExactFirst(t *testing.T) {
 }
 
 // TestMatcherSimilar_OncePerSearch: a candidate's word is worked out
-// once a search, and its similarity to each query word is similar's.
+// once a search, and its similarity to each query word is
+// similarWords'.
 func TestMatcherSimilar_OncePerSearch(t *testing.T) {
 	q, err := parse(&liaisonv1.SearchPersonsRequest{Name: "Chen Sungmin Muhammad"})
 	if err != nil {
@@ -72,7 +73,7 @@ func TestMatcherSimilar_OncePerSearch(t *testing.T) {
 		for _, w := range cands {
 			c := m.word(w)
 			for i, qw := range m.qwords {
-				ws, wl := similar(qw.s, w, false)
+				ws, wl := similarWords(queryWord(qw.s), candidateWord(w), false)
 				if s, l := m.similar(i, c); s != ws || l != wl {
 					t.Errorf("round %d: similar(%q, %q) = %v, %d; want %v, %d", round+1, qw.s, w, s, l, ws, wl)
 				}
