@@ -130,7 +130,8 @@ func serve(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	log.Debug("garbage collector", "gogc", node.TuneGC(), "memory_limit", limit, "sqlite_heap_limit", node.SQLiteHeapLimit)
+	log.Debug("garbage collector", "gogc", node.TuneGC(), "memory_limit", limit, "sqlite_heap_limit", node.SQLiteHeapLimit,
+		"c_allocator_keeps_freed", store.KeepFreedMemory())
 	n, err := node.Start(ctx, cfg, log, nil)
 	if err != nil {
 		return err

@@ -96,6 +96,7 @@ type flags struct {
 	warmup       time.Duration
 	conns        int
 	seed         int
+	keepFreed    bool // store.KeepFreedMemory applied
 	only         string
 	dbDir        string
 	reuseDB      bool
@@ -131,8 +132,9 @@ func main() {
 	flag.IntVar(&f.matchBuild, "match-build-persons", 20_000, "synthetic persons whose index entries the match phase computes for the build rate")
 	flag.StringVar(&f.nodeBin, "node-bin", "", "path of the liaison binary: after the scenarios, run it as a process of its own over their database, drive GetLead, CreateLead and both searches against it for -duration each, and report its memory (the node alone)")
 	flag.Parse()
-	// The garbage collector setting liaison serve runs with.
+	// The garbage collector and C allocator settings liaison serve runs with.
 	f.gogc = node.TuneGC()
+	f.keepFreed = store.KeepFreedMemory()
 	if flag.NArg() > 0 || f.concurrency < 1 || f.conns < 1 || f.duration <= 0 || f.warmup < 0 || f.seed < 50 || f.persons < 0 || f.fedLeads < 0 || !(f.mixedRate > 0) || f.matchPersons < 0 || f.matchPersons > 0 && f.matchBuild < 1 || f.reuseDB && f.dbDir == "" {
 		fmt.Fprintln(os.Stderr, "liaisonbench: bad arguments (need -concurrency ≥ 1, -conns ≥ 1, -duration > 0, -warmup ≥ 0, -leads ≥ 50, -persons ≥ 0, -fed-leads ≥ 0, -mixed-rate > 0, -match-persons ≥ 0, -match-build-persons ≥ 1, -db-dir with -reuse-db, no positional arguments)")
 		flag.Usage()
@@ -592,7 +594,7 @@ func report(w io.Writer, f flags, b *bench, results []outcome, mem memory) {
 		f.concurrency, f.duration, f.warmup, f.conns, cfg.Database.Synchronous, cfg.Database.MaxBatch, cfg.Database.ReadConnections, f.seed, f.persons)
 	fmt.Fprintf(w, "- Database: %s\n", b.disk)
 	fmt.Fprintf(w, "- Load average before the run: %s\n", b.loadAvg)
-	fmt.Fprintf(w, "- Node: mTLS (TLS 1.3, ECDSA P-256), every interceptor, audit event per call, rate limit raised to 1e6/s, GOGC %d as liaison serve (but not its memory limits, which are for a process of one node: the node alone below runs with them); load generator, node and echo server share this process%s\n", f.gogc, partnerNote)
+	fmt.Fprintf(w, "- Node: mTLS (TLS 1.3, ECDSA P-256), every interceptor, audit event per call, rate limit raised to 1e6/s, GOGC %d and the C allocator keeping freed memory (%t) as liaison serve (but not its memory limits, which are for a process of one node: the node alone below runs with them); load generator, node and echo server share this process%s\n", f.gogc, f.keepFreed, partnerNote)
 	fmt.Fprintln(w)
 
 	// The ceiling is the mean of the echo runs.
