@@ -11,11 +11,13 @@ import (
 // whole page cache whenever another connection committed — every audited
 // call commits — so SQLite frees and allocates again hundreds of pages a
 // query. With glibc's defaults each free at the top of a heap returned the
-// memory (madvise, brk) and the next query faulted it back in: during
-// name searches at concurrency 8 over 1,000,000 persons, 1,727 madvise
-// calls and 51,208 page faults in 6 s, against none and 12,226 with the
-// memory kept, and in six alternating pairs (`liaisonbench -only
-// SearchName`) p99 55–81 ms against 63–100 ms, CPU a query lower in five.
+// memory (madvise on the threads' arenas) and the next query faulted it
+// back in: during name searches at concurrency 8 over 1,000,000 persons,
+// 1,727 madvise calls and 51,208 page faults in 6 s, against none and
+// 12,226 with the memory kept. In three alternating pairs of binaries
+// (`liaisonbench -only SearchName -persons 1000000 -reuse-db`) CPU a name
+// query went from 6,638–7,761 to 5,702–6,136 µs and p99 from 78–93 to
+// 63–68 ms; GetLead and CreateLead served 8–27% more calls a second.
 // The memory kept is bounded by what SQLite used at its peak, which its
 // soft heap limit bounds (LimitSQLiteHeap). Allocations of 32 MB and more
 // still get memory of their own, returned when freed.
