@@ -3,6 +3,7 @@ package persons
 import (
 	"strings"
 	"unicode"
+	"unicode/utf8"
 
 	"golang.org/x/text/unicode/norm"
 
@@ -33,10 +34,8 @@ func NameWords(s string) []string {
 // other character a separator. TestNameWords_ASCIIAsUnicode checks it
 // against unicodeNameWords.
 func asciiNameWords(s string) (words []string, ok bool) {
-	for i := 0; i < len(s); i++ {
-		if s[i] >= 0x80 {
-			return nil, false
-		}
+	if !isASCII(s) {
+		return nil, false
 	}
 	var b []byte
 	for i := 0; i <= len(s); i++ {
@@ -56,6 +55,16 @@ func asciiNameWords(s string) (words []string, ok bool) {
 		}
 	}
 	return words, true
+}
+
+// isASCII says whether s is written in ASCII alone.
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= utf8.RuneSelf {
+			return false
+		}
+	}
+	return true
 }
 
 // unicodeNameWords is NameWords of any name.
